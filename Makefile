@@ -1,0 +1,123 @@
+# Makefile - build, test, install and demonstrate mailverify.
+#
+#   make              build everything (-Wall -Wextra -Werror)
+#   make demo         build, then show verdicts on instructive addresses
+#   make check        install missing Debian packages, build, run every test
+#   make check SANITIZE=1   the same under ASan+UBSan (build-san/)
+#   make fuzz         libFuzzer targets (clang), FUZZ_SECONDS each
+#   make bench-offline      offline throughput against two peers
+#   make install PREFIX=/usr/local DESTDIR=
+#   make deps         the Debian packages for build and tests (apt, skipped if present)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)/mailverify
+DATADIR ?= $(PREFIX)/share/mailverify
+MANDIR ?= $(PREFIX)/share/man
+
+SANITIZE ?=
+B := build$(if $(SANITIZE),-san)
+CC ?= cc
+OPT ?= $(if $(SANITIZE),-O1,-O2)
+comma := ,
+SANFLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP
+PKGS := libconfig libidn2
+# recursive (=): evaluated when a recipe runs, after `make deps` installed them
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+CORE_SRC := $(wildcard milter/core/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/milter/core/builtin_S.o
+CORE_LIB := $(B)/libmvcore.a
+CLI_SRC := $(wildcard milter/cli*.c) milter/mailverify.c
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all demo check check-unit check-cli deps deps-bench fuzz bench-offline install clean lists
+
+all: $(B)/mailverify
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+# the shipped config and lists are embedded (builtin.S uses .incbin)
+$(B)/milter/core/builtin_S.o: milter/core/builtin.S $(BLOBS)
+	@mkdir -p $(@D)
+	$(CC) -c $< -o $@ -Wa,-I,etc
+
+$(CORE_LIB): $(CORE_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/mailverify: $(CLI_OBJ) $(CORE_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(CORE_LIB) $(PKG_LIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lcmocka $(LDFLAGS_ALL)
+
+deps:
+	@tools/deps build test
+
+deps-bench:
+	@tools/deps bench
+
+check: deps
+	@$(MAKE) --no-print-directory check-unit check-cli
+
+check-unit: $(UNIT_BIN)
+	@tests/run-unit $(UNIT_BIN)
+
+check-cli: $(B)/mailverify
+	@MAILVERIFY=$(B)/mailverify SANITIZE=$(SANITIZE) tests/in-netns /usr/bin/python3 tests/cli/test_cli.py
+
+demo: deps all
+	@tests/demo $(B)/mailverify
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) milter/core/builtin.S $(BLOBS)
+	@mkdir -p build-fuzz
+	clang -c milter/core/builtin.S -o build-fuzz/builtin_S.o -Wa,-I,etc
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Imilter/core \
+	  -o $@ $< $(CORE_SRC) build-fuzz/builtin_S.o $(PKG_LIBS)
+
+fuzz: deps $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	  n=$$(basename $$t); mkdir -p build-fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-$$n tests/fuzz/seed-$${n#fuzz_} || exit 1; \
+	done
+
+bench-offline: deps deps-bench all $(B)/bench_offline
+	@tests/bench/bench-offline $(B)
+
+$(B)/bench_offline: tests/bench/bench_offline.c $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
+
+lists:
+	tools/gen-lists
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DATADIR)/lists \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(B)/mailverify $(DESTDIR)$(BINDIR)/mailverify
+	test -e $(DESTDIR)$(SYSCONFDIR)/mailverify.conf || \
+	  install -m 644 etc/mailverify.conf $(DESTDIR)$(SYSCONFDIR)/mailverify.conf
+	install -m 644 etc/lists/*.txt etc/lists/README $(DESTDIR)$(DATADIR)/lists/
+	install -m 644 docs/mailverify.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 docs/mailverify.conf.5 $(DESTDIR)$(MANDIR)/man5/
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

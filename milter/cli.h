@@ -1,0 +1,32 @@
+/*
+ * cli.h - the `mailverify` command's subcommands.
+ *
+ * Each subcommand is a function taking its own argv (argv[0] is the
+ * subcommand's name) and returning an exit status from the list below,
+ * which is also documented in --help and mailverify(1).
+ */
+#ifndef MV_CLI_H
+#define MV_CLI_H
+
+#include "config.h"
+
+/* Exit statuses (sysexits.h values where one fits, as mail software does). */
+enum {
+    EXIT_ALL_OK = 0,            /* done; no address is undeliverable */
+    EXIT_UNDELIVERABLE = 1,     /* done; at least one is undeliverable */
+    EXIT_USAGE = 64,            /* bad command line */
+    EXIT_SOFTWARE = 70,         /* internal error, out of memory */
+    EXIT_IOERR = 74,            /* cannot read input or write output */
+    EXIT_CONFIG = 78,           /* the configuration has errors */
+};
+
+int cli_check(int argc, char **argv);
+int cli_config_test(int argc, char **argv);
+
+/* cli_load_config - load (NULL: built-in), print diagnostics to stderr */
+mv_config *cli_load_config(const char *path, bool quiet_ok);
+
+/* cli_print_diag - every diagnostic on stderr, with a count */
+void cli_print_diag(const mv_diag *d);
+
+#endif

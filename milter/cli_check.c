@@ -1,0 +1,346 @@
+/*
+ * cli_check.c - `mailverify check`: verify addresses from argv or stdin.
+ *
+ * With "-" the command is a filter: one line in, one verdict out, in
+ * order, streaming. Output is batched, but flushed whenever the input has
+ * nothing more buffered, so a program that writes a line and waits for
+ * the answer gets it at once. Memory does not grow with the input: a line
+ * is kept up to MV_INPUT_MAX + 1 bytes (enough to know it is too long to
+ * be an address) and the rest of it is only counted.
+ */
+#include "cli.h"
+#include "engine.h"
+#include "json.h"
+#include "utf8.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char check_usage[] =
+    "Usage: mailverify check [OPTIONS] ADDRESS...\n"
+    "       mailverify check [OPTIONS] -          (addresses from stdin)\n"
+    "\n"
+    "Verify each address and print its verdict: a status (deliverable,\n"
+    "undeliverable, risky, unknown), the reason, the action the policy of\n"
+    "the chosen context takes, and a suggestion when the domain looks\n"
+    "mistyped. \"-\" reads addresses from standard input, one per line\n"
+    "(CRLF or LF; every line, even an empty one, gets exactly one verdict,\n"
+    "in order, written as soon as it is known).\n"
+    "\n"
+    "This version checks offline: syntax (RFC 5321, RFC 6531, IDNA2008),\n"
+    "normalization, the disposable/role/free lists and typo suggestions.\n"
+    "A valid address with no risky signal is \"unknown\" with reason\n"
+    "\"unverified\": nothing was asked of DNS or of a mail server.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE    use FILE instead of the built-in configuration\n"
+    "      --offline        local checks only (steps 1-3: syntax, lists,\n"
+    "                       typo); never touches the network\n"
+    "  -j, --json           one JSON object per address, one per line (the\n"
+    "                       format of the FastCGI plugin and bulk --format jsonl)\n"
+    "  -x, --context NAME   policy context: sender, recipient, form (default)\n"
+    "                       or bulk; \"sender\" also accepts the null path <>\n"
+    "      --canonical      add the provider-aware canonical form, for\n"
+    "                       finding duplicates (J.Doe+x@gmail.com = jdoe@gmail.com)\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Exit status:\n"
+    "   0  every address was checked; none is undeliverable\n"
+    "   1  every address was checked; at least one is undeliverable\n"
+    "  64  bad command line\n"
+    "  70  internal error (out of memory)\n"
+    "  74  cannot read standard input or write standard output\n"
+    "  78  the configuration has errors (see mailverify config-test)\n"
+    "\n"
+    "Examples:\n"
+    "  mailverify check jane.doe@gmial.com\n"
+    "  mailverify check --json --offline - < addresses.txt > verdicts.jsonl\n"
+    "  mailverify check --context sender '<>'\n";
+
+typedef struct {
+    mv_engine *engine;
+    mv_request req;
+    bool json;
+    mv_buf out;
+    int status;                 /* exit status so far */
+    bool write_failed;
+} checker;
+
+/* flush - write the output buffer to stdout; false on a write error */
+static bool flush(checker *ck)
+{
+    size_t off = 0;
+
+    while (off < ck->out.len) {
+        ssize_t n = write(STDOUT_FILENO, ck->out.data + off, ck->out.len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (!ck->write_failed)
+                fprintf(stderr, "mailverify: cannot write output: %s\n", strerror(errno));
+            ck->write_failed = true;
+            mv_buf_reset(&ck->out);
+            return false;
+        }
+        off += (size_t)n;
+    }
+    mv_buf_reset(&ck->out);
+    return true;
+}
+
+/* put_safe - input bytes for a terminal: controls and bad UTF-8 as \xNN */
+static void put_safe(mv_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (size_t i = 0; i < n;) {
+        size_t k = p[i] < 0x80 ? 1 : mv_utf8_seq(p + i, n - i);
+
+        if (k == 0 || p[i] < 0x20 || p[i] == 0x7F || p[i] == '\\') {
+            mv_buf_printf(b, p[i] == '\\' ? "\\\\" : "\\x%02x", p[i]);
+            i++;
+            continue;
+        }
+        mv_buf_put(b, p + i, k);
+        i += k;
+    }
+}
+
+/* human - the verdict for a person reading a terminal */
+static void human(mv_buf *b, const mv_verdict *v)
+{
+    const mv_address *a = &v->addr;
+    size_t echo = v->input_len > MV_ECHO_MAX ? MV_ECHO_MAX : v->input_len;
+    char norm[MV_MAILBOX_MAX + 8];
+
+    put_safe(b, v->input, echo);
+    if (echo < v->input_len)
+        mv_buf_printf(b, "... (%zu bytes)", v->input_len);
+    mv_buf_printf(b, "\n  verdict     %s (%s)\n", mv_status_name(v->status), mv_reason_name(v->reason));
+    if (a->error != MV_SYN_OK)
+        mv_buf_printf(b, "  syntax      %s at byte %zu: %s\n", mv_syntax_name(a->error),
+                      a->error_pos, mv_syntax_message(a->error));
+    mv_buf_printf(b, "  action      %s (context %s)\n", mv_action_name(v->action),
+                  mv_context_name(v->context));
+    if (v->has_suggestion) {
+        mv_buf_puts(b, "  suggestion  did you mean ");
+        put_safe(b, v->suggestion, strlen(v->suggestion));
+        mv_buf_puts(b, "?\n");
+    }
+    if (a->error == MV_SYN_OK && mv_address_format(a, norm, sizeof(norm)) > 0) {
+        mv_buf_puts(b, "  normalized  ");
+        put_safe(b, norm, strlen(norm));
+        mv_buf_putc(b, '\n');
+    }
+    if (v->has_canonical) {
+        mv_buf_puts(b, "  canonical   ");
+        put_safe(b, v->canonical, strlen(v->canonical));
+        mv_buf_putc(b, '\n');
+    }
+    if (a->error == MV_SYN_OK && a->kind == MV_ADDR_MAILBOX)
+        mv_buf_printf(b, "  signals     disposable %s, role %s, free %s%s%s\n",
+                      v->disposable ? "yes" : "no", v->role ? "yes" : "no",
+                      v->free ? "yes" : "no", a->smtputf8 ? ", needs SMTPUTF8" : "",
+                      a->idn ? ", IDN" : "");
+    if (v->reason == MV_R_UNVERIFIED)
+        mv_buf_puts(b, "  note        offline check: DNS and the mail server were not asked\n");
+}
+
+/* check_one - verify one address and queue its output */
+static int check_one(checker *ck, const char *addr, size_t len, size_t real_len)
+{
+    mv_verdict v;
+    mv_call rc;
+
+    ck->req.address = addr;
+    ck->req.len = len;
+    if ((rc = mv_engine_check(ck->engine, &ck->req, &v)) != MV_OK) {
+        fprintf(stderr, "mailverify: engine: %s\n", mv_call_name(rc));
+        return EXIT_SOFTWARE;
+    }
+    v.input_len = real_len;     /* the echo never reads past len (<= MV_ECHO_MAX) */
+    if (v.status == MV_STATUS_UNDELIVERABLE)
+        ck->status = EXIT_UNDELIVERABLE;
+    if (ck->json) {
+        mv_verdict_json(&ck->out, &v, 0);
+        mv_buf_putc(&ck->out, '\n');
+    } else {
+        human(&ck->out, &v);
+    }
+    if (!mv_buf_ok(&ck->out)) {
+        fputs("mailverify: out of memory\n", stderr);
+        return EXIT_SOFTWARE;
+    }
+    if (ck->out.len >= 65536 && !flush(ck))
+        return EXIT_IOERR;
+    return 0;
+}
+
+#define READ_CHUNK 65536
+#define KEEP (MV_INPUT_MAX + 1)     /* enough to know a line is too long */
+
+/* Line reader over stdin that never holds more than one chunk + KEEP. */
+typedef struct {
+    char buf[READ_CHUNK];
+    size_t start, end;
+    bool eof;
+    char line[KEEP];            /* the line being assembled across reads */
+    size_t kept, total;
+} reader;
+
+/* fill - more input; flushes output first so that answers stream */
+static int fill(checker *ck, reader *r)
+{
+    ssize_t n;
+
+    if (ck->out.len > 0 && !flush(ck))
+        return -1;
+    do
+        n = read(STDIN_FILENO, r->buf, sizeof(r->buf));
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        fprintf(stderr, "mailverify: cannot read standard input: %s\n", strerror(errno));
+        return -1;
+    }
+    r->start = 0;
+    r->end = (size_t)n;
+    r->eof = n == 0;
+    return 0;
+}
+
+/* take - add bytes to the line being assembled, keeping at most KEEP */
+static void take(reader *r, const char *p, size_t n)
+{
+    size_t room = KEEP - r->kept;
+
+    memcpy(r->line + r->kept, p, n < room ? n : room);
+    r->kept += n < room ? n : room;
+    r->total += n;
+}
+
+/* emit - one complete line (CR of CRLF dropped) to the checker */
+static int emit(checker *ck, reader *r)
+{
+    size_t n = r->kept, total = r->total;
+
+    /* a too-long line (total > n) stays too long with or without its CR */
+    if (total > 0 && total == n && r->line[n - 1] == '\r') {
+        n--;
+        total--;
+    }
+    r->kept = r->total = 0;
+    return check_one(ck, r->line, n, total);
+}
+
+/* check_stdin - every line of stdin, in order */
+static int check_stdin(checker *ck)
+{
+    reader *r = calloc(1, sizeof(*r));
+    int rc = 0;
+
+    if (r == NULL)
+        return EXIT_SOFTWARE;
+    while (rc == 0) {
+        char *nl;
+
+        if (r->start == r->end) {
+            if (fill(ck, r) < 0) {
+                rc = EXIT_IOERR;
+                break;
+            }
+            if (r->eof) {
+                if (r->total > 0)
+                    rc = emit(ck, r);   /* last line without a newline */
+                break;
+            }
+        }
+        nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+        if (nl == NULL) {
+            take(r, r->buf + r->start, r->end - r->start);
+            r->start = r->end;
+            continue;
+        }
+        take(r, r->buf + r->start, (size_t)(nl - (r->buf + r->start)));
+        r->start = (size_t)(nl - r->buf) + 1;
+        rc = emit(ck, r);
+    }
+    free(r);
+    return rc;
+}
+
+/* parse_args - options into the checker; -1 on a usage error, 1 for help */
+static int parse_args(int argc, char **argv, checker *ck, const char **config)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"offline", no_argument, NULL, 'o'},
+        {"json", no_argument, NULL, 'j'},
+        {"context", required_argument, NULL, 'x'},
+        {"canonical", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, ctx;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:jx:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': *config = optarg; break;
+        case 'o': ck->req.mode = MV_MODE_OFFLINE; break;
+        case 'j': ck->json = true; break;
+        case 'C': ck->req.flags |= MV_REQ_CANONICAL; break;
+        case 'h': fputs(check_usage, stdout); return 1;
+        case 'x':
+            if ((ctx = mv_context_lookup(optarg)) < 0) {
+                fprintf(stderr, "mailverify check: unknown context '%s' "
+                        "(sender, recipient, form, bulk)\n", optarg);
+                return -1;
+            }
+            ck->req.context = (mv_context)ctx;
+            break;
+        default:
+            fputs("Try 'mailverify check --help'.\n", stderr);
+            return -1;
+        }
+    }
+    if (optind >= argc) {
+        fputs("mailverify check: no address given (use - to read from stdin)\n"
+              "Try 'mailverify check --help'.\n", stderr);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_check(int argc, char **argv)
+{
+    checker ck = {.req = {.context = MV_CTX_FORM, .mode = MV_MODE_OFFLINE}};
+    const char *config = NULL;
+    mv_config *cfg;
+    int rc = parse_args(argc, argv, &ck, &config);
+
+    if (rc != 0)
+        return rc > 0 ? 0 : EXIT_USAGE;
+    if ((cfg = cli_load_config(config, true)) == NULL)
+        return EXIT_CONFIG;
+    ck.engine = mv_engine_new(cfg);
+    mv_config_unref(cfg);
+    if (ck.engine == NULL) {
+        fputs("mailverify: out of memory\n", stderr);
+        return EXIT_SOFTWARE;
+    }
+    for (int i = optind; i < argc && rc == 0; i++) {
+        size_t n = strlen(argv[i]);
+
+        rc = strcmp(argv[i], "-") == 0 ? check_stdin(&ck) : check_one(&ck, argv[i], n, n);
+    }
+    if (!flush(&ck) && rc == 0)
+        rc = EXIT_IOERR;
+    mv_buf_free(&ck.out);
+    mv_engine_free(ck.engine);
+    return rc != 0 ? rc : ck.status;
+}

@@ -1,0 +1,24 @@
+/*
+ * builtin.S - embed the shipped config and lists (see builtin.h).
+ * Paths are found through the assembler's include path (-Wa,-I...).
+ * Each blob is followed by a NUL so that it can also be used as a string.
+ */
+#define BLOB(sym, file)         \
+    .globl sym;                 \
+    .balign 16;                 \
+sym:                            \
+    .incbin file;               \
+    .globl sym##_end;           \
+sym##_end:                      \
+    .byte 0
+
+    .section .rodata
+BLOB(mv_blob_config, "mailverify.conf")
+BLOB(mv_blob_disposable, "lists/disposable.txt")
+BLOB(mv_blob_disposable_wildcards, "lists/disposable-wildcards.txt")
+BLOB(mv_blob_free, "lists/free.txt")
+BLOB(mv_blob_role, "lists/role.txt")
+BLOB(mv_blob_providers, "lists/providers.txt")
+BLOB(mv_blob_tlds, "lists/tlds.txt")
+
+    .section .note.GNU-stack,"",@progbits

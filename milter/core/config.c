@@ -1,0 +1,855 @@
+/*
+ * config.c - the configuration loader: key table, three phases, sharing.
+ *
+ * Phase 1, syntax: libconfig parses the file; it stops at its first error,
+ *   so there is at most one message from this phase, and nothing else can
+ *   be checked without a tree.
+ * Phase 2, structure: every setting is looked up in the key table (or the
+ *   policy and canonical grammars); unknown keys (with a "did you mean"),
+ *   wrong types and missing required keys are all reported.
+ * Phase 3, meaning: values are checked against their bounds and meaning
+ *   (an action name, "suggestion" never "block") and stored; then the list
+ *   files are loaded, which reports unreadable files as errors and bad
+ *   lines as warnings.
+ * Every setting not in the file keeps its default from the key table; the
+ * shipped etc/mailverify.conf spells the same defaults (a test checks that
+ * loading it changes nothing).
+ */
+#include "config.h"
+#include "builtin.h"
+#include "slurp.h"
+
+#include <errno.h>
+
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mv_config {
+    atomic_int refs;
+    char *source;
+    mv_settings s;
+    mv_lists *lists;
+    mv_typo *typo;
+    mv_canon *canon;
+    mv_policy policy[MV_CTX_COUNT];
+    char **allow;               /* lists.allow as written, for the dump */
+    size_t nallow;
+};
+
+typedef enum { KT_GROUP, KT_BOOL, KT_INT, KT_STR, KT_STRLIST, KT_RULES } ktype;
+
+typedef struct {
+    const char *path;
+    ktype type;
+    size_t off;                 /* into mv_settings (scalars) */
+    long long min, max;         /* ints: bounds; strings: max length */
+    const char *def;            /* default, as text */
+} key;
+
+#define OFF(f) offsetof(mv_settings, f)
+#define LISTFILE(name, f) {"lists." name, KT_STR, OFF(f), 1, 4096, "builtin"}
+
+/* The key table: every key a config file may set, and its default. */
+static const key keys[] = {
+    {"lists", KT_GROUP, 0, 0, 0, NULL},
+    LISTFILE("disposable", lists_disposable),
+    LISTFILE("disposable_wildcards", lists_disposable_wildcards),
+    LISTFILE("free", lists_free),
+    LISTFILE("role", lists_role),
+    LISTFILE("providers", lists_providers),
+    LISTFILE("tlds", lists_tlds),
+    {"lists.allow", KT_STRLIST, 0, 0, 255, NULL},
+    {"typo", KT_GROUP, 0, 0, 0, NULL},
+    {"typo.enabled", KT_BOOL, OFF(typo_enabled), 0, 1, "true"},
+    {"policy", KT_GROUP, 0, 0, 0, NULL},
+    {"canonical", KT_RULES, 0, 0, 0, NULL},
+};
+#define NKEYS (sizeof(keys) / sizeof(*keys))
+
+/* Keys of one canonical rule. */
+static const key rule_keys[] = {
+    {"domains", KT_STRLIST, 0, 1, 255, NULL},
+    {"domain", KT_STR, 0, 1, 255, NULL},
+    {"ignore_case", KT_BOOL, 0, 0, 1, "false"},
+    {"ignore_dots", KT_BOOL, 0, 0, 1, "false"},
+    {"tag_separators", KT_STR, 0, 1, 8, NULL},
+};
+#define NRULEKEYS (sizeof(rule_keys) / sizeof(*rule_keys))
+
+typedef struct {
+    const char *name;           /* file name for messages */
+    const char *basedir;        /* relative list paths start here */
+    int flags;
+    mv_diag *diag;
+    mv_config *cfg;
+} loader;
+
+/* where - file and line of a setting, for messages */
+static void where(const loader *L, const config_setting_t *s, const char **file,
+                  int *line)
+{
+    const char *f = s ? config_setting_source_file(s) : NULL;
+
+    *file = f ? f : L->name;
+    *line = s ? (int)config_setting_source_line(s) : 0;
+}
+
+/* error - report an error at a setting */
+__attribute__((format(printf, 3, 4)))
+static void error(loader *L, const config_setting_t *s, const char *fmt, ...)
+{
+    char msg[768];
+    const char *file;
+    int line;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    where(L, s, &file, &line);
+    mv_diag_add(L->diag, MV_DIAG_ERROR, file, line, "%s", msg);
+}
+
+/* type_name - libconfig type as an admin would say it */
+static const char *type_name(int t)
+{
+    switch (t) {
+    case CONFIG_TYPE_GROUP: return "a group { }";
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64: return "an integer";
+    case CONFIG_TYPE_FLOAT: return "a number with a fraction";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_BOOL: return "true or false";
+    case CONFIG_TYPE_ARRAY: return "an array [ ]";
+    case CONFIG_TYPE_LIST: return "a list ( )";
+    default: return "something else";
+    }
+}
+
+/* want_name - what a key type expects */
+static const char *want_name(ktype t)
+{
+    switch (t) {
+    case KT_GROUP: return "a group { }";
+    case KT_BOOL: return "true or false";
+    case KT_INT: return "an integer";
+    case KT_STR: return "a string";
+    case KT_STRLIST: return "an array of strings [ \"...\" ]";
+    case KT_RULES: return "a list of groups ( { ... } )";
+    }
+    return "?";
+}
+
+/* type_ok - does the setting have the key's type? */
+static bool type_ok(ktype t, const config_setting_t *s)
+{
+    int st = config_setting_type(s);
+
+    switch (t) {
+    case KT_GROUP: return st == CONFIG_TYPE_GROUP;
+    case KT_BOOL: return st == CONFIG_TYPE_BOOL;
+    case KT_INT: return st == CONFIG_TYPE_INT || st == CONFIG_TYPE_INT64;
+    case KT_STR: return st == CONFIG_TYPE_STRING;
+    case KT_STRLIST:
+        if (st != CONFIG_TYPE_ARRAY && st != CONFIG_TYPE_LIST)
+            return false;
+        for (int i = 0; i < config_setting_length(s); i++)
+            if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_STRING)
+                return false;
+        return true;
+    case KT_RULES: return st == CONFIG_TYPE_LIST;
+    }
+    return false;
+}
+
+/* find_key - a key of the table by full path */
+static const key *find_key(const key *tab, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(tab[i].path, path) == 0)
+            return &tab[i];
+    return NULL;
+}
+
+/* did_you_mean - the closest known name, or NULL (two edits at most) */
+static const char *did_you_mean(const char *name, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    unsigned bd = 3;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = mv_typo_distance(name, strlen(name), cands[i], strlen(cands[i]), 2);
+
+        if (d < bd) {
+            bd = d;
+            best = cands[i];
+        }
+    }
+    return best;
+}
+
+/* unknown_key - report a key that is not in the table */
+static void unknown_key(loader *L, const config_setting_t *s, const char *path)
+{
+    const char *cands[NKEYS];
+    const char *best;
+
+    for (size_t i = 0; i < NKEYS; i++)
+        cands[i] = keys[i].path;
+    best = did_you_mean(path, cands, NKEYS);
+    if (best != NULL)
+        error(L, s, "unknown key '%s' (did you mean '%s'?)", path, best);
+    else
+        error(L, s, "unknown key '%s'", path);
+}
+
+/* policy_names - every name a policy context may set */
+static size_t policy_names(const char **out)
+{
+    size_t n = 0;
+
+    for (int r = 0; r < MV_R_COUNT; r++)
+        out[n++] = mv_reason_name((mv_reason)r);
+    out[n++] = "free";
+    out[n++] = "suggestion";
+    out[n++] = "default";
+    return n;
+}
+
+/* check_policy - structure of the policy group */
+static void check_policy(loader *L, const config_setting_t *g)
+{
+    const char *names[MV_R_COUNT + 3];
+    size_t nn = policy_names(names);
+
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *c = config_setting_get_elem(g, (unsigned)i);
+        const char *cn = config_setting_name(c);
+
+        if (mv_context_lookup(cn) < 0) {
+            error(L, c, "unknown policy context 'policy.%s' (contexts: sender, recipient, form, bulk)", cn);
+            continue;
+        }
+        if (config_setting_type(c) != CONFIG_TYPE_GROUP) {
+            error(L, c, "'policy.%s' must be a group { }, not %s", cn, type_name(config_setting_type(c)));
+            continue;
+        }
+        for (int j = 0; j < config_setting_length(c); j++) {
+            const config_setting_t *e = config_setting_get_elem(c, (unsigned)j);
+            const char *en = config_setting_name(e), *best;
+            size_t k;
+
+            for (k = 0; k < nn && strcmp(names[k], en) != 0; k++)
+                ;
+            if (k == nn) {
+                best = did_you_mean(en, names, nn);
+                error(L, e, "unknown reason or signal 'policy.%s.%s'%s%s%s", cn, en,
+                      best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+            } else if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+                error(L, e, "'policy.%s.%s' must be an action string (accept, warn, review, tempfail, block), not %s",
+                      cn, en, type_name(config_setting_type(e)));
+            }
+        }
+    }
+}
+
+/* check_rules - structure of the canonical rules */
+static void check_rules(loader *L, const config_setting_t *list)
+{
+    const char *names[NRULEKEYS];
+
+    for (size_t i = 0; i < NRULEKEYS; i++)
+        names[i] = rule_keys[i].path;
+    for (int i = 0; i < config_setting_length(list); i++) {
+        const config_setting_t *r = config_setting_get_elem(list, (unsigned)i);
+
+        if (config_setting_type(r) != CONFIG_TYPE_GROUP) {
+            error(L, r, "canonical rule %d must be a group { }, not %s", i + 1,
+                  type_name(config_setting_type(r)));
+            continue;
+        }
+        if (config_setting_get_member(r, "domains") == NULL)
+            error(L, r, "canonical rule %d: required key 'domains' is missing", i + 1);
+        for (int j = 0; j < config_setting_length(r); j++) {
+            const config_setting_t *e = config_setting_get_elem(r, (unsigned)j);
+            const key *k = find_key(rule_keys, NRULEKEYS, config_setting_name(e));
+            const char *best;
+
+            if (k == NULL) {
+                best = did_you_mean(config_setting_name(e), names, NRULEKEYS);
+                error(L, e, "unknown key '%s' in canonical rule %d%s%s%s", config_setting_name(e), i + 1,
+                      best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+            } else if (!type_ok(k->type, e)) {
+                error(L, e, "'%s' in canonical rule %d must be %s, not %s", k->path, i + 1,
+                      want_name(k->type), type_name(config_setting_type(e)));
+            }
+        }
+    }
+}
+
+/* check_structure - phase 2 over one group */
+static void check_structure(loader *L, const config_setting_t *g, const char *prefix)
+{
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+        char path[512];
+        const key *k;
+
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
+                 config_setting_name(s));
+        if ((k = find_key(keys, NKEYS, path)) == NULL) {
+            unknown_key(L, s, path);
+            continue;
+        }
+        if (!type_ok(k->type, s)) {
+            error(L, s, "'%s' must be %s, not %s", path, want_name(k->type),
+                  type_name(config_setting_type(s)));
+            continue;
+        }
+        if (k->type == KT_GROUP && strcmp(path, "policy") == 0)
+            check_policy(L, s);
+        else if (k->type == KT_GROUP)
+            check_structure(L, s, path);
+        else if (k->type == KT_RULES)
+            check_rules(L, s);
+    }
+}
+
+/* set_str - replace a string setting; false on ENOMEM */
+static bool set_str(char **slot, const char *v)
+{
+    char *d = strdup(v);
+
+    if (d == NULL)
+        return false;
+    free(*slot);
+    *slot = d;
+    return true;
+}
+
+/* set_default - one key's default into the settings */
+static bool set_default(mv_settings *s, const key *k)
+{
+    void *p = (char *)s + k->off;
+
+    switch (k->type) {
+    case KT_BOOL: *(bool *)p = strcmp(k->def, "true") == 0; return true;
+    case KT_INT: *(long long *)p = strtoll(k->def, NULL, 10); return true;
+    case KT_STR: return set_str((char **)p, k->def);
+    default: return true;
+    }
+}
+
+/* apply_scalar - phase 3 for one table key with the right type */
+static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
+                         const char *path)
+{
+    void *p = (char *)&L->cfg->s + k->off;
+
+    if (k->type == KT_BOOL) {
+        *(bool *)p = config_setting_get_bool(s);
+    } else if (k->type == KT_INT) {
+        long long v = config_setting_get_int64(s);
+
+        if (v < k->min || v > k->max)
+            error(L, s, "'%s' is %lld; it must be between %lld and %lld", path, v, k->min, k->max);
+        else
+            *(long long *)p = v;
+    } else if (k->type == KT_STR) {
+        const char *v = config_setting_get_string(s);
+        size_t n = strlen(v);
+
+        if ((long long)n < k->min || (long long)n > k->max)
+            error(L, s, "'%s' must be %lld to %lld characters long", path, k->min, k->max);
+        else if (!set_str((char **)p, v))
+            error(L, s, "out of memory");
+    }
+}
+
+/* apply_allow - lists.allow: each entry must be a domain */
+static void apply_allow(loader *L, const config_setting_t *s)
+{
+    mv_config *c = L->cfg;
+    int n = config_setting_length(s);
+
+    if ((c->allow = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
+        error(L, s, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *d = config_setting_get_string_elem(s, (unsigned)i);
+        int rc = mv_lists_add(c->lists, MV_LIST_ALLOW, d, strlen(d));
+
+        if (rc == -2)
+            error(L, s, "'lists.allow' entry \"%s\" is not a domain name", d);
+        else if (rc < 0 || (c->allow[c->nallow++] = strdup(d)) == NULL)
+            error(L, s, "out of memory");
+    }
+}
+
+/* action_of - an action name, or -1 with an error */
+static int action_of(loader *L, const config_setting_t *e, const char *ctx)
+{
+    static const char *const acts[] = {"accept", "warn", "review", "tempfail", "block"};
+    const char *v = config_setting_get_string(e);
+    int a = mv_action_lookup(v);
+    const char *best;
+
+    if (a < 0) {
+        best = did_you_mean(v, acts, 5);
+        error(L, e, "'policy.%s.%s': \"%s\" is not an action (accept, warn, review, tempfail, block)%s%s%s",
+              ctx, config_setting_name(e), v, best ? "; did you mean \"" : "",
+              best ? best : "", best ? "\"?" : "");
+    }
+    return a;
+}
+
+/* apply_context - one policy.<context> group */
+static void apply_context(loader *L, const config_setting_t *g, mv_context ctx)
+{
+    mv_policy *p = &L->cfg->policy[ctx];
+    const char *cn = mv_context_name(ctx);
+    const config_setting_t *d = config_setting_get_member(g, "default");
+    int a;
+
+    if (d != NULL && config_setting_type(d) == CONFIG_TYPE_STRING &&
+        (a = action_of(L, d, cn)) >= 0) {
+        for (int r = 0; r < MV_R_COUNT; r++)
+            if (config_setting_get_member(g, mv_reason_name((mv_reason)r)) == NULL)
+                p->reason[r] = (mv_action)a;
+    }
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
+        const char *en = config_setting_name(e);
+        int r = mv_reason_lookup(en);
+
+        if (config_setting_type(e) != CONFIG_TYPE_STRING || strcmp(en, "default") == 0)
+            continue;
+        if (r < 0 && strcmp(en, "free") != 0 && strcmp(en, "suggestion") != 0)
+            continue;           /* reported in phase 2 */
+        if ((a = action_of(L, e, cn)) < 0)
+            continue;
+        if (r >= 0)
+            p->reason[r] = (mv_action)a;
+        else if (strcmp(en, "free") == 0)
+            p->free_provider = (mv_action)a;
+        else if (a == MV_ACT_BLOCK)
+            error(L, e, "'policy.%s.suggestion' cannot be \"block\": a typo suggestion "
+                  "is advice and never blocks on its own (use warn or review)", cn);
+        else
+            p->suggestion = (mv_action)a;
+    }
+}
+
+/* apply_policy - every policy.<context> group */
+static void apply_policy(loader *L, const config_setting_t *g)
+{
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *c = config_setting_get_elem(g, (unsigned)i);
+        int ctx = mv_context_lookup(config_setting_name(c));
+
+        if (ctx >= 0 && config_setting_type(c) == CONFIG_TYPE_GROUP)
+            apply_context(L, c, (mv_context)ctx);
+    }
+}
+
+/* norm_domain - a config domain in normalized form, or false */
+static bool norm_domain(const char *d, char *out)
+{
+    char buf[MV_INPUT_MAX + 3];
+    size_t n = strlen(d);
+    mv_address a;
+
+    if (n > MV_INPUT_MAX)
+        return false;
+    buf[0] = 'x';
+    buf[1] = '@';
+    memcpy(buf + 2, d, n);
+    if (mv_address_parse(buf, n + 2, 0, &a) != MV_SYN_OK || a.literal)
+        return false;
+    memcpy(out, a.domain, a.domain_len + 1);
+    return true;
+}
+
+/* rule_bool - a boolean member of a rule, false if absent */
+static bool rule_bool(const config_setting_t *r, const char *name)
+{
+    const config_setting_t *e = config_setting_get_member(r, name);
+
+    return e != NULL && config_setting_type(e) == CONFIG_TYPE_BOOL && config_setting_get_bool(e);
+}
+
+/* rule_str - a string member of a rule, NULL if absent */
+static const char *rule_str(const config_setting_t *r, const char *name)
+{
+    const config_setting_t *e = config_setting_get_member(r, name);
+
+    return e != NULL && config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+}
+
+/* tags_ok - tag separators must be punctuation that atext allows */
+static bool tags_ok(const char *t)
+{
+    for (; *t; t++)
+        if (strchr("+-=_~!#$%&'*/?^`{|}", *t) == NULL)
+            return false;
+    return true;
+}
+
+/* apply_rule - one canonical rule; false if it had an error */
+static bool apply_rule(loader *L, const config_setting_t *r, int idx)
+{
+    const config_setting_t *ds = config_setting_get_member(r, "domains");
+    char (*doms)[MV_DOMAIN_MAX + 1];
+    const char *ptrs[64], *tags = rule_str(r, "tag_separators"), *to = rule_str(r, "domain");
+    char target[MV_DOMAIN_MAX + 1];
+    int n = ds ? config_setting_length(ds) : 0;
+    bool ok = true;
+    mv_canon_rule rule = {0};
+
+    if (ds == NULL || !type_ok(KT_STRLIST, ds))
+        return false;           /* reported in phase 2 */
+    if (n < 1 || n > 64) {
+        error(L, ds, "canonical rule %d: 'domains' must list 1 to 64 domains", idx);
+        return false;
+    }
+    if ((doms = calloc((size_t)n, sizeof(*doms))) == NULL)
+        return false;
+    for (int i = 0; i < n; i++) {
+        const char *d = config_setting_get_string_elem(ds, (unsigned)i);
+
+        if (!norm_domain(d, doms[i])) {
+            error(L, ds, "canonical rule %d: \"%s\" is not a domain name", idx, d);
+            ok = false;
+        }
+        ptrs[i] = doms[i];
+    }
+    if (to != NULL && !norm_domain(to, target)) {
+        error(L, config_setting_get_member(r, "domain"), "canonical rule %d: 'domain' \"%s\" is not a domain name", idx, to);
+        ok = false;
+    }
+    if (tags != NULL && !tags_ok(tags)) {
+        error(L, config_setting_get_member(r, "tag_separators"),
+              "canonical rule %d: 'tag_separators' may hold only characters like + - = _ ~", idx);
+        ok = false;
+    }
+    rule = (mv_canon_rule){ptrs, (size_t)n, to ? target : NULL, rule_bool(r, "ignore_case"),
+                           rule_bool(r, "ignore_dots"), tags};
+    if (ok && mv_canon_add(L->cfg->canon, &rule) < 0) {
+        error(L, r, "out of memory");
+        ok = false;
+    }
+    free(doms);
+    return ok;
+}
+
+/* apply_values - phase 3 over one group */
+static void apply_values(loader *L, const config_setting_t *g, const char *prefix)
+{
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+        char path[512];
+        const key *k;
+
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
+                 config_setting_name(s));
+        if ((k = find_key(keys, NKEYS, path)) == NULL || !type_ok(k->type, s))
+            continue;           /* reported in phase 2 */
+        if (k->type == KT_GROUP && strcmp(path, "policy") == 0)
+            apply_policy(L, s);
+        else if (k->type == KT_GROUP)
+            apply_values(L, s, path);
+        else if (k->type == KT_RULES)
+            for (int j = 0; j < config_setting_length(s); j++) {
+                const config_setting_t *r = config_setting_get_elem(s, (unsigned)j);
+
+                if (config_setting_type(r) == CONFIG_TYPE_GROUP)
+                    apply_rule(L, r, j + 1);
+            }
+        else if (k->type == KT_STRLIST)
+            apply_allow(L, s);
+        else
+            apply_scalar(L, s, k, path);
+    }
+}
+
+/* A list file setting and what loads it. */
+typedef struct {
+    size_t off;                 /* the path setting */
+    const char *builtin;        /* embedded file name */
+    int kind;                   /* mv_list_kind, or -1 providers, -2 tlds */
+} list_src;
+
+static const list_src list_srcs[] = {
+    {OFF(lists_disposable), "disposable.txt", MV_LIST_DISPOSABLE},
+    {OFF(lists_disposable_wildcards), "disposable-wildcards.txt", MV_LIST_DISPOSABLE_WILDCARD},
+    {OFF(lists_free), "free.txt", MV_LIST_FREE},
+    {OFF(lists_role), "role.txt", MV_LIST_ROLE},
+    {OFF(lists_providers), "providers.txt", -1},
+    {OFF(lists_tlds), "tlds.txt", -2},
+};
+
+/* load_text_into - hand list text to its loader */
+static int load_text_into(loader *L, const list_src *ls, const char *text,
+                          size_t len, const char *name)
+{
+    if (ls->kind == -1)
+        return mv_typo_load_providers(L->cfg->typo, text, len, name, L->diag);
+    if (ls->kind == -2)
+        return mv_typo_load_tlds(L->cfg->typo, text, len, name, L->diag);
+    return mv_lists_load_text(L->cfg->lists, (mv_list_kind)ls->kind, text, len, name, L->diag);
+}
+
+/* read_file - a whole list file; NULL with an error */
+static char *read_file(loader *L, const char *path, size_t *len)
+{
+    char *text = mv_slurp(path, (size_t)256 << 20, len);
+
+    if (text == NULL)
+        mv_diag_add(L->diag, MV_DIAG_ERROR, L->name, 0, "cannot read list %s: %s", path,
+                    errno == EFBIG ? "larger than 256 MB" : strerror(errno));
+    return text;
+}
+
+/* load_lists - phase 3, last part: every list file */
+static void load_lists(loader *L)
+{
+    for (size_t i = 0; i < sizeof(list_srcs) / sizeof(*list_srcs); i++) {
+        const list_src *ls = &list_srcs[i];
+        const char *path = *(char **)((char *)&L->cfg->s + ls->off);
+        char full[4096 + 512], *text;
+        size_t len;
+
+        if (ls->kind < 0 && !L->cfg->s.typo_enabled)
+            continue;
+        if (strcmp(path, "builtin") == 0) {
+            mv_blob b = mv_builtin(ls->builtin);
+
+            snprintf(full, sizeof(full), "builtin:%s", ls->builtin);
+            load_text_into(L, ls, b.data, b.len, full);
+            continue;
+        }
+        if (path[0] != '/' && L->basedir != NULL)
+            snprintf(full, sizeof(full), "%s/%s", L->basedir, path);
+        else
+            snprintf(full, sizeof(full), "%s", path);
+        if ((text = read_file(L, full, &len)) != NULL) {
+            load_text_into(L, ls, text, len, full);
+            free(text);
+        }
+    }
+}
+
+/* config_new - a config holding defaults; NULL on ENOMEM */
+static mv_config *config_new(const char *source)
+{
+    mv_config *c = calloc(1, sizeof(*c));
+    bool ok;
+
+    if (c == NULL)
+        return NULL;
+    atomic_init(&c->refs, 1);
+    ok = (c->source = strdup(source)) != NULL && (c->lists = mv_lists_new()) != NULL &&
+         (c->typo = mv_typo_new()) != NULL && (c->canon = mv_canon_new()) != NULL;
+    for (size_t i = 0; ok && i < NKEYS; i++)
+        if (keys[i].def != NULL)
+            ok = set_default(&c->s, &keys[i]);
+    for (int x = 0; x < MV_CTX_COUNT; x++)
+        mv_policy_defaults(&c->policy[x], (mv_context)x);
+    if (!ok) {
+        mv_config_unref(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* default_rules - a file without `canonical` gets the shipped rules, which
+ * live in the built-in mailverify.conf only: one source for the defaults */
+static void default_rules(loader *L)
+{
+    mv_blob b = mv_builtin("mailverify.conf");
+    loader B = *L;
+    config_t lc;
+    const config_setting_t *s;
+
+    config_init(&lc);
+    B.name = "(built-in)";
+    if (config_read_string(&lc, b.data) == CONFIG_TRUE &&
+        (s = config_lookup(&lc, "canonical")) != NULL && type_ok(KT_RULES, s))
+        for (int j = 0; j < config_setting_length(s); j++)
+            apply_rule(&B, config_setting_get_elem(s, (unsigned)j), j + 1);
+    config_destroy(&lc);
+}
+
+/* finish - phases 2 and 3 on a parsed tree */
+static mv_config *finish(loader *L, config_t *lc)
+{
+    size_t before = L->diag->errors;
+
+    if ((L->cfg = config_new(L->name)) == NULL) {
+        mv_diag_add(L->diag, MV_DIAG_ERROR, L->name, 0, "out of memory");
+        return NULL;
+    }
+    check_structure(L, config_root_setting(lc), "");
+    apply_values(L, config_root_setting(lc), "");
+    if (config_lookup(lc, "canonical") == NULL)
+        default_rules(L);
+    if (!(L->flags & MV_CONFIG_SKIP_LISTS))
+        load_lists(L);
+    if (L->diag->errors > before || L->diag->oom) {
+        mv_config_unref(L->cfg);
+        return NULL;
+    }
+    return L->cfg;
+}
+
+/* syntax_error - phase 1 failed: libconfig's one message */
+static void syntax_error(loader *L, config_t *lc)
+{
+    const char *f = config_error_file(lc);
+
+    if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+        mv_diag_add(L->diag, MV_DIAG_ERROR, f ? f : L->name, 0, "cannot read: %s",
+                    config_error_text(lc));
+    else
+        mv_diag_add(L->diag, MV_DIAG_ERROR, f ? f : L->name, config_error_line(lc),
+                    "syntax error: %s", config_error_text(lc));
+}
+
+/* mv_config_load_text - the same from text; name is used in messages */
+mv_config *mv_config_load_text(const char *text, size_t len, const char *name,
+                               const char *basedir, int flags, mv_diag *diag)
+{
+    loader L = {name, basedir, flags, diag, NULL};
+    config_t lc;
+    char *copy;
+    mv_config *cfg = NULL;
+
+    /* libconfig wants a C string; the text may hold a NUL or lack one */
+    if ((copy = malloc(len + 1)) == NULL) {
+        mv_diag_add(diag, MV_DIAG_ERROR, name, 0, "out of memory");
+        return NULL;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    if (memchr(text, '\0', len) != NULL) {
+        mv_diag_add(diag, MV_DIAG_ERROR, name, 0, "the file contains a NUL byte");
+        free(copy);
+        return NULL;
+    }
+    config_init(&lc);
+    if (basedir != NULL)
+        config_set_include_dir(&lc, basedir);
+    if (config_read_string(&lc, copy) != CONFIG_TRUE)
+        syntax_error(&L, &lc);
+    else
+        cfg = finish(&L, &lc);
+    config_destroy(&lc);
+    free(copy);
+    return cfg;
+}
+
+/* mv_config_load - load a file (NULL: the built-in config); NULL on error */
+mv_config *mv_config_load(const char *path, int flags, mv_diag *diag)
+{
+    mv_blob b;
+    char dir[4096];
+    const char *slash;
+    char *text;
+    size_t len;
+    mv_config *cfg;
+
+    if (path == NULL) {
+        b = mv_builtin("mailverify.conf");
+        return mv_config_load_text(b.data, b.len, "(built-in)", NULL, flags, diag);
+    }
+    if ((text = mv_slurp(path, (size_t)16 << 20, &len)) == NULL) {
+        mv_diag_add(diag, MV_DIAG_ERROR, path, 0, "cannot read: %s",
+                    errno == EFBIG ? "larger than 16 MB" : strerror(errno));
+        return NULL;
+    }
+    /* relative @include and list paths start next to the file */
+    slash = strrchr(path, '/');
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    cfg = mv_config_load_text(text, len, path, dir, flags, diag);
+    free(text);
+    return cfg;
+}
+
+/* mv_config_ref - take a reference; returns cfg */
+mv_config *mv_config_ref(mv_config *cfg)
+{
+    atomic_fetch_add(&cfg->refs, 1);
+    return cfg;
+}
+
+/* mv_config_unref - drop a reference; frees on the last; NULL is fine */
+void mv_config_unref(mv_config *cfg)
+{
+    if (cfg == NULL || atomic_fetch_sub(&cfg->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].type == KT_STR)
+            free(*(char **)((char *)&cfg->s + keys[i].off));
+    for (size_t i = 0; i < cfg->nallow; i++)
+        free(cfg->allow[i]);
+    free(cfg->allow);
+    mv_lists_free(cfg->lists);
+    mv_typo_free(cfg->typo);
+    mv_canon_free(cfg->canon);
+    free(cfg->source);
+    free(cfg);
+}
+
+const mv_settings *mv_config_settings(const mv_config *cfg) { return &cfg->s; }
+const mv_lists *mv_config_lists(const mv_config *cfg) { return cfg->lists; }
+const mv_typo *mv_config_typo(const mv_config *cfg) { return cfg->typo; }
+const mv_canon *mv_config_canon(const mv_config *cfg) { return cfg->canon; }
+const char *mv_config_source(const mv_config *cfg) { return cfg->source; }
+
+const mv_policy *mv_config_policy(const mv_config *cfg, mv_context ctx)
+{
+    return &cfg->policy[(unsigned)ctx < MV_CTX_COUNT ? ctx : MV_CTX_FORM];
+}
+
+/* dump_key - one scalar key's effective value */
+static void dump_key(const mv_config *cfg, const key *k, mv_buf *out)
+{
+    const void *p = (const char *)&cfg->s + k->off;
+
+    if (k->type == KT_BOOL)
+        mv_buf_printf(out, "%s = %s\n", k->path, *(const bool *)p ? "true" : "false");
+    else if (k->type == KT_INT)
+        mv_buf_printf(out, "%s = %lld\n", k->path, *(const long long *)p);
+    else if (k->type == KT_STR)
+        mv_buf_printf(out, "%s = \"%s\"\n", k->path, *(char *const *)p);
+}
+
+/* mv_config_dump - every effective setting, in libconfig syntax */
+void mv_config_dump(const mv_config *cfg, mv_buf *out)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        dump_key(cfg, &keys[i], out);
+    mv_buf_puts(out, "lists.allow = [");
+    for (size_t i = 0; i < cfg->nallow; i++)
+        mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->allow[i]);
+    mv_buf_puts(out, cfg->nallow ? " ]\n" : "]\n");
+    for (int c = 0; c < MV_CTX_COUNT; c++) {
+        const mv_policy *p = &cfg->policy[c];
+
+        for (int r = 0; r < MV_R_COUNT; r++)
+            mv_buf_printf(out, "policy.%s.%s = \"%s\"\n", mv_context_name((mv_context)c),
+                          mv_reason_name((mv_reason)r), mv_action_name(p->reason[r]));
+        mv_buf_printf(out, "policy.%s.free = \"%s\"\n", mv_context_name((mv_context)c),
+                      mv_action_name(p->free_provider));
+        mv_buf_printf(out, "policy.%s.suggestion = \"%s\"\n", mv_context_name((mv_context)c),
+                      mv_action_name(p->suggestion));
+    }
+    mv_buf_printf(out, "canonical = %zu rules\n", mv_canon_count(cfg->canon));
+}

@@ -1,0 +1,69 @@
+/*
+ * config.h - loading, checking and sharing the configuration.
+ *
+ * One function, mv_config_load(), is used by the daemon at start and on
+ * reload, by the CLI, and by `mailverify config-test`, so that what the
+ * test accepts is exactly what the daemon will run. It works in three
+ * phases -- syntax (libconfig), structure (every key known, of the right
+ * type, required keys present), meaning (ranges, actions, list files) --
+ * and reports every problem as "file:line: message" before giving up.
+ *
+ * A loaded config is immutable and reference-counted: a reload builds a
+ * new one and swaps it in; requests in flight keep the one they began
+ * with until they drop their reference.
+ */
+#ifndef MV_CONFIG_H
+#define MV_CONFIG_H
+
+#include "buf.h"
+#include "canon.h"
+#include "diag.h"
+#include "lists.h"
+#include "policy.h"
+#include "typo.h"
+
+#include <stdbool.h>
+
+/* Plain settings, filled from the key table (config.c). */
+typedef struct {
+    char *lists_disposable;
+    char *lists_disposable_wildcards;
+    char *lists_free;
+    char *lists_role;
+    char *lists_providers;
+    char *lists_tlds;
+    bool typo_enabled;
+} mv_settings;
+
+typedef struct mv_config mv_config;
+
+enum {
+    MV_CONFIG_SKIP_LISTS = 1 << 0,  /* check keys only (fuzzing, tests) */
+};
+
+/* mv_config_load - load a file (NULL: the built-in config); NULL on error */
+mv_config *mv_config_load(const char *path, int flags, mv_diag *diag);
+
+/* mv_config_load_text - the same from text; name is used in messages */
+mv_config *mv_config_load_text(const char *text, size_t len, const char *name,
+                               const char *basedir, int flags, mv_diag *diag);
+
+/* mv_config_ref - take a reference; returns cfg */
+mv_config *mv_config_ref(mv_config *cfg);
+
+/* mv_config_unref - drop a reference; frees on the last; NULL is fine */
+void mv_config_unref(mv_config *cfg);
+
+const mv_settings *mv_config_settings(const mv_config *cfg);
+const mv_lists *mv_config_lists(const mv_config *cfg);
+const mv_typo *mv_config_typo(const mv_config *cfg);
+const mv_canon *mv_config_canon(const mv_config *cfg);
+const mv_policy *mv_config_policy(const mv_config *cfg, mv_context ctx);
+
+/* mv_config_source - the file it came from, or "(built-in)" */
+const char *mv_config_source(const mv_config *cfg);
+
+/* mv_config_dump - every effective setting, in libconfig syntax */
+void mv_config_dump(const mv_config *cfg, mv_buf *out);
+
+#endif
