@@ -717,7 +717,8 @@ static void syntax_error(loader *L, config_t *lc)
                     config_error_text(lc));
     else
         mv_diag_add(L->diag, MV_DIAG_ERROR, f ? f : L->name, config_error_line(lc),
-                    "syntax error: %s", config_error_text(lc));
+                    strstr(config_error_text(lc), "syntax error") ? "%s" : "syntax error: %s",
+                    config_error_text(lc));
 }
 
 /* mv_config_load_text - the same from text; name is used in messages */
