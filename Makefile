@@ -24,12 +24,12 @@ comma := ,
 SANFLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS ?= $(OPT) -g
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP
+ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP
 PKGS := libconfig libidn2
 # recursive (=): evaluated when a recipe runs, after `make deps` installed them
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
-LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(wildcard milter/core/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/milter/core/builtin_S.o
