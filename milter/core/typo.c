@@ -38,11 +38,21 @@ typedef struct {
     uint64_t name_mask;         /* characters present in the name */
 } provider;
 
+#define NAME_LEN_MAX 255         /* a name is part of a domain name */
+
+/*
+ * The providers worth comparing with a name of length nl are those whose
+ * own name is within its edit budget of nl: cand[cand_off[nl]] up to
+ * cand[cand_off[nl + 1]], in list order, so the first listed still wins a
+ * tie. Most names have a dozen candidates, not the whole list.
+ */
 struct mv_typo {
     provider *p;
     size_t count, cap;
     mv_strset *known;
     mv_strset *tlds;
+    unsigned *cand;
+    unsigned cand_off[NAME_LEN_MAX + 2];
 };
 
 static const char *const common_tlds[] = {"com", "net", "org", "edu"};
@@ -71,6 +81,7 @@ void mv_typo_free(mv_typo *t)
     for (size_t i = 0; i < t->count; i++)
         free(t->p[i].domain);
     free(t->p);
+    free(t->cand);
     mv_strset_free(t->known);
     mv_strset_free(t->tlds);
     free(t);
@@ -138,6 +149,41 @@ static int add_provider(mv_typo *t, const char *s, size_t n)
     return 0;
 }
 
+/* name_budget - edits allowed in a provider name of this length */
+static unsigned name_budget(size_t len)
+{
+    return len <= 3 ? 0 : len <= 5 ? 1 : 2;
+}
+
+/* near_len - could a name of length nl be within p's edit budget? */
+static bool near_len(const provider *p, size_t nl)
+{
+    return (nl > p->name_len ? nl - p->name_len : p->name_len - nl) <= name_budget(p->name_len);
+}
+
+/* index_providers - the candidates for each name length; -1 on ENOMEM */
+static int index_providers(mv_typo *t)
+{
+    size_t total = 0, k = 0;
+
+    for (size_t nl = 0; nl <= NAME_LEN_MAX; nl++)
+        for (size_t i = 0; i < t->count; i++)
+            total += near_len(&t->p[i], nl);
+    free(t->cand);
+    if ((t->cand = malloc((total ? total : 1) * sizeof(*t->cand))) == NULL) {
+        memset(t->cand_off, 0, sizeof(t->cand_off));
+        return -1;
+    }
+    for (size_t nl = 0; nl <= NAME_LEN_MAX; nl++) {
+        t->cand_off[nl] = (unsigned)k;
+        for (size_t i = 0; i < t->count; i++)
+            if (near_len(&t->p[i], nl))
+                t->cand[k++] = (unsigned)i;
+    }
+    t->cand_off[NAME_LEN_MAX + 1] = (unsigned)k;
+    return 0;
+}
+
 /* mv_typo_load_providers - well-known domains, in order of preference */
 int mv_typo_load_providers(mv_typo *t, const char *text, size_t len,
                            const char *name, mv_diag *diag)
@@ -156,6 +202,10 @@ int mv_typo_load_providers(mv_typo *t, const char *text, size_t len,
         if (rc == -2)
             mv_diag_add(diag, MV_DIAG_WARNING, name, lineno,
                         "not a lowercase ASCII domain, line ignored");
+    }
+    if (index_providers(t) < 0) {
+        mv_diag_add(diag, MV_DIAG_ERROR, name, lineno, "out of memory");
+        return -1;
     }
     return 0;
 }
@@ -235,16 +285,12 @@ unsigned mv_typo_distance(const char *a, size_t an, const char *b, size_t bn,
     return prev[bn] > max ? max + 1 : prev[bn];
 }
 
-/* name_budget - edits allowed in a provider name of this length */
-static unsigned name_budget(size_t len)
+/* at_most - has v at most k bits set (k <= 2; no popcount instruction needed) */
+static bool at_most(uint64_t v, unsigned k)
 {
-    return len <= 3 ? 0 : len <= 5 ? 1 : 2;
-}
-
-/* popcount - bits set */
-static unsigned popcount(uint64_t v)
-{
-    return (unsigned)__builtin_popcountll(v);
+    while (k-- > 0)
+        v &= v - 1;
+    return v == 0;
 }
 
 /* closest_provider - index of the best provider match, or -1 */
@@ -252,17 +298,19 @@ static long closest_provider(const mv_typo *t, const char *d, size_t n)
 {
     const char *dot = memchr(d, '.', n);
     size_t nl = (size_t)(dot - d);
-    uint64_t mask = char_mask(d, nl);
+    uint64_t mask;
     unsigned best = 3;
     long bi = -1;
 
-    for (size_t i = 0; i < t->count && best > 1; i++) {
-        const provider *p = &t->p[i];
+    if (nl > NAME_LEN_MAX || t->cand_off[nl] == t->cand_off[nl + 1])
+        return -1;
+    mask = char_mask(d, nl);
+    for (unsigned k = t->cand_off[nl]; k < t->cand_off[nl + 1] && best > 1; k++) {
+        const provider *p = &t->p[t->cand[k]];
         unsigned nb = name_budget(p->name_len), dn, ds;
 
         /* each edit adds or removes at most one distinct character */
-        if ((nl > p->name_len ? nl - p->name_len : p->name_len - nl) > nb ||
-            popcount(mask & ~p->name_mask) > nb || popcount(p->name_mask & ~mask) > nb)
+        if (!at_most(mask & ~p->name_mask, nb) || !at_most(p->name_mask & ~mask, nb))
             continue;
         if ((dn = mv_typo_distance(d, nl, p->domain, p->name_len, nb)) > nb)
             continue;
@@ -271,7 +319,7 @@ static long closest_provider(const mv_typo *t, const char *d, size_t n)
         if (ds > 1 || dn + ds > 2 || dn + ds == 0 || dn + ds >= best)
             continue;
         best = dn + ds;
-        bi = (long)i;
+        bi = (long)t->cand[k];
     }
     return bi;
 }
