@@ -1,0 +1,184 @@
+/*
+ * dnsmsg.c - MX answer reading with CNAME chains and limits.
+ *
+ * Records are taken from the answer section only, for the queried name or
+ * for a name the CNAME chain in the same answer leads to. Names are
+ * expanded by c-ares (ares_expand_name, which refuses compression loops)
+ * and then checked for length here. When the answer holds more MX records
+ * than we keep, the best preferences win; equal preferences keep their
+ * order here and are shuffled by the caller (RFC 5321 5.1).
+ */
+#include "dnsmsg.h"
+
+#include <ares.h>
+#include <stdio.h>
+#include <strings.h>
+#include <string.h>
+
+#define T_CNAME 5
+#define T_MX 15
+
+typedef struct {
+    char owner[256];
+    unsigned type;
+    uint32_t ttl;
+    size_t rdata, rdlen;        /* offset and length of the RDATA */
+} rr;
+
+/* name_at - expand the name at off into out; its encoded length, or 0 */
+static size_t name_at(const unsigned char *msg, size_t len, size_t off, char *out)
+{
+    char *s = NULL;
+    long enclen = 0;
+    size_t n;
+
+    if (off >= len || ares_expand_name(msg + off, msg, (int)len, &s, &enclen) != ARES_SUCCESS)
+        return 0;
+    n = strlen(s);
+    if (n > 253 || enclen <= 0) {
+        ares_free_string(s);
+        return 0;
+    }
+    for (size_t i = 0; i <= n; i++)
+        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+    if (n > 0 && out[n - 1] == '.')
+        out[n - 1] = '\0';
+    ares_free_string(s);
+    return (size_t)enclen;
+}
+
+/* u16 - big-endian 16 bits at off */
+static unsigned u16(const unsigned char *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+/* read_rr - one resource record at *off; false if malformed */
+static bool read_rr(const unsigned char *msg, size_t len, size_t *off, rr *r)
+{
+    size_t n = name_at(msg, len, *off, r->owner);
+
+    if (n == 0 || *off + n + 10 > len)
+        return false;
+    *off += n;
+    r->type = u16(msg + *off);
+    r->ttl = (uint32_t)u16(msg + *off + 4) << 16 | u16(msg + *off + 6);
+    r->rdlen = u16(msg + *off + 8);
+    r->rdata = *off + 10;
+    if (r->rdata + r->rdlen > len)
+        return false;
+    *off = r->rdata + r->rdlen;
+    if (r->ttl > 0x7FFFFFFF)
+        r->ttl = 0;             /* RFC 2181 8: treat as zero */
+    return true;
+}
+
+/* skip_question - past the question section; false if malformed */
+static bool skip_question(const unsigned char *msg, size_t len, size_t *off, unsigned qd)
+{
+    char name[256];
+
+    for (unsigned i = 0; i < qd; i++) {
+        size_t n = name_at(msg, len, *off, name);
+
+        if (n == 0 || *off + n + 4 > len)
+            return false;
+        *off += n + 4;
+    }
+    return true;
+}
+
+/* follow - walk the CNAME chain from qname within the answer */
+static mv_dnsmsg_status follow(const unsigned char *msg, size_t len, size_t ans, unsigned an,
+                               const char *qname, mv_mx_answer *out)
+{
+    snprintf(out->target, sizeof(out->target), "%s", qname);
+    for (;;) {
+        size_t off = ans;
+        bool moved = false;
+        rr r;
+
+        for (unsigned i = 0; i < an; i++) {
+            if (!read_rr(msg, len, &off, &r))
+                return MV_DNSMSG_MALFORMED;
+            if (r.type != T_CNAME || strcasecmp(r.owner, out->target) != 0)
+                continue;
+            if (++out->cname_hops > MV_CNAME_HOPS)
+                return MV_DNSMSG_CNAME_LOOP;
+            if (name_at(msg, len, r.rdata, out->target) == 0)
+                return MV_DNSMSG_MALFORMED;
+            if (strcasecmp(out->target, qname) == 0)
+                return MV_DNSMSG_CNAME_LOOP;
+            if (r.ttl < out->ttl)
+                out->ttl = r.ttl;
+            moved = true;
+            break;
+        }
+        if (!moved)
+            return MV_DNSMSG_OK;
+    }
+}
+
+/* keep - insert an MX into the kept set (sorted, stable, capped) */
+static void keep(mv_mx_answer *out, const char *host, unsigned pref)
+{
+    size_t i = out->nmx;
+
+    out->nmx_seen++;
+    if (out->nmx == MV_MX_MAX) {
+        if (pref >= out->mx[MV_MX_MAX - 1].pref)
+            return;             /* worse than everything kept */
+        i = --out->nmx;
+    }
+    while (i > 0 && out->mx[i - 1].pref > pref) {
+        out->mx[i] = out->mx[i - 1];
+        i--;
+    }
+    snprintf(out->mx[i].host, sizeof(out->mx[i].host), "%s", host);
+    out->mx[i].pref = pref;
+    out->nmx++;
+}
+
+/* mv_dnsmsg_mx - read the MX records for qname from an answer */
+mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *qname,
+                              mv_mx_answer *out)
+{
+    size_t off = 12, ans;
+    unsigned an;
+    mv_dnsmsg_status st;
+    bool null_seen = false;
+
+    memset(out, 0, sizeof(*out));
+    out->ttl = UINT32_MAX;
+    if (len < 12 || !skip_question(msg, len, &off, u16(msg + 4)))
+        return MV_DNSMSG_MALFORMED;
+    ans = off;
+    an = u16(msg + 6);
+    if ((st = follow(msg, len, ans, an, qname, out)) != MV_DNSMSG_OK)
+        return st;
+    for (unsigned i = 0; i < an; i++) {
+        char host[256];
+        rr r;
+
+        if (!read_rr(msg, len, &off, &r))
+            return MV_DNSMSG_MALFORMED;
+        if (r.type != T_MX || strcasecmp(r.owner, out->target) != 0)
+            continue;
+        if (r.rdlen < 3 || name_at(msg, len, r.rdata + 2, host) == 0)
+            return MV_DNSMSG_MALFORMED;
+        if (r.ttl < out->ttl)
+            out->ttl = r.ttl;
+        if (host[0] == '\0') {
+            null_seen = true;   /* "MX 0 ." */
+            out->nmx_seen++;
+            continue;
+        }
+        keep(out, host, u16(msg + r.rdata));
+    }
+    /* RFC 7505 3: a null MX is the only MX; next to others it is an error,
+     * and the others are what a sender would use */
+    out->null_mx = null_seen && out->nmx == 0;
+    if (out->ttl == UINT32_MAX)
+        out->ttl = 0;
+    return MV_DNSMSG_OK;
+}
