@@ -130,8 +130,11 @@ static void test_limits(void **state)
     assert_int_equal(p.error, MV_REPLY_NUL);
     /* the text kept is bounded, however many long lines */
     mv_reply_init(&p);
-    for (int i = 0; i < 50; i++)
-        mv_reply_feed(&p, "250-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n", 50, &used);
+    for (int i = 0; i < 50; i++) {
+        const char *l = "250-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
+
+        assert_int_equal(mv_reply_feed(&p, l, strlen(l), &used), MV_REPLY_MORE);
+    }
     assert_int_equal(mv_reply_feed(&p, "250 end\r\n", 9, &used), MV_REPLY_DONE);
     assert_true(p.r.text_len < MV_REPLY_TEXT_MAX);
     assert_int_equal(strlen(p.r.text), p.r.text_len);
