@@ -300,6 +300,25 @@ static bool parse_ipv4(const char *s, size_t n, struct in_addr *a)
     return true;
 }
 
+/* scan_literal - controls, bad UTF-8 and a second "@" before the shape */
+static mv_syntax_error scan_literal(parser *p)
+{
+    mv_syntax_error err = MV_SYN_OK;
+
+    for (size_t i = p->pos, n = 1; i < p->end; i += n) {
+        unsigned char c = p->s[i];
+
+        n = 1;
+        if (c < 0x20 || c == 0x7F)
+            return fail(p, MV_SYN_CONTROL_CHAR, i);
+        if (c == '@')
+            return fail(p, MV_SYN_MULTIPLE_AT, i);
+        if (c >= 0x80 && (n = non_ascii(p, i, &err)) == 0)
+            return err;
+    }
+    return MV_SYN_OK;
+}
+
 /* parse_literal - "[IPv4]" or "[IPv6:...]", normalized by inet_ntop */
 static mv_syntax_error parse_literal(parser *p)
 {
@@ -307,8 +326,12 @@ static mv_syntax_error parse_literal(parser *p)
     const char *in = (const char *)p->s + start + 1;
     char buf[64], txt[INET6_ADDRSTRLEN];
     size_t inner;
+    mv_syntax_error err;
     int w;
 
+    /* a NUL would end the text inet_pton sees: "[IPv6:::1\0junk]" */
+    if ((err = scan_literal(p)) != MV_SYN_OK)
+        return err;
     if (n < 3 || p->s[p->end - 1] != ']')
         return fail(p, MV_SYN_INVALID_LITERAL, start);
     inner = n - 2;
