@@ -374,9 +374,10 @@ static mv_syntax_error check_labels(parser *p, const char *d, size_t n,
             numeric = numeric && (ctab[(unsigned char)d[i]] & C_DIGIT);
             continue;
         }
+        if (i == label && i == n)
+            return fail(p, MV_SYN_DOMAIN_TRAILING_DOT, AT(i - 1));
         if (i == label)
-            return fail(p, i == n ? MV_SYN_DOMAIN_TRAILING_DOT
-                                  : MV_SYN_DOMAIN_CONSECUTIVE_DOTS, AT(i));
+            return fail(p, MV_SYN_DOMAIN_CONSECUTIVE_DOTS, AT(i));
         if (i - label > 63)
             return fail(p, MV_SYN_LABEL_TOO_LONG, AT(label));
         if (d[label] == '-')
