@@ -408,6 +408,31 @@ static bool has_alabel(const char *d, size_t n)
     return false;
 }
 
+/* idn_error - our identifier for a libidn2 error code */
+static mv_syntax_error idn_error(int rc)
+{
+    switch (rc) {
+    case IDN2_TOO_BIG_DOMAIN:
+        return MV_SYN_DOMAIN_TOO_LONG;
+    case IDN2_TOO_BIG_LABEL:
+    case IDN2_PUNYCODE_BIG_OUTPUT:      /* an A-label over 63 octets */
+        return MV_SYN_LABEL_TOO_LONG;
+    case IDN2_HYPHEN_STARTEND:
+        return MV_SYN_LABEL_HYPHEN;
+    default:
+        return MV_SYN_INVALID_IDN;
+    }
+}
+
+/* std3_ok - only LDH and dots after mapping (UTS#46 UseSTD3ASCIIRules) */
+static bool std3_ok(const char *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(ctab[(unsigned char)d[i]] & C_LDH) && d[i] != '.')
+            return false;
+    return true;
+}
+
 /* to_alabels - run the domain through libidn2 (UTS#46 non-transitional) */
 static mv_syntax_error to_alabels(parser *p, char *buf, size_t *n, size_t base)
 {
@@ -417,11 +442,13 @@ static mv_syntax_error to_alabels(parser *p, char *buf, size_t *n, size_t base)
     size_t len;
 
     if (rc != IDN2_OK)
-        return fail(p, rc == IDN2_MALLOC ? MV_SYN_INVALID_IDN
-                    : rc == IDN2_TOO_BIG_DOMAIN ? MV_SYN_DOMAIN_TOO_LONG
-                    : rc == IDN2_TOO_BIG_LABEL ? MV_SYN_LABEL_TOO_LONG
-                    : MV_SYN_INVALID_IDN, base);
+        return fail(p, idn_error(rc), base);
     len = strlen(out);
+    /* "\uFF20" maps to "@", "\u00A0" to " ": refuse them, do not strip */
+    if (!std3_ok(out, len) || len == 0) {
+        idn2_free(out);
+        return fail(p, len == 0 ? MV_SYN_EMPTY_DOMAIN : MV_SYN_INVALID_IDN, base);
+    }
     if (len > MV_DOMAIN_MAX) {
         idn2_free(out);
         return fail(p, MV_SYN_DOMAIN_TOO_LONG, base);
@@ -429,7 +456,7 @@ static mv_syntax_error to_alabels(parser *p, char *buf, size_t *n, size_t base)
     memcpy(buf, out, len + 1);
     idn2_free(out);
     *n = len;
-    p->out->idn = true;
+    p->out->idn = has_alabel(buf, len);
     return MV_SYN_OK;
 }
 
