@@ -20,7 +20,19 @@
  *   standardized, and nobody can deliver to one;
  * - C1 controls (U+0080..U+009F) count as control characters in UTF-8;
  * - U-labels go through UTS#46 non-transitional processing (libidn2),
- *   which is IDNA2008 plus the mapping browsers apply (case, width).
+ *   which is IDNA2008 plus the mapping browsers apply (case, width, and
+ *   U+3002 as a dot); what the mapping turns into other than letters,
+ *   digits, hyphens and dots (U+FF20 into "@", U+00A0 into " ") is refused
+ *   as UseSTD3ASCIIRules says. libidn2's own flag for that deletes such
+ *   characters instead, so the check is done here on its output;
+ * - "idn" means the normalized domain holds an A-label: fullwidth ASCII
+ *   that maps to plain ASCII is not an IDN;
+ * - one pair of angle brackets, checked at both ends before the content;
+ * - a source route is checked as RFC 5321 At-domains (LDH labels or
+ *   U-labels, dotless allowed) and then ignored; "<@x.y>" without a ":"
+ *   is a mailbox with no local part, not a route;
+ * - control characters are refused inside address literals too (a NUL
+ *   there would end the text inet_pton sees).
  */
 #include "address.h"
 #include "utf8.h"
@@ -512,14 +524,34 @@ static mv_syntax_error parse_domain(parser *p)
     return MV_SYN_OK;
 }
 
-/* route_domain - one "@domain" of a source route: LDH labels only */
+/* route_label - one label of a route domain: Let-dig [Ldh-str] or UTF-8 */
+static bool route_label(const unsigned char *s, size_t n)
+{
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0, len = 1; i < n; i += len) {
+        len = s[i] < 0x80 ? 1 : mv_utf8_seq(s + i, n - i);
+        if (len == 0 || (len == 2 && s[i] == 0xC2 && s[i + 1] < 0xA0) ||
+            (len == 1 && !(ctab[s[i]] & C_LDH)))
+            return false;
+    }
+    return true;
+}
+
+/* route_domain - one "@domain" of a source route (RFC 5321 At-domain) */
 static bool route_domain(const unsigned char *s, size_t n)
 {
-    if (n == 0)
+    size_t label = 0;
+
+    if (n == 0 || n > MV_DOMAIN_MAX)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(ctab[s[i]] & C_LDH) && s[i] != '.')
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.')
+            continue;
+        if (!route_label(s + label, i - label))
             return false;
+        label = i + 1;
+    }
     return true;
 }
 
@@ -569,7 +601,13 @@ static mv_syntax_error strip_path(parser *p, int flags)
         p->out->kind = MV_ADDR_NULL;
         return MV_SYN_OK;
     }
-    if (p->s[p->pos] == '@')
+    /* "<<a@b>>", "<a@b>>": one pair of brackets only */
+    if (p->s[p->pos] == '<')
+        return fail(p, MV_SYN_UNBALANCED_ANGLE, p->pos);
+    if (p->s[p->end - 1] == '>')
+        return fail(p, MV_SYN_UNBALANCED_ANGLE, p->end - 1);
+    /* without a ":" there is no route: "<@example.com>" lacks a local part */
+    if (p->s[p->pos] == '@' && memchr(p->s + p->pos, ':', p->end - p->pos))
         return skip_route(p);
     return MV_SYN_OK;
 }
@@ -585,7 +623,11 @@ mv_syntax_error mv_address_parse(const char *input, size_t len, int flags,
     out->local[0] = out->domain[0] = '\0';
     if ((err = strip_path(&p, flags)) != MV_SYN_OK || out->kind == MV_ADDR_NULL)
         return err;
-    err = p.s[p.pos] == '"' ? parse_quoted(&p) : parse_dot_string(&p);
+    /* after a route the mailbox may be missing altogether: "<@a.b:>" */
+    if (p.pos < p.end && p.s[p.pos] == '"')
+        err = parse_quoted(&p);
+    else
+        err = parse_dot_string(&p);
     if (err != MV_SYN_OK)
         return err;
     p.pos++;                    /* past the "@" */
