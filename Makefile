@@ -25,7 +25,7 @@ SANFLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-sanitize-r
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP
-PKGS := libconfig libidn2 libcares
+PKGS := libconfig libidn2 libcares openssl
 # recursive (=): evaluated when a recipe runs, after `make deps` installed them
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
