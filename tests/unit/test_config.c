@@ -262,6 +262,9 @@ static const err_case err_cases[] = {
     {"wrong type in a canonical rule",
      "canonical = (\n  { domains = [ \"gmail.com\" ];\n    ignore_case = \"yes\"; }\n);\n",
      1, {{3, "'ignore_case' in canonical rule 1 must be true or false, not a string"}}, NULL},
+    {"canonical rule with no domains",
+     "canonical = (\n  { domains = [ ];\n    ignore_case = true; }\n);\n",
+     1, {{2, "canonical rule 1: 'domains' must list 1 to 64 domains"}}, NULL},
     {"canonical rule not a group",
      "canonical = (\n  \"gmail.com\" );\n",
      1, {{2, "canonical rule 1 must be a group"}}, NULL},
@@ -396,6 +399,81 @@ static void test_long_list_path(void **state)
                   (const want_msg[]){{2, "'lists.free' must be 1 to 4096 characters long"}}, 1, 1, NULL);
     mv_diag_clear(&d);
     free(conf);
+}
+
+/* A rule may list 64 domains, not 65. */
+static void test_rule_domain_count(void **state)
+{
+    (void)state;
+    for (int n = 64; n <= 65; n++) {
+        char conf[4096], path[512];
+        size_t k = (size_t)snprintf(conf, sizeof(conf), "canonical = (\n  { domains = [");
+        mv_diag d = {0};
+        mv_config *cfg;
+
+        for (int i = 0; i < n; i++)
+            k += (size_t)snprintf(conf + k, sizeof(conf) - k, "%s\"d%d.example\"", i ? ", " : " ", i);
+        snprintf(conf + k, sizeof(conf) - k, " ]; }\n);\n");
+        cfg = load_str("count.conf", conf, MV_CONFIG_SKIP_LISTS, &d, path, sizeof(path));
+        if (n == 64) {
+            assert_non_null(cfg);
+            assert_int_equal(mv_canon_count(mv_config_canon(cfg)), 1);
+        } else {
+            assert_null(cfg);
+            assert_non_null(find_diag(&d, MV_DIAG_ERROR, path, 2, "must list 1 to 64 domains"));
+        }
+        mv_config_unref(cfg);
+        mv_diag_clear(&d);
+    }
+}
+
+/* canonical = ( ) means no rules; leaving the key out means the shipped ones. */
+static void test_canonical_empty(void **state)
+{
+    mv_diag d = {0};
+    mv_config *cfg;
+
+    (void)state;
+    cfg = mv_config_load_text("canonical = ( );", 16, "e.conf", NULL, MV_CONFIG_SKIP_LISTS, &d);
+    assert_non_null(cfg);
+    assert_int_equal(mv_canon_count(mv_config_canon(cfg)), 0);
+    mv_config_unref(cfg);
+    cfg = mv_config_load_text("typo = { };", 11, "e.conf", NULL, MV_CONFIG_SKIP_LISTS, &d);
+    assert_non_null(cfg);
+    assert_int_equal(mv_canon_count(mv_config_canon(cfg)), 6);
+    mv_config_unref(cfg);
+    assert_int_equal(d.count, 0);
+}
+
+/* A config file that cannot be read: one error naming it. */
+static void test_unreadable_config(void **state)
+{
+    char missing[512], big[512];
+    mv_diag d = {0};
+    FILE *f;
+
+    (void)state;
+    snprintf(missing, sizeof(missing), "%s/no-such.conf", tmpdir);
+    assert_null(mv_config_load(missing, 0, &d));
+    assert_int_equal(d.errors, 1);
+    assert_non_null(find_diag(&d, MV_DIAG_ERROR, missing, 0, "cannot read: No such file"));
+    mv_diag_clear(&d);
+
+    assert_null(mv_config_load(tmpdir, 0, &d));     /* a directory */
+    assert_int_equal(d.errors, 1);
+    assert_non_null(find_diag(&d, MV_DIAG_ERROR, tmpdir, 0, "cannot read"));
+    mv_diag_clear(&d);
+
+    snprintf(big, sizeof(big), "%s/huge.conf", tmpdir);  /* sparse, 17 MB */
+    f = fopen(big, "w");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), 17 << 20), 0);
+    assert_int_equal(fclose(f), 0);
+    assert_null(mv_config_load(big, 0, &d));
+    assert_int_equal(d.errors, 1);
+    assert_non_null(find_diag(&d, MV_DIAG_ERROR, big, 0, "larger than 16 MB"));
+    mv_diag_clear(&d);
+    assert_int_equal(unlink(big), 0);
 }
 
 /* Every error of a file, each at its own line, not only the first. */
@@ -686,6 +764,9 @@ int main(void)
         cmocka_unit_test(test_error_from_text),
         cmocka_unit_test(test_rule_string_bounds),
         cmocka_unit_test(test_long_list_path),
+        cmocka_unit_test(test_rule_domain_count),
+        cmocka_unit_test(test_canonical_empty),
+        cmocka_unit_test(test_unreadable_config),
         cmocka_unit_test(test_several_errors),
         cmocka_unit_test(test_policy_default),
         cmocka_unit_test(test_include_relative),
