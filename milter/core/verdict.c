@@ -38,6 +38,7 @@ static const struct {
     [MV_R_DNS_ERROR] = {"dns_error", MV_STATUS_UNKNOWN},
     [MV_R_BLOCKED_BY_SERVER] = {"blocked_by_server", MV_STATUS_UNKNOWN},
     [MV_R_TLS_ERROR] = {"tls_error", MV_STATUS_UNKNOWN},
+    [MV_R_TEMPORARY_ERROR] = {"temporary_error", MV_STATUS_UNKNOWN},
     [MV_R_UNVERIFIED] = {"unverified", MV_STATUS_UNKNOWN},
     [MV_R_NULL_SENDER] = {"null_sender", MV_STATUS_UNKNOWN},
 };

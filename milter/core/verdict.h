@@ -44,6 +44,7 @@ typedef enum {
     MV_R_DNS_ERROR,
     MV_R_BLOCKED_BY_SERVER,
     MV_R_TLS_ERROR,
+    MV_R_TEMPORARY_ERROR,       /* a 4xx that is not greylisting */
     MV_R_UNVERIFIED,
     MV_R_NULL_SENDER,
     MV_R_COUNT
