@@ -500,6 +500,28 @@ static bool tags_ok(const char *t)
     return true;
 }
 
+/* rule_lengths_ok - string keys of a rule within the table's bounds */
+static bool rule_lengths_ok(loader *L, const config_setting_t *r, int idx)
+{
+    bool ok = true;
+
+    for (size_t i = 0; i < NRULEKEYS; i++) {
+        const key *k = &rule_keys[i];
+        const config_setting_t *e = config_setting_get_member(r, k->path);
+        size_t n;
+
+        if (k->type != KT_STR || e == NULL || config_setting_type(e) != CONFIG_TYPE_STRING)
+            continue;
+        n = strlen(config_setting_get_string(e));
+        if ((long long)n < k->min || (long long)n > k->max) {
+            error(L, e, "canonical rule %d: '%s' must be %lld to %lld characters long",
+                  idx, k->path, k->min, k->max);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 /* apply_rule - one canonical rule; false if it had an error */
 static bool apply_rule(loader *L, const config_setting_t *r, int idx)
 {
@@ -532,6 +554,8 @@ static bool apply_rule(loader *L, const config_setting_t *r, int idx)
         error(L, config_setting_get_member(r, "domain"), "canonical rule %d: 'domain' \"%s\" is not a domain name", idx, to);
         ok = false;
     }
+    if (!rule_lengths_ok(L, r, idx))
+        ok = false;
     if (tags != NULL && !tags_ok(tags)) {
         error(L, config_setting_get_member(r, "tag_separators"),
               "canonical rule %d: 'tag_separators' may hold only characters like + - = _ ~", idx);
@@ -593,6 +617,12 @@ static const list_src list_srcs[] = {
     {OFF(lists_tlds), "tlds.txt", -2},
 };
 
+/* The keys of list_srcs, in the same order, for error lines. */
+static const char *const list_keys[] = {
+    "lists.disposable", "lists.disposable_wildcards", "lists.free",
+    "lists.role", "lists.providers", "lists.tlds",
+};
+
 /* load_text_into - hand list text to its loader */
 static int load_text_into(loader *L, const list_src *ls, const char *text,
                           size_t len, const char *name)
@@ -604,19 +634,19 @@ static int load_text_into(loader *L, const list_src *ls, const char *text,
     return mv_lists_load_text(L->cfg->lists, (mv_list_kind)ls->kind, text, len, name, L->diag);
 }
 
-/* read_file - a whole list file; NULL with an error */
-static char *read_file(loader *L, const char *path, size_t *len)
+/* read_file - a whole list file; NULL with an error at the key's line */
+static char *read_file(loader *L, const config_setting_t *setting, const char *path, size_t *len)
 {
     char *text = mv_slurp(path, (size_t)256 << 20, len);
 
     if (text == NULL)
-        mv_diag_add(L->diag, MV_DIAG_ERROR, L->name, 0, "cannot read list %s: %s", path,
-                    errno == EFBIG ? "larger than 256 MB" : strerror(errno));
+        error(L, setting, "cannot read list %s: %s", path,
+              errno == EFBIG ? "larger than 256 MB" : strerror(errno));
     return text;
 }
 
 /* load_lists - phase 3, last part: every list file */
-static void load_lists(loader *L)
+static void load_lists(loader *L, config_t *lc)
 {
     for (size_t i = 0; i < sizeof(list_srcs) / sizeof(*list_srcs); i++) {
         const list_src *ls = &list_srcs[i];
@@ -637,7 +667,7 @@ static void load_lists(loader *L)
             snprintf(full, sizeof(full), "%s/%s", L->basedir, path);
         else
             snprintf(full, sizeof(full), "%s", path);
-        if ((text = read_file(L, full, &len)) != NULL) {
+        if ((text = read_file(L, config_lookup(lc, list_keys[i]), full, &len)) != NULL) {
             load_text_into(L, ls, text, len, full);
             free(text);
         }
@@ -699,7 +729,7 @@ static mv_config *finish(loader *L, config_t *lc)
     if (config_lookup(lc, "canonical") == NULL)
         default_rules(L);
     if (!(L->flags & MV_CONFIG_SKIP_LISTS))
-        load_lists(L);
+        load_lists(L, lc);
     if (L->diag->errors > before || L->diag->oom) {
         mv_config_unref(L->cfg);
         return NULL;

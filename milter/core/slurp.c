@@ -20,6 +20,7 @@ char *mv_slurp(const char *path, size_t max, size_t *len)
 
     if (f == NULL)
         return NULL;
+    errno = 0;
     for (;;) {
         if (n + 1 >= cap) {
             size_t ncap = cap ? cap * 2 : 65536;
@@ -41,7 +42,7 @@ char *mv_slurp(const char *path, size_t max, size_t *len)
         n += got;
         if (got == 0) {
             if (ferror(f))
-                err = EIO;
+                err = errno != 0 ? errno : EIO;     /* EISDIR for a directory */
             break;
         }
     }
