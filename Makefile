@@ -41,7 +41,7 @@ BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli deps deps-bench fuzz bench-offline install clean lists
+.PHONY: all demo check check-unit check-cli deps deps-bench deps-fuzz fuzz bench-offline install clean lists
 
 all: $(B)/mailverify
 
@@ -85,13 +85,18 @@ demo: deps all
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) milter/core/builtin.S $(BLOBS)
+build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS)
 	@mkdir -p build-fuzz
-	clang -c milter/core/builtin.S -o build-fuzz/builtin_S.o -Wa,-I,etc
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Imilter/core \
+	clang -c $< -o $@ -Wa,-I,etc
+
+build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/builtin_S.o
+	clang -std=gnu11 -g -O1 -pthread -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Imilter/core \
 	  -o $@ $< $(CORE_SRC) build-fuzz/builtin_S.o $(PKG_LIBS)
 
-fuzz: deps $(FUZZ_TARGETS)
+deps-fuzz:
+	@tools/deps build fuzz
+
+fuzz: deps-fuzz $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  n=$$(basename $$t); mkdir -p build-fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
