@@ -517,6 +517,28 @@ static bool copy_params(mv_probe *p, const mv_probe_params *prm, const char *hos
     return true;
 }
 
+/* on_deferred - an immediate failure, reported from the loop */
+static void on_deferred(void *arg)
+{
+    mv_probe *p = arg;
+
+    finish(p, p->res.status, NULL);
+}
+
+/* fail_later - fail, but never inside mv_probe_start: the caller is
+ * still setting up when the socket call fails */
+__attribute__((format(printf, 3, 4)))
+static void fail_later(mv_probe *p, mv_probe_status st, const char *fmt, ...)
+{
+    va_list ap;
+
+    p->res.status = st;
+    va_start(ap, fmt);
+    vsnprintf(p->res.error, sizeof(p->res.error), fmt, ap);
+    va_end(ap);
+    mv_timer_start(p->loop, &p->timer, 0, on_deferred, p);
+}
+
 /* mv_probe_start - begin a session; NULL (and no callback) on ENOMEM */
 mv_probe *mv_probe_start(mv_loop *loop, const mv_probe_params *prm,
                          const struct sockaddr *addr, const char *host,
@@ -539,21 +561,16 @@ mv_probe *mv_probe_start(mv_loop *loop, const mv_probe_params *prm,
         release(p);
         return NULL;
     }
-    p->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (p->fd < 0) {
-        finish(p, MV_PROBE_NO_CONNECT, "socket: %s", strerror(errno));
-        return NULL;
-    }
     p->st = S_CONNECT;
-    if (connect(p->fd, addr, alen) < 0 && errno != EINPROGRESS) {
-        finish(p, MV_PROBE_NO_CONNECT, "connect: %s", strerror(errno));
-        return NULL;
-    }
-    mv_timer_start(loop, &p->timer, prm->connect_ms, on_timeout, p);
-    if (mv_loop_io_set(loop, p->fd, MV_EV_WRITE, on_io, p) < 0) {
-        finish(p, MV_PROBE_NO_CONNECT, "cannot watch socket: %s", strerror(errno));
-        return NULL;
-    }
+    p->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (p->fd < 0)
+        fail_later(p, MV_PROBE_NO_CONNECT, "socket: %s", strerror(errno));
+    else if (connect(p->fd, addr, alen) < 0 && errno != EINPROGRESS)
+        fail_later(p, MV_PROBE_NO_CONNECT, "connect: %s", strerror(errno));
+    else if (mv_loop_io_set(loop, p->fd, MV_EV_WRITE, on_io, p) < 0)
+        fail_later(p, MV_PROBE_NO_CONNECT, "cannot watch socket: %s", strerror(errno));
+    else
+        mv_timer_start(loop, &p->timer, prm->connect_ms, on_timeout, p);
     return p;
 }
 

@@ -80,7 +80,8 @@ typedef void (*mv_probe_cb)(void *arg, const mv_probe_result *r);
 
 typedef struct mv_probe mv_probe;
 
-/* mv_probe_start - begin a session; NULL (and no callback) on ENOMEM */
+/* mv_probe_start - begin a session; NULL (and no callback) on ENOMEM.
+ * The callback never runs before mv_probe_start has returned. */
 mv_probe *mv_probe_start(mv_loop *loop, const mv_probe_params *params,
                          const struct sockaddr *addr, const char *host,
                          const char *const *rcpts, size_t nrcpt,

@@ -1,0 +1,89 @@
+/*
+ * net.h - the engine's network half: DNS and SMTP steps for addresses.
+ *
+ * Given a normalized mailbox, find out what DNS and the domain's mail
+ * servers say about it -- politely. Identical addresses in flight share
+ * one job (single-flight); one MX lookup per domain at a time; recipients
+ * of one domain share SMTP sessions; sessions per domain and per MX host
+ * address are capped, and new sessions per host are rate-limited (a token
+ * bucket). MX hosts are walked in preference order, falling through on
+ * connection failures and temporary errors. A host that refuses probes or
+ * tarpits is backed off from; a greylisted address is answered at once
+ * (unknown/greylisted) and re-probed after the server's delay, the result
+ * going to the cache for the retry that will come.
+ *
+ * Loop thread only. Every request's callback runs exactly once; every
+ * final outcome, also of background re-probes, is handed to the store
+ * hook (the engine's cache).
+ */
+#ifndef MV_NET_H
+#define MV_NET_H
+
+#include "dns.h"
+#include "loop.h"
+#include "probe.h"
+#include "strset.h"
+#include "verdict.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    mv_reason reason;           /* the network's word on the address */
+    char mx[512];               /* MX hosts, comma-separated, in the order used */
+    bool implicit_mx;
+    char host[256];             /* the MX host whose reply decided */
+    mv_smtp_answer smtp;        /* that reply; code 0 when no SMTP reply decided */
+    bool tls;
+    char tls_version[16];
+    int catch_all;              /* 1 yes, 0 no, -1 unknown */
+    unsigned retry_after;       /* greylisting: seconds the server asked for */
+    char detail[160];           /* for people: what happened */
+} mv_net_outcome;
+
+typedef void (*mv_net_cb)(void *arg, const mv_net_outcome *o);
+typedef void (*mv_net_store)(void *arg, const char *mailbox, bool smtp, const mv_net_outcome *o);
+
+typedef struct {
+    const char *helo;           /* EHLO name */
+    const char *mail_from;      /* "" : null sender */
+    const char *fallback_from;  /* when <> is refused; "" : none */
+    mv_tls_mode tls;
+    const mv_strset *tls_required; /* domains that must use TLS; NULL: none */
+    mv_tls_ctx *tls_ctx;
+    unsigned port;
+    unsigned connect_ms, reply_ms;
+    bool catch_all;             /* test catch-all with a random RCPT */
+    bool allow_private;         /* SSRF guard off (tests, internal next hops) */
+    unsigned max_rcpt;          /* recipients per session */
+    unsigned domain_sessions;   /* concurrent sessions per domain */
+    unsigned host_sessions;     /* concurrent sessions per MX address */
+    unsigned host_rate;         /* new sessions per second per MX address */
+    unsigned greylist_retry_s;  /* re-probe delay when the server names none */
+    unsigned backoff_s;         /* how long a refusing/tarpitting host is left alone */
+    unsigned dns_min_ttl, dns_max_ttl;
+    unsigned idle_domains;      /* domain facts kept when no work is queued */
+    mv_net_store store;
+    void *store_arg;
+} mv_net_params;
+
+typedef struct mv_net mv_net;
+
+/* mv_net_new - the network half on a loop (borrowing dns and tls) */
+mv_net *mv_net_new(mv_loop *loop, mv_dns *dns, const mv_net_params *p);
+
+/* mv_net_verify - DNS (and SMTP if smtp) for a mailbox; cb may be NULL */
+void mv_net_verify(mv_net *n, const char *mailbox, const char *domain, bool smtp,
+                   bool smtputf8, mv_net_cb cb, void *arg);
+
+/* mv_net_stats - jobs in flight, sessions open, domains known */
+void mv_net_stats(const mv_net *n, size_t *jobs, size_t *sessions, size_t *domains);
+
+/* mv_net_close - cancel sessions and queued work; callbacks run (timeout).
+ * Then free the resolver (lookups in flight end), then mv_net_free. */
+void mv_net_close(mv_net *n);
+
+/* mv_net_free - release everything (closes first if not yet closed) */
+void mv_net_free(mv_net *n);
+
+#endif
