@@ -173,37 +173,49 @@ int mv_lists_load_file(mv_lists *l, mv_list_kind kind, const char *path,
     return rc;
 }
 
-/* suffix_in - is domain, or any parent domain of it, in the set? */
-static bool suffix_in(const mv_strset *set, const char *d, size_t n)
+/*
+ * suffix_in - is domain, or any parent domain of it, in the set? h is the
+ * domain's mv_strset_hash. Every entry has a dot (norm_domain refuses a
+ * single label), so the walk stops before the TLD: "a.b.example.com"
+ * costs three probes, "gmail.com" one.
+ */
+static bool suffix_in(const mv_strset *set, const char *d, size_t n, uint64_t h)
 {
+    const char *dot;
+
     if (mv_strset_count(set) == 0)
         return false;
-    for (;;) {
-        const char *dot;
-
-        if (mv_strset_has(set, d, n))
-            return true;
-        if ((dot = memchr(d, '.', n)) == NULL)
-            return false;
+    if (mv_strset_has_hash(set, d, n, h))
+        return true;
+    while ((dot = memchr(d, '.', n)) != NULL) {
         n -= (size_t)(dot + 1 - d);
         d = dot + 1;
+        if (memchr(d, '.', n) == NULL)
+            return false;
+        if (mv_strset_has(set, d, n))
+            return true;
     }
+    return false;
 }
 
 /* mv_lists_disposable - is this normalized domain disposable? */
 bool mv_lists_disposable(const mv_lists *l, const char *domain, size_t len)
 {
-    if (!mv_strset_has(l->set[MV_LIST_DISPOSABLE], domain, len) &&
-        !suffix_in(l->set[MV_LIST_DISPOSABLE_WILDCARD], domain, len))
+    uint64_t h = mv_strset_hash(domain, len);
+
+    if (!mv_strset_has_hash(l->set[MV_LIST_DISPOSABLE], domain, len, h) &&
+        !suffix_in(l->set[MV_LIST_DISPOSABLE_WILDCARD], domain, len, h))
         return false;
-    return !suffix_in(l->set[MV_LIST_ALLOW], domain, len);
+    return !suffix_in(l->set[MV_LIST_ALLOW], domain, len, h);
 }
 
 /* mv_lists_free_provider - is this normalized domain a free provider? */
 bool mv_lists_free_provider(const mv_lists *l, const char *domain, size_t len)
 {
-    return mv_strset_has(l->set[MV_LIST_FREE], domain, len) &&
-           !suffix_in(l->set[MV_LIST_ALLOW], domain, len);
+    uint64_t h = mv_strset_hash(domain, len);
+
+    return mv_strset_has_hash(l->set[MV_LIST_FREE], domain, len, h) &&
+           !suffix_in(l->set[MV_LIST_ALLOW], domain, len, h);
 }
 
 /* mv_lists_role - is this local part a role (case and +tag ignored)? */

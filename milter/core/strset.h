@@ -6,6 +6,8 @@
  * "is this string in?" on every verification, from any thread. This set is
  * built for that: one open-addressing table, strings in one arena, no
  * allocation on lookup, safe for concurrent readers once loading is done.
+ * Every set files a key under the same hash, so a caller that asks several
+ * sets about one string can hash it once (mv_strset_hash).
  */
 #ifndef MV_STRSET_H
 #define MV_STRSET_H
@@ -29,6 +31,12 @@ int mv_strset_add(mv_strset *set, const char *key, size_t len);
 
 /* mv_strset_has - is key in the set? */
 bool mv_strset_has(const mv_strset *set, const char *key, size_t len);
+
+/* mv_strset_hash - the hash every set files key under (one for all sets) */
+uint64_t mv_strset_hash(const char *key, size_t len);
+
+/* mv_strset_has_hash - mv_strset_has, with h = mv_strset_hash(key, len) */
+bool mv_strset_has_hash(const mv_strset *set, const char *key, size_t len, uint64_t h);
 
 /* mv_strset_count - number of keys */
 size_t mv_strset_count(const mv_strset *set);
