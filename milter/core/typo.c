@@ -293,11 +293,81 @@ static bool at_most(uint64_t v, unsigned k)
     return v == 0;
 }
 
+/* A name as bit-vectors: peq[slot[c]] has bit i set where name[i] == c. */
+typedef struct {
+    unsigned char slot[256];    /* 0 for bytes not in the name */
+    uint64_t peq[64];
+    size_t len;                 /* 1..63 */
+} pattern;
+
+/* pattern_init - the bit-vectors of s, 0 < n < 64 */
+static void pattern_init(pattern *pt, const char *s, size_t n)
+{
+    unsigned k = 0;
+
+    memset(pt->slot, 0, sizeof(pt->slot));
+    pt->peq[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (pt->slot[c] == 0) {
+            pt->slot[c] = (unsigned char)++k;
+            pt->peq[k] = 0;
+        }
+        pt->peq[pt->slot[c]] |= 1ULL << i;
+    }
+    pt->len = n;
+}
+
+/*
+ * osa_bits - the distance mv_typo_distance() computes, uncapped, by
+ * Hyyro's bit-parallel algorithm (2003): one column of the table per
+ * step in a few word operations, instead of a row of cells.
+ */
+static unsigned osa_bits(const pattern *pt, const char *b, size_t bn)
+{
+    uint64_t vp = ~0ULL, vn = 0, d0 = 0, pm_old = 0, top = 1ULL << (pt->len - 1);
+    unsigned dist = (unsigned)pt->len;
+
+    for (size_t j = 0; j < bn; j++) {
+        uint64_t pm = pt->peq[pt->slot[(unsigned char)b[j]]];
+        uint64_t tr = ((~d0 & pm) << 1) & pm_old;
+        uint64_t hp, hn;
+
+        d0 = (((pm & vp) + vp) ^ vp) | pm | vn | tr;
+        hp = vn | ~(d0 | vp);
+        hn = d0 & vp;
+        dist += (hp & top) != 0;
+        dist -= (hn & top) != 0;
+        hp = (hp << 1) | 1;
+        hn <<= 1;
+        vp = hn | ~(d0 | hp);
+        vn = hp & d0;
+        pm_old = pm;
+    }
+    return dist;
+}
+
+/* name_distance - distance of the domain's name to p's, capped at its budget + 1 */
+static unsigned name_distance(pattern *pt, const char *d, size_t nl, const provider *p,
+                              unsigned nb)
+{
+    unsigned dist;
+
+    if (nl == 0 || nl > 63)
+        return mv_typo_distance(d, nl, p->domain, p->name_len, nb);
+    if (pt->len == 0)
+        pattern_init(pt, d, nl);    /* first use: most domains never get here */
+    dist = osa_bits(pt, p->domain, p->name_len);
+    return dist > nb ? nb + 1 : dist;
+}
+
 /* closest_provider - index of the best provider match, or -1 */
 static long closest_provider(const mv_typo *t, const char *d, size_t n)
 {
     const char *dot = memchr(d, '.', n);
     size_t nl = (size_t)(dot - d);
+    pattern pt;
     uint64_t mask;
     unsigned best = 3;
     long bi = -1;
@@ -305,6 +375,7 @@ static long closest_provider(const mv_typo *t, const char *d, size_t n)
     if (nl > NAME_LEN_MAX || t->cand_off[nl] == t->cand_off[nl + 1])
         return -1;
     mask = char_mask(d, nl);
+    pt.len = 0;
     for (unsigned k = t->cand_off[nl]; k < t->cand_off[nl + 1] && best > 1; k++) {
         const provider *p = &t->p[t->cand[k]];
         unsigned nb = name_budget(p->name_len), dn, ds;
@@ -312,7 +383,7 @@ static long closest_provider(const mv_typo *t, const char *d, size_t n)
         /* each edit adds or removes at most one distinct character */
         if (!at_most(mask & ~p->name_mask, nb) || !at_most(p->name_mask & ~mask, nb))
             continue;
-        if ((dn = mv_typo_distance(d, nl, p->domain, p->name_len, nb)) > nb)
+        if ((dn = name_distance(&pt, d, nl, p, nb)) > nb)
             continue;
         ds = mv_typo_distance(dot + 1, n - nl - 1, p->domain + p->name_len + 1,
                               p->len - p->name_len - 1, 1);
