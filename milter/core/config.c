@@ -19,6 +19,7 @@
 #include "builtin.h"
 #include "slurp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 
 #include <libconfig.h>
@@ -38,6 +39,9 @@ struct mv_config {
     mv_policy policy[MV_CTX_COUNT];
     char **allow;               /* lists.allow as written, for the dump */
     size_t nallow;
+    mv_strset *tls_required;    /* smtp.tls_required_domains, normalized */
+    char **tls_domains;         /* ... as written, for the dump */
+    size_t ntls;
 };
 
 typedef enum { KT_GROUP, KT_BOOL, KT_INT, KT_STR, KT_STRLIST, KT_RULES } ktype;
@@ -46,37 +50,85 @@ typedef struct {
     const char *path;
     ktype type;
     size_t off;                 /* into mv_settings (scalars) */
-    long long min, max;         /* ints: bounds; strings: max length */
+    long long min, max;         /* ints: bounds; strings: length bounds */
     const char *def;            /* default, as text */
+    const char *choices;        /* strings: "a|b|c", or NULL for any */
 } key;
 
 #define OFF(f) offsetof(mv_settings, f)
-#define LISTFILE(name, f) {"lists." name, KT_STR, OFF(f), 1, 4096, "builtin"}
+#define GROUP(p) {p, KT_GROUP, 0, 0, 0, NULL, NULL}
+#define BOOLK(p, f, d) {p, KT_BOOL, OFF(f), 0, 1, d, NULL}
+#define INTK(p, f, lo, hi, d) {p, KT_INT, OFF(f), lo, hi, d, NULL}
+#define STRK(p, f, lo, hi, d) {p, KT_STR, OFF(f), lo, hi, d, NULL}
+#define ENUMK(p, f, d, c) {p, KT_STR, OFF(f), 1, 32, d, c}
+#define LISTK(p) {p, KT_STRLIST, 0, 0, 255, NULL, NULL}
+#define LISTFILE(name, f) STRK("lists." name, f, 1, 4096, "builtin")
+#define CONTEXT(c, i, dmode, dms) \
+    GROUP("context." c), \
+    ENUMK("context." c ".mode", context[i].mode, dmode, "offline|dns|smtp"), \
+    INTK("context." c ".deadline_ms", context[i].deadline_ms, 100, 600000, dms)
 
 /* The key table: every key a config file may set, and its default. */
 static const key keys[] = {
-    {"lists", KT_GROUP, 0, 0, 0, NULL},
+    GROUP("lists"),
     LISTFILE("disposable", lists_disposable),
     LISTFILE("disposable_wildcards", lists_disposable_wildcards),
     LISTFILE("free", lists_free),
     LISTFILE("role", lists_role),
     LISTFILE("providers", lists_providers),
     LISTFILE("tlds", lists_tlds),
-    {"lists.allow", KT_STRLIST, 0, 0, 255, NULL},
-    {"typo", KT_GROUP, 0, 0, 0, NULL},
-    {"typo.enabled", KT_BOOL, OFF(typo_enabled), 0, 1, "true"},
-    {"policy", KT_GROUP, 0, 0, 0, NULL},
-    {"canonical", KT_RULES, 0, 0, 0, NULL},
+    LISTK("lists.allow"),
+    GROUP("typo"),
+    BOOLK("typo.enabled", typo_enabled, "true"),
+    GROUP("dns"),
+    STRK("dns.servers", dns_servers, 0, 1024, ""),
+    INTK("dns.timeout_ms", dns_timeout_ms, 100, 60000, "2000"),
+    INTK("dns.tries", dns_tries, 1, 10, "2"),
+    INTK("dns.min_ttl", dns_min_ttl, 0, 86400, "60"),
+    INTK("dns.max_ttl", dns_max_ttl, 1, 604800, "86400"),
+    GROUP("smtp"),
+    STRK("smtp.helo_name", smtp_helo_name, 0, 253, ""),
+    STRK("smtp.mail_from", smtp_mail_from, 0, 254, ""),
+    STRK("smtp.fallback_from", smtp_fallback_from, 0, 254, ""),
+    INTK("smtp.port", smtp_port, 1, 65535, "25"),
+    ENUMK("smtp.tls", smtp_tls, "opportunistic", "off|opportunistic|required"),
+    LISTK("smtp.tls_required_domains"),
+    INTK("smtp.connect_timeout_ms", smtp_connect_timeout_ms, 100, 120000, "5000"),
+    INTK("smtp.reply_timeout_ms", smtp_reply_timeout_ms, 100, 300000, "10000"),
+    BOOLK("smtp.catch_all_check", smtp_catch_all_check, "true"),
+    BOOLK("smtp.allow_private_targets", smtp_allow_private_targets, "false"),
+    INTK("smtp.max_rcpt_per_session", smtp_max_rcpt, 1, 32, "10"),
+    INTK("smtp.domain_sessions", smtp_domain_sessions, 1, 64, "2"),
+    INTK("smtp.host_sessions", smtp_host_sessions, 1, 64, "2"),
+    INTK("smtp.host_rate", smtp_host_rate, 1, 1000, "5"),
+    INTK("smtp.greylist_retry_s", smtp_greylist_retry_s, 1, 86400, "300"),
+    INTK("smtp.backoff_s", smtp_backoff_s, 1, 86400, "900"),
+    GROUP("cache"),
+    INTK("cache.max_entries", cache_max_entries, 0, 100000000, "100000"),
+    INTK("cache.max_bytes", cache_max_bytes, 0, 68719476736LL, "67108864"),
+    INTK("cache.domains", cache_domains, 0, 1000000, "1000"),
+    INTK("cache.positive_expire_s", cache_positive_expire_s, 1, 31536000, "2678400"),
+    INTK("cache.positive_refresh_s", cache_positive_refresh_s, 0, 31536000, "604800"),
+    INTK("cache.negative_expire_s", cache_negative_expire_s, 1, 31536000, "259200"),
+    INTK("cache.negative_refresh_s", cache_negative_refresh_s, 0, 31536000, "10800"),
+    INTK("cache.temporary_expire_s", cache_temporary_expire_s, 1, 86400, "300"),
+    GROUP("context"),
+    CONTEXT("sender", MV_CTX_SENDER, "dns", "10000"),
+    CONTEXT("recipient", MV_CTX_RECIPIENT, "smtp", "10000"),
+    CONTEXT("form", MV_CTX_FORM, "smtp", "1500"),
+    CONTEXT("bulk", MV_CTX_BULK, "smtp", "60000"),
+    GROUP("policy"),
+    {"canonical", KT_RULES, 0, 0, 0, NULL, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(*keys))
 
 /* Keys of one canonical rule. */
 static const key rule_keys[] = {
-    {"domains", KT_STRLIST, 0, 1, 255, NULL},
-    {"domain", KT_STR, 0, 1, 255, NULL},
-    {"ignore_case", KT_BOOL, 0, 0, 1, "false"},
-    {"ignore_dots", KT_BOOL, 0, 0, 1, "false"},
-    {"tag_separators", KT_STR, 0, 1, 8, NULL},
+    {"domains", KT_STRLIST, 0, 1, 255, NULL, NULL},
+    {"domain", KT_STR, 0, 1, 255, NULL, NULL},
+    {"ignore_case", KT_BOOL, 0, 0, 1, "false", NULL},
+    {"ignore_dots", KT_BOOL, 0, 0, 1, "false", NULL},
+    {"tag_separators", KT_STR, 0, 1, 8, NULL, NULL},
 };
 #define NRULEKEYS (sizeof(rule_keys) / sizeof(*rule_keys))
 
@@ -319,6 +371,8 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
     }
 }
 
+static bool norm_domain(const char *d, char *out);
+
 /* set_str - replace a string setting; false on ENOMEM */
 static bool set_str(char **slot, const char *v)
 {
@@ -344,6 +398,22 @@ static bool set_default(mv_settings *s, const key *k)
     }
 }
 
+/* in_choices - is v one of the "a|b|c" choices? */
+static bool in_choices(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+
+    for (const char *c = choices; *c;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+
+        if (len == n && strncmp(c, v, n) == 0)
+            return true;
+        c += len + (bar != NULL);
+    }
+    return false;
+}
+
 /* apply_scalar - phase 3 for one table key with the right type */
 static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
                          const char *path)
@@ -363,7 +433,9 @@ static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
         const char *v = config_setting_get_string(s);
         size_t n = strlen(v);
 
-        if ((long long)n < k->min || (long long)n > k->max)
+        if (k->choices != NULL && !in_choices(k->choices, v))
+            error(L, s, "'%s' is \"%s\"; it must be one of: %s", path, v, k->choices);
+        else if ((long long)n < k->min || (long long)n > k->max)
             error(L, s, "'%s' must be %lld to %lld characters long", path, k->min, k->max);
         else if (!set_str((char **)p, v))
             error(L, s, "out of memory");
@@ -387,6 +459,28 @@ static void apply_allow(loader *L, const config_setting_t *s)
         if (rc == -2)
             error(L, s, "'lists.allow' entry \"%s\" is not a domain name", d);
         else if (rc < 0 || (c->allow[c->nallow++] = strdup(d)) == NULL)
+            error(L, s, "out of memory");
+    }
+}
+
+/* apply_tls_domains - smtp.tls_required_domains: normalized into a set */
+static void apply_tls_domains(loader *L, const config_setting_t *s)
+{
+    mv_config *c = L->cfg;
+    int n = config_setting_length(s);
+
+    if ((c->tls_domains = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
+        error(L, s, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *d = config_setting_get_string_elem(s, (unsigned)i);
+        char norm[MV_DOMAIN_MAX + 1];
+
+        if (!norm_domain(d, norm))
+            error(L, s, "'smtp.tls_required_domains' entry \"%s\" is not a domain name", d);
+        else if (mv_strset_add(c->tls_required, norm, strlen(norm)) < 0 ||
+                 (c->tls_domains[c->ntls++] = strdup(d)) == NULL)
             error(L, s, "out of memory");
     }
 }
@@ -594,8 +688,10 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
                 if (config_setting_type(r) == CONFIG_TYPE_GROUP)
                     apply_rule(L, r, j + 1);
             }
-        else if (k->type == KT_STRLIST)
+        else if (k->type == KT_STRLIST && strcmp(path, "lists.allow") == 0)
             apply_allow(L, s);
+        else if (k->type == KT_STRLIST)
+            apply_tls_domains(L, s);
         else
             apply_scalar(L, s, k, path);
     }
@@ -684,7 +780,8 @@ static mv_config *config_new(const char *source)
         return NULL;
     atomic_init(&c->refs, 1);
     ok = (c->source = strdup(source)) != NULL && (c->lists = mv_lists_new()) != NULL &&
-         (c->typo = mv_typo_new()) != NULL && (c->canon = mv_canon_new()) != NULL;
+         (c->typo = mv_typo_new()) != NULL && (c->canon = mv_canon_new()) != NULL &&
+         (c->tls_required = mv_strset_new(16)) != NULL;
     for (size_t i = 0; ok && i < NKEYS; i++)
         if (keys[i].def != NULL)
             ok = set_default(&c->s, &keys[i]);
@@ -695,6 +792,67 @@ static mv_config *config_new(const char *source)
         return NULL;
     }
     return c;
+}
+
+/* mailbox_ok - an empty string or a valid mailbox */
+static bool mailbox_ok(const char *v)
+{
+    mv_address a;
+
+    return *v == '\0' || (mv_address_parse(v, strlen(v), 0, &a) == MV_SYN_OK && !a.literal);
+}
+
+/* servers_ok - "ip[:port],[ipv6]:port,..." as c-ares takes them */
+static bool servers_ok(const char *v)
+{
+    char buf[1100], *save = NULL;
+
+    snprintf(buf, sizeof(buf), "%s", v);
+    for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        unsigned char addr[16];
+        char *port = NULL, *host = t;
+
+        if (*t == '[') {
+            char *close = strchr(t, ']');
+
+            if (close == NULL)
+                return false;
+            *close = '\0';
+            host = t + 1;
+            port = close[1] == ':' ? close + 2 : close[1] ? (char *)"x" : NULL;
+        } else if (strchr(t, ':') == strrchr(t, ':') && (port = strchr(t, ':')) != NULL) {
+            *port++ = '\0';
+        }
+        if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
+            return false;
+        if (port != NULL && (strspn(port, "0123456789") != strlen(port) || *port == '\0' ||
+                             atoi(port) < 1 || atoi(port) > 65535))
+            return false;
+    }
+    return true;
+}
+
+/* check_meaning - values that must agree with the world or each other */
+static void check_meaning(loader *L, config_t *lc)
+{
+    const mv_settings *s = &L->cfg->s;
+    char norm[MV_DOMAIN_MAX + 1];
+
+    if (!mailbox_ok(s->smtp_mail_from))
+        error(L, config_lookup(lc, "smtp.mail_from"), "'smtp.mail_from' \"%s\" is not an address "
+              "(leave it empty for the null sender)", s->smtp_mail_from);
+    if (!mailbox_ok(s->smtp_fallback_from))
+        error(L, config_lookup(lc, "smtp.fallback_from"), "'smtp.fallback_from' \"%s\" is not an "
+              "address", s->smtp_fallback_from);
+    if (s->smtp_helo_name[0] != '\0' && !norm_domain(s->smtp_helo_name, norm))
+        error(L, config_lookup(lc, "smtp.helo_name"), "'smtp.helo_name' \"%s\" is not a host name "
+              "(use this host's fully qualified name)", s->smtp_helo_name);
+    if (!servers_ok(s->dns_servers))
+        error(L, config_lookup(lc, "dns.servers"), "'dns.servers' \"%s\" must be addresses like "
+              "\"127.0.0.1\", \"127.0.0.1:5353\" or \"[::1]:53\", separated by commas", s->dns_servers);
+    if (s->dns_min_ttl > s->dns_max_ttl)
+        error(L, config_lookup(lc, "dns.min_ttl"), "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)",
+              s->dns_min_ttl, s->dns_max_ttl);
 }
 
 /* default_rules - a file without `canonical` gets the shipped rules, which
@@ -728,6 +886,7 @@ static mv_config *finish(loader *L, config_t *lc)
     apply_values(L, config_root_setting(lc), "");
     if (config_lookup(lc, "canonical") == NULL)
         default_rules(L);
+    check_meaning(L, lc);
     if (!(L->flags & MV_CONFIG_SKIP_LISTS))
         load_lists(L, lc);
     if (L->diag->errors > before || L->diag->oom) {
@@ -831,6 +990,10 @@ void mv_config_unref(mv_config *cfg)
     for (size_t i = 0; i < cfg->nallow; i++)
         free(cfg->allow[i]);
     free(cfg->allow);
+    for (size_t i = 0; i < cfg->ntls; i++)
+        free(cfg->tls_domains[i]);
+    free(cfg->tls_domains);
+    mv_strset_free(cfg->tls_required);
     mv_lists_free(cfg->lists);
     mv_typo_free(cfg->typo);
     mv_canon_free(cfg->canon);
@@ -843,6 +1006,7 @@ const mv_lists *mv_config_lists(const mv_config *cfg) { return cfg->lists; }
 const mv_typo *mv_config_typo(const mv_config *cfg) { return cfg->typo; }
 const mv_canon *mv_config_canon(const mv_config *cfg) { return cfg->canon; }
 const char *mv_config_source(const mv_config *cfg) { return cfg->source; }
+const mv_strset *mv_config_tls_required(const mv_config *cfg) { return cfg->tls_required; }
 
 const mv_policy *mv_config_policy(const mv_config *cfg, mv_context ctx)
 {
@@ -871,6 +1035,10 @@ void mv_config_dump(const mv_config *cfg, mv_buf *out)
     for (size_t i = 0; i < cfg->nallow; i++)
         mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->allow[i]);
     mv_buf_puts(out, cfg->nallow ? " ]\n" : "]\n");
+    mv_buf_puts(out, "smtp.tls_required_domains = [");
+    for (size_t i = 0; i < cfg->ntls; i++)
+        mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->tls_domains[i]);
+    mv_buf_puts(out, cfg->ntls ? " ]\n" : "]\n");
     for (int c = 0; c < MV_CTX_COUNT; c++) {
         const mv_policy *p = &cfg->policy[c];
 

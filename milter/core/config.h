@@ -20,11 +20,17 @@
 #include "diag.h"
 #include "lists.h"
 #include "policy.h"
+#include "strset.h"
 #include "typo.h"
 
 #include <stdbool.h>
 
 /* Plain settings, filled from the key table (config.c). */
+typedef struct {
+    char *mode;                 /* "offline", "dns" or "smtp" */
+    long long deadline_ms;
+} mv_context_settings;
+
 typedef struct {
     char *lists_disposable;
     char *lists_disposable_wildcards;
@@ -33,6 +39,22 @@ typedef struct {
     char *lists_providers;
     char *lists_tlds;
     bool typo_enabled;
+    char *dns_servers;          /* "" : the system's resolver */
+    long long dns_timeout_ms, dns_tries, dns_min_ttl, dns_max_ttl;
+    char *smtp_helo_name;       /* "" : this host's name */
+    char *smtp_mail_from;       /* "" : the null sender */
+    char *smtp_fallback_from;
+    long long smtp_port;
+    char *smtp_tls;             /* off, opportunistic, required */
+    long long smtp_connect_timeout_ms, smtp_reply_timeout_ms;
+    bool smtp_catch_all_check, smtp_allow_private_targets;
+    long long smtp_max_rcpt, smtp_domain_sessions, smtp_host_sessions, smtp_host_rate;
+    long long smtp_greylist_retry_s, smtp_backoff_s;
+    long long cache_max_entries, cache_max_bytes, cache_domains;
+    long long cache_positive_expire_s, cache_positive_refresh_s;
+    long long cache_negative_expire_s, cache_negative_refresh_s;
+    long long cache_temporary_expire_s;
+    mv_context_settings context[MV_CTX_COUNT];
 } mv_settings;
 
 typedef struct mv_config mv_config;
@@ -59,6 +81,9 @@ const mv_lists *mv_config_lists(const mv_config *cfg);
 const mv_typo *mv_config_typo(const mv_config *cfg);
 const mv_canon *mv_config_canon(const mv_config *cfg);
 const mv_policy *mv_config_policy(const mv_config *cfg, mv_context ctx);
+
+/* mv_config_tls_required - domains that must be probed over TLS */
+const mv_strset *mv_config_tls_required(const mv_config *cfg);
 
 /* mv_config_source - the file it came from, or "(built-in)" */
 const char *mv_config_source(const mv_config *cfg);
