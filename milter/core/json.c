@@ -1,9 +1,11 @@
 /*
  * json.c - JSON string escaping (RFC 8259) that never emits bad UTF-8.
  *
- * The fast path copies runs of bytes that need no escaping in one memcpy;
- * addresses are short and mostly plain ASCII, and this writer runs once
- * per verdict on the bulk and streaming paths.
+ * The fast path copies runs of bytes that need no escaping in one memcpy,
+ * found with one table lookup per byte; addresses are short and mostly
+ * plain ASCII, and this writer runs once per verdict on the bulk and
+ * streaming paths. Output goes to memory reserved for the worst case
+ * (6 bytes out per byte in: \u00XX), so there is no check per byte.
  */
 #include "json.h"
 #include "utf8.h"
@@ -12,74 +14,99 @@
 
 static const char hex[] = "0123456789abcdef";
 
-/* needs_escape - must this ASCII byte be escaped? */
-static bool needs_escape(unsigned char c, int flags)
+enum { E_ALWAYS = 1, E_HTML = 2, E_UTF8 = 4 };
+
+/* What each byte needs: E_ALWAYS escaped, E_HTML escaped in HTML mode,
+ * E_UTF8 starts (or breaks) a multi-byte sequence; 0 is copied as is. */
+static const unsigned char kind[256] = {
+    [0x00 ... 0x1F] = E_ALWAYS, ['"'] = E_ALWAYS, ['\\'] = E_ALWAYS, [0x7F] = E_ALWAYS,
+    ['<'] = E_HTML, ['>'] = E_HTML, ['&'] = E_HTML,
+    [0x80 ... 0xFF] = E_UTF8,
+};
+
+/* put_u - write \u00XX for a byte below 0xA0; 6 bytes */
+static char *put_u(char *w, unsigned c)
 {
-    if (c < 0x20 || c == '"' || c == '\\' || c == 0x7F)
-        return true;
-    return (flags & MV_JSON_HTML) && (c == '<' || c == '>' || c == '&');
+    memcpy(w, "\\u00", 4);
+    w[4] = hex[(c >> 4) & 15];
+    w[5] = hex[c & 15];
+    return w + 6;
 }
 
-/* put_u - append \u00XX for a byte below 0x80 */
-static void put_u(mv_buf *b, unsigned c)
+/* put_escape - the short escape for an ASCII byte, or \u00XX */
+static char *put_escape(char *w, unsigned char c)
 {
-    char e[6] = {'\\', 'u', '0', '0', hex[(c >> 4) & 15], hex[c & 15]};
+    static const char short_esc[128] = {
+        ['"'] = '"', ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+    };
 
-    mv_buf_put(b, e, 6);
+    if (short_esc[c] == 0)
+        return put_u(w, c);
+    w[0] = '\\';
+    w[1] = short_esc[c];
+    return w + 2;
 }
 
-/* put_escape - the short escape for a byte, or \u00XX */
-static void put_escape(mv_buf *b, unsigned char c)
+/* put_nonascii - a sequence from byte i on: copied, escaped or U+FFFD; advances *i */
+static char *put_nonascii(char *w, const unsigned char *p, size_t len, size_t *i)
 {
-    switch (c) {
-    case '"': mv_buf_put(b, "\\\"", 2); break;
-    case '\\': mv_buf_put(b, "\\\\", 2); break;
-    case '\n': mv_buf_put(b, "\\n", 2); break;
-    case '\r': mv_buf_put(b, "\\r", 2); break;
-    case '\t': mv_buf_put(b, "\\t", 2); break;
-    default: put_u(b, c); break;
+    const unsigned char *q = p + *i;
+    size_t n = mv_utf8_seq(q, len - *i);
+
+    if (n == 0) {
+        memcpy(w, "\\ufffd", 6);    /* one per ill-formed byte */
+        *i += 1;
+        return w + 6;
     }
+    *i += n;
+    if (n == 3 && q[0] == 0xE2 && q[1] == 0x80 && (q[2] == 0xA8 || q[2] == 0xA9)) {
+        memcpy(w, q[2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+        return w + 6;
+    }
+    if (n == 2 && q[0] == 0xC2 && q[1] < 0xA0)
+        return put_u(w, q[1]);      /* C1 controls: visible, not raw */
+    memcpy(w, q, n);
+    return w + n;
+}
+
+/* mv_json_escape - write s escaped (no quotes) to out; bytes written */
+size_t mv_json_escape(char *out, const char *s, size_t len, int flags)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned stop = E_ALWAYS | E_UTF8 | (flags & MV_JSON_HTML ? E_HTML : 0);
+    char *w = out;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t run = i;
+
+        while (i < len && !(kind[p[i]] & stop))
+            i++;
+        memcpy(w, p + run, i - run);
+        w += i - run;
+        if (i == len)
+            break;
+        if (p[i] < 0x80)
+            w = put_escape(w, p[i++]);
+        else
+            w = put_nonascii(w, p, len, &i);
+    }
+    return (size_t)(w - out);
 }
 
 /* mv_json_str - append s as a quoted JSON string */
 void mv_json_str(mv_buf *b, const char *s, size_t len, int flags)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
-
-    if (!mv_buf_reserve(b, len + 2))
+    if (len > ((size_t)-1 - 3) / 6) {
+        b->oom = true;      /* as mv_buf_reserve would say for such a size */
         return;
-    mv_buf_putc(b, '"');
-    while (i < len) {
-        unsigned char c = p[i];
-        size_t n;
-
-        if (c < 0x80 && !needs_escape(c, flags)) {
-            i++;
-            continue;
-        }
-        mv_buf_put(b, p + run, i - run);
-        if (c < 0x80) {
-            put_escape(b, c);
-            n = 1;
-        } else if ((n = mv_utf8_seq(p + i, len - i)) == 0) {
-            mv_buf_put(b, "\\ufffd", 6);  /* one per ill-formed byte */
-            n = 1;
-        } else if (n == 3 && c == 0xE2 && p[i + 1] == 0x80 &&
-                   (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
-            mv_buf_put(b, p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
-        } else if (n == 2 && c == 0xC2 && p[i + 1] < 0xA0) {
-            mv_buf_put(b, "\\u00", 4);  /* C1 controls: visible, not raw */
-            mv_buf_putc(b, hex[p[i + 1] >> 4]);
-            mv_buf_putc(b, hex[p[i + 1] & 15]);
-        } else {
-            mv_buf_put(b, p + i, n);
-        }
-        i += n;
-        run = i;
     }
-    mv_buf_put(b, p + run, i - run);
-    mv_buf_putc(b, '"');
+    if (!mv_buf_reserve(b, MV_JSON_ESCAPE_MAX(len) + 2))
+        return;
+    b->data[b->len++] = '"';
+    b->len += mv_json_escape(b->data + b->len, s, len, flags);
+    b->data[b->len++] = '"';
+    b->data[b->len] = '\0';
 }
 
 /* mv_json_cstr - append a C string as JSON, or null for NULL */

@@ -6,7 +6,9 @@
  * escaped (they end a line in JavaScript), and every ill-formed UTF-8 byte
  * replaced by U+FFFD so that the output is always valid UTF-8 JSON, whatever
  * bytes the input had. MV_JSON_HTML also escapes < > & for pages that
- * might embed the answer.
+ * might embed the answer. mv_json_escape() is the same escaping into
+ * memory the caller has reserved, for writers that build a whole object
+ * at once (the verdict).
  */
 #ifndef MV_JSON_H
 #define MV_JSON_H
@@ -20,6 +22,11 @@ enum { MV_JSON_HTML = 1 };
 
 /* mv_json_str - append s as a quoted JSON string */
 void mv_json_str(mv_buf *b, const char *s, size_t len, int flags);
+
+#define MV_JSON_ESCAPE_MAX(len) (6 * (len))  /* room mv_json_escape may need */
+
+/* mv_json_escape - write s escaped (no quotes) to out; bytes written */
+size_t mv_json_escape(char *out, const char *s, size_t len, int flags);
 
 /* mv_json_cstr - append a C string as JSON, or null for NULL */
 void mv_json_cstr(mv_buf *b, const char *s, int flags);

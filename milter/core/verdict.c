@@ -118,78 +118,191 @@ mv_reason mv_verdict_reason(const mv_signals *sig)
     return MV_R_UNVERIFIED;
 }
 
+/* A cursor into room that mv_verdict_json() reserved for the worst case. */
+typedef struct {
+    char *p;
+    int fl;                     /* MV_JSON_* flags */
+} writer;
+
+/* put - raw bytes */
+static void put(writer *w, const char *s, size_t n)
+{
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+/* PUT - a literal, its length known when compiling */
+#define PUT(w, lit) put((w), (lit), sizeof(lit) - 1)
+
+/* put_str - a quoted, escaped JSON string */
+static void put_str(writer *w, const char *s, size_t n)
+{
+    *w->p++ = '"';
+    w->p += mv_json_escape(w->p, s, n, w->fl);
+    *w->p++ = '"';
+}
+
+/* put_name - an identifier in quotes: nothing in it to escape */
+static void put_name(writer *w, const char *s)
+{
+    size_t n = strlen(s);
+
+    *w->p++ = '"';
+    put(w, s, n);
+    *w->p++ = '"';
+}
+
+/* put_cstr - a C string, quoted and escaped */
+static void put_cstr(writer *w, const char *s)
+{
+    put_str(w, s, strlen(s));
+}
+
+/* put_uint - a number in decimal */
+static void put_uint(writer *w, unsigned long long v)
+{
+    char d[20];
+    size_t n = 0;
+
+    do
+        d[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *w->p++ = d[--n];
+}
+
+/* put_bool - true or false */
+static void put_bool(writer *w, bool v)
+{
+    if (v)
+        PUT(w, "true");
+    else
+        PUT(w, "false");
+}
+
 /* json_syntax - the "syntax" object of checks */
-static void json_syntax(mv_buf *b, const mv_verdict *v, int fl)
+static void json_syntax(writer *w, const mv_verdict *v)
 {
     const mv_address *a = &v->addr;
 
     if (a->error != MV_SYN_OK) {
-        mv_buf_puts(b, "{\"valid\":false,\"error\":");
-        mv_json_cstr(b, mv_syntax_name(a->error), fl);
-        mv_buf_puts(b, ",\"message\":");
-        mv_json_cstr(b, mv_syntax_message(a->error), fl);
-        mv_buf_printf(b, ",\"position\":%zu}", a->error_pos);
+        PUT(w, "{\"valid\":false,\"error\":");
+        put_cstr(w, mv_syntax_name(a->error));
+        PUT(w, ",\"message\":");
+        put_cstr(w, mv_syntax_message(a->error));
+        PUT(w, ",\"position\":");
+        put_uint(w, a->error_pos);
+        *w->p++ = '}';
         return;
     }
     if (a->kind == MV_ADDR_NULL) {
-        mv_buf_puts(b, "{\"valid\":true,\"null_path\":true}");
+        PUT(w, "{\"valid\":true,\"null_path\":true}");
         return;
     }
-    mv_buf_puts(b, "{\"valid\":true,\"local\":");
-    mv_json_str(b, a->local, a->local_len, fl);
-    mv_buf_puts(b, ",\"domain\":");
-    mv_json_str(b, a->domain, a->domain_len, fl);
-    mv_buf_puts(b, ",\"smtputf8\":");
-    mv_json_bool(b, a->smtputf8);
+    PUT(w, "{\"valid\":true,\"local\":");
+    put_str(w, a->local, a->local_len);
+    PUT(w, ",\"domain\":");
+    put_str(w, a->domain, a->domain_len);
+    PUT(w, ",\"smtputf8\":");
+    put_bool(w, a->smtputf8);
     if (a->literal)
-        mv_buf_puts(b, ",\"address_literal\":true");
+        PUT(w, ",\"address_literal\":true");
     if (a->idn)
-        mv_buf_puts(b, ",\"idn\":true");
-    mv_buf_putc(b, '}');
+        PUT(w, ",\"idn\":true");
+    *w->p++ = '}';
 }
 
-/* json_signal - a boolean signal, or null when syntax left it unknown */
-static void json_signal(mv_buf *b, const char *key, bool known, bool v)
+/* json_signal - a boolean signal (",\"key\":" given), or null when syntax left it unknown */
+static void json_signal(writer *w, const char *key, size_t klen, bool known, bool v)
 {
-    mv_buf_putc(b, ',');
-    mv_json_key(b, key);
+    put(w, key, klen);
     if (known)
-        mv_json_bool(b, v);
+        put_bool(w, v);
     else
-        mv_buf_put(b, "null", 4);
+        PUT(w, "null");
 }
 
-/* mv_verdict_json - append the verdict as one JSON object (no newline) */
+/* SIGNAL - json_signal with the key's length known when compiling */
+#define SIGNAL(w, key, known, v) json_signal((w), ",\"" key "\":", sizeof(key) + 3, known, v)
+
+/* json_room - an upper bound on the length of the verdict's JSON */
+static size_t json_room(const mv_verdict *v, size_t echo, size_t sugg, size_t canon)
+{
+    const mv_address *a = &v->addr;
+    size_t text = echo + MV_MAILBOX_MAX + sugg + canon + a->local_len + a->domain_len;
+
+    if (a->error != MV_SYN_OK)
+        text += strlen(mv_syntax_name(a->error)) + strlen(mv_syntax_message(a->error));
+    text += strlen(mv_status_name(v->status)) + strlen(mv_reason_name(v->reason)) +
+            strlen(mv_action_name(v->action)) + strlen(mv_context_name(v->context));
+    return MV_JSON_ESCAPE_MAX(text) + 1024;    /* + keys, punctuation, numbers */
+}
+
+/* json_head - address, normalized form, status, reason, action, context */
+static void json_head(writer *w, const mv_verdict *v, size_t echo)
+{
+    char norm[MV_MAILBOX_MAX + 8];
+    size_t n;
+
+    PUT(w, "{\"address\":");
+    put_str(w, v->input, echo);
+    if (echo < v->input_len) {
+        PUT(w, ",\"address_truncated\":true,\"address_length\":");
+        put_uint(w, v->input_len);
+    }
+    PUT(w, ",\"normalized\":");
+    if (v->addr.error == MV_SYN_OK && (n = mv_address_format(&v->addr, norm, sizeof(norm))) > 0)
+        put_str(w, norm, n);
+    else
+        PUT(w, "null");
+    PUT(w, ",\"status\":");
+    put_name(w, mv_status_name(v->status));
+    PUT(w, ",\"reason\":");
+    put_name(w, mv_reason_name(v->reason));
+    PUT(w, ",\"action\":");
+    put_name(w, mv_action_name(v->action));
+    PUT(w, ",\"context\":");
+    put_name(w, mv_context_name(v->context));
+}
+
+/*
+ * mv_verdict_json - append the verdict as one JSON object (no newline)
+ *
+ * Room for the longest form this verdict can take is reserved first, so
+ * the writer below is straight-line stores with no check per piece.
+ */
 void mv_verdict_json(mv_buf *b, const mv_verdict *v, int fl)
 {
     bool ok = v->addr.error == MV_SYN_OK && v->addr.kind == MV_ADDR_MAILBOX;
-    char norm[MV_MAILBOX_MAX + 8];
     size_t echo = v->input_len > MV_ECHO_MAX ? MV_ECHO_MAX : v->input_len;
+    size_t sugg = v->has_suggestion ? strlen(v->suggestion) : 0;
+    size_t canon = v->has_canonical ? strlen(v->canonical) : 0;
+    writer w;
 
-    mv_buf_puts(b, "{\"address\":");
-    mv_json_str(b, v->input, echo, fl);
-    if (echo < v->input_len)
-        mv_buf_printf(b, ",\"address_truncated\":true,\"address_length\":%zu", v->input_len);
-    mv_buf_puts(b, ",\"normalized\":");
-    if (v->addr.error == MV_SYN_OK && mv_address_format(&v->addr, norm, sizeof(norm)) > 0)
-        mv_json_cstr(b, norm, fl);
+    if (!mv_buf_reserve(b, json_room(v, echo, sugg, canon)))
+        return;
+    w = (writer){b->data + b->len, fl};
+    json_head(&w, v, echo);
+    PUT(&w, ",\"suggestion\":");
+    if (v->has_suggestion)
+        put_str(&w, v->suggestion, sugg);
     else
-        mv_buf_puts(b, "null");
-    mv_buf_printf(b, ",\"status\":\"%s\",\"reason\":\"%s\",\"action\":\"%s\",\"context\":\"%s\"",
-                  mv_status_name(v->status), mv_reason_name(v->reason),
-                  mv_action_name(v->action), mv_context_name(v->context));
-    mv_buf_puts(b, ",\"suggestion\":");
-    mv_json_cstr(b, v->has_suggestion ? v->suggestion : NULL, fl);
+        PUT(&w, "null");
     if (v->has_canonical) {
-        mv_buf_puts(b, ",\"canonical\":");
-        mv_json_cstr(b, v->canonical, fl);
+        PUT(&w, ",\"canonical\":");
+        put_str(&w, v->canonical, canon);
     }
-    mv_buf_puts(b, ",\"checks\":{\"syntax\":");
-    json_syntax(b, v, fl);
-    json_signal(b, "disposable", ok, v->disposable);
-    json_signal(b, "role", ok, v->role);
-    json_signal(b, "free", ok, v->free);
-    mv_buf_puts(b, ",\"mx\":null,\"smtp\":null,\"catch_all\":null}");
-    mv_buf_printf(b, ",\"cached\":%s,\"elapsed_ms\":%llu}", v->cached ? "true" : "false",
-                  (unsigned long long)(v->elapsed_us / 1000));
+    PUT(&w, ",\"checks\":{\"syntax\":");
+    json_syntax(&w, v);
+    SIGNAL(&w, "disposable", ok, v->disposable);
+    SIGNAL(&w, "role", ok, v->role);
+    SIGNAL(&w, "free", ok, v->free);
+    PUT(&w, ",\"mx\":null,\"smtp\":null,\"catch_all\":null}");
+    PUT(&w, ",\"cached\":");
+    put_bool(&w, v->cached);
+    PUT(&w, ",\"elapsed_ms\":");
+    put_uint(&w, v->elapsed_us / 1000);
+    *w.p++ = '}';
+    b->len = (size_t)(w.p - b->data);
+    b->data[b->len] = '\0';
 }
