@@ -18,8 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ROLE_FILTER_BITS (1u << 14)    /* 2 kB; 1,000 roles set about 6% */
+
+/*
+ * Every local part is asked about, and nearly none is a role. The role
+ * filter has one bit per (length, first byte, last byte) of the roles
+ * listed, so most local parts are answered from their two ends, without
+ * lowercasing and hashing the whole of them.
+ */
 struct mv_lists {
     mv_strset *set[MV_LIST_COUNT];
+    uint64_t role_filter[ROLE_FILTER_BITS / 64];
 };
 
 /* mv_lists_new - empty lists; NULL on ENOMEM */
@@ -113,6 +122,20 @@ static int norm_local(const char *s, size_t n, char *out, size_t *outlen)
     return 0;
 }
 
+/* lower - ASCII lowercase of one byte */
+static unsigned char lower(char c)
+{
+    return (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
+
+/* role_bit - the filter bit of a lowercase role of n bytes with these ends */
+static uint32_t role_bit(size_t n, unsigned char first, unsigned char last)
+{
+    uint32_t x = (uint32_t)n << 16 | (uint32_t)first << 8 | last;
+
+    return (x * 0x9E3779B1u) >> 18;     /* the top 14 bits of the product */
+}
+
 /* mv_lists_add - add one entry; 0 ok, -1 ENOMEM, -2 not a valid entry */
 int mv_lists_add(mv_lists *l, mv_list_kind kind, const char *entry, size_t len)
 {
@@ -124,6 +147,11 @@ int mv_lists_add(mv_lists *l, mv_list_kind kind, const char *entry, size_t len)
     if (rc < 0)
         return rc;
     rc = mv_strset_add(l->set[kind], buf, n);
+    if (rc >= 0 && kind == MV_LIST_ROLE) {
+        uint32_t bit = role_bit(n, lower(buf[0]), lower(buf[n - 1]));
+
+        l->role_filter[bit / 64] |= 1ULL << (bit % 64);
+    }
     return rc == -1 ? -1 : rc == -2 ? -2 : 0;
 }
 
@@ -222,15 +250,23 @@ bool mv_lists_free_provider(const mv_lists *l, const char *domain, size_t len)
 bool mv_lists_role(const mv_lists *l, const char *local, size_t len)
 {
     char buf[MV_LOCAL_MAX];
-    size_t n = 0;
+    size_t n = len < sizeof(buf) ? len : sizeof(buf);
+    const char *plus;
+    uint32_t bit;
 
+    if (n == 0)
+        return false;
     /* "Info+newsletter" is the info role too; quoted forms never are */
-    for (; n < len && n < sizeof(buf) && local[n] != '+'; n++) {
-        char c = local[n];
-
-        buf[n] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    }
-    return n > 0 && mv_strset_has(l->set[MV_LIST_ROLE], buf, n);
+    if ((plus = memchr(local, '+', n)) != NULL)
+        n = (size_t)(plus - local);
+    if (n == 0)
+        return false;
+    bit = role_bit(n, lower(local[0]), lower(local[n - 1]));
+    if (!(l->role_filter[bit / 64] & (1ULL << (bit % 64))))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)lower(local[i]);
+    return mv_strset_has(l->set[MV_LIST_ROLE], buf, n);
 }
 
 /* mv_lists_count - entries in one list */
