@@ -10,6 +10,7 @@
 #include "json.h"
 #include "utf8.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static const char hex[] = "0123456789abcdef";
@@ -69,6 +70,35 @@ static char *put_nonascii(char *w, const unsigned char *p, size_t len, size_t *i
     return w + n;
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* zero_byte - high bit set in each byte of w that is zero (exact up to the first) */
+static uint64_t zero_byte(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGH;
+}
+
+/*
+ * plain_run - how many bytes from p on need nothing done, 8 at a time:
+ * a word is plain when no byte is a control, '"', '\\', DEL or non-ASCII.
+ * HTML mode and the last few bytes are left to the table.
+ */
+static size_t plain_run(const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+
+        memcpy(&w, p + i, 8);
+        if (((w - 0x20 * ONES) | w | zero_byte(w ^ 0x22 * ONES) | zero_byte(w ^ 0x5C * ONES) |
+             zero_byte(w ^ 0x7F * ONES)) & HIGH)
+            break;
+    }
+    return i;
+}
+
 /* mv_json_escape - write s escaped (no quotes) to out; bytes written */
 size_t mv_json_escape(char *out, const char *s, size_t len, int flags)
 {
@@ -80,6 +110,8 @@ size_t mv_json_escape(char *out, const char *s, size_t len, int flags)
     while (i < len) {
         size_t run = i;
 
+        if (!(flags & MV_JSON_HTML))
+            i += plain_run(p + i, len - i);
         while (i < len && !(kind[p[i]] & stop))
             i++;
         memcpy(w, p + run, i - run);
