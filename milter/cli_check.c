@@ -223,18 +223,24 @@ static void take(reader *r, const char *p, size_t n)
     r->total += n;
 }
 
-/* emit - one complete line (CR of CRLF dropped) to the checker */
-static int emit(checker *ck, reader *r)
+/* emit - one complete line, n of its total bytes kept (CR of CRLF dropped) */
+static int emit(checker *ck, const char *line, size_t n, size_t total)
 {
-    size_t n = r->kept, total = r->total;
-
     /* a too-long line (total > n) stays too long with or without its CR */
-    if (total > 0 && total == n && r->line[n - 1] == '\r') {
+    if (total > 0 && total == n && line[n - 1] == '\r') {
         n--;
         total--;
     }
+    return check_one(ck, line, n, total);
+}
+
+/* emit_kept - the line assembled across reads */
+static int emit_kept(checker *ck, reader *r)
+{
+    size_t n = r->kept, total = r->total;
+
     r->kept = r->total = 0;
-    return check_one(ck, r->line, n, total);
+    return emit(ck, r->line, n, total);
 }
 
 /* check_stdin - every line of stdin, in order */
@@ -247,6 +253,7 @@ static int check_stdin(checker *ck)
         return EXIT_SOFTWARE;
     while (rc == 0) {
         char *nl;
+        size_t n;
 
         if (r->start == r->end) {
             if (fill(ck, r) < 0) {
@@ -255,7 +262,7 @@ static int check_stdin(checker *ck)
             }
             if (r->eof) {
                 if (r->total > 0)
-                    rc = emit(ck, r);   /* last line without a newline */
+                    rc = emit_kept(ck, r);  /* last line without a newline */
                 break;
             }
         }
@@ -265,9 +272,15 @@ static int check_stdin(checker *ck)
             r->start = r->end;
             continue;
         }
-        take(r, r->buf + r->start, (size_t)(nl - (r->buf + r->start)));
+        n = (size_t)(nl - (r->buf + r->start));
+        if (r->total == 0) {
+            /* the whole line is in the read buffer: check it there, uncopied */
+            rc = emit(ck, r->buf + r->start, n < KEEP ? n : KEEP, n);
+        } else {
+            take(r, r->buf + r->start, n);
+            rc = emit_kept(ck, r);
+        }
         r->start = (size_t)(nl - r->buf) + 1;
-        rc = emit(ck, r);
     }
     free(r);
     return rc;
