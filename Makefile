@@ -75,7 +75,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-unit check-cli
 
 check-unit: $(UNIT_BIN)
-	@tests/run-unit $(UNIT_BIN)
+	@tests/in-netns tests/run-unit $(UNIT_BIN)
 
 check-cli: $(B)/mailverify
 	@MAILVERIFY=$(B)/mailverify SANITIZE=$(SANITIZE) tests/in-netns /usr/bin/python3 tests/cli/test_cli.py

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "utf8.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -31,15 +32,25 @@ static const char check_usage[] =
     "(CRLF or LF; every line, even an empty one, gets exactly one verdict,\n"
     "in order, written as soon as it is known).\n"
     "\n"
-    "This version checks offline: syntax (RFC 5321, RFC 6531, IDNA2008),\n"
-    "normalization, the disposable/role/free lists and typo suggestions.\n"
-    "A valid address with no risky signal is \"unknown\" with reason\n"
-    "\"unverified\": nothing was asked of DNS or of a mail server.\n"
+    "Steps: syntax (RFC 5321, RFC 6531, IDNA2008), normalization, the\n"
+    "disposable/role/free lists and typo suggestions (offline); then the\n"
+    "domain's MX records (dns); then an SMTP probe that asks the domain's\n"
+    "mail server about the mailbox with RCPT TO and never sends a message\n"
+    "(smtp). How far to go is the context's mode in the configuration\n"
+    "(form: smtp) unless --mode says otherwise. An answer that does not\n"
+    "come within the deadline is \"unknown\" with reason \"timeout\".\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE    use FILE instead of the built-in configuration\n"
-    "      --offline        local checks only (steps 1-3: syntax, lists,\n"
-    "                       typo); never touches the network\n"
+    "  -m, --mode MODE      offline, dns or smtp (default: the context's)\n"
+    "      --offline        the same as --mode offline: syntax, lists and\n"
+    "                       typo only; never touches the network\n"
+    "  -t, --timeout MS     deadline per address (default: the context's,\n"
+    "                       form 1500 ms)\n"
+    "  -r, --resolver HOST[:PORT]  ask this DNS server instead of the\n"
+    "                       configured one (dns.servers) or the system's\n"
+    "      --allow-private  probe MX hosts in loopback and private ranges\n"
+    "                       (test setups; smtp.allow_private_targets)\n"
     "  -j, --json           one JSON object per address, one per line (the\n"
     "                       format of the FastCGI plugin and bulk --format jsonl)\n"
     "  -x, --context NAME   policy context: sender, recipient, form (default)\n"
@@ -52,17 +63,19 @@ static const char check_usage[] =
     "   0  every address was checked; none is undeliverable\n"
     "   1  every address was checked; at least one is undeliverable\n"
     "  64  bad command line\n"
-    "  70  internal error (out of memory)\n"
+    "  70  internal error (out of memory, the network half cannot start)\n"
     "  74  cannot read standard input or write standard output\n"
     "  78  the configuration has errors (see mailverify config-test)\n"
     "\n"
     "Examples:\n"
     "  mailverify check jane.doe@gmial.com\n"
     "  mailverify check --json --offline - < addresses.txt > verdicts.jsonl\n"
-    "  mailverify check --context sender '<>'\n";
+    "  mailverify check --context sender '<>'\n"
+    "  mailverify check --mode dns --resolver 127.0.0.1:5353 user@example.test\n";
 
 typedef struct {
     mv_engine *engine;
+    mv_engine_options opts;
     mv_request req;
     bool json;
     mv_buf out;
@@ -111,6 +124,37 @@ static void put_safe(mv_buf *b, const char *s, size_t n)
     }
 }
 
+/* human_net - what DNS and SMTP said, for a person */
+static void human_net(mv_buf *b, const mv_verdict *v)
+{
+    const mv_net_outcome *n = &v->net;
+
+    if (!v->net_asked)
+        return;
+    if (n->mx[0] != '\0') {
+        mv_buf_printf(b, "  mx          %s", n->implicit_mx ? "(no MX, the domain's address) " : "");
+        put_safe(b, n->mx, strlen(n->mx));
+        mv_buf_putc(b, '\n');
+    }
+    if (n->smtp.code != 0) {
+        mv_buf_printf(b, "  smtp        %d", n->smtp.code);
+        if (n->smtp.enh[0] != 0)
+            mv_buf_printf(b, " %d.%d.%d", n->smtp.enh[0], n->smtp.enh[1], n->smtp.enh[2]);
+        mv_buf_putc(b, ' ');
+        put_safe(b, n->smtp.text, strlen(n->smtp.text));
+        mv_buf_puts(b, n->tls ? " (TLS)\n" : "\n");
+    }
+    if (n->catch_all >= 0)
+        mv_buf_printf(b, "  catch-all   %s\n", n->catch_all ? "yes: the domain accepts any address" : "no");
+    if (n->detail[0] != '\0') {
+        mv_buf_puts(b, "  detail      ");
+        put_safe(b, n->detail, strlen(n->detail));
+        mv_buf_putc(b, '\n');
+    }
+    if (v->cached)
+        mv_buf_puts(b, "  cached      yes\n");
+}
+
 /* human - the verdict for a person reading a terminal */
 static void human(mv_buf *b, const mv_verdict *v)
 {
@@ -147,7 +191,8 @@ static void human(mv_buf *b, const mv_verdict *v)
                       v->disposable ? "yes" : "no", v->role ? "yes" : "no",
                       v->free ? "yes" : "no", a->smtputf8 ? ", needs SMTPUTF8" : "",
                       a->idn ? ", IDN" : "");
-    if (v->reason == MV_R_UNVERIFIED)
+    human_net(b, v);
+    if (v->reason == MV_R_UNVERIFIED && !v->net_asked)
         mv_buf_puts(b, "  note        offline check: DNS and the mail server were not asked\n");
 }
 
@@ -160,7 +205,8 @@ static int check_one(checker *ck, const char *addr, size_t len, size_t real_len)
     ck->req.address = addr;
     ck->req.len = len;
     if ((rc = mv_engine_check(ck->engine, &ck->req, &v)) != MV_OK) {
-        fprintf(stderr, "mailverify: engine: %s\n", mv_call_name(rc));
+        fprintf(stderr, "mailverify: engine: %s%s%s\n", mv_call_name(rc),
+                rc == MV_ENETSTART ? ": " : "", rc == MV_ENETSTART ? mv_engine_error(ck->engine) : "");
         return EXIT_SOFTWARE;
     }
     v.input_len = real_len;     /* the echo never reads past len (<= MV_ECHO_MAX) */
@@ -286,12 +332,57 @@ static int check_stdin(checker *ck)
     return rc;
 }
 
+/* parse_ms - a deadline in milliseconds, 100..600000 */
+static bool parse_ms(const char *s, unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+
+    if (*s == '\0' || *end != '\0' || v < 100 || v > 600000)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+/* resolver_ok - "ip", "ip:port" or "[ipv6]:port" */
+static bool resolver_ok(const char *s)
+{
+    char host[128], *colon;
+    unsigned char buf[16];
+    const char *port = NULL;
+
+    if (strlen(s) >= sizeof(host))
+        return false;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            return false;
+        snprintf(host, sizeof(host), "%.*s", (int)(close - s - 1), s + 1);
+        port = close[1] == ':' ? close + 2 : NULL;
+    } else {
+        snprintf(host, sizeof(host), "%s", s);
+        if ((colon = strchr(host, ':')) != NULL && colon == strrchr(host, ':')) {
+            *colon = '\0';
+            port = s + (colon - host) + 1;
+        }
+    }
+    if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+        return false;
+    return port == NULL || (*port != '\0' && strspn(port, "0123456789") == strlen(port) &&
+                            atoi(port) >= 1 && atoi(port) <= 65535);
+}
+
 /* parse_args - options into the checker; -1 on a usage error, 1 for help */
 static int parse_args(int argc, char **argv, checker *ck, const char **config)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"offline", no_argument, NULL, 'o'},
+        {"mode", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'},
+        {"resolver", required_argument, NULL, 'r'},
+        {"allow-private", no_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'},
         {"context", required_argument, NULL, 'x'},
         {"canonical", no_argument, NULL, 'C'},
@@ -301,10 +392,34 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
     int c, ctx;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:jx:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:jx:hm:t:r:", opts, NULL)) != -1) {
         switch (c) {
         case 'c': *config = optarg; break;
         case 'o': ck->req.mode = MV_MODE_OFFLINE; break;
+        case 'm':
+            if (strcmp(optarg, "offline") == 0) ck->req.mode = MV_MODE_OFFLINE;
+            else if (strcmp(optarg, "dns") == 0) ck->req.mode = MV_MODE_DNS;
+            else if (strcmp(optarg, "smtp") == 0) ck->req.mode = MV_MODE_SMTP;
+            else {
+                fprintf(stderr, "mailverify check: unknown mode '%s' (offline, dns, smtp)\n", optarg);
+                return -1;
+            }
+            break;
+        case 't':
+            if (!parse_ms(optarg, &ck->req.deadline_ms)) {
+                fprintf(stderr, "mailverify check: --timeout wants milliseconds, 100 to 600000\n");
+                return -1;
+            }
+            break;
+        case 'r':
+            if (!resolver_ok(optarg)) {
+                fprintf(stderr, "mailverify check: --resolver wants an IP address, with an "
+                        "optional :PORT ([IPv6]:PORT)\n");
+                return -1;
+            }
+            ck->opts.resolver = optarg;
+            break;
+        case 'P': ck->opts.allow_private = 1; break;
         case 'j': ck->json = true; break;
         case 'C': ck->req.flags |= MV_REQ_CANONICAL; break;
         case 'h': fputs(check_usage, stdout); return 1;
@@ -331,7 +446,7 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
 
 int cli_check(int argc, char **argv)
 {
-    checker ck = {.req = {.context = MV_CTX_FORM, .mode = MV_MODE_OFFLINE}};
+    checker ck = {.opts = {NULL, -1}, .req = {.context = MV_CTX_FORM, .mode = MV_MODE_CONTEXT}};
     const char *config = NULL;
     mv_config *cfg;
     int rc = parse_args(argc, argv, &ck, &config);
@@ -340,7 +455,7 @@ int cli_check(int argc, char **argv)
         return rc > 0 ? 0 : EXIT_USAGE;
     if ((cfg = cli_load_config(config, true)) == NULL)
         return EXIT_CONFIG;
-    ck.engine = mv_engine_new(cfg);
+    ck.engine = mv_engine_new_opts(cfg, &ck.opts);
     mv_config_unref(cfg);
     if (ck.engine == NULL) {
         fputs("mailverify: out of memory\n", stderr);

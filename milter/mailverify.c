@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +40,10 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    /* a peer closing a TLS session must not kill us: write errors are
+     * reported (EPIPE) like any other */
+    signal(SIGPIPE, SIG_IGN);
 
     if (cmd == NULL) {
         fputs(usage, stderr);

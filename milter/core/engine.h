@@ -8,10 +8,13 @@
  * The two are kept apart, as Postfix's verify client keeps request status
  * apart from address status.
  *
- * This version runs the offline path -- steps 1-3 of DESIGN.md: parse and
- * normalize, local signals (disposable, role, free, typo), policy. The
- * network steps (DNS, SMTP) are asked for with the request's mode and are
- * refused with MV_ENOTSUP until they exist.
+ * Steps 1-3 (parse, local signals, cache) run in the caller's thread.
+ * Steps 4-5 (DNS, SMTP) run on the engine's own event-loop thread, started
+ * on the first request that needs the network. Two ways to ask:
+ * mv_engine_check() waits, at most until the request's deadline;
+ * mv_engine_submit() returns at once and calls back. Past its deadline a
+ * request answers unknown/timeout, and the probe goes on to fill the cache.
+ * Every request gets exactly one answer, also when the engine shuts down.
  */
 #ifndef MV_ENGINE_H
 #define MV_ENGINE_H
@@ -24,12 +27,14 @@ typedef enum {
     MV_ENOMEM,                  /* out of memory: try again later */
     MV_ENOTSUP,                 /* this mode is not available */
     MV_EINVAL,                  /* a bad request (not a bad address) */
+    MV_ENETSTART,               /* the network half could not start */
 } mv_call;
 
 typedef enum {
     MV_MODE_OFFLINE,            /* syntax, lists, typo: no network */
     MV_MODE_DNS,                /* + MX lookup */
     MV_MODE_SMTP,               /* + SMTP RCPT probe */
+    MV_MODE_CONTEXT,            /* whatever the context's config says */
 } mv_mode;
 
 enum {
@@ -41,18 +46,37 @@ typedef struct {
     size_t len;
     mv_context context;
     mv_mode mode;
+    unsigned deadline_ms;       /* 0: the context's configured deadline */
     int flags;
 } mv_request;
 
+typedef struct {
+    const char *resolver;       /* overrides dns.servers; NULL: the config's */
+    int allow_private;          /* overrides smtp.allow_private_targets; -1: config */
+} mv_engine_options;
+
 typedef struct mv_engine mv_engine;
+
+/* The verdict is the engine's; it lives until the callback returns. */
+typedef void (*mv_verdict_cb)(void *arg, const mv_verdict *v);
 
 /* mv_engine_new - an engine on this config (takes its own reference) */
 mv_engine *mv_engine_new(mv_config *cfg);
 
-/* mv_engine_check - verify one address; MV_OK and a filled verdict */
+/* mv_engine_new_opts - the same, with command-line overrides */
+mv_engine *mv_engine_new_opts(mv_config *cfg, const mv_engine_options *opts);
+
+/* mv_engine_check - verify one address, waiting for the answer */
 mv_call mv_engine_check(mv_engine *e, const mv_request *req, mv_verdict *out);
 
-/* mv_engine_free - release; NULL is fine */
+/* mv_engine_submit - verify without waiting; cb runs once, on the engine's
+ * thread, or in the caller's before this returns when no network is needed */
+mv_call mv_engine_submit(mv_engine *e, const mv_request *req, mv_verdict_cb cb, void *arg);
+
+/* mv_engine_error - why the network half could not start */
+const char *mv_engine_error(const mv_engine *e);
+
+/* mv_engine_free - answer what is pending (timeout), stop, release */
 void mv_engine_free(mv_engine *e);
 
 /* mv_call_name - a call status as text */

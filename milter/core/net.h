@@ -28,19 +28,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct {
-    mv_reason reason;           /* the network's word on the address */
-    char mx[512];               /* MX hosts, comma-separated, in the order used */
-    bool implicit_mx;
-    char host[256];             /* the MX host whose reply decided */
-    mv_smtp_answer smtp;        /* that reply; code 0 when no SMTP reply decided */
-    bool tls;
-    char tls_version[16];
-    int catch_all;              /* 1 yes, 0 no, -1 unknown */
-    unsigned retry_after;       /* greylisting: seconds the server asked for */
-    char detail[160];           /* for people: what happened */
-} mv_net_outcome;
-
 typedef void (*mv_net_cb)(void *arg, const mv_net_outcome *o);
 typedef void (*mv_net_store)(void *arg, const char *mailbox, bool smtp, const mv_net_outcome *o);
 

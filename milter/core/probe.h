@@ -20,6 +20,7 @@
 
 #include "loop.h"
 #include "tls.h"
+#include "verdict.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,12 +56,6 @@ typedef enum {
     MV_PROBE_PROTOCOL,          /* not SMTP: garbage, huge reply, closed early */
     MV_PROBE_CANCELLED,
 } mv_probe_status;
-
-typedef struct {
-    int code;                   /* 0: no answer */
-    int enh[3];
-    char text[200];
-} mv_smtp_answer;
 
 typedef struct {
     mv_probe_status status;

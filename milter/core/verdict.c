@@ -107,15 +107,26 @@ int mv_context_lookup(const char *name)
 /* mv_verdict_reason - the winning reason for the signals (DESIGN order) */
 mv_reason mv_verdict_reason(const mv_signals *sig)
 {
+    mv_reason n = sig->net_asked ? sig->net_reason : MV_R_UNVERIFIED;
+    mv_status ns = mv_reason_status(n);
+
     if (!sig->syntax_ok)
         return MV_R_INVALID_SYNTAX;
     if (sig->null_path)
         return MV_R_NULL_SENDER;
+    /* the network's word on the mailbox or domain: undeliverable even
+     * when it is also disposable */
+    if (ns == MV_STATUS_UNDELIVERABLE)
+        return n;
     if (sig->disposable)
         return MV_R_DISPOSABLE;
+    if (n == MV_R_ACCEPT_ALL || n == MV_R_MAILBOX_FULL)
+        return n;
     if (sig->role)
         return MV_R_ROLE_ACCOUNT;
-    return MV_R_UNVERIFIED;
+    /* accepted_email, or a temporary outcome (greylisted, timeout ...),
+     * or unverified when nothing was asked */
+    return n;
 }
 
 /* A cursor into room that mv_verdict_json() reserved for the worst case. */
@@ -225,6 +236,71 @@ static void json_signal(writer *w, const char *key, size_t klen, bool known, boo
 /* SIGNAL - json_signal with the key's length known when compiling */
 #define SIGNAL(w, key, known, v) json_signal((w), ",\"" key "\":", sizeof(key) + 3, known, v)
 
+/* json_smtp - the reply that decided, or null */
+static void json_smtp(writer *w, const mv_net_outcome *n)
+{
+    const mv_smtp_answer *a = &n->smtp;
+
+    if (a->code == 0) {
+        PUT(w, "null");
+        return;
+    }
+    PUT(w, "{\"host\":");
+    put_cstr(w, n->host);
+    PUT(w, ",\"code\":");
+    put_uint(w, (unsigned)a->code);
+    PUT(w, ",\"enhanced\":");
+    if (a->enh[0] != 0) {
+        *w->p++ = '"';
+        put_uint(w, (unsigned)a->enh[0]);
+        *w->p++ = '.';
+        put_uint(w, (unsigned)a->enh[1]);
+        *w->p++ = '.';
+        put_uint(w, (unsigned)a->enh[2]);
+        *w->p++ = '"';
+    } else {
+        PUT(w, "null");
+    }
+    PUT(w, ",\"text\":");
+    put_cstr(w, a->text);
+    PUT(w, ",\"tls\":");
+    put_bool(w, n->tls);
+    if (n->tls) {
+        PUT(w, ",\"tls_version\":");
+        put_cstr(w, n->tls_version);
+    }
+    *w->p++ = '}';
+}
+
+/* json_net - mx, smtp and catch_all: null when the network was not asked */
+static void json_net(writer *w, const mv_verdict *v)
+{
+    const mv_net_outcome *n = &v->net;
+    const char *s = n->mx;
+
+    if (!v->net_asked) {
+        PUT(w, ",\"mx\":null,\"smtp\":null,\"catch_all\":null");
+        return;
+    }
+    PUT(w, ",\"mx\":[");
+    while (*s != '\0') {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+        if (s != n->mx)
+            *w->p++ = ',';
+        put_str(w, s, len);
+        s += len + (comma != NULL);
+    }
+    PUT(w, "],\"smtp\":");
+    json_smtp(w, n);
+    PUT(w, ",\"catch_all\":");
+    if (n->catch_all < 0)
+        PUT(w, "null");
+    else
+        put_bool(w, n->catch_all == 1);
+}
+
 /* json_room - an upper bound on the length of the verdict's JSON */
 static size_t json_room(const mv_verdict *v, size_t echo, size_t sugg, size_t canon)
 {
@@ -235,6 +311,9 @@ static size_t json_room(const mv_verdict *v, size_t echo, size_t sugg, size_t ca
         text += strlen(mv_syntax_name(a->error)) + strlen(mv_syntax_message(a->error));
     text += strlen(mv_status_name(v->status)) + strlen(mv_reason_name(v->reason)) +
             strlen(mv_action_name(v->action)) + strlen(mv_context_name(v->context));
+    if (v->net_asked)
+        text += strlen(v->net.mx) * 3 + strlen(v->net.host) + strlen(v->net.smtp.text) +
+                strlen(v->net.tls_version) + strlen(v->net.detail) + 256;
     return MV_JSON_ESCAPE_MAX(text) + 1024;    /* + keys, punctuation, numbers */
 }
 
@@ -292,12 +371,17 @@ void mv_verdict_json(mv_buf *b, const mv_verdict *v, int fl)
         PUT(&w, ",\"canonical\":");
         put_str(&w, v->canonical, canon);
     }
+    if (v->net_asked && v->net.detail[0] != '\0') {
+        PUT(&w, ",\"detail\":");
+        put_cstr(&w, v->net.detail);
+    }
     PUT(&w, ",\"checks\":{\"syntax\":");
     json_syntax(&w, v);
     SIGNAL(&w, "disposable", ok, v->disposable);
     SIGNAL(&w, "role", ok, v->role);
     SIGNAL(&w, "free", ok, v->free);
-    PUT(&w, ",\"mx\":null,\"smtp\":null,\"catch_all\":null}");
+    json_net(&w, v);
+    *w.p++ = '}';
     PUT(&w, ",\"cached\":");
     put_bool(&w, v->cached);
     PUT(&w, ",\"elapsed_ms\":");

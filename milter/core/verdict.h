@@ -68,12 +68,35 @@ typedef enum {
     MV_CTX_COUNT
 } mv_context;
 
-/* The local signals of steps 1-2, input to mv_verdict_reason(). */
+/* One SMTP reply, as the probe saw it. */
+typedef struct {
+    int code;                   /* 0: no answer */
+    int enh[3];                 /* enhanced status code, or {0,0,0} */
+    char text[200];
+} mv_smtp_answer;
+
+/* What DNS and SMTP said about an address (steps 4-5). */
+typedef struct {
+    mv_reason reason;           /* the network's word on the address */
+    char mx[512];               /* MX hosts, comma-separated, in preference order */
+    bool implicit_mx;
+    char host[256];             /* the MX host whose reply decided */
+    mv_smtp_answer smtp;        /* that reply; code 0 when no SMTP reply decided */
+    bool tls;
+    char tls_version[16];
+    int catch_all;              /* 1 yes, 0 no, -1 unknown */
+    unsigned retry_after;       /* greylisting: seconds the server asked for */
+    char detail[160];           /* for people: what happened */
+} mv_net_outcome;
+
+/* The signals of steps 1-5, input to mv_verdict_reason(). */
 typedef struct {
     bool syntax_ok;
     bool null_path;
     bool disposable;
     bool role;
+    bool net_asked;             /* a network step ran (or was answered from cache) */
+    mv_reason net_reason;
 } mv_signals;
 
 #define MV_ECHO_MAX 1024        /* input echoed back at most this long */
@@ -91,6 +114,8 @@ typedef struct {
     char suggestion[MV_MAILBOX_MAX + 1];
     char canonical[MV_MAILBOX_MAX + 1];
     bool cached;
+    bool net_asked;             /* DNS/SMTP were asked: net holds their word */
+    mv_net_outcome net;
     uint64_t elapsed_us;
 } mv_verdict;
 

@@ -50,7 +50,7 @@ class Usage(unittest.TestCase):
         rc, out, _ = run("--help")
         self.assertEqual(rc, 0)
         self.assertIn(b"check", out)
-        rc, out, _ = run("check", "--help")
+        rc, out, _ = run("check", "--offline", "--help")
         self.assertEqual(rc, 0)
         for word in (b"--json", b"--offline", b"--context", b"Exit status", b"Examples"):
             self.assertIn(word, out)
@@ -60,7 +60,10 @@ class Usage(unittest.TestCase):
 
     def test_usage_errors(self):
         for args in ([], ["frobnicate"], ["check"], ["check", "--context", "nope", "a@b.c"],
-                     ["check", "--bogus", "a@b.c"], ["config-test", "a", "b"]):
+                     ["check", "--bogus", "a@b.c"], ["config-test", "a", "b"],
+                     ["check", "--mode", "ldap", "a@b.c"], ["check", "--timeout", "5", "a@b.c"],
+                     ["check", "--timeout", "1s", "a@b.c"], ["check", "--resolver", "dns.google", "a@b.c"],
+                     ["check", "--resolver", "127.0.0.1:99999", "a@b.c"]):
             rc, out, err = run(*args)
             self.assertEqual(rc, 64, args)
             self.assertTrue(err.strip(), "no message for %s" % args)
@@ -69,7 +72,7 @@ class Usage(unittest.TestCase):
 
 class Check(unittest.TestCase):
     def test_design_example(self):
-        rc, out, _ = run("check", "--json", "--offline", "Jane.Doe@Gmial.com")
+        rc, out, _ = run("check", "--offline", "--json", "Jane.Doe@Gmial.com")
         self.assertEqual(rc, 0)
         [v] = verdicts(out)
         assert_contract(self, v)
@@ -83,12 +86,12 @@ class Check(unittest.TestCase):
         self.assertFalse(v["checks"]["disposable"])
 
     def test_exit_status(self):
-        self.assertEqual(run("check", "--json", "a@example.com")[0], 0)
-        self.assertEqual(run("check", "--json", "a@example.com", "a..b@example.com")[0], 1)
-        self.assertEqual(run("check", "--json", "-", stdin=b"ok@example.com\nbad@@x\n")[0], 1)
+        self.assertEqual(run("check", "--offline", "--json", "a@example.com")[0], 0)
+        self.assertEqual(run("check", "--offline", "--json", "a@example.com", "a..b@example.com")[0], 1)
+        self.assertEqual(run("check", "--offline", "--json", "-", stdin=b"ok@example.com\nbad@@x\n")[0], 1)
 
     def test_reasons_and_contexts(self):
-        rc, out, _ = run("check", "--json", "x@mailinator.com", "postmaster@example.com",
+        rc, out, _ = run("check", "--offline", "--json", "x@mailinator.com", "postmaster@example.com",
                          "user@example..com", "<>")
         v = verdicts(out)
         self.assertEqual([x["reason"] for x in v],
@@ -96,24 +99,24 @@ class Check(unittest.TestCase):
         self.assertEqual([x["action"] for x in v], ["block", "warn", "block", "block"])
         self.assertEqual(v[2]["checks"]["syntax"]["error"], "domain_consecutive_dots")
         self.assertEqual(v[3]["checks"]["syntax"]["error"], "null_path")
-        rc, out, _ = run("check", "--json", "--context", "sender", "<>", "x@mailinator.com")
+        rc, out, _ = run("check", "--offline", "--json", "--context", "sender", "<>", "x@mailinator.com")
         v = verdicts(out)
         self.assertEqual((v[0]["reason"], v[0]["action"]), ("null_sender", "accept"))
         self.assertEqual((v[1]["reason"], v[1]["action"], v[1]["context"]),
                          ("disposable", "accept", "sender"))
 
     def test_canonical(self):
-        rc, out, _ = run("check", "--json", "--canonical", "J.Doe+news@GoogleMail.com",
+        rc, out, _ = run("check", "--offline", "--json", "--canonical", "J.Doe+news@GoogleMail.com",
                          "J.Doe+news@example.com")
         v = verdicts(out)
         self.assertEqual(v[0]["canonical"], "jdoe@gmail.com")
         self.assertEqual(v[0]["normalized"], "J.Doe+news@googlemail.com")
         self.assertEqual(v[1]["canonical"], "J.Doe+news@example.com")
-        rc, out, _ = run("check", "--json", "J.Doe@gmail.com")
+        rc, out, _ = run("check", "--offline", "--json", "J.Doe@gmail.com")
         self.assertNotIn("canonical", verdicts(out)[0])
 
     def test_human_output(self):
-        rc, out, _ = run("check", "jane@gmial.com", "bad\x1b[31m@example.com")
+        rc, out, _ = run("check", "--offline", "jane@gmial.com", "bad\x1b[31m@example.com")
         text = out.decode("utf-8")
         self.assertIn("did you mean jane@gmail.com?", text)
         self.assertIn("invalid_syntax", text)
@@ -121,13 +124,13 @@ class Check(unittest.TestCase):
         self.assertIn("\\x1b", text)
 
     def test_invalid_utf8_argument(self):
-        rc, out, _ = run("check", "--json", b"j\xffane@ex\xc3ample.com")
+        rc, out, _ = run("check", "--offline", "--json", b"j\xffane@ex\xc3ample.com")
         [v] = verdicts(out)
         self.assertEqual(v["address"], "j\ufffdane@ex\ufffdample.com")
         self.assertEqual(v["checks"]["syntax"]["error"], "invalid_utf8")
 
     def test_idn_and_smtputf8(self):
-        rc, out, _ = run("check", "--json", "用户@例子.广告", "jane@BÜCHER.de")
+        rc, out, _ = run("check", "--offline", "--json", "用户@例子.广告", "jane@BÜCHER.de")
         v = verdicts(out)
         self.assertTrue(v[0]["checks"]["syntax"]["smtputf8"])
         self.assertEqual(v[0]["normalized"], "用户@xn--fsqu00a.xn--4rr70v")
@@ -142,7 +145,7 @@ class Stream(unittest.TestCase):
 
     def test_one_verdict_per_line_in_order(self):
         data = b"\n".join(self.HOSTILE) + b"\n"
-        rc, out, err = run("check", "--json", "-", stdin=data)
+        rc, out, err = run("check", "--offline", "--json", "-", stdin=data)
         self.assertEqual(rc, 1, err)
         v = verdicts(out)
         self.assertEqual(len(v), len(self.HOSTILE))
@@ -161,11 +164,11 @@ class Stream(unittest.TestCase):
         self.assertEqual(v[9]["address"], "\u2028@example.com")
 
     def test_last_line_without_newline(self):
-        rc, out, _ = run("check", "--json", "-", stdin=b"a@example.com\nb@example.com")
+        rc, out, _ = run("check", "--offline", "--json", "-", stdin=b"a@example.com\nb@example.com")
         self.assertEqual([x["address"] for x in verdicts(out)], ["a@example.com", "b@example.com"])
 
     def test_streams_answers_before_eof(self):
-        p = subprocess.Popen([MV, "check", "--json", "-"], stdin=subprocess.PIPE,
+        p = subprocess.Popen([MV, "check", "--offline", "--json", "-"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
         try:
             for addr in (b"first@example.com", b"second@gmial.com"):
@@ -189,7 +192,7 @@ class Stream(unittest.TestCase):
         # ASan keeps freed blocks in a 256 MB quarantine by design; with it
         # small, RSS growth again means memory the program holds
         env = dict(os.environ, ASAN_OPTIONS="quarantine_size_mb=1")
-        p = subprocess.Popen([MV, "check", "--json", "-"], stdin=gen.stdout,
+        p = subprocess.Popen([MV, "check", "--offline", "--json", "-"], stdin=gen.stdout,
                              stdout=subprocess.DEVNULL, env=env)
         gen.stdout.close()
         _, status, ru = os.wait4(p.pid, 0)
@@ -210,7 +213,7 @@ class Stream(unittest.TestCase):
 
     def test_write_error(self):
         with open("/dev/full", "wb") as full:
-            p = subprocess.run([MV, "check", "--json", "a@example.com"], stdout=full,
+            p = subprocess.run([MV, "check", "--offline", "--json", "a@example.com"], stdout=full,
                                stderr=subprocess.PIPE)
         self.assertEqual(p.returncode, 74)
         self.assertIn(b"cannot write", p.stderr)
@@ -261,7 +264,7 @@ class ConfigTest(unittest.TestCase):
 
     def test_check_refuses_bad_config(self):
         path = self.write("nonsense = 1;\n")
-        rc, out, err = run("check", "--config", path, "a@example.com")
+        rc, out, err = run("check", "--offline", "--config", path, "a@example.com")
         self.assertEqual(rc, 78)
         self.assertEqual(out, b"")
         self.assertIn("unknown key 'nonsense'", err)
@@ -275,7 +278,7 @@ class ConfigTest(unittest.TestCase):
         with open(os.path.join(self.dir.name, "disp.txt"), "w") as f:
             f.write("# ours\nthrowaway.example\nnot a domain\n")
         path = self.write('lists = { disposable = "disp.txt"; allow = [ "mailinator.com" ]; };\n')
-        rc, out, err = run("check", "--json", "--config", path, "a@throwaway.example",
+        rc, out, err = run("check", "--offline", "--json", "--config", path, "a@throwaway.example",
                            "b@mailinator.com")
         v = verdicts(out)
         self.assertEqual([x["reason"] for x in v], ["disposable", "unverified"])

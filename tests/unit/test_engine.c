@@ -40,7 +40,7 @@ static int teardown(void **state)
 /* check - one offline check that must answer MV_OK */
 static void check(mv_engine *e, const char *addr, mv_context ctx, int flags, mv_verdict *v)
 {
-    mv_request req = {addr, strlen(addr), ctx, MV_MODE_OFFLINE, flags};
+    mv_request req = {addr, strlen(addr), ctx, MV_MODE_OFFLINE, 0, flags};
     mv_call rc = mv_engine_check(e, &req, v);
 
     if (rc != MV_OK)
@@ -151,6 +151,7 @@ static void test_reason_status(void **state)
         {MV_R_GREYLISTED, "greylisted", S_UNK}, {MV_R_TIMEOUT, "timeout", S_UNK},
         {MV_R_NO_CONNECT, "no_connect", S_UNK}, {MV_R_DNS_ERROR, "dns_error", S_UNK},
         {MV_R_BLOCKED_BY_SERVER, "blocked_by_server", S_UNK}, {MV_R_TLS_ERROR, "tls_error", S_UNK},
+        {MV_R_TEMPORARY_ERROR, "temporary_error", S_UNK},
         {MV_R_UNVERIFIED, "unverified", S_UNK}, {MV_R_NULL_SENDER, "null_sender", S_UNK},
     };
 
@@ -174,7 +175,7 @@ static void test_precedence(void **state)
 {
     (void)state;
     for (int m = 0; m < 16; m++) {
-        mv_signals s = {m & 1, (m >> 1) & 1, (m >> 2) & 1, (m >> 3) & 1};
+        mv_signals s = {m & 1, (m >> 1) & 1, (m >> 2) & 1, (m >> 3) & 1, false, MV_R_UNVERIFIED};
         mv_reason want = !s.syntax_ok ? MV_R_INVALID_SYNTAX
                          : s.null_path ? MV_R_NULL_SENDER
                          : s.disposable ? MV_R_DISPOSABLE
@@ -182,6 +183,41 @@ static void test_precedence(void **state)
 
         if (mv_verdict_reason(&s) != want)
             fail_case("signals %d: got %s", m, mv_reason_name(mv_verdict_reason(&s)));
+    }
+}
+
+/* With the network's word: DESIGN.md's order, case by case. */
+static void test_precedence_network(void **state)
+{
+    static const struct {
+        bool syntax, disposable, role;
+        mv_reason net, want;
+    } t[] = {
+        {false, false, false, MV_R_REJECTED_EMAIL, MV_R_INVALID_SYNTAX},
+        {true, true, false, MV_R_REJECTED_EMAIL, MV_R_REJECTED_EMAIL},   /* undeliverable beats disposable */
+        {true, true, true, MV_R_NO_MAIL_SERVER, MV_R_NO_MAIL_SERVER},
+        {true, false, true, MV_R_INVALID_DOMAIN, MV_R_INVALID_DOMAIN},
+        {true, false, false, MV_R_MAILBOX_DISABLED, MV_R_MAILBOX_DISABLED},
+        {true, true, false, MV_R_ACCEPTED_EMAIL, MV_R_DISPOSABLE},
+        {true, true, false, MV_R_ACCEPT_ALL, MV_R_DISPOSABLE},
+        {true, false, true, MV_R_ACCEPT_ALL, MV_R_ACCEPT_ALL},
+        {true, false, true, MV_R_MAILBOX_FULL, MV_R_MAILBOX_FULL},
+        {true, false, true, MV_R_ACCEPTED_EMAIL, MV_R_ROLE_ACCOUNT},
+        {true, false, false, MV_R_ACCEPTED_EMAIL, MV_R_ACCEPTED_EMAIL},
+        {true, false, true, MV_R_GREYLISTED, MV_R_ROLE_ACCOUNT},     /* risky beats unknown */
+        {true, true, false, MV_R_DNS_ERROR, MV_R_DISPOSABLE},
+        {true, false, false, MV_R_TIMEOUT, MV_R_TIMEOUT},
+        {true, false, false, MV_R_BLOCKED_BY_SERVER, MV_R_BLOCKED_BY_SERVER},
+        {true, false, false, MV_R_UNVERIFIED, MV_R_UNVERIFIED},         /* mode dns, MX found */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
+        mv_signals s = {t[i].syntax, false, t[i].disposable, t[i].role, true, t[i].net};
+
+        if (mv_verdict_reason(&s) != t[i].want)
+            fail_case("%zu (%s): got %s, want %s", i, mv_reason_name(t[i].net),
+                      mv_reason_name(mv_verdict_reason(&s)), mv_reason_name(t[i].want));
     }
 }
 
@@ -240,31 +276,32 @@ static void test_canonical(void **state)
     assert_false(v.has_canonical);
 }
 
-/* Network modes are refused until they exist; bad requests are EINVAL. */
+/* Bad requests are EINVAL, not a verdict. */
 static void test_call_status(void **state)
 {
-    mv_request req = {"jane@example.com", 16, MV_CTX_FORM, MV_MODE_DNS, 0};
+    mv_request req = {"jane@example.com", 16, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0};
     mv_verdict v;
 
     (void)state;
-    assert_int_equal(mv_engine_check(engine, &req, &v), MV_ENOTSUP);
-    req.mode = MV_MODE_SMTP;
-    assert_int_equal(mv_engine_check(engine, &req, &v), MV_ENOTSUP);
+    /* the network modes exist now (tests/world covers them); a mode that
+     * does not exist is a bad request */
+    req.mode = (mv_mode)42;
+    assert_int_equal(mv_engine_check(engine, &req, &v), MV_EINVAL);
     req.mode = MV_MODE_OFFLINE;
     req.context = MV_CTX_COUNT;
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_EINVAL);
     req.context = (mv_context)-1;
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_EINVAL);
-    req = (mv_request){NULL, 5, MV_CTX_FORM, MV_MODE_OFFLINE, 0};
+    req = (mv_request){NULL, 5, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0};
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_EINVAL);
-    req = (mv_request){NULL, 0, MV_CTX_FORM, MV_MODE_OFFLINE, 0};
+    req = (mv_request){NULL, 0, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0};
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_OK);
     assert_int_equal(v.reason, MV_R_INVALID_SYNTAX);
     /* the input need not be NUL-terminated: only len bytes are read */
-    req = (mv_request){"jane@example.comXXXX", 16, MV_CTX_FORM, MV_MODE_OFFLINE, 0};
+    req = (mv_request){"jane@example.comXXXX", 16, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0};
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_OK);
     assert_string_equal(v.addr.domain, "example.com");
-    assert_string_equal(mv_call_name(MV_ENOTSUP), "mode not supported");
+    assert_string_equal(mv_call_name(MV_EINVAL), "invalid request");
 }
 
 /* A verdict struct reused for another address carries nothing over. */
@@ -356,7 +393,7 @@ static void *mt_worker(void *p)
         for (size_t i = 0; i < NADDR; i++) {
             size_t k = (i + (size_t)arg->id + (size_t)r) % NADDR;
             mv_context ctx = (mv_context)((k + (size_t)r) % MV_CTX_COUNT);
-            mv_request req = {mt_addrs[k], strlen(mt_addrs[k]), ctx, MV_MODE_OFFLINE,
+            mv_request req = {mt_addrs[k], strlen(mt_addrs[k]), ctx, MV_MODE_OFFLINE, 0,
                               MV_REQ_CANONICAL};
             mv_verdict v;
 
@@ -412,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_reasons_and_actions),
         cmocka_unit_test(test_reason_status),
         cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_precedence_network),
         cmocka_unit_test(test_suggestion_never_blocks),
         cmocka_unit_test(test_canonical),
         cmocka_unit_test(test_call_status),

@@ -1,0 +1,68 @@
+/*
+ * engine_int.h - the engine's insides, shared by engine.c (the offline
+ * steps and the API) and engine_net.c (the loop thread, the cache and the
+ * network steps). Not for front ends.
+ */
+#ifndef MV_ENGINE_INT_H
+#define MV_ENGINE_INT_H
+
+#include "cache.h"
+#include "dns.h"
+#include "engine.h"
+#include "loop.h"
+#include "net.h"
+#include "tls.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct mv_engine {
+    mv_config *cfg;
+    char resolver[1100];
+    int allow_private;          /* -1: the config's */
+    mv_cache *cache;
+    mv_cache_ttl ttl;
+    pthread_mutex_t mu;         /* guards the start of the network half */
+    bool net_started;
+    char error[200];            /* why it could not start */
+    mv_loop *loop;
+    pthread_t thread;
+    mv_dns *dns;
+    mv_tls_ctx *tls;
+    mv_net *net;
+    char helo[256];
+    atomic_bool closing;
+};
+
+/* A request on its way through the network half. */
+typedef struct {
+    mv_engine *e;
+    mv_verdict v;
+    char input[MV_ECHO_MAX + 1];  /* the verdict's echo of the input */
+    uint64_t t0_us;
+    bool smtp;
+    unsigned deadline_ms;
+    char mailbox[MV_MAILBOX_MAX + 1];
+    mv_timer timer;
+    bool answered;              /* the caller has its verdict (maybe a timeout) */
+    mv_verdict_cb cb;
+    void *arg;
+} mv_areq;
+
+/* mv_engine_offline - steps 1-2 into a verdict; the signals for step 6 */
+void mv_engine_offline(const mv_config *cfg, const mv_request *req, int flags,
+                       mv_verdict *v, mv_signals *sig);
+
+/* mv_engine_finish - step 6-7: reason, status, action, elapsed */
+void mv_engine_finish(const mv_config *cfg, mv_verdict *v, mv_signals *sig, uint64_t t0_us);
+
+/* mv_engine_now_us - monotonic microseconds */
+uint64_t mv_engine_now_us(void);
+
+/* mv_engine_net_submit - steps 3-5 for a request whose offline part is done */
+mv_call mv_engine_net_submit(mv_engine *e, mv_areq *r);
+
+/* mv_engine_net_stop - shut the network half down (every request answered) */
+void mv_engine_net_stop(mv_engine *e);
+
+#endif

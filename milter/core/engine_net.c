@@ -1,0 +1,414 @@
+/*
+ * engine_net.c - the engine's loop thread, its cache, and requests that
+ * need DNS or SMTP.
+ *
+ * The network half starts on the first request that needs it: a loop
+ * thread, a c-ares resolver, an OpenSSL context, the network scheduler
+ * (net.c) and the verdict cache. A request first asks the cache, in the
+ * caller's thread (the cache has its own locks), so a cached verdict never
+ * waits for the loop. Otherwise it is posted to the loop, which arms the
+ * request's deadline and asks net.c. Whichever comes first -- the answer
+ * or the deadline -- answers the caller; a late answer still reaches the
+ * cache through net.c's store hook, so the MTA's retry finds it there.
+ *
+ * Cache entries are the network's word only (mv_net_outcome), packed; the
+ * local signals are recomputed on every request, which costs less than
+ * storing them and stays right when the lists change.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- the cache's packed outcome --------------------------------------- */
+
+/* pack_str - one length-prefixed string (at most 255 bytes kept) */
+static size_t pack_str(unsigned char *p, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > 255)
+        n = 255;
+    p[0] = (unsigned char)n;
+    memcpy(p + 1, s, n);
+    return n + 1;
+}
+
+/* pack - an outcome into bytes; their number */
+static size_t pack(const mv_net_outcome *o, unsigned char *p)
+{
+    size_t n = 12;
+
+    p[0] = (unsigned char)o->reason;
+    p[1] = (unsigned char)(o->catch_all + 1);
+    p[2] = (unsigned char)((o->tls ? 1 : 0) | (o->implicit_mx ? 2 : 0));
+    p[3] = (unsigned char)(o->smtp.code >> 8);
+    p[4] = (unsigned char)(o->smtp.code & 255);
+    p[5] = (unsigned char)o->smtp.enh[0];
+    p[6] = (unsigned char)o->smtp.enh[1];
+    p[7] = (unsigned char)o->smtp.enh[2];
+    memcpy(p + 8, &o->retry_after, 4);
+    n += pack_str(p + n, o->mx);
+    n += pack_str(p + n, o->host);
+    n += pack_str(p + n, o->smtp.text);
+    n += pack_str(p + n, o->tls_version);
+    n += pack_str(p + n, o->detail);
+    return n;
+}
+
+/* unpack_str - one length-prefixed string into out; false if it overruns */
+static bool unpack_str(const unsigned char *p, size_t len, size_t *off, char *out, size_t size)
+{
+    size_t n;
+
+    if (*off >= len || *off + 1 + (n = p[*off]) > len)
+        return false;
+    snprintf(out, size, "%.*s", (int)n, (const char *)p + *off + 1);
+    *off += n + 1;
+    return true;
+}
+
+/* unpack - bytes from the cache into an outcome; false if damaged */
+static bool unpack(const unsigned char *p, size_t len, mv_net_outcome *o)
+{
+    size_t off = 12;
+
+    if (len < 12 || p[0] >= MV_R_COUNT)
+        return false;
+    memset(o, 0, sizeof(*o));
+    o->reason = (mv_reason)p[0];
+    o->catch_all = (int)p[1] - 1;
+    o->tls = p[2] & 1;
+    o->implicit_mx = (p[2] & 2) != 0;
+    o->smtp.code = p[3] << 8 | p[4];
+    o->smtp.enh[0] = p[5];
+    o->smtp.enh[1] = p[6];
+    o->smtp.enh[2] = p[7];
+    memcpy(&o->retry_after, p + 8, 4);
+    return unpack_str(p, len, &off, o->mx, sizeof(o->mx)) &&
+           unpack_str(p, len, &off, o->host, sizeof(o->host)) &&
+           unpack_str(p, len, &off, o->smtp.text, sizeof(o->smtp.text)) &&
+           unpack_str(p, len, &off, o->tls_version, sizeof(o->tls_version)) &&
+           unpack_str(p, len, &off, o->detail, sizeof(o->detail));
+}
+
+/* class_of - which expire/refresh times an outcome gets */
+static mv_cache_class class_of(const mv_net_outcome *o)
+{
+    switch (mv_reason_status(o->reason)) {
+    case MV_STATUS_DELIVERABLE:
+    case MV_STATUS_RISKY:
+        return MV_CACHE_POSITIVE;
+    case MV_STATUS_UNDELIVERABLE:
+        return MV_CACHE_NEGATIVE;
+    default:
+        /* mode dns: "the domain has mail servers" is a positive fact */
+        return o->reason == MV_R_UNVERIFIED ? MV_CACHE_POSITIVE : MV_CACHE_TEMPORARY;
+    }
+}
+
+/* cache_key - "s:" or "d:" (mode) + the normalized mailbox */
+static size_t cache_key(char *key, size_t size, bool smtp, const char *mailbox)
+{
+    int n = snprintf(key, size, "%c:%s", smtp ? 's' : 'd', mailbox);
+
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* store - net.c's hook: every final outcome goes into the cache */
+static void store(void *arg, const char *mailbox, bool smtp, const mv_net_outcome *o)
+{
+    mv_engine *e = arg;
+    unsigned char buf[MV_CACHE_VAL_MAX];
+    char key[MV_MAILBOX_MAX + 4];
+    size_t kl = cache_key(key, sizeof(key), smtp, mailbox);
+
+    if (e->cache != NULL && kl > 0)
+        mv_cache_put(e->cache, key, kl, time(NULL), &e->ttl, class_of(o), buf, pack(o, buf));
+}
+
+/* ---- starting and stopping -------------------------------------------- */
+
+/* loop_main - the engine's thread */
+static void *loop_main(void *arg)
+{
+    mv_loop_run(((mv_engine *)arg)->loop);
+    return NULL;
+}
+
+/* helo_name - the configured name, else this host's */
+static void helo_name(mv_engine *e)
+{
+    const char *cfg = mv_config_settings(e->cfg)->smtp_helo_name;
+
+    if (cfg[0] != '\0') {
+        snprintf(e->helo, sizeof(e->helo), "%s", cfg);
+        return;
+    }
+    if (gethostname(e->helo, sizeof(e->helo) - 1) != 0 || e->helo[0] == '\0')
+        snprintf(e->helo, sizeof(e->helo), "localhost");
+    e->helo[sizeof(e->helo) - 1] = '\0';
+}
+
+/* tls_mode - the smtp.tls setting as the probe's enum */
+static mv_tls_mode tls_mode(const char *s)
+{
+    return strcmp(s, "off") == 0 ? MV_TLS_OFF : strcmp(s, "required") == 0 ? MV_TLS_REQUIRED
+                                                                          : MV_TLS_OPPORTUNISTIC;
+}
+
+/* net_params - the scheduler's settings from the config */
+static mv_net_params net_params(mv_engine *e)
+{
+    const mv_settings *s = mv_config_settings(e->cfg);
+    mv_net_params p = {0};
+
+    p.helo = e->helo;
+    p.mail_from = s->smtp_mail_from;
+    p.fallback_from = s->smtp_fallback_from;
+    p.tls = tls_mode(s->smtp_tls);
+    p.tls_required = mv_config_tls_required(e->cfg);
+    p.tls_ctx = e->tls;
+    p.port = (unsigned)s->smtp_port;
+    p.connect_ms = (unsigned)s->smtp_connect_timeout_ms;
+    p.reply_ms = (unsigned)s->smtp_reply_timeout_ms;
+    p.catch_all = s->smtp_catch_all_check;
+    p.allow_private = e->allow_private >= 0 ? e->allow_private != 0 : s->smtp_allow_private_targets;
+    p.max_rcpt = (unsigned)s->smtp_max_rcpt;
+    p.domain_sessions = (unsigned)s->smtp_domain_sessions;
+    p.host_sessions = (unsigned)s->smtp_host_sessions;
+    p.host_rate = (unsigned)s->smtp_host_rate;
+    p.greylist_retry_s = (unsigned)s->smtp_greylist_retry_s;
+    p.backoff_s = (unsigned)s->smtp_backoff_s;
+    p.dns_min_ttl = (unsigned)s->dns_min_ttl;
+    p.dns_max_ttl = (unsigned)s->dns_max_ttl;
+    p.idle_domains = (unsigned)s->cache_domains;
+    p.store = store;
+    p.store_arg = e;
+    return p;
+}
+
+/* cache_ttl - the cache's times from the config */
+static void cache_ttl(mv_engine *e)
+{
+    const mv_settings *s = mv_config_settings(e->cfg);
+
+    e->ttl.expire[MV_CACHE_POSITIVE] = (uint32_t)s->cache_positive_expire_s;
+    e->ttl.refresh[MV_CACHE_POSITIVE] = (uint32_t)s->cache_positive_refresh_s;
+    e->ttl.expire[MV_CACHE_NEGATIVE] = (uint32_t)s->cache_negative_expire_s;
+    e->ttl.refresh[MV_CACHE_NEGATIVE] = (uint32_t)s->cache_negative_refresh_s;
+    e->ttl.expire[MV_CACHE_TEMPORARY] = (uint32_t)s->cache_temporary_expire_s;
+    e->ttl.refresh[MV_CACHE_TEMPORARY] = 0;
+}
+
+/* start - bring the network half up; false with e->error */
+static bool start(mv_engine *e)
+{
+    const mv_settings *s = mv_config_settings(e->cfg);
+    const char *servers = e->resolver[0] ? e->resolver : s->dns_servers;
+    mv_net_params p;
+
+    helo_name(e);
+    cache_ttl(e);
+    if (s->cache_max_entries > 0 &&
+        (e->cache = mv_cache_new((size_t)s->cache_max_entries, (size_t)s->cache_max_bytes)) == NULL) {
+        snprintf(e->error, sizeof(e->error), "out of memory");
+        return false;
+    }
+    if ((e->loop = mv_loop_new()) == NULL) {
+        snprintf(e->error, sizeof(e->error), "event loop: %m");
+        return false;
+    }
+    if ((e->dns = mv_dns_new(e->loop, servers[0] ? servers : NULL, (int)s->dns_timeout_ms,
+                             (int)s->dns_tries, e->error, sizeof(e->error))) == NULL ||
+        (e->tls = mv_tls_ctx_new(e->error, sizeof(e->error))) == NULL)
+        return false;
+    p = net_params(e);
+    if ((e->net = mv_net_new(e->loop, e->dns, &p)) == NULL) {
+        snprintf(e->error, sizeof(e->error), "out of memory");
+        return false;
+    }
+    if (pthread_create(&e->thread, NULL, loop_main, e) != 0) {
+        snprintf(e->error, sizeof(e->error), "cannot start the engine thread");
+        return false;
+    }
+    return true;
+}
+
+/* teardown - free whatever start() made (the thread is not running) */
+static void teardown(mv_engine *e)
+{
+    mv_net_free(e->net);
+    mv_dns_free(e->dns);
+    mv_tls_ctx_free(e->tls);
+    mv_loop_free(e->loop);
+    mv_cache_free(e->cache);
+    e->net = NULL;
+    e->dns = NULL;
+    e->tls = NULL;
+    e->loop = NULL;
+    e->cache = NULL;
+}
+
+/* ensure_started - start once; false if it failed (then it stays failed) */
+static bool ensure_started(mv_engine *e)
+{
+    bool ok;
+
+    pthread_mutex_lock(&e->mu);
+    if (!e->net_started && e->error[0] == '\0') {
+        if (start(e))
+            e->net_started = true;
+        else
+            teardown(e);
+    }
+    ok = e->net_started;
+    pthread_mutex_unlock(&e->mu);
+    return ok;
+}
+
+/* close_task - on the loop: end all work, then stop the loop */
+static void close_task(void *arg)
+{
+    mv_engine *e = arg;
+
+    mv_net_close(e->net);
+    mv_dns_free(e->dns);        /* lookups in flight end their jobs */
+    e->dns = NULL;
+    mv_net_free(e->net);
+    e->net = NULL;
+    mv_loop_stop(e->loop);
+}
+
+/* mv_engine_net_stop - shut the network half down (every request answered) */
+void mv_engine_net_stop(mv_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    if (e->net_started) {
+        atomic_store(&e->closing, true);
+        if (mv_loop_post(e->loop, close_task, e) < 0)
+            mv_loop_stop(e->loop);
+        pthread_join(e->thread, NULL);
+        e->net_started = false;
+        teardown(e);            /* runs tasks posted after the close */
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+/* answer - the request's one answer to its caller */
+static void answer(mv_areq *r)
+{
+    mv_signals sig = {
+        .syntax_ok = true, .disposable = r->v.disposable, .role = r->v.role,
+    };
+
+    r->answered = true;
+    mv_engine_finish(r->e->cfg, &r->v, &sig, r->t0_us);
+    r->cb(r->arg, &r->v);
+}
+
+/* on_outcome - net.c's answer for the request */
+static void on_outcome(void *arg, const mv_net_outcome *o)
+{
+    mv_areq *r = arg;
+
+    if (!r->answered) {
+        mv_timer_stop(r->e->loop, &r->timer);
+        r->v.net_asked = true;
+        r->v.net = *o;
+        answer(r);
+    }
+    free(r);                    /* the deadline may have answered: now it ends */
+}
+
+/* answer_timeout - unknown/timeout, with why */
+static void answer_timeout(mv_areq *r, const char *why)
+{
+    r->v.net_asked = true;
+    memset(&r->v.net, 0, sizeof(r->v.net));
+    r->v.net.reason = MV_R_TIMEOUT;
+    r->v.net.catch_all = -1;
+    snprintf(r->v.net.detail, sizeof(r->v.net.detail), "%s", why);
+    answer(r);
+}
+
+/* on_deadline - the caller waited long enough: unknown/timeout, go on */
+static void on_deadline(void *arg)
+{
+    mv_areq *r = arg;
+    char why[160];
+
+    snprintf(why, sizeof(why), "no answer within %u ms; verification goes on in the "
+             "background and its result will be cached", r->deadline_ms);
+    answer_timeout(r, why);
+}
+
+/* start_task - on the loop: the deadline, then the network half */
+static void start_task(void *arg)
+{
+    mv_areq *r = arg;
+    mv_engine *e = r->e;
+
+    if (atomic_load(&e->closing) || e->net == NULL) {
+        answer_timeout(r, "shutting down");
+        free(r);
+        return;
+    }
+    mv_timer_start(e->loop, &r->timer, r->deadline_ms, on_deadline, r);
+    mv_net_verify(e->net, r->mailbox, r->v.addr.domain, r->smtp, r->v.addr.smtputf8, on_outcome, r);
+}
+
+/* refresh_task - on the loop: re-probe a stale cache entry, no waiter */
+static void refresh_task(void *arg)
+{
+    mv_areq *r = arg;
+
+    if (!atomic_load(&r->e->closing) && r->e->net != NULL)
+        mv_net_verify(r->e->net, r->mailbox, r->v.addr.domain, r->smtp, r->v.addr.smtputf8,
+                      NULL, NULL);
+    free(r);
+}
+
+/* from_cache - answer from the cache if it can; true if it did */
+static bool from_cache(mv_engine *e, mv_areq *r)
+{
+    unsigned char val[MV_CACHE_VAL_MAX];
+    char key[MV_MAILBOX_MAX + 4];
+    size_t kl = cache_key(key, sizeof(key), r->smtp, r->mailbox), vl = 0;
+    mv_cache_class cls;
+    mv_cache_result cr;
+    mv_areq *bg;
+
+    if (e->cache == NULL || kl == 0)
+        return false;
+    cr = mv_cache_get(e->cache, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, &cls);
+    if (cr == MV_CACHE_MISS || !unpack(val, vl, &r->v.net))
+        return false;
+    r->v.net_asked = true;
+    r->v.cached = true;
+    if (cr == MV_CACHE_STALE && (bg = malloc(sizeof(*bg))) != NULL) {
+        *bg = *r;               /* answered now, refreshed in the background */
+        if (mv_loop_post(e->loop, refresh_task, bg) < 0)
+            free(bg);
+    }
+    answer(r);
+    free(r);
+    return true;
+}
+
+/* mv_engine_net_submit - steps 3-5 for a request whose offline part is done */
+mv_call mv_engine_net_submit(mv_engine *e, mv_areq *r)
+{
+    if (!ensure_started(e))
+        return MV_ENETSTART;
+    if (from_cache(e, r))
+        return MV_OK;
+    if (mv_loop_post(e->loop, start_task, r) < 0)
+        return MV_ENOMEM;
+    return MV_OK;
+}
