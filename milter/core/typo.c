@@ -36,6 +36,7 @@ typedef struct {
     size_t len;
     size_t name_len;            /* "hotmail": up to the first dot */
     uint64_t name_mask;         /* characters present in the name */
+    unsigned budget;            /* edits allowed in the name: 0, 1 or 2 */
 } provider;
 
 #define NAME_LEN_MAX 255         /* a name is part of a domain name */
@@ -118,6 +119,12 @@ static bool lower_ldh(const char *s, size_t n)
     return dot;
 }
 
+/* name_budget - edits allowed in a provider name of this length */
+static unsigned name_budget(size_t len)
+{
+    return len <= 3 ? 0 : len <= 5 ? 1 : 2;
+}
+
 /* add_provider - append one well-known domain; -1 ENOMEM, -2 invalid */
 static int add_provider(mv_typo *t, const char *s, size_t n)
 {
@@ -145,20 +152,15 @@ static int add_provider(mv_typo *t, const char *s, size_t n)
     p->len = n;
     p->name_len = (size_t)((const char *)memchr(s, '.', n) - s);
     p->name_mask = char_mask(s, p->name_len);
+    p->budget = name_budget(p->name_len);
     t->count++;
     return 0;
-}
-
-/* name_budget - edits allowed in a provider name of this length */
-static unsigned name_budget(size_t len)
-{
-    return len <= 3 ? 0 : len <= 5 ? 1 : 2;
 }
 
 /* near_len - could a name of length nl be within p's edit budget? */
 static bool near_len(const provider *p, size_t nl)
 {
-    return (nl > p->name_len ? nl - p->name_len : p->name_len - nl) <= name_budget(p->name_len);
+    return (nl > p->name_len ? nl - p->name_len : p->name_len - nl) <= p->budget;
 }
 
 /* index_providers - the candidates for each name length; -1 on ENOMEM */
@@ -285,12 +287,37 @@ unsigned mv_typo_distance(const char *a, size_t an, const char *b, size_t bn,
     return prev[bn] > max ? max + 1 : prev[bn];
 }
 
-/* at_most - has v at most k bits set (k <= 2; no popcount instruction needed) */
-static bool at_most(uint64_t v, unsigned k)
+/*
+ * fits - 1 when a name with the character set m could be within nb <= 2
+ * edits of one with the set pm: each edit adds or removes at most one
+ * character of the set. Branch-free, because whether a provider passes
+ * is as good as random, and a mispredicted branch per provider cost more
+ * than the test.
+ */
+static uint64_t fits(uint64_t m, uint64_t pm, unsigned nb)
 {
-    while (k-- > 0)
-        v &= v - 1;
-    return v == 0;
+    uint64_t a[3], b[3];
+
+    a[0] = m & ~pm;             /* in the name, not in the provider's */
+    b[0] = pm & ~m;
+    a[1] = a[0] & (a[0] - 1);   /* the set less its lowest member */
+    b[1] = b[0] & (b[0] - 1);
+    a[2] = a[1] & (a[1] - 1);
+    b[2] = b[1] & (b[1] - 1);
+    return (a[nb] | b[nb]) == 0;
+}
+
+/* passing - bit j set when candidate first + j passes fits(), n <= 64 */
+static uint64_t passing(const mv_typo *t, unsigned first, unsigned n, uint64_t m)
+{
+    uint64_t pass = 0;
+
+    for (unsigned j = 0; j < n; j++) {
+        const provider *p = &t->p[t->cand[first + j]];
+
+        pass |= fits(m, p->name_mask, p->budget) << j;
+    }
+    return pass;
 }
 
 /* A name as bit-vectors: peq[slot[c]] has bit i set where name[i] == c. */
@@ -362,35 +389,45 @@ static unsigned name_distance(pattern *pt, const char *d, size_t nl, const provi
     return dist > nb ? nb + 1 : dist;
 }
 
+/* score - edits from the domain to provider p, name and suffix; 3 if not a typo of p */
+static unsigned score(pattern *pt, const char *d, size_t n, size_t nl, const provider *p)
+{
+    unsigned dn, ds;
+
+    if ((dn = name_distance(pt, d, nl, p, p->budget)) > p->budget)
+        return 3;
+    ds = mv_typo_distance(d + nl + 1, n - nl - 1, p->domain + p->name_len + 1,
+                          p->len - p->name_len - 1, 1);
+    return ds > 1 || dn + ds > 2 || dn + ds == 0 ? 3 : dn + ds;
+}
+
 /* closest_provider - index of the best provider match, or -1 */
 static long closest_provider(const mv_typo *t, const char *d, size_t n)
 {
     const char *dot = memchr(d, '.', n);
     size_t nl = (size_t)(dot - d);
+    unsigned best = 3, lo, hi;
     pattern pt;
     uint64_t mask;
-    unsigned best = 3;
     long bi = -1;
 
-    if (nl > NAME_LEN_MAX || t->cand_off[nl] == t->cand_off[nl + 1])
+    if (nl > NAME_LEN_MAX || (lo = t->cand_off[nl]) == (hi = t->cand_off[nl + 1]))
         return -1;
     mask = char_mask(d, nl);
     pt.len = 0;
-    for (unsigned k = t->cand_off[nl]; k < t->cand_off[nl + 1] && best > 1; k++) {
-        const provider *p = &t->p[t->cand[k]];
-        unsigned nb = name_budget(p->name_len), dn, ds;
+    for (unsigned base = lo; base < hi && best > 1; base += 64) {
+        uint64_t pass = passing(t, base, hi - base < 64 ? hi - base : 64, mask);
 
-        /* each edit adds or removes at most one distinct character */
-        if (!at_most(mask & ~p->name_mask, nb) || !at_most(p->name_mask & ~mask, nb))
-            continue;
-        if ((dn = name_distance(&pt, d, nl, p, nb)) > nb)
-            continue;
-        ds = mv_typo_distance(dot + 1, n - nl - 1, p->domain + p->name_len + 1,
-                              p->len - p->name_len - 1, 1);
-        if (ds > 1 || dn + ds > 2 || dn + ds == 0 || dn + ds >= best)
-            continue;
-        best = dn + ds;
-        bi = (long)t->cand[k];
+        /* in list order, so that the first listed wins a tie */
+        for (; pass != 0 && best > 1; pass &= pass - 1) {
+            unsigned k = base + (unsigned)__builtin_ctzll(pass);
+            unsigned sc = score(&pt, d, n, nl, &t->p[t->cand[k]]);
+
+            if (sc < best) {
+                best = sc;
+                bi = (long)t->cand[k];
+            }
+        }
     }
     return bi;
 }
