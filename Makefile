@@ -41,7 +41,7 @@ BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli deps deps-bench deps-fuzz fuzz bench-offline install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline install clean lists
 
 all: $(B)/mailverify
 
@@ -72,13 +72,20 @@ deps-bench:
 	@tools/deps bench
 
 check: deps
-	@$(MAKE) --no-print-directory check-unit check-cli
+	@$(MAKE) --no-print-directory check-unit check-cli check-world
 
 check-unit: $(UNIT_BIN)
 	@tests/in-netns tests/run-unit $(UNIT_BIN)
 
 check-cli: $(B)/mailverify
 	@MAILVERIFY=$(B)/mailverify SANITIZE=$(SANITIZE) tests/in-netns /usr/bin/python3 tests/cli/test_cli.py
+
+# the loopback test world (unbound, Postfix, scripted servers) and the
+# engine's end-to-end tests against it
+check-world: $(B)/mailverify
+	@tools/deps world
+	@tests/in-netns /usr/bin/python3 tests/world/test_world.py
+	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_verify.py
 
 demo: deps all
 	@tests/demo $(B)/mailverify

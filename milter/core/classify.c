@@ -138,7 +138,10 @@ mv_reason mv_classify_session(const mv_probe_result *r)
     case MV_PROBE_PROTOCOL:
         return MV_R_NO_CONNECT;
     case MV_PROBE_TEMP:
-        return mv_classify_greylist(&r->last) ? MV_R_GREYLISTED : MV_R_TEMPORARY_ERROR;
+        /* a 421 "try again later" at the banner is a busy server, not
+         * greylisting: only say greylisted when the server says so */
+        return strcasestr(r->last.text, "greylist") || strcasestr(r->last.text, "graylist") ||
+               strcasestr(r->last.text, "postgrey") ? MV_R_GREYLISTED : MV_R_TEMPORARY_ERROR;
     case MV_PROBE_BLOCKED:
         return MV_R_BLOCKED_BY_SERVER;
     case MV_PROBE_TLS:

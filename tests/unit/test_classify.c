@@ -71,6 +71,8 @@ static void test_session(void **state)
     assert_int_equal(mv_classify_session(&r), MV_R_TEMPORARY_ERROR);
     r.last = (mv_smtp_answer){451, {4, 7, 1}, "Greylisted, try again later"};
     assert_int_equal(mv_classify_session(&r), MV_R_GREYLISTED);
+    r.last = (mv_smtp_answer){421, {0, 0, 0}, "Service shutting down, try again later"};
+    assert_int_equal(mv_classify_session(&r), MV_R_TEMPORARY_ERROR);
     r.status = MV_PROBE_NO_CONNECT;
     assert_int_equal(mv_classify_session(&r), MV_R_NO_CONNECT);
     r.status = MV_PROBE_PROTOCOL;

@@ -97,7 +97,7 @@ PYTHON = "/usr/bin/python3"     # Debian's modules (dnslib) load only here
 
 RESOLVER = "127.0.0.1"          # unbound, port 53 (also [::1]:53)
 HOSTILE_DNS = ("127.0.0.1", 5353)
-POSTFIX_IP = "127.0.0.2"        # mx.ok.test, amx.test
+POSTFIX_IP = "127.0.0.2"        # mx.ok.test: ok, amx, multi, tempfirst, cname, mxcname .test
 DEAD_IP = "127.0.0.15"          # dead.multi.test: nothing listens (refused)
 POSTFIX_USERS = ("alice", "bob", "postmaster")
 
@@ -701,7 +701,7 @@ maillog_file_prefixes = {base}
 myhostname = mx.ok.test
 mydomain = ok.test
 myorigin = ok.test
-mydestination = ok.test, amx.test
+mydestination = ok.test, amx.test, multi.test, tempfirst.test, cname.test, mxcname.test
 inet_interfaces = {ip}
 inet_protocols = ipv4
 mynetworks =
