@@ -26,6 +26,9 @@ ACTIONS = {"accept", "warn", "block", "tempfail", "review"}
 def run(*args, stdin=b"", env=None):
     """Run mailverify with args; return (exit status, stdout bytes, stderr text)."""
     p = subprocess.run([MV, *args], input=stdin, capture_output=True, env=env, timeout=300)
+    # under SANITIZE=1 a sanitizer report is a failure whatever the exit status
+    if b"Sanitizer" in p.stderr or b"runtime error:" in p.stderr:
+        raise AssertionError("sanitizer report:\n" + p.stderr.decode("utf-8", "replace"))
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
 

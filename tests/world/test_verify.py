@@ -52,7 +52,7 @@ def check(*args, private=True, resolver="127.0.0.1", timeout=8000, stdin=None):
     t0 = time.monotonic()
     p = subprocess.run(cmd + list(args), input=stdin, capture_output=True, timeout=120)
     took = time.monotonic() - t0
-    if p.returncode not in (0, 1):
+    if p.returncode not in (0, 1) or b"Sanitizer" in p.stderr or b"runtime error" in p.stderr:
         raise AssertionError("exit %d: %s" % (p.returncode, p.stderr.decode()))
     return [json.loads(l) for l in p.stdout.decode().splitlines()], took
 
