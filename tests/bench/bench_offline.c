@@ -178,7 +178,10 @@ static int run(mv_engine *e, mv_context ctx, const corpus *c, int rounds, bool n
 
     if (secs == NULL)
         return 1;
-    round_engine(e, &req, c, by_status);    /* warm caches and page in */
+    /* warm caches, page in, and grow the JSON buffer before RSS is taken */
+    round_engine(e, &req, c, by_status);
+    if (!no_json)
+        round_json(e, &req, c, &out);
     memset(by_status, 0, sizeof(by_status));
     rss0 = peak_rss_kb();
     for (int r = 0; r < rounds; r++) {
