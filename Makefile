@@ -88,6 +88,7 @@ check-world: $(B)/mailverify
 	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_verify.py
 
 demo: deps all
+	@tools/deps world
 	@tests/demo $(B)/mailverify
 
 FUZZ_SECONDS ?= 60
