@@ -282,6 +282,48 @@ class Behaviour(unittest.TestCase):
         self.assertEqual((second["reason"], second["cached"]), ("accepted_email", True),
                          json.dumps(second))
 
+    def stream(self, lines, *args, resolver="127.0.0.1", pause=0.0):
+        """One long-lived `check -` process: write each line, read its answer."""
+        p = subprocess.Popen([MV, "check", "--json", "--resolver", resolver, "--allow-private"]
+                             + list(args) + ["-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        out = []
+        try:
+            for line in lines:
+                if line is None:
+                    time.sleep(pause)
+                    continue
+                p.stdin.write(line.encode() + b"\n")
+                p.stdin.flush()
+                out.append(json.loads(p.stdout.readline()))
+        finally:
+            p.stdin.close()
+            p.wait(timeout=60)
+            p.stdout.close()
+        return out
+
+    def test_late_answer_fills_cache(self):
+        # the hostile DNS server answers dnsdelay.test after 2 s: the caller
+        # gets unknown/timeout at 1 s, the lookup goes on, the retry hits
+        a = "x@dnsdelay.test"
+        first, second = self.stream([a, None, a], "--mode", "dns", "--timeout", "1000",
+                                    resolver="127.0.0.1:5353", pause=2.5)
+        self.assertEqual(first["reason"], "timeout")
+        self.assertLess(first["elapsed_ms"], 1500)
+        self.assertEqual((second["reason"], second["cached"]), ("unverified", True), json.dumps(second))
+        self.assertEqual(second["checks"]["mx"], ["mx.ok.test"])
+
+    def test_refusing_host_is_left_alone(self):
+        W.clear_logs()
+        vs = self.stream(["a@banner554.test", "b@banner554.test", "c@banner554.test"])
+        self.assertEqual({v["reason"] for v in vs}, {"blocked_by_server"})
+        self.assertEqual(len(W.sessions("banner554")), 1, "one refusal is enough: back off")
+        self.assertIn("refused probes recently", vs[1]["detail"])
+
+    def test_greylisting_waits(self):
+        W.clear_logs()
+        self.stream(["known+g3@grey.test", None], pause=1.0)
+        self.assertEqual(len(W.sessions("grey")), 1, "no reconnect before the server's delay")
+
     def test_cached_answer(self):
         vs, _ = check("-", stdin=b"alice@ok.test\nalice@ok.test\nAlice@OK.test\n")
         self.assertEqual([v["cached"] for v in vs], [False, True, False])
