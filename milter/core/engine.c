@@ -138,7 +138,7 @@ void mv_engine_offline(const mv_config *cfg, const mv_request *req, int flags,
 void mv_engine_finish(const mv_config *cfg, mv_verdict *v, mv_signals *sig, uint64_t t0_us)
 {
     sig->net_asked = v->net_asked;
-    sig->net_reason = v->net.reason;
+    sig->net_reason = v->net_asked ? v->net.reason : MV_R_UNVERIFIED;
     v->reason = mv_verdict_reason(sig);
     v->status = mv_reason_status(v->reason);
     v->action = mv_policy_decide(mv_config_policy(cfg, v->context), v);
