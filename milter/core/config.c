@@ -15,7 +15,7 @@
  * shipped etc/mailverify.conf spells the same defaults (a test checks that
  * loading it changes nothing).
  */
-#include "config.h"
+#include "config_int.h"
 #include "builtin.h"
 #include "slurp.h"
 
@@ -28,32 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct mv_config {
-    atomic_int refs;
-    char *source;
-    mv_settings s;
-    mv_lists *lists;
-    mv_typo *typo;
-    mv_canon *canon;
-    mv_policy policy[MV_CTX_COUNT];
-    char **allow;               /* lists.allow as written, for the dump */
-    size_t nallow;
-    mv_strset *tls_required;    /* smtp.tls_required_domains, normalized */
-    char **tls_domains;         /* ... as written, for the dump */
-    size_t ntls;
-};
-
-typedef enum { KT_GROUP, KT_BOOL, KT_INT, KT_STR, KT_STRLIST, KT_RULES } ktype;
-
-typedef struct {
-    const char *path;
-    ktype type;
-    size_t off;                 /* into mv_settings (scalars) */
-    long long min, max;         /* ints: bounds; strings: length bounds */
-    const char *def;            /* default, as text */
-    const char *choices;        /* strings: "a|b|c", or NULL for any */
-} key;
 
 #define OFF(f) offsetof(mv_settings, f)
 #define GROUP(p) {p, KT_GROUP, 0, 0, 0, NULL, NULL}
@@ -122,23 +96,6 @@ static const key keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(*keys))
 
-/* Keys of one canonical rule. */
-static const key rule_keys[] = {
-    {"domains", KT_STRLIST, 0, 1, 255, NULL, NULL},
-    {"domain", KT_STR, 0, 1, 255, NULL, NULL},
-    {"ignore_case", KT_BOOL, 0, 0, 1, "false", NULL},
-    {"ignore_dots", KT_BOOL, 0, 0, 1, "false", NULL},
-    {"tag_separators", KT_STR, 0, 1, 8, NULL, NULL},
-};
-#define NRULEKEYS (sizeof(rule_keys) / sizeof(*rule_keys))
-
-typedef struct {
-    const char *name;           /* file name for messages */
-    const char *basedir;        /* relative list paths start here */
-    int flags;
-    mv_diag *diag;
-    mv_config *cfg;
-} loader;
 
 /* where - file and line of a setting, for messages */
 static void where(const loader *L, const config_setting_t *s, const char **file,
@@ -150,9 +107,8 @@ static void where(const loader *L, const config_setting_t *s, const char **file,
     *line = s ? (int)config_setting_source_line(s) : 0;
 }
 
-/* error - report an error at a setting */
-__attribute__((format(printf, 3, 4)))
-static void error(loader *L, const config_setting_t *s, const char *fmt, ...)
+/* config_error - report an error at a setting */
+void config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
 {
     char msg[768];
     const char *file;
@@ -166,8 +122,8 @@ static void error(loader *L, const config_setting_t *s, const char *fmt, ...)
     mv_diag_add(L->diag, MV_DIAG_ERROR, file, line, "%s", msg);
 }
 
-/* type_name - libconfig type as an admin would say it */
-static const char *type_name(int t)
+/* config_type_name - libconfig type as an admin would say it */
+const char *config_type_name(int t)
 {
     switch (t) {
     case CONFIG_TYPE_GROUP: return "a group { }";
@@ -182,8 +138,8 @@ static const char *type_name(int t)
     }
 }
 
-/* want_name - what a key type expects */
-static const char *want_name(ktype t)
+/* config_want_name - what a key type expects */
+const char *config_want_name(ktype t)
 {
     switch (t) {
     case KT_GROUP: return "a group { }";
@@ -196,8 +152,8 @@ static const char *want_name(ktype t)
     return "?";
 }
 
-/* type_ok - does the setting have the key's type? */
-static bool type_ok(ktype t, const config_setting_t *s)
+/* config_type_ok - does the setting have the key's type? */
+bool config_type_ok(ktype t, const config_setting_t *s)
 {
     int st = config_setting_type(s);
 
@@ -218,8 +174,8 @@ static bool type_ok(ktype t, const config_setting_t *s)
     return false;
 }
 
-/* find_key - a key of the table by full path */
-static const key *find_key(const key *tab, size_t n, const char *path)
+/* config_find_key - a key of the table by full path */
+const key *config_find_key(const key *tab, size_t n, const char *path)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(tab[i].path, path) == 0)
@@ -227,8 +183,8 @@ static const key *find_key(const key *tab, size_t n, const char *path)
     return NULL;
 }
 
-/* did_you_mean - the closest known name, or NULL (two edits at most) */
-static const char *did_you_mean(const char *name, const char *const *cands, size_t n)
+/* config_did_you_mean - the closest known name, or NULL (two edits at most) */
+const char *config_did_you_mean(const char *name, const char *const *cands, size_t n)
 {
     const char *best = NULL;
     unsigned bd = 3;
@@ -252,95 +208,11 @@ static void unknown_key(loader *L, const config_setting_t *s, const char *path)
 
     for (size_t i = 0; i < NKEYS; i++)
         cands[i] = keys[i].path;
-    best = did_you_mean(path, cands, NKEYS);
+    best = config_did_you_mean(path, cands, NKEYS);
     if (best != NULL)
-        error(L, s, "unknown key '%s' (did you mean '%s'?)", path, best);
+        config_error(L, s, "unknown key '%s' (did you mean '%s'?)", path, best);
     else
-        error(L, s, "unknown key '%s'", path);
-}
-
-/* policy_names - every name a policy context may set */
-static size_t policy_names(const char **out)
-{
-    size_t n = 0;
-
-    for (int r = 0; r < MV_R_COUNT; r++)
-        out[n++] = mv_reason_name((mv_reason)r);
-    out[n++] = "free";
-    out[n++] = "suggestion";
-    out[n++] = "default";
-    return n;
-}
-
-/* check_policy - structure of the policy group */
-static void check_policy(loader *L, const config_setting_t *g)
-{
-    const char *names[MV_R_COUNT + 3];
-    size_t nn = policy_names(names);
-
-    for (int i = 0; i < config_setting_length(g); i++) {
-        const config_setting_t *c = config_setting_get_elem(g, (unsigned)i);
-        const char *cn = config_setting_name(c);
-
-        if (mv_context_lookup(cn) < 0) {
-            error(L, c, "unknown policy context 'policy.%s' (contexts: sender, recipient, form, bulk)", cn);
-            continue;
-        }
-        if (config_setting_type(c) != CONFIG_TYPE_GROUP) {
-            error(L, c, "'policy.%s' must be a group { }, not %s", cn, type_name(config_setting_type(c)));
-            continue;
-        }
-        for (int j = 0; j < config_setting_length(c); j++) {
-            const config_setting_t *e = config_setting_get_elem(c, (unsigned)j);
-            const char *en = config_setting_name(e), *best;
-            size_t k;
-
-            for (k = 0; k < nn && strcmp(names[k], en) != 0; k++)
-                ;
-            if (k == nn) {
-                best = did_you_mean(en, names, nn);
-                error(L, e, "unknown reason or signal 'policy.%s.%s'%s%s%s", cn, en,
-                      best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
-            } else if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-                error(L, e, "'policy.%s.%s' must be an action string (accept, warn, review, tempfail, block), not %s",
-                      cn, en, type_name(config_setting_type(e)));
-            }
-        }
-    }
-}
-
-/* check_rules - structure of the canonical rules */
-static void check_rules(loader *L, const config_setting_t *list)
-{
-    const char *names[NRULEKEYS];
-
-    for (size_t i = 0; i < NRULEKEYS; i++)
-        names[i] = rule_keys[i].path;
-    for (int i = 0; i < config_setting_length(list); i++) {
-        const config_setting_t *r = config_setting_get_elem(list, (unsigned)i);
-
-        if (config_setting_type(r) != CONFIG_TYPE_GROUP) {
-            error(L, r, "canonical rule %d must be a group { }, not %s", i + 1,
-                  type_name(config_setting_type(r)));
-            continue;
-        }
-        if (config_setting_get_member(r, "domains") == NULL)
-            error(L, r, "canonical rule %d: required key 'domains' is missing", i + 1);
-        for (int j = 0; j < config_setting_length(r); j++) {
-            const config_setting_t *e = config_setting_get_elem(r, (unsigned)j);
-            const key *k = find_key(rule_keys, NRULEKEYS, config_setting_name(e));
-            const char *best;
-
-            if (k == NULL) {
-                best = did_you_mean(config_setting_name(e), names, NRULEKEYS);
-                error(L, e, "unknown key '%s' in canonical rule %d%s%s%s", config_setting_name(e), i + 1,
-                      best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
-            } else if (!type_ok(k->type, e)) {
-                error(L, e, "'%s' in canonical rule %d must be %s, not %s", k->path, i + 1,
-                      want_name(k->type), type_name(config_setting_type(e)));
-            }
-        }
-    }
+        config_error(L, s, "unknown key '%s'", path);
 }
 
 /* check_structure - phase 2 over one group */
@@ -353,25 +225,25 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
 
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
                  config_setting_name(s));
-        if ((k = find_key(keys, NKEYS, path)) == NULL) {
+        if ((k = config_find_key(keys, NKEYS, path)) == NULL) {
             unknown_key(L, s, path);
             continue;
         }
-        if (!type_ok(k->type, s)) {
-            error(L, s, "'%s' must be %s, not %s", path, want_name(k->type),
-                  type_name(config_setting_type(s)));
+        if (!config_type_ok(k->type, s)) {
+            config_error(L, s, "'%s' must be %s, not %s", path, config_want_name(k->type),
+                  config_type_name(config_setting_type(s)));
             continue;
         }
         if (k->type == KT_GROUP && strcmp(path, "policy") == 0)
-            check_policy(L, s);
+            config_policy_check(L, s);
         else if (k->type == KT_GROUP)
             check_structure(L, s, path);
         else if (k->type == KT_RULES)
-            check_rules(L, s);
+            config_rules_check(L, s);
     }
 }
 
-static bool norm_domain(const char *d, char *out);
+bool config_norm_domain(const char *d, char *out);
 
 /* set_str - replace a string setting; false on ENOMEM */
 static bool set_str(char **slot, const char *v)
@@ -426,7 +298,7 @@ static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
         long long v = config_setting_get_int64(s);
 
         if (v < k->min || v > k->max)
-            error(L, s, "'%s' is %lld; it must be between %lld and %lld", path, v, k->min, k->max);
+            config_error(L, s, "'%s' is %lld; it must be between %lld and %lld", path, v, k->min, k->max);
         else
             *(long long *)p = v;
     } else if (k->type == KT_STR) {
@@ -434,11 +306,11 @@ static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
         size_t n = strlen(v);
 
         if (k->choices != NULL && !in_choices(k->choices, v))
-            error(L, s, "'%s' is \"%s\"; it must be one of: %s", path, v, k->choices);
+            config_error(L, s, "'%s' is \"%s\"; it must be one of: %s", path, v, k->choices);
         else if ((long long)n < k->min || (long long)n > k->max)
-            error(L, s, "'%s' must be %lld to %lld characters long", path, k->min, k->max);
+            config_error(L, s, "'%s' must be %lld to %lld characters long", path, k->min, k->max);
         else if (!set_str((char **)p, v))
-            error(L, s, "out of memory");
+            config_error(L, s, "out of memory");
     }
 }
 
@@ -449,7 +321,7 @@ static void apply_allow(loader *L, const config_setting_t *s)
     int n = config_setting_length(s);
 
     if ((c->allow = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-        error(L, s, "out of memory");
+        config_error(L, s, "out of memory");
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -457,9 +329,9 @@ static void apply_allow(loader *L, const config_setting_t *s)
         int rc = mv_lists_add(c->lists, MV_LIST_ALLOW, d, strlen(d));
 
         if (rc == -2)
-            error(L, s, "'lists.allow' entry \"%s\" is not a domain name", d);
+            config_error(L, s, "'lists.allow' entry \"%s\" is not a domain name", d);
         else if (rc < 0 || (c->allow[c->nallow++] = strdup(d)) == NULL)
-            error(L, s, "out of memory");
+            config_error(L, s, "out of memory");
     }
 }
 
@@ -470,89 +342,23 @@ static void apply_tls_domains(loader *L, const config_setting_t *s)
     int n = config_setting_length(s);
 
     if ((c->tls_domains = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-        error(L, s, "out of memory");
+        config_error(L, s, "out of memory");
         return;
     }
     for (int i = 0; i < n; i++) {
         const char *d = config_setting_get_string_elem(s, (unsigned)i);
         char norm[MV_DOMAIN_MAX + 1];
 
-        if (!norm_domain(d, norm))
-            error(L, s, "'smtp.tls_required_domains' entry \"%s\" is not a domain name", d);
+        if (!config_norm_domain(d, norm))
+            config_error(L, s, "'smtp.tls_required_domains' entry \"%s\" is not a domain name", d);
         else if (mv_strset_add(c->tls_required, norm, strlen(norm)) < 0 ||
                  (c->tls_domains[c->ntls++] = strdup(d)) == NULL)
-            error(L, s, "out of memory");
+            config_error(L, s, "out of memory");
     }
 }
 
-/* action_of - an action name, or -1 with an error */
-static int action_of(loader *L, const config_setting_t *e, const char *ctx)
-{
-    static const char *const acts[] = {"accept", "warn", "review", "tempfail", "block"};
-    const char *v = config_setting_get_string(e);
-    int a = mv_action_lookup(v);
-    const char *best;
-
-    if (a < 0) {
-        best = did_you_mean(v, acts, 5);
-        error(L, e, "'policy.%s.%s': \"%s\" is not an action (accept, warn, review, tempfail, block)%s%s%s",
-              ctx, config_setting_name(e), v, best ? "; did you mean \"" : "",
-              best ? best : "", best ? "\"?" : "");
-    }
-    return a;
-}
-
-/* apply_context - one policy.<context> group */
-static void apply_context(loader *L, const config_setting_t *g, mv_context ctx)
-{
-    mv_policy *p = &L->cfg->policy[ctx];
-    const char *cn = mv_context_name(ctx);
-    const config_setting_t *d = config_setting_get_member(g, "default");
-    int a;
-
-    if (d != NULL && config_setting_type(d) == CONFIG_TYPE_STRING &&
-        (a = action_of(L, d, cn)) >= 0) {
-        for (int r = 0; r < MV_R_COUNT; r++)
-            if (config_setting_get_member(g, mv_reason_name((mv_reason)r)) == NULL)
-                p->reason[r] = (mv_action)a;
-    }
-    for (int i = 0; i < config_setting_length(g); i++) {
-        const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
-        const char *en = config_setting_name(e);
-        int r = mv_reason_lookup(en);
-
-        if (config_setting_type(e) != CONFIG_TYPE_STRING || strcmp(en, "default") == 0)
-            continue;
-        if (r < 0 && strcmp(en, "free") != 0 && strcmp(en, "suggestion") != 0)
-            continue;           /* reported in phase 2 */
-        if ((a = action_of(L, e, cn)) < 0)
-            continue;
-        if (r >= 0)
-            p->reason[r] = (mv_action)a;
-        else if (strcmp(en, "free") == 0)
-            p->free_provider = (mv_action)a;
-        else if (a == MV_ACT_BLOCK)
-            error(L, e, "'policy.%s.suggestion' cannot be \"block\": a typo suggestion "
-                  "is advice and never blocks on its own (use warn or review)", cn);
-        else
-            p->suggestion = (mv_action)a;
-    }
-}
-
-/* apply_policy - every policy.<context> group */
-static void apply_policy(loader *L, const config_setting_t *g)
-{
-    for (int i = 0; i < config_setting_length(g); i++) {
-        const config_setting_t *c = config_setting_get_elem(g, (unsigned)i);
-        int ctx = mv_context_lookup(config_setting_name(c));
-
-        if (ctx >= 0 && config_setting_type(c) == CONFIG_TYPE_GROUP)
-            apply_context(L, c, (mv_context)ctx);
-    }
-}
-
-/* norm_domain - a config domain in normalized form, or false */
-static bool norm_domain(const char *d, char *out)
+/* config_norm_domain - a config domain in normalized form, or false */
+bool config_norm_domain(const char *d, char *out)
 {
     char buf[MV_INPUT_MAX + 3];
     size_t n = strlen(d);
@@ -569,102 +375,6 @@ static bool norm_domain(const char *d, char *out)
     return true;
 }
 
-/* rule_bool - a boolean member of a rule, false if absent */
-static bool rule_bool(const config_setting_t *r, const char *name)
-{
-    const config_setting_t *e = config_setting_get_member(r, name);
-
-    return e != NULL && config_setting_type(e) == CONFIG_TYPE_BOOL && config_setting_get_bool(e);
-}
-
-/* rule_str - a string member of a rule, NULL if absent */
-static const char *rule_str(const config_setting_t *r, const char *name)
-{
-    const config_setting_t *e = config_setting_get_member(r, name);
-
-    return e != NULL && config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
-}
-
-/* tags_ok - tag separators must be punctuation that atext allows */
-static bool tags_ok(const char *t)
-{
-    for (; *t; t++)
-        if (strchr("+-=_~!#$%&'*/?^`{|}", *t) == NULL)
-            return false;
-    return true;
-}
-
-/* rule_lengths_ok - string keys of a rule within the table's bounds */
-static bool rule_lengths_ok(loader *L, const config_setting_t *r, int idx)
-{
-    bool ok = true;
-
-    for (size_t i = 0; i < NRULEKEYS; i++) {
-        const key *k = &rule_keys[i];
-        const config_setting_t *e = config_setting_get_member(r, k->path);
-        size_t n;
-
-        if (k->type != KT_STR || e == NULL || config_setting_type(e) != CONFIG_TYPE_STRING)
-            continue;
-        n = strlen(config_setting_get_string(e));
-        if ((long long)n < k->min || (long long)n > k->max) {
-            error(L, e, "canonical rule %d: '%s' must be %lld to %lld characters long",
-                  idx, k->path, k->min, k->max);
-            ok = false;
-        }
-    }
-    return ok;
-}
-
-/* apply_rule - one canonical rule; false if it had an error */
-static bool apply_rule(loader *L, const config_setting_t *r, int idx)
-{
-    const config_setting_t *ds = config_setting_get_member(r, "domains");
-    char (*doms)[MV_DOMAIN_MAX + 1];
-    const char *ptrs[64], *tags = rule_str(r, "tag_separators"), *to = rule_str(r, "domain");
-    char target[MV_DOMAIN_MAX + 1];
-    int n = ds ? config_setting_length(ds) : 0;
-    bool ok = true;
-    mv_canon_rule rule = {0};
-
-    if (ds == NULL || !type_ok(KT_STRLIST, ds))
-        return false;           /* reported in phase 2 */
-    if (n < 1 || n > 64) {
-        error(L, ds, "canonical rule %d: 'domains' must list 1 to 64 domains", idx);
-        return false;
-    }
-    if ((doms = calloc((size_t)n, sizeof(*doms))) == NULL)
-        return false;
-    for (int i = 0; i < n; i++) {
-        const char *d = config_setting_get_string_elem(ds, (unsigned)i);
-
-        if (!norm_domain(d, doms[i])) {
-            error(L, ds, "canonical rule %d: \"%s\" is not a domain name", idx, d);
-            ok = false;
-        }
-        ptrs[i] = doms[i];
-    }
-    if (to != NULL && !norm_domain(to, target)) {
-        error(L, config_setting_get_member(r, "domain"), "canonical rule %d: 'domain' \"%s\" is not a domain name", idx, to);
-        ok = false;
-    }
-    if (!rule_lengths_ok(L, r, idx))
-        ok = false;
-    if (tags != NULL && !tags_ok(tags)) {
-        error(L, config_setting_get_member(r, "tag_separators"),
-              "canonical rule %d: 'tag_separators' may hold only characters like + - = _ ~", idx);
-        ok = false;
-    }
-    rule = (mv_canon_rule){ptrs, (size_t)n, to ? target : NULL, rule_bool(r, "ignore_case"),
-                           rule_bool(r, "ignore_dots"), tags};
-    if (ok && mv_canon_add(L->cfg->canon, &rule) < 0) {
-        error(L, r, "out of memory");
-        ok = false;
-    }
-    free(doms);
-    return ok;
-}
-
 /* apply_values - phase 3 over one group */
 static void apply_values(loader *L, const config_setting_t *g, const char *prefix)
 {
@@ -675,10 +385,10 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
 
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
                  config_setting_name(s));
-        if ((k = find_key(keys, NKEYS, path)) == NULL || !type_ok(k->type, s))
+        if ((k = config_find_key(keys, NKEYS, path)) == NULL || !config_type_ok(k->type, s))
             continue;           /* reported in phase 2 */
         if (k->type == KT_GROUP && strcmp(path, "policy") == 0)
-            apply_policy(L, s);
+            config_policy_apply(L, s);
         else if (k->type == KT_GROUP)
             apply_values(L, s, path);
         else if (k->type == KT_RULES)
@@ -686,7 +396,7 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
                 const config_setting_t *r = config_setting_get_elem(s, (unsigned)j);
 
                 if (config_setting_type(r) == CONFIG_TYPE_GROUP)
-                    apply_rule(L, r, j + 1);
+                    config_rules_apply(L, r, j + 1);
             }
         else if (k->type == KT_STRLIST && strcmp(path, "lists.allow") == 0)
             apply_allow(L, s);
@@ -736,7 +446,7 @@ static char *read_file(loader *L, const config_setting_t *setting, const char *p
     char *text = mv_slurp(path, (size_t)256 << 20, len);
 
     if (text == NULL)
-        error(L, setting, "cannot read list %s: %s", path,
+        config_error(L, setting, "cannot read list %s: %s", path,
               errno == EFBIG ? "larger than 256 MB" : strerror(errno));
     return text;
 }
@@ -839,38 +549,20 @@ static void check_meaning(loader *L, config_t *lc)
     char norm[MV_DOMAIN_MAX + 1];
 
     if (!mailbox_ok(s->smtp_mail_from))
-        error(L, config_lookup(lc, "smtp.mail_from"), "'smtp.mail_from' \"%s\" is not an address "
+        config_error(L, config_lookup(lc, "smtp.mail_from"), "'smtp.mail_from' \"%s\" is not an address "
               "(leave it empty for the null sender)", s->smtp_mail_from);
     if (!mailbox_ok(s->smtp_fallback_from))
-        error(L, config_lookup(lc, "smtp.fallback_from"), "'smtp.fallback_from' \"%s\" is not an "
+        config_error(L, config_lookup(lc, "smtp.fallback_from"), "'smtp.fallback_from' \"%s\" is not an "
               "address", s->smtp_fallback_from);
-    if (s->smtp_helo_name[0] != '\0' && !norm_domain(s->smtp_helo_name, norm))
-        error(L, config_lookup(lc, "smtp.helo_name"), "'smtp.helo_name' \"%s\" is not a host name "
+    if (s->smtp_helo_name[0] != '\0' && !config_norm_domain(s->smtp_helo_name, norm))
+        config_error(L, config_lookup(lc, "smtp.helo_name"), "'smtp.helo_name' \"%s\" is not a host name "
               "(use this host's fully qualified name)", s->smtp_helo_name);
     if (!servers_ok(s->dns_servers))
-        error(L, config_lookup(lc, "dns.servers"), "'dns.servers' \"%s\" must be addresses like "
+        config_error(L, config_lookup(lc, "dns.servers"), "'dns.servers' \"%s\" must be addresses like "
               "\"127.0.0.1\", \"127.0.0.1:5353\" or \"[::1]:53\", separated by commas", s->dns_servers);
     if (s->dns_min_ttl > s->dns_max_ttl)
-        error(L, config_lookup(lc, "dns.min_ttl"), "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)",
+        config_error(L, config_lookup(lc, "dns.min_ttl"), "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)",
               s->dns_min_ttl, s->dns_max_ttl);
-}
-
-/* default_rules - a file without `canonical` gets the shipped rules, which
- * live in the built-in mailverify.conf only: one source for the defaults */
-static void default_rules(loader *L)
-{
-    mv_blob b = mv_builtin("mailverify.conf");
-    loader B = *L;
-    config_t lc;
-    const config_setting_t *s;
-
-    config_init(&lc);
-    B.name = "(built-in)";
-    if (config_read_string(&lc, b.data) == CONFIG_TRUE &&
-        (s = config_lookup(&lc, "canonical")) != NULL && type_ok(KT_RULES, s))
-        for (int j = 0; j < config_setting_length(s); j++)
-            apply_rule(&B, config_setting_get_elem(s, (unsigned)j), j + 1);
-    config_destroy(&lc);
 }
 
 /* finish - phases 2 and 3 on a parsed tree */
@@ -885,7 +577,7 @@ static mv_config *finish(loader *L, config_t *lc)
     check_structure(L, config_root_setting(lc), "");
     apply_values(L, config_root_setting(lc), "");
     if (config_lookup(lc, "canonical") == NULL)
-        default_rules(L);
+        config_rules_default(L);
     check_meaning(L, lc);
     if (!(L->flags & MV_CONFIG_SKIP_LISTS))
         load_lists(L, lc);

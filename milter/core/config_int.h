@@ -1,0 +1,86 @@
+/*
+ * config_int.h - the configuration loader's insides, shared by config.c
+ * (key table, phases, lists, the public API), config_policy.c (the
+ * policy groups) and config_rules.c (the canonical rules). Not for
+ * anything outside the loader.
+ */
+#ifndef MV_CONFIG_INT_H
+#define MV_CONFIG_INT_H
+
+#include "config.h"
+
+#include <libconfig.h>
+#include <stdatomic.h>
+
+struct mv_config {
+    atomic_int refs;
+    char *source;
+    mv_settings s;
+    mv_lists *lists;
+    mv_typo *typo;
+    mv_canon *canon;
+    mv_policy policy[MV_CTX_COUNT];
+    char **allow;               /* lists.allow as written, for the dump */
+    size_t nallow;
+    mv_strset *tls_required;    /* smtp.tls_required_domains, normalized */
+    char **tls_domains;         /* ... as written, for the dump */
+    size_t ntls;
+};
+
+typedef enum { KT_GROUP, KT_BOOL, KT_INT, KT_STR, KT_STRLIST, KT_RULES } ktype;
+
+typedef struct {
+    const char *path;
+    ktype type;
+    size_t off;                 /* into mv_settings (scalars) */
+    long long min, max;         /* ints: bounds; strings: length bounds */
+    const char *def;            /* default, as text */
+    const char *choices;        /* strings: "a|b|c", or NULL for any */
+} key;
+
+typedef struct {
+    const char *name;           /* file name for messages */
+    const char *basedir;        /* relative list paths start here */
+    int flags;
+    mv_diag *diag;
+    mv_config *cfg;
+} loader;
+
+/* config_error - report an error at a setting (file:line from libconfig) */
+void config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* config_type_name - a libconfig type as an admin would say it */
+const char *config_type_name(int t);
+
+/* config_want_name - what a key type expects */
+const char *config_want_name(ktype t);
+
+/* config_type_ok - does the setting have the key's type? */
+bool config_type_ok(ktype t, const config_setting_t *s);
+
+/* config_find_key - a key of a table by its path */
+const key *config_find_key(const key *tab, size_t n, const char *path);
+
+/* config_did_you_mean - the closest known name, or NULL (two edits at most) */
+const char *config_did_you_mean(const char *name, const char *const *cands, size_t n);
+
+/* config_norm_domain - a config domain in normalized form, or false */
+bool config_norm_domain(const char *d, char *out);
+
+/* config_policy_check - phase 2 for the policy group */
+void config_policy_check(loader *L, const config_setting_t *g);
+
+/* config_policy_apply - phase 3 for the policy group */
+void config_policy_apply(loader *L, const config_setting_t *g);
+
+/* config_rules_check - phase 2 for the canonical rules */
+void config_rules_check(loader *L, const config_setting_t *list);
+
+/* config_rules_apply - phase 3 for one canonical rule; false on an error */
+bool config_rules_apply(loader *L, const config_setting_t *r, int idx);
+
+/* config_rules_default - the shipped rules, for a file without any */
+void config_rules_default(loader *L);
+
+#endif
