@@ -243,7 +243,6 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
     }
 }
 
-bool config_norm_domain(const char *d, char *out);
 
 /* set_str - replace a string setting; false on ENOMEM */
 static bool set_str(char **slot, const char *v)
