@@ -236,6 +236,22 @@ class Hostile(unittest.TestCase):
             self.assertIn(v["status"], ("unknown",), "%s: %s" % (name, json.dumps(v)))
             self.assertLess(took, 6, name)
 
+    def test_hostile_memory_bounded(self):
+        # a 1 MB reply line, an endless multi-line banner, 3000 MX records:
+        # the process's peak memory stays that of any other check
+        def peak_kb(args):
+            p = subprocess.Popen([MV, "check", "--json", "--allow-private", "--timeout", "5000"] + args,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, _, ru = os.wait4(p.pid, 0)
+            return ru.ru_maxrss
+        base = peak_kb(["--resolver", "127.0.0.1", "alice@ok.test"])
+        for args in (["--resolver", "127.0.0.1", "known@hugeline.test"],
+                     ["--resolver", "127.0.0.1", "known@huge.test"],
+                     ["--resolver", "127.0.0.1:5353", "--mode", "dns", "x@big.test"]):
+            kb = peak_kb(args)
+            print("\n  peak RSS %d KiB for %s (plain check: %d KiB)" % (kb, args[-1], base), file=sys.stderr)
+            self.assertLess(kb, base + 4096, args)
+
     def test_hostile_dns(self):
         names = ["big", "tc", "alwaystc", "cut", "junk", "wrongid", "badcount", "longname",
                  "ptrloop", "ptrfwd", "shortmx", "cnameloop", "refused", "timeout"]
