@@ -51,6 +51,9 @@ static const char check_usage[] =
     "                       configured one (dns.servers) or the system's\n"
     "      --allow-private  probe MX hosts in loopback and private ranges\n"
     "                       (test setups; smtp.allow_private_targets)\n"
+    "      --next-hop HOST  probe this server instead of the MX hosts:\n"
+    "                       [address]:port or host:port (a gateway's\n"
+    "                       internal server, as the milter's domains table)\n"
     "  -j, --json           one JSON object per address, one per line (the\n"
     "                       format of the FastCGI plugin and bulk --format jsonl)\n"
     "  -x, --context NAME   policy context: sender, recipient, form (default)\n"
@@ -383,6 +386,7 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
         {"timeout", required_argument, NULL, 't'},
         {"resolver", required_argument, NULL, 'r'},
         {"allow-private", no_argument, NULL, 'P'},
+        {"next-hop", required_argument, NULL, 'N'},
         {"json", no_argument, NULL, 'j'},
         {"context", required_argument, NULL, 'x'},
         {"canonical", no_argument, NULL, 'C'},
@@ -420,6 +424,7 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
             ck->opts.resolver = optarg;
             break;
         case 'P': ck->opts.allow_private = 1; break;
+        case 'N': ck->req.next_hop = optarg; break;
         case 'j': ck->json = true; break;
         case 'C': ck->req.flags |= MV_REQ_CANONICAL; break;
         case 'h': fputs(check_usage, stdout); return 1;

@@ -353,6 +353,43 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
     resolve_hosts(lk);
 }
 
+/* new_lookup - a lookup, or NULL after answering "out of memory" */
+static lookup *new_lookup(mv_dns *d, const char *name, mv_dns_cb cb, void *arg)
+{
+    lookup *lk = calloc(1, sizeof(*lk));
+
+    if (lk == NULL) {
+        mv_mx_result r = {.status = MV_DNS_TEMP};
+
+        snprintf(r.detail, sizeof(r.detail), "out of memory");
+        cb(arg, &r);
+        return NULL;
+    }
+    lk->d = d;
+    lk->cb = cb;
+    lk->arg = arg;
+    lk->res.ttl = UINT32_MAX;
+    snprintf(lk->domain, sizeof(lk->domain), "%s", name);
+    d->pending++;
+    return lk;
+}
+
+/* mv_dns_lookup_host - a host's addresses only (a configured next hop) */
+void mv_dns_lookup_host(mv_dns *d, const char *host, mv_dns_cb cb, void *arg)
+{
+    lookup *lk = new_lookup(d, host, cb, arg);
+
+    if (lk == NULL)
+        return;
+    if (d->closing) {
+        temp(lk, "cancelled");
+        return;
+    }
+    implicit(lk, lk->domain);
+    lk = NULL;                  /* may be gone: its callbacks own it now */
+    rearm(d);
+}
+
 /* mv_dns_lookup_mx - start a lookup; cb runs exactly once, on the loop */
 void mv_dns_lookup_mx(mv_dns *d, const char *domain, mv_dns_cb cb, void *arg)
 {

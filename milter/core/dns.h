@@ -61,6 +61,9 @@ mv_dns *mv_dns_new(mv_loop *loop, const char *servers, int timeout_ms, int tries
 /* mv_dns_lookup_mx - start a lookup; cb runs exactly once, on the loop */
 void mv_dns_lookup_mx(mv_dns *d, const char *domain, mv_dns_cb cb, void *arg);
 
+/* mv_dns_lookup_host - a host's addresses only (a configured next hop) */
+void mv_dns_lookup_host(mv_dns *d, const char *host, mv_dns_cb cb, void *arg);
+
 /* mv_dns_pending - lookups in flight */
 size_t mv_dns_pending(const mv_dns *d);
 

@@ -145,6 +145,12 @@ void mv_engine_finish(const mv_config *cfg, mv_verdict *v, mv_signals *sig, uint
     v->elapsed_us = mv_engine_now_us() - t0_us;
 }
 
+/* cfg_of - the config a request uses: its own, or the engine's */
+static mv_config *cfg_of(const mv_engine *e, const mv_request *req)
+{
+    return req->config != NULL ? req->config : e->cfg;
+}
+
 /* mode_of - the request's mode, the context's when it says so */
 static mv_mode mode_of(const mv_engine *e, const mv_request *req)
 {
@@ -152,7 +158,7 @@ static mv_mode mode_of(const mv_engine *e, const mv_request *req)
 
     if (req->mode != MV_MODE_CONTEXT)
         return req->mode;
-    m = mv_config_settings(e->cfg)->context[req->context].mode;
+    m = mv_config_settings(cfg_of(e, req))->context[req->context].mode;
     return strcmp(m, "smtp") == 0 ? MV_MODE_SMTP : strcmp(m, "dns") == 0 ? MV_MODE_DNS
                                                                          : MV_MODE_OFFLINE;
 }
@@ -186,23 +192,26 @@ mv_call mv_engine_submit(mv_engine *e, const mv_request *req, mv_verdict_cb cb, 
         memcpy(r->input, req->address, keep);
     mode = mode_of(e, req);
     copy.address = req->address;
-    mv_engine_offline(e->cfg, &copy, req->flags, &r->v, &sig);
+    mv_engine_offline(cfg_of(e, req), &copy, req->flags, &r->v, &sig);
     r->v.input = r->input;
     if (!needs_net(mode, &r->v)) {
-        mv_engine_finish(e->cfg, &r->v, &sig, r->t0_us);
+        mv_engine_finish(cfg_of(e, req), &r->v, &sig, r->t0_us);
         cb(arg, &r->v);
         free(r);
         return MV_OK;
     }
     r->e = e;
+    r->cfg = mv_config_ref(cfg_of(e, req));
+    if (req->next_hop != NULL)
+        snprintf(r->next_hop, sizeof(r->next_hop), "%s", req->next_hop);
     r->smtp = mode == MV_MODE_SMTP;
     r->deadline_ms = req->deadline_ms ? req->deadline_ms
-                   : (unsigned)mv_config_settings(e->cfg)->context[req->context].deadline_ms;
+                   : (unsigned)mv_config_settings(r->cfg)->context[req->context].deadline_ms;
     r->cb = cb;
     r->arg = arg;
     mv_address_format(&r->v.addr, r->mailbox, sizeof(r->mailbox));
     if ((rc = mv_engine_net_submit(e, r)) != MV_OK)
-        free(r);
+        mv_engine_areq_free(r);
     return rc;
 }
 
@@ -239,8 +248,8 @@ mv_call mv_engine_check(mv_engine *e, const mv_request *req, mv_verdict *out)
         return MV_EINVAL;
     if (mode_of(e, req) == MV_MODE_OFFLINE) {
         /* the fast path: no thread hand-over, no allocation */
-        mv_engine_offline(e->cfg, req, req->flags, out, &sig);
-        mv_engine_finish(e->cfg, out, &sig, t0);
+        mv_engine_offline(cfg_of(e, req), req, req->flags, out, &sig);
+        mv_engine_finish(cfg_of(e, req), out, &sig, t0);
         return MV_OK;
     }
     pthread_mutex_init(&w.mu, NULL);

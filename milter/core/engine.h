@@ -48,6 +48,11 @@ typedef struct {
     mv_mode mode;
     unsigned deadline_ms;       /* 0: the context's configured deadline */
     int flags;
+    mv_config *config;          /* lists and policy to use; NULL: the engine's.
+                                 * A daemon passes the config a connection began
+                                 * with, so a reload never changes one midway. */
+    const char *next_hop;       /* probe "[ip]:port" or "host[:port]" instead of
+                                 * the MX hosts (a gateway's internal server); NULL */
 } mv_request;
 
 typedef struct {

@@ -37,6 +37,8 @@ struct mv_engine {
 /* A request on its way through the network half. */
 typedef struct {
     mv_engine *e;
+    mv_config *cfg;             /* a reference, for the request's lifetime */
+    char next_hop[300];
     mv_verdict v;
     char input[MV_ECHO_MAX + 1];  /* the verdict's echo of the input */
     uint64_t t0_us;
@@ -61,6 +63,9 @@ uint64_t mv_engine_now_us(void);
 
 /* mv_engine_net_submit - steps 3-5 for a request whose offline part is done */
 mv_call mv_engine_net_submit(mv_engine *e, mv_areq *r);
+
+/* mv_engine_areq_free - release a request and its config reference */
+void mv_engine_areq_free(mv_areq *r);
 
 /* mv_engine_net_stop - shut the network half down (every request answered) */
 void mv_engine_net_stop(mv_engine *e);

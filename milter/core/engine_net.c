@@ -110,21 +110,23 @@ static mv_cache_class class_of(const mv_net_outcome *o)
     }
 }
 
-/* cache_key - "s:" or "d:" (mode) + the normalized mailbox */
-static size_t cache_key(char *key, size_t size, bool smtp, const char *mailbox)
+/* cache_key - "s:" or "d:" (mode) + the mailbox (+ "|next-hop") */
+static size_t cache_key(char *key, size_t size, bool smtp, const char *mailbox, const char *hop)
 {
-    int n = snprintf(key, size, "%c:%s", smtp ? 's' : 'd', mailbox);
+    int n = snprintf(key, size, "%c:%s%s%s", smtp ? 's' : 'd', mailbox, hop && *hop ? "|" : "",
+                     hop && *hop ? hop : "");
 
-    return n < 0 ? 0 : (size_t)n;
+    return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
 }
 
 /* store - net.c's hook: every final outcome goes into the cache */
-static void store(void *arg, const char *mailbox, bool smtp, const mv_net_outcome *o)
+static void store(void *arg, const char *mailbox, const char *hop, bool smtp,
+                  const mv_net_outcome *o)
 {
     mv_engine *e = arg;
     unsigned char buf[MV_CACHE_VAL_MAX];
-    char key[MV_MAILBOX_MAX + 4];
-    size_t kl = cache_key(key, sizeof(key), smtp, mailbox);
+    char key[MV_CACHE_KEY_MAX + 1];
+    size_t kl = cache_key(key, sizeof(key), smtp, mailbox, hop);
 
     if (e->cache != NULL && kl > 0)
         mv_cache_put(e->cache, key, kl, time(NULL), &e->ttl, class_of(o), buf, pack(o, buf));
@@ -308,7 +310,7 @@ static void answer(mv_areq *r)
     };
 
     r->answered = true;
-    mv_engine_finish(r->e->cfg, &r->v, &sig, r->t0_us);
+    mv_engine_finish(r->cfg, &r->v, &sig, r->t0_us);
     r->cb(r->arg, &r->v);
 }
 
@@ -323,7 +325,7 @@ static void on_outcome(void *arg, const mv_net_outcome *o)
         r->v.net = *o;
         answer(r);
     }
-    free(r);                    /* the deadline may have answered: now it ends */
+    mv_engine_areq_free(r);     /* the deadline may have answered: now it ends */
 }
 
 /* answer_timeout - unknown/timeout, with why */
@@ -356,11 +358,12 @@ static void start_task(void *arg)
 
     if (atomic_load(&e->closing) || e->net == NULL) {
         answer_timeout(r, "shutting down");
-        free(r);
+        mv_engine_areq_free(r);
         return;
     }
     mv_timer_start(e->loop, &r->timer, r->deadline_ms, on_deadline, r);
-    mv_net_verify(e->net, r->mailbox, r->v.addr.domain, r->smtp, r->v.addr.smtputf8, on_outcome, r);
+    mv_net_verify(e->net, r->mailbox, r->v.addr.domain, r->next_hop[0] ? r->next_hop : NULL,
+                  r->smtp, r->v.addr.smtputf8, on_outcome, r);
 }
 
 /* refresh_task - on the loop: re-probe a stale cache entry, no waiter */
@@ -369,17 +372,17 @@ static void refresh_task(void *arg)
     mv_areq *r = arg;
 
     if (!atomic_load(&r->e->closing) && r->e->net != NULL)
-        mv_net_verify(r->e->net, r->mailbox, r->v.addr.domain, r->smtp, r->v.addr.smtputf8,
-                      NULL, NULL);
-    free(r);
+        mv_net_verify(r->e->net, r->mailbox, r->v.addr.domain, r->next_hop[0] ? r->next_hop : NULL,
+                      r->smtp, r->v.addr.smtputf8, NULL, NULL);
+    mv_engine_areq_free(r);
 }
 
 /* from_cache - answer from the cache if it can; true if it did */
 static bool from_cache(mv_engine *e, mv_areq *r)
 {
     unsigned char val[MV_CACHE_VAL_MAX];
-    char key[MV_MAILBOX_MAX + 4];
-    size_t kl = cache_key(key, sizeof(key), r->smtp, r->mailbox), vl = 0;
+    char key[MV_CACHE_KEY_MAX + 1];
+    size_t kl = cache_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop), vl = 0;
     mv_cache_class cls;
     mv_cache_result cr;
     mv_areq *bg;
@@ -393,12 +396,20 @@ static bool from_cache(mv_engine *e, mv_areq *r)
     r->v.cached = true;
     if (cr == MV_CACHE_STALE && (bg = malloc(sizeof(*bg))) != NULL) {
         *bg = *r;               /* answered now, refreshed in the background */
+        mv_config_ref(bg->cfg);
         if (mv_loop_post(e->loop, refresh_task, bg) < 0)
-            free(bg);
+            mv_engine_areq_free(bg);
     }
     answer(r);
-    free(r);
+    mv_engine_areq_free(r);
     return true;
+}
+
+/* mv_engine_areq_free - release a request and its config reference */
+void mv_engine_areq_free(mv_areq *r)
+{
+    mv_config_unref(r->cfg);
+    free(r);
 }
 
 /* mv_engine_net_submit - steps 3-5 for a request whose offline part is done */

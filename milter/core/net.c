@@ -41,9 +41,10 @@ typedef struct job job;
 
 struct job {
     mv_net *n;
-    char key[MV_MAILBOX_MAX + 4];
+    char key[MV_MAILBOX_MAX + 310];
     char mailbox[MV_MAILBOX_MAX + 1];
     char domain[256];
+    char hop[300];              /* next hop instead of MX, or "" */
     bool smtp, smtputf8, tls_off, background, retried_grey;
     waiter *waiters;
     domain *d;
@@ -60,7 +61,10 @@ typedef struct {
 
 struct domain {
     mv_net *n;
+    char key[560];              /* name, or name|next-hop */
     char name[256];
+    char hop[300];              /* the configured next hop, or "" */
+    unsigned port;
     mv_mx_result mx;
     bool mx_known, dns_inflight;
     uint64_t mx_expires_ms;
@@ -154,7 +158,7 @@ static void complete(job *j)
     if (d != NULL && d->mx_known)
         mx_list(j);
     if (n->p.store != NULL && !n->closing)
-        n->p.store(n->p.store_arg, j->mailbox, j->smtp, &j->out);
+        n->p.store(n->p.store_arg, j->mailbox, j->hop, j->smtp, &j->out);
     if (!j->background)
         mv_dict_del(n->jobs, j->key);
     while (w != NULL) {
@@ -192,7 +196,7 @@ static void domain_destroy(mv_net *n, domain *d)
 {
     idle_unlink(n, d);
     mv_timer_stop(n->loop, &d->retry);
-    mv_dict_del(n->domains, d->name);
+    mv_dict_del(n->domains, d->key);
     free(d);
 }
 
@@ -223,11 +227,13 @@ static void unpin(domain *d)
 }
 
 /* domain_get - the live domain, created if needed; NULL on ENOMEM */
-static domain *domain_get(mv_net *n, const char *name)
+static domain *domain_get(mv_net *n, const char *name, const char *hop)
 {
-    domain *d = mv_dict_get(n->domains, name);
+    char key[560];
+    domain *d;
 
-    if (d != NULL) {
+    snprintf(key, sizeof(key), "%s%s%s", name, *hop ? "|" : "", hop);
+    if ((d = mv_dict_get(n->domains, key)) != NULL) {
         idle_unlink(n, d);
         return d;
     }
@@ -235,8 +241,11 @@ static domain *domain_get(mv_net *n, const char *name)
         return NULL;
     d->n = n;
     d->catch_all = -1;
+    d->port = n->p.port;
+    snprintf(d->key, sizeof(d->key), "%s", key);
     snprintf(d->name, sizeof(d->name), "%s", name);
-    if (mv_dict_put(n->domains, d->name, d) < 0) {
+    snprintf(d->hop, sizeof(d->hop), "%s", hop);
+    if (mv_dict_put(n->domains, d->key, d) < 0) {
         free(d);
         return NULL;
     }
@@ -273,15 +282,15 @@ static void target_addr(const domain *d, size_t t, struct sockaddr_storage *out,
     if (out->ss_family == AF_INET) {
         struct sockaddr_in *s = (struct sockaddr_in *)out;
 
-        s->sin_port = htons((uint16_t)d->n->p.port);
+        s->sin_port = htons((uint16_t)d->port);
         inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
     } else {
         struct sockaddr_in6 *s = (struct sockaddr_in6 *)out;
 
-        s->sin6_port = htons((uint16_t)d->n->p.port);
+        s->sin6_port = htons((uint16_t)d->port);
         inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
     }
-    snprintf(txt, tlen, "%s", ip);
+    snprintf(txt, tlen, "%s:%u", ip, d->port);
 }
 
 /* host_get - the live host for an address text; NULL on ENOMEM */
@@ -572,13 +581,19 @@ static void proceed(job *j)
 
     switch (d->mx.status) {
     case MV_DNS_NXDOMAIN:
-        outcome(j, MV_R_INVALID_DOMAIN, "%s does not exist (NXDOMAIN)", d->name);
+        if (d->hop[0] != '\0')
+            outcome(j, MV_R_NO_CONNECT, "next hop %s does not exist (NXDOMAIN)", d->hop);
+        else
+            outcome(j, MV_R_INVALID_DOMAIN, "%s does not exist (NXDOMAIN)", d->name);
         break;
     case MV_DNS_NULLMX:
         outcome(j, MV_R_NO_MAIL_SERVER, "%s accepts no mail (null MX, RFC 7505)", d->name);
         break;
     case MV_DNS_NOHOST:
-        outcome(j, MV_R_NO_MAIL_SERVER, "%s has no mail server: %s", d->name, d->mx.detail);
+        if (d->hop[0] != '\0')
+            outcome(j, MV_R_NO_CONNECT, "next hop %s has no address", d->hop);
+        else
+            outcome(j, MV_R_NO_MAIL_SERVER, "%s has no mail server: %s", d->name, d->mx.detail);
         break;
     case MV_DNS_TEMP:
         outcome(j, MV_R_DNS_ERROR, "DNS lookup for %s failed: %s", d->name, d->mx.detail);
@@ -638,11 +653,63 @@ static void on_mx(void *arg, const mv_mx_result *res)
     unpin(d);
 }
 
+/* literal_hop - a next hop that is an IP address: its facts at once */
+static bool literal_hop(domain *d, const char *hname)
+{
+    mv_mx_host *h = &d->mx.hosts[0];
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&h->addr[0];
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&h->addr[0];
+
+    memset(&d->mx, 0, sizeof(d->mx));
+    if (inet_pton(AF_INET, hname, &s4->sin_addr) == 1)
+        s4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, hname, &s6->sin6_addr) == 1)
+        s6->sin6_family = AF_INET6;
+    else
+        return false;
+    d->mx.status = MV_DNS_OK;
+    d->mx.nhosts = 1;
+    h->naddr = 1;
+    snprintf(h->name, sizeof(h->name), "%s", hname);
+    d->mx_known = true;
+    d->mx_expires_ms = UINT64_MAX;
+    build_targets(d);
+    return true;
+}
+
+/* split_hop - "[host]:port", "host:port" or "host" into host and port */
+static bool split_hop(const char *hop, char *hname, size_t hsize, unsigned *port)
+{
+    const char *colon, *end;
+    char *stop;
+
+    if (hop[0] == '[') {
+        if ((end = strchr(hop, ']')) == NULL)
+            return false;
+        snprintf(hname, hsize, "%.*s", (int)(end - hop - 1), hop + 1);
+        colon = end[1] == ':' ? end + 1 : NULL;
+    } else {
+        colon = strrchr(hop, ':');
+        if (colon != NULL && strchr(hop, ':') != colon)
+            colon = NULL;       /* a bare IPv6 address: no port */
+        snprintf(hname, hsize, "%.*s", colon ? (int)(colon - hop) : (int)strlen(hop), hop);
+    }
+    if (colon != NULL) {
+        unsigned long p = strtoul(colon + 1, &stop, 10);
+
+        if (*stop != '\0' || p == 0 || p > 65535)
+            return false;
+        *port = (unsigned)p;
+    }
+    return hname[0] != '\0';
+}
+
 /* attach - hang a new job on its domain: lookup, wait, or go on */
 static void attach(job *j, const char *dom)
 {
     mv_net *n = j->n;
-    domain *d = domain_get(n, dom);
+    domain *d = domain_get(n, dom, j->hop);
+    char hname[256];
 
     if (d == NULL) {
         outcome(j, MV_R_DNS_ERROR, "out of memory");
@@ -651,6 +718,17 @@ static void attach(job *j, const char *dom)
     }
     j->d = d;
     d->jobs++;
+    if (d->hop[0] != '\0' && !d->mx_known) {
+        if (!split_hop(d->hop, hname, sizeof(hname), &d->port)) {
+            outcome(j, MV_R_NO_CONNECT, "next hop \"%s\" is not [address]:port or host:port", d->hop);
+            complete(j);
+            return;
+        }
+        if (literal_hop(d, hname)) {
+            proceed(j);
+            return;
+        }
+    }
     if (d->mx_known && mv_loop_now() < d->mx_expires_ms) {
         proceed(j);
         return;
@@ -661,14 +739,24 @@ static void attach(job *j, const char *dom)
     d->dns_tail = j;
     if (!d->dns_inflight) {
         d->dns_inflight = true;
-        mv_dns_lookup_mx(n->dns, d->name, on_mx, d);
+        if (d->hop[0] != '\0' && split_hop(d->hop, hname, sizeof(hname), &d->port))
+            mv_dns_lookup_host(n->dns, hname, on_mx, d);
+        else
+            mv_dns_lookup_mx(n->dns, d->name, on_mx, d);
     }
 }
 
 /* ---- jobs ------------------------------------------------------------- */
 
+/* job_key - single-flight key: mode, mailbox, next hop */
+static void job_key(char *key, size_t size, bool smtp, const char *mailbox, const char *hop)
+{
+    snprintf(key, size, "%c:%s%s%s", smtp ? 's' : 'd', mailbox, *hop ? "|" : "", hop);
+}
+
 /* job_new - a job for a mailbox; NULL on ENOMEM */
-static job *job_new(mv_net *n, const char *mailbox, const char *dom, bool smtp, bool smtputf8)
+static job *job_new(mv_net *n, const char *mailbox, const char *dom, const char *hop, bool smtp,
+                    bool smtputf8)
 {
     job *j = calloc(1, sizeof(*j));
 
@@ -680,7 +768,8 @@ static job *job_new(mv_net *n, const char *mailbox, const char *dom, bool smtp, 
     j->out.catch_all = -1;
     snprintf(j->mailbox, sizeof(j->mailbox), "%s", mailbox);
     snprintf(j->domain, sizeof(j->domain), "%s", dom);
-    snprintf(j->key, sizeof(j->key), "%c:%s", smtp ? 's' : 'd', mailbox);
+    snprintf(j->hop, sizeof(j->hop), "%s", hop ? hop : "");
+    job_key(j->key, sizeof(j->key), smtp, mailbox, j->hop);
     return j;
 }
 
@@ -700,7 +789,7 @@ static void reprobe_later(job *j, unsigned seconds)
     job *b;
 
     if (mv_dict_get(n->waiting, j->key) != NULL ||
-        (b = job_new(n, j->mailbox, j->domain, j->smtp, j->smtputf8)) == NULL)
+        (b = job_new(n, j->mailbox, j->domain, j->hop, j->smtp, j->smtputf8)) == NULL)
         return;
     b->background = true;
     b->retried_grey = true;     /* one re-probe per greylisting, no loops */
@@ -740,14 +829,14 @@ mv_net *mv_net_new(mv_loop *loop, mv_dns *dns, const mv_net_params *p)
 }
 
 /* mv_net_verify - DNS (and SMTP if smtp) for a mailbox; cb may be NULL */
-void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, bool smtp,
-                   bool smtputf8, mv_net_cb cb, void *arg)
+void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *hop,
+                   bool smtp, bool smtputf8, mv_net_cb cb, void *arg)
 {
-    char key[MV_MAILBOX_MAX + 4];
+    char key[MV_MAILBOX_MAX + 310];
     job *j;
     waiter *w = NULL;
 
-    snprintf(key, sizeof(key), "%c:%s", smtp ? 's' : 'd', mailbox);
+    job_key(key, sizeof(key), smtp, mailbox, hop ? hop : "");
     if (cb != NULL && (w = malloc(sizeof(*w))) == NULL) {
         mv_net_outcome o = {.reason = MV_R_TIMEOUT, .catch_all = -1};
 
@@ -765,7 +854,7 @@ void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, bool smtp,
         }
         return;
     }
-    if ((j = job_new(n, mailbox, dom, smtp, smtputf8)) == NULL ||
+    if ((j = job_new(n, mailbox, dom, hop, smtp, smtputf8)) == NULL ||
         mv_dict_put(n->jobs, j->key, j) < 0) {
         mv_net_outcome o = {.reason = MV_R_TIMEOUT, .catch_all = -1};
 

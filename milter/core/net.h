@@ -29,7 +29,8 @@
 #include <stdint.h>
 
 typedef void (*mv_net_cb)(void *arg, const mv_net_outcome *o);
-typedef void (*mv_net_store)(void *arg, const char *mailbox, bool smtp, const mv_net_outcome *o);
+typedef void (*mv_net_store)(void *arg, const char *mailbox, const char *next_hop, bool smtp,
+                             const mv_net_outcome *o);
 
 typedef struct {
     const char *helo;           /* EHLO name */
@@ -59,9 +60,10 @@ typedef struct mv_net mv_net;
 /* mv_net_new - the network half on a loop (borrowing dns and tls) */
 mv_net *mv_net_new(mv_loop *loop, mv_dns *dns, const mv_net_params *p);
 
-/* mv_net_verify - DNS (and SMTP if smtp) for a mailbox; cb may be NULL */
-void mv_net_verify(mv_net *n, const char *mailbox, const char *domain, bool smtp,
-                   bool smtputf8, mv_net_cb cb, void *arg);
+/* mv_net_verify - DNS (and SMTP if smtp) for a mailbox; cb may be NULL.
+ * next_hop ("[ip]:port", "host:port" or NULL) replaces the MX lookup. */
+void mv_net_verify(mv_net *n, const char *mailbox, const char *domain, const char *next_hop,
+                   bool smtp, bool smtputf8, mv_net_cb cb, void *arg);
 
 /* mv_net_stats - jobs in flight, sessions open, domains known */
 void mv_net_stats(const mv_net *n, size_t *jobs, size_t *sessions, size_t *domains);

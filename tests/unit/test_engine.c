@@ -40,7 +40,7 @@ static int teardown(void **state)
 /* check - one offline check that must answer MV_OK */
 static void check(mv_engine *e, const char *addr, mv_context ctx, int flags, mv_verdict *v)
 {
-    mv_request req = {addr, strlen(addr), ctx, MV_MODE_OFFLINE, 0, flags};
+    mv_request req = {addr, strlen(addr), ctx, MV_MODE_OFFLINE, 0, flags, NULL, NULL};
     mv_call rc = mv_engine_check(e, &req, v);
 
     if (rc != MV_OK)
@@ -279,7 +279,7 @@ static void test_canonical(void **state)
 /* Bad requests are EINVAL, not a verdict. */
 static void test_call_status(void **state)
 {
-    mv_request req = {"jane@example.com", 16, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0};
+    mv_request req = {"jane@example.com", 16, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0, NULL, NULL};
     mv_verdict v;
 
     (void)state;
@@ -292,13 +292,13 @@ static void test_call_status(void **state)
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_EINVAL);
     req.context = (mv_context)-1;
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_EINVAL);
-    req = (mv_request){NULL, 5, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0};
+    req = (mv_request){NULL, 5, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0, NULL, NULL};
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_EINVAL);
-    req = (mv_request){NULL, 0, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0};
+    req = (mv_request){NULL, 0, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0, NULL, NULL};
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_OK);
     assert_int_equal(v.reason, MV_R_INVALID_SYNTAX);
     /* the input need not be NUL-terminated: only len bytes are read */
-    req = (mv_request){"jane@example.comXXXX", 16, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0};
+    req = (mv_request){"jane@example.comXXXX", 16, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0, NULL, NULL};
     assert_int_equal(mv_engine_check(engine, &req, &v), MV_OK);
     assert_string_equal(v.addr.domain, "example.com");
     assert_string_equal(mv_call_name(MV_EINVAL), "invalid request");
@@ -394,7 +394,7 @@ static void *mt_worker(void *p)
             size_t k = (i + (size_t)arg->id + (size_t)r) % NADDR;
             mv_context ctx = (mv_context)((k + (size_t)r) % MV_CTX_COUNT);
             mv_request req = {mt_addrs[k], strlen(mt_addrs[k]), ctx, MV_MODE_OFFLINE, 0,
-                              MV_REQ_CANONICAL};
+                              MV_REQ_CANONICAL, NULL, NULL};
             mv_verdict v;
 
             if (mv_engine_check(engine, &req, &v) != MV_OK || !same(&v, &mt_want[ctx][k]))

@@ -208,6 +208,19 @@ class Walk(unittest.TestCase):
         mails = [c for c in W.commands("nonull") if c.upper().startswith("MAIL")]
         self.assertEqual(mails, ["MAIL FROM:<>", "MAIL FROM:<postmaster@mta.test>"])
 
+    def test_next_hop(self):
+        # a gateway verifying against its internal server: no MX lookup at
+        # all (the resolver given here does not even answer)
+        W.clear_logs()
+        v, _ = one("known@users.test", "--next-hop", "[127.0.0.21]:25", resolver="127.0.0.1:9")
+        self.assertEqual(v["reason"], "accepted_email", json.dumps(v))
+        self.assertEqual(v["checks"]["smtp"]["host"], "127.0.0.21")
+        v, _ = one("nobody@users.test", "--next-hop", "[127.0.0.21]:25", resolver="127.0.0.1:9")
+        self.assertEqual(v["reason"], "rejected_email")
+        v, _ = one("known@users.test", "--next-hop", "mx.users.test:25")
+        self.assertEqual(v["reason"], "accepted_email", json.dumps(v))
+        self.assertEqual(v["checks"]["mx"], ["mx.users.test"])
+
     def test_dns_mode(self):
         before = W.postfix_log().count("connect from")
         v, _ = one("alice@ok.test", "--mode", "dns")
