@@ -2,9 +2,10 @@
 """smtpd.py - the test world's scripted SMTP servers (stdlib asyncio + ssl).
 
 Started by world.py as `smtpd.py CONFIG.json`. One process listens on every
-address of world.SMTP_SERVERS (port 25) and picks its behaviour by the
-local address a client connected to; the behaviours are documented in
-world.py. Every command received is logged, and flushed, before it is
+address of world.SMTP_SERVERS (port 25), and on the bulk domains' own
+addresses, and picks its behaviour by the local address a client connected
+to (several addresses may share one behaviour, its domains and its log);
+the behaviours are documented in world.py. Every command received is logged, and flushed, before it is
 answered: WORKDIR/smtp-NAME.log "TIME SESSION PEER COMMAND", plus events
 in angle brackets. Both directions go to WORKDIR/smtp-transcript.log.
 No behaviour ever accepts DATA or BDAT: 554, a "!!!" log line, and a line
@@ -56,7 +57,7 @@ class Session:
         self.mail = None
         self.tls = False
         self.rcpts = 0
-        self.host = "mx.%s.test" % self.name if self.name != "v6" else "mx6.test"
+        self.host = srv.get("host") or ("mx.%s.test" % self.name if self.name != "v6" else "mx6.test")
 
     # ---- logging and I/O
 
@@ -317,7 +318,9 @@ async def main():
     TLS_CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     TLS_CTX.load_cert_chain(CFG["cert"], CFG["key"])
     for srv in CFG["servers"]:
-        LOGS[srv["name"]] = open(os.path.join(wd, "smtp-%s.log" % srv["name"]), "a", buffering=1)
+        if srv["name"] not in LOGS:     # several addresses may share a behaviour and its log
+            LOGS[srv["name"]] = open(os.path.join(wd, "smtp-%s.log" % srv["name"]), "a",
+                                     buffering=1)
         await asyncio.start_server(lambda r, w, s=srv: Session(s, r, w).run(),
                                    host=srv["ip"], port=srv["port"], reuse_address=True,
                                    limit=LIMIT, backlog=1024)

@@ -187,7 +187,9 @@ class DNS(unittest.TestCase):
                 self.expect("mx6.test", "A", "NOERROR", [], port)
                 self.expect("mta.test", "A", "NOERROR", ["127.0.0.1"], port)
                 for i in range(3):
-                    self.expect("bulk%03d.test" % i, "MX", "NOERROR", ["10 mx.bulk.test."], port)
+                    self.expect("bulk%03d.test" % i, "MX", "NOERROR", ["10 mx.bulk%03d.test." % i],
+                                port)
+                    self.expect("mx.bulk%03d.test" % i, "A", "NOERROR", ["127.0.1.%d" % i], port)
                 self.expect("bulk003.test", "MX", "NXDOMAIN", [], port)
                 for name, ip, _ in world.SMTP_SERVERS:
                     if name == "v6":
@@ -385,6 +387,37 @@ class Postfix(unittest.TestCase):
             time.sleep(0.02)
         self.assertRegex(W.postfix_log(), r"to=<alice@ok.test>.*relay=none.*status=sent \(test world\)")
 
+    def test_add_postfix_peer_verify(self):
+        """A second Postfix (add_postfix) verifying recipients with verify(8)
+        against a bulk domain's MX: 450 while the probe runs, then 250/550."""
+        base = W.add_postfix("peer", "127.0.0.3", """myhostname = peer.test
+mydomain = peer.test
+mydestination =
+mynetworks = 127.0.0.0/8
+smtpd_peername_lookup = no
+biff = no
+relay_domains = bulk002.test
+smtpd_recipient_restrictions = reject_unverified_recipient
+unverified_recipient_reject_code = 550
+address_verify_poll_delay = 1s
+notify_classes =
+""")
+        got = {}
+        deadline = time.monotonic() + 30
+        while len(got) < 2 and time.monotonic() < deadline:
+            for r in ("0042@bulk002.test", "nobody@bulk002.test"):
+                if r not in got:
+                    c, m = probe("127.0.0.3", [r], sender="s@mta.test")[0]
+                    if c != 450:
+                        got[r] = (c, m)
+        self.assertEqual(got["0042@bulk002.test"][0], 250, got)
+        self.assertEqual(got["nobody@bulk002.test"][0], 550, got)
+        self.assertIn("User unknown", got["nobody@bulk002.test"][1])
+        self.assertIn(world.POSTFIX_MASTER_CF.splitlines()[1], open(base + "/etc/master.cf").read())
+        probes = [s for s in W.sessions("bulk") if s["events"][:1] == ["<connect 127.0.1.2:25>"]
+                  and any("bulk002.test" in c for c in s["commands"] if c.startswith("RCPT"))]
+        self.assertTrue(probes, "verify(8) probes reach mx.bulk002.test")
+
     def test_dead_mx_refuses(self):
         self.assertRaises(ConnectionRefusedError, socket.create_connection, ("127.0.0.15", 25), 1)
 
@@ -569,6 +602,16 @@ class Scripted(unittest.TestCase):
         # banner, EHLO, MAIL, 10 RCPT, QUIT: 14 replies of >= 20 ms
         self.assertGreater(time.monotonic() - t0, 14 * 0.02)
         self.assertEqual([c for c, _ in res], [250] * 8 + [550, 554])
+        # each bulk domain has its own MX address, which serves only that domain
+        self.assertEqual([world.bulk_ip(i) for i in (0, 2, 255, 256)],
+                         ["127.0.1.0", "127.0.1.2", "127.0.1.255", "127.0.2.0"])
+        res = probe("127.0.1.1", ["0042@bulk001.test", "user7@bulk001.test", "x@bulk001.test",
+                                  "0042@bulk000.test"])
+        self.assertEqual([c for c, _ in res], [250, 250, 550, 554])
+        last = [s for s in W.sessions("bulk") if s["events"][:1] == ["<connect 127.0.1.1:25>"]]
+        self.assertEqual(len(last), 1)
+        out = raw("127.0.1.2", [b"QUIT"])
+        self.assertEqual(out, b"220 mx.bulk002.test ESMTP bulk\r\n221 2.0.0 Bye\r\n")
 
     def test_quit_everywhere(self):
         for name, ip, _ in world.SMTP_SERVERS:
