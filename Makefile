@@ -6,6 +6,7 @@
 #   make check SANITIZE=1   the same under ASan+UBSan (build-san/)
 #   make fuzz         libFuzzer targets (clang), FUZZ_SECONDS each
 #   make bench-offline      offline throughput against two peers
+#   make bench-engine       the network path in the test world, next to Postfix's verify(8)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
 
@@ -41,7 +42,7 @@ BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine install clean lists
 
 all: $(B)/mailverify
 
@@ -82,10 +83,11 @@ check-cli: $(B)/mailverify
 
 # the loopback test world (unbound, Postfix, scripted servers) and the
 # engine's end-to-end tests against it
-check-world: $(B)/mailverify
+check-world: $(B)/mailverify $(B)/mvload
 	@tools/deps world
 	@tests/in-netns /usr/bin/python3 tests/world/test_world.py
 	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_verify.py
+	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_etiquette.py
 
 demo: deps all
 	@tools/deps world
@@ -116,6 +118,15 @@ bench-offline: deps deps-bench all $(B)/bench_offline
 
 $(B)/bench_offline: tests/bench/bench_offline.c $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
+
+# the engine's network path in the loopback test world, next to Postfix's verify(8)
+bench-engine: deps $(B)/mvload
+	@tools/deps world
+	@tests/in-netns /usr/bin/python3 tests/bench/bench-engine $(B)
+
+# load driver: many addresses through mv_engine_submit, latencies and rates
+$(B)/mvload: tests/bench/mvload.c $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
 
 lists:
 	tools/gen-lists
