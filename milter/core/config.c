@@ -91,8 +91,30 @@ static const key keys[] = {
     CONTEXT("recipient", MV_CTX_RECIPIENT, "smtp", "10000"),
     CONTEXT("form", MV_CTX_FORM, "smtp", "1500"),
     CONTEXT("bulk", MV_CTX_BULK, "smtp", "60000"),
+    GROUP("milter"),
+    STRK("milter.socket", milter_socket, 1, 1024, "unix:/run/mailverifyd/mailverifyd.sock"),
+    STRK("milter.socket_mode", milter_socket_mode, 3, 4, "0660"),
+    STRK("milter.socket_group", milter_socket_group, 0, 64, ""),
+    STRK("milter.user", milter_user, 0, 64, ""),
+    STRK("milter.group", milter_group, 0, 64, ""),
+    STRK("milter.pidfile", milter_pidfile, 0, 1024, ""),
+    STRK("milter.control_socket", milter_control_socket, 0, 107, "/run/mailverifyd/control.sock"),
+    STRK("milter.header", milter_header, 1, 64, "X-Mailverify"),
+    ENUMK("milter.review", milter_review, "quarantine", "quarantine|header"),
+    BOOLK("milter.dry_run", milter_dry_run, "false"),
+    BOOLK("milter.skip_authenticated", milter_skip_authenticated, "true"),
+    BOOLK("milter.skip_null_sender", milter_skip_null_sender, "true"),
+    LISTK("milter.trusted_networks"),
+    BOOLK("milter.check_senders", milter_check_senders, "true"),
+    BOOLK("milter.check_recipients", milter_check_recipients, "true"),
+    INTK("milter.dha_limit", milter_dha_limit, 0, 100000, "20"),
+    INTK("milter.dha_window_s", milter_dha_window_s, 1, 86400, "300"),
+    ENUMK("milter.syslog_facility", milter_syslog_facility, "mail",
+          "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"),
+    BOOLK("milter.log_stderr", milter_log_stderr, "false"),
     GROUP("policy"),
     {"canonical", KT_RULES, 0, 0, 0, NULL, NULL},
+    {"domains", KT_RULES, 0, 0, 0, NULL, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(*keys))
 
@@ -238,6 +260,8 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
             config_policy_check(L, s);
         else if (k->type == KT_GROUP)
             check_structure(L, s, path);
+        else if (k->type == KT_RULES && strcmp(path, "domains") == 0)
+            config_domains_check(L, s);
         else if (k->type == KT_RULES)
             config_rules_check(L, s);
     }
@@ -334,6 +358,83 @@ static void apply_allow(loader *L, const config_setting_t *s)
     }
 }
 
+/* parse_cidr - "10.0.0.0/8", "::1/128" or a bare address */
+static bool parse_cidr(const char *text, struct cidr *c)
+{
+    char buf[64], *slash;
+    unsigned long bits;
+    char *end;
+
+    if (strlen(text) >= sizeof(buf))
+        return false;
+    snprintf(buf, sizeof(buf), "%s", text);
+    if ((slash = strchr(buf, '/')) != NULL)
+        *slash++ = '\0';
+    memset(c, 0, sizeof(*c));
+    if (inet_pton(AF_INET, buf, c->addr) == 1)
+        c->family = AF_INET;
+    else if (inet_pton(AF_INET6, buf, c->addr) == 1)
+        c->family = AF_INET6;
+    else
+        return false;
+    bits = c->family == AF_INET ? 32 : 128;
+    if (slash != NULL) {
+        unsigned long b = strtoul(slash, &end, 10);
+
+        if (*slash == '\0' || *end != '\0' || b > bits)
+            return false;
+        bits = b;
+    }
+    c->bits = (unsigned)bits;
+    return true;
+}
+
+/* apply_trusted - milter.trusted_networks: CIDR blocks */
+static void apply_trusted(loader *L, const config_setting_t *s)
+{
+    mv_config *c = L->cfg;
+    int n = config_setting_length(s);
+
+    if ((c->trusted = calloc((size_t)n + 1, sizeof(*c->trusted))) == NULL ||
+        (c->trusted_text = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
+        config_error(L, s, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *t = config_setting_get_string_elem(s, (unsigned)i);
+
+        if (!parse_cidr(t, &c->trusted[c->ntrusted]))
+            config_error(L, s, "'milter.trusted_networks' entry \"%s\" is not an address or "
+                         "network (like \"192.0.2.0/24\" or \"2001:db8::/32\")", t);
+        else if ((c->trusted_text[c->ntrusted++] = strdup(t)) == NULL)
+            config_error(L, s, "out of memory");
+    }
+}
+
+/* mv_config_trusted - is the address in milter.trusted_networks? */
+bool mv_config_trusted(const mv_config *cfg, const struct sockaddr *sa)
+{
+    const unsigned char *a;
+    int fam = sa->sa_family;
+
+    if (fam == AF_INET)
+        a = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (fam == AF_INET6)
+        a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+    else
+        return false;
+    for (size_t i = 0; i < cfg->ntrusted; i++) {
+        const struct cidr *c = &cfg->trusted[i];
+        unsigned full = c->bits / 8, rest = c->bits % 8;
+
+        if (c->family != fam || memcmp(a, c->addr, full) != 0)
+            continue;
+        if (rest == 0 || ((a[full] ^ c->addr[full]) & (0xFF << (8 - rest))) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* apply_tls_domains - smtp.tls_required_domains: normalized into a set */
 static void apply_tls_domains(loader *L, const config_setting_t *s)
 {
@@ -394,11 +495,17 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
             for (int j = 0; j < config_setting_length(s); j++) {
                 const config_setting_t *r = config_setting_get_elem(s, (unsigned)j);
 
-                if (config_setting_type(r) == CONFIG_TYPE_GROUP)
+                if (config_setting_type(r) != CONFIG_TYPE_GROUP)
+                    continue;
+                if (strcmp(path, "domains") == 0)
+                    config_domains_apply(L, r, j + 1);
+                else
                     config_rules_apply(L, r, j + 1);
             }
         else if (k->type == KT_STRLIST && strcmp(path, "lists.allow") == 0)
             apply_allow(L, s);
+        else if (k->type == KT_STRLIST && strcmp(path, "milter.trusted_networks") == 0)
+            apply_trusted(L, s);
         else if (k->type == KT_STRLIST)
             apply_tls_domains(L, s);
         else
@@ -685,6 +792,11 @@ void mv_config_unref(mv_config *cfg)
         free(cfg->tls_domains[i]);
     free(cfg->tls_domains);
     mv_strset_free(cfg->tls_required);
+    for (size_t i = 0; i < cfg->ntrusted; i++)
+        free(cfg->trusted_text[i]);
+    free(cfg->trusted_text);
+    free(cfg->trusted);
+    config_domains_free(cfg);
     mv_lists_free(cfg->lists);
     mv_typo_free(cfg->typo);
     mv_canon_free(cfg->canon);
@@ -726,6 +838,10 @@ void mv_config_dump(const mv_config *cfg, mv_buf *out)
     for (size_t i = 0; i < cfg->nallow; i++)
         mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->allow[i]);
     mv_buf_puts(out, cfg->nallow ? " ]\n" : "]\n");
+    mv_buf_puts(out, "milter.trusted_networks = [");
+    for (size_t i = 0; i < cfg->ntrusted; i++)
+        mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->trusted_text[i]);
+    mv_buf_puts(out, cfg->ntrusted ? " ]\n" : "]\n");
     mv_buf_puts(out, "smtp.tls_required_domains = [");
     for (size_t i = 0; i < cfg->ntls; i++)
         mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->tls_domains[i]);
@@ -742,4 +858,11 @@ void mv_config_dump(const mv_config *cfg, mv_buf *out)
                       mv_action_name(p->suggestion));
     }
     mv_buf_printf(out, "canonical = %zu rules\n", mv_canon_count(cfg->canon));
+    for (size_t i = 0; i < cfg->ndomains; i++) {
+        const mv_domain_rule *r = &cfg->domains[i].r;
+
+        mv_buf_printf(out, "domains.%s =%s%s%s%s\n", r->match, r->accept ? " accept" : "",
+                      r->skip_smtp ? " smtp=skip" : "", r->next_hop ? " next_hop=" : "",
+                      r->next_hop ? r->next_hop : "");
+    }
 }

@@ -24,6 +24,7 @@
 #include "typo.h"
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
 /* Plain settings, filled from the key table (config.c). */
 typedef struct {
@@ -55,7 +56,22 @@ typedef struct {
     long long cache_negative_expire_s, cache_negative_refresh_s;
     long long cache_temporary_expire_s;
     mv_context_settings context[MV_CTX_COUNT];
+    /* mailverifyd */
+    char *milter_socket, *milter_socket_mode, *milter_socket_group;
+    char *milter_user, *milter_group, *milter_pidfile, *milter_control_socket;
+    char *milter_header, *milter_review, *milter_syslog_facility;
+    bool milter_dry_run, milter_skip_authenticated, milter_skip_null_sender;
+    bool milter_check_senders, milter_check_recipients, milter_log_stderr;
+    long long milter_dha_limit, milter_dha_window_s;
 } mv_settings;
+
+/* A per-domain override (the `domains` list): how to treat recipients. */
+typedef struct {
+    const char *match;          /* "example.com", or ".example.com" for subdomains too */
+    const char *next_hop;       /* verify against this server; NULL: MX */
+    bool skip_smtp;             /* never probe: syntax + DNS + lists only */
+    bool accept;                /* never verify: always accept */
+} mv_domain_rule;
 
 typedef struct mv_config mv_config;
 
@@ -84,6 +100,12 @@ const mv_policy *mv_config_policy(const mv_config *cfg, mv_context ctx);
 
 /* mv_config_tls_required - domains that must be probed over TLS */
 const mv_strset *mv_config_tls_required(const mv_config *cfg);
+
+/* mv_config_domain_rule - the override for a normalized domain, or NULL */
+const mv_domain_rule *mv_config_domain_rule(const mv_config *cfg, const char *domain);
+
+/* mv_config_trusted - is the address in milter.trusted_networks? */
+bool mv_config_trusted(const mv_config *cfg, const struct sockaddr *sa);
 
 /* mv_config_source - the file it came from, or "(built-in)" */
 const char *mv_config_source(const mv_config *cfg);

@@ -25,6 +25,18 @@ struct mv_config {
     mv_strset *tls_required;    /* smtp.tls_required_domains, normalized */
     char **tls_domains;         /* ... as written, for the dump */
     size_t ntls;
+    struct cidr {
+        int family;
+        unsigned char addr[16];
+        unsigned bits;
+    } *trusted;                 /* milter.trusted_networks */
+    char **trusted_text;
+    size_t ntrusted;
+    struct domain_rule {
+        mv_domain_rule r;
+        char *match, *next_hop;
+    } *domains;                 /* the `domains` list */
+    size_t ndomains;
 };
 
 typedef enum { KT_GROUP, KT_BOOL, KT_INT, KT_STR, KT_STRLIST, KT_RULES } ktype;
@@ -82,5 +94,14 @@ bool config_rules_apply(loader *L, const config_setting_t *r, int idx);
 
 /* config_rules_default - the shipped rules, for a file without any */
 void config_rules_default(loader *L);
+
+/* config_domains_check - phase 2 for the `domains` list */
+void config_domains_check(loader *L, const config_setting_t *list);
+
+/* config_domains_apply - phase 3 for one `domains` entry */
+void config_domains_apply(loader *L, const config_setting_t *r, int idx);
+
+/* config_domains_free - release the `domains` list */
+void config_domains_free(mv_config *c);
 
 #endif
