@@ -37,6 +37,8 @@ CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/milter/core/builtin_S.o
 CORE_LIB := $(B)/libmvcore.a
 CLI_SRC := $(wildcard milter/cli*.c) milter/mailverify.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/replies.c milter/dha.c milter/stats.c
+MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -44,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine install clean lists
 
-all: $(B)/mailverify
+all: $(B)/mailverify $(B)/mailverifyd
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -61,6 +63,9 @@ $(CORE_LIB): $(CORE_OBJ)
 
 $(B)/mailverify: $(CLI_OBJ) $(CORE_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(CORE_LIB) $(PKG_LIBS)
+
+$(B)/mailverifyd: $(MILTER_OBJ) $(CORE_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(MILTER_OBJ) $(CORE_LIB) $(PKG_LIBS) -lmilter
 
 $(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_LIB)
 	@mkdir -p $(@D)
@@ -135,6 +140,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DATADIR)/lists \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(B)/mailverify $(DESTDIR)$(BINDIR)/mailverify
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 755 $(B)/mailverifyd $(DESTDIR)$(SBINDIR)/mailverifyd
 	test -e $(DESTDIR)$(SYSCONFDIR)/mailverify.conf || \
 	  install -m 644 etc/mailverify.conf $(DESTDIR)$(SYSCONFDIR)/mailverify.conf
 	install -m 644 etc/lists/*.txt etc/lists/README $(DESTDIR)$(DATADIR)/lists/
@@ -144,4 +151,4 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MILTER_OBJ:.o=.d)

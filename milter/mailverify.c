@@ -28,6 +28,7 @@ static const char usage[] =
     "Commands:\n"
     "  check ADDRESS... | -     verify addresses (\"-\" reads one per line from stdin)\n"
     "  config-test [FILE]       check a configuration file as the daemon loads it\n"
+    "  stats                    mailverifyd's counters (from its control socket)\n"
     "  help [COMMAND]           this text, or a command's own help\n"
     "\n"
     "Options:\n"
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
             argv[1] = argv[2];
             return strcmp(argv[2], "check") == 0 ? cli_check(2, sub)
                  : strcmp(argv[2], "config-test") == 0 ? cli_config_test(2, sub)
+                 : strcmp(argv[2], "stats") == 0 ? cli_stats(2, sub)
                  : (fprintf(stderr, "mailverify: no command '%s'\n", argv[2]), EXIT_USAGE);
         }
         fputs(usage, stdout);
@@ -73,6 +75,8 @@ int main(int argc, char **argv)
         return cli_check(argc - 1, argv + 1);
     if (strcmp(cmd, "config-test") == 0)
         return cli_config_test(argc - 1, argv + 1);
+    if (strcmp(cmd, "stats") == 0)
+        return cli_stats(argc - 1, argv + 1);
     fprintf(stderr, "mailverify: unknown command '%s' (try 'mailverify --help')\n", cmd);
     return EXIT_USAGE;
 }

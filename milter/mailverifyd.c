@@ -1,0 +1,348 @@
+/*
+ * mailverifyd.c - the milter daemon for Postfix and Sendmail.
+ *
+ * Start-up, in an order that matters: load and check the configuration
+ * (refusing to start on any error); open the milter socket while still
+ * root, set its mode and group; detach; write the pid file; start the
+ * control socket; drop to the configured user and group; then run
+ * libmilter. Threads are started only after detaching (fork keeps one).
+ * SIGUSR1 reloads the configuration -- libmilter keeps SIGHUP for itself
+ * and treats it like SIGTERM -- and a configuration with errors is
+ * reported and not used. SIGTERM stops accepting connections; what is in
+ * flight is answered before the engine is freed.
+ */
+#include "mvd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#ifndef MV_VERSION
+#define MV_VERSION "0.1.0"
+#endif
+#ifndef MV_SYSCONFDIR
+#define MV_SYSCONFDIR "/etc/mailverify"
+#endif
+
+static const char usage[] =
+    "Usage: mailverifyd [OPTIONS]\n"
+    "\n"
+    "The mailverify milter: Postfix (smtpd_milters) and Sendmail\n"
+    "(INPUT_MAIL_FILTER) call it at MAIL FROM and RCPT TO; it verifies the\n"
+    "sender (context \"sender\") and each recipient (context \"recipient\")\n"
+    "and answers with what the policy in mailverify.conf says: accept, a\n"
+    "header (warn), quarantine (review), 4xx (tempfail) or 5xx (block).\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE    configuration (default " MV_SYSCONFDIR "/mailverify.conf;\n"
+    "                       the built-in one if that file does not exist)\n"
+    "  -p, --socket SPEC    milter socket, overrides milter.socket:\n"
+    "                       unix:/path, inet:PORT@HOST or inet6:PORT@HOST\n"
+    "  -f, --foreground     do not detach (for systemd, runit, tests)\n"
+    "  -P, --pidfile FILE   write the pid here (overrides milter.pidfile)\n"
+    "  -u, --user USER      run as USER after binding (overrides milter.user)\n"
+    "  -g, --group GROUP    ... and GROUP (overrides milter.group)\n"
+    "  -n, --dry-run        log what would be refused, accept everything\n"
+    "  -d, --debug          log to stderr as well as to syslog\n"
+    "  -t, --test           check the configuration and exit\n"
+    "  -h, --help           show this help\n"
+    "  -V, --version        show the version\n"
+    "\n"
+    "Signals: SIGUSR1 reloads the configuration (a broken one is reported and\n"
+    "ignored); SIGTERM and SIGINT stop it after answering what is in flight.\n"
+    "\n"
+    "Exit status: 0 stopped cleanly; 64 usage; 71 cannot open the socket or\n"
+    "drop privileges; 78 configuration errors.\n";
+
+typedef struct {
+    const char *config, *socket, *pidfile, *user, *group;
+    bool foreground, dry_run, debug, test;
+} options;
+
+/* parse - the command line; -1 usage error, 1 done (help/version) */
+static int parse(int argc, char **argv, options *o)
+{
+    static const struct option lo[] = {
+        {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 'p'},
+        {"foreground", no_argument, NULL, 'f'}, {"pidfile", required_argument, NULL, 'P'},
+        {"user", required_argument, NULL, 'u'}, {"group", required_argument, NULL, 'g'},
+        {"dry-run", no_argument, NULL, 'n'}, {"debug", no_argument, NULL, 'd'},
+        {"test", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    while ((c = getopt_long(argc, argv, "c:p:fP:u:g:ndthV", lo, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config = optarg; break;
+        case 'p': o->socket = optarg; break;
+        case 'f': o->foreground = true; break;
+        case 'P': o->pidfile = optarg; break;
+        case 'u': o->user = optarg; break;
+        case 'g': o->group = optarg; break;
+        case 'n': o->dry_run = true; break;
+        case 'd': o->debug = true; break;
+        case 't': o->test = true; break;
+        case 'h': fputs(usage, stdout); return 1;
+        case 'V': printf("mailverifyd %s\n", MV_VERSION); return 1;
+        default: fputs("Try 'mailverifyd --help'.\n", stderr); return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mailverifyd: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* load - the configuration, every problem on stderr; NULL on errors */
+static mv_config *load(const char *path)
+{
+    mv_diag d = {0};
+    mv_config *cfg = mv_config_load(path, 0, &d);
+
+    for (size_t i = 0; i < d.count; i++)
+        fprintf(stderr, "mailverifyd: %s: %s\n", d.items[i].level == MV_DIAG_ERROR ? "error" : "warning",
+                d.items[i].text);
+    mv_diag_clear(&d);
+    return cfg;
+}
+
+/* socket_path - the file of a unix:/local: spec, or NULL */
+static const char *socket_path(const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+        return spec + 5;
+    if (strncmp(spec, "local:", 6) == 0)
+        return spec + 6;
+    return spec[0] == '/' ? spec : NULL;
+}
+
+/* open_socket - bind the milter socket (as root), then its mode and group */
+static bool open_socket(const char *spec, const mv_settings *s)
+{
+    const char *path = socket_path(spec);
+    mode_t mode = (mode_t)strtol(s->milter_socket_mode, NULL, 8);
+    mode_t old = umask(0177);
+    bool ok;
+
+    ok = smfi_setconn((char *)spec) == MI_SUCCESS && smfi_opensocket(true) == MI_SUCCESS;
+    umask(old);
+    if (!ok) {
+        fprintf(stderr, "mailverifyd: cannot open milter socket %s\n", spec);
+        return false;
+    }
+    if (path == NULL)
+        return true;
+    if (chmod(path, mode) < 0) {
+        fprintf(stderr, "mailverifyd: chmod %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    if (s->milter_socket_group[0] != '\0') {
+        struct group *g = getgrnam(s->milter_socket_group);
+
+        if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) < 0) {
+            fprintf(stderr, "mailverifyd: cannot give %s to group %s: %s\n", path,
+                    s->milter_socket_group, g ? strerror(errno) : "no such group");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* drop - become the configured user and group; false on failure */
+static bool drop(const char *user, const char *group)
+{
+    struct passwd *pw = user && *user ? getpwnam(user) : NULL;
+    struct group *gr = group && *group ? getgrnam(group) : NULL;
+    gid_t gid;
+
+    if ((user && *user && pw == NULL) || (group && *group && gr == NULL)) {
+        fprintf(stderr, "mailverifyd: no such %s '%s'\n", pw == NULL && user && *user ? "user" : "group",
+                pw == NULL && user && *user ? user : group);
+        return false;
+    }
+    if (pw == NULL && gr == NULL)
+        return true;
+    gid = gr ? gr->gr_gid : pw->pw_gid;
+    if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || (pw && setuid(pw->pw_uid) < 0)) {
+        fprintf(stderr, "mailverifyd: cannot drop privileges: %s\n", strerror(errno));
+        return false;
+    }
+    /* never keep a way back to root */
+    if (pw && pw->pw_uid != 0 && setuid(0) == 0) {
+        fprintf(stderr, "mailverifyd: privileges could be regained; refusing to run\n");
+        return false;
+    }
+    return true;
+}
+
+static volatile sig_atomic_t stopping;
+
+/* reload - SIGUSR1: a new configuration, or the old one kept */
+static void reload(mvd *d)
+{
+    mv_diag diag = {0};
+    mv_config *cfg = mv_config_load(d->config_path, 0, &diag), *old;
+
+    for (size_t i = 0; i < diag.count; i++)
+        mvd_log(diag.items[i].level == MV_DIAG_ERROR ? LOG_ERR : LOG_WARNING, "reload: %s",
+                diag.items[i].text);
+    mv_diag_clear(&diag);
+    if (cfg == NULL) {
+        mvd_log(LOG_ERR, "reload failed: %s has errors; the previous configuration stays in use",
+                d->config_path ? d->config_path : "(built-in)");
+        return;
+    }
+    pthread_mutex_lock(&d->mu);
+    old = d->cfg;
+    d->cfg = cfg;
+    pthread_mutex_unlock(&d->mu);
+    mv_config_unref(old);       /* connections that began with it keep theirs */
+    mvd_log(LOG_INFO, "reloaded %s (policy, lists and milter settings; dns, smtp and cache "
+            "settings take effect at restart)", d->config_path ? d->config_path : "(built-in)");
+}
+
+/* reloader - the thread that waits for SIGUSR1 */
+static void *reloader(void *arg)
+{
+    sigset_t set;
+    int sig;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    while (!stopping)
+        if (sigwait(&set, &sig) == 0 && !stopping)
+            reload(arg);
+    return NULL;
+}
+
+/* facility - a syslog facility by name */
+static int facility(const char *name)
+{
+    static const struct { const char *n; int f; } t[] = {
+        {"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+        {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+        {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+    };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++)
+        if (strcmp(t[i].n, name) == 0)
+            return t[i].f;
+    return LOG_MAIL;
+}
+
+/* write_pidfile - our pid, for init scripts */
+static bool write_pidfile(const char *path)
+{
+    FILE *f;
+
+    if (path == NULL || *path == '\0')
+        return true;
+    if ((f = fopen(path, "w")) == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "mailverifyd: cannot write %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* config_path - the file to load: the option, else the installed one if any */
+static const char *config_path(const options *o)
+{
+    static const char installed[] = MV_SYSCONFDIR "/mailverify.conf";
+
+    if (o->config != NULL)
+        return o->config;
+    return access(installed, F_OK) == 0 ? installed : NULL;
+}
+
+/* start - everything before smfi_main; an exit status, 0 to run */
+static int start(mvd *d, const options *o, pthread_t *rt)
+{
+    const mv_settings *s = mv_config_settings(d->cfg);
+    const char *pidfile = o->pidfile ? o->pidfile : s->milter_pidfile;
+    sigset_t set;
+
+    if (mvd_register() < 0 || !open_socket(o->socket ? o->socket : s->milter_socket, s))
+        return 71;
+    if (!o->foreground && daemon(0, 0) < 0) {
+        fprintf(stderr, "mailverifyd: cannot detach: %s\n", strerror(errno));
+        return 71;
+    }
+    if (!write_pidfile(pidfile))
+        return 71;
+    if (s->milter_control_socket[0] != '\0' && mv_stats_serve(d->stats, s->milter_control_socket) < 0)
+        mvd_log(LOG_WARNING, "control socket %s: %s (mailverify stats will not work)",
+                s->milter_control_socket, strerror(errno));
+    if (!drop(o->user ? o->user : s->milter_user, o->group ? o->group : s->milter_group))
+        return 71;
+    /* every thread started from here on inherits the blocked SIGUSR1 */
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (pthread_create(rt, NULL, reloader, d) != 0)
+        return 71;
+    mvd_log(LOG_INFO, "started (version %s, %s, socket %s%s)", MV_VERSION,
+            d->config_path ? d->config_path : "built-in configuration",
+            o->socket ? o->socket : s->milter_socket, d->dry_run ? ", dry run" : "");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o = {0};
+    mvd d = {0};
+    pthread_t rt;
+    int rc = parse(argc, argv, &o);
+
+    if (rc != 0)
+        return rc < 0 ? 64 : 0;
+    signal(SIGPIPE, SIG_IGN);
+    d.config_path = config_path(&o);
+    if ((d.cfg = load(d.config_path)) == NULL) {
+        fprintf(stderr, "mailverifyd: %s: configuration has errors; not starting\n",
+                d.config_path ? d.config_path : "(built-in)");
+        return 78;
+    }
+    if (o.test) {
+        printf("%s: ok\n", d.config_path ? d.config_path : "(built-in)");
+        mv_config_unref(d.cfg);
+        return 0;
+    }
+    openlog("mailverifyd", LOG_PID | (o.debug || mv_config_settings(d.cfg)->milter_log_stderr ? LOG_PERROR : 0),
+            facility(mv_config_settings(d.cfg)->milter_syslog_facility));
+    pthread_mutex_init(&d.mu, NULL);
+    d.dry_run = o.dry_run;
+    d.engine = mv_engine_new(d.cfg);
+    d.dha = mv_dha_new();
+    d.stats = mv_stats_new();
+    if (d.engine == NULL || d.dha == NULL || d.stats == NULL) {
+        fprintf(stderr, "mailverifyd: out of memory\n");
+        return 70;
+    }
+    mvd_set_state(&d);
+    if ((rc = start(&d, &o, &rt)) == 0) {
+        rc = smfi_main() == MI_SUCCESS ? 0 : 71;
+        mvd_log(LOG_INFO, "stopping: answering what is in flight");
+        stopping = 1;
+        pthread_kill(rt, SIGUSR1);
+        pthread_join(rt, NULL);
+    }
+    mv_engine_free(d.engine);   /* every request still out gets its answer */
+    mv_stats_free(d.stats);
+    mv_dha_free(d.dha);
+    if (rc == 0 && (o.pidfile || mv_config_settings(d.cfg)->milter_pidfile[0]))
+        unlink(o.pidfile ? o.pidfile : mv_config_settings(d.cfg)->milter_pidfile);
+    mv_config_unref(d.cfg);
+    mvd_log(LOG_INFO, "stopped");
+    closelog();
+    return rc;
+}

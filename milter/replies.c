@@ -1,0 +1,142 @@
+/*
+ * replies.c - verdict to SMTP reply; see replies.h.
+ *
+ * The address in the text is the normalized one, made safe: libmilter
+ * refuses a reply with CR or LF and treats "%" as a format character, and
+ * a bounce is read by people on any terminal, so only printable ASCII goes
+ * out ("%" doubled, other bytes as "?").
+ */
+#include "replies.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    mv_reason reason;
+    const char *code, *enh, *what;
+} row;
+
+/* Permanent refusals of a recipient. */
+static const row rcpt_block[] = {
+    {MV_R_INVALID_SYNTAX, "501", "5.1.3", "bad address syntax"},
+    {MV_R_INVALID_DOMAIN, "550", "5.1.2", "domain does not exist"},
+    {MV_R_NO_MAIL_SERVER, "556", "5.1.10", "domain does not accept mail"},
+    {MV_R_REJECTED_EMAIL, "550", "5.1.1", "mailbox does not exist"},
+    {MV_R_MAILBOX_DISABLED, "550", "5.2.1", "mailbox is disabled"},
+    {MV_R_MAILBOX_FULL, "552", "5.2.2", "mailbox is full"},
+};
+
+/* Permanent refusals of a sender: x.1.7 bad sender syntax, x.1.8 bad
+ * sender's system (RFC 3463). */
+static const row sender_block[] = {
+    {MV_R_INVALID_SYNTAX, "553", "5.1.7", "bad address syntax"},
+    {MV_R_INVALID_DOMAIN, "550", "5.1.8", "domain does not exist"},
+    {MV_R_NO_MAIL_SERVER, "550", "5.1.8", "domain does not accept mail, so it cannot receive replies"},
+    {MV_R_REJECTED_EMAIL, "550", "5.1.8", "mailbox does not exist"},
+    {MV_R_MAILBOX_DISABLED, "550", "5.1.8", "mailbox is disabled"},
+};
+
+/* mv_milter_safe_text - printable ASCII copy, "%" doubled, control bytes dropped */
+void mv_milter_safe_text(char *out, size_t size, const char *in)
+{
+    size_t n = 0;
+
+    for (; *in && n + 3 < size; in++) {
+        unsigned char c = (unsigned char)*in;
+
+        if (c == '%') {
+            out[n++] = '%';
+            out[n++] = '%';
+        } else if (c >= 0x20 && c < 0x7F) {
+            out[n++] = (char)c;
+        } else if (c >= 0x80) {
+            out[n++] = '?';
+        }
+    }
+    out[n] = '\0';
+}
+
+/* find - a reason's row in a table, or NULL */
+static const row *find(const row *t, size_t n, mv_reason r)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].reason == r)
+            return &t[i];
+    return NULL;
+}
+
+/* words - a reason for people: "role_account" -> "role account" */
+static void words(char *out, size_t size, mv_reason r)
+{
+    snprintf(out, size, "%s", mv_reason_name(r));
+    for (char *p = out; *p; p++)
+        if (*p == '_')
+            *p = ' ';
+}
+
+/* permanent - a 5xx for a blocked address */
+static void permanent(const mv_verdict *v, bool sender, const char *addr, mv_milter_reply *out)
+{
+    const row *r = sender ? find(sender_block, sizeof(sender_block) / sizeof(*sender_block), v->reason)
+                          : find(rcpt_block, sizeof(rcpt_block) / sizeof(*rcpt_block), v->reason);
+    const char *who = sender ? "Sender" : "Recipient";
+    char w[64];
+
+    if (r != NULL) {
+        snprintf(out->code, sizeof(out->code), "%s", r->code);
+        snprintf(out->enh, sizeof(out->enh), "%s", r->enh);
+        snprintf(out->text, sizeof(out->text), "<%s>: %s address rejected: %s", addr, who, r->what);
+        return;
+    }
+    /* disposable, role, accept-all, a free provider ...: the site's policy */
+    words(w, sizeof(w), v->reason);
+    snprintf(out->code, sizeof(out->code), "550");
+    snprintf(out->enh, sizeof(out->enh), "5.7.1");
+    snprintf(out->text, sizeof(out->text), "<%s>: %s address rejected: not accepted here (%s)",
+             addr, who, w);
+}
+
+/* temporary - a 4xx for an address to try again later */
+static void temporary(const mv_verdict *v, bool sender, const char *addr, mv_milter_reply *out)
+{
+    const char *who = sender ? "Sender" : "Recipient";
+    char w[64];
+
+    words(w, sizeof(w), v->reason);
+    if (v->reason == MV_R_MAILBOX_FULL) {
+        snprintf(out->code, sizeof(out->code), "452");
+        snprintf(out->enh, sizeof(out->enh), "4.2.2");
+        snprintf(out->text, sizeof(out->text), "<%s>: %s address rejected: mailbox is full, "
+                 "try again later", addr, who);
+        return;
+    }
+    snprintf(out->code, sizeof(out->code), "451");
+    snprintf(out->enh, sizeof(out->enh), sender ? "4.1.8" : "4.4.3");
+    snprintf(out->text, sizeof(out->text), "<%s>: %s address verification failed for now (%s), "
+             "try again later", addr, who, w);
+}
+
+/* mv_milter_reply_for - the reply for a verdict whose action is block or tempfail */
+void mv_milter_reply_for(const mv_verdict *v, bool sender, mv_milter_reply *out)
+{
+    char norm[MV_MAILBOX_MAX + 8], safe[MV_MAILBOX_MAX * 2 + 8];
+    mv_milter_reply raw;
+
+    if (v->addr.error != MV_SYN_OK || mv_address_format(&v->addr, norm, sizeof(norm)) == 0)
+        snprintf(norm, sizeof(norm), "%.*s", (int)(v->input_len > 200 ? 200 : v->input_len), v->input);
+    mv_milter_safe_text(safe, sizeof(safe), norm);
+    if (v->action == MV_ACT_TEMPFAIL)
+        temporary(v, sender, safe, &raw);
+    else
+        permanent(v, sender, safe, &raw);
+    *out = raw;
+}
+
+/* mv_milter_reply_dha - the reply when a client spent its unknown-recipient budget */
+void mv_milter_reply_dha(mv_milter_reply *out)
+{
+    snprintf(out->code, sizeof(out->code), "451");
+    snprintf(out->enh, sizeof(out->enh), "4.7.1");
+    snprintf(out->text, sizeof(out->text), "Too many unknown recipients from your address; "
+             "try again later");
+}
