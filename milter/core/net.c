@@ -573,8 +573,10 @@ static void schedule(domain *d)
 
 /* ---- DNS ------------------------------------------------------------- */
 
-/* proceed - the domain's MX answer is known: finish or queue the job */
-static void proceed(job *j)
+/* proceed - the domain's MX answer is known: finish or queue the job;
+ * with start, schedule at once (a caller queueing many schedules once, so
+ * that the first session carries a full batch, not one recipient) */
+static void proceed(job *j, bool start)
 {
     domain *d = j->d;
     mv_net *n = j->n;
@@ -617,7 +619,8 @@ static void proceed(job *j)
         if (d->q_tail) d->q_tail->next = j;
         else d->q_head = j;
         d->q_tail = j;
-        schedule(d);
+        if (start)
+            schedule(d);
         return;
     }
     (void)n;
@@ -648,8 +651,9 @@ static void on_mx(void *arg, const mv_mx_result *res)
         if (d->dns_head == NULL)
             d->dns_tail = NULL;
         j->next = NULL;
-        proceed(j);
+        proceed(j, false);
     }
+    schedule(d);
     unpin(d);
 }
 
@@ -725,12 +729,12 @@ static void attach(job *j, const char *dom)
             return;
         }
         if (literal_hop(d, hname)) {
-            proceed(j);
+            proceed(j, true);
             return;
         }
     }
     if (d->mx_known && mv_loop_now() < d->mx_expires_ms) {
-        proceed(j);
+        proceed(j, true);
         return;
     }
     j->next = NULL;

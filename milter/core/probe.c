@@ -78,7 +78,9 @@ static void release(mv_probe *p)
     free(p);
 }
 
-/* quit - a polite QUIT, best effort: one write attempt, no waiting */
+/* quit - a polite QUIT, best effort: one write attempt, no waiting for the
+ * 221 -- the session's answers are in hand, and Postfix's own client does
+ * the same by default (smtp_skip_quit_response = yes) */
 static void quit(mv_probe *p)
 {
     size_t put;
