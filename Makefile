@@ -67,9 +67,15 @@ $(B)/mailverify: $(CLI_OBJ) $(CORE_LIB)
 $(B)/mailverifyd: $(MILTER_OBJ) $(CORE_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(MILTER_OBJ) $(CORE_LIB) $(PKG_LIBS) -lmilter
 
-$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_LIB)
+# the milter's parts that need no libmilter, for unit tests
+MILTER_LIB := $(B)/libmvmilter.a
+$(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_LIB) $(MILTER_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lcmocka $(LDFLAGS_ALL)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Imilter -o $@ $< $(MILTER_LIB) $(CORE_LIB) $(PKG_LIBS) -lcmocka $(LDFLAGS_ALL)
 
 deps:
 	@tools/deps build test
