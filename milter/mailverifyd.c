@@ -296,6 +296,15 @@ static int start(mvd *d, const options *o, pthread_t *rt)
     return 0;
 }
 
+/* max_deadline - the longest deadline of the milter's contexts, ms */
+static long long max_deadline(const mv_config *cfg)
+{
+    const mv_settings *s = mv_config_settings(cfg);
+    long long a = s->context[MV_CTX_SENDER].deadline_ms, b = s->context[MV_CTX_RECIPIENT].deadline_ms;
+
+    return a > b ? a : b;
+}
+
 int main(int argc, char **argv)
 {
     options o = {0};
@@ -332,6 +341,11 @@ int main(int argc, char **argv)
     if ((rc = start(&d, &o, &rt)) == 0) {
         rc = smfi_main() == MI_SUCCESS ? 0 : 71;
         mvd_log(LOG_INFO, "stopping: answering what is in flight");
+        /* a check ends by its deadline at the latest: wait that long for
+         * the connection threads to hand their answers to the MTA */
+        if (!mvd_drain(&d, (unsigned)max_deadline(d.cfg) + 1000))
+            mvd_log(LOG_WARNING, "stopping with checks still in flight (the MTA applies "
+                    "its milter_default_action to them)");
         stopping = 1;
         pthread_kill(rt, SIGUSR1);
         pthread_join(rt, NULL);

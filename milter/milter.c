@@ -194,7 +194,11 @@ static bool verify(SMFICTX *ctx, conn *c, const char *addr, mv_context context, 
 {
     mvd *d = mvd_state();
     mv_request req = {addr, strlen(addr), context, mode, 0, 0, c->cfg, hop};
-    mv_call rc = mv_engine_check(d->engine, &req, v);
+    mv_call rc;
+
+    atomic_fetch_add(&d->checks, 1);
+    rc = mv_engine_check(d->engine, &req, v);
+    atomic_fetch_sub(&d->checks, 1);
 
     if (rc != MV_OK) {
         mvd_log(LOG_ERR, "%s: cannot verify <%s>: %s%s%s", qid(ctx), addr, mv_call_name(rc),
@@ -391,6 +395,17 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
         smfi_setsymlist(ctx, SMFIM_EOM, "i");
     }
     return SMFIS_CONTINUE;
+}
+
+/* mvd_drain - wait until no check is in flight, at most max_ms; true if none */
+bool mvd_drain(mvd *d, unsigned max_ms)
+{
+    for (unsigned waited = 0; atomic_load(&d->checks) > 0; waited += 20) {
+        if (waited >= max_ms)
+            return false;
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
+    return true;
 }
 
 /* mvd_register - hand the callbacks to libmilter; 0 or -1 */

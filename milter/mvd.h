@@ -18,6 +18,7 @@
 
 #include <libmilter/mfapi.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
     mv_dha *dha;
     mv_stats *stats;
     bool dry_run;               /* -n on the command line, or milter.dry_run */
+    atomic_int checks;          /* checks in flight, for the drain at stop */
 } mvd;
 
 /* mvd_state - the daemon's state */
@@ -38,6 +40,9 @@ void mvd_set_state(mvd *d);
 
 /* mvd_config - a reference to the current configuration */
 mv_config *mvd_config(mvd *d);
+
+/* mvd_drain - wait until no check is in flight, at most max_ms; true if none */
+bool mvd_drain(mvd *d, unsigned max_ms);
 
 /* mvd_register - hand the callbacks to libmilter; 0 or -1 */
 int mvd_register(void);
