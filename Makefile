@@ -93,12 +93,16 @@ check-cli: $(B)/mailverify
 	@MAILVERIFY=$(B)/mailverify SANITIZE=$(SANITIZE) tests/in-netns /usr/bin/python3 tests/cli/test_cli.py
 
 # the loopback test world (unbound, Postfix, scripted servers) and the
-# engine's end-to-end tests against it
-check-world: $(B)/mailverify $(B)/mvload
-	@tools/deps world
+# engine's end-to-end tests against it; mailverifyd behind a real Sendmail
+# (fetched outside the namespace) and driven by miltertest
+check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd
+	@tools/deps world sendmail miltertest
+	@tools/sendmail-pkg build/sendmail-pkg
 	@tests/in-netns /usr/bin/python3 tests/world/test_world.py
 	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_verify.py
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_etiquette.py
+	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_sendmail.py
+	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns tests/milter/run
 
 demo: deps all
 	@tools/deps world
