@@ -269,7 +269,6 @@ static int start(mvd *d, const options *o, pthread_t *rt)
 {
     const mv_settings *s = mv_config_settings(d->cfg);
     const char *pidfile = o->pidfile ? o->pidfile : s->milter_pidfile;
-    sigset_t set;
 
     if (mvd_register() < 0 || !open_socket(o->socket ? o->socket : s->milter_socket, s))
         return 71;
@@ -284,16 +283,28 @@ static int start(mvd *d, const options *o, pthread_t *rt)
                 s->milter_control_socket, strerror(errno));
     if (!drop(o->user ? o->user : s->milter_user, o->group ? o->group : s->milter_group))
         return 71;
-    /* every thread started from here on inherits the blocked SIGUSR1 */
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (pthread_create(rt, NULL, reloader, d) != 0)
         return 71;
     mvd_log(LOG_INFO, "started (version %s, %s, socket %s%s)", MV_VERSION,
             d->config_path ? d->config_path : "built-in configuration",
             o->socket ? o->socket : s->milter_socket, d->dry_run ? ", dry run" : "");
     return 0;
+}
+
+/* block_signals - before any thread exists: every thread inherits the
+ * mask, so SIGUSR1 reaches only our sigwait() and SIGTERM/SIGINT/SIGHUP
+ * only libmilter's; unblocked in some other thread, their default action
+ * would end the process */
+static void block_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 /* max_deadline - the longest deadline of the milter's contexts, ms */
@@ -315,6 +326,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 64 : 0;
     signal(SIGPIPE, SIG_IGN);
+    block_signals();
     d.config_path = config_path(&o);
     if ((d.cfg = load(d.config_path)) == NULL) {
         fprintf(stderr, "mailverifyd: %s: configuration has errors; not starting\n",
