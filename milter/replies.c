@@ -122,8 +122,17 @@ void mv_milter_reply_for(const mv_verdict *v, bool sender, mv_milter_reply *out)
     char norm[MV_MAILBOX_MAX + 8], safe[MV_MAILBOX_MAX * 2 + 8];
     mv_milter_reply raw;
 
-    if (v->addr.error != MV_SYN_OK || mv_address_format(&v->addr, norm, sizeof(norm)) == 0)
-        snprintf(norm, sizeof(norm), "%.*s", (int)(v->input_len > 200 ? 200 : v->input_len), v->input);
+    if (v->addr.error != MV_SYN_OK || mv_address_format(&v->addr, norm, sizeof(norm)) == 0) {
+        /* the MTA hands the address over as "<addr>": the text adds its own brackets */
+        const char *in = v->input;
+        size_t len = v->input_len;
+
+        if (len >= 2 && in[0] == '<' && in[len - 1] == '>') {
+            in++;
+            len -= 2;
+        }
+        snprintf(norm, sizeof(norm), "%.*s", (int)(len > 200 ? 200 : len), in);
+    }
     mv_milter_safe_text(safe, sizeof(safe), norm);
     if (v->action == MV_ACT_TEMPFAIL)
         temporary(v, sender, safe, &raw);
