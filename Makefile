@@ -101,6 +101,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd
 	@tests/in-netns /usr/bin/python3 tests/world/test_world.py
 	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_verify.py
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_etiquette.py
+	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_milter.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_sendmail.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns tests/milter/run
 
