@@ -3,7 +3,8 @@
  *
  * Precedence (DESIGN.md): invalid_syntax; then the network's word on the
  * mailbox or domain (undeliverable beats disposable); then disposable,
- * accept_all, mailbox_full, role_account (risky); then accepted_email.
+ * accept_all, mailbox_full; then a temporary network outcome (unknown:
+ * greylisted, timeout ...); then role_account; then accepted_email.
  * Offline, with no network word, a valid address with no risky signal is
  * unknown/unverified. The network outcomes join mv_verdict_reason() when
  * the engine's network half arrives; this is still the only place where
@@ -122,10 +123,14 @@ mv_reason mv_verdict_reason(const mv_signals *sig)
         return MV_R_DISPOSABLE;
     if (n == MV_R_ACCEPT_ALL || n == MV_R_MAILBOX_FULL)
         return n;
+    /* the network could not tell (greylisted, timeout ...): that, not the
+     * role signal, decides -- an admin who tempfails "unknown" must get a
+     * tempfail for postmaster@ too, not a fail-open "role_account" */
+    if (sig->net_asked && ns == MV_STATUS_UNKNOWN && n != MV_R_UNVERIFIED)
+        return n;
     if (sig->role)
         return MV_R_ROLE_ACCOUNT;
-    /* accepted_email, or a temporary outcome (greylisted, timeout ...),
-     * or unverified when nothing was asked */
+    /* accepted_email, or unverified when nothing was asked */
     return n;
 }
 

@@ -204,7 +204,9 @@ static void test_precedence_network(void **state)
         {true, false, true, MV_R_MAILBOX_FULL, MV_R_MAILBOX_FULL},
         {true, false, true, MV_R_ACCEPTED_EMAIL, MV_R_ROLE_ACCOUNT},
         {true, false, false, MV_R_ACCEPTED_EMAIL, MV_R_ACCEPTED_EMAIL},
-        {true, false, true, MV_R_GREYLISTED, MV_R_ROLE_ACCOUNT},     /* risky beats unknown */
+        {true, false, true, MV_R_GREYLISTED, MV_R_GREYLISTED},       /* unknown beats a role */
+        {true, false, true, MV_R_TIMEOUT, MV_R_TIMEOUT},
+        {true, false, true, MV_R_UNVERIFIED, MV_R_ROLE_ACCOUNT},     /* mode dns: nothing asked of SMTP */
         {true, true, false, MV_R_DNS_ERROR, MV_R_DISPOSABLE},
         {true, false, false, MV_R_TIMEOUT, MV_R_TIMEOUT},
         {true, false, false, MV_R_BLOCKED_BY_SERVER, MV_R_BLOCKED_BY_SERVER},
