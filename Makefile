@@ -7,6 +7,7 @@
 #   make fuzz         libFuzzer targets (clang), FUZZ_SECONDS each
 #   make bench-offline      offline throughput against two peers
 #   make bench-engine       the network path in the test world, next to Postfix's verify(8)
+#   make bench-milter       mailverifyd behind a real Postfix, driven by smtp-source
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
 
@@ -44,7 +45,7 @@ BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd
 
@@ -139,6 +140,16 @@ $(B)/bench_offline: tests/bench/bench_offline.c $(CORE_LIB)
 bench-engine: deps $(B)/mvload
 	@tools/deps world
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-engine $(B)
+
+# mailverifyd behind a real Postfix in the test world, driven by smtp-source,
+# next to no milter, a milter that does nothing and a trivial Python milter
+bench-milter: deps $(B)/mailverifyd $(B)/mailverify $(B)/nullmilter
+	@tools/deps world milterpeer
+	@tests/in-netns /usr/bin/python3 tests/bench/bench-milter $(B)
+
+$(B)/nullmilter: tests/bench/nullmilter.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lmilter $(LDFLAGS_ALL)
 
 # load driver: many addresses through mv_engine_submit, latencies and rates
 $(B)/mvload: tests/bench/mvload.c $(CORE_LIB)
