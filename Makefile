@@ -17,6 +17,7 @@ SBINDIR ?= $(PREFIX)/sbin
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)/mailverify
 DATADIR ?= $(PREFIX)/share/mailverify
 MANDIR ?= $(PREFIX)/share/man
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 
 SANITIZE ?=
 B := build$(if $(SANITIZE),-san)
@@ -160,7 +161,8 @@ lists:
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DATADIR)/lists \
-	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(SYSTEMDDIR)
 	install -m 755 $(B)/mailverify $(DESTDIR)$(BINDIR)/mailverify
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 755 $(B)/mailverifyd $(DESTDIR)$(SBINDIR)/mailverifyd
@@ -169,6 +171,11 @@ install: all
 	install -m 644 etc/lists/*.txt etc/lists/README $(DESTDIR)$(DATADIR)/lists/
 	install -m 644 docs/mailverify.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 docs/mailverify.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 docs/mailverifyd.8 $(DESTDIR)$(MANDIR)/man8/
+	sed -e 's|/usr/sbin/mailverifyd|$(SBINDIR)/mailverifyd|g' \
+	    -e 's|/etc/mailverify/mailverify.conf|$(SYSCONFDIR)/mailverify.conf|g' \
+	    etc/mailverifyd.service > $(DESTDIR)$(SYSTEMDDIR)/mailverifyd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/mailverifyd.service
 
 clean:
 	rm -rf build build-san build-fuzz
