@@ -106,6 +106,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_milter.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_sendmail.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns tests/milter/run
+	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_snippets.py
 
 demo: deps all
 	@tools/deps world
