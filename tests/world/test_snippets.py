@@ -178,7 +178,7 @@ class PostfixWithSnippet(unittest.TestCase):
         cls.log_path = w.path("mailverifyd.log")
         cls.logf = open(cls.log_path, "w")
         cls.mvd = subprocess.Popen(
-            ["setpriv", "--reuid", RUN_AS, "--regid", str(pw.pw_gid), "--groups", "postfix",
+            ["setpriv", "--pdeathsig", "KILL", "--reuid", RUN_AS, "--regid", str(pw.pw_gid), "--groups", "postfix",
              "--inh-caps=-all", MV_BIN, "-f", "-d", "-c", conf.path],
             stdout=cls.logf, stderr=cls.logf)
         deadline = time.monotonic() + 10
