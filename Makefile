@@ -27,7 +27,8 @@ comma := ,
 SANFLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS ?= $(OPT) -g
-ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP
+ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP \
+	-DMV_SYSCONFDIR='"$(SYSCONFDIR)"' 
 PKGS := libconfig libidn2 libcares openssl
 # recursive (=): evaluated when a recipe runs, after `make deps` installed them
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))

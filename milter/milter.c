@@ -381,8 +381,11 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
                              unsigned long f3, unsigned long *pf0, unsigned long *pf1,
                              unsigned long *pf2, unsigned long *pf3)
 {
-    unsigned long skip = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-                         SMFIP_NODATA;
+    /* not SMFIP_NODATA: Postfix still sends the DATA macros, unanswered,
+     * and over TCP the end of message then waits ~40 ms for their ACK
+     * (Nagle meets delayed ACK); libmilter answers DATA itself, one
+     * round trip of ~0.1 ms (measured by make bench-milter) */
+    unsigned long skip = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN;
 
     (void)f2;
     (void)f3;
