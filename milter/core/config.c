@@ -112,6 +112,30 @@ static const key keys[] = {
     ENUMK("milter.syslog_facility", milter_syslog_facility, "mail",
           "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"),
     BOOLK("milter.log_stderr", milter_log_stderr, "false"),
+    GROUP("fastcgi"),
+    STRK("fastcgi.socket", fcgi_socket, 0, 1024, ":9000"),
+    INTK("fastcgi.threads", fcgi_threads, 1, 256, "4"),
+    INTK("fastcgi.max_body", fcgi_max_body, 64, 10485760, "16384"),
+    LISTK("fastcgi.cors_origins"),
+    INTK("fastcgi.ip_rate", fcgi_ip_rate, 0, 100000, "5"),
+    INTK("fastcgi.ip_burst", fcgi_ip_burst, 1, 100000, "20"),
+    BOOLK("fastcgi.require_api_key", fcgi_require_api_key, "false"),
+    LISTK("fastcgi.api_keys"),
+    INTK("fastcgi.key_rate", fcgi_key_rate, 0, 100000, "50"),
+    INTK("fastcgi.key_burst", fcgi_key_burst, 1, 100000, "100"),
+    STRK("fastcgi.pass_through", fcgi_pass_through, 0, 1024, ""),
+    LISTK("fastcgi.pass_fields"),
+    ENUMK("fastcgi.on_block", fcgi_on_block, "page", "page|redirect"),
+    STRK("fastcgi.block_page", fcgi_block_page, 0, 1024, ""),
+    STRK("fastcgi.block_redirect", fcgi_block_redirect, 0, 1024, ""),
+    STRK("fastcgi.warn_field", fcgi_warn_field, 0, 64, "mailverify"),
+    GROUP("webhook"),
+    STRK("webhook.url", webhook_url, 0, 1024, ""),
+    STRK("webhook.secret", webhook_secret, 0, 1024, ""),
+    INTK("webhook.timeout_ms", webhook_timeout_ms, 100, 120000, "5000"),
+    INTK("webhook.retries", webhook_retries, 0, 100, "8"),
+    INTK("webhook.retry_base_ms", webhook_retry_base_ms, 10, 3600000, "1000"),
+    INTK("webhook.max_queue", webhook_max_queue, 1, 1000000, "10000"),
     GROUP("policy"),
     {"canonical", KT_RULES, 0, 0, 0, NULL, NULL},
     {"domains", KT_RULES, 0, 0, 0, NULL, NULL},
@@ -411,6 +435,52 @@ static void apply_trusted(loader *L, const config_setting_t *s)
     }
 }
 
+static const char *const strlist_keys[] = {
+    "fastcgi.cors_origins", "fastcgi.api_keys", "fastcgi.pass_fields",
+};
+
+/* apply_strlist - a plain list of strings, kept as written */
+static void apply_strlist(loader *L, const config_setting_t *s, const char *path)
+{
+    mv_config *c = L->cfg;
+    int n = config_setting_length(s);
+
+    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++) {
+        struct strlist *sl = &c->strlists[i];
+
+        if (strcmp(strlist_keys[i], path) != 0)
+            continue;
+        for (size_t j = 0; j < sl->n; j++)
+            free(sl->v[j]);
+        free(sl->v);
+        sl->n = 0;
+        if ((sl->v = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
+            config_error(L, s, "out of memory");
+            return;
+        }
+        for (int j = 0; j < n; j++) {
+            const char *v = config_setting_get_string_elem(s, (unsigned)j);
+
+            if (*v == '\0' || strlen(v) > 1024)
+                config_error(L, s, "'%s' entry %d must be 1 to 1024 characters", path, j + 1);
+            else if ((sl->v[sl->n++] = strdup(v)) == NULL)
+                config_error(L, s, "out of memory");
+        }
+    }
+}
+
+/* mv_config_strlist - a string-list key as written; count in *n */
+const char *const *mv_config_strlist(const mv_config *cfg, const char *name, size_t *n)
+{
+    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++)
+        if (strcmp(strlist_keys[i], name) == 0) {
+            *n = cfg->strlists[i].n;
+            return (const char *const *)cfg->strlists[i].v;
+        }
+    *n = 0;
+    return NULL;
+}
+
 /* mv_config_trusted - is the address in milter.trusted_networks? */
 bool mv_config_trusted(const mv_config *cfg, const struct sockaddr *sa)
 {
@@ -506,6 +576,8 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
             apply_allow(L, s);
         else if (k->type == KT_STRLIST && strcmp(path, "milter.trusted_networks") == 0)
             apply_trusted(L, s);
+        else if (k->type == KT_STRLIST && strncmp(path, "fastcgi.", 8) == 0)
+            apply_strlist(L, s, path);
         else if (k->type == KT_STRLIST)
             apply_tls_domains(L, s);
         else
@@ -684,6 +756,9 @@ static mv_config *finish(loader *L, config_t *lc)
     apply_values(L, config_root_setting(lc), "");
     if (config_lookup(lc, "canonical") == NULL)
         config_rules_default(L);
+    if (L->cfg->strlists[2].n == 0 && (L->cfg->strlists[2].v = calloc(2, sizeof(char *))) != NULL &&
+        (L->cfg->strlists[2].v[0] = strdup("email")) != NULL)
+        L->cfg->strlists[2].n = 1;  /* fastcgi.pass_fields defaults to [ "email" ] */
     check_meaning(L, lc);
     if (!(L->flags & MV_CONFIG_SKIP_LISTS))
         load_lists(L, lc);
@@ -797,6 +872,11 @@ void mv_config_unref(mv_config *cfg)
     free(cfg->trusted_text);
     free(cfg->trusted);
     config_domains_free(cfg);
+    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++) {
+        for (size_t j = 0; j < cfg->strlists[i].n; j++)
+            free(cfg->strlists[i].v[j]);
+        free(cfg->strlists[i].v);
+    }
     mv_lists_free(cfg->lists);
     mv_typo_free(cfg->typo);
     mv_canon_free(cfg->canon);
@@ -825,6 +905,8 @@ static void dump_key(const mv_config *cfg, const key *k, mv_buf *out)
         mv_buf_printf(out, "%s = %s\n", k->path, *(const bool *)p ? "true" : "false");
     else if (k->type == KT_INT)
         mv_buf_printf(out, "%s = %lld\n", k->path, *(const long long *)p);
+    else if (k->type == KT_STR && strstr(k->path, "secret") && **(char *const *)p)
+        mv_buf_printf(out, "%s = \"(hidden)\"\n", k->path);
     else if (k->type == KT_STR)
         mv_buf_printf(out, "%s = \"%s\"\n", k->path, *(char *const *)p);
 }
@@ -842,6 +924,13 @@ void mv_config_dump(const mv_config *cfg, mv_buf *out)
     for (size_t i = 0; i < cfg->ntrusted; i++)
         mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->trusted_text[i]);
     mv_buf_puts(out, cfg->ntrusted ? " ]\n" : "]\n");
+    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++) {
+        mv_buf_printf(out, "%s = [", strlist_keys[i]);
+        for (size_t j = 0; j < cfg->strlists[i].n; j++)
+            mv_buf_printf(out, "%s\"%s\"", j ? ", " : " ",
+                          i == 1 ? "(hidden)" : cfg->strlists[i].v[j]);
+        mv_buf_puts(out, cfg->strlists[i].n ? " ]\n" : "]\n");
+    }
     mv_buf_puts(out, "smtp.tls_required_domains = [");
     for (size_t i = 0; i < cfg->ntls; i++)
         mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->tls_domains[i]);

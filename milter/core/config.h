@@ -63,6 +63,16 @@ typedef struct {
     bool milter_dry_run, milter_skip_authenticated, milter_skip_null_sender;
     bool milter_check_senders, milter_check_recipients, milter_log_stderr;
     long long milter_dha_limit, milter_dha_window_s;
+    /* mailverify.fcgi */
+    char *fcgi_socket;
+    long long fcgi_threads, fcgi_max_body, fcgi_ip_rate, fcgi_ip_burst;
+    bool fcgi_require_api_key;
+    long long fcgi_key_rate, fcgi_key_burst;
+    char *fcgi_pass_through, *fcgi_on_block, *fcgi_block_page, *fcgi_block_redirect;
+    char *fcgi_warn_field;
+    /* webhooks */
+    char *webhook_url, *webhook_secret;
+    long long webhook_timeout_ms, webhook_retries, webhook_retry_base_ms, webhook_max_queue;
 } mv_settings;
 
 /* A per-domain override (the `domains` list): how to treat recipients. */
@@ -103,6 +113,10 @@ const mv_strset *mv_config_tls_required(const mv_config *cfg);
 
 /* mv_config_domain_rule - the override for a normalized domain, or NULL */
 const mv_domain_rule *mv_config_domain_rule(const mv_config *cfg, const char *domain);
+
+/* mv_config_strlist - a string-list key as written (fastcgi.cors_origins,
+ * fastcgi.api_keys, fastcgi.pass_fields); count in *n */
+const char *const *mv_config_strlist(const mv_config *cfg, const char *name, size_t *n);
 
 /* mv_config_trusted - is the address in milter.trusted_networks? */
 bool mv_config_trusted(const mv_config *cfg, const struct sockaddr *sa);

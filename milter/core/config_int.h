@@ -32,6 +32,11 @@ struct mv_config {
     } *trusted;                 /* milter.trusted_networks */
     char **trusted_text;
     size_t ntrusted;
+    struct strlist {
+        const char *key;
+        char **v;
+        size_t n;
+    } strlists[3];              /* cors_origins, api_keys, pass_fields */
     struct domain_rule {
         mv_domain_rule r;
         char *match, *next_hop;
