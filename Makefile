@@ -42,6 +42,8 @@ CLI_SRC := $(wildcard milter/cli*.c) milter/mailverify.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/replies.c milter/dha.c milter/stats.c
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
+FCGI_SRC := $(wildcard plugins/fastcgi/*.c)
+FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/%.o)
 BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -49,7 +51,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter install clean lists
 
-all: $(B)/mailverify $(B)/mailverifyd
+all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -69,6 +71,10 @@ $(B)/mailverify: $(CLI_OBJ) $(CORE_LIB)
 
 $(B)/mailverifyd: $(MILTER_OBJ) $(CORE_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(MILTER_OBJ) $(CORE_LIB) $(PKG_LIBS) -lmilter
+
+$(B)/plugins/fastcgi/%.o: ALL_CFLAGS += -Iplugins/fastcgi
+$(B)/mailverify.fcgi: $(FCGI_OBJ) $(CORE_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(FCGI_OBJ) $(CORE_LIB) $(PKG_LIBS) -lfcgi -lm
 
 # the milter's parts that need no libmilter, for unit tests
 MILTER_LIB := $(B)/libmvmilter.a
@@ -182,4 +188,4 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MILTER_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(FCGI_OBJ:.o=.d)

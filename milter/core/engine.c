@@ -48,6 +48,22 @@ void mv_engine_free(mv_engine *e)
     free(e);
 }
 
+/* mv_engine_rescore - reason, status and action again, after a caller
+ * changed the verdict's network outcome (e.g. "still pending") */
+void mv_engine_rescore(mv_engine *e, mv_verdict *v)
+{
+    mv_signals sig = {
+        .syntax_ok = v->addr.error == MV_SYN_OK,
+        .null_path = v->addr.error == MV_SYN_OK && v->addr.kind == MV_ADDR_NULL,
+        .disposable = v->disposable,
+        .role = v->role,
+    };
+    uint64_t elapsed = v->elapsed_us;
+
+    mv_engine_finish(e->cfg, v, &sig, mv_engine_now_us());
+    v->elapsed_us = elapsed;
+}
+
 /* mv_engine_error - why the network half could not start */
 const char *mv_engine_error(const mv_engine *e)
 {

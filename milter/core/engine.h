@@ -78,6 +78,13 @@ mv_call mv_engine_check(mv_engine *e, const mv_request *req, mv_verdict *out);
  * thread, or in the caller's before this returns when no network is needed */
 mv_call mv_engine_submit(mv_engine *e, const mv_request *req, mv_verdict_cb cb, void *arg);
 
+/* mv_engine_rescore - reason, status and action again, after a caller
+ * changed the verdict's network outcome (e.g. "still pending") */
+void mv_engine_rescore(mv_engine *e, mv_verdict *v);
+
+/* mv_engine_load - requests waiting for the network, SMTP sessions open */
+void mv_engine_load(mv_engine *e, size_t *requests, size_t *sessions);
+
 /* mv_engine_error - why the network half could not start */
 const char *mv_engine_error(const mv_engine *e);
 

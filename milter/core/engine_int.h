@@ -32,6 +32,7 @@ struct mv_engine {
     mv_net *net;
     char helo[256];
     atomic_bool closing;
+    atomic_size_t pending;      /* requests posted to the loop, not answered */
 };
 
 /* A request on its way through the network half. */

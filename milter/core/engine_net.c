@@ -302,6 +302,17 @@ void mv_engine_net_stop(mv_engine *e)
 
 /* ---- requests --------------------------------------------------------- */
 
+/* mv_engine_load - requests waiting for the network, SMTP sessions open */
+void mv_engine_load(mv_engine *e, size_t *requests, size_t *sessions)
+{
+    *requests = atomic_load(&e->pending);
+    *sessions = 0;
+    pthread_mutex_lock(&e->mu);
+    if (e->net_started)
+        *sessions = mv_net_sessions(e->net);
+    pthread_mutex_unlock(&e->mu);
+}
+
 /* answer - the request's one answer to its caller */
 static void answer(mv_areq *r)
 {
@@ -310,6 +321,8 @@ static void answer(mv_areq *r)
     };
 
     r->answered = true;
+    if (!r->v.cached)
+        atomic_fetch_sub(&r->e->pending, 1);
     mv_engine_finish(r->cfg, &r->v, &sig, r->t0_us);
     r->cb(r->arg, &r->v);
 }
@@ -419,7 +432,10 @@ mv_call mv_engine_net_submit(mv_engine *e, mv_areq *r)
         return MV_ENETSTART;
     if (from_cache(e, r))
         return MV_OK;
-    if (mv_loop_post(e->loop, start_task, r) < 0)
+    atomic_fetch_add(&e->pending, 1);
+    if (mv_loop_post(e->loop, start_task, r) < 0) {
+        atomic_fetch_sub(&e->pending, 1);
         return MV_ENOMEM;
+    }
     return MV_OK;
 }

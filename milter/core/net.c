@@ -21,6 +21,7 @@
 #include "netguard.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,7 +111,8 @@ struct mv_net {
     mv_dict *jobs, *domains, *hosts;
     mv_dict *waiting;           /* background re-probes waiting for their time */
     domain *idle_head, *idle_tail;
-    size_t nidle, sessions;
+    size_t nidle;
+    atomic_size_t sessions;     /* read by other threads for metrics */
     session *open;
     bool closing;
 };
@@ -877,6 +879,12 @@ void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *
         return;
     }
     attach(j, dom);
+}
+
+/* mv_net_sessions - SMTP sessions open (any thread; approximate) */
+size_t mv_net_sessions(const mv_net *n)
+{
+    return atomic_load(&((mv_net *)n)->sessions);
 }
 
 /* mv_net_stats - jobs in flight, sessions open, domains known */

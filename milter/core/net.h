@@ -65,6 +65,9 @@ mv_net *mv_net_new(mv_loop *loop, mv_dns *dns, const mv_net_params *p);
 void mv_net_verify(mv_net *n, const char *mailbox, const char *domain, const char *next_hop,
                    bool smtp, bool smtputf8, mv_net_cb cb, void *arg);
 
+/* mv_net_sessions - SMTP sessions open (any thread; approximate) */
+size_t mv_net_sessions(const mv_net *n);
+
 /* mv_net_stats - jobs in flight, sessions open, domains known */
 void mv_net_stats(const mv_net *n, size_t *jobs, size_t *sessions, size_t *domains);
 

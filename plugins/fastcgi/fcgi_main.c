@@ -1,0 +1,238 @@
+/*
+ * fcgi_main.c - mailverify.fcgi: one binary, CGI or FastCGI.
+ *
+ * As a CGI program (the web server sets GATEWAY_INTERFACE) it answers the
+ * one request in its environment and exits. As a FastCGI worker it serves
+ * many requests with a pool of threads sharing one engine and one cache:
+ * on the listening socket spawn-fcgi hands it as stdin, or on its own
+ * (fastcgi.socket, --socket). libfcgi's accept is serialized by a mutex,
+ * as its threaded example does (some systems wake every waiter).
+ * SIGTERM/SIGINT stop accepting; requests being answered finish; what the
+ * engine has in flight is answered before exit.
+ */
+#include "plugin.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef MV_VERSION
+#define MV_VERSION "0.1.0"
+#endif
+#ifndef MV_SYSCONFDIR
+#define MV_SYSCONFDIR "/etc/mailverify"
+#endif
+
+static const char usage[] =
+    "Usage: mailverify.fcgi [-c FILE] [-s SOCKET] [-t THREADS]\n"
+    "\n"
+    "The mailverify web plugin. Under a web server as a CGI program it answers\n"
+    "one request and exits; run otherwise it is a FastCGI worker: on the socket\n"
+    "spawn-fcgi gives it, or on its own (fastcgi.socket, -s).\n"
+    "\n"
+    "Endpoints (the last part of the path decides, so any prefix works):\n"
+    "  POST /verify      email=... (form) or {\"email\": ...} (JSON), optional context\n"
+    "  GET  /verify?email=...&context=form\n"
+    "  GET  /healthz     {\"status\":\"ok\"}\n"
+    "  GET  /metrics     Prometheus text format\n"
+    "  OPTIONS           CORS preflight (fastcgi.cors_origins)\n"
+    "Answers: 200 with the verdict for any address; 400 malformed request;\n"
+    "401 API key; 405 method; 413 body too large; 415 media type; 429 rate\n"
+    "limited (Retry-After); 503 the verifier cannot answer.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   configuration (default " MV_SYSCONFDIR "/mailverify.conf,\n"
+    "                      the built-in one if that does not exist)\n"
+    "  -s, --socket SPEC   FastCGI socket: \":PORT\", \"HOST:PORT\" or a path\n"
+    "  -t, --threads N     worker threads (fastcgi.threads)\n"
+    "  -h, --help          this help\n"
+    "  -V, --version       the version\n"
+    "\n"
+    "Exit status: 0 stopped cleanly; 64 usage; 71 cannot open the socket;\n"
+    "78 configuration errors.\n";
+
+static mv_plugin plugin;
+static int listen_fd;
+static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
+static volatile sig_atomic_t stopping;
+
+/* fcgx_getenv, fcgx_read, fcgx_write - the http.h I/O over a FastCGI request */
+static const char *fcgx_getenv(void *io, const char *name)
+{
+    return FCGX_GetParam(name, ((FCGX_Request *)io)->envp);
+}
+
+static long fcgx_read(void *io, char *buf, size_t n)
+{
+    int got = FCGX_GetStr(buf, n > 65536 ? 65536 : (int)n, ((FCGX_Request *)io)->in);
+
+    return got < 0 ? -1 : got;
+}
+
+static bool fcgx_write(void *io, const char *buf, size_t n)
+{
+    return FCGX_PutStr(buf, (int)n, ((FCGX_Request *)io)->out) == (int)n;
+}
+
+/* cgi_getenv, cgi_read, cgi_write - the same over a CGI process */
+static const char *cgi_getenv(void *io, const char *name)
+{
+    (void)io;
+    return getenv(name);
+}
+
+static long cgi_read(void *io, char *buf, size_t n)
+{
+    (void)io;
+    return (long)fread(buf, 1, n, stdin);
+}
+
+static bool cgi_write(void *io, const char *buf, size_t n)
+{
+    (void)io;
+    return fwrite(buf, 1, n, stdout) == n;
+}
+
+/* worker - a FastCGI thread: accept, answer, repeat */
+static void *worker(void *arg)
+{
+    FCGX_Request req;
+
+    (void)arg;
+    if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
+        return NULL;
+    while (!stopping) {
+        mv_http_io io = {fcgx_getenv, fcgx_read, fcgx_write, &req};
+        mv_http_req r;
+        int rc;
+
+        pthread_mutex_lock(&accept_mu);
+        rc = stopping ? -1 : FCGX_Accept_r(&req);
+        pthread_mutex_unlock(&accept_mu);
+        if (rc < 0)
+            break;
+        mv_http_init(&r, &io);
+        mv_plugin_handle(&plugin, &r);
+        mv_http_free(&r);
+        FCGX_Finish_r(&req);
+    }
+    FCGX_Free(&req, 1);
+    return NULL;
+}
+
+/* on_stop - SIGTERM/SIGINT: no new requests */
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    FCGX_ShutdownPending();
+    shutdown(listen_fd, SHUT_RDWR);     /* wakes the thread blocked in accept */
+}
+
+/* serve - the FastCGI worker pool; an exit status */
+static int serve(const char *spec, long threads)
+{
+    pthread_t *t = calloc((size_t)threads, sizeof(*t));
+    struct sigaction sa = {.sa_handler = on_stop};
+    long started = 0;
+
+    if (t == NULL)
+        return 70;
+    if (FCGX_Init() != 0) {
+        free(t);
+        return 71;
+    }
+    listen_fd = 0;                      /* spawn-fcgi's socket */
+    if (FCGX_IsCGI()) {
+        if ((listen_fd = FCGX_OpenSocket(spec, 128)) < 0) {
+            fprintf(stderr, "mailverify.fcgi: cannot listen on %s: %s\n", spec, strerror(errno));
+            free(t);
+            return 71;
+        }
+    }
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    for (long i = 0; i < threads; i++)
+        started += pthread_create(&t[i], NULL, worker, NULL) == 0;
+    for (long i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+    return started > 0 ? 0 : 70;
+}
+
+/* cgi - the one request of a CGI process */
+static int cgi(void)
+{
+    mv_http_io io = {cgi_getenv, cgi_read, cgi_write, NULL};
+    mv_http_req r;
+
+    mv_http_init(&r, &io);
+    mv_plugin_handle(&plugin, &r);
+    mv_http_free(&r);
+    return fflush(stdout) == 0 ? 0 : 74;
+}
+
+/* load - the configuration, errors on stderr; NULL on errors */
+static mv_config *load(const char *path)
+{
+    mv_diag d = {0};
+    mv_config *cfg = mv_config_load(path, 0, &d);
+
+    for (size_t i = 0; i < d.count; i++)
+        fprintf(stderr, "mailverify.fcgi: %s\n", d.items[i].text);
+    mv_diag_clear(&d);
+    return cfg;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
+        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+    };
+    static const char installed[] = MV_SYSCONFDIR "/mailverify.conf";
+    const char *config = NULL, *spec = NULL;
+    long threads = 0;
+    mv_config *cfg;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "c:s:t:hV", lo, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 's': spec = optarg; break;
+        case 't': threads = strtol(optarg, NULL, 10); break;
+        case 'h': fputs(usage, stdout); return 0;
+        case 'V': printf("mailverify.fcgi %s\n", MV_VERSION); return 0;
+        default: fputs("Try 'mailverify.fcgi --help'.\n", stderr); return 64;
+        }
+    }
+    if (optind < argc || threads < 0 || threads > 256) {
+        fputs("mailverify.fcgi: bad arguments (try --help)\n", stderr);
+        return 64;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (config == NULL && access(installed, F_OK) == 0)
+        config = installed;
+    if ((cfg = load(config)) == NULL)
+        return 78;
+    if (!mv_plugin_init(&plugin, cfg)) {
+        fputs("mailverify.fcgi: out of memory\n", stderr);
+        return 70;
+    }
+    if (getenv("GATEWAY_INTERFACE") != NULL)
+        rc = cgi();
+    else
+        rc = serve(spec ? spec : mv_config_settings(cfg)->fcgi_socket,
+                   threads ? threads : mv_config_settings(cfg)->fcgi_threads);
+    mv_plugin_fini(&plugin);
+    mv_config_unref(cfg);
+    return rc;
+}
