@@ -361,172 +361,6 @@ static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
     }
 }
 
-/* apply_allow - lists.allow: each entry must be a domain */
-static void apply_allow(loader *L, const config_setting_t *s)
-{
-    mv_config *c = L->cfg;
-    int n = config_setting_length(s);
-
-    if ((c->allow = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-        config_error(L, s, "out of memory");
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        const char *d = config_setting_get_string_elem(s, (unsigned)i);
-        int rc = mv_lists_add(c->lists, MV_LIST_ALLOW, d, strlen(d));
-
-        if (rc == -2)
-            config_error(L, s, "'lists.allow' entry \"%s\" is not a domain name", d);
-        else if (rc < 0 || (c->allow[c->nallow++] = strdup(d)) == NULL)
-            config_error(L, s, "out of memory");
-    }
-}
-
-/* parse_cidr - "10.0.0.0/8", "::1/128" or a bare address */
-static bool parse_cidr(const char *text, struct cidr *c)
-{
-    char buf[64], *slash;
-    unsigned long bits;
-    char *end;
-
-    if (strlen(text) >= sizeof(buf))
-        return false;
-    snprintf(buf, sizeof(buf), "%s", text);
-    if ((slash = strchr(buf, '/')) != NULL)
-        *slash++ = '\0';
-    memset(c, 0, sizeof(*c));
-    if (inet_pton(AF_INET, buf, c->addr) == 1)
-        c->family = AF_INET;
-    else if (inet_pton(AF_INET6, buf, c->addr) == 1)
-        c->family = AF_INET6;
-    else
-        return false;
-    bits = c->family == AF_INET ? 32 : 128;
-    if (slash != NULL) {
-        unsigned long b = strtoul(slash, &end, 10);
-
-        if (*slash == '\0' || *end != '\0' || b > bits)
-            return false;
-        bits = b;
-    }
-    c->bits = (unsigned)bits;
-    return true;
-}
-
-/* apply_trusted - milter.trusted_networks: CIDR blocks */
-static void apply_trusted(loader *L, const config_setting_t *s)
-{
-    mv_config *c = L->cfg;
-    int n = config_setting_length(s);
-
-    if ((c->trusted = calloc((size_t)n + 1, sizeof(*c->trusted))) == NULL ||
-        (c->trusted_text = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-        config_error(L, s, "out of memory");
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        const char *t = config_setting_get_string_elem(s, (unsigned)i);
-
-        if (!parse_cidr(t, &c->trusted[c->ntrusted]))
-            config_error(L, s, "'milter.trusted_networks' entry \"%s\" is not an address or "
-                         "network (like \"192.0.2.0/24\" or \"2001:db8::/32\")", t);
-        else if ((c->trusted_text[c->ntrusted++] = strdup(t)) == NULL)
-            config_error(L, s, "out of memory");
-    }
-}
-
-static const char *const strlist_keys[] = {
-    "fastcgi.cors_origins", "fastcgi.api_keys", "fastcgi.pass_fields",
-};
-
-/* apply_strlist - a plain list of strings, kept as written */
-static void apply_strlist(loader *L, const config_setting_t *s, const char *path)
-{
-    mv_config *c = L->cfg;
-    int n = config_setting_length(s);
-
-    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++) {
-        struct strlist *sl = &c->strlists[i];
-
-        if (strcmp(strlist_keys[i], path) != 0)
-            continue;
-        for (size_t j = 0; j < sl->n; j++)
-            free(sl->v[j]);
-        free(sl->v);
-        sl->n = 0;
-        if ((sl->v = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-            config_error(L, s, "out of memory");
-            return;
-        }
-        for (int j = 0; j < n; j++) {
-            const char *v = config_setting_get_string_elem(s, (unsigned)j);
-
-            if (*v == '\0' || strlen(v) > 1024)
-                config_error(L, s, "'%s' entry %d must be 1 to 1024 characters", path, j + 1);
-            else if ((sl->v[sl->n++] = strdup(v)) == NULL)
-                config_error(L, s, "out of memory");
-        }
-    }
-}
-
-/* mv_config_strlist - a string-list key as written; count in *n */
-const char *const *mv_config_strlist(const mv_config *cfg, const char *name, size_t *n)
-{
-    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++)
-        if (strcmp(strlist_keys[i], name) == 0) {
-            *n = cfg->strlists[i].n;
-            return (const char *const *)cfg->strlists[i].v;
-        }
-    *n = 0;
-    return NULL;
-}
-
-/* mv_config_trusted - is the address in milter.trusted_networks? */
-bool mv_config_trusted(const mv_config *cfg, const struct sockaddr *sa)
-{
-    const unsigned char *a;
-    int fam = sa->sa_family;
-
-    if (fam == AF_INET)
-        a = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-    else if (fam == AF_INET6)
-        a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
-    else
-        return false;
-    for (size_t i = 0; i < cfg->ntrusted; i++) {
-        const struct cidr *c = &cfg->trusted[i];
-        unsigned full = c->bits / 8, rest = c->bits % 8;
-
-        if (c->family != fam || memcmp(a, c->addr, full) != 0)
-            continue;
-        if (rest == 0 || ((a[full] ^ c->addr[full]) & (0xFF << (8 - rest))) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* apply_tls_domains - smtp.tls_required_domains: normalized into a set */
-static void apply_tls_domains(loader *L, const config_setting_t *s)
-{
-    mv_config *c = L->cfg;
-    int n = config_setting_length(s);
-
-    if ((c->tls_domains = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-        config_error(L, s, "out of memory");
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        const char *d = config_setting_get_string_elem(s, (unsigned)i);
-        char norm[MV_DOMAIN_MAX + 1];
-
-        if (!config_norm_domain(d, norm))
-            config_error(L, s, "'smtp.tls_required_domains' entry \"%s\" is not a domain name", d);
-        else if (mv_strset_add(c->tls_required, norm, strlen(norm)) < 0 ||
-                 (c->tls_domains[c->ntls++] = strdup(d)) == NULL)
-            config_error(L, s, "out of memory");
-    }
-}
-
 /* config_norm_domain - a config domain in normalized form, or false */
 bool config_norm_domain(const char *d, char *out)
 {
@@ -572,14 +406,8 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
                 else
                     config_rules_apply(L, r, j + 1);
             }
-        else if (k->type == KT_STRLIST && strcmp(path, "lists.allow") == 0)
-            apply_allow(L, s);
-        else if (k->type == KT_STRLIST && strcmp(path, "milter.trusted_networks") == 0)
-            apply_trusted(L, s);
-        else if (k->type == KT_STRLIST && strncmp(path, "fastcgi.", 8) == 0)
-            apply_strlist(L, s, path);
         else if (k->type == KT_STRLIST)
-            apply_tls_domains(L, s);
+            config_strlist_apply(L, s, path);
         else
             apply_scalar(L, s, k, path);
     }
@@ -756,9 +584,7 @@ static mv_config *finish(loader *L, config_t *lc)
     apply_values(L, config_root_setting(lc), "");
     if (config_lookup(lc, "canonical") == NULL)
         config_rules_default(L);
-    if (L->cfg->strlists[2].n == 0 && (L->cfg->strlists[2].v = calloc(2, sizeof(char *))) != NULL &&
-        (L->cfg->strlists[2].v[0] = strdup("email")) != NULL)
-        L->cfg->strlists[2].n = 1;  /* fastcgi.pass_fields defaults to [ "email" ] */
+    config_strlists_defaults(L->cfg);
     check_meaning(L, lc);
     if (!(L->flags & MV_CONFIG_SKIP_LISTS))
         load_lists(L, lc);
@@ -860,23 +686,8 @@ void mv_config_unref(mv_config *cfg)
     for (size_t i = 0; i < NKEYS; i++)
         if (keys[i].type == KT_STR)
             free(*(char **)((char *)&cfg->s + keys[i].off));
-    for (size_t i = 0; i < cfg->nallow; i++)
-        free(cfg->allow[i]);
-    free(cfg->allow);
-    for (size_t i = 0; i < cfg->ntls; i++)
-        free(cfg->tls_domains[i]);
-    free(cfg->tls_domains);
-    mv_strset_free(cfg->tls_required);
-    for (size_t i = 0; i < cfg->ntrusted; i++)
-        free(cfg->trusted_text[i]);
-    free(cfg->trusted_text);
-    free(cfg->trusted);
+    config_strlists_free(cfg);
     config_domains_free(cfg);
-    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++) {
-        for (size_t j = 0; j < cfg->strlists[i].n; j++)
-            free(cfg->strlists[i].v[j]);
-        free(cfg->strlists[i].v);
-    }
     mv_lists_free(cfg->lists);
     mv_typo_free(cfg->typo);
     mv_canon_free(cfg->canon);
@@ -916,25 +727,7 @@ void mv_config_dump(const mv_config *cfg, mv_buf *out)
 {
     for (size_t i = 0; i < NKEYS; i++)
         dump_key(cfg, &keys[i], out);
-    mv_buf_puts(out, "lists.allow = [");
-    for (size_t i = 0; i < cfg->nallow; i++)
-        mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->allow[i]);
-    mv_buf_puts(out, cfg->nallow ? " ]\n" : "]\n");
-    mv_buf_puts(out, "milter.trusted_networks = [");
-    for (size_t i = 0; i < cfg->ntrusted; i++)
-        mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->trusted_text[i]);
-    mv_buf_puts(out, cfg->ntrusted ? " ]\n" : "]\n");
-    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++) {
-        mv_buf_printf(out, "%s = [", strlist_keys[i]);
-        for (size_t j = 0; j < cfg->strlists[i].n; j++)
-            mv_buf_printf(out, "%s\"%s\"", j ? ", " : " ",
-                          i == 1 ? "(hidden)" : cfg->strlists[i].v[j]);
-        mv_buf_puts(out, cfg->strlists[i].n ? " ]\n" : "]\n");
-    }
-    mv_buf_puts(out, "smtp.tls_required_domains = [");
-    for (size_t i = 0; i < cfg->ntls; i++)
-        mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", cfg->tls_domains[i]);
-    mv_buf_puts(out, cfg->ntls ? " ]\n" : "]\n");
+    config_strlists_dump(cfg, out);
     for (int c = 0; c < MV_CTX_COUNT; c++) {
         const mv_policy *p = &cfg->policy[c];
 

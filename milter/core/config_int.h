@@ -100,6 +100,18 @@ bool config_rules_apply(loader *L, const config_setting_t *r, int idx);
 /* config_rules_default - the shipped rules, for a file without any */
 void config_rules_default(loader *L);
 
+/* config_strlist_apply - phase 3 for any string-list key */
+void config_strlist_apply(loader *L, const config_setting_t *s, const char *path);
+
+/* config_strlists_defaults - lists whose default is not empty */
+void config_strlists_defaults(mv_config *c);
+
+/* config_strlists_free - release every string-list key */
+void config_strlists_free(mv_config *c);
+
+/* config_strlists_dump - every string-list key for config-test --print */
+void config_strlists_dump(const mv_config *c, mv_buf *out);
+
 /* config_domains_check - phase 2 for the `domains` list */
 void config_domains_check(loader *L, const config_setting_t *list);
 
