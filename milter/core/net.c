@@ -9,13 +9,12 @@
  * host (one MX address) holds its open sessions, a token bucket for new
  * ones, and a back-off time after it refused or tarpitted us.
  *
- * Scheduling (schedule()) runs whenever something changed for a domain:
- * it batches queued jobs that want the same target into one session, as
- * long as the domain and the host have room; otherwise it sets a timer
- * for when they will. Targets are the MX hosts' addresses in preference
- * order; a job walks them on connection failures and temporary errors.
+ * Hosts, sessions and scheduling live in net_session.c; the structures
+ * both files share, in net_int.h. Targets are the MX hosts' addresses in
+ * preference order; a job walks them on connection failures and
+ * temporary errors.
  */
-#include "net.h"
+#include "net_int.h"
 #include "classify.h"
 #include "dict.h"
 #include "netguard.h"
@@ -29,100 +28,8 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_TARGETS (MV_MX_MAX * MV_ADDRS_PER_HOST)
-
-typedef struct waiter {
-    mv_net_cb cb;
-    void *arg;
-    struct waiter *next;
-} waiter;
-
-typedef struct domain domain;
-typedef struct job job;
-
-struct job {
-    mv_net *n;
-    char key[MV_MAILBOX_MAX + 310];
-    char mailbox[MV_MAILBOX_MAX + 1];
-    char domain[256];
-    char hop[300];              /* next hop instead of MX, or "" */
-    bool smtp, smtputf8, tls_off, background, retried_grey;
-    waiter *waiters;
-    domain *d;
-    size_t target;              /* next target to try */
-    job *next;                  /* in the domain's DNS wait list or queue */
-    mv_net_outcome out;
-    mv_timer timer;             /* background re-probe delay */
-};
-
-typedef struct {
-    size_t host;                /* index in mx.hosts */
-    size_t addr;                /* index in that host's addresses */
-} target;
-
-struct domain {
-    mv_net *n;
-    char key[560];              /* name, or name|next-hop */
-    char name[256];
-    char hop[300];              /* the configured next hop, or "" */
-    unsigned port;
-    mv_mx_result mx;
-    bool mx_known, dns_inflight;
-    uint64_t mx_expires_ms;
-    target targets[MAX_TARGETS];
-    size_t ntargets, nprivate;
-    job *dns_head, *dns_tail;   /* waiting for the MX answer */
-    job *q_head, *q_tail;       /* waiting for a session */
-    size_t jobs;                /* jobs attached (waiting or in a session) */
-    unsigned active;            /* sessions open */
-    mv_timer retry;             /* limits said "later" */
-    int catch_all;              /* learned: 1, 0, -1 unknown */
-    uint64_t refuses_until_ms;  /* blocked us: leave alone until then */
-    domain *idle_prev, *idle_next;
-    bool idle;
-    unsigned pins;              /* a callback is using it: don't free */
-};
-
-typedef struct {
-    char key[INET6_ADDRSTRLEN + 8];
-    unsigned active;
-    double tokens;
-    uint64_t refill_ms;
-    uint64_t backoff_until_ms;
-} host;
-
-typedef struct session {
-    mv_net *n;
-    domain *d;
-    host *h;
-    size_t target;
-    job *jobs[MV_PROBE_RCPT_MAX];
-    size_t njobs;
-    bool tls_off;
-    mv_probe *probe;
-    struct session *prev, *next;    /* every open session, for shutdown */
-} session;
-
-struct mv_net {
-    mv_loop *loop;
-    mv_dns *dns;
-    mv_net_params p;
-    char helo[256], from[256], fallback[256];
-    mv_dict *jobs, *domains, *hosts;
-    mv_dict *waiting;           /* background re-probes waiting for their time */
-    domain *idle_head, *idle_tail;
-    size_t nidle;
-    atomic_size_t sessions;     /* read by other threads for metrics */
-    session *open;
-    bool closing;
-};
-
-static void schedule(domain *d);
-static void domain_release(domain *d);
-
-/* outcome - fill reason and detail */
-__attribute__((format(printf, 3, 4)))
-static void outcome(job *j, mv_reason r, const char *fmt, ...)
+/* net_outcome - fill reason and detail */
+void net_outcome(job *j, mv_reason r, const char *fmt, ...)
 {
     va_list ap;
 
@@ -149,8 +56,8 @@ static void mx_list(job *j)
     }
 }
 
-/* complete - the job's one ending: store, answer every waiter, free */
-static void complete(job *j)
+/* net_complete - the job's one ending: store, answer every waiter, free */
+void net_complete(job *j)
 {
     mv_net *n = j->n;
     domain *d = j->d;
@@ -172,7 +79,7 @@ static void complete(job *j)
     }
     if (d != NULL) {
         d->jobs--;
-        domain_release(d);
+        net_domain_release(d);
     }
     free(j);
 }
@@ -202,8 +109,8 @@ static void domain_destroy(mv_net *n, domain *d)
     free(d);
 }
 
-/* domain_release - a job or session left: keep the domain idle, bounded */
-static void domain_release(domain *d)
+/* net_domain_release - a job or session left: keep the domain idle, bounded */
+void net_domain_release(domain *d)
 {
     mv_net *n = d->n;
 
@@ -221,11 +128,11 @@ static void domain_release(domain *d)
         domain_destroy(n, n->idle_tail);
 }
 
-/* unpin - a callback is done with d */
-static void unpin(domain *d)
+/* net_unpin - a callback is done with d */
+void net_unpin(domain *d)
 {
     d->pins--;
-    domain_release(d);
+    net_domain_release(d);
 }
 
 /* domain_get - the live domain, created if needed; NULL on ENOMEM */
@@ -272,307 +179,6 @@ static void build_targets(domain *d)
         }
 }
 
-/* ---- hosts ------------------------------------------------------------ */
-
-/* target_addr - the socket address of a target, with our port */
-static void target_addr(const domain *d, size_t t, struct sockaddr_storage *out, char *txt, size_t tlen)
-{
-    const struct sockaddr_storage *a = &d->mx.hosts[d->targets[t].host].addr[d->targets[t].addr];
-    char ip[INET6_ADDRSTRLEN] = "?";
-
-    *out = *a;
-    if (out->ss_family == AF_INET) {
-        struct sockaddr_in *s = (struct sockaddr_in *)out;
-
-        s->sin_port = htons((uint16_t)d->port);
-        inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
-    } else {
-        struct sockaddr_in6 *s = (struct sockaddr_in6 *)out;
-
-        s->sin6_port = htons((uint16_t)d->port);
-        inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
-    }
-    snprintf(txt, tlen, "%s:%u", ip, d->port);
-}
-
-/* host_get - the live host for an address text; NULL on ENOMEM */
-static host *host_get(mv_net *n, const char *ip)
-{
-    host *h = mv_dict_get(n->hosts, ip);
-
-    if (h != NULL)
-        return h;
-    if ((h = calloc(1, sizeof(*h))) == NULL)
-        return NULL;
-    snprintf(h->key, sizeof(h->key), "%s", ip);
-    h->tokens = n->p.host_rate;
-    h->refill_ms = mv_loop_now();
-    if (mv_dict_put(n->hosts, h->key, h) < 0) {
-        free(h);
-        return NULL;
-    }
-    return h;
-}
-
-/* host_wait_ms - 0 if a session may start now, else how long to wait */
-static uint64_t host_wait_ms(mv_net *n, host *h)
-{
-    uint64_t now = mv_loop_now();
-    double rate = n->p.host_rate;
-
-    h->tokens += (double)(now - h->refill_ms) * rate / 1000.0;
-    if (h->tokens > rate)
-        h->tokens = rate;
-    h->refill_ms = now;
-    if (h->active >= n->p.host_sessions)
-        return 50;              /* re-checked when a session ends anyway */
-    if (h->tokens >= 1.0)
-        return 0;
-    return (uint64_t)((1.0 - h->tokens) * 1000.0 / rate) + 1;
-}
-
-/* ---- sessions --------------------------------------------------------- */
-
-/* advance - the job's target failed: next one, or end with reason r */
-static void advance(job *j, mv_reason r, const mv_probe_result *pr, const char *host_name)
-{
-    domain *d = j->d;
-
-    j->target++;
-    if (j->target < d->ntargets) {
-        j->next = NULL;
-        if (d->q_tail) d->q_tail->next = j;
-        else d->q_head = j;
-        d->q_tail = j;
-        return;
-    }
-    snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
-    if (pr->last.code != 0)
-        j->out.smtp = pr->last;
-    outcome(j, r, "%s at %s: %s%s%s", mv_probe_status_name(pr->status), pr->stage,
-            pr->error[0] ? pr->error : pr->last.text, d->ntargets > 1 ? "; every MX host tried" : "",
-            "");
-    complete(j);
-}
-
-/* requeue_front - put a job back at the head of its domain's queue */
-static void requeue_front(job *j)
-{
-    domain *d = j->d;
-
-    j->next = d->q_head;
-    d->q_head = j;
-    if (d->q_tail == NULL)
-        d->q_tail = j;
-}
-
-static void reprobe_later(job *j, unsigned seconds);
-
-/* rcpt_done - one recipient's answer within a finished session */
-static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_smtp_answer *a,
-                      const char *host_name)
-{
-    domain *d = s->d;
-    mv_reason r = mv_classify_rcpt(a);
-
-    j->out.smtp = *a;
-    j->out.tls = pr->tls;
-    snprintf(j->out.tls_version, sizeof(j->out.tls_version), "%s", pr->tls_version);
-    snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
-    if (r == MV_R_TEMPORARY_ERROR && j->target + 1 < d->ntargets) {
-        advance(j, r, pr, host_name);   /* a 4xx: ask the next MX */
-        return;
-    }
-    if (r == MV_R_ACCEPTED_EMAIL && d->catch_all == 1)
-        r = MV_R_ACCEPT_ALL;
-    j->out.catch_all = d->catch_all;
-    if (r == MV_R_GREYLISTED) {
-        j->out.retry_after = mv_classify_retry_after(a);
-        outcome(j, r, "greylisted by %s; re-probe in %u s", host_name,
-                j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s);
-        if (!j->retried_grey)
-            reprobe_later(j, j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s);
-    } else {
-        outcome(j, r, "%d %d.%d.%d from %s", a->code, a->enh[0], a->enh[1], a->enh[2], host_name);
-    }
-    complete(j);
-}
-
-/* session_done - a probe ended: classify, walk on, or requeue */
-static void session_done(void *arg, const mv_probe_result *pr)
-{
-    session *s = arg;
-    mv_net *n = s->n;
-    domain *d = s->d;
-    const char *hname = d->mx.hosts[d->targets[s->target].host].name;
-
-    d->pins++;
-    if (s->prev) s->prev->next = s->next;
-    else n->open = s->next;
-    if (s->next) s->next->prev = s->prev;
-    s->h->active--;
-    d->active--;
-    n->sessions--;
-    if (pr->status == MV_PROBE_DONE && pr->catch_all >= 0)
-        d->catch_all = pr->catch_all;   /* learned once, used by every later RCPT */
-    if (pr->status == MV_PROBE_TIMEOUT || pr->status == MV_PROBE_BLOCKED)
-        s->h->backoff_until_ms = mv_loop_now() + (uint64_t)n->p.backoff_s * 1000;
-    if (pr->status == MV_PROBE_BLOCKED)
-        d->refuses_until_ms = mv_loop_now() + (uint64_t)n->p.backoff_s * 1000;
-    for (size_t i = 0; i < s->njobs; i++) {
-        job *j = s->jobs[i];
-
-        if (n->closing) {
-            outcome(j, MV_R_TIMEOUT, "shutting down");
-            complete(j);
-        } else if (pr->status == MV_PROBE_DONE && i < pr->nanswered) {
-            rcpt_done(s, j, pr, &pr->rcpt[i], hname);
-        } else if (pr->status == MV_PROBE_DONE) {
-            requeue_front(j);   /* "too many recipients": a new session */
-        } else if (pr->status == MV_PROBE_TLS && !s->tls_off && n->p.tls == MV_TLS_OPPORTUNISTIC &&
-                   !(n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))) {
-            j->tls_off = true;  /* as MTAs do: opportunistic TLS failed, try plain */
-            requeue_front(j);
-        } else if (pr->status == MV_PROBE_BLOCKED) {
-            snprintf(j->out.host, sizeof(j->out.host), "%s", hname);
-            j->out.smtp = pr->last;
-            outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused the probe at %s: %d %s", hname,
-                    pr->stage, pr->last.code, pr->error[0] ? pr->error : pr->last.text);
-            complete(j);
-        } else {
-            advance(j, mv_classify_session(pr), pr, hname);
-        }
-    }
-    free(s);
-    schedule(d);
-    unpin(d);
-}
-
-/* take_batch - queued jobs wanting target t (and the same TLS mode) */
-static size_t take_batch(domain *d, size_t t, bool tls_off, job **out, size_t max)
-{
-    job **link = &d->q_head, *prev = NULL;
-    size_t k = 0;
-
-    while (*link != NULL && k < max) {
-        job *j = *link;
-
-        if (j->target == t && j->tls_off == tls_off) {
-            *link = j->next;
-            if (d->q_tail == j)
-                d->q_tail = prev;
-            j->next = NULL;
-            out[k++] = j;
-        } else {
-            prev = j;
-            link = &j->next;
-        }
-    }
-    return k;
-}
-
-/* skip_backed_off - move jobs off targets whose host is backing off */
-static bool skip_backed_off(domain *d, job *j, host **hp, struct sockaddr_storage *sa)
-{
-    mv_net *n = d->n;
-    char ip[INET6_ADDRSTRLEN + 8];
-    uint64_t now = mv_loop_now();
-
-    while (j->target < d->ntargets) {
-        target_addr(d, j->target, sa, ip, sizeof(ip));
-        if ((*hp = host_get(n, ip)) == NULL)
-            return false;
-        if ((*hp)->backoff_until_ms <= now)
-            return true;
-        j->target++;
-    }
-    return false;
-}
-
-/* start_session - one session for a batch; false if limits say wait */
-static bool start_session(domain *d, uint64_t *wait)
-{
-    mv_net *n = d->n;
-    job *head = d->q_head;
-    host *h = NULL;
-    struct sockaddr_storage sa;
-    session *s;
-    const char *rc[MV_PROBE_RCPT_MAX];
-    mv_probe_params pp;
-
-    if (!skip_backed_off(d, head, &h, &sa)) {
-        d->q_head = head->next;
-        if (d->q_tail == head)
-            d->q_tail = NULL;
-        head->next = NULL;
-        outcome(head, MV_R_BLOCKED_BY_SERVER, "every MX host of %s is backing off after refusing or "
-                "tarpitting probes", d->name);
-        complete(head);
-        return true;
-    }
-    if ((*wait = host_wait_ms(n, h)) > 0)
-        return false;
-    if ((s = calloc(1, sizeof(*s))) == NULL)
-        return false;
-    *s = (session){n, d, h, head->target, {0}, 0, head->tls_off, NULL, NULL, NULL};
-    s->njobs = take_batch(d, head->target, head->tls_off, s->jobs,
-                          n->p.max_rcpt < MV_PROBE_RCPT_MAX ? n->p.max_rcpt : MV_PROBE_RCPT_MAX);
-    pp = (mv_probe_params){n->helo, n->from, n->fallback[0] ? n->fallback : NULL, n->p.tls,
-                           n->p.tls_ctx, n->p.connect_ms, n->p.reply_ms, n->p.catch_all && d->catch_all < 0,
-                           false};
-    if (s->tls_off)
-        pp.tls = MV_TLS_OFF;
-    else if (n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))
-        pp.tls = MV_TLS_REQUIRED;
-    for (size_t i = 0; i < s->njobs; i++) {
-        rc[i] = s->jobs[i]->mailbox;
-        pp.smtputf8 |= s->jobs[i]->smtputf8;
-    }
-    h->tokens -= 1.0;
-    h->active++;
-    d->active++;
-    n->sessions++;
-    s->next = n->open;
-    if (n->open)
-        n->open->prev = s;
-    n->open = s;
-    s->probe = mv_probe_start(n->loop, &pp, (struct sockaddr *)&sa,
-                              d->mx.hosts[d->targets[s->target].host].name, rc, s->njobs,
-                              session_done, s);
-    if (s->probe == NULL) {     /* out of memory; no callback will come */
-        mv_probe_result pr = {.status = MV_PROBE_NO_CONNECT, .stage = "connect", .catch_all = -1};
-
-        snprintf(pr.error, sizeof(pr.error), "out of memory");
-        session_done(s, &pr);
-    }
-    return true;
-}
-
-/* on_retry - the wait the limits asked for is over */
-static void on_retry(void *arg)
-{
-    domain *d = arg;
-
-    d->pins++;
-    schedule(d);
-    unpin(d);
-}
-
-/* schedule - start what sessions the limits allow; wait for the rest */
-static void schedule(domain *d)
-{
-    mv_net *n = d->n;
-    uint64_t wait = 0;
-
-    if (n->closing)
-        return;
-    while (d->q_head != NULL && d->active < n->p.domain_sessions)
-        if (!start_session(d, &wait))
-            break;
-    if (d->q_head != NULL && wait > 0 && !mv_timer_armed(&d->retry))
-        mv_timer_start(n->loop, &d->retry, wait, on_retry, d);
-}
-
 /* ---- DNS ------------------------------------------------------------- */
 
 /* proceed - the domain's MX answer is known: finish or queue the job;
@@ -586,33 +192,33 @@ static void proceed(job *j, bool start)
     switch (d->mx.status) {
     case MV_DNS_NXDOMAIN:
         if (d->hop[0] != '\0')
-            outcome(j, MV_R_NO_CONNECT, "next hop %s does not exist (NXDOMAIN)", d->hop);
+            net_outcome(j, MV_R_NO_CONNECT, "next hop %s does not exist (NXDOMAIN)", d->hop);
         else
-            outcome(j, MV_R_INVALID_DOMAIN, "%s does not exist (NXDOMAIN)", d->name);
+            net_outcome(j, MV_R_INVALID_DOMAIN, "%s does not exist (NXDOMAIN)", d->name);
         break;
     case MV_DNS_NULLMX:
-        outcome(j, MV_R_NO_MAIL_SERVER, "%s accepts no mail (null MX, RFC 7505)", d->name);
+        net_outcome(j, MV_R_NO_MAIL_SERVER, "%s accepts no mail (null MX, RFC 7505)", d->name);
         break;
     case MV_DNS_NOHOST:
         if (d->hop[0] != '\0')
-            outcome(j, MV_R_NO_CONNECT, "next hop %s has no address", d->hop);
+            net_outcome(j, MV_R_NO_CONNECT, "next hop %s has no address", d->hop);
         else
-            outcome(j, MV_R_NO_MAIL_SERVER, "%s has no mail server: %s", d->name, d->mx.detail);
+            net_outcome(j, MV_R_NO_MAIL_SERVER, "%s has no mail server: %s", d->name, d->mx.detail);
         break;
     case MV_DNS_TEMP:
-        outcome(j, MV_R_DNS_ERROR, "DNS lookup for %s failed: %s", d->name, d->mx.detail);
+        net_outcome(j, MV_R_DNS_ERROR, "DNS lookup for %s failed: %s", d->name, d->mx.detail);
         break;
     case MV_DNS_OK:
         if (!j->smtp) {
-            outcome(j, MV_R_UNVERIFIED, "%s has mail servers; the mailbox was not asked (mode dns)", d->name);
+            net_outcome(j, MV_R_UNVERIFIED, "%s has mail servers; the mailbox was not asked (mode dns)", d->name);
             break;
         }
         if (d->refuses_until_ms > mv_loop_now()) {
-            outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused probes recently; left alone for now", d->name);
+            net_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused probes recently; left alone for now", d->name);
             break;
         }
         if (d->ntargets == 0) {
-            outcome(j, MV_R_NO_CONNECT, "every MX address of %s is private or special (%zu refused by "
+            net_outcome(j, MV_R_NO_CONNECT, "every MX address of %s is private or special (%zu refused by "
                     "the SSRF guard; smtp.allow_private_targets is off)", d->name, d->nprivate);
             break;
         }
@@ -622,11 +228,11 @@ static void proceed(job *j, bool start)
         else d->q_head = j;
         d->q_tail = j;
         if (start)
-            schedule(d);
+            net_schedule(d);
         return;
     }
     (void)n;
-    complete(j);
+    net_complete(j);
 }
 
 /* on_mx - the domain's lookup ended: remember it, release the waiters */
@@ -655,8 +261,8 @@ static void on_mx(void *arg, const mv_mx_result *res)
         j->next = NULL;
         proceed(j, false);
     }
-    schedule(d);
-    unpin(d);
+    net_schedule(d);
+    net_unpin(d);
 }
 
 /* literal_hop - a next hop that is an IP address: its facts at once */
@@ -718,16 +324,16 @@ static void attach(job *j, const char *dom)
     char hname[256];
 
     if (d == NULL) {
-        outcome(j, MV_R_DNS_ERROR, "out of memory");
-        complete(j);
+        net_outcome(j, MV_R_DNS_ERROR, "out of memory");
+        net_complete(j);
         return;
     }
     j->d = d;
     d->jobs++;
     if (d->hop[0] != '\0' && !d->mx_known) {
         if (!split_hop(d->hop, hname, sizeof(hname), &d->port)) {
-            outcome(j, MV_R_NO_CONNECT, "next hop \"%s\" is not [address]:port or host:port", d->hop);
-            complete(j);
+            net_outcome(j, MV_R_NO_CONNECT, "next hop \"%s\" is not [address]:port or host:port", d->hop);
+            net_complete(j);
             return;
         }
         if (literal_hop(d, hname)) {
@@ -788,8 +394,8 @@ static void on_reprobe(void *arg)
     attach(j, j->domain);
 }
 
-/* reprobe_later - a background copy of j, started after seconds */
-static void reprobe_later(job *j, unsigned seconds)
+/* net_reprobe_later - a background copy of j, started after seconds */
+void net_reprobe_later(job *j, unsigned seconds)
 {
     mv_net *n = j->n;
     job *b;
@@ -874,8 +480,8 @@ void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *
     }
     j->waiters = w;
     if (n->closing) {
-        outcome(j, MV_R_TIMEOUT, "shutting down");
-        complete(j);
+        net_outcome(j, MV_R_TIMEOUT, "shutting down");
+        net_complete(j);
         return;
     }
     attach(j, dom);
@@ -927,8 +533,8 @@ static void end_list(domain *d, job **head, job **tail)
         if (*head == NULL)
             *tail = NULL;
         j->next = NULL;
-        outcome(j, MV_R_TIMEOUT, "shutting down");
-        complete(j);
+        net_outcome(j, MV_R_TIMEOUT, "shutting down");
+        net_complete(j);
     }
     (void)d;
 }
@@ -947,8 +553,8 @@ void mv_net_close(mv_net *n)
             job *j = all[i];
 
             mv_dict_del(n->waiting, j->key);
-            outcome(j, MV_R_TIMEOUT, "shutting down");
-            complete(j);
+            net_outcome(j, MV_R_TIMEOUT, "shutting down");
+            net_complete(j);
         }
         free(all);
     }

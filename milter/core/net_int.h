@@ -1,0 +1,122 @@
+/*
+ * net_int.h - the network half's insides, shared by net.c (jobs, domains,
+ * DNS, the API) and net_session.c (MX hosts, sessions, scheduling).
+ * Loop thread only, like everything in them. Not for other modules.
+ */
+#ifndef MV_NET_INT_H
+#define MV_NET_INT_H
+
+#include "dict.h"
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <stdatomic.h>
+
+#define MAX_TARGETS (MV_MX_MAX * MV_ADDRS_PER_HOST)
+
+typedef struct waiter {
+    mv_net_cb cb;
+    void *arg;
+    struct waiter *next;
+} waiter;
+
+typedef struct domain domain;
+typedef struct job job;
+
+struct job {
+    mv_net *n;
+    char key[MV_MAILBOX_MAX + 310];
+    char mailbox[MV_MAILBOX_MAX + 1];
+    char domain[256];
+    char hop[300];              /* next hop instead of MX, or "" */
+    bool smtp, smtputf8, tls_off, background, retried_grey;
+    waiter *waiters;
+    domain *d;
+    size_t target;              /* next target to try */
+    job *next;                  /* in the domain's DNS wait list or queue */
+    mv_net_outcome out;
+    mv_timer timer;             /* background re-probe delay */
+};
+
+typedef struct {
+    size_t host;                /* index in mx.hosts */
+    size_t addr;                /* index in that host's addresses */
+} target;
+
+struct domain {
+    mv_net *n;
+    char key[560];              /* name, or name|next-hop */
+    char name[256];
+    char hop[300];              /* the configured next hop, or "" */
+    unsigned port;
+    mv_mx_result mx;
+    bool mx_known, dns_inflight;
+    uint64_t mx_expires_ms;
+    target targets[MAX_TARGETS];
+    size_t ntargets, nprivate;
+    job *dns_head, *dns_tail;   /* waiting for the MX answer */
+    job *q_head, *q_tail;       /* waiting for a session */
+    size_t jobs;                /* jobs attached (waiting or in a session) */
+    unsigned active;            /* sessions open */
+    mv_timer retry;             /* limits said "later" */
+    int catch_all;              /* learned: 1, 0, -1 unknown */
+    uint64_t refuses_until_ms;  /* blocked us: leave alone until then */
+    domain *idle_prev, *idle_next;
+    bool idle;
+    unsigned pins;              /* a callback is using it: don't free */
+};
+
+typedef struct {
+    char key[INET6_ADDRSTRLEN + 8];
+    unsigned active;
+    double tokens;
+    uint64_t refill_ms;
+    uint64_t backoff_until_ms;
+} host;
+
+typedef struct session {
+    mv_net *n;
+    domain *d;
+    host *h;
+    size_t target;
+    job *jobs[MV_PROBE_RCPT_MAX];
+    size_t njobs;
+    bool tls_off;
+    mv_probe *probe;
+    struct session *prev, *next;    /* every open session, for shutdown */
+} session;
+
+struct mv_net {
+    mv_loop *loop;
+    mv_dns *dns;
+    mv_net_params p;
+    char helo[256], from[256], fallback[256];
+    mv_dict *jobs, *domains, *hosts;
+    mv_dict *waiting;           /* background re-probes waiting for their time */
+    domain *idle_head, *idle_tail;
+    size_t nidle;
+    atomic_size_t sessions;     /* read by other threads for metrics */
+    session *open;
+    bool closing;
+};
+
+
+/* net_outcome - fill a job's reason and detail */
+void net_outcome(job *j, mv_reason r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* net_complete - a job's one ending: store, answer every waiter, free */
+void net_complete(job *j);
+
+/* net_domain_release - a job or session left: keep the domain idle, bounded */
+void net_domain_release(domain *d);
+
+/* net_unpin - a callback is done with d */
+void net_unpin(domain *d);
+
+/* net_schedule - start what sessions the limits allow; wait for the rest */
+void net_schedule(domain *d);
+
+/* net_reprobe_later - a background copy of a greylisted job, after seconds */
+void net_reprobe_later(job *j, unsigned seconds);
+
+#endif

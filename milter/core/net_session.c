@@ -1,0 +1,322 @@
+/*
+ * net_session.c - MX hosts and SMTP sessions of the network half.
+ *
+ * A host is one MX address (with our port): its open sessions, a token
+ * bucket for new ones, and a back-off time after it refused or tarpitted
+ * us. Scheduling (net_schedule()) runs whenever something changed for a
+ * domain: it batches queued jobs that want the same target into one
+ * session, as long as the domain and the host have room; otherwise it sets
+ * a timer for when they will. A finished session's replies are classified
+ * per recipient; connection failures and temporary errors walk the job on
+ * to the next MX address.
+ */
+#include "net_int.h"
+#include "classify.h"
+#include "netguard.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- hosts ------------------------------------------------------------ */
+
+/* target_addr - the socket address of a target, with our port */
+static void target_addr(const domain *d, size_t t, struct sockaddr_storage *out, char *txt, size_t tlen)
+{
+    const struct sockaddr_storage *a = &d->mx.hosts[d->targets[t].host].addr[d->targets[t].addr];
+    char ip[INET6_ADDRSTRLEN] = "?";
+
+    *out = *a;
+    if (out->ss_family == AF_INET) {
+        struct sockaddr_in *s = (struct sockaddr_in *)out;
+
+        s->sin_port = htons((uint16_t)d->port);
+        inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+    } else {
+        struct sockaddr_in6 *s = (struct sockaddr_in6 *)out;
+
+        s->sin6_port = htons((uint16_t)d->port);
+        inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+    }
+    snprintf(txt, tlen, "%s:%u", ip, d->port);
+}
+
+/* host_get - the live host for an address text; NULL on ENOMEM */
+static host *host_get(mv_net *n, const char *ip)
+{
+    host *h = mv_dict_get(n->hosts, ip);
+
+    if (h != NULL)
+        return h;
+    if ((h = calloc(1, sizeof(*h))) == NULL)
+        return NULL;
+    snprintf(h->key, sizeof(h->key), "%s", ip);
+    h->tokens = n->p.host_rate;
+    h->refill_ms = mv_loop_now();
+    if (mv_dict_put(n->hosts, h->key, h) < 0) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* host_wait_ms - 0 if a session may start now, else how long to wait */
+static uint64_t host_wait_ms(mv_net *n, host *h)
+{
+    uint64_t now = mv_loop_now();
+    double rate = n->p.host_rate;
+
+    h->tokens += (double)(now - h->refill_ms) * rate / 1000.0;
+    if (h->tokens > rate)
+        h->tokens = rate;
+    h->refill_ms = now;
+    if (h->active >= n->p.host_sessions)
+        return 50;              /* re-checked when a session ends anyway */
+    if (h->tokens >= 1.0)
+        return 0;
+    return (uint64_t)((1.0 - h->tokens) * 1000.0 / rate) + 1;
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+/* advance - the job's target failed: next one, or end with reason r */
+static void advance(job *j, mv_reason r, const mv_probe_result *pr, const char *host_name)
+{
+    domain *d = j->d;
+
+    j->target++;
+    if (j->target < d->ntargets) {
+        j->next = NULL;
+        if (d->q_tail) d->q_tail->next = j;
+        else d->q_head = j;
+        d->q_tail = j;
+        return;
+    }
+    snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
+    if (pr->last.code != 0)
+        j->out.smtp = pr->last;
+    net_outcome(j, r, "%s at %s: %s%s%s", mv_probe_status_name(pr->status), pr->stage,
+            pr->error[0] ? pr->error : pr->last.text, d->ntargets > 1 ? "; every MX host tried" : "",
+            "");
+    net_complete(j);
+}
+
+/* requeue_front - put a job back at the head of its domain's queue */
+static void requeue_front(job *j)
+{
+    domain *d = j->d;
+
+    j->next = d->q_head;
+    d->q_head = j;
+    if (d->q_tail == NULL)
+        d->q_tail = j;
+}
+
+void net_reprobe_later(job *j, unsigned seconds);
+
+/* rcpt_done - one recipient's answer within a finished session */
+static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_smtp_answer *a,
+                      const char *host_name)
+{
+    domain *d = s->d;
+    mv_reason r = mv_classify_rcpt(a);
+
+    j->out.smtp = *a;
+    j->out.tls = pr->tls;
+    snprintf(j->out.tls_version, sizeof(j->out.tls_version), "%s", pr->tls_version);
+    snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
+    if (r == MV_R_TEMPORARY_ERROR && j->target + 1 < d->ntargets) {
+        advance(j, r, pr, host_name);   /* a 4xx: ask the next MX */
+        return;
+    }
+    if (r == MV_R_ACCEPTED_EMAIL && d->catch_all == 1)
+        r = MV_R_ACCEPT_ALL;
+    j->out.catch_all = d->catch_all;
+    if (r == MV_R_GREYLISTED) {
+        j->out.retry_after = mv_classify_retry_after(a);
+        net_outcome(j, r, "greylisted by %s; re-probe in %u s", host_name,
+                j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s);
+        if (!j->retried_grey)
+            net_reprobe_later(j, j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s);
+    } else {
+        net_outcome(j, r, "%d %d.%d.%d from %s", a->code, a->enh[0], a->enh[1], a->enh[2], host_name);
+    }
+    net_complete(j);
+}
+
+/* session_done - a probe ended: classify, walk on, or requeue */
+static void session_done(void *arg, const mv_probe_result *pr)
+{
+    session *s = arg;
+    mv_net *n = s->n;
+    domain *d = s->d;
+    const char *hname = d->mx.hosts[d->targets[s->target].host].name;
+
+    d->pins++;
+    if (s->prev) s->prev->next = s->next;
+    else n->open = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->h->active--;
+    d->active--;
+    n->sessions--;
+    if (pr->status == MV_PROBE_DONE && pr->catch_all >= 0)
+        d->catch_all = pr->catch_all;   /* learned once, used by every later RCPT */
+    if (pr->status == MV_PROBE_TIMEOUT || pr->status == MV_PROBE_BLOCKED)
+        s->h->backoff_until_ms = mv_loop_now() + (uint64_t)n->p.backoff_s * 1000;
+    if (pr->status == MV_PROBE_BLOCKED)
+        d->refuses_until_ms = mv_loop_now() + (uint64_t)n->p.backoff_s * 1000;
+    for (size_t i = 0; i < s->njobs; i++) {
+        job *j = s->jobs[i];
+
+        if (n->closing) {
+            net_outcome(j, MV_R_TIMEOUT, "shutting down");
+            net_complete(j);
+        } else if (pr->status == MV_PROBE_DONE && i < pr->nanswered) {
+            rcpt_done(s, j, pr, &pr->rcpt[i], hname);
+        } else if (pr->status == MV_PROBE_DONE) {
+            requeue_front(j);   /* "too many recipients": a new session */
+        } else if (pr->status == MV_PROBE_TLS && !s->tls_off && n->p.tls == MV_TLS_OPPORTUNISTIC &&
+                   !(n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))) {
+            j->tls_off = true;  /* as MTAs do: opportunistic TLS failed, try plain */
+            requeue_front(j);
+        } else if (pr->status == MV_PROBE_BLOCKED) {
+            snprintf(j->out.host, sizeof(j->out.host), "%s", hname);
+            j->out.smtp = pr->last;
+            net_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused the probe at %s: %d %s", hname,
+                    pr->stage, pr->last.code, pr->error[0] ? pr->error : pr->last.text);
+            net_complete(j);
+        } else {
+            advance(j, mv_classify_session(pr), pr, hname);
+        }
+    }
+    free(s);
+    net_schedule(d);
+    net_unpin(d);
+}
+
+/* take_batch - queued jobs wanting target t (and the same TLS mode) */
+static size_t take_batch(domain *d, size_t t, bool tls_off, job **out, size_t max)
+{
+    job **link = &d->q_head, *prev = NULL;
+    size_t k = 0;
+
+    while (*link != NULL && k < max) {
+        job *j = *link;
+
+        if (j->target == t && j->tls_off == tls_off) {
+            *link = j->next;
+            if (d->q_tail == j)
+                d->q_tail = prev;
+            j->next = NULL;
+            out[k++] = j;
+        } else {
+            prev = j;
+            link = &j->next;
+        }
+    }
+    return k;
+}
+
+/* skip_backed_off - move jobs off targets whose host is backing off */
+static bool skip_backed_off(domain *d, job *j, host **hp, struct sockaddr_storage *sa)
+{
+    mv_net *n = d->n;
+    char ip[INET6_ADDRSTRLEN + 8];
+    uint64_t now = mv_loop_now();
+
+    while (j->target < d->ntargets) {
+        target_addr(d, j->target, sa, ip, sizeof(ip));
+        if ((*hp = host_get(n, ip)) == NULL)
+            return false;
+        if ((*hp)->backoff_until_ms <= now)
+            return true;
+        j->target++;
+    }
+    return false;
+}
+
+/* start_session - one session for a batch; false if limits say wait */
+static bool start_session(domain *d, uint64_t *wait)
+{
+    mv_net *n = d->n;
+    job *head = d->q_head;
+    host *h = NULL;
+    struct sockaddr_storage sa;
+    session *s;
+    const char *rc[MV_PROBE_RCPT_MAX];
+    mv_probe_params pp;
+
+    if (!skip_backed_off(d, head, &h, &sa)) {
+        d->q_head = head->next;
+        if (d->q_tail == head)
+            d->q_tail = NULL;
+        head->next = NULL;
+        net_outcome(head, MV_R_BLOCKED_BY_SERVER, "every MX host of %s is backing off after refusing or "
+                "tarpitting probes", d->name);
+        net_complete(head);
+        return true;
+    }
+    if ((*wait = host_wait_ms(n, h)) > 0)
+        return false;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return false;
+    *s = (session){n, d, h, head->target, {0}, 0, head->tls_off, NULL, NULL, NULL};
+    s->njobs = take_batch(d, head->target, head->tls_off, s->jobs,
+                          n->p.max_rcpt < MV_PROBE_RCPT_MAX ? n->p.max_rcpt : MV_PROBE_RCPT_MAX);
+    pp = (mv_probe_params){n->helo, n->from, n->fallback[0] ? n->fallback : NULL, n->p.tls,
+                           n->p.tls_ctx, n->p.connect_ms, n->p.reply_ms, n->p.catch_all && d->catch_all < 0,
+                           false};
+    if (s->tls_off)
+        pp.tls = MV_TLS_OFF;
+    else if (n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))
+        pp.tls = MV_TLS_REQUIRED;
+    for (size_t i = 0; i < s->njobs; i++) {
+        rc[i] = s->jobs[i]->mailbox;
+        pp.smtputf8 |= s->jobs[i]->smtputf8;
+    }
+    h->tokens -= 1.0;
+    h->active++;
+    d->active++;
+    n->sessions++;
+    s->next = n->open;
+    if (n->open)
+        n->open->prev = s;
+    n->open = s;
+    s->probe = mv_probe_start(n->loop, &pp, (struct sockaddr *)&sa,
+                              d->mx.hosts[d->targets[s->target].host].name, rc, s->njobs,
+                              session_done, s);
+    if (s->probe == NULL) {     /* out of memory; no callback will come */
+        mv_probe_result pr = {.status = MV_PROBE_NO_CONNECT, .stage = "connect", .catch_all = -1};
+
+        snprintf(pr.error, sizeof(pr.error), "out of memory");
+        session_done(s, &pr);
+    }
+    return true;
+}
+
+/* on_retry - the wait the limits asked for is over */
+static void on_retry(void *arg)
+{
+    domain *d = arg;
+
+    d->pins++;
+    net_schedule(d);
+    net_unpin(d);
+}
+
+/* net_schedule - start what sessions the limits allow; wait for the rest */
+void net_schedule(domain *d)
+{
+    mv_net *n = d->n;
+    uint64_t wait = 0;
+
+    if (n->closing)
+        return;
+    while (d->q_head != NULL && d->active < n->p.domain_sessions)
+        if (!start_session(d, &wait))
+            break;
+    if (d->q_head != NULL && wait > 0 && !mv_timer_armed(&d->retry))
+        mv_timer_start(n->loop, &d->retry, wait, on_retry, d);
+}
+
