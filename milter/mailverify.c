@@ -8,15 +8,13 @@
  * same config loader as the daemon, so what it says is what the daemon
  * would do.
  */
+#include "version.h"
 #include "cli.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-#ifndef MV_VERSION
-#define MV_VERSION "0.1.0"
-#endif
 
 static const char usage[] =
     "Usage: mailverify COMMAND [OPTIONS] [ARGS]\n"

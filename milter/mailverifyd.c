@@ -11,6 +11,7 @@
  * reported and not used. SIGTERM stops accepting connections; what is in
  * flight is answered before the engine is freed.
  */
+#include "version.h"
 #include "mvd.h"
 
 #include <errno.h>
@@ -25,12 +26,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#ifndef MV_VERSION
-#define MV_VERSION "0.1.0"
-#endif
-#ifndef MV_SYSCONFDIR
-#define MV_SYSCONFDIR "/etc/mailverify"
-#endif
 
 static const char usage[] =
     "Usage: mailverifyd [OPTIONS]\n"

@@ -10,6 +10,7 @@
  * SIGTERM/SIGINT stop accepting; requests being answered finish; what the
  * engine has in flight is answered before exit.
  */
+#include "version.h"
 #include "plugin.h"
 
 #include <errno.h>
@@ -22,12 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef MV_VERSION
-#define MV_VERSION "0.1.0"
-#endif
-#ifndef MV_SYSCONFDIR
-#define MV_SYSCONFDIR "/etc/mailverify"
-#endif
 
 static const char usage[] =
     "Usage: mailverify.fcgi [-c FILE] [-s SOCKET] [-t THREADS]\n"
