@@ -82,9 +82,15 @@ $(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_LIB) $(MILTER_LIB)
+# the web plugin's parsers and token buckets (no libfcgi), for unit tests
+PLUGIN_LIB := $(B)/libmvplugin.a
+$(PLUGIN_LIB): $(B)/plugins/fastcgi/formparse.o $(B)/plugins/fastcgi/ratelimit.o
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_LIB) $(MILTER_LIB) $(PLUGIN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -Imilter -o $@ $< $(MILTER_LIB) $(CORE_LIB) $(PKG_LIBS) -lcmocka $(LDFLAGS_ALL)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Imilter -Iplugins/fastcgi -o $@ $< $(PLUGIN_LIB) $(MILTER_LIB) $(CORE_LIB) $(PKG_LIBS) -lcmocka -lm $(LDFLAGS_ALL)
 
 deps:
 	@tools/deps build test
