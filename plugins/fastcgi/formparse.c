@@ -319,8 +319,8 @@ static mv_form_status member(jreader *r, const char *name, char *out, size_t siz
         return MV_FORM_BAD_JSON;
     if ((st = string(r, key, sizeof(key), &klen)) == MV_FORM_TOO_LONG)
         st = string(r, NULL, 0, NULL);  /* a long name is never ours: skip it */
-    else if (st != MV_FORM_OK)
-        return MV_FORM_BAD_JSON;
+    if (st != MV_FORM_OK)
+        return MV_FORM_BAD_JSON;        /* (the rest of a long one too) */
     ws(r);
     if (r->i >= r->n || r->s[r->i++] != ':')
         return MV_FORM_BAD_JSON;
