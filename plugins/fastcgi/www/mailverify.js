@@ -1,0 +1,316 @@
+/*! mailverify.js - email address checks for any form, answered by
+ * mailverify.fcgi (POST /verify). No dependencies, no build step.
+ *
+ * One tag enhances every <input type="email"> once the page has loaded:
+ *   <script src="/mailverify.js" data-endpoint="/verify" defer></script>
+ * or, without data-endpoint on the tag, call it yourself (again for
+ * fields added later; a field is never enhanced twice):
+ *   <script>MailVerify.init({ endpoint: "/verify" });</script>
+ *
+ * Options (data-* attributes of the tag, or keys of init's object):
+ *   endpoint  the /verify URL: same origin, or an origin listed in the
+ *             plugin's fastcgi.cors_origins
+ *   selector  the fields to enhance (default input[type=email]); a field
+ *             with data-mailverify="off" is left alone
+ *   delay     ms of typing pause before a check (default 800)
+ *   timeout   ms to wait for an answer before giving up (default 3000)
+ *   text      (init only) replacements for the strings in TEXT below
+ * A field's data-mailverify-msg="ID" names an element of the page to hold
+ * its messages; otherwise one is inserted right after the field.
+ *
+ * What the person filling in the form sees: a quick local syntax hint
+ * (no network); after a pause or on leaving the field, the server's
+ * message; "Did you mean ...?" as a button that fixes the field; on
+ * submit, a refused address (action block) stops the form, a warning
+ * (warn, tempfail) stops it once so it is read, anything else goes.
+ * The script never stands in the way by itself: an unreachable or slow
+ * endpoint, an error status or a "pending" verdict lets the form submit.
+ *
+ * CSS hooks (the script sets no styles; all are optional):
+ *   .mv-msg       the message element (aria-live="polite")
+ *   .mv-checking, .mv-ok, .mv-warn, .mv-block
+ *                 the field's state, on the field and on its .mv-msg
+ *   .mv-suggest   the suggestion button inside .mv-msg
+ *   form.mv-busy  a submit is waiting for a check
+ * The field also gets aria-invalid="true" when its address is refused,
+ * and aria-describedby naming its message element.
+ */
+(function () {
+  "use strict";
+
+  var TEXT = {
+    syntax: "Please enter an email address like name@example.com.",
+    spaces: "An email address cannot contain spaces.",
+    dot: "The part after the @ needs a dot, as in example.com.",
+    checking: "Checking the address\u2026",
+    didYouMean: "Did you mean {}?",
+    warn: "Please check this address.",
+    block: "This address cannot be used here."
+  };
+  var STATES = ["checking", "ok", "warn", "block"];
+  var fields = new WeakMap();       // input -> its state
+  var passing = new WeakSet();      // forms being resubmitted by us
+  var listening = false;
+  var serial = 0;
+
+  // Deliberately looser than the server's parser (tests/cases/addresses.tsv:
+  // quoted local parts with spaces, [address literals], ideographic dots,
+  // <brackets>): a hint must never refuse what the server would take.
+  function syntax(v, text) {
+    text = text || TEXT;
+    var at = v.lastIndexOf("@");
+    var local = v.slice(0, at), domain = v.slice(at + 1);
+    if (at < 1 || !domain) return text.syntax;
+    if (/[ \t\r\n]/.test(domain + local.replace(/"(?:[^"\\]|\\.)*"/g, ""))) return text.spaces;
+    if (!/^\[|[.\u3002\uff0e\uff61]/.test(domain)) return text.dot;
+    return "";
+  }
+
+  // A settled answer, or null for "no usable answer" (fail open). Form
+  // encoding keeps the request "simple" for CORS: no preflight round trip.
+  function ask(opt, v) {
+    var ctl = typeof AbortController === "function" ? new AbortController() : null;
+    var timer;
+    var late = new Promise(function (resolve) {
+      timer = setTimeout(function () { if (ctl) ctl.abort(); resolve(null); }, opt.timeout);
+    });
+    var answer = fetch(opt.endpoint, {
+      method: "POST",
+      body: new URLSearchParams({ email: v }),
+      headers: { Accept: "application/json" },
+      signal: ctl ? ctl.signal : undefined
+    }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (j) {
+      return j && typeof j.action === "string" ? j : null;
+    }, function () { return null; });
+    return Promise.race([answer, late]).then(function (j) {
+      clearTimeout(timer);
+      return j;
+    });
+  }
+
+  // One request per distinct value, remembered (failures too, so a down
+  // endpoint costs the waiting once, not on every submit).
+  function verify(st, v) {
+    var c = st.cache.get(v);
+    if (c) return c.promise;
+    if (st.cache.size > 50) st.cache.clear();
+    c = { settled: false, result: null };
+    c.promise = ask(st.opt, v).then(function (res) {
+      c.settled = true;
+      c.result = res;
+      return res;
+    });
+    st.cache.set(v, c);
+    return c.promise;
+  }
+
+  function value(st) { return st.input.value.trim(); }
+
+  function show(st, state, text, suggestion) {
+    var input = st.input, msg = st.msg, t = st.opt.text;
+    STATES.forEach(function (s) {
+      input.classList.toggle("mv-" + s, s === state);
+      msg.classList.toggle("mv-" + s, s === state);
+    });
+    if (state === "block") input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    msg.textContent = text || "";
+    if (!suggestion) return;
+    // the server's message may end with the same question (in English):
+    // ask it once, as a button
+    [TEXT.didYouMean, t.didYouMean].forEach(function (d) {
+      var q = d.split("{}").join(suggestion), m = msg.textContent;
+      if (m.slice(-q.length) === q) msg.textContent = m.slice(0, -q.length).trim();
+    });
+    var parts = t.didYouMean.split("{}");
+    var btn = document.createElement("button");
+    btn.type = "button";            // inside a form, a plain button would submit it
+    btn.className = "mv-suggest";
+    btn.textContent = suggestion;
+    btn.addEventListener("click", function () {
+      input.value = suggestion;
+      // let other scripts (and frameworks' bindings) see the change
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+      input.focus();                // the button disappears: keep keyboard users in place
+      check(st);
+    });
+    if (msg.textContent) msg.appendChild(document.createTextNode(" "));
+    msg.appendChild(document.createTextNode(parts[0]));
+    msg.appendChild(btn);
+    msg.appendChild(document.createTextNode(parts.slice(1).join("")));
+  }
+
+  function render(st, v, res) {
+    var t = st.opt.text;
+    st.shown = v;
+    if (!res || res.pending || (res.action !== "block" && res.action !== "warn" && res.action !== "tempfail")) {
+      show(st, res && !res.pending && res.action === "accept" ? "ok" : "", "");
+      return;
+    }
+    var block = res.action === "block";
+    show(st, block ? "block" : "warn", res.message || (block ? t.block : t.warn), res.suggestion);
+    st.seen = v;
+  }
+
+  // The local hint first; the server only for what could be an address.
+  function check(st) {
+    clearTimeout(st.timer);
+    var v = value(st);
+    if (!v) {
+      st.shown = "";
+      show(st, "", "");
+      return Promise.resolve(null);
+    }
+    var bad = syntax(v, st.opt.text);
+    if (bad) {
+      st.shown = v;
+      show(st, "block", bad);
+      return Promise.resolve({ action: "block" });
+    }
+    var c = st.cache.get(v);
+    // re-rendering an unchanged answer would replace the suggestion button
+    // between the mousedown (which blurs the field) and the click
+    if (st.shown === v && c && c.settled) return c.promise;
+    if (!(c && c.settled)) show(st, "checking", "");
+    return verify(st, v).then(function (res) {
+      if (value(st) === v) render(st, v, res);
+      return res;
+    });
+  }
+
+  function onInput(st) {
+    clearTimeout(st.timer);
+    var v = value(st);
+    if (v === st.shown) return;
+    var bad = v && syntax(v, st.opt.text);
+    // a new error is not shown mid-word; an error being fixed updates at once
+    if (bad && st.input.getAttribute("aria-invalid") === "true") {
+      st.shown = v;
+      show(st, "block", bad);
+    } else {
+      st.shown = "";
+      show(st, "", "");
+    }
+    if (v && !bad) st.timer = setTimeout(function () { check(st); }, st.opt.delay);
+  }
+
+  function stops(res, seenBefore) {
+    if (!res || res.pending) return false;
+    return res.action === "block" ||
+      ((res.action === "warn" || res.action === "tempfail") && !seenBefore);
+  }
+
+  function onSubmit(e) {
+    var form = e.target;
+    if (passing.has(form)) return;
+    var list = Array.prototype.filter.call(form.elements || [], function (el) {
+      return fields.has(el) && value(fields.get(el));
+    }).map(function (el) { return fields.get(el); });
+    if (!list.length) return;
+    if (form.classList.contains("mv-busy")) {   // a check is running; its end submits
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      return;
+    }
+    var waiting = false;
+    var plan = list.map(function (st) {
+      var v = value(st), c = st.cache.get(v);
+      var local = syntax(v, st.opt.text);
+      var known = local ? { action: "block" } : c && c.settled ? c.result : undefined;
+      if (known === undefined) waiting = true;
+      return { st: st, v: v, seen: st.seen === v, known: known };
+    });
+    if (!waiting) {
+      // every answer is at hand: decide now and leave the event alone when it goes
+      var stop = plan.filter(function (p) { return stops(p.known, p.seen); });
+      if (!stop.length) return;
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      plan.forEach(function (p) { check(p.st); });   // shows what is not on screen yet
+      stop[0].st.input.focus();
+      return;
+    }
+    // Hold this submit (and hide it from the page's own handlers); when
+    // the checks are in (at most the timeout), submit again or stop.
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    var submitter = e.submitter;
+    form.classList.add("mv-busy");
+    Promise.all(plan.map(function (p) {
+      var done = check(p.st).then(function (res) { p.known = res; });
+      if (p.known === undefined) show(p.st, "checking", p.st.opt.text.checking);
+      return done;
+    })).then(function () {
+      form.classList.remove("mv-busy");
+      var stop = plan.filter(function (p) {
+        return value(p.st) !== p.v || stops(p.known, p.seen);
+      });
+      if (stop.length) {
+        stop[0].st.input.focus();
+        return;
+      }
+      passing.add(form);
+      try {
+        if (form.requestSubmit) form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
+        else form.submit();
+      } finally {
+        passing.delete(form);
+      }
+    });
+  }
+
+  function enhance(input, opt) {
+    if (fields.has(input) || input.getAttribute("data-mailverify") === "off") return;
+    var msg = document.getElementById(input.getAttribute("data-mailverify-msg") || "");
+    if (!msg) {
+      msg = document.createElement("div");
+      input.insertAdjacentElement("afterend", msg);
+    }
+    if (!msg.id) msg.id = "mv-msg-" + ++serial;
+    msg.classList.add("mv-msg");
+    msg.setAttribute("aria-live", "polite");
+    var by = input.getAttribute("aria-describedby");
+    if (!by || by.split(/\s+/).indexOf(msg.id) < 0) input.setAttribute("aria-describedby", (by ? by + " " : "") + msg.id);
+    var st = { input: input, msg: msg, opt: opt, cache: new Map(), timer: 0, shown: "", seen: null };
+    fields.set(input, st);
+    input.addEventListener("input", function () { onInput(st); });
+    input.addEventListener("blur", function () { check(st); });
+  }
+
+  function init(options) {
+    options = options || {};
+    var opt = { endpoint: "/verify", selector: "input[type=email]", delay: 800, timeout: 3000 };
+    Object.keys(opt).forEach(function (k) {
+      if (options[k] !== undefined && options[k] !== "" && !(typeof opt[k] === "number" && isNaN(+options[k]))) {
+        opt[k] = typeof opt[k] === "number" ? +options[k] : options[k];
+      }
+    });
+    opt.text = Object.assign({}, TEXT, options.text);
+    Array.prototype.forEach.call(document.querySelectorAll(opt.selector), function (input) {
+      enhance(input, opt);
+    });
+    if (!listening) {
+      // capture on the document: before the page's own submit handlers,
+      // and for forms added later too
+      document.addEventListener("submit", onSubmit, true);
+      listening = true;
+    }
+  }
+
+  window.MailVerify = { init: init, syntax: function (v) { return syntax(String(v).trim()); } };
+
+  var me = document.currentScript;
+  if (me && me.hasAttribute("data-endpoint")) {
+    var o = {
+      endpoint: me.getAttribute("data-endpoint"),
+      selector: me.getAttribute("data-selector") || undefined,
+      delay: me.getAttribute("data-delay") || undefined,
+      timeout: me.getAttribute("data-timeout") || undefined
+    };
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { init(o); });
+    else init(o);
+  }
+})();
