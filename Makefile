@@ -122,7 +122,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_snippets.py
 
 demo: deps all
-	@tools/deps world
+	@tools/deps world web
 	@tests/demo $(B)/mailverify
 
 FUZZ_SECONDS ?= 60
