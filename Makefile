@@ -110,9 +110,10 @@ check-cli: $(B)/mailverify
 # the loopback test world (unbound, Postfix, scripted servers) and the
 # engine's end-to-end tests against it; mailverifyd behind a real Sendmail
 # (fetched outside the namespace) and driven by miltertest
-check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd
-	@tools/deps world sendmail miltertest
+check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
+	@tools/deps world sendmail miltertest web browser
 	@tools/sendmail-pkg build/sendmail-pkg
+	@tools/playwright-pkg build/npm
 	@tests/in-netns /usr/bin/python3 tests/world/test_world.py
 	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_verify.py
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_etiquette.py
@@ -120,6 +121,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_sendmail.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns tests/milter/run
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_snippets.py
+	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/web/test_browser.py
 
 demo: deps all
 	@tools/deps world web
