@@ -23,6 +23,7 @@ enum {
 int cli_check(int argc, char **argv);
 int cli_config_test(int argc, char **argv);
 int cli_stats(int argc, char **argv);
+int cli_webhook_verify(int argc, char **argv);
 
 /* cli_load_config - load (NULL: built-in), print diagnostics to stderr */
 mv_config *cli_load_config(const char *path, bool quiet_ok);

@@ -64,6 +64,7 @@ int main(int argc, char **argv)
             return strcmp(argv[2], "check") == 0 ? cli_check(2, sub)
                  : strcmp(argv[2], "config-test") == 0 ? cli_config_test(2, sub)
                  : strcmp(argv[2], "stats") == 0 ? cli_stats(2, sub)
+                 : strcmp(argv[2], "webhook-verify") == 0 ? cli_webhook_verify(2, sub)
                  : (fprintf(stderr, "mailverify: no command '%s'\n", argv[2]), EXIT_USAGE);
         }
         fputs(usage, stdout);
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
         return cli_config_test(argc - 1, argv + 1);
     if (strcmp(cmd, "stats") == 0)
         return cli_stats(argc - 1, argv + 1);
+    if (strcmp(cmd, "webhook-verify") == 0)
+        return cli_webhook_verify(argc - 1, argv + 1);
     fprintf(stderr, "mailverify: unknown command '%s' (try 'mailverify --help')\n", cmd);
     return EXIT_USAGE;
 }
