@@ -135,7 +135,11 @@ build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS)
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/builtin_S.o
 	clang -std=gnu11 -g -O1 -pthread -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Imilter/core \
-	  -o $@ $< $(CORE_SRC) build-fuzz/builtin_S.o $(PKG_LIBS)
+	  -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA) build-fuzz/builtin_S.o $(PKG_LIBS)
+
+# the web plugin's parsers
+build-fuzz/fuzz_form: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/formparse.c
+build-fuzz/fuzz_form: plugins/fastcgi/formparse.c plugins/fastcgi/formparse.h
 
 deps-fuzz:
 	@tools/deps build fuzz
