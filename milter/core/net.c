@@ -228,7 +228,7 @@ static void proceed(job *j, bool start)
         else d->q_head = j;
         d->q_tail = j;
         if (start)
-            net_schedule(d);
+            net_schedule_arrival(d);
         return;
     }
     (void)n;

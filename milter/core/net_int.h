@@ -116,6 +116,9 @@ void net_unpin(domain *d);
 /* net_schedule - start what sessions the limits allow; wait for the rest */
 void net_schedule(domain *d);
 
+/* net_schedule_arrival - a job joined d's queue: schedule now or gather */
+void net_schedule_arrival(domain *d);
+
 /* net_reprobe_later - a background copy of a greylisted job, after seconds */
 void net_reprobe_later(job *j, unsigned seconds);
 

@@ -53,7 +53,7 @@ def free_port():
     return port
 
 
-def wait_port(port, proc=None, timeout=10.0, what="server"):
+def wait_port(port, proc=None, timeout=30.0, what="server"):
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -656,7 +656,7 @@ class World:
         except FileNotFoundError:
             return ""
 
-    def add_postfix(self, name, ip, main_cf, master_cf=POSTFIX_MASTER_CF, timeout=10.0):
+    def add_postfix(self, name, ip, main_cf, master_cf=POSTFIX_MASTER_CF, timeout=30.0):
         """Start another real Postfix, stopped with the world; its base directory.
 
         Everything lives in WORKDIR/NAME ({etc,queue,data}, maillog); smtpd
@@ -852,7 +852,7 @@ in_flow_delay = 0
                                             stderr=out, start_new_session=True,
                                             cwd=self.workdir, env=env)
 
-    def _wait_ready(self, timeout=10.0):
+    def _wait_ready(self, timeout=30.0):
         t0 = time.monotonic()
         self.ready_at = {}
         deadline = time.monotonic() + timeout
