@@ -8,6 +8,7 @@
 #   make bench-offline      offline throughput against two peers
 #   make bench-engine       the network path in the test world, next to Postfix's verify(8)
 #   make bench-milter       mailverifyd behind a real Postfix, driven by smtp-source
+#   make bench-fastcgi      mailverify.fcgi behind nginx (wrk), next to a static file
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
 
@@ -49,7 +50,7 @@ BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -74,7 +75,7 @@ $(B)/mailverifyd: $(MILTER_OBJ) $(CORE_LIB)
 
 $(B)/plugins/fastcgi/%.o: ALL_CFLAGS += -Iplugins/fastcgi
 $(B)/mailverify.fcgi: $(FCGI_OBJ) $(CORE_LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(FCGI_OBJ) $(CORE_LIB) $(PKG_LIBS) -lfcgi -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $(FCGI_OBJ) $(CORE_LIB) $(PKG_LIBS) -lfcgi -lcurl -lm
 
 # the milter's parts that need no libmilter, for unit tests
 MILTER_LIB := $(B)/libmvmilter.a
@@ -168,6 +169,16 @@ bench-engine: deps $(B)/mvload
 bench-milter: deps $(B)/mailverifyd $(B)/mailverify $(B)/nullmilter
 	@tools/deps world milterpeer
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-milter $(B)
+
+# mailverify.fcgi behind nginx on cached verdicts, next to nginx's static
+# file, a FastCGI responder that does nothing, and a cold CGI request
+bench-fastcgi: deps $(B)/mailverify.fcgi $(B)/nullfcgi
+	@tools/deps world web
+	@tests/in-netns /usr/bin/python3 tests/bench/bench-fastcgi $(B)
+
+$(B)/nullfcgi: tests/bench/nullfcgi.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lfcgi $(LDFLAGS_ALL)
 
 $(B)/nullmilter: tests/bench/nullmilter.c
 	@mkdir -p $(@D)

@@ -5,19 +5,27 @@
  * one request in its environment and exits. As a FastCGI worker it serves
  * many requests with a pool of threads sharing one engine and one cache:
  * on the listening socket spawn-fcgi hands it as stdin, or on its own
- * (fastcgi.socket, --socket). libfcgi's accept is serialized by a mutex,
- * as its threaded example does (some systems wake every waiter).
- * SIGTERM/SIGINT stop accepting; requests being answered finish; what the
- * engine has in flight is answered before exit.
+ * (fastcgi.socket, --socket). Threads call FCGX_Accept_r without a
+ * mutex, unlike libfcgi's threaded example: Linux's accept() needs no
+ * serialization, and with the web server keeping connections open
+ * (nginx's fastcgi_keep_conn) FCGX_Accept_r blocks reading the next
+ * request of its kept connection -- under a mutex that one idle kept
+ * connection would stall every other thread.
+ * SIGTERM/SIGINT stop accepting (and end the reads on kept connections);
+ * requests being answered finish; what the engine has in flight is
+ * answered before exit.
  */
 #include "version.h"
+#include "passthrough.h"
 #include "plugin.h"
+#include "webhook.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +61,14 @@ static const char usage[] =
     "78 configuration errors.\n";
 
 static mv_plugin plugin;
+static mv_webhook *webhook;
+static mv_pass *pass;
 static int listen_fd;
-static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
+static volatile sig_atomic_t *kept;    /* per thread: its kept connection, or -1 */
+static long nkept;
 static volatile sig_atomic_t stopping;
 
-/* fcgx_getenv, fcgx_read, fcgx_write - the http.h I/O over a FastCGI request */
+/* fcgx_getenv, fcgx_read, fcgx_write, fcgx_envp - the http.h I/O over a FastCGI request */
 static const char *fcgx_getenv(void *io, const char *name)
 {
     return FCGX_GetParam(name, ((FCGX_Request *)io)->envp);
@@ -75,7 +86,12 @@ static bool fcgx_write(void *io, const char *buf, size_t n)
     return FCGX_PutStr(buf, (int)n, ((FCGX_Request *)io)->out) == (int)n;
 }
 
-/* cgi_getenv, cgi_read, cgi_write - the same over a CGI process */
+static char **fcgx_envp(void *io)
+{
+    return ((FCGX_Request *)io)->envp;
+}
+
+/* cgi_getenv, cgi_read, cgi_write, cgi_envp - the same over a CGI process */
 static const char *cgi_getenv(void *io, const char *name)
 {
     (void)io;
@@ -94,22 +110,31 @@ static bool cgi_write(void *io, const char *buf, size_t n)
     return fwrite(buf, 1, n, stdout) == n;
 }
 
+static char **cgi_envp(void *io)
+{
+    (void)io;
+    return environ;
+}
+
 /* worker - a FastCGI thread: accept, answer, repeat */
 static void *worker(void *arg)
 {
     FCGX_Request req;
 
-    (void)arg;
+    long me = (long)(intptr_t)arg;
+
     if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
         return NULL;
     while (!stopping) {
-        mv_http_io io = {fcgx_getenv, fcgx_read, fcgx_write, &req};
+        mv_http_io io = {fcgx_getenv, fcgx_read, fcgx_write, &req, fcgx_envp};
         mv_http_req r;
         int rc;
 
-        pthread_mutex_lock(&accept_mu);
+        /* published before stopping is looked at: on_stop either sees
+         * the fd and ends the read, or this thread sees stopping */
+        kept[me] = req.ipcFd;
         rc = stopping ? -1 : FCGX_Accept_r(&req);
-        pthread_mutex_unlock(&accept_mu);
+        kept[me] = -1;
         if (rc < 0)
             break;
         mv_http_init(&r, &io);
@@ -127,7 +152,10 @@ static void on_stop(int sig)
     (void)sig;
     stopping = 1;
     FCGX_ShutdownPending();
-    shutdown(listen_fd, SHUT_RDWR);     /* wakes the thread blocked in accept */
+    shutdown(listen_fd, SHUT_RDWR);     /* wakes the threads blocked in accept */
+    for (long i = 0; i < nkept; i++)    /* and those reading a kept connection */
+        if (kept[i] >= 0)
+            shutdown(kept[i], SHUT_RD);
 }
 
 /* serve - the FastCGI worker pool; an exit status */
@@ -137,10 +165,16 @@ static int serve(const char *spec, long threads)
     struct sigaction sa = {.sa_handler = on_stop};
     long started = 0;
 
-    if (t == NULL)
+    if (t == NULL || (kept = calloc((size_t)threads, sizeof(*kept))) == NULL) {
+        free(t);
         return 70;
+    }
+    for (long i = 0; i < threads; i++)
+        kept[i] = -1;
+    nkept = threads;
     if (FCGX_Init() != 0) {
         free(t);
+        free((void *)kept);
         return 71;
     }
     listen_fd = 0;                      /* spawn-fcgi's socket */
@@ -148,6 +182,7 @@ static int serve(const char *spec, long threads)
         if ((listen_fd = FCGX_OpenSocket(spec, 128)) < 0) {
             fprintf(stderr, "mailverify.fcgi: cannot listen on %s: %s\n", spec, strerror(errno));
             free(t);
+            free((void *)kept);
             return 71;
         }
     }
@@ -155,9 +190,13 @@ static int serve(const char *spec, long threads)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     for (long i = 0; i < threads; i++)
-        started += pthread_create(&t[i], NULL, worker, NULL) == 0;
+        started += pthread_create(&t[started], NULL, worker, (void *)(intptr_t)started) == 0;
     for (long i = 0; i < started; i++)
         pthread_join(t[i], NULL);
+    sigaction(SIGTERM, &(struct sigaction){.sa_handler = SIG_IGN}, NULL);
+    sigaction(SIGINT, &(struct sigaction){.sa_handler = SIG_IGN}, NULL);
+    nkept = 0;
+    free((void *)kept);
     free(t);
     return started > 0 ? 0 : 70;
 }
@@ -165,13 +204,43 @@ static int serve(const char *spec, long threads)
 /* cgi - the one request of a CGI process */
 static int cgi(void)
 {
-    mv_http_io io = {cgi_getenv, cgi_read, cgi_write, NULL};
+    mv_http_io io = {cgi_getenv, cgi_read, cgi_write, NULL, cgi_envp};
     mv_http_req r;
 
     mv_http_init(&r, &io);
     mv_plugin_handle(&plugin, &r);
     mv_http_free(&r);
     return fflush(stdout) == 0 ? 0 : 74;
+}
+
+/* extras - the webhook sender and pass-through, when configured, as the
+ * plugin's hooks; false if one could not start (logged) */
+static bool extras(mv_config *cfg)
+{
+    bool wfail, pfail;
+
+    webhook = mv_webhook_new(cfg, plugin.metrics, &wfail);
+    pass = mv_pass_new(cfg, &pfail);
+    if (webhook != NULL) {
+        plugin.hooks.late = mv_webhook_late;
+        plugin.hooks.late_arg = webhook;
+    }
+    if (pass != NULL) {
+        plugin.hooks.pass = mv_pass_handle;
+        plugin.hooks.pass_arg = pass;
+    }
+    return !wfail && !pfail;
+}
+
+/* finish - the engine answers what is in flight (late verdicts join the
+ * webhook queue), the queue gets its grace period, then the rest goes */
+static void finish(void)
+{
+    mv_engine_free(plugin.engine);
+    plugin.engine = NULL;
+    mv_webhook_free(webhook, MV_WEBHOOK_GRACE_MS);
+    mv_pass_free(pass);
+    mv_plugin_fini(&plugin);
 }
 
 /* load - the configuration, errors on stderr; NULL on errors */
@@ -218,8 +287,10 @@ int main(int argc, char **argv)
         config = installed;
     if ((cfg = load(config)) == NULL)
         return 78;
-    if (!mv_plugin_init(&plugin, cfg)) {
-        fputs("mailverify.fcgi: out of memory\n", stderr);
+    if (!mv_plugin_init(&plugin, cfg) || !extras(cfg)) {
+        fputs("mailverify.fcgi: cannot start (out of memory, or see above)\n", stderr);
+        finish();
+        mv_config_unref(cfg);
         return 70;
     }
     if (getenv("GATEWAY_INTERFACE") != NULL)
@@ -227,7 +298,7 @@ int main(int argc, char **argv)
     else
         rc = serve(spec ? spec : mv_config_settings(cfg)->fcgi_socket,
                    threads ? threads : mv_config_settings(cfg)->fcgi_threads);
-    mv_plugin_fini(&plugin);
+    finish();
     mv_config_unref(cfg);
     return rc;
 }

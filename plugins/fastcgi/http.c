@@ -19,6 +19,12 @@ const char *mv_http_env(const mv_http_req *r, const char *name)
     return r->io.getenv(r->io.io, name);
 }
 
+/* mv_http_envp - every CGI variable, or NULL */
+char **mv_http_envp(const mv_http_req *r)
+{
+    return r->io.envp ? r->io.envp(r->io.io) : NULL;
+}
+
 /* set_path - the path part of the request */
 static void set_path(mv_http_req *r)
 {

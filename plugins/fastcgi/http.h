@@ -21,6 +21,7 @@ typedef struct {
     long (*read)(void *io, char *buf, size_t n);        /* bytes, 0 at end, -1 error */
     bool (*write)(void *io, const char *buf, size_t n);
     void *io;
+    char **(*envp)(void *io);   /* every CGI variable, "NAME=value", NULL-terminated */
 } mv_http_io;
 
 typedef struct {
@@ -42,6 +43,9 @@ void mv_http_init(mv_http_req *r, const mv_http_io *io);
 
 /* mv_http_env - a CGI variable, or NULL */
 const char *mv_http_env(const mv_http_req *r, const char *name);
+
+/* mv_http_envp - every CGI variable ("NAME=value", NULL-terminated), or NULL */
+char **mv_http_envp(const mv_http_req *r);
 
 /* mv_http_read_body - the whole body, at most max bytes; 0, 413 or 400 */
 int mv_http_read_body(mv_http_req *r, size_t max);

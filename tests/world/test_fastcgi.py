@@ -434,14 +434,12 @@ class TestFastCGI(Common, unittest.TestCase):
 class TestKeepConn(unittest.TestCase):
     """nginx's upstream keepalive (fastcgi_keep_conn on) in front of a worker."""
 
-    @unittest.expectedFailure
     def test_kept_connection_does_not_stall_others(self):
         """A libfcgi thread waits for the next request on its kept
-        connection inside FCGX_Accept_r -- which fcgi_main.c calls with
-        accept_mu held, so every other thread waits for that mutex: one idle
-        kept connection stalls the whole worker (once its thread has the
-        mutex) until nginx drops it.
-        Expected to fail until the accept is no longer serialized."""
+        connection inside FCGX_Accept_r; were accepts serialized by a mutex
+        (libfcgi's threaded example), one idle kept connection would stall
+        the whole worker until nginx dropped it. And SIGTERM must not wait
+        for nginx to drop it either."""
         d = WORLD.path("keepconn")
         os.makedirs(d, exist_ok=True)
         w = FcgiWorker(PLUGINS["a"], spawn=True, log_dir=d)
@@ -457,6 +455,9 @@ class TestKeepConn(unittest.TestCase):
                 except OSError as e:            # socket.timeout
                     self.fail("request %d waited 2 s behind the kept connection: %s" % (i, e))
                 self.assertEqual(r.status, 200)
+            t0 = time.monotonic()
+            self.assertEqual(w.stop(timeout=10), 0, "SIGTERM with a kept connection open")
+            self.assertLess(time.monotonic() - t0, 5, "the read on the kept connection was ended")
         finally:
             n.stop()
             nk.stop()

@@ -1,0 +1,46 @@
+/*
+ * passthrough.h - the plugin in front of a legacy form handler.
+ *
+ * With fastcgi.pass_through set, a request that is not one of the
+ * plugin's endpoints is a form submission on its way to the handler
+ * ("cgi:/path/to/script" or "http://host:port/path"). Every value of
+ * every fastcgi.pass_fields field, in the query and in a urlencoded or
+ * multipart/form-data body, is verified in the form context; then:
+ *   block  -> the handler never runs: a page (fastcgi.block_page, a
+ *             template, or a built-in one; status 422) or a 302 redirect
+ *             to fastcgi.block_redirect with ?mailverify_reason=...
+ *             &mailverify_suggestion=... (on_block = "redirect");
+ *   warn, review, tempfail -> handed on with the field warn_field =
+ *             "status:reason" added to the body (or to the query of a
+ *             request with no form body) and the CGI variable
+ *             HTTP_X_MAILVERIFY (the X-Mailverify header upstream);
+ *   accept -> handed on untouched: method, query, body byte for byte,
+ *             CGI variables.
+ * A client's own warn_field fields and X-Mailverify header are always
+ * removed, so a handler can trust them. Other body types (JSON, ...) are
+ * handed on unverified, with a log line. When the engine cannot answer,
+ * the request is handed on (fail open), with a log line.
+ */
+#ifndef MV_PASSTHROUGH_H
+#define MV_PASSTHROUGH_H
+
+#include "plugin.h"
+
+#include <stdbool.h>
+
+#define MV_PASS_TIMEOUT_MS 30000        /* the handler's time to answer */
+#define MV_PASS_OUTPUT_MAX (16L << 20)  /* a larger answer from the handler: 502 */
+
+typedef struct mv_pass mv_pass;
+
+/* mv_pass_new - from fastcgi.pass_through; NULL if it is not set, or on
+ * failure (logged; *failed set) */
+mv_pass *mv_pass_new(mv_config *cfg, bool *failed);
+
+/* mv_pass_handle - the plugin's pass hook: verify, then block or hand on; the status */
+int mv_pass_handle(mv_plugin *p, mv_http_req *r, void *arg);
+
+/* mv_pass_free - release; NULL is fine */
+void mv_pass_free(mv_pass *ps);
+
+#endif
