@@ -123,6 +123,7 @@ static const key keys[] = {
     LISTK("fastcgi.api_keys"),
     INTK("fastcgi.key_rate", fcgi_key_rate, 0, 100000, "50"),
     INTK("fastcgi.key_burst", fcgi_key_burst, 1, 100000, "100"),
+    STRK("fastcgi.rate_state", fcgi_rate_state, 0, 1024, "/var/lib/mailverify/ratelimit"),
     STRK("fastcgi.pass_through", fcgi_pass_through, 0, 1024, ""),
     LISTK("fastcgi.pass_fields"),
     ENUMK("fastcgi.on_block", fcgi_on_block, "page", "page|redirect"),
