@@ -300,3 +300,143 @@ def metrics(url):
             k, v = line.rsplit(" ", 1)
             out[k] = float(v)
     return out
+
+
+# ---- for test_webhook_pass: requests as sent, small HTTP servers in the test
+
+def request(url, body=None, method=None, headers=None, timeout=60):
+    """One request with http.client: the headers exactly as given (a forged
+    X-Mailverify too), no redirect followed, every header of the answer
+    kept (Response.headers.get_all("Set-Cookie"))."""
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    if isinstance(body, str):
+        body = body.encode()
+    t0 = time.monotonic()
+    try:
+        c.request(method or ("GET" if body is None else "POST"),
+                  u.path + ("?" + u.query if u.query else ""), body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return Response(r.status, r.headers, data, time.monotonic() - t0)
+    finally:
+        c.close()
+
+
+class Recorded:
+    """One request an HTTPRecorder received."""
+
+    def __init__(self, method, path, headers, body):
+        self.method, self.path, self.headers, self.body = method, path, headers, body
+        self.time = time.time()
+        self.mono = time.monotonic()
+
+    def __repr__(self):
+        return "<%s %s %r>" % (self.method, self.path, self.body[:200])
+
+
+class HTTPRecorder:
+    """A small HTTP/1.0 server on 127.0.0.1:PORT in a thread of the test:
+    it records every request and answers what answer(recorded) returns:
+    (status, [(name, value)...], body), b"raw bytes" written as they are,
+    "close" (the connection closed unanswered) or ("sleep", seconds, then
+    one of those). stop() closes the port; start() opens it again (the same
+    port): a receiver that is down for a while."""
+
+    def __init__(self, answer=None, port=None):
+        import threading
+        self.port = port or free_port()
+        self.answer = answer or (lambda rec: (200, [("Content-Type", "text/plain")], b"ok\n"))
+        self.requests = []
+        self.cv = threading.Condition()
+        self.server = None
+        self.start()
+
+    def start(self):
+        import http.server
+        import threading
+        rec = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def handle_any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                r = Recorded(self.command, self.path, self.headers, body)
+                with rec.cv:
+                    rec.requests.append(r)
+                    rec.cv.notify_all()
+                a = rec.answer(r)
+                if isinstance(a, tuple) and a[0] == "sleep":
+                    time.sleep(a[1])
+                    a = a[2]
+                if a == "close":
+                    self.close_connection = True
+                    return
+                if isinstance(a, bytes):
+                    self.wfile.write(a)
+                    self.close_connection = True
+                    return
+                status, hdrs, data = a
+                self.send_response(status)
+                for k, v in hdrs:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_any
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            block_on_close = False
+            allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                import sys
+                if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    super().handle_error(request, client_address)   # a client gone: not news
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def wait(self, n, timeout=20.0, pred=None):
+        """Until n requests (matching pred) were received; them (maybe fewer, on timeout)."""
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                got = [r for r in self.requests if pred is None or pred(r)]
+                left = deadline - time.monotonic()
+                if len(got) >= n or left <= 0:
+                    return got
+                self.cv.wait(left)
+
+
+def wait_log(proc, text, count=1, timeout=20.0):
+    """Until proc's log holds text count times; the log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = proc.log()
+        if log.count(text) >= count or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
+
+
+SANITIZER_WORDS = ("Sanitizer", "runtime error:", "LeakSanitizer", "AddressSanitizer")
+
+
+def sanitizer_reports(text):
+    """The lines of a log that ASan/UBSan/LSan wrote (none for a clean run)."""
+    return [line for line in text.splitlines() if any(w in line for w in SANITIZER_WORDS)]
