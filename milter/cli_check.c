@@ -9,11 +9,11 @@
  * be an address) and the rest of it is only counted.
  */
 #include "cli.h"
+#include "cli_opts.h"
 #include "engine.h"
 #include "json.h"
 #include "utf8.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -335,57 +335,11 @@ static int check_stdin(checker *ck)
     return rc;
 }
 
-/* parse_ms - a deadline in milliseconds, 100..600000 */
-static bool parse_ms(const char *s, unsigned *out)
-{
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-
-    if (*s == '\0' || *end != '\0' || v < 100 || v > 600000)
-        return false;
-    *out = (unsigned)v;
-    return true;
-}
-
-/* resolver_ok - "ip", "ip:port" or "[ipv6]:port" */
-static bool resolver_ok(const char *s)
-{
-    char host[128], *colon;
-    unsigned char buf[16];
-    const char *port = NULL;
-
-    if (strlen(s) >= sizeof(host))
-        return false;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-
-        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-            return false;
-        snprintf(host, sizeof(host), "%.*s", (int)(close - s - 1), s + 1);
-        port = close[1] == ':' ? close + 2 : NULL;
-    } else {
-        snprintf(host, sizeof(host), "%s", s);
-        if ((colon = strchr(host, ':')) != NULL && colon == strrchr(host, ':')) {
-            *colon = '\0';
-            port = s + (colon - host) + 1;
-        }
-    }
-    if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
-        return false;
-    return port == NULL || (*port != '\0' && strspn(port, "0123456789") == strlen(port) &&
-                            atoi(port) >= 1 && atoi(port) <= 65535);
-}
-
 /* parse_args - options into the checker; -1 on a usage error, 1 for help */
 static int parse_args(int argc, char **argv, checker *ck, const char **config)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"offline", no_argument, NULL, 'o'},
-        {"mode", required_argument, NULL, 'm'},
-        {"timeout", required_argument, NULL, 't'},
-        {"resolver", required_argument, NULL, 'r'},
-        {"allow-private", no_argument, NULL, 'P'},
+        CLI_COMMON_LONGOPTS,
         {"next-hop", required_argument, NULL, 'N'},
         {"json", no_argument, NULL, 'j'},
         {"context", required_argument, NULL, 'x'},
@@ -393,37 +347,16 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c, ctx;
+    cli_common co = {.eo = {NULL, -1}, .mode = MV_MODE_CONTEXT};
+    int c, ctx, mine;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:jx:hm:t:r:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "jx:h", opts, NULL)) != -1) {
+        if ((mine = cli_common_opt(c, optarg, "check", &co)) < 0)
+            return -1;
+        if (mine > 0)
+            continue;
         switch (c) {
-        case 'c': *config = optarg; break;
-        case 'o': ck->req.mode = MV_MODE_OFFLINE; break;
-        case 'm':
-            if (strcmp(optarg, "offline") == 0) ck->req.mode = MV_MODE_OFFLINE;
-            else if (strcmp(optarg, "dns") == 0) ck->req.mode = MV_MODE_DNS;
-            else if (strcmp(optarg, "smtp") == 0) ck->req.mode = MV_MODE_SMTP;
-            else {
-                fprintf(stderr, "mailverify check: unknown mode '%s' (offline, dns, smtp)\n", optarg);
-                return -1;
-            }
-            break;
-        case 't':
-            if (!parse_ms(optarg, &ck->req.deadline_ms)) {
-                fprintf(stderr, "mailverify check: --timeout wants milliseconds, 100 to 600000\n");
-                return -1;
-            }
-            break;
-        case 'r':
-            if (!resolver_ok(optarg)) {
-                fprintf(stderr, "mailverify check: --resolver wants an IP address, with an "
-                        "optional :PORT ([IPv6]:PORT)\n");
-                return -1;
-            }
-            ck->opts.resolver = optarg;
-            break;
-        case 'P': ck->opts.allow_private = 1; break;
         case 'N': ck->req.next_hop = optarg; break;
         case 'j': ck->json = true; break;
         case 'C': ck->req.flags |= MV_REQ_CANONICAL; break;
@@ -441,6 +374,10 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
             return -1;
         }
     }
+    *config = co.config;
+    ck->opts = co.eo;
+    ck->req.mode = co.mode;
+    ck->req.deadline_ms = co.deadline_ms;
     if (optind >= argc) {
         fputs("mailverify check: no address given (use - to read from stdin)\n"
               "Try 'mailverify check --help'.\n", stderr);
