@@ -25,13 +25,42 @@
 
 #define LATE_MS 60000           /* how long a check may run after "pending" */
 
-/* now_s - wall-clock seconds with a fraction, for the token buckets */
+/* now_s - wall-clock seconds with a fraction, for the token buckets: the
+ * wall clock, because CGI processes share buckets in a file that outlives
+ * them and reboots (a monotonic clock restarts at boot and would read the
+ * old times as the future); a step back only empties a bucket (ratelimit.c) */
 static double now_s(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* rate_log - a shared token-bucket table's trouble, to the server's log */
+static void rate_log(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "mailverify.fcgi: rate limits: %s\n", line);
+}
+
+/* limits_new - the token buckets. A FastCGI worker keeps them in memory,
+ * shared by its threads; a CGI process (the web server set
+ * GATEWAY_INTERFACE, as fcgi_main.c tests) lives for one request, so its
+ * buckets are in the fastcgi.rate_state file that every request's process
+ * opens. A file that cannot be used costs a log line and the limits of
+ * this request (the in-memory tables, full), never the request itself. */
+static void limits_new(mv_plugin *p)
+{
+    const char *path = mv_config_settings(p->cfg)->fcgi_rate_state;
+
+    if (getenv("GATEWAY_INTERFACE") != NULL && path[0] != '\0'
+        && (p->by_ip = mv_ratelimit_open(path, "ip", rate_log, NULL)) != NULL)
+        p->by_key = mv_ratelimit_open(path, "key", rate_log, NULL);
+    if (p->by_ip == NULL)
+        p->by_ip = mv_ratelimit_new();
+    if (p->by_key == NULL)
+        p->by_key = mv_ratelimit_new();
 }
 
 /* mv_plugin_init - engine, limits, metrics for this config; false on ENOMEM */
@@ -40,8 +69,7 @@ bool mv_plugin_init(mv_plugin *p, mv_config *cfg)
     memset(p, 0, sizeof(*p));
     p->cfg = mv_config_ref(cfg);
     p->engine = mv_engine_new(cfg);
-    p->by_ip = mv_ratelimit_new();
-    p->by_key = mv_ratelimit_new();
+    limits_new(p);
     p->metrics = mv_metrics_new();
     return p->engine && p->by_ip && p->by_key && p->metrics;
 }
