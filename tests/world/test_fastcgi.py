@@ -14,6 +14,8 @@ Configurations (one world, one nginx with a location per worker):
   c  require_api_key, api_keys key-one/key-two, key_rate 1, key_burst 2
   d  a worker whose engine cannot start: RLIMIT_NOFILE leaves it no file
      descriptor for its event loop (503; see test_503)
+Each has its own fastcgi.rate_state file in the temp dir, where the CGI
+processes keep their token buckets (FastCGI workers keep them in memory).
 
     MAILVERIFY_FCGI=build/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/world/test_fastcgi.py [-v]
 
@@ -44,6 +46,21 @@ JSONH = {"Content-Type": "application/json"}
 MAX_BODY = 16384                # the default fastcgi.max_body
 
 
+def rate_state(name):
+    """The CGI processes' token buckets of config NAME (a path)."""
+    return os.path.join(TMP.name, "ratelimit-" + name)
+
+
+def server_log(server):
+    """What a web server and its CGI programs (their stderr) logged."""
+    text = ""
+    for p in (server.log_path, os.path.join(server.dir, "error.log")):
+        if os.path.exists(p):
+            with open(p, errors="replace") as f:
+                text += f.read()
+    return text
+
+
 def setUpModule():
     global TMP, WORLD
     TMP = tempfile.TemporaryDirectory(prefix="mv-fastcgi-")
@@ -52,14 +69,16 @@ def setUpModule():
     WORLD.start()
     PLUGINS["a"] = Plugin(WORLD, "a", {
         "fastcgi": {"ip_rate": "0", "cors_origins": '[ "%s" ]' % ORIGIN,
-                    "api_keys": '[ "opt-key" ]'},
+                    "api_keys": '[ "opt-key" ]', "rate_state": '"%s"' % rate_state("a")},
         "context": {"form": "{ deadline_ms = 500; }"},
     })
-    PLUGINS["b"] = Plugin(WORLD, "b", {"fastcgi": {"ip_rate": "1", "ip_burst": "3"}})
+    PLUGINS["b"] = Plugin(WORLD, "b", {"fastcgi": {"ip_rate": "1", "ip_burst": "3",
+                                                   "rate_state": '"%s"' % rate_state("b")}})
     PLUGINS["c"] = Plugin(WORLD, "c", {"fastcgi": {
         "ip_rate": "0", "require_api_key": "true", "api_keys": '[ "key-one", "key-two" ]',
-        "key_rate": "1", "key_burst": "2"}})
-    PLUGINS["d"] = Plugin(WORLD, "d", {"fastcgi": {"ip_rate": "0"}})
+        "key_rate": "1", "key_burst": "2", "rate_state": '"%s"' % rate_state("c")}})
+    PLUGINS["d"] = Plugin(WORLD, "d", {"fastcgi": {"ip_rate": "0",
+                                                   "rate_state": '"%s"' % rate_state("d")}})
 
 
 def tearDownModule():
@@ -497,13 +516,64 @@ class TestCGI(Common, unittest.TestCase):
         self.assertEqual(self.verify("alice@ok.test", cfg="c", headers={"X-Api-Key": "key-one"}).status,
                          200)
 
-    @unittest.expectedFailure
     def test_429_ip_rate(self):
-        """Each CGI request is a new process with new, full token buckets:
-        the rate limits cannot work in CGI mode (nothing is shared between
-        requests). Expected to fail until they are kept somewhere shared."""
-        seen = [self.verify("alice@ok.test", cfg="b").status for _ in range(5)]
-        self.assertIn(429, seen)
+        """Each CGI request is a new process: the buckets it shares with
+        the others are in fastcgi.rate_state (here in the temp dir)."""
+        seen = []
+        for _ in range(10):             # a CGI process takes ~70 ms: 1 token/s refills little
+            r = self.verify("alice@ok.test", cfg="b")
+            seen.append(r.status)
+            if r.status == 429:
+                break
+        self.assertEqual(seen[:3], [200, 200, 200], seen)       # the burst
+        self.assertEqual(seen[-1], 429, seen)
+        self.assertError(r, 429, "too many requests from your address")
+        retry = int(r.header("Retry-After"))
+        self.assertEqual(retry, 1)                              # one token a second
+        time.sleep(retry + 0.1)
+        self.assertEqual(self.verify("alice@ok.test", cfg="b").status, 200)
+        # /healthz is not limited
+        self.assertEqual(http(self.url("b", "/healthz")).status, 200)
+        # the state file was made where the config says, for the server's
+        # user only, and nothing was logged about it
+        st = os.stat(rate_state("b"))
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        self.assertNotIn("rate limits", server_log(self.server))
+
+    def test_429_per_key(self):
+        two = {"X-Api-Key": "key-two"}
+        got = []
+        for _ in range(8):
+            r = self.verify("alice@ok.test", cfg="c", headers=two)
+            got.append(r.status)
+            if r.status == 429:
+                break
+        self.assertEqual(got[:2], [200, 200], got)              # the burst
+        self.assertEqual(got[-1], 429, got)
+        self.assertError(r, 429, "for this API key")
+        self.assertEqual(int(r.header("Retry-After")), 1)
+        # another key has its own bucket (key-one: test_per_key_quota_... takes
+        # the other of its two tokens)
+        self.assertEqual(self.verify("alice@ok.test", cfg="c", headers={"X-Api-Key": "key-one"}).status,
+                         200)
+
+    def test_state_file_unusable_fails_open(self):
+        """A state file that cannot be opened costs a log line, never the
+        answer: the request goes through unlimited."""
+        bad = Plugin(WORLD, "b-nostate", {"fastcgi": {
+            "ip_rate": "1", "ip_burst": "1",
+            "rate_state": '"%s"' % os.path.join(TMP.name, "no", "such", "dir", "ratelimit")}})
+        d = WORLD.path("lighttpd-nostate")
+        server = Lighttpd(d, free_port(), {"b": bad})
+        try:
+            seen = [http(server.url("/cgi-bin/b.cgi/verify?email=alice%40ok.test")).status
+                    for _ in range(3)]
+            self.assertEqual(seen, [200, 200, 200])
+        finally:
+            server.stop()
+        log = server_log(server)
+        self.assertIn("rate limits: cannot open", log)
+        self.assertIn("not limited", log)
 
 
 class TestStop(unittest.TestCase):
