@@ -48,14 +48,21 @@ static void rate_log(void *arg, const char *line)
  * shared by its threads; a CGI process (the web server set
  * GATEWAY_INTERFACE, as fcgi_main.c tests) lives for one request, so its
  * buckets are in the fastcgi.rate_state file that every request's process
- * opens. A file that cannot be used costs a log line and the limits of
- * this request (the in-memory tables, full), never the request itself. */
+ * opens -- for the limits that are on. A file that cannot be used costs
+ * one log line (the second open is not tried) and the limits of this
+ * request (the in-memory tables, full), never the request itself. */
 static void limits_new(mv_plugin *p)
 {
-    const char *path = mv_config_settings(p->cfg)->fcgi_rate_state;
+    const mv_settings *s = mv_config_settings(p->cfg);
+    const char *path = s->fcgi_rate_state;
+    size_t nkeys;
+    bool cgi = getenv("GATEWAY_INTERFACE") != NULL && path[0] != '\0';
+    bool ip = cgi && s->fcgi_ip_rate > 0;
 
-    if (getenv("GATEWAY_INTERFACE") != NULL && path[0] != '\0'
-        && (p->by_ip = mv_ratelimit_open(path, "ip", rate_log, NULL)) != NULL)
+    (void)mv_config_strlist(p->cfg, "fastcgi.api_keys", &nkeys);
+    if (ip)
+        p->by_ip = mv_ratelimit_open(path, "ip", rate_log, NULL);
+    if (cgi && s->fcgi_key_rate > 0 && nkeys > 0 && (!ip || p->by_ip != NULL))
         p->by_key = mv_ratelimit_open(path, "key", rate_log, NULL);
     if (p->by_ip == NULL)
         p->by_ip = mv_ratelimit_new();

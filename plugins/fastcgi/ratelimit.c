@@ -85,6 +85,8 @@ typedef struct {
     double tat;                 /* when the bucket is full again */
 } rf_slot;
 
+_Static_assert(sizeof(rf_slot) == 16 && sizeof(rf_header) <= RF_HDR, "the file format");
+
 /* The state file of a shared table. */
 typedef struct {
     int fd;
