@@ -21,6 +21,7 @@
 #include "webhook.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -29,7 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#define CGI_LATE_MS 65000   /* a CGI process stays this long at most for a late verdict */
 
 
 static const char usage[] =
@@ -201,16 +205,48 @@ static int serve(const char *spec, long threads)
     return started > 0 ? 0 : 70;
 }
 
+/* cgi_linger - after a CGI answer, when a check is still running and the
+ * webhook waits for its final verdict: let the web server go (stdin and
+ * stdout on /dev/null, so it sees the end of the answer; SIGTERM and
+ * SIGHUP ignored, as web servers send them to a CGI process that outlives
+ * its answer) and stay until the engine is done, CGI_LATE_MS at most */
+static void cgi_linger(void)
+{
+    struct timespec tick = {0, 20 * 1000000L};
+    size_t reqs = 0, sessions;
+    int fd;
+
+    if (webhook == NULL || plugin.engine == NULL)
+        return;
+    mv_engine_load(plugin.engine, &reqs, &sessions);
+    if (reqs == 0)
+        return;
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        close(fd);
+    }
+    for (long waited = 0; reqs > 0 && waited < CGI_LATE_MS; waited += 20) {
+        nanosleep(&tick, NULL);
+        mv_engine_load(plugin.engine, &reqs, &sessions);
+    }
+}
+
 /* cgi - the one request of a CGI process */
 static int cgi(void)
 {
     mv_http_io io = {cgi_getenv, cgi_read, cgi_write, NULL, cgi_envp};
     mv_http_req r;
+    int rc;
 
     mv_http_init(&r, &io);
     mv_plugin_handle(&plugin, &r);
     mv_http_free(&r);
-    return fflush(stdout) == 0 ? 0 : 74;
+    rc = fflush(stdout) == 0 ? 0 : 74;
+    cgi_linger();
+    return rc;
 }
 
 /* extras - the webhook sender and pass-through, when configured, as the

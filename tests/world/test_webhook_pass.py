@@ -184,7 +184,7 @@ def clear_records():
         os.unlink(os.path.join(REC_DIR, name))
 
 
-def multipart(parts, boundary="----LegacyBoundary7MA4YWxkTrZu0gW"):
+def multipart(parts, boundary="----WebKitFormBoundary7MA4YWxkTrZu0gW"):
     """A multipart/form-data body: parts are (name, value bytes) or (name, value, filename)."""
     out = b""
     for p in parts:
@@ -343,9 +343,9 @@ class PassCommon:
         r = self.post(body, ctype=ctype)
         self.assertEqual(r.status, 201, r)
         (m, q, b, h), = self.got()
-        closing = b"------LegacyBoundary7MA4YWxkTrZu0gW--\r\n"
+        closing = b"------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n"
         self.assertTrue(body.endswith(closing))
-        self.assertEqual(b, body[:-len(closing)] + b"------LegacyBoundary7MA4YWxkTrZu0gW\r\n"
+        self.assertEqual(b, body[:-len(closing)] + b"------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
                          b'Content-Disposition: form-data; name="mailverify"\r\n\r\n'
                          b"risky:mailbox_full\r\n" + closing)
         self.assertEqual(h.get("x-mailverify"), "risky:mailbox_full")
@@ -386,6 +386,70 @@ class PassCommon:
         (m, q, b, h), = self.got()
         self.assertEqual(b, multipart([("email", b"alice@ok.test")])[0])
         self.assertNotIn("x-mailverify", h)
+
+    def test_forged_encoded_and_file_part_stripped(self):
+        # the name decoded is what a handler sees: "mail%76erify" is "mailverify"
+        r = self.post(b"mail%76erify=deliverable%3Aaccepted_email&email=alice%40ok.test")
+        self.assertEqual(r.status, 201, r)
+        (m, q, b, h), = self.got()
+        self.assertEqual(b, b"email=alice%40ok.test")
+
+    @unittest.expectedFailure
+    def test_forged_file_part_stripped(self):
+        """A part with a filename is still a field of that name to many
+        handlers (Python's cgi.FieldStorage getvalue(), Perl CGI.pm
+        param()). Expected to fail until passform's mv_pf_strip removes
+        file parts of the warn field's name too (it skips every file part)."""
+        body, ctype = multipart([("email", b"alice@ok.test"),
+                                 ("mailverify", b"deliverable:accepted_email", "x.txt")])
+        r = self.post(body, ctype=ctype)
+        self.assertEqual(r.status, 201, r)
+        (m, q, b, h), = self.got()
+        self.assertEqual(b, multipart([("email", b"alice@ok.test")])[0])
+
+    def test_multipart_browser_boundaries(self):
+        # Chrome/Safari's and Firefox's boundaries, a quoted one
+        for bnd, ctype in (("----WebKitFormBoundaryAbC123xYz7MA4YW", None),
+                           ("----geckoformboundary1f0c9e3b2a7d4c5e6f8091a2b3c4d5e", None),
+                           ("a b=c", 'multipart/form-data; boundary="a b=c"')):
+            for email, status in ((b"alice@ok.test", 201), (b"nobody@ok.test", 422)):
+                self.reset()
+                body, ct = multipart([("email", email), ("f", b"x\r\ny", "f.txt")], boundary=bnd)
+                r = self.post(body, ctype=ctype or ct)
+                self.assertEqual(r.status, status, (bnd, email, r))
+                if status == 201:
+                    self.assertEqual(self.got()[0][2], body)
+
+    def test_multipart_preamble_and_epilogue(self):
+        inner, ctype = multipart([("email", b"full@users.test")], boundary="b0undary")
+        body = b"This is a preamble.\r\n" + inner + b"an epilogue\r\n"
+        r = self.post(body, ctype=ctype)
+        self.assertEqual(r.status, 201, r)
+        (m, q, b, h), = self.got()
+        closing = b"--b0undary--\r\n"
+        at = body.index(closing)
+        self.assertEqual(b, body[:at] + b'--b0undary\r\nContent-Disposition: form-data; name="mailverify"'
+                         b"\r\n\r\nrisky:mailbox_full\r\n" + body[at:])
+
+    def test_chunked_request_body(self):
+        """A client may send its form chunked (no Content-Length): the
+        web server still gives the plugin the whole body, verified."""
+        import http.client
+        body = b"name=Jane&email=nobody%40ok.test"
+        u = urllib.parse.urlsplit(self.url("/signup"))
+        for email, status in ((b"nobody%40ok.test", 422), (b"alice%40ok.test", 201)):
+            self.reset()
+            body = b"name=Jane&email=" + email
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+            c.request("POST", u.path, body=iter([body[:7], body[7:]]),
+                      headers={"Content-Type": FORM, "Transfer-Encoding": "chunked"}, encode_chunked=True)
+            r = c.getresponse()
+            r.read()
+            c.close()
+            self.assertEqual(r.status, status, email)
+            if status == 201:
+                (m, q, b, h), = self.got()
+                self.assertEqual(b, body)
 
     # ---- the handler's answers
 
@@ -882,6 +946,36 @@ class TestWebhook(WebhookBase, unittest.TestCase):
         got = list(self.receiver.requests)
         self.assertEqual(sorted(json.loads(r.body)["verdict"]["address"] for r in got), sorted(addrs))
         self.assertEqual(len({r.headers["X-Mailverify-Event"] for r in got}), 6)
+
+
+class TestWebhookCGI(WebhookBase, unittest.TestCase):
+    """mailverify.fcgi as a CGI program (lighttpd mod_cgi): the process
+    answers "pending" at once, and stays only to send the final verdict."""
+
+    def test_pending_then_final_verdict(self):
+        receiver = HTTPRecorder()
+        server = None
+        try:
+            plugin = webhook_plugin("wc", "http://127.0.0.1:%d/hook" % receiver.port)
+            server = Lighttpd(WORLD.path("webhook-lighttpd"), free_port(), {"wc": plugin})
+            addr = self.address()
+            r = http(server.url("/cgi-bin/wc.cgi/verify?email=" + urllib.parse.quote(addr, safe="")))
+            self.assertIs(r.json()["pending"], True)
+            self.assertLess(r.seconds, 1.5, "the answer waited for the webhook")
+            got = receiver.wait(1, timeout=20)
+            self.assertEqual(len(got), 1)
+            v = self.assertSigned(got[0])["verdict"]
+            self.assertEqual((v["address"], v["reason"]), (addr, "accepted_email"))
+            # an answer that was not pending: no webhook, and no lingering
+            r = http(server.url("/cgi-bin/wc.cgi/verify?email=alice%40ok.test"))
+            self.assertIs(r.json()["pending"], False)
+            time.sleep(1.0)
+            self.assertEqual(len(receiver.requests), 1)
+        finally:
+            if server is not None:
+                server.stop()
+                self.assertEqual(sanitizer_reports(server.log()), [])
+            receiver.stop()
 
 
 class TestWebhookQueue(WebhookBase, unittest.TestCase):
