@@ -8,7 +8,9 @@
  * poll loop writes the body and reads the answer, so a script that
  * answers before reading everything cannot deadlock us. The script gets
  * MV_PASS_TIMEOUT_MS; past it, its process group is killed (504). It is
- * always waited for: no zombie. Its answer is CGI output: headers (Status,
+ * always waited for: no zombie; a script that closes its output and goes
+ * on working is waited for by a detached thread, so that its answer goes
+ * out at once, and killed at the same time limit. Its answer is CGI output: headers (Status,
  * Content-Type or Location, others relayed but hop-by-hop ones), a blank
  * line, the body; no Content-Type and no Location is a 502.
  */
@@ -19,6 +21,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +245,51 @@ static void reap(pid_t pid, bool kill_now, long long until)
         ;
 }
 
+/* A script still running after its answer, and when to stop waiting. */
+typedef struct {
+    pid_t pid;
+    long long until;
+} late_child;
+
+/* reaper - a detached thread: wait for a script that outlives its answer */
+static void *reaper(void *arg)
+{
+    late_child c = *(late_child *)arg;
+
+    free(arg);
+    reap(c.pid, false, c.until);
+    return NULL;
+}
+
+/* finish_child - after EOF on its output: the script is waited for, here
+ * if it exits at once, else by a detached thread (so a script that closes
+ * its output and goes on working, as legacy ones that send mail after
+ * answering do, does not hold up the answer); killed at until either way */
+static void finish_child(pid_t pid, long long until)
+{
+    late_child *c;
+    pthread_t t;
+    pthread_attr_t a;
+    int st;
+    bool started = false;
+
+    for (int i = 0; i < 25; i++) {             /* 50 ms */
+        if (waitpid(pid, &st, WNOHANG) != 0)
+            return;
+        usleep(2000);
+    }
+    if ((c = malloc(sizeof(*c))) != NULL && pthread_attr_init(&a) == 0) {
+        *c = (late_child){pid, until};
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&t, &a, reaper, c) == 0;
+        pthread_attr_destroy(&a);
+    }
+    if (!started) {
+        free(c);
+        reap(pid, false, until);
+    }
+}
+
 /* header_end - where the header block ends, and the body starts; false if none */
 static bool header_end(const char *s, size_t len, size_t *hend, size_t *body)
 {
@@ -339,7 +387,10 @@ int mv_pass_cgi(const char *script, mv_http_req *r, const mv_pass_req *q)
     if (pid > 0) {
         rc = exchange(in, out, q, until, &answer);
         close(out);
-        reap(pid, rc != 0, until);
+        if (rc != 0)
+            reap(pid, true, until);
+        else
+            finish_child(pid, until);
     }
     if (pid <= 0) {
         mv_pass_log("cannot start %s: %m", script);
