@@ -165,11 +165,12 @@ mv_pass *mv_pass_new(mv_config *cfg, bool *failed)
     const mv_settings *s = mv_config_settings(cfg);
     const char *t = s->fcgi_pass_through;
     mv_pass *ps;
-    bool http = strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0;
+    bool http;
 
     *failed = false;
     if (t == NULL || *t == '\0')
         return NULL;
+    http = strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0;
     if (!http && (strncmp(t, "cgi:", 4) != 0 || t[4] != '/')) {
         mv_pass_log("fastcgi.pass_through must be \"cgi:/absolute/path\" or \"http://...\", not \"%s\"", t);
         *failed = true;
@@ -265,8 +266,8 @@ static bool verify_all(mv_pass *ps, mv_plugin *p, const mv_http_req *r, const mv
             return false;
     }
     if (r->body_len > 0 && bt->kind == MV_PF_OTHER)
-        mv_pass_log("a %s body is handed on unverified (only urlencoded and multipart/form-data are read)",
-                    *r->ctype ? r->ctype : "typeless");
+        mv_pass_log("a body of type %s is handed on unverified (only urlencoded and multipart/form-data "
+                    "are read)", *r->ctype ? r->ctype : "(none)");
     return true;
 }
 
