@@ -401,12 +401,10 @@ class PassCommon:
         (m, q, b, h), = self.got()
         self.assertEqual(b, b"email=alice%40ok.test")
 
-    @unittest.expectedFailure
     def test_forged_file_part_stripped(self):
         """A part with a filename is still a field of that name to many
         handlers (Python's cgi.FieldStorage getvalue(), Perl CGI.pm
-        param()). Expected to fail until passform's mv_pf_strip removes
-        file parts of the warn field's name too (it skips every file part)."""
+        param()): removed too."""
         body, ctype = multipart([("email", b"alice@ok.test"),
                                  ("mailverify", b"deliverable:accepted_email", "x.txt")])
         r = self.post(body, ctype=ctype)
