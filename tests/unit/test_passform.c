@@ -451,6 +451,7 @@ static const ecase mp_cases[] = {
     {B "\r\n" CD "\"a;name=email\"\r\n\r\nx\r\n" B "--", "a;name=email", true, "x"},
     {B "\r\n" CD "\"a\\b\"\r\n\r\nx\r\n" B "--", "a\\b", true, "x"},                  /* \b is itself */
     {B "\r\n" CD "\"\"\r\n\r\nx\r\n" B "--", "", true, "x"},
+    {B "\r\n" CD "\"a%22b\"\r\n\r\nx\r\n" B "--", "a%22b", true, "x"},        /* %22 is not decoded */
     {B "\r\n" CD "\"\xC3\xA9\"\r\n\r\nx\r\n" B "--", "\xC3\xA9", true, "x"},
     /* files are skipped; filename="" is a field (Go reads it as one) */
     {B "\r\n" CD "\"email\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nfile\r\n" B "\r\n" CD
@@ -601,6 +602,10 @@ static void test_multipart_strip(void **state)
     snprintf(want, sizeof(want), "%s%s", a, B "\r\nbroken");
     strip(&t, in, "w", want);
     strip(&t, "no multipart", "w", "no multipart");
+    /* a preamble that is only the CRLF before the first delimiter */
+    snprintf(in, sizeof(in), "\r\n%s%s%s", w, a, B "--");
+    snprintf(want, sizeof(want), "\r\n%s%s", a, B "--");
+    strip(&t, in, "w", want);
 }
 
 /* -- append ---------------------------------------------------------------- */
