@@ -21,6 +21,7 @@ enum {
 };
 
 int cli_check(int argc, char **argv);
+int cli_bulk(int argc, char **argv);
 int cli_config_test(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_webhook_verify(int argc, char **argv);

@@ -68,7 +68,7 @@ int cli_common_opt(int c, const char *arg, const char *cmd, cli_common *co)
 
     switch (c) {
     case 'c': co->config = arg; return 1;
-    case 'o': co->mode = MV_MODE_OFFLINE; return 1;
+    case 'O': co->mode = MV_MODE_OFFLINE; return 1;
     case 'P': co->eo.allow_private = 1; return 1;
     case 'm':
         if ((m = cli_parse_mode(arg)) < 0) {

@@ -17,7 +17,7 @@
 /* The long options of cli_common_opt(), for a command's option table. */
 #define CLI_COMMON_LONGOPTS \
     {"config", required_argument, NULL, 'c'}, \
-    {"offline", no_argument, NULL, 'o'}, \
+    {"offline", no_argument, NULL, 'O'}, \
     {"mode", required_argument, NULL, 'm'}, \
     {"timeout", required_argument, NULL, 't'}, \
     {"resolver", required_argument, NULL, 'r'}, \

@@ -2,6 +2,7 @@
  * mailverify.c - the admin and scripting command: dispatch to subcommands.
  *
  *   mailverify check [options] ADDRESS... | -
+ *   mailverify bulk [options] [INPUT] [-o OUTPUT]
  *   mailverify config-test [FILE]
  *
  * Everything the command does goes through the engine library and the
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
 
             argv[1] = argv[2];
             return strcmp(argv[2], "check") == 0 ? cli_check(2, sub)
+                 : strcmp(argv[2], "bulk") == 0 ? cli_bulk(2, sub)
                  : strcmp(argv[2], "config-test") == 0 ? cli_config_test(2, sub)
                  : strcmp(argv[2], "stats") == 0 ? cli_stats(2, sub)
                  : strcmp(argv[2], "webhook-verify") == 0 ? cli_webhook_verify(2, sub)
@@ -72,6 +74,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0)
         return cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "bulk") == 0)
+        return cli_bulk(argc - 1, argv + 1);
     if (strcmp(cmd, "config-test") == 0)
         return cli_config_test(argc - 1, argv + 1);
     if (strcmp(cmd, "stats") == 0)
