@@ -565,7 +565,7 @@ class TestPassCGI(PassCommon, unittest.TestCase):
         goes out at once, and it is not killed (nor left a zombie)."""
         r = self.post(b"email=alice%40ok.test", query="mode=linger")
         self.assertEqual((r.status, r.body), (200, b"thanks\n"))
-        self.assertLess(r.seconds, 1.0)
+        self.assertLess(r.seconds, 1.5)         # the script works on for 2 s
         pid = records()[-1]["pid"]
         done = os.path.join(REC_DIR, "linger-%d.done" % pid)
         deadline = time.monotonic() + 10
@@ -954,7 +954,7 @@ class TestWebhook(WebhookBase, unittest.TestCase):
         r = request(self.nginx.url("/wh/signup"), body, headers={"Content-Type": FORM})
         self.assertEqual(r.status, 201, r)
         self.assertGreaterEqual(r.seconds, 0.35)
-        self.assertLess(r.seconds, 2.0)
+        self.assertLess(r.seconds, 2.5)         # the deadline (0.4 s), not the tarpit (3 s)
         rec, = records()
         self.assertEqual(rec["body"].encode("latin-1"), body)
         self.assertNotIn("HTTP_X_MAILVERIFY", rec["env"])
@@ -990,7 +990,7 @@ class TestWebhookCGI(WebhookBase, unittest.TestCase):
             addr = self.address()
             r = http(server.url("/cgi-bin/wc.cgi/verify?email=" + urllib.parse.quote(addr, safe="")))
             self.assertIs(r.json()["pending"], True)
-            self.assertLess(r.seconds, 1.5, "the answer waited for the webhook")
+            self.assertLess(r.seconds, 2.5, "the answer waited for the check (3 s) or the webhook")
             got = receiver.wait(1, timeout=20)
             self.assertEqual(len(got), 1)
             v = self.assertSigned(got[0])["verdict"]
