@@ -148,6 +148,12 @@ def setUpModule():
         "on_block": '"redirect"', "block_redirect": '"https://shop.test/signup?step=2#form"'}})
     PLUGINS["pl"] = Plugin(WORLD, "pl", {"fastcgi": {
         "ip_rate": "1", "ip_burst": "2", "pass_through": '"cgi:%s"' % LEGACY}})
+    PLUGINS["pn"] = Plugin(WORLD, "pn", {"fastcgi": {
+        "ip_rate": "0", "pass_through": '"cgi:%s"' % LEGACY, "warn_field": '""'}})
+    PLUGINS["pd"] = Plugin(WORLD, "pd", {"fastcgi": {
+        "ip_rate": "0", "pass_through": '"http://127.0.0.1:%d/nobody/listens"' % free_port()}})
+    PLUGINS["pm"] = Plugin(WORLD, "pm", {"fastcgi": {
+        "ip_rate": "0", "pass_through": '"cgi:%s"' % os.path.join(TMP.name, "no-such-script.cgi")}})
     PLUGINS["ph"] = Plugin(WORLD, "ph", {"fastcgi": {
         "ip_rate": "0", "pass_through": '"http://127.0.0.1:%d/legacy/submit"' % UPSTREAM.port,
         "pass_fields": fields, "block_page": '"%s"' % page}})
@@ -487,7 +493,7 @@ class TestPassCGI(PassCommon, unittest.TestCase):
     def setUpClass(cls):
         d = WORLD.path("pass-cgi")
         os.makedirs(d, exist_ok=True)
-        cls.workers = {k: FcgiWorker(PLUGINS[k], spawn=True, log_dir=d) for k in ("pc", "pr", "pl")}
+        cls.workers = {k: FcgiWorker(PLUGINS[k], spawn=True, log_dir=d) for k in ("pc", "pr", "pl", "pn", "pd", "pm")}
         cls.nginx = Nginx(d, free_port(), {"/%s/" % k: w.port for k, w in cls.workers.items()})
 
     @classmethod
@@ -549,6 +555,25 @@ class TestPassCGI(PassCommon, unittest.TestCase):
         self.assertEqual(seen, [201, 201, 429])
         self.assertEqual(r.header("Retry-After"), "1")
         self.assertEqual(len(records()), 2)
+
+    def test_warn_field_off(self):
+        # warn_field = "": the body as it came, the header only (a forged one still removed)
+        body = b"email=full%40users.test&mailverify=x"
+        r = request(self.url("/signup", cfg="pn"), body,
+                    headers={"Content-Type": FORM, "X-Mailverify": "deliverable:accepted_email"})
+        self.assertEqual(r.status, 201, r)
+        (m, q, b, h), = self.got()
+        self.assertEqual(b, body)
+        self.assertEqual(h.get("x-mailverify"), "risky:mailbox_full")
+
+    def test_handler_missing_or_down(self):
+        for cfg in ("pd", "pm"):
+            r = request(self.url("/signup", cfg=cfg), b"email=alice%40ok.test", headers={"Content-Type": FORM})
+            self.assertEqual(r.status, 502, (cfg, r))
+            self.assertTrue(r.header("Content-Type").startswith("text/html"))
+        # blocked before the handler is even looked for
+        r = request(self.url("/signup", cfg="pm"), b"email=nobody%40ok.test", headers={"Content-Type": FORM})
+        self.assertEqual(r.status, 422, r)
 
     def test_handler_without_content_type(self):
         r = self.post(b"email=alice%40ok.test", query="mode=noctype")
