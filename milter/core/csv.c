@@ -71,7 +71,8 @@ static mv_csv_status fail(mv_csv *c, mv_csv_status st)
     return st;
 }
 
-/* grow_to - make *p hold at least want elements of size el (doubling, at most max) */
+/* grow_to - make *p hold at least want elements of size el, doubling,
+ * but no more than max (the callers check what they got) */
 static bool grow_to(void **p, size_t *cap, size_t want, size_t max, size_t el)
 {
     size_t n = *cap ? *cap : 64;
@@ -79,7 +80,7 @@ static bool grow_to(void **p, size_t *cap, size_t want, size_t max, size_t el)
 
     if (want <= *cap)
         return true;
-    while (n < want)
+    while (n < want && n < max)
         n = n > max / 2 ? max : n * 2;
     if (n > max)
         n = max;
@@ -195,6 +196,15 @@ static int resync(mv_csv *c, size_t from, size_t *k, int *eol)
 
         if (e != NULL) {
             *k = (size_t)(e - p);
+            if (*k > rmax) {
+                /* drop what lies before the line end past record_max
+                 * now, or a CR last in a full buffer leaves no room to
+                 * read what follows it */
+                memmove(c->buf + c->start + rmax, e, n - *k);
+                c->dropped += *k - rmax;
+                c->len -= *k - rmax;
+                *k = rmax;
+            }
             *eol = line_end(c, *k);
             return *eol < 0 ? *eol : 0;
         }

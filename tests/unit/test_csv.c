@@ -236,6 +236,9 @@ static const ccase cases[] = {
      "1@0-10!record too long 2@10-15!quote inside an unquoted field 3@15-16[y]"},
     {MV_CSV_RFC4180, 0, 5, 0, "abcdefghijklmnop\n", 0, "1@0-17!record too long"},
     {MV_CSV_RFC4180, 0, 5, 0, "abcde\r", 0, "1@0-6[abcde]"},
+    /* found by fuzzing: a CR after a long bad record hung the buffer's growth */
+    {MV_CSV_RFC4180, '|', 3, 4, "\xBFm\x07jan\"qb\r\n,,a,\xC1,\r", 0,
+     "1@0-11!record too long 2@11-18!record too long"},
     {MV_CSV_RFC4180, 0, 1, 0, "\n\na\nab\n", 0, "1@0-1[] 2@1-2[] 3@2-4[a] 4@4-7!record too long"},
     /* the field limit */
     {MV_CSV_RFC4180, 0, 0, 3, "a,b,c\na,b,c,d\n,,\n,,,\nx", 0,
