@@ -107,7 +107,9 @@ static bool room(mv_csv *c)
     }
     if (c->cap - c->len >= MV_CSV_CHUNK || c->cap == c->cap_max)
         return true;
-    return grow_to((void **)&c->buf, &c->cap, c->len + MV_CSV_CHUNK, c->cap_max, 1);
+    /* double at each read until a chunk fits: a short list (or each of
+     * a caller's many small readers) never takes the full chunk */
+    return grow_to((void **)&c->buf, &c->cap, c->cap ? c->cap * 2 : 4096, c->cap_max, 1);
 }
 
 /* more - read more input after buf[len]: 1 if some came, 0 at the end,
@@ -488,13 +490,15 @@ static int skip_bom(mv_csv *c)
     return 0;
 }
 
-/* mv_csv_new - a reader over fn(arg) */
+/* mv_csv_new - a reader over fn(arg); limits so large that sizes would
+ * overflow are EINVAL */
 mv_csv *mv_csv_new(const mv_csv_opts *opts, mv_csv_read_fn fn, void *arg)
 {
     mv_csv *c;
 
     if (opts != NULL && (opts->delimiter == '"' || opts->delimiter == '\r'
-                         || opts->delimiter == '\n')) {
+                         || opts->delimiter == '\n' || opts->record_max > SIZE_MAX / 4
+                         || opts->fields_max > SIZE_MAX / 4 / sizeof(mv_csv_field))) {
         errno = EINVAL;
         return NULL;
     }

@@ -96,7 +96,8 @@ typedef enum {
 typedef struct mv_csv mv_csv;
 
 /* mv_csv_new - a reader over fn(arg); opts NULL for the defaults; NULL
- * with errno ENOMEM, or EINVAL for a delimiter that is a quote, CR or LF */
+ * with errno ENOMEM, or EINVAL for a delimiter that is a quote, CR or LF
+ * (or limits over SIZE_MAX / 4) */
 mv_csv *mv_csv_new(const mv_csv_opts *opts, mv_csv_read_fn fn, void *arg);
 
 /* mv_csv_next - the next record; valid until the next call. A leading
