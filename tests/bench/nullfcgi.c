@@ -4,9 +4,10 @@
  *
  *   nullfcgi FILE [THREADS]     (the listening socket is stdin: spawn-fcgi)
  *
- * Answers every request with the bytes of FILE as application/json, from
- * THREADS threads (4) calling FCGX_Accept_r on the shared socket without
- * a lock (Linux wakes one accept() per connection). What is left between
+ * Answers every request with the bytes of FILE as application/json, with
+ * the headers mailverify.fcgi sends, from THREADS threads (4) calling
+ * FCGX_Accept_r on the shared socket without a lock (Linux wakes one
+ * accept() per connection), as mailverify.fcgi does. What is left between
  * it and nginx's static file is the cost of FastCGI itself: nginx's
  * upstream connection and protocol, libfcgi's records and close.
  */
@@ -52,8 +53,10 @@ int main(int argc, char **argv)
         fread(body, 1, (size_t)body_len, f) != (size_t)body_len)
         return 70;
     fclose(f);
+    /* mailverify.fcgi's headers, in its order: the same response through nginx */
     head_len = snprintf(head, sizeof(head), "Status: 200 OK\r\nContent-Type: application/json\r\n"
-                        "Content-Length: %ld\r\n\r\n", body_len);
+                        "Content-Length: %ld\r\nCache-Control: no-store\r\n"
+                        "X-Content-Type-Options: nosniff\r\n\r\n", body_len);
     FCGX_Init();
     for (long i = 0; i < threads; i++)
         pthread_create(&t[i], NULL, serve, NULL);
