@@ -59,6 +59,7 @@ typedef struct {
     size_t dlen;                /* decoded bytes */
     size_t fstart;              /* where the current field's decoded bytes begin */
     size_t quote;               /* the open quoted field's opening quote */
+    bool quoted;                /* a quoted field seen: line ends may be inside */
     uint64_t offset;            /* the record's input offset */
 } scan;
 
@@ -281,7 +282,7 @@ static mv_csv_status finish(mv_csv *c, scan *s, mv_csv_record *rec, int eol)
     rec->line = c->line;
     rec->offset = s->offset;
     rec->end = s->offset + s->i + (uint64_t)eol;
-    c->line += count_lines(rec->raw, s->i) + (eol > 0);
+    c->line += (s->quoted ? count_lines(rec->raw, s->i) : 0) + (eol > 0);
     c->start += s->i + (size_t)eol;
     return MV_CSV_ROW;
 }
@@ -382,6 +383,7 @@ static int step(mv_csv *c, scan *s, mv_csv_record *rec, int k)
         return delimiter(c, s, rec);
     if (s->state == S_START && k == C_QUOTE) {
         s->quote = s->i++;
+        s->quoted = true;
         s->state = S_QUO;
     } else if (s->state == S_START) {
         s->state = S_UNQ;
@@ -401,7 +403,7 @@ static int step(mv_csv *c, scan *s, mv_csv_record *rec, int k)
 static mv_csv_status next_csv(mv_csv *c, mv_csv_record *rec)
 {
     size_t rmax = c->o.record_max;
-    scan s = {0, S_START, 0, 0, 0, 0, c->base + c->start};
+    scan s = {0, S_START, 0, 0, 0, 0, false, c->base + c->start};
 
     for (;;) {
         size_t n = c->len - c->start, lim = n < rmax ? n : rmax;
@@ -430,7 +432,7 @@ static mv_csv_status next_csv(mv_csv *c, mv_csv_record *rec)
 static mv_csv_status next_plain(mv_csv *c, mv_csv_record *rec)
 {
     size_t rmax = c->o.record_max;
-    scan s = {0, S_UNQ, 0, 0, 0, 0, c->base + c->start};
+    scan s = {0, S_UNQ, 0, 0, 0, 0, false, c->base + c->start};
 
     for (;;) {
         const char *p = c->buf + c->start;
@@ -465,7 +467,7 @@ static mv_csv_status next_plain(mv_csv *c, mv_csv_record *rec)
         rec->line = c->line;
         rec->offset = s.offset;
         rec->end = s.offset + s.i + (uint64_t)eol;
-        c->line += count_lines(rec->raw, s.i) + (eol > 0);
+        c->line += (eol > 0);  /* a plain line holds no line end */
         c->start += s.i + (size_t)eol;
         return MV_CSV_ROW;
     }
