@@ -26,6 +26,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,9 +69,12 @@ static mv_plugin plugin;
 static mv_webhook *webhook;
 static mv_pass *pass;
 static int listen_fd;
-static volatile sig_atomic_t *kept;    /* per thread: its kept connection, or -1 */
-static long nkept;
-static volatile sig_atomic_t stopping;
+/* shared by the worker threads and the signal handler: C11 atomics (lock
+ * free, so async-signal-safe), not volatile sig_atomic_t, which is only
+ * for a handler and the thread it interrupts */
+static atomic_int *kept;                /* per thread: its kept connection, or -1 */
+static atomic_long nkept;
+static atomic_int stopping;
 
 /* fcgx_getenv, fcgx_read, fcgx_write, fcgx_envp - the http.h I/O over a FastCGI request */
 static const char *fcgx_getenv(void *io, const char *name)
@@ -129,16 +133,16 @@ static void *worker(void *arg)
 
     if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
         return NULL;
-    while (!stopping) {
+    while (!atomic_load(&stopping)) {
         mv_http_io io = {fcgx_getenv, fcgx_read, fcgx_write, &req, fcgx_envp};
         mv_http_req r;
         int rc;
 
         /* published before stopping is looked at: on_stop either sees
          * the fd and ends the read, or this thread sees stopping */
-        kept[me] = req.ipcFd;
-        rc = stopping ? -1 : FCGX_Accept_r(&req);
-        kept[me] = -1;
+        atomic_store(&kept[me], req.ipcFd);
+        rc = atomic_load(&stopping) ? -1 : FCGX_Accept_r(&req);
+        atomic_store(&kept[me], -1);
         if (rc < 0)
             break;
         mv_http_init(&r, &io);
@@ -153,13 +157,18 @@ static void *worker(void *arg)
 /* on_stop - SIGTERM/SIGINT: no new requests */
 static void on_stop(int sig)
 {
+    long n = atomic_load(&nkept);
+
     (void)sig;
-    stopping = 1;
+    atomic_store(&stopping, 1);
     FCGX_ShutdownPending();
     shutdown(listen_fd, SHUT_RDWR);     /* wakes the threads blocked in accept */
-    for (long i = 0; i < nkept; i++)    /* and those reading a kept connection */
-        if (kept[i] >= 0)
-            shutdown(kept[i], SHUT_RD);
+    for (long i = 0; i < n; i++) {      /* and those reading a kept connection */
+        int fd = atomic_load(&kept[i]);
+
+        if (fd >= 0)
+            shutdown(fd, SHUT_RD);
+    }
 }
 
 /* serve - the FastCGI worker pool; an exit status */
@@ -174,8 +183,8 @@ static int serve(const char *spec, long threads)
         return 70;
     }
     for (long i = 0; i < threads; i++)
-        kept[i] = -1;
-    nkept = threads;
+        atomic_init(&kept[i], -1);
+    atomic_store(&nkept, threads);
     if (FCGX_Init() != 0) {
         free(t);
         free((void *)kept);
@@ -199,7 +208,7 @@ static int serve(const char *spec, long threads)
         pthread_join(t[i], NULL);
     sigaction(SIGTERM, &(struct sigaction){.sa_handler = SIG_IGN}, NULL);
     sigaction(SIGINT, &(struct sigaction){.sa_handler = SIG_IGN}, NULL);
-    nkept = 0;
+    atomic_store(&nkept, 0);
     free((void *)kept);
     free(t);
     return started > 0 ? 0 : 70;
