@@ -314,7 +314,7 @@ static void builtin_page(mv_buf *b, const tally *t, const char *msg, const char 
     mv_buf_puts(b, ": ");
     html(b, msg);
     mv_buf_puts(b, "</p>\n");
-    if (t->blocked.has_suggestion) {
+    if (t->blocked.has_suggestion && strstr(msg, t->blocked.suggestion) == NULL) {
         mv_buf_puts(b, "<p>Did you mean <strong>");
         html(b, t->blocked.suggestion);
         mv_buf_puts(b, "</strong>?</p>\n");
