@@ -1023,7 +1023,7 @@ static int open_outputs(bulk *bk, const mv_buf *hrow)
         bk->p.offset = bk->data_off;
         bk->p.line = bk->data_line;
     }
-    return checkpoint(bk, true) ? 0 : EXIT_CANTCREAT;
+    return checkpoint(bk, true) ? 0 : EXIT_IOERR;
 }
 
 /* prepare - input, header, state, outputs; an exit status */
