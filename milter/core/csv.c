@@ -60,6 +60,7 @@ typedef struct {
     size_t fstart;              /* where the current field's decoded bytes begin */
     size_t quote;               /* the open quoted field's opening quote */
     bool quoted;                /* a quoted field seen: line ends may be inside */
+    bool too_many;              /* more than fields_max fields */
     uint64_t offset;            /* the record's input offset */
 } scan;
 
@@ -130,8 +131,11 @@ static int more(mv_csv *c)
     do
         r = c->fn(c->arg, c->buf + c->len, c->cap - c->len);
     while (r < 0 && errno == EINTR);
-    if (r < 0)
+    if (r < 0 || (size_t)r > c->cap - c->len) {
+        if (r >= 0)
+            errno = EINVAL;     /* a read function reporting more than asked */
         return fail(c, MV_CSV_EIO);
+    }
     if (r == 0) {
         c->eof = true;
         return 0;
@@ -252,18 +256,22 @@ static mv_csv_status bad(mv_csv *c, scan *s, mv_csv_record *rec, size_t from, co
     return MV_CSV_BAD;
 }
 
-/* end_field - close the current field; false when it is one too many */
-static bool end_field(mv_csv *c, scan *s)
+/* end_field - close the current field: GO or MV_CSV_ENOMEM; one over
+ * fields_max is not kept, only noted */
+static int end_field(mv_csv *c, scan *s)
 {
-    if (s->nf == c->o.fields_max)
-        return false;
+    if (s->nf == c->o.fields_max) {
+        s->too_many = true;
+        s->fstart = s->dlen;
+        return GO;
+    }
     if (!grow_to((void **)&c->fields, &c->fieldcap, s->nf + 1, c->o.fields_max,
                  sizeof(*c->fields)))
-        return false;
-    c->fields[s->nf].ptr = NULL;
+        return fail(c, MV_CSV_ENOMEM);
+    c->fields[s->nf].ptr = NULL;        /* set by finish: dec may still move */
     c->fields[s->nf++].len = s->dlen - s->fstart;
     s->fstart = s->dlen;
-    return true;
+    return GO;
 }
 
 /* finish - hand out the record scanned, eol bytes of line end after it */
@@ -287,29 +295,29 @@ static mv_csv_status finish(mv_csv *c, scan *s, mv_csv_record *rec, int eol)
     return MV_CSV_ROW;
 }
 
-/* close_record - the last field ends at a line end (or the input's end) */
+/* close_record - the last field ends at a line end (or the input's end);
+ * a record with too many fields is only known bad here, after its
+ * quoted fields, so that a line end inside them does not resynchronise */
 static mv_csv_status close_record(mv_csv *c, scan *s, mv_csv_record *rec, bool at_eof)
 {
-    int eol = 0;
+    int eol = 0, r;
 
     if (!at_eof && (eol = line_end(c, s->i)) < 0)
         return (mv_csv_status)eol;
-    if (!end_field(c, s)) {
-        if (c->fatal == 0 && s->nf < c->o.fields_max)
-            return fail(c, MV_CSV_ENOMEM);
+    if ((r = end_field(c, s)) != GO)
+        return (mv_csv_status)r;
+    if (s->too_many)
         return bad(c, s, rec, s->i, "too many fields");
-    }
     return finish(c, s, rec, eol);
 }
 
-/* delimiter - a delimiter ends a field; one too many makes the record bad */
-static int delimiter(mv_csv *c, scan *s, mv_csv_record *rec)
+/* delimiter - a delimiter ends a field; GO or a status */
+static int delimiter(mv_csv *c, scan *s)
 {
-    if (!end_field(c, s)) {
-        if (s->nf < c->o.fields_max)
-            return fail(c, MV_CSV_ENOMEM);
-        return bad(c, s, rec, s->i, "too many fields");
-    }
+    int r = end_field(c, s);
+
+    if (r != GO)
+        return r;
     s->i++;
     s->state = S_START;
     return GO;
@@ -380,7 +388,7 @@ static int step(mv_csv *c, scan *s, mv_csv_record *rec, int k)
     if (k == C_CR || k == C_LF)
         return close_record(c, s, rec, false);
     if (k == C_DELIM)
-        return delimiter(c, s, rec);
+        return delimiter(c, s);
     if (s->state == S_START && k == C_QUOTE) {
         s->quote = s->i++;
         s->quoted = true;
@@ -403,7 +411,7 @@ static int step(mv_csv *c, scan *s, mv_csv_record *rec, int k)
 static mv_csv_status next_csv(mv_csv *c, mv_csv_record *rec)
 {
     size_t rmax = c->o.record_max;
-    scan s = {0, S_START, 0, 0, 0, 0, false, c->base + c->start};
+    scan s = {0, S_START, 0, 0, 0, 0, false, false, c->base + c->start};
 
     for (;;) {
         size_t n = c->len - c->start, lim = n < rmax ? n : rmax;
@@ -432,7 +440,7 @@ static mv_csv_status next_csv(mv_csv *c, mv_csv_record *rec)
 static mv_csv_status next_plain(mv_csv *c, mv_csv_record *rec)
 {
     size_t rmax = c->o.record_max;
-    scan s = {0, S_UNQ, 0, 0, 0, 0, false, c->base + c->start};
+    scan s = {0, S_UNQ, 0, 0, 0, 0, false, false, c->base + c->start};
 
     for (;;) {
         const char *p = c->buf + c->start;

@@ -28,15 +28,19 @@
  *   anything but a delimiter, a quote or a line end after a closing
  *   quote, are MV_CSV_BAD; the rest of that physical line (from the bad
  *   byte on, quotes meaning nothing) belongs to the bad record, and
- *   reading goes on after its line end.
- * - A record longer than record_max bytes (without its line end), or
- *   with more than fields_max fields, is MV_CSV_BAD the same way; its
- *   raw is then only its first record_max bytes (rawlen < end - offset
- *   shows the cut).
+ *   reading goes on after its line end. (Lenient readers keep `a"b` as
+ *   is; for a list to verify, a report beats a silent guess.)
+ * - A record longer than record_max bytes (without its line end) is
+ *   MV_CSV_BAD the same way, from the byte over the limit; its raw is
+ *   then only its first record_max bytes (rawlen < end - offset shows
+ *   the cut). A record with more than fields_max fields is MV_CSV_BAD
+ *   as a whole (known at its end, so quoted line ends still count).
  * - A quoted field still open at the end of input or at record_max is
  *   MV_CSV_BAD up to the first line end after its opening quote, and
  *   reading goes on from there: the lines a stray quote swallowed are
  *   read again as records instead of being lost (the message says so).
+ *   XXX a genuine quoted field over record_max with line ends in it
+ *   comes back as its lines, one record each.
  * - NUL bytes and invalid UTF-8 are passed through in fields and raw.
  * - Memory: one input buffer of at most record_max + 2 + MV_CSV_CHUNK
  *   bytes, decoded fields of at most record_max bytes and at most

@@ -245,6 +245,10 @@ static const ccase cases[] = {
      "1@0-6[a|b|c] 2@6-14!too many fields 3@14-17[||] 4@17-21!too many fields 5@21-22[x]"},
     {MV_CSV_RFC4180, 0, 0, 1, "a\na,b\n\"a\nb\",\"c\nd\"\nx", 0,
      "1@0-2[a] 2@2-6!too many fields 3@6-18!too many fields 6@18-19[x]"},
+    {MV_CSV_RFC4180, 0, 0, 1, "a,b,\"c\nd\"\nx", 0, "1@0-10!too many fields 3@10-11[x]"},
+    {MV_CSV_RFC4180, 0, 0, 2, "a,b,\"c\nd\nx", 0,
+     "1@0-7!unterminated quoted field: the lines after its opening quote are read again "
+     "2@7-9[d] 3@9-10[x]"},
     /* plain lists */
     {MV_CSV_PLAIN, 0, 0, 0, "", 0, ""},
     {MV_CSV_PLAIN, 0, 0, 0, "a,\"b\"\n\"c\r\nd\re", 0, "1@0-6[a,\"b\"] 2@6-10[\"c] 3@10-12[d] 4@12-13[e]"},
