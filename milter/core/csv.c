@@ -367,12 +367,13 @@ static mv_csv_status at_end(mv_csv *c, scan *s, mv_csv_record *rec)
     return close_record(c, s, rec, true);
 }
 
-/* too_long - the record reached record_max without a line end */
-static mv_csv_status too_long(mv_csv *c, scan *s, mv_csv_record *rec)
+/* too_long - the record reached record_max without a line end; a
+ * quoted field is still open there, or a doubled quote goes on with it */
+static mv_csv_status too_long(mv_csv *c, scan *s, mv_csv_record *rec, int k)
 {
     mv_csv_status st;
 
-    if (s->state != S_QUO)
+    if (s->state != S_QUO && !(s->state == S_QQ && k == C_QUOTE))
         return bad(c, s, rec, s->i, "record too long");
     st = bad(c, s, rec, s->quote + 1, "");
     if (st == MV_CSV_BAD)
@@ -430,7 +431,7 @@ static mv_csv_status next_csv(mv_csv *c, mv_csv_record *rec)
             continue;
         k = c->cls[(unsigned char)c->buf[c->start + s.i]];
         if (s.i >= rmax && (s.state == S_QUO || (k != C_CR && k != C_LF)))
-            return too_long(c, &s, rec);
+            return too_long(c, &s, rec, k);
         if ((r = step(c, &s, rec, k)) != GO)
             return (mv_csv_status)r;
     }

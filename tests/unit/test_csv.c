@@ -235,6 +235,9 @@ static const ccase cases[] = {
     {MV_CSV_RFC4180, 0, 5, 0, "\"abcdefgh\nxyz\"\ny", 0,
      "1@0-10!record too long 2@10-15!quote inside an unquoted field 3@15-16[y]"},
     {MV_CSV_RFC4180, 0, 5, 0, "abcdefghijklmnop\n", 0, "1@0-17!record too long"},
+    {MV_CSV_RFC4180, 0, 5, 0, "\"a\nb\"\"\nc\nd", 0,
+     "1@0-3!record too long in a quoted field: the lines after its opening quote are read again "
+     "2@3-7!quote inside an unquoted field 3@7-9[c] 4@9-10[d]"},
     {MV_CSV_RFC4180, 0, 5, 0, "abcde\r", 0, "1@0-6[abcde]"},
     /* found by fuzzing: a CR after a long bad record hung the buffer's growth */
     {MV_CSV_RFC4180, '|', 3, 4, "\xBFm\x07jan\"qb\r\n,,a,\xC1,\r", 0,
