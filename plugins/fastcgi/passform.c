@@ -231,7 +231,7 @@ typedef struct {
     size_t len, pos, count;
     bool started, done, bad;
     size_t close_at;            /* multipart: where "--boundary--" starts */
-    char delim[80];             /* multipart: "\n--boundary" */
+    char delim[80];             /* multipart: "--boundary" */
     size_t dn;
 } walker;
 
@@ -248,9 +248,9 @@ static void walk_init(walker *w, const mv_pf_type *t, const char *s, size_t len)
         if (bl == 0 || bl > BOUNDARY_MAX) {
             w->bad = w->done = true;
         } else {
-            memcpy(w->delim, "\n--", 3);
-            memcpy(w->delim + 3, t->boundary, bl);
-            w->dn = bl + 3;
+            memcpy(w->delim, "--", 2);
+            memcpy(w->delim + 2, t->boundary, bl);
+            w->dn = bl + 2;
         }
     } else if (t->kind != MV_PF_URLENCODED) {
         w->done = true;
@@ -386,29 +386,29 @@ static bool headers(const char *h, size_t n, field *f)
     return !have_cd || disposition(cd, cdn, f);
 }
 
-/* next_multipart - the next part; false at the end. Every "\n--boundary"
- * in the text must be a delimiter line: CRLF before, then optional
- * blanks and CRLF, or "--" once, for the close; none after that. */
+/* next_multipart - the next part; false at the end. Every "--boundary"
+ * in the text must start a delimiter line: at the start or after CRLF,
+ * then optional blanks and CRLF, or "--" once, for the close; none after
+ * that. (PHP and Go also take "\n--boundary" as a delimiter, CGI.pm
+ * "--boundary" anywhere, PHP reads on after the close.) */
 static bool next_multipart(walker *w, field *f)
 {
     const char *s = w->s;
-    size_t after, hs, vs, nl, cend, h;
+    size_t after, hs, vs, d, cend, h;
 
     if (w->done)
         return false;
     if (!w->started) {                  /* the first delimiter: at the start or after a preamble */
         w->started = true;
-        if (w->len >= w->dn - 1 && memcmp(s, w->delim + 1, w->dn - 1) == 0)
-            w->pos = 0;
-        else if ((nl = find(s, w->len, 0, w->delim, w->dn)) != NPOS && nl > 0 && s[nl - 1] == '\r')
-            w->pos = nl + 1;
-        else
+        if ((d = find(s, w->len, 0, w->delim, w->dn)) == NPOS ||
+            (d > 0 && (d < 2 || memcmp(s + d - 2, "\r\n", 2) != 0)))
             goto bad;
+        w->pos = d;
     }
-    after = w->pos + w->dn - 1;
+    after = w->pos + w->dn;
     if (after + 2 <= w->len && memcmp(s + after, "--", 2) == 0) {
         if (find(s, w->len, after + 2, w->delim, w->dn) != NPOS)
-            goto bad;                   /* a delimiter in the epilogue: PHP reads on */
+            goto bad;                   /* the boundary in the epilogue */
         w->close_at = w->pos;
         w->done = true;
         return false;
@@ -417,9 +417,9 @@ static bool next_multipart(walker *w, field *f)
     if (after + 2 > w->len || memcmp(s + after, "\r\n", 2) != 0)
         goto bad;
     hs = after + 2;
-    if ((nl = find(s, w->len, hs, w->delim, w->dn)) == NPOS || nl == 0 || s[nl - 1] != '\r')
-        goto bad;                       /* no closing delimiter, or one after a bare LF */
-    cend = nl - 1;
+    if ((d = find(s, w->len, hs, w->delim, w->dn)) == NPOS || d < hs + 2 || memcmp(s + d - 2, "\r\n", 2) != 0)
+        goto bad;                       /* no closing delimiter, or the boundary inside the part */
+    cend = d - 2;
     if (hs + 2 <= cend && memcmp(s + hs, "\r\n", 2) == 0)
         vs = hs + 2;                    /* no headers */
     else if ((h = find(s, cend, hs, "\r\n\r\n", 4)) != NPOS)
@@ -581,7 +581,8 @@ bool mv_pf_append(const mv_pf_type *t, mv_buf *b, const char *name, const char *
         mv_pf_pct(b, value, strlen(value));
         return mv_buf_ok(b);
     }
-    if (!w.done || strpbrk(name, "\"\\\r\n") != NULL || strpbrk(value, "\r\n") != NULL)
+    if (!w.done || strpbrk(name, "\"\\\r\n") != NULL || strpbrk(value, "\r\n") != NULL ||
+        memmem(name, strlen(name), w.delim, w.dn) != NULL || memmem(value, strlen(value), w.delim, w.dn) != NULL)
         return false;
     mv_buf_put(&nb, b->data, w.close_at);
     mv_buf_printf(&nb, "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n",

@@ -17,12 +17,13 @@
  *   compared decoded, up to a decoded NUL ("email%00x" is "email", as in
  *   a handler keeping names in C strings); a bad %-escape in the wanted
  *   field's value is malformed, elsewhere it is left alone.
- * - multipart: CRLF only. Every "\n--boundary" in the body must be a
- *   delimiter line (CRLF before it, optional blanks and CRLF after, or
- *   "--" for the close): a bare-LF body, the delimiter string at the
- *   start of a line inside a value, a second delimiter after the close or
- *   a missing close are malformed (the boundary elsewhere in a value is
- *   just bytes). Part headers: no NUL, bare CR or LF; names are tokens;
+ * - multipart: CRLF only. Every "--boundary" in the body must start a
+ *   delimiter line (at the start or after CRLF; optional blanks and CRLF
+ *   after it, or "--" for the close): a bare-LF body, "--boundary"
+ *   anywhere inside a part (CGI.pm splits there), after the close (PHP
+ *   reads on) or a missing close are malformed; the boundary string
+ *   without its "--" is just bytes. Part headers: no NUL, bare CR or LF;
+ *   names are tokens;
  *   folded lines are unfolded; one Content-Disposition, its parameters
  *   RFC 7231 syntax, \" the only escape in a quoted string, one name and
  *   one filename at most, no single quote in an unquoted name. A part
@@ -69,7 +70,7 @@ size_t mv_pf_strip(const mv_pf_type *t, char *s, size_t len, const char *name);
  * or multipart: a part before the closing delimiter); false if it cannot:
  * the text is malformed or already holds MV_FORM_FIELDS_MAX fields, the
  * name is empty or 256 bytes or longer, or (multipart) the name holds
- * '"', '\\', CR or LF or the value CR or LF */
+ * '"', '\\', CR or LF or the value CR or LF, or either "--boundary" */
 bool mv_pf_append(const mv_pf_type *t, mv_buf *b, const char *name, const char *value);
 
 /* mv_pf_pct - append s percent-encoded for a URL query (unreserved kept) */

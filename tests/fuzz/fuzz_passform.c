@@ -177,7 +177,7 @@ static void check_append(const mv_pf_type *t, const char *s, size_t len, const c
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const appended[] = {"invalid:syntax", "", "a b&c=d%;\"x\\"};
+    static const char *const appended[] = {"invalid:syntax", "", "a b&c=d%;\"x\\", "x--XyZ--a b"};
     mv_pf_type t;
     const char *name;
     const uint8_t *text = data + 2;
@@ -243,7 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_strip(&t, in, len, name, wellformed);
     check_strip(&t, in, len, "w", values(&t, in, len, "w", len + 1, &v2));
     for (size_t k = 0; k < sizeof(appended) / sizeof(*appended); k++)
-        check_append(&t, in, len, k == 2 ? name : "w", appended[k]);
+        check_append(&t, in, len, k >= 2 ? name : "w", appended[k]);
 
     mv_buf_free(&v1);
     mv_buf_free(&v2);

@@ -432,9 +432,10 @@ static const ecase mp_cases[] = {
     {B "\r\n" CD "\"email2\"\r\n\r\n1\r\n" B "\r\n" CD "\"xemail\"\r\n\r\n2\r\n" B "\r\n" CD "\"Email\"\r\n\r\n3\r\n" B
      "--\r\n", "email", true, NULL},
     /* preamble and epilogue */
-    {"preamble\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\nepilogue --XyZ\r\n", "email", true, "x"},
+    {"preamble XyZ\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\nepilogue XyZ -XyZ\r\n", "email", true, "x"},
+    {"preamble\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\nepilogue --XyZ\r\n", "email", BAD},
     {"\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\n", "email", true, "x"},
-    {"pre--XyZ\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--", "email", true, "x"},   /* not at a line start */
+    {"pre--XyZ\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--", "email", BAD},     /* CGI.pm: a delimiter */
     /* blanks after the delimiter (RFC 2046 transport padding) */
     {B " \t\r\n" CD "\"email\"\r\n\r\nx\r\n" B "  \r\n" CD "\"email\"\r\n\r\ny\r\n" B "--", "email", true, "x|y"},
     /* headers: case, other headers, order, folding */
@@ -465,8 +466,12 @@ static const ecase mp_cases[] = {
     {B "\r\nContent-Type: text/plain\r\n\r\ny\r\n" B "--", "email", true, NULL},
     {B "\r\nContent-Disposition: form-data\r\n\r\ny\r\n" B "--", "email", true, NULL},
     {B "--\r\n", "email", true, NULL},
-    /* the boundary inside a value: bytes, unless it starts a line */
-    {B "\r\n" CD "\"email\"\r\n\r\na--XyZb --XyZ\r\nc\r--XyZ\r\n" B "--", "email", true, "a--XyZb --XyZ\r\nc\r--XyZ"},
+    /* the boundary inside a value: bytes without its "--", else malformed */
+    {B "\r\n" CD "\"email\"\r\n\r\naXyZb -XyZ\r\n-XyZ\r\n" B "--", "email", true, "aXyZb -XyZ\r\n-XyZ"},
+    {B "\r\n" CD "\"x\"\r\n\r\na--XyZ\r\n" CD "\"email\"\r\n\r\nb\r\n" B "--", "email", BAD},
+    {B "\r\n" CD "\"email\"\r\n\r\na --XyZ\r\n" B "--", "email", BAD},
+    {B "\r\n" CD "\"email\"\r\n\r\na\r--XyZ\r\n" B "--", "email", BAD},
+    {B "\r\nX: --XyZ\r\n" CD "\"email\"\r\n\r\na\r\n" B "--", "email", BAD},
     {B "\r\n" CD "\"email\"\r\n\r\na\r\n--XyZb\r\n" B "--", "email", BAD},
     {B "\r\n" CD "\"email\"\r\n\r\na\n--XyZ\r\n" CD "\"email\"\r\n\r\nb\r\n" B "--", "email", BAD},
     {B "\r\n" CD "\"x\"\r\n\r\na\r\n--XyZ-\r\n" B "--", "email", BAD},
@@ -522,7 +527,8 @@ static void test_multipart(void **state)
 static void test_multipart_hostile_bytes(void **state)
 {
     mv_pf_type t = mv_pf_type_of("multipart/form-data; boundary=\"a b\"");
-    static const char bin[] = B "\r\n" CD "\"email\"\r\n\r\n\0\xff\r\n\0--XyZ\r\r\n" B "--\r\n";
+    static const char bin[] = B "\r\n" CD "\"email\"\r\n\r\n\0\xff\r\n\0-XyZ\r\r\n" B "--\r\n";
+    static const char bin2[] = B "\r\n" CD "\"email\"\r\n\r\n\0--XyZ\r\n" B "--\r\n";
     static const char nul_hdr[] = B "\r\n" CD "\"em\0ail\"\r\n\r\nx\r\n" B "--\r\n";
     static const char sp[] = "--a b\r\n" CD "\"email\"\r\n\r\nx\r\n--a b--";
     vals v;
@@ -534,8 +540,9 @@ static void test_multipart_hostile_bytes(void **state)
     t = mv_pf_type_of("multipart/form-data; boundary=XyZ");
     /* binary values with NULs: every byte up to the CRLF before the delimiter */
     assert_true(each(&t, bin, sizeof(bin) - 1, "email", 320, &v));
-    assert_int_equal(v.len, 11);
-    assert_memory_equal(v.out, "\0\xff\r\n\0--XyZ\r", 11);
+    assert_int_equal(v.len, 10);
+    assert_memory_equal(v.out, "\0\xff\r\n\0-XyZ\r", 10);
+    assert_false(each(&t, bin2, sizeof(bin2) - 1, "email", 320, &v));
     /* a NUL in the headers */
     assert_false(each(&t, nul_hdr, sizeof(nul_hdr) - 1, "email", 320, &v));
     assert_false(each(&t, nul_hdr, sizeof(nul_hdr) - 1, "em", 320, &v));
@@ -707,6 +714,10 @@ static void test_append_multipart(void **state)
     assert_false(mv_pf_append(&t, &b, "a\r\nb", "x"));
     assert_false(mv_pf_append(&t, &b, "w", "x\r\n--XyZ--"));
     assert_false(mv_pf_append(&t, &b, "w", "x\ny"));
+    assert_false(mv_pf_append(&t, &b, "w", "a--XyZb"));       /* the boundary in what is added */
+    assert_false(mv_pf_append(&t, &b, "a--XyZ", "x"));
+    assert_true(mv_pf_append(&t, &b, "w-XyZ", "a-XyZ"));
+    b.len = mv_pf_strip(&t, b.data, b.len, "w-XyZ");
     assert_false(mv_pf_append(&t, &b, "", "x"));
     assert_int_equal(b.len, olen);
     assert_memory_equal(b.data, orig, olen);
