@@ -191,6 +191,16 @@ def ready(nginx, prefixes):
             raise AssertionError("%shealthz: %r" % (prefix, r))
 
 
+def lighttpd_reports(server):
+    """Sanitizer lines from lighttpd's logs (a CGI program's stderr goes to its error.log)."""
+    bad = sanitizer_reports(server.log())
+    errlog = os.path.join(server.dir, "error.log")
+    if os.path.exists(errlog):
+        with open(errlog, errors="replace") as f:
+            bad += sanitizer_reports(f.read())
+    return bad
+
+
 def records():
     """What legacy.cgi recorded, oldest first."""
     out = []
@@ -762,11 +772,7 @@ class TestPassCGIMode(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
-        bad = sanitizer_reports(cls.server.log())
-        errlog = os.path.join(cls.server.dir, "error.log")
-        if os.path.exists(errlog):
-            with open(errlog, errors="replace") as f:
-                bad += sanitizer_reports(f.read())
+        bad = lighttpd_reports(cls.server)
         if bad:
             raise AssertionError("sanitizer reports under lighttpd:\n" + "\n".join(bad))
 
@@ -1046,7 +1052,7 @@ class TestWebhookCGI(WebhookBase, unittest.TestCase):
         finally:
             if server is not None:
                 server.stop()
-                self.assertEqual(sanitizer_reports(server.log()), [])
+                self.assertEqual(lighttpd_reports(server), [])
             receiver.stop()
 
 
