@@ -27,6 +27,11 @@ within the grace period, the /metrics counters.
 
 Every worker's log is checked for sanitizer reports when it stops (run it
 with the build-san binaries to make that mean something).
+
+Not covered: an https upstream or receiver, a receiver keeping its
+connection alive across a restart, the engine failing to answer (pass-
+through then hands on unverified), bulk.completed events (no caller yet).
+The 504 test waits the plugin's fixed 30 s (MV_PASS_TIMEOUT_MS).
 """
 import hashlib
 import hmac
