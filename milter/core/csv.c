@@ -332,7 +332,13 @@ static bool run(mv_csv *c, scan *s, size_t limit)
     size_t j = s->i;
 
     if (s->state == S_UNQ) {
-        while (j < limit && c->cls[(unsigned char)p[j]] == C_ORD)
+        const unsigned char *u = (const unsigned char *)p, *cls = c->cls;
+
+        /* four at a time (C_ORD is 0): most of the reader's time is here */
+        while (j + 4 <= limit
+               && (cls[u[j]] | cls[u[j + 1]] | cls[u[j + 2]] | cls[u[j + 3]]) == C_ORD)
+            j += 4;
+        while (j < limit && cls[u[j]] == C_ORD)
             j++;
     } else {
         const char *q = memchr(p + j, '"', limit - j);
