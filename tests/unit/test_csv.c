@@ -435,6 +435,43 @@ static void test_stream(void **state)
     assert_true(bads == 0);
 }
 
+/* test_default_limit - records of exactly MV_CSV_RECORD_MAX bytes and
+ * one more, read whole, by the byte and in random chunks: the buffer at
+ * its bound, a CR last in it */
+static void test_default_limit(void **state)
+{
+    size_t m = MV_CSV_RECORD_MAX, n = 0;
+    char *in = malloc(4 * m + 16);
+    (void)state;
+
+    assert_non_null(in);
+    memset(in + n, 'a', m), n += m;
+    memcpy(in + n, "\r\n", 2), n += 2;
+    memset(in + n, 'b', m + 1), n += m + 1;
+    memcpy(in + n, "\r\n\"", 3), n += 3;
+    memset(in + n, 'c', m - 2), n += m - 2;
+    memcpy(in + n, "\"\r", 2), n += 2;
+    for (size_t how = 0; how < 3; how++) {
+        src s = {in, n, 0, how == 0 ? 0 : how == 1 ? 1 : SIZE_MAX, 7, 0};
+        mv_csv_record rec;
+        mv_csv *c;
+
+        assert_non_null(c = mv_csv_new(NULL, rd, &s));
+        assert_int_equal(mv_csv_next(c, &rec), MV_CSV_ROW);
+        assert_true(rec.rawlen == m && rec.end == m + 2 && rec.fields[0].len == m);
+        assert_int_equal(mv_csv_next(c, &rec), MV_CSV_BAD);
+        assert_string_equal(mv_csv_error(c), "record too long");
+        assert_true(rec.rawlen == m && rec.offset == m + 2 && rec.end == 2 * m + 5 && rec.line == 2);
+        assert_memory_equal(rec.raw, in + m + 2, m);
+        assert_int_equal(mv_csv_next(c, &rec), MV_CSV_ROW);
+        assert_true(rec.rawlen == m && rec.end == n && rec.line == 3 && rec.fields[0].len == m - 2);
+        assert_int_equal(mv_csv_next(c, &rec), MV_CSV_END);
+        assert_true(mv_csv_buffer_size(c) <= m + 2 + MV_CSV_CHUNK);
+        mv_csv_free(c);
+    }
+    free(in);
+}
+
 /* random_field - a string of bytes that matter to quoting */
 static size_t random_field(char *f, size_t max, uint32_t *seed)
 {
@@ -571,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_default_limit),
         cmocka_unit_test(test_quote_round_trip),
         cmocka_unit_test(test_quote),
         cmocka_unit_test(test_find_column),
