@@ -111,9 +111,9 @@ static const char bulk_usage[] =
     "                        (same INPUT, a file, and OUTPUT): the output and\n"
     "                        split files are cut back to the last row the state\n"
     "                        file vouches for and the input is read from there\n"
-    "  -w, --window N        addresses in flight at most (default 10000; each\n"
-    "                        costs about 6 kB while in flight); the reorder\n"
-    "                        buffer holds 8 x N rows\n"
+    "  -w, --window N        addresses in flight at most, 1 to 100000 (default\n"
+    "                        10000; each costs about 6 kB while in flight); the\n"
+    "                        reorder buffer holds 8 x N rows\n"
     "      --max-wait S      how long a greylisted address may wait for its\n"
     "                        second chance, in seconds (default 360; 0: report\n"
     "                        greylisted at once)\n"
@@ -569,11 +569,10 @@ static void progress(bulk *bk, uint64_t now)
     }
     fprintf(stderr, "%s%" PRIu64 " rows%s, %.0f/s, ETA %s; deliverable %" PRIu64
             ", undeliverable %" PRIu64 ", risky %" PRIu64 ", unknown %" PRIu64
-            "; in flight %zu%s", bk->tty ? "\r\033[K" : "mailverify bulk: ", bk->p.rows, share,
+            "; in flight %zu", bk->tty ? "\r\033[K" : "mailverify bulk: ", bk->p.rows, share,
             rate, eta, bk->p.by_status[MV_STATUS_DELIVERABLE],
             bk->p.by_status[MV_STATUS_UNDELIVERABLE], bk->p.by_status[MV_STATUS_RISKY],
-            bk->p.by_status[MV_STATUS_UNKNOWN], bk->inflight,
-            bk->ngrey ? "" : "");
+            bk->p.by_status[MV_STATUS_UNKNOWN], bk->inflight);
     if (bk->ngrey)
         fprintf(stderr, ", greylisted waiting %zu", bk->ngrey);
     if (!bk->tty)
@@ -755,7 +754,7 @@ static int bulk_opt(bulk *bk, int c, const char *arg)
     case 'q': bk->quiet = true; return 0;
     case 'J': bk->summary_json = arg; return 0;
     case 'w':
-        if (!parse_uint(arg, 1, 1000000, &v))
+        if (!parse_uint(arg, 1, 100000, &v))
             break;
         bk->window = v;
         return 0;
