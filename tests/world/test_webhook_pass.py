@@ -55,7 +55,7 @@ MAILVERIFY = os.path.abspath(os.environ.get("MAILVERIFY", "build/mailverify"))
 TMP = WORLD = None
 REC_DIR = LEGACY = None
 PLUGINS = {}
-WORKERS = []
+PROCS = []                      # everything started: stopped at the end, whatever failed
 SECRET = "s3cret webhook key"
 FORM = "application/x-www-form-urlencoded"
 BLOCK_PAGE = """<!doctype html><title>Sorry</title>
@@ -165,6 +165,8 @@ def setUpModule():
 
 
 def tearDownModule():
+    for p in reversed(PROCS):
+        p.stop()
     if UPSTREAM is not None:
         UPSTREAM.stop()
     WORLD.stop()
@@ -173,6 +175,11 @@ def tearDownModule():
         TMP._finalizer.detach()
     else:
         TMP.cleanup()
+
+
+def started(proc):
+    PROCS.append(proc)
+    return proc
 
 
 def stop_clean(test, worker, expect_rc=0):
@@ -518,15 +525,22 @@ class TestPassCGI(PassCommon, unittest.TestCase):
     def setUpClass(cls):
         d = WORLD.path("pass-cgi")
         os.makedirs(d, exist_ok=True)
-        cls.workers = {k: FcgiWorker(PLUGINS[k], spawn=True, log_dir=d) for k in ("pc", "pr", "pl", "pn", "pd", "pm")}
-        cls.nginx = Nginx(d, free_port(), {"/%s/" % k: w.port for k, w in cls.workers.items()})
+        cls.workers = {k: started(FcgiWorker(PLUGINS[k], spawn=True, log_dir=d))
+                       for k in ("pc", "pr", "pl", "pn", "pd", "pm")}
+        cls.nginx = started(Nginx(d, free_port(), {"/%s/" % k: w.port for k, w in cls.workers.items()}))
         ready(cls.nginx, ["/%s/" % k for k in cls.workers])
 
     @classmethod
     def tearDownClass(cls):
         cls.nginx.stop()
-        for w in cls.workers.values():
-            stop_clean(cls, w)
+        errors = []
+        for w in cls.workers.values():         # every one stopped, whatever one says
+            try:
+                stop_clean(cls, w)
+            except AssertionError as e:
+                errors.append(str(e))
+        if errors:
+            raise AssertionError("\n".join(errors))
 
     def url(self, path, cfg="pc"):
         return self.nginx.url("/%s%s" % (cfg, path))
@@ -659,8 +673,8 @@ class TestPassHTTP(PassCommon, unittest.TestCase):
     def setUpClass(cls):
         d = WORLD.path("pass-http")
         os.makedirs(d, exist_ok=True)
-        cls.worker = FcgiWorker(PLUGINS["ph"], spawn=False, log_dir=d)
-        cls.nginx = Nginx(d, free_port(), {"/ph/": cls.worker.port})
+        cls.worker = started(FcgiWorker(PLUGINS["ph"], spawn=False, log_dir=d))
+        cls.nginx = started(Nginx(d, free_port(), {"/ph/": cls.worker.port}))
         ready(cls.nginx, ["/ph/"])
 
     @classmethod
@@ -734,9 +748,9 @@ class TestSlowHandlers(unittest.TestCase):
     def test_504(self):
         d = WORLD.path("pass-slow")
         os.makedirs(d, exist_ok=True)
-        wc = FcgiWorker(PLUGINS["pc"], spawn=True, log_dir=d)
-        wh = FcgiWorker(PLUGINS["ph"], spawn=True, log_dir=d)
-        ng = Nginx(d, free_port(), {"/pc/": wc.port, "/ph/": wh.port})
+        wc = started(FcgiWorker(PLUGINS["pc"], spawn=True, log_dir=d))
+        wh = started(FcgiWorker(PLUGINS["ph"], spawn=True, log_dir=d))
+        ng = started(Nginx(d, free_port(), {"/pc/": wc.port, "/ph/": wh.port}))
         ready(ng, ["/pc/", "/ph/"])
         clear_records()
         out = {}
@@ -763,8 +777,10 @@ class TestSlowHandlers(unittest.TestCase):
             self.assertEqual(request(ng.url("/pc/healthz")).status, 200)
         finally:
             ng.stop()
-            stop_clean(self, wc)
-            stop_clean(self, wh)
+            try:
+                stop_clean(self, wc)
+            finally:
+                stop_clean(self, wh)
 
 
 class TestPassCGIMode(unittest.TestCase):
@@ -772,7 +788,7 @@ class TestPassCGIMode(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Lighttpd(WORLD.path("pass-lighttpd"), free_port(), {"pc": PLUGINS["pc"]})
+        cls.server = started(Lighttpd(WORLD.path("pass-lighttpd"), free_port(), {"pc": PLUGINS["pc"]}))
 
     @classmethod
     def tearDownClass(cls):
@@ -883,15 +899,17 @@ class TestWebhook(WebhookBase, unittest.TestCase):
         os.makedirs(d, exist_ok=True)
         cls.plugin = webhook_plugin("wh", "http://127.0.0.1:%d/hooks/mv?site=1" % cls.receiver.port,
                                     fastcgi={"pass_through": '"cgi:%s"' % LEGACY})
-        cls.worker = FcgiWorker(cls.plugin, spawn=True, log_dir=d)
-        cls.nginx = Nginx(d, free_port(), {"/wh/": cls.worker.port})
+        cls.worker = started(FcgiWorker(cls.plugin, spawn=True, log_dir=d))
+        cls.nginx = started(Nginx(d, free_port(), {"/wh/": cls.worker.port}))
         ready(cls.nginx, ["/wh/"])
 
     @classmethod
     def tearDownClass(cls):
         cls.nginx.stop()
-        stop_clean(cls, cls.worker)
-        cls.receiver.stop()
+        try:
+            stop_clean(cls, cls.worker)
+        finally:
+            cls.receiver.stop()
 
     def setUp(self):
         # the receiver records a POST before the sender has read the answer
@@ -1036,7 +1054,7 @@ class TestWebhookCGI(WebhookBase, unittest.TestCase):
         server = None
         try:
             plugin = webhook_plugin("wc", "http://127.0.0.1:%d/hook" % receiver.port)
-            server = Lighttpd(WORLD.path("webhook-lighttpd"), free_port(), {"wc": plugin})
+            server = started(Lighttpd(WORLD.path("webhook-lighttpd"), free_port(), {"wc": plugin}))
             addr = self.address()
             t0 = time.monotonic()
             r = http(server.url("/cgi-bin/wc.cgi/verify?email=" + urllib.parse.quote(addr, safe="")))
@@ -1074,8 +1092,8 @@ class TestWebhookQueue(WebhookBase, unittest.TestCase):
             p.stop()
 
     def start(self, name, url, **kw):
-        w = FcgiWorker(webhook_plugin(name, url, **kw), spawn=True, log_dir=self.dir)
-        ng = Nginx(os.path.join(self.dir, "ng-" + name), free_port(), {"/x/": w.port})
+        w = started(FcgiWorker(webhook_plugin(name, url, **kw), spawn=True, log_dir=self.dir))
+        ng = started(Nginx(os.path.join(self.dir, "ng-" + name), free_port(), {"/x/": w.port}))
         self.procs += [w, ng]
         ready(ng, ["/x/"])
         return w, ng
