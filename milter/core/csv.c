@@ -534,6 +534,13 @@ mv_csv *mv_csv_new(const mv_csv_opts *opts, mv_csv_read_fn fn, void *arg)
     c->base = c->o.offset;
     c->line = c->o.line ? c->o.line : 1;
     c->cap_max = c->o.record_max + 2 + MV_CSV_CHUNK;
+    /* buffers from the start: no pointer arithmetic on NULL anywhere */
+    if (!grow_to((void **)&c->buf, &c->cap, 4096, c->cap_max, 1)
+        || !grow_to((void **)&c->dec, &c->deccap, 64, c->o.record_max, 1)) {
+        mv_csv_free(c);
+        errno = ENOMEM;
+        return NULL;
+    }
     c->cls['\r'] = C_CR;
     c->cls['\n'] = C_LF;
     if (c->o.kind == MV_CSV_RFC4180) {
