@@ -8,9 +8,10 @@
  * ASCII as \r, \n, \0 or \xHH. Every case is read whole, one byte per
  * read, in random chunks, and again from the end of each of its records
  * (a resumed reader must see the same rest); every record's raw must be
- * the input's bytes at its offset. Then: a read error, the memory bound
- * on a 100 MB stream (MV_CSV_TEST_MB changes the size, for valgrind),
- * quoting round trips on random strings, and the header lookup.
+ * the input's bytes at its offset. Then: a read error at every byte,
+ * the memory bound on a 100 MB stream (MV_CSV_TEST_MB changes the size,
+ * for valgrind), records of exactly the default limit and one byte
+ * over, quoting round trips on random records, and the header lookup.
  */
 #include "unit.h"
 
