@@ -17,6 +17,7 @@ typedef struct {
     const char *body;           /* the body, or NULL if there was none */
     size_t len;
     const char *mark;           /* HTTP_X_MAILVERIFY / X-Mailverify value, or NULL */
+    long long timeout_ms;       /* fastcgi.pass_timeout_ms: the handler's time to answer */
 } mv_pass_req;
 
 /* mv_pass_cgi - run the CGI script for the request, relay its answer; the status */

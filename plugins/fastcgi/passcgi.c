@@ -7,7 +7,7 @@
  * working directory its own, its stderr ours (the web server's log). One
  * poll loop writes the body and reads the answer, so a script that
  * answers before reading everything cannot deadlock us. The script gets
- * MV_PASS_TIMEOUT_MS; past it, its process group is killed (504). It is
+ * fastcgi.pass_timeout_ms; past it, its process group is killed (504). It is
  * always waited for: no zombie; a script that closes its output and goes
  * on working is waited for by a detached thread, so that its answer goes
  * out at once, and killed at the same time limit. Its answer is CGI output: headers (Status,
@@ -377,7 +377,7 @@ int mv_pass_cgi(const char *script, mv_http_req *r, const mv_pass_req *q)
 {
     env_list *e = calloc(1, sizeof(*e));
     char *dcopy = strdup(script);
-    long long until = now_ms() + MV_PASS_TIMEOUT_MS;
+    long long until = now_ms() + q->timeout_ms;
     mv_buf answer = {0};
     int in, out, rc = -1, status;
     pid_t pid = -1;
@@ -396,7 +396,7 @@ int mv_pass_cgi(const char *script, mv_http_req *r, const mv_pass_req *q)
         mv_pass_log("cannot start %s: %m", script);
         status = mv_pass_error(r, 502, "The form handler could not be started.");
     } else if (rc == ETIMEDOUT) {
-        mv_pass_log("%s did not answer within %d ms: killed", script, MV_PASS_TIMEOUT_MS);
+        mv_pass_log("%s did not answer within %lld ms: killed", script, q->timeout_ms);
         status = mv_pass_error(r, 504, "The form handler did not answer in time.");
     } else if (rc != 0) {
         mv_pass_log("%s: %s", script, rc == E2BIG ? "answer too large" : strerror(rc));

@@ -9,7 +9,7 @@
  * gets REMOTE_ADDR appended. The answer comes back with its status line
  * and headers (hop-by-hop ones and Content-Length dropped) and its body
  * as it was encoded; redirects are relayed, not followed. No answer
- * within MV_PASS_TIMEOUT_MS: 504; no connection or a broken answer: 502.
+ * within fastcgi.pass_timeout_ms: 504; no connection or a broken answer: 502.
  */
 #include "pass_int.h"
 #include "passthrough.h"
@@ -200,7 +200,7 @@ static CURLcode perform(const char *url, mv_http_req *r, const mv_pass_req *q, a
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)MV_PASS_TIMEOUT_MS);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)q->timeout_ms);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
@@ -225,7 +225,7 @@ int mv_pass_http(const char *url, mv_http_req *r, const mv_pass_req *q)
     int status = 0;
 
     if (rc == CURLE_OPERATION_TIMEDOUT) {
-        mv_pass_log("%s did not answer within %d ms", url, MV_PASS_TIMEOUT_MS);
+        mv_pass_log("%s did not answer within %lld ms", url, q->timeout_ms);
         status = mv_pass_error(r, 504, "The form handler did not answer in time.");
     } else if (rc != CURLE_OK || a.too_big || !mv_buf_ok(&a.head) || !mv_buf_ok(&a.body) ||
                (status = atoi(a.status)) < 100 || status > 599) {

@@ -391,7 +391,7 @@ static int hand_on(mv_pass *ps, mv_http_req *r, const mv_pf_type *bt, const tall
     const char *wf = ps->s->fcgi_warn_field;
     mv_pf_type qt = {MV_PF_URLENCODED, ""};
     mv_buf q = {0}, b = {0}, mark = {0};
-    mv_pass_req out = {r->query, r->body, r->body_len, NULL};
+    mv_pass_req out = {r->query, r->body, r->body_len, NULL, ps->s->fcgi_pass_timeout_ms};
     bool in_body = has_form_body(r, bt);
     int status;
 

@@ -28,7 +28,6 @@
 
 #include <stdbool.h>
 
-#define MV_PASS_TIMEOUT_MS 30000        /* the handler's time to answer */
 #define MV_PASS_OUTPUT_MAX (16L << 20)  /* a larger answer from the handler: 502 */
 
 typedef struct mv_pass mv_pass;
