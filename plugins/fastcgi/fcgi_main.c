@@ -258,13 +258,19 @@ static int cgi(void)
     return rc;
 }
 
+/* webhook_attempt - a delivery attempt's outcome, for /metrics */
+static void webhook_attempt(void *arg, bool delivered)
+{
+    mv_metrics_webhook(arg, delivered);
+}
+
 /* extras - the webhook sender and pass-through, when configured, as the
  * plugin's hooks; false if one could not start (logged) */
 static bool extras(mv_config *cfg)
 {
     bool wfail, pfail;
 
-    webhook = mv_webhook_new(cfg, plugin.metrics, &wfail);
+    webhook = mv_webhook_new(cfg, "mailverify.fcgi", webhook_attempt, plugin.metrics, &wfail);
     pass = mv_pass_new(cfg, &pfail);
     if (webhook != NULL) {
         plugin.hooks.late = mv_webhook_late;

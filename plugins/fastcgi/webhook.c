@@ -49,7 +49,9 @@ struct mv_webhook {
     pthread_t thread;
     mv_config *cfg;
     const mv_settings *s;
-    mv_metrics *metrics;
+    const char *prog;           /* log lines begin with it */
+    mv_webhook_attempt_fn on_attempt;
+    void *on_attempt_arg;
 };
 
 /* now_ms - monotonic milliseconds */
@@ -127,8 +129,8 @@ static void push(mv_webhook *w, event *e)
         if (w->head == NULL)
             w->tail = NULL;
         w->count--;
-        fprintf(stderr, "mailverify.fcgi: webhook: queue full (%lld events): dropped the oldest, "
-                "event %s\n", w->s->webhook_max_queue, old->id);
+        fprintf(stderr, "%s: webhook: queue full (%lld events): dropped the oldest, "
+                "event %s\n", w->prog, w->s->webhook_max_queue, old->id);
         event_free(old);
     }
     e->next = NULL;
@@ -148,7 +150,7 @@ bool mv_webhook_send(mv_webhook *w, const char *name, const char *key, const cha
     if (w == NULL)
         return false;
     if ((e = make_event(name, key, json, len)) == NULL) {
-        fprintf(stderr, "mailverify.fcgi: webhook: out of memory (or no randomness): a %s event is lost\n",
+        fprintf(stderr, "%s: webhook: out of memory (or no randomness): a %s event is lost\n", w->prog,
                 name);
         return false;
     }
@@ -156,7 +158,7 @@ bool mv_webhook_send(mv_webhook *w, const char *name, const char *key, const cha
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
         pthread_mutex_unlock(&w->mu);
-        fprintf(stderr, "mailverify.fcgi: webhook: shutting down: dropped event %s\n", e->id);
+        fprintf(stderr, "%s: webhook: shutting down: dropped event %s\n", w->prog, e->id);
         event_free(e);
         return false;
     }
@@ -262,8 +264,8 @@ static bool attempt(mv_webhook *w, CURL *c, const event *e, long timeout_ms, cha
         snprintf(err, size, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
     else if (status < 200 || status > 299)
         snprintf(err, size, "HTTP %ld", status);
-    if (w->metrics != NULL)
-        mv_metrics_webhook(w->metrics, rc == CURLE_OK && status >= 200 && status <= 299);
+    if (w->on_attempt != NULL)
+        w->on_attempt(w->on_attempt_arg, rc == CURLE_OK && status >= 200 && status <= 299);
     return rc == CURLE_OK && status >= 200 && status <= 299;
 }
 
@@ -307,14 +309,14 @@ static void settle(mv_webhook *w, event *e, bool ok, const char *err)
     if (ok) {
         event_free(e);
     } else if (w->stopping || e->attempts > retries) {
-        fprintf(stderr, "mailverify.fcgi: webhook: event %s dropped after %u attempt%s (%s)%s\n", e->id,
+        fprintf(stderr, "%s: webhook: event %s dropped after %u attempt%s (%s)%s\n", w->prog, e->id,
                 e->attempts, e->attempts == 1 ? "" : "s", err, w->stopping ? " at shutdown" : "");
         event_free(e);
     } else {
         uint64_t wait = backoff_ms(w, e->attempts - 1);
 
-        fprintf(stderr, "mailverify.fcgi: webhook: event %s attempt %u failed (%s); retry in %" PRIu64
-                " ms\n", e->id, e->attempts, err, wait);
+        fprintf(stderr, "%s: webhook: event %s attempt %u failed (%s); retry in %" PRIu64
+                " ms\n", w->prog, e->id, e->attempts, err, wait);
         e->due_ms = now_ms() + wait;
         push(w, e);
     }
@@ -375,7 +377,8 @@ static void *sender(void *arg)
 }
 
 /* mv_webhook_new - queue and sender for webhook.url; NULL if none or on failure */
-mv_webhook *mv_webhook_new(mv_config *cfg, mv_metrics *metrics, bool *failed)
+mv_webhook *mv_webhook_new(mv_config *cfg, const char *prog, mv_webhook_attempt_fn on_attempt,
+                           void *arg, bool *failed)
 {
     const mv_settings *s = mv_config_settings(cfg);
     mv_webhook *w;
@@ -389,18 +392,20 @@ mv_webhook *mv_webhook_new(mv_config *cfg, mv_metrics *metrics, bool *failed)
         *failed = true;
         return NULL;
     }
+    w->prog = prog;
     if (s->webhook_secret[0] == '\0')
-        fputs("mailverify.fcgi: webhook: webhook.secret is empty: events go out unsigned\n", stderr);
+        fprintf(stderr, "%s: webhook: webhook.secret is empty: events go out unsigned\n", w->prog);
     w->cfg = mv_config_ref(cfg);
     w->s = s;
-    w->metrics = metrics;
+    w->on_attempt = on_attempt;
+    w->on_attempt_arg = arg;
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
     if ((errno = pthread_create(&w->thread, NULL, sender, w)) != 0) {
-        fprintf(stderr, "mailverify.fcgi: webhook: cannot start the sender: %s\n", strerror(errno));
+        fprintf(stderr, "%s: webhook: cannot start the sender: %s\n", w->prog, strerror(errno));
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         mv_config_unref(w->cfg);
@@ -427,8 +432,8 @@ void mv_webhook_free(mv_webhook *w, unsigned grace_ms)
     pthread_join(w->thread, NULL);
     for (e = w->head; e != NULL; e = next) {
         next = e->next;
-        fprintf(stderr, "mailverify.fcgi: webhook: event %s not delivered at shutdown (%u attempt%s): "
-                "dropped\n", e->id, e->attempts, e->attempts == 1 ? "" : "s");
+        fprintf(stderr, "%s: webhook: event %s not delivered at shutdown (%u attempt%s): "
+                "dropped\n", w->prog, e->id, e->attempts, e->attempts == 1 ? "" : "s");
         event_free(e);
     }
     pthread_cond_destroy(&w->cv);
