@@ -5,8 +5,9 @@
  * Records are read one at a time (csv.h: a bounded buffer, never the whole
  * file), each gets a slot in a ring and goes to the engine with
  * mv_engine_submit(); at most --window addresses are in flight. The engine
- * does the etiquette: it batches the RCPTs of a domain into shared
- * sessions, keeps to the per-domain and per-host limits, answers 452,
+ * does the etiquette: it batches the RCPTs of a domain that reach it
+ * together into shared sessions (so rows read ahead are held by domain and
+ * handed over in groups: cli_bulk_group.c), keeps to the per-domain and per-host limits, answers 452,
  * single-flights duplicates and caches verdicts and domain facts. A
  * greylisted address is asked again after the server's delay (the engine
  * re-probes it in the background into its cache) until --max-wait runs
@@ -28,6 +29,7 @@
 #include "csv.h"
 #include "engine.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -48,6 +50,7 @@ enum { EXIT_SIGINT = 130, EXIT_SIGTERM = 143 };
 #define RAW_KEEP (1u << 20)     /* a malformed record is echoed at most this long */
 #define BAD_REPORTED 20         /* malformed rows named on stderr, then only counted */
 #define CHECKPOINT_MS 1000
+#define HOLD_MS 300            /* a domain's rows wait at most this long for company */
 
 static const char bulk_usage[] =
     "Usage: mailverify bulk [OPTIONS] [INPUT] [-o OUTPUT]\n"
@@ -66,7 +69,10 @@ static const char bulk_usage[] =
     "smtp.domain_sessions sessions per domain and smtp.host_sessions per MX\n"
     "host, smtp.host_rate new sessions a second per host, a 452 answered\n"
     "with a new session later; duplicates are verified once and each\n"
-    "domain's MX and catch-all answers are learned once. A greylisted\n"
+    "domain's MX and catch-all answers are learned once. Rows read ahead\n"
+    "are handed to the engine by domain, max_rcpt_per_session x\n"
+    "domain_sessions at a time (or after 0.3 s), so that one session\n"
+    "carries many RCPTs even when the list is shuffled. A greylisted\n"
     "address is asked again after the server's delay, within --max-wait;\n"
     "if it is still greylisted then, it is reported unknown/greylisted.\n"
     "Rows come out in input order, so one slow domain at the head holds back\n"
@@ -166,7 +172,7 @@ static const char bulk_usage[] =
     "  mailverify bulk --column 3 --no-header crm.csv -o out.csv --split parts/\n"
     "  mailverify bulk --offline --format jsonl - < addresses.txt > verdicts.jsonl\n";
 
-enum { SLOT_FREE, SLOT_INFLIGHT, SLOT_GREY, SLOT_DONE };
+enum { SLOT_FREE, SLOT_HELD, SLOT_INFLIGHT, SLOT_GREY, SLOT_DONE };
 
 struct bulk;
 
@@ -204,6 +210,8 @@ typedef struct bulk {
     mv_engine *engine;
     mv_request req;
     unsigned greylist_retry_s;
+    bulk_groups *groups;        /* rows held by domain; NULL offline */
+    int fatal;                  /* an engine error while releasing a group */
     /* input */
     int in_fd;
     mv_csv *csv;
@@ -423,6 +431,45 @@ static bool fill_slot(bulk *bk, slot *s, const mv_csv_record *rec, bool bad)
     return s->raw != NULL && s->addr != NULL;
 }
 
+/* domain_key - the lowercased text after the last @, for grouping */
+static bool domain_key(const char *a, size_t n, char *key, size_t size)
+{
+    const char *at = memrchr(a, '@', n);
+    size_t k;
+
+    if (at == NULL || (k = n - (size_t)(at + 1 - a)) == 0 || k >= size ||
+        memchr(at + 1, '\0', k) != NULL)
+        return false;
+    for (size_t i = 0; i < k; i++)
+        key[i] = (char)tolower((unsigned char)at[1 + i]);
+    key[k] = '\0';
+    return true;
+}
+
+/* on_release - a domain group's row goes to the engine */
+static void on_release(void *arg, uint64_t seq)
+{
+    bulk *bk = arg;
+
+    if (!submit(bk, &bk->ring[seq % bk->nring]))
+        bk->fatal = EXIT_SOFTWARE;
+}
+
+/* hold_or_submit - hold a row with its domain's, or submit it now */
+static bool hold_or_submit(bulk *bk, slot *s, uint64_t seq)
+{
+    char key[256];
+
+    if (bk->groups == NULL || s->bad || !domain_key(s->addr, s->addrlen, key, sizeof(key)))
+        return submit(bk, s);
+    pthread_mutex_lock(&bk->mu);
+    s->state = SLOT_HELD;
+    pthread_mutex_unlock(&bk->mu);
+    if (bulk_groups_add(bk->groups, key, seq, now_ms()) < 0)
+        return submit(bk, s);
+    return bk->fatal == 0;
+}
+
 /* read_one - the next record into the ring: 1 queued, 0 end, else an exit status */
 static int read_one(bulk *bk)
 {
@@ -451,7 +498,7 @@ static int read_one(bulk *bk)
         s->state = SLOT_DONE;
         return 1;
     }
-    return submit(bk, s) ? 1 : EXIT_SOFTWARE;
+    return hold_or_submit(bk, s, bk->seq_read - 1) ? 1 : EXIT_SOFTWARE;
 }
 
 /* ---- writing ----------------------------------------------------------- */
@@ -653,6 +700,24 @@ static bool finished(bulk *bk)
     return done;
 }
 
+/* release_groups - held rows whose time has come, while the window has
+ * room: full groups, groups held too long, and at the end of the input or
+ * with a full ring, any */
+static void release_groups(bulk *bk, uint64_t now)
+{
+    bool all = bk->eof || bk->seq_read - bk->seq_written >= bk->nring;
+
+    for (;;) {
+        bool room;
+
+        pthread_mutex_lock(&bk->mu);
+        room = bk->inflight < bk->window;
+        pthread_mutex_unlock(&bk->mu);
+        if (!room || !bulk_groups_release(bk->groups, now, all))
+            return;
+    }
+}
+
 /* run - read, submit, write, until done or stopped; an exit status */
 static int run(bulk *bk)
 {
@@ -669,6 +734,10 @@ static int run(bulk *bk)
         if (signal_count >= 2 || finished(bk))
             return 0;
         now = now_ms();
+        if (bk->fatal != 0)
+            return bk->fatal;
+        if (bk->groups != NULL && !bk->stopping)
+            release_groups(bk, now);
         if (bk->ngrey > 0 && !bk->stopping && now - bk->last_grey >= 100) {
             bk->last_grey = now;
             if (!resubmit_due(bk, now))
@@ -1059,10 +1128,21 @@ out:
 static int start_engine(bulk *bk)
 {
     mv_config *cfg = cli_load_config(bk->co.config, true);
+    const mv_settings *st;
 
     if (cfg == NULL)
         return EXIT_CONFIG;
-    bk->greylist_retry_s = (unsigned)mv_config_settings(cfg)->smtp_greylist_retry_s;
+    st = mv_config_settings(cfg);
+
+    bk->greylist_retry_s = (unsigned)st->smtp_greylist_retry_s;
+    /* a group is what the domain's sessions can carry at once */
+    if (bk->co.mode != MV_MODE_OFFLINE &&
+        (bk->groups = bulk_groups_new((size_t)(st->smtp_max_rcpt * st->smtp_domain_sessions),
+                                      HOLD_MS, on_release, bk)) == NULL) {
+        mv_config_unref(cfg);
+        fputs("mailverify bulk: out of memory\n", stderr);
+        return EXIT_SOFTWARE;
+    }
     bk->engine = mv_engine_new_opts(cfg, &bk->co.eo);
     mv_config_unref(cfg);
     if (bk->engine == NULL) {
@@ -1123,6 +1203,7 @@ static void cleanup(bulk *bk)
     bk->abandon = true;
     pthread_mutex_unlock(&bk->mu);
     mv_engine_free(bk->engine);
+    bulk_groups_free(bk->groups);
     for (size_t i = 0; bk->ring != NULL && i < bk->nring; i++)
         release(&bk->ring[i]);
     free(bk->ring);

@@ -70,6 +70,28 @@ typedef struct {
     const char *options;        /* a canonical string of the options that shape output */
 } bulk_ident;
 
+/* Rows held by domain until a group is full (cli_bulk_group.c). */
+typedef struct bulk_groups bulk_groups;
+typedef void (*bulk_flush_fn)(void *arg, uint64_t seq);
+
+/* bulk_groups_new - groups of batch rows, held at most hold_ms; fn gets
+ * each released row, in input order within a group; NULL on ENOMEM */
+bulk_groups *bulk_groups_new(size_t batch, uint64_t hold_ms, bulk_flush_fn fn, void *arg);
+
+/* bulk_groups_add - hold row seq for domain; a full group becomes ready;
+ * -1 on ENOMEM (then nothing was held) */
+int bulk_groups_add(bulk_groups *g, const char *domain, uint64_t seq, uint64_t now);
+
+/* bulk_groups_release - release one group: a full one, else the oldest if
+ * it waited hold_ms or all is asked; false if none went */
+bool bulk_groups_release(bulk_groups *g, uint64_t now, bool all);
+
+/* bulk_groups_held - rows held now */
+size_t bulk_groups_held(const bulk_groups *g);
+
+/* bulk_groups_free - forget what is held (without handing it on) */
+void bulk_groups_free(bulk_groups *g);
+
 /* bulk_file_open - create (truncate) or, resuming, reopen at keep bytes;
  * -1 with the message on stderr */
 int bulk_file_open(bulk_file *f, const char *path, bool resume, uint64_t keep);
