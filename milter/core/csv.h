@@ -56,7 +56,8 @@
 
 #define MV_CSV_RECORD_MAX (1u << 20)    /* default: bytes in one record */
 #define MV_CSV_FIELDS_MAX 1024          /* default: fields in one record */
-#define MV_CSV_CHUNK (64u << 10)        /* bytes asked of the read function at a time, at least */
+#define MV_CSV_CHUNK (64u << 10)        /* room kept for a read past the record under way
+                                         * (the buffer starts at 4 KB, doubles to its bound) */
 
 typedef enum { MV_CSV_RFC4180, MV_CSV_PLAIN } mv_csv_kind;
 
@@ -92,9 +93,10 @@ typedef enum {
     MV_CSV_ROW = 1,             /* *rec holds a record */
     MV_CSV_END = 0,             /* end of input */
     MV_CSV_BAD = -1,            /* a malformed record: mv_csv_error() says why; *rec
-                                 * holds its raw bytes and line, no fields */
-    MV_CSV_EIO = -2,            /* the read function failed (errno) */
-    MV_CSV_ENOMEM = -3,
+                                 * holds its raw bytes (at most record_max), line,
+                                 * offset and end, no fields; reading may go on */
+    MV_CSV_EIO = -2,            /* the read function failed (errno); sticky */
+    MV_CSV_ENOMEM = -3,         /* sticky */
 } mv_csv_status;
 
 typedef struct mv_csv mv_csv;
