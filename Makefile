@@ -33,7 +33,7 @@ ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Im
 PKGS := libconfig libidn2 libcares openssl
 # recursive (=): evaluated when a recipe runs, after `make deps` installed them
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -llmdb
 LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(wildcard milter/core/*.c)
