@@ -18,6 +18,7 @@
 #include "config_int.h"
 #include "builtin.h"
 #include "slurp.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,6 +87,15 @@ static const key keys[] = {
     INTK("cache.negative_expire_s", cache_negative_expire_s, 1, 31536000, "259200"),
     INTK("cache.negative_refresh_s", cache_negative_refresh_s, 0, 31536000, "10800"),
     INTK("cache.temporary_expire_s", cache_temporary_expire_s, 1, 86400, "300"),
+    ENUMK("cache.store", cache_store, "memory", "memory|lmdb|redis"),
+    STRK("cache.lmdb_path", cache_lmdb_path, 1, 1024, "/var/lib/mailverify/cache.mdb"),
+    INTK("cache.lmdb_size_mb", cache_lmdb_size_mb, 1, 1048576, "256"),
+    STRK("cache.redis_server", cache_redis_server, 1, 1024, "127.0.0.1:6379"),
+    STRK("cache.redis_password", cache_redis_password, 0, 1024, ""),
+    INTK("cache.redis_db", cache_redis_db, 0, 1000000, "0"),
+    STRK("cache.redis_prefix", cache_redis_prefix, 0, 255, "mailverify:"),
+    BOOLK("cache.redis_tls", cache_redis_tls, "false"),
+    INTK("cache.redis_timeout_ms", cache_redis_timeout_ms, 1, 60000, "100"),
     GROUP("context"),
     CONTEXT("sender", MV_CTX_SENDER, "dns", "10000"),
     CONTEXT("recipient", MV_CTX_RECIPIENT, "smtp", "10000"),
@@ -571,6 +581,9 @@ static void check_meaning(loader *L, config_t *lc)
     if (s->dns_min_ttl > s->dns_max_ttl)
         config_error(L, config_lookup(lc, "dns.min_ttl"), "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)",
               s->dns_min_ttl, s->dns_max_ttl);
+    if (!mv_store_built(s->cache_store))
+        config_error(L, config_lookup(lc, "cache.store"), "'cache.store' \"%s\" is not built yet in "
+              "this mailverify; use \"memory\" or \"lmdb\"", s->cache_store);
 }
 
 /* finish - phases 2 and 3 on a parsed tree */

@@ -55,6 +55,13 @@ typedef struct {
     long long cache_positive_expire_s, cache_positive_refresh_s;
     long long cache_negative_expire_s, cache_negative_refresh_s;
     long long cache_temporary_expire_s;
+    char *cache_store;          /* memory, lmdb, redis */
+    char *cache_lmdb_path;
+    long long cache_lmdb_size_mb;       /* the map's size: the file's bound */
+    char *cache_redis_server;   /* "host:port" or "unix:/path" */
+    char *cache_redis_password, *cache_redis_prefix;
+    long long cache_redis_db, cache_redis_timeout_ms;
+    bool cache_redis_tls;
     mv_context_settings context[MV_CTX_COUNT];
     /* mailverifyd */
     char *milter_socket, *milter_socket_mode, *milter_socket_group;

@@ -1,0 +1,212 @@
+/*
+ * store.c - the store interface's dispatch, the choice of store from the
+ * settings, and the memory store (cache.h inside this process).
+ *
+ * The memory store keeps no counters and cannot be purged from outside:
+ * its entries live in each process and go with it. mv_store_incr and
+ * mv_store_purge say so (-1) and the callers fall back to their own.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct {
+    mv_store base;
+    mv_cache *c;
+} mem_store;
+
+/* mem_get - the LRU's get */
+static mv_cache_result mem_get(mv_store *st, const void *key, size_t klen, int64_t now,
+                               const mv_cache_ttl *ttl, void *val, size_t size, size_t *vlen,
+                               mv_cache_class *cls)
+{
+    return mv_cache_get(((mem_store *)st)->c, key, klen, now, ttl, val, size, vlen, cls);
+}
+
+/* mem_put - the LRU's put */
+static mv_cache_put_result mem_put(mv_store *st, const void *key, size_t klen, int64_t now,
+                                   const mv_cache_ttl *ttl, mv_cache_class cls, const void *val,
+                                   size_t vlen)
+{
+    return mv_cache_put(((mem_store *)st)->c, key, klen, now, ttl, cls, val, vlen);
+}
+
+/* mem_del - the LRU's del */
+static bool mem_del(mv_store *st, const void *key, size_t klen)
+{
+    return mv_cache_del(((mem_store *)st)->c, key, klen);
+}
+
+/* mem_incr - no shared counters here: the caller keeps its own */
+static long long mem_incr(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t w)
+{
+    (void)st, (void)key, (void)klen, (void)now, (void)w;
+    return -1;
+}
+
+/* mem_purge - nothing to reach: the entries are inside each process */
+static long long mem_purge(mv_store *st, const char *what)
+{
+    (void)st, (void)what;
+    return -1;
+}
+
+/* mem_sweep - the LRU drops expired entries when it meets them */
+static size_t mem_sweep(mv_store *st, int64_t now)
+{
+    (void)st, (void)now;
+    return 0;
+}
+
+/* mem_stats - the LRU's counters */
+static void mem_stats(mv_store *st, mv_store_stats *out)
+{
+    mv_cache_get_stats(((mem_store *)st)->c, &out->c);
+}
+
+/* mem_free - the LRU and the wrapper */
+static void mem_free(mv_store *st)
+{
+    mv_cache_free(((mem_store *)st)->c);
+    free(st);
+}
+
+static const mv_store_ops mem_ops = {
+    "memory", false, mem_get, mem_put, mem_del, mem_incr, mem_purge, mem_sweep, mem_stats,
+    mem_free,
+};
+
+/* mv_store_memory_new - this process's LRU (cache.h); NULL on ENOMEM */
+mv_store *mv_store_memory_new(size_t max_entries, size_t max_bytes)
+{
+    mem_store *m = calloc(1, sizeof(*m));
+
+    if (m == NULL)
+        return NULL;
+    if ((m->c = mv_cache_new(max_entries, max_bytes)) == NULL) {
+        free(m);
+        return NULL;
+    }
+    m->base.ops = &mem_ops;
+    return &m->base;
+}
+
+/* mv_store_built - is this cache.store kind compiled in? */
+bool mv_store_built(const char *kind)
+{
+    /* XXX redis: store_redis.c (issue 7, part 2) adds itself here and in
+     * mv_store_open */
+    return strcmp(kind, "memory") == 0 || strcmp(kind, "lmdb") == 0;
+}
+
+/* mv_store_open - the store the settings choose; NULL with err */
+mv_store *mv_store_open(const mv_settings *s, char *err, size_t errlen)
+{
+    mv_store *st = NULL;
+
+    err[0] = '\0';
+    if (strcmp(s->cache_store, "lmdb") == 0)
+        return mv_store_lmdb_open(s->cache_lmdb_path, (size_t)s->cache_lmdb_size_mb, err, errlen);
+    if (strcmp(s->cache_store, "memory") != 0) {
+        snprintf(err, errlen, "cache.store \"%s\" is not built yet", s->cache_store);
+        return NULL;
+    }
+    if (s->cache_max_entries > 0 &&
+        (st = mv_store_memory_new((size_t)s->cache_max_entries, (size_t)s->cache_max_bytes)) == NULL)
+        snprintf(err, errlen, "out of memory");
+    return st;
+}
+
+/* mv_store_free - close; NULL is fine */
+void mv_store_free(mv_store *st)
+{
+    if (st != NULL)
+        st->ops->free(st);
+}
+
+/* mv_store_kind - "memory", "lmdb", ... */
+const char *mv_store_kind(const mv_store *st)
+{
+    return st->ops->kind;
+}
+
+/* mv_store_shared - do other processes see what this one stores? */
+bool mv_store_shared(const mv_store *st)
+{
+    return st->ops->shared;
+}
+
+/* mv_store_get - as mv_cache_get */
+mv_cache_result mv_store_get(mv_store *st, const void *key, size_t klen, int64_t now,
+                             const mv_cache_ttl *ttl, void *val, size_t size,
+                             size_t *vlen, mv_cache_class *cls)
+{
+    return st->ops->get(st, key, klen, now, ttl, val, size, vlen, cls);
+}
+
+/* mv_store_put - as mv_cache_put */
+mv_cache_put_result mv_store_put(mv_store *st, const void *key, size_t klen, int64_t now,
+                                 const mv_cache_ttl *ttl, mv_cache_class cls,
+                                 const void *val, size_t vlen)
+{
+    return st->ops->put(st, key, klen, now, ttl, cls, val, vlen);
+}
+
+/* mv_store_del - remove a key; true if it was there */
+bool mv_store_del(mv_store *st, const void *key, size_t klen)
+{
+    return st->ops->del(st, key, klen);
+}
+
+/* mv_store_incr - a fixed-window counter; -1 if none */
+long long mv_store_incr(mv_store *st, const void *key, size_t klen, int64_t now,
+                        uint32_t window_s)
+{
+    return st->ops->incr(st, key, klen, now, window_s);
+}
+
+/* mv_store_purge - an address's or a domain's entries; -1 if it cannot */
+long long mv_store_purge(mv_store *st, const char *what)
+{
+    return st->ops->purge(st, what);
+}
+
+/* mv_store_sweep - remove some expired entries */
+size_t mv_store_sweep(mv_store *st, int64_t now)
+{
+    return st->ops->sweep(st, now);
+}
+
+/* mv_store_get_stats - counters and sizes */
+void mv_store_get_stats(mv_store *st, mv_store_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = st->ops->kind;
+    st->ops->stats(st, out);
+}
+
+/* mv_store_purge_match - does a verdict or fact key belong to what? */
+bool mv_store_purge_match(const char *key, size_t klen, const char *what)
+{
+    size_t wl = strlen(what), ml;
+    const char *mb, *bar, *at;
+
+    if (klen < 3 || key[1] != ':')
+        return false;
+    mb = key + 2;
+    ml = klen - 2;
+    if (key[0] == 'f')          /* a domain's facts */
+        return strchr(what, '@') == NULL && ml == wl && strncasecmp(mb, what, wl) == 0;
+    if (key[0] != 's' && key[0] != 'd')
+        return false;
+    if ((bar = memchr(mb, '|', ml)) != NULL)
+        ml = (size_t)(bar - mb);    /* "|next-hop" is not part of the address */
+    if (strchr(what, '@') != NULL)
+        return ml == wl && strncasecmp(mb, what, wl) == 0;
+    if ((at = memrchr(mb, '@', ml)) == NULL)
+        return false;
+    return (size_t)(mb + ml - at - 1) == wl && strncasecmp(at + 1, what, wl) == 0;
+}
