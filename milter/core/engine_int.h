@@ -6,11 +6,11 @@
 #ifndef MV_ENGINE_INT_H
 #define MV_ENGINE_INT_H
 
-#include "cache.h"
 #include "dns.h"
 #include "engine.h"
 #include "loop.h"
 #include "net.h"
+#include "store.h"
 #include "tls.h"
 
 #include <pthread.h>
@@ -20,8 +20,9 @@ struct mv_engine {
     mv_config *cfg;
     char resolver[1100];
     int allow_private;          /* -1: the config's */
-    mv_cache *cache;
+    mv_store *store;            /* the verdict cache (cache.store); NULL: none */
     mv_cache_ttl ttl;
+    mv_timer sweep;             /* a shared store's expiry sweep, on the loop */
     pthread_mutex_t mu;         /* guards the start of the network half */
     bool net_started;
     char error[200];            /* why it could not start */

@@ -4,9 +4,11 @@
  *
  * The network half starts on the first request that needs it: a loop
  * thread, a c-ares resolver, an OpenSSL context, the network scheduler
- * (net.c) and the verdict cache. A request first asks the cache, in the
- * caller's thread (the cache has its own locks), so a cached verdict never
- * waits for the loop. Otherwise it is posted to the loop, which arms the
+ * (net.c) and the verdict cache (store.h: this process's memory, or a
+ * store shared with other processes). A request first asks the cache, in
+ * the caller's thread (every store is safe there), so a cached verdict
+ * never waits for the loop. Writes come from the loop thread, and so does
+ * a shared store's expiry sweep (a timer, a bounded batch each time). Otherwise it is posted to the loop, which arms the
  * request's deadline and asks net.c. Whichever comes first -- the answer
  * or the deadline -- answers the caller; a late answer still reaches the
  * cache through net.c's store hook, so the MTA's retry finds it there.
@@ -128,8 +130,8 @@ static void store(void *arg, const char *mailbox, const char *hop, bool smtp,
     char key[MV_CACHE_KEY_MAX + 1];
     size_t kl = cache_key(key, sizeof(key), smtp, mailbox, hop);
 
-    if (e->cache != NULL && kl > 0)
-        mv_cache_put(e->cache, key, kl, time(NULL), &e->ttl, class_of(o), buf, pack(o, buf));
+    if (e->store != NULL && kl > 0)
+        mv_store_put(e->store, key, kl, time(NULL), &e->ttl, class_of(o), buf, pack(o, buf));
 }
 
 /* ---- starting and stopping -------------------------------------------- */
@@ -206,6 +208,21 @@ static void cache_ttl(mv_engine *e)
     e->ttl.refresh[MV_CACHE_TEMPORARY] = 0;
 }
 
+/* sweep_task - on the loop: a batch of a shared store's expired entries,
+ * then again in a second, or at once while batches come back full */
+static void sweep_task(void *arg)
+{
+    mv_engine *e = arg;
+    size_t n = 0;
+
+    if (atomic_load(&e->closing))
+        return;
+    if (e->store != NULL)
+        n = mv_store_sweep(e->store, time(NULL));
+    if (mv_timer_start(e->loop, &e->sweep, n >= 256 ? 10 : 1000, sweep_task, e) < 0)
+        return;                 /* no more sweeps: a full store still makes room itself */
+}
+
 /* start - bring the network half up; false with e->error */
 static bool start(mv_engine *e)
 {
@@ -215,11 +232,8 @@ static bool start(mv_engine *e)
 
     helo_name(e);
     cache_ttl(e);
-    if (s->cache_max_entries > 0 &&
-        (e->cache = mv_cache_new((size_t)s->cache_max_entries, (size_t)s->cache_max_bytes)) == NULL) {
-        snprintf(e->error, sizeof(e->error), "out of memory");
+    if ((e->store = mv_store_open(s, e->error, sizeof(e->error))) == NULL && e->error[0] != '\0')
         return false;
-    }
     if ((e->loop = mv_loop_new()) == NULL) {
         snprintf(e->error, sizeof(e->error), "event loop: %m");
         return false;
@@ -230,6 +244,10 @@ static bool start(mv_engine *e)
         return false;
     p = net_params(e);
     if ((e->net = mv_net_new(e->loop, e->dns, &p)) == NULL) {
+        snprintf(e->error, sizeof(e->error), "out of memory");
+        return false;
+    }
+    if (e->store != NULL && mv_store_shared(e->store) && mv_loop_post(e->loop, sweep_task, e) < 0) {
         snprintf(e->error, sizeof(e->error), "out of memory");
         return false;
     }
@@ -247,12 +265,12 @@ static void teardown(mv_engine *e)
     mv_dns_free(e->dns);
     mv_tls_ctx_free(e->tls);
     mv_loop_free(e->loop);
-    mv_cache_free(e->cache);
+    mv_store_free(e->store);
     e->net = NULL;
     e->dns = NULL;
     e->tls = NULL;
     e->loop = NULL;
-    e->cache = NULL;
+    e->store = NULL;
 }
 
 /* ensure_started - start once; false if it failed (then it stays failed) */
@@ -277,6 +295,7 @@ static void close_task(void *arg)
 {
     mv_engine *e = arg;
 
+    mv_timer_stop(e->loop, &e->sweep);
     mv_net_close(e->net);
     mv_dns_free(e->dns);        /* lookups in flight end their jobs */
     e->dns = NULL;
@@ -400,9 +419,9 @@ static bool from_cache(mv_engine *e, mv_areq *r)
     mv_cache_result cr;
     mv_areq *bg;
 
-    if (e->cache == NULL || kl == 0)
+    if (e->store == NULL || kl == 0)
         return false;
-    cr = mv_cache_get(e->cache, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, &cls);
+    cr = mv_store_get(e->store, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, &cls);
     if (cr == MV_CACHE_MISS || !unpack(val, vl, &r->v.net))
         return false;
     r->v.net_asked = true;

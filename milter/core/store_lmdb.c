@@ -21,10 +21,13 @@
  * path. The never-clobber rule is decided inside the writer's
  * transaction: read the old entry, keep it or replace it, commit.
  *
- * The file is bounded by cache.lmdb_size_mb (the map). When it is full a
- * write sweeps, then evicts a batch from where the sweep stands, and tries
- * once more; if that fails too the entry is dropped and counted, never an
- * error for the caller.
+ * The file is bounded by cache.lmdb_size_mb (the map). Near the bound (on
+ * every sweep and every few writes) expired entries go first, then
+ * batches from where the sweep stands, until a tenth of the map is free
+ * again: at a full map even a delete fails, as it copies pages. A write
+ * that meets a full map anyway makes room and tries once more; if that
+ * fails too the entry is dropped and counted, never an error for the
+ * caller.
  *
  * Flags: MDB_NOSUBDIR (the path is the file; the lock is path-lock),
  * MDB_NOTLS (readers are not tied to threads: we keep reset read
@@ -37,9 +40,11 @@
  */
 #include "store_int.h"
 
+#include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,15 +58,37 @@
 #define SWEEP_SCAN 2000         /* entries looked at per sweep transaction */
 #define SWEEP_DEL 256           /* deletes per write transaction */
 #define READER_CHECK_EVERY 16   /* sweeps between mdb_reader_check() calls */
+#define HEADROOM_PCT 10         /* of the map kept free for writes and deletes */
+#define ROOM_CHECK_EVERY 16     /* puts between looks at the headroom */
 
 typedef struct {
     uint8_t version, kind;
     uint32_t stored_at, probed_at, expires_at;
 } hdr;
 
+/* One open environment of this process, shared by its stores. */
+typedef struct open_env {
+    struct open_env *next;
+    dev_t dev;
+    ino_t ino;
+    MDB_env *env;
+    MDB_dbi dbi;
+    unsigned refs;
+} open_env;
+
+/* LMDB's rule: a process must not open the same file twice at once. Its
+ * locks are fcntl() locks, which belong to the process: a second open
+ * would think itself alone and reset the reader table, and closing it
+ * would drop the first one's locks. So environments are per process, by
+ * file identity -- the one piece of process-wide state here, because it
+ * mirrors the process's own locks. */
+static pthread_mutex_t envs_mu = PTHREAD_MUTEX_INITIALIZER;
+static open_env *envs;
+
 typedef struct {
     mv_store base;
-    MDB_env *env;
+    open_env *oe;
+    MDB_env *env;               /* oe's, for short */
     MDB_dbi dbi;
     pthread_mutex_t pool_mu;
     MDB_txn *pool[POOL];
@@ -70,6 +97,7 @@ typedef struct {
     char pos[MV_CACHE_KEY_MAX + 1];
     size_t poslen;
     unsigned sweeps;
+    atomic_uint puts;
     atomic_uint_fast64_t hits, stale, misses, stores, kept, expired;
     atomic_uint_fast64_t swept, evictions, write_errors, stale_readers;
 } lmdb_store;
@@ -254,6 +282,75 @@ static long batch_at_pos(lmdb_store *s, del_pred pred, int64_t now, bool *wrappe
     return n;
 }
 
+/* free_pages - pages the map can still give: never used, plus the free
+ * list (some of it held a little longer for readers); *total: the map's */
+static size_t free_pages(lmdb_store *s, size_t *total)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    MDB_txn *t;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t fl = 0, n;
+    int rc;
+
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0)
+        return SIZE_MAX;
+    *total = info.me_mapsize / ms.ms_psize;
+    if ((t = rtxn_get(s)) == NULL)
+        return SIZE_MAX;
+    if (mdb_cursor_open(t, 0, &c) == 0) {       /* 0: LMDB's free-page database */
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            if (v.mv_size >= sizeof(n)) {
+                memcpy(&n, v.mv_data, sizeof(n));       /* an ID list: count first */
+                fl += n;
+            }
+        mdb_cursor_close(c);
+    }
+    rtxn_put(s, t);
+    return *total > info.me_last_pgno + 1 ? *total - (info.me_last_pgno + 1) + fl : fl;
+}
+
+/* near_cap - has the file's high-water mark come near the map's end? */
+static bool near_cap(lmdb_store *s)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0)
+        return false;
+    return (info.me_last_pgno + 1) * 100 >= (info.me_mapsize / ms.ms_psize) * (100 - HEADROOM_PCT);
+}
+
+/* keep_room - keep HEADROOM_PCT of the map free: expired entries first,
+ * then a batch from where the sweep stands (there is no LRU on disk; the
+ * position moves round the keys over time). Done before the map is full
+ * because at a full map even a delete, which copies pages, fails. */
+static void keep_room(lmdb_store *s, int64_t now)
+{
+    size_t total = 0, fp;
+    bool wrapped = false;
+    long n;
+    int dead = 0;
+
+    if (!near_cap(s))
+        return;
+    if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
+        atomic_fetch_add(&s->stale_readers, (unsigned)dead);
+    for (int i = 0; i < 8 && (fp = free_pages(s, &total)) != SIZE_MAX &&
+                    fp * 100 < total * (HEADROOM_PCT + 5); i++) {
+        if ((n = batch_at_pos(s, is_expired, now, &wrapped)) > 0) {
+            atomic_fetch_add(&s->swept, (uint64_t)n);
+            continue;
+        }
+        if ((n = batch_at_pos(s, any_entry, now, &wrapped)) > 0)
+            atomic_fetch_add(&s->evictions, (uint64_t)n);
+        else
+            break;
+    }
+}
+
 /* lm_sweep - one bounded batch of expired entries; stale readers now and then */
 static size_t lm_sweep(mv_store *st, int64_t now)
 {
@@ -264,31 +361,11 @@ static size_t lm_sweep(mv_store *st, int64_t now)
 
     if (s->sweeps++ % READER_CHECK_EVERY == 0 && mdb_reader_check(s->env, &dead) == 0 && dead > 0)
         atomic_fetch_add(&s->stale_readers, (unsigned)dead);
+    keep_room(s, now);
     if ((n = batch_at_pos(s, is_expired, now, &wrapped)) <= 0)
         return 0;
     atomic_fetch_add(&s->swept, (uint64_t)n);
     return (size_t)n;
-}
-
-/* make_room - the map is full: sweep a whole round, else evict a batch */
-static void make_room(lmdb_store *s, int64_t now)
-{
-    bool wrapped = false;
-    long n, freed = 0;
-    int dead = 0;
-
-    if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
-        atomic_fetch_add(&s->stale_readers, (unsigned)dead);
-    for (int i = 0; i < 64 && !wrapped; i++)
-        if ((n = batch_at_pos(s, is_expired, now, &wrapped)) > 0)
-            freed += n;
-    atomic_fetch_add(&s->swept, (uint64_t)freed);
-    if (freed >= SWEEP_DEL)
-        return;
-    /* nothing much expired: no LRU on disk, so evict a batch from where
-     * the sweep stands, which moves round the keys over time */
-    if ((n = batch_at_pos(s, any_entry, now, &wrapped)) > 0)
-        atomic_fetch_add(&s->evictions, (uint64_t)n);
 }
 
 /* ---- writing ---------------------------------------------------------- */
@@ -349,8 +426,10 @@ static mv_cache_put_result lm_put(mv_store *st, const void *key, size_t klen, in
 
     if (klen == 0 || klen > MV_CACHE_KEY_MAX || vlen > MV_CACHE_VAL_MAX || cls >= MV_CACHE_CLASSES)
         return MV_CACHE_TOOBIG;
+    if (atomic_fetch_add(&s->puts, 1) % ROOM_CHECK_EVERY == 0)
+        keep_room(s, now);
     if ((rc = put_txn(s, &k, now, ttl, cls, val, vlen, &kept)) == MDB_MAP_FULL) {
-        make_room(s, now);
+        keep_room(s, now);
         rc = put_txn(s, &k, now, ttl, cls, val, vlen, &kept);
     }
     if (rc != 0) {
@@ -465,6 +544,24 @@ static void lm_stats(mv_store *st, mv_store_stats *out)
     }
 }
 
+/* env_release - drop a reference; the last one closes the environment */
+static void env_release(open_env *oe)
+{
+    open_env **p;
+
+    pthread_mutex_lock(&envs_mu);
+    if (--oe->refs == 0) {
+        for (p = &envs; *p != NULL; p = &(*p)->next)
+            if (*p == oe) {
+                *p = oe->next;
+                break;
+            }
+        mdb_env_close(oe->env);
+        free(oe);
+    }
+    pthread_mutex_unlock(&envs_mu);
+}
+
 /* lm_free - the pooled readers, then the environment */
 static void lm_free(mv_store *st)
 {
@@ -472,8 +569,8 @@ static void lm_free(mv_store *st)
 
     for (int i = 0; i < s->npool; i++)
         mdb_txn_abort(s->pool[i]);
-    if (s->env != NULL)
-        mdb_env_close(s->env);
+    if (s->oe != NULL)
+        env_release(s->oe);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_mutex_destroy(&s->sweep_mu);
     free(s);
@@ -493,29 +590,67 @@ static void share_mode(const char *path)
     (void)chmod(lock, 0660);
 }
 
-/* open_env - the environment and its main database; an LMDB code */
-static int open_env(lmdb_store *s, const char *path, size_t size_mb)
+/* env_create - open the file and its main database; an LMDB code */
+static int env_create(open_env *oe, const char *path, size_t size_mb, uint64_t *dead_readers)
 {
     MDB_txn *t;
     int rc, dead = 0;
 
-    if ((rc = mdb_env_create(&s->env)) != 0)
+    if ((rc = mdb_env_create(&oe->env)) != 0)
         return rc;
-    if ((rc = mdb_env_set_mapsize(s->env, size_mb << 20)) != 0 ||
-        (rc = mdb_env_set_maxreaders(s->env, 1022)) != 0 ||
-        (rc = mdb_env_open(s->env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD,
+    if ((rc = mdb_env_set_mapsize(oe->env, size_mb << 20)) != 0 ||
+        (rc = mdb_env_set_maxreaders(oe->env, 1022)) != 0 ||
+        (rc = mdb_env_open(oe->env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD,
                            0660)) != 0)
         return rc;
     /* a process that died inside a read transaction left its slot */
-    if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
-        atomic_fetch_add(&s->stale_readers, (unsigned)dead);
-    if ((rc = mdb_txn_begin(s->env, NULL, 0, &t)) != 0)
+    if (mdb_reader_check(oe->env, &dead) == 0)
+        *dead_readers = (unsigned)dead;
+    if ((rc = mdb_txn_begin(oe->env, NULL, 0, &t)) != 0)
         return rc;
-    if ((rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) != 0) {
+    if ((rc = mdb_dbi_open(t, NULL, 0, &oe->dbi)) != 0) {
         mdb_txn_abort(t);
         return rc;
     }
     return mdb_txn_commit(t);
+}
+
+/* env_get - this process's environment for path, opened if need be */
+static int env_get(lmdb_store *s, const char *path, size_t size_mb)
+{
+    struct stat sb;
+    open_env *oe;
+    uint64_t dead = 0;
+    int rc;
+
+    pthread_mutex_lock(&envs_mu);
+    if (stat(path, &sb) == 0)
+        for (oe = envs; oe != NULL; oe = oe->next)
+            if (oe->dev == sb.st_dev && oe->ino == sb.st_ino) {
+                oe->refs++;
+                s->oe = oe;
+                pthread_mutex_unlock(&envs_mu);
+                return 0;
+            }
+    if ((oe = calloc(1, sizeof(*oe))) == NULL) {
+        pthread_mutex_unlock(&envs_mu);
+        return ENOMEM;
+    }
+    if ((rc = env_create(oe, path, size_mb, &dead)) != 0 || (rc = stat(path, &sb) != 0 ? errno : 0)) {
+        if (oe->env != NULL)
+            mdb_env_close(oe->env);
+        free(oe);
+        pthread_mutex_unlock(&envs_mu);
+        return rc;
+    }
+    oe->dev = sb.st_dev;
+    oe->ino = sb.st_ino;
+    oe->refs = 1;
+    oe->next = envs;
+    envs = s->oe = oe;
+    pthread_mutex_unlock(&envs_mu);
+    atomic_store(&s->stale_readers, dead);
+    return 0;
 }
 
 /* mv_store_lmdb_open - an LMDB file shared by processes; NULL with err */
@@ -531,11 +666,13 @@ mv_store *mv_store_lmdb_open(const char *path, size_t size_mb, char *err, size_t
     s->base.ops = &lmdb_ops;
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_mutex_init(&s->sweep_mu, NULL);
-    if ((rc = open_env(s, path, size_mb)) != 0) {
+    if ((rc = env_get(s, path, size_mb)) != 0) {
         snprintf(err, errlen, "cannot open the LMDB cache %s: %s", path, mdb_strerror(rc));
         lm_free(&s->base);
         return NULL;
     }
+    s->env = s->oe->env;
+    s->dbi = s->oe->dbi;
     share_mode(path);
     return &s->base;
 }
