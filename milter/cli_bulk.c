@@ -1088,7 +1088,7 @@ static int open_outputs(bulk *bk, const mv_buf *hrow)
 
     if (bulk_file_open(&bk->out, bk->output, bk->resume, bk->p.out_len) < 0)
         return EXIT_CANTCREAT;
-    if (!bk->resume)
+    if (!bk->resume && hrow->len > 0)
         bulk_file_put(&bk->out, hrow->data, hrow->len);
     if (bk->use_split && mkdir(bk->split_dir, 0777) < 0 && errno != EEXIST) {
         fprintf(stderr, "mailverify bulk: cannot create %s: %s\n", bk->split_dir, strerror(errno));
@@ -1098,7 +1098,7 @@ static int open_outputs(bulk *bk, const mv_buf *hrow)
         split_path(bk, i, path, sizeof(path));
         if (bulk_file_open(&bk->split[i], path, bk->resume, bk->p.split_len[i]) < 0)
             return EXIT_CANTCREAT;
-        if (!bk->resume)
+        if (!bk->resume && hrow->len > 0)
             bulk_file_put(&bk->split[i], hrow->data, hrow->len);
     }
     if (!bk->resume) {
@@ -1210,6 +1210,18 @@ static int finish(bulk *bk, int rc)
     return complete ? 0 : got_signal == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
 }
 
+/* discard - an output file left open by a failed start: closed, unflushed */
+static void discard(bulk_file *f)
+{
+    if (f->path == NULL)
+        return;
+    if (f->fd > STDERR_FILENO)
+        close(f->fd);
+    mv_buf_free(&f->buf);
+    free(f->path);
+    f->path = NULL;
+}
+
 /* cleanup - the engine first (its last callbacks are dropped), then the ring */
 static void cleanup(bulk *bk)
 {
@@ -1218,6 +1230,9 @@ static void cleanup(bulk *bk)
     pthread_mutex_unlock(&bk->mu);
     mv_engine_free(bk->engine);
     bulk_groups_free(bk->groups);
+    discard(&bk->out);
+    for (int i = 0; i < BULK_NSPLIT; i++)
+        discard(&bk->split[i]);
     for (size_t i = 0; bk->ring != NULL && i < bk->nring; i++)
         release(&bk->ring[i]);
     free(bk->ring);
