@@ -13,113 +13,18 @@
  * or the deadline -- answers the caller; a late answer still reaches the
  * cache through net.c's store hook, so the MTA's retry finds it there.
  *
- * Cache entries are the network's word only (mv_net_outcome), packed; the
- * local signals are recomputed on every request, which costs less than
- * storing them and stays right when the lists change.
+ * Cache entries are the network's word only (mv_net_outcome, packed by
+ * outcome.c); the local signals are recomputed on every request, which
+ * costs less than storing them and stays right when the lists change.
  */
 #include "engine_int.h"
+#include "outcome.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ---- the cache's packed outcome --------------------------------------- */
-
-/* pack_str - one length-prefixed string (at most 255 bytes kept) */
-static size_t pack_str(unsigned char *p, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n > 255)
-        n = 255;
-    p[0] = (unsigned char)n;
-    memcpy(p + 1, s, n);
-    return n + 1;
-}
-
-/* pack - an outcome into bytes; their number */
-static size_t pack(const mv_net_outcome *o, unsigned char *p)
-{
-    size_t n = 12;
-
-    p[0] = (unsigned char)o->reason;
-    p[1] = (unsigned char)(o->catch_all + 1);
-    p[2] = (unsigned char)((o->tls ? 1 : 0) | (o->implicit_mx ? 2 : 0));
-    p[3] = (unsigned char)(o->smtp.code >> 8);
-    p[4] = (unsigned char)(o->smtp.code & 255);
-    p[5] = (unsigned char)o->smtp.enh[0];
-    p[6] = (unsigned char)o->smtp.enh[1];
-    p[7] = (unsigned char)o->smtp.enh[2];
-    memcpy(p + 8, &o->retry_after, 4);
-    n += pack_str(p + n, o->mx);
-    n += pack_str(p + n, o->host);
-    n += pack_str(p + n, o->smtp.text);
-    n += pack_str(p + n, o->tls_version);
-    n += pack_str(p + n, o->detail);
-    return n;
-}
-
-/* unpack_str - one length-prefixed string into out; false if it overruns */
-static bool unpack_str(const unsigned char *p, size_t len, size_t *off, char *out, size_t size)
-{
-    size_t n;
-
-    if (*off >= len || *off + 1 + (n = p[*off]) > len)
-        return false;
-    snprintf(out, size, "%.*s", (int)n, (const char *)p + *off + 1);
-    *off += n + 1;
-    return true;
-}
-
-/* unpack - bytes from the cache into an outcome; false if damaged */
-static bool unpack(const unsigned char *p, size_t len, mv_net_outcome *o)
-{
-    size_t off = 12;
-
-    if (len < 12 || p[0] >= MV_R_COUNT)
-        return false;
-    memset(o, 0, sizeof(*o));
-    o->reason = (mv_reason)p[0];
-    o->catch_all = (int)p[1] - 1;
-    o->tls = p[2] & 1;
-    o->implicit_mx = (p[2] & 2) != 0;
-    o->smtp.code = p[3] << 8 | p[4];
-    o->smtp.enh[0] = p[5];
-    o->smtp.enh[1] = p[6];
-    o->smtp.enh[2] = p[7];
-    memcpy(&o->retry_after, p + 8, 4);
-    return unpack_str(p, len, &off, o->mx, sizeof(o->mx)) &&
-           unpack_str(p, len, &off, o->host, sizeof(o->host)) &&
-           unpack_str(p, len, &off, o->smtp.text, sizeof(o->smtp.text)) &&
-           unpack_str(p, len, &off, o->tls_version, sizeof(o->tls_version)) &&
-           unpack_str(p, len, &off, o->detail, sizeof(o->detail));
-}
-
-/* class_of - which expire/refresh times an outcome gets */
-static mv_cache_class class_of(const mv_net_outcome *o)
-{
-    switch (mv_reason_status(o->reason)) {
-    case MV_STATUS_DELIVERABLE:
-    case MV_STATUS_RISKY:
-        return MV_CACHE_POSITIVE;
-    case MV_STATUS_UNDELIVERABLE:
-        return MV_CACHE_NEGATIVE;
-    default:
-        /* mode dns: "the domain has mail servers" is a positive fact */
-        return o->reason == MV_R_UNVERIFIED ? MV_CACHE_POSITIVE : MV_CACHE_TEMPORARY;
-    }
-}
-
-/* cache_key - "s:" or "d:" (mode) + the mailbox (+ "|next-hop") */
-static size_t cache_key(char *key, size_t size, bool smtp, const char *mailbox, const char *hop)
-{
-    int n = snprintf(key, size, "%c:%s%s%s", smtp ? 's' : 'd', mailbox, hop && *hop ? "|" : "",
-                     hop && *hop ? hop : "");
-
-    return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
-}
 
 /* store - net.c's hook: every final outcome goes into the cache */
 static void store(void *arg, const char *mailbox, const char *hop, bool smtp,
@@ -128,10 +33,10 @@ static void store(void *arg, const char *mailbox, const char *hop, bool smtp,
     mv_engine *e = arg;
     unsigned char buf[MV_CACHE_VAL_MAX];
     char key[MV_CACHE_KEY_MAX + 1];
-    size_t kl = cache_key(key, sizeof(key), smtp, mailbox, hop);
+    size_t kl = mv_outcome_key(key, sizeof(key), smtp, mailbox, hop);
 
     if (e->store != NULL && kl > 0)
-        mv_store_put(e->store, key, kl, time(NULL), &e->ttl, class_of(o), buf, pack(o, buf));
+        mv_store_put(e->store, key, kl, time(NULL), &e->ttl, mv_outcome_class(o), buf, mv_outcome_pack(o, buf));
 }
 
 /* ---- starting and stopping -------------------------------------------- */
@@ -414,7 +319,7 @@ static bool from_cache(mv_engine *e, mv_areq *r)
 {
     unsigned char val[MV_CACHE_VAL_MAX];
     char key[MV_CACHE_KEY_MAX + 1];
-    size_t kl = cache_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop), vl = 0;
+    size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop), vl = 0;
     mv_cache_class cls;
     mv_cache_result cr;
     mv_areq *bg;
@@ -422,7 +327,7 @@ static bool from_cache(mv_engine *e, mv_areq *r)
     if (e->store == NULL || kl == 0)
         return false;
     cr = mv_store_get(e->store, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, &cls);
-    if (cr == MV_CACHE_MISS || !unpack(val, vl, &r->v.net))
+    if (cr == MV_CACHE_MISS || !mv_outcome_unpack(val, vl, &r->v.net))
         return false;
     r->v.net_asked = true;
     r->v.cached = true;
