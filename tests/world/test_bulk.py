@@ -230,6 +230,32 @@ class WorldBulk(unittest.TestCase):
                            "sessions)" % (total_r, total_s))
         self.assertEqual(W.data_received(), [])
 
+    def test_duplicates_verified_once(self):
+        uniq = ["%04d@bulk005.test" % i for i in range(25)] + ["nobody@bulk005.test"]
+        addrs = uniq * 3
+        random.Random(3).shuffle(addrs)
+        src = write("dups.txt", "\n".join(addrs) + "\n")
+        out = path("dups.out.csv")
+        bulk(src, "-o", out, *NET)
+        got = rows(out)
+        self.assertEqual([r["email"] for r in got], addrs, "every row kept, in order")
+        et.settle()
+        asked = et.rcpts(et.bulk_sessions()[world.bulk_ip(5)])
+        self.assertEqual(sorted(asked), sorted(uniq), "each distinct address asked once")
+
+    def test_452_too_many_recipients_asked_later(self):
+        addrs = ["known+%d@users.test" % i for i in range(12)]
+        src = write("many.txt", "\n".join(addrs) + "\n")
+        out = path("many.out.csv")
+        bulk(src, "-o", out, *NET)
+        self.assertEqual([(r["email"], r["reason"]) for r in rows(out)],
+                         [(a, "accepted_email") for a in addrs])
+        sessions = W.sessions("users")
+        accepted = [c for s in sessions for c in s["commands"]
+                    if c.upper().startswith("RCPT") and "<mv-" not in c]
+        self.assertGreaterEqual(len(sessions), 3, "the users server takes 5 RCPTs a session")
+        self.assertGreaterEqual(len(accepted), len(addrs))
+
     def resume_list(self, name, n):
         addrs = ["%s%d@bulk%03d.test" % ("nobody" if i % 7 == 0 else "user", i, i % DOMAINS)
                  for i in range(n)]
