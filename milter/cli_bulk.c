@@ -390,7 +390,8 @@ static void report_bad(bulk *bk, uint64_t line, const char *why)
     if (++bk->bad_seen > BAD_REPORTED)
         return;
     clear_progress(bk);
-    fprintf(stderr, "mailverify bulk: %s: line %" PRIu64 ": %s (%s)\n", bk->input, line, why,
+    fprintf(stderr, "mailverify bulk: %s: line %" PRIu64 ": %s (%s)\n",
+            strcmp(bk->input, "-") == 0 ? "standard input" : bk->input, line, why,
             bk->bad_keep ? "kept as invalid_syntax" : "skipped");
     if (bk->bad_seen == BAD_REPORTED)
         fputs("mailverify bulk: further malformed rows are only counted (see the summary)\n",
@@ -919,7 +920,11 @@ static int find_column(bulk *bk, const mv_csv_record *hdr)
 
     if (bk->column != NULL && parse_uint(bk->column, 1, MV_CSV_FIELDS_MAX, &n)) {
         bk->col = (long)n - 1;
-        return 0;
+        if (hdr == NULL || n <= hdr->nfields)
+            return 0;
+        fprintf(stderr, "mailverify bulk: %s: --column %lu, but the header has %zu columns\n",
+                bk->input, n, hdr->nfields);
+        return EXIT_DATAERR;
     }
     if (bk->column != NULL && hdr != NULL && (bk->col = mv_csv_find_column(hdr, bk->column)) >= 0)
         return 0;

@@ -403,6 +403,8 @@ class BadInput(unittest.TestCase):
         self.assertIn("--column", err)
         rc, _, err = self.run_csv("id,name\n1,z\n", "--column", "mail", ok=None)
         self.assertEqual(rc, 65, err)
+        rc, _, err = self.run_csv("id,name\n1,z\n", "--column", "3", ok=None)
+        self.assertEqual(rc, 65, err)
 
     def test_jsonl(self):
         src = write("j.csv", "email,x\nJane@Gmial.com,1\n\nbad,2\n")
