@@ -25,6 +25,7 @@ int cli_bulk(int argc, char **argv);
 int cli_config_test(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_webhook_verify(int argc, char **argv);
+int cli_cache(int argc, char **argv);
 
 /* cli_load_config - load (NULL: built-in), print diagnostics to stderr */
 mv_config *cli_load_config(const char *path, bool quiet_ok);

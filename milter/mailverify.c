@@ -28,6 +28,7 @@ static const char usage[] =
     "  check ADDRESS... | -     verify addresses (\"-\" reads one per line from stdin)\n"
     "  config-test [FILE]       check a configuration file as the daemon loads it\n"
     "  stats                    mailverifyd's counters (from its control socket)\n"
+    "  cache stats|get|purge    the shared verdict cache (cache.store = \"lmdb\")\n"
     "  help [COMMAND]           this text, or a command's own help\n"
     "\n"
     "Options:\n"
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
                  : strcmp(argv[2], "bulk") == 0 ? cli_bulk(2, sub)
                  : strcmp(argv[2], "config-test") == 0 ? cli_config_test(2, sub)
                  : strcmp(argv[2], "stats") == 0 ? cli_stats(2, sub)
+                 : strcmp(argv[2], "cache") == 0 ? cli_cache(2, sub)
                  : strcmp(argv[2], "webhook-verify") == 0 ? cli_webhook_verify(2, sub)
                  : (fprintf(stderr, "mailverify: no command '%s'\n", argv[2]), EXIT_USAGE);
         }
@@ -82,6 +84,8 @@ int main(int argc, char **argv)
         return cli_stats(argc - 1, argv + 1);
     if (strcmp(cmd, "webhook-verify") == 0)
         return cli_webhook_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "cache") == 0)
+        return cli_cache(argc - 1, argv + 1);
     fprintf(stderr, "mailverify: unknown command '%s' (try 'mailverify --help')\n", cmd);
     return EXIT_USAGE;
 }
