@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""test_cache_shared - one LMDB cache file shared by several processes.
+
+Two mailverifyd processes, each behind its own real Postfix, and
+`mailverify bulk` and `mailverify check` runs, all with cache.store =
+"lmdb" and the same file: a verdict one of them probed is answered from
+the cache by the others (the scripted SMTP server's log shows one RCPT);
+a restarted daemon still knows it; `mailverify cache get|stats|purge`
+read and clean the file while the daemons run; a process killed with
+SIGKILL while it writes leaves a file that opens, reads and takes writes.
+Run inside tests/in-netns:
+
+  MAILVERIFY=build/mailverify MAILVERIFYD=build/mailverifyd \\
+      tests/in-netns /usr/bin/python3 tests/world/test_cache_shared.py -v
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from world import World  # noqa: E402
+from mvd import Milter, reply_to, swaks  # noqa: E402
+
+MV = os.path.abspath(os.environ.get("MAILVERIFY", "build/mailverify"))
+W = None
+TMP = None
+CACHE = None
+
+
+class NamedMilter(Milter):
+    """A mailverifyd with its own config, log and control socket, so that
+    two can run in one world."""
+
+    def __init__(self, world, name, port, extra):
+        super().__init__(world, extra, port=port)
+        self.path = world.path("mailverifyd-%s.conf" % name)
+        self.log_path = world.path("mailverifyd-%s.log" % name)
+        self.control = world.path("control-%s.sock" % name)
+        self.groups["milter"]["control_socket"] = '"%s"' % self.control
+
+
+def cache_conf():
+    return 'cache = {\n  store = "lmdb";\n  lmdb_path = "%s";\n  lmdb_size_mb = 64;\n};\n' % CACHE
+
+
+def setUpModule():
+    global W, TMP, CACHE
+    TMP = tempfile.TemporaryDirectory(prefix="mv-cache-")
+    os.chmod(TMP.name, 0o755)     # Postfix runs as "postfix" and must reach its queue
+    CACHE = os.path.join(TMP.name, "cache.mdb")
+    W = World(os.path.join(TMP.name, "world"))
+    W.__enter__()
+
+
+def tearDownModule():
+    W.__exit__(None, None, None)
+    TMP.cleanup()
+
+
+def cli_conf():
+    """A config for the command line: the world's resolver, private targets, the cache."""
+    path = os.path.join(TMP.name, "cli.conf")
+    with open(path, "w") as f:
+        f.write('dns = { servers = "127.0.0.1"; timeout_ms = 1000; tries = 1; };\n'
+                'smtp = { allow_private_targets = true; };\n' + cache_conf())
+    return path
+
+
+def mv(*args, timeout=120, stdin=None):
+    p = subprocess.run([MV] + list(args), capture_output=True, text=True, timeout=timeout,
+                       input=stdin)
+    if "Sanitizer" in p.stderr or "runtime error" in p.stderr:
+        raise AssertionError(p.stderr)
+    return p
+
+
+def rcpts(name, addr):
+    """RCPT TO commands for addr in server name's log."""
+    return sum(1 for s in W.sessions(name) for c in s["commands"]
+               if c.upper().startswith("RCPT TO:") and addr.lower() in c.lower())
+
+
+def rcpt_reply(to, front):
+    """The front Postfix's reply to RCPT TO:<to> (which asked its milter)."""
+    rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT", server=front)
+    return reply_to(t, "RCPT TO")
+
+
+class Shared(unittest.TestCase):
+
+    def test_1_two_daemons_and_bulk_share_one_file(self):
+        W.clear_logs()
+        a = NamedMilter(W, "a", 10031, cache_conf())
+        b = NamedMilter(W, "b", 10032, cache_conf())
+        with a, b:
+            a.postfix(name="fronta", ip="127.0.0.51")
+            b.postfix(name="frontb", ip="127.0.0.52")
+            r1 = rcpt_reply("known@users.test", "127.0.0.51")
+            self.assertTrue(r1.startswith("250"), r1)
+            r2 = rcpt_reply("known@users.test", "127.0.0.52")
+            self.assertTrue(r2.startswith("250"), r2)
+            self.assertEqual(rcpts("users", "known@users.test"), 1,
+                             "the second daemon must answer from the shared cache")
+            r3 = rcpt_reply("gone@users.test", "127.0.0.52")
+            self.assertTrue(r3.startswith("5"), r3)
+            r4 = rcpt_reply("gone@users.test", "127.0.0.51")
+            self.assertTrue(r4.startswith("5"), r4)
+            self.assertEqual(rcpts("users", "gone@users.test"), 1)
+            # a bulk run with the same file, while both daemons run
+            p = mv("bulk", "--format", "jsonl", "--config", cli_conf(), "-",
+                   stdin="known@users.test\ngone@users.test\nfull@users.test\n")
+            self.assertIn(p.returncode, (0, 1), p.stderr)
+            rows = [json.loads(l) for l in p.stdout.splitlines()]
+            by = {r["address"]: r for r in rows}
+            self.assertTrue(by["known@users.test"]["cached"], by["known@users.test"])
+            self.assertTrue(by["gone@users.test"]["cached"])
+            self.assertFalse(by["full@users.test"]["cached"])
+            self.assertEqual(rcpts("users", "known@users.test"), 1)
+            self.assertEqual(rcpts("users", "full@users.test"), 1)
+            # ... and what bulk learned, a daemon knows
+            rcpt_reply("full@users.test", "127.0.0.51")
+            self.assertEqual(rcpts("users", "full@users.test"), 1)
+            # the admin command, while they run
+            p = mv("cache", "get", "known@users.test", "--config", cli_conf())
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("deliverable/accepted_email", p.stdout)
+            p = mv("cache", "stats", "--json", "--config", cli_conf())
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertGreaterEqual(json.loads(p.stdout)["entries"], 3)
+            p = mv("cache", "purge", "gone@users.test", "--config", cli_conf())
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("1 entry removed", p.stdout)
+            self.assertEqual(mv("cache", "get", "gone@users.test", "--config", cli_conf()).returncode, 1)
+            rcpt_reply("gone@users.test", "127.0.0.52")
+            self.assertEqual(rcpts("users", "gone@users.test"), 2, "purged: probed again")
+
+    def test_2_restart_keeps_verdicts(self):
+        W.clear_logs()
+        a = NamedMilter(W, "r", 10033, cache_conf())
+        with a:
+            a.postfix(name="frontr", ip="127.0.0.53")
+            rcpt_reply("postmaster@users.test", "127.0.0.53")
+        self.assertEqual(rcpts("users", "postmaster@users.test"), 1)
+        with a:                     # a new process on the same file
+            r = rcpt_reply("postmaster@users.test", "127.0.0.53")
+            self.assertTrue(r.startswith("250"), r)
+        self.assertEqual(rcpts("users", "postmaster@users.test"), 1, "kept across the restart")
+        p = mv("check", "--json", "--config", cli_conf(), "postmaster@users.test")
+        v = json.loads(p.stdout)
+        self.assertTrue(v["cached"], v)
+
+    def test_3_kill_during_writes_leaves_a_readable_cache(self):
+        # catchall.test accepts every RCPT: a stream of fresh verdicts to write
+        addrs = "".join("k%05d@catchall.test\n" % i for i in range(5000))
+        for attempt in range(3):
+            p = subprocess.Popen([MV, "bulk", "--format", "jsonl", "--config", cli_conf(), "-"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, text=True)
+            p.stdin.write(addrs)
+            p.stdin.close()
+            time.sleep(1.5 + attempt * 0.7)
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            st = mv("cache", "stats", "--json", "--config", cli_conf())
+            self.assertEqual(st.returncode, 0, st.stderr)
+            self.assertGreater(json.loads(st.stdout)["entries"], 0)
+        got = [mv("cache", "get", "k%05d@catchall.test" % i, "--config", cli_conf()).returncode
+               for i in range(3)]
+        self.assertIn(0, got, "verdicts written before the kill are readable")
+        # and the file still takes writes
+        p = mv("check", "--json", "--config", cli_conf(), "after-kill@catchall.test")
+        self.assertFalse(json.loads(p.stdout)["cached"])
+        p = mv("check", "--json", "--config", cli_conf(), "after-kill@catchall.test")
+        self.assertTrue(json.loads(p.stdout)["cached"])
+        self.assertEqual(mv("cache", "get", "after-kill@catchall.test", "--config",
+                            cli_conf()).returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
