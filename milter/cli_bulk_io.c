@@ -193,7 +193,13 @@ void bulk_csv_fields(mv_buf *b, const mv_verdict *v, char delim)
     put_str(b, delim, v->disposable ? "true" : "false");
     put_str(b, delim, v->role ? "true" : "false");
     put_str(b, delim, v->free ? "true" : "false");
-    put_str(b, delim, !v->net_asked || n->catch_all < 0 ? "" : n->catch_all ? "true" : "false");
+    /* catch-all says something only of an address the server accepted; for
+     * a rejected one whether it was learned depends on which session it
+     * shared (a session of rejections never asks), so it is left empty and
+     * the output stays the same from run to run */
+    put_str(b, delim, !v->net_asked || n->catch_all < 0 ||
+            (n->reason != MV_R_ACCEPTED_EMAIL && n->reason != MV_R_ACCEPT_ALL) ? ""
+            : n->catch_all ? "true" : "false");
     put_str(b, delim, v->net_asked ? n->mx : "");
     snprintf(num, sizeof(num), "%d", n->smtp.code);
     put_str(b, delim, v->net_asked && n->smtp.code ? num : "");
