@@ -9,6 +9,7 @@
 #   make bench-engine       the network path in the test world, next to Postfix's verify(8)
 #   make bench-milter       mailverifyd behind a real Postfix, driven by smtp-source
 #   make bench-fastcgi      mailverify.fcgi behind nginx (wrk), next to a static file
+#   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
 
@@ -50,7 +51,7 @@ BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -117,6 +118,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@tools/playwright-pkg build/npm
 	@tests/in-netns /usr/bin/python3 tests/world/test_world.py
 	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_verify.py
+	@MAILVERIFY=$(B)/mailverify SANITIZE=$(SANITIZE) tests/in-netns /usr/bin/python3 tests/world/test_bulk.py
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_etiquette.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_milter.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_sendmail.py
@@ -178,6 +180,13 @@ bench-milter: deps $(B)/mailverifyd $(B)/mailverify $(B)/nullmilter
 bench-fastcgi: deps $(B)/mailverify.fcgi $(B)/nullfcgi
 	@tools/deps world web
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-fastcgi $(B)
+
+# mailverify bulk on 100,000 addresses over 1,000 domains in the test world,
+# next to npm's deep-email-validator (fetched outside the namespace)
+bench-bulk: deps $(B)/mailverify
+	@tools/deps world npm
+	@tools/deep-email-validator-pkg build/npm-dev
+	@tests/in-netns /usr/bin/python3 tests/bench/bench-bulk $(B)
 
 $(B)/nullfcgi: tests/bench/nullfcgi.c
 	@mkdir -p $(@D)
