@@ -68,8 +68,10 @@ $(CORE_LIB): $(CORE_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/mailverify: $(CLI_OBJ) $(CORE_LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(CORE_LIB) $(PKG_LIBS)
+# bulk posts its completion through the web plugin's webhook sender (libcurl)
+$(B)/milter/cli_bulk.o: ALL_CFLAGS += -Iplugins/fastcgi
+$(B)/mailverify: $(CLI_OBJ) $(B)/plugins/fastcgi/webhook.o $(CORE_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(B)/plugins/fastcgi/webhook.o $(CORE_LIB) $(PKG_LIBS) -lcurl
 
 $(B)/mailverifyd: $(MILTER_OBJ) $(CORE_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(MILTER_OBJ) $(CORE_LIB) $(PKG_LIBS) -lmilter

@@ -32,6 +32,7 @@
 
 typedef struct event {
     struct event *next;
+    bool stop_tried;            /* attempted since shutdown began (once at once, however due) */
     char id[2 * EVENT_ID_BYTES + 1];
     char *body;
     size_t len;
@@ -277,15 +278,17 @@ static uint64_t backoff_ms(const mv_webhook *w, unsigned n)
     return ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms;
 }
 
-/* take_due - unlink the first event due now (every event when stopping);
- * NULL if none, with *next the earliest due time (locked) */
+/* take_due - unlink the first event due now (when stopping, also each one
+ * not yet tried since: the process is going away, a backoff is not waited
+ * out first); NULL if none, with *next the earliest due time (locked) */
 static event *take_due(mv_webhook *w, uint64_t now, uint64_t *next)
 {
     event *prev = NULL;
 
     *next = UINT64_MAX;
     for (event *e = w->head; e != NULL; prev = e, e = e->next) {
-        if (e->due_ms <= now || w->stopping) {
+        if (e->due_ms <= now || (w->stopping && !e->stop_tried)) {
+            e->stop_tried = w->stopping;
             if (prev != NULL)
                 prev->next = e->next;
             else
@@ -308,9 +311,12 @@ static void settle(mv_webhook *w, event *e, bool ok, const char *err)
 
     if (ok) {
         event_free(e);
-    } else if (w->stopping || e->attempts > retries) {
+    } else if (e->attempts > retries ||
+               (w->stopping && now_ms() + backoff_ms(w, e->attempts - 1) >= w->stop_by_ms)) {
+        /* at shutdown, a retry is still made if it falls within the grace */
         fprintf(stderr, "%s: webhook: event %s dropped after %u attempt%s (%s)%s\n", w->prog, e->id,
-                e->attempts, e->attempts == 1 ? "" : "s", err, w->stopping ? " at shutdown" : "");
+                e->attempts, e->attempts == 1 ? "" : "s", err,
+                w->stopping && e->attempts <= retries ? " at shutdown" : "");
         event_free(e);
     } else {
         uint64_t wait = backoff_ms(w, e->attempts - 1);
@@ -356,7 +362,11 @@ static void *sender(void *arg)
         if (w->stopping && (w->head == NULL || now >= w->stop_by_ms))
             break;
         if ((e = take_due(w, now, &next)) == NULL) {
-            struct timespec until = abs_time(next);
+            struct timespec until;
+
+            if (w->stopping && next > w->stop_by_ms)
+                next = w->stop_by_ms;
+            until = abs_time(next);
 
             if (next == UINT64_MAX)
                 pthread_cond_wait(&w->cv, &w->mu);

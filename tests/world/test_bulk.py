@@ -24,9 +24,16 @@ Bad input (offline mode, no network step):
     duplicates kept, a NUL byte and invalid UTF-8 in the address, Latin-1
     in other columns left alone; formula-looking fields of ours defused;
   - usage errors and their exit statuses; memory stays flat on a large input.
+Completion webhook: a finished job POSTs one signed bulk.completed event
+(checked with `mailverify webhook-verify`) carrying the summary's counts,
+retried after the receiver's 500; a receiver that never takes it costs
+the job its retries, not its exit status; an interrupted job posts nothing.
 No assertion here is about speed.
 """
 import csv
+import hashlib
+import hmac
+import http.server
 import io
 import json
 import os
@@ -36,6 +43,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -457,6 +465,105 @@ class BadInput(unittest.TestCase):
         with open(path("large.out.csv"), "rb") as f:
             n = sum(1 for _ in f)
         self.assertEqual(n, 600001)
+
+class Receiver:
+    """A loopback webhook receiver: answers each POST with the next status
+    of `answers` (the last one repeated) and keeps (headers, body) of all."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.got = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.got.append((dict(self.headers), body))
+                code = outer.answers.pop(0) if len(outer.answers) > 1 else outer.answers[0]
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hook" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+SECRET = "bulk-hook-secret"
+
+
+class CompletionWebhook(unittest.TestCase):
+    def hook_conf(self, url, retries=3):
+        return conf('webhook = { url = "%s"; secret = "%s"; retries = %d; retry_base_ms = 50; '
+                    'timeout_ms = 2000; };\n' % (url, SECRET, retries))
+
+    def test_completed_job_posts_one_signed_event(self):
+        rcv = Receiver([500, 200])
+        try:
+            src = write("hook.txt", "a@x.test\nbad\nJane@gmial.com\n")
+            out, summ = path("hook.out.csv"), path("hook.summary.json")
+            bulk("--offline", "-q", "--config", self.hook_conf(rcv.url), src, "-o", out,
+                 "--summary-json", summ)
+        finally:
+            rcv.close()
+        self.assertEqual(len(rcv.got), 2, "one failed attempt (500), then the delivery")
+        (h1, b1), (h2, b2) = rcv.got
+        self.assertEqual(h1["X-Mailverify-Event"], h2["X-Mailverify-Event"], "a retry, not a new event")
+        ev = json.loads(b2)
+        self.assertEqual(ev["event"], "bulk.completed")
+        self.assertEqual(ev["id"], h2["X-Mailverify-Event"])
+        with open(summ) as f:
+            self.assertEqual(ev["job"], json.load(f), "the event carries the summary")
+        self.assertEqual(ev["job"]["rows"], 3)
+        self.assertEqual(ev["job"]["status"]["undeliverable"], 1)
+        self.assertEqual(ev["job"]["output"], out)
+        ts, sig = h2["X-Mailverify-Timestamp"], h2["X-Mailverify-Signature"]
+        want = "v1=" + hmac.new(SECRET.encode(), ts.encode() + b"." + b2, hashlib.sha256).hexdigest()
+        self.assertEqual(sig, want)
+        p = subprocess.run([MV, "webhook-verify", "--secret", SECRET, "--", ts, sig, ev["id"]],
+                           input=b2, capture_output=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_receiver_that_never_takes_it(self):
+        rcv = Receiver([503])
+        try:
+            src = write("hook2.txt", "a@x.test\n")
+            t0 = time.monotonic()
+            rc, _, err = bulk("--offline", "-q", "--config", self.hook_conf(rcv.url, retries=1),
+                              src, "-o", path("hook2.out.csv"))
+            took = time.monotonic() - t0
+        finally:
+            rcv.close()
+        self.assertEqual(rc, 0, "the list was cleaned: delivery is not the job's outcome")
+        self.assertEqual(len(rcv.got), 2, "the first attempt and one retry")
+        self.assertIn("dropped after 2 attempts", err)
+        self.assertIn(json.loads(rcv.got[0][1])["id"], err, "the lost event is named")
+        self.assertLess(took, 20)
+
+    def test_interrupted_job_posts_nothing(self):
+        rcv = Receiver([200])
+        try:
+            # an address per line, slow enough to interrupt: stdin held open
+            p = subprocess.Popen([MV, "bulk", "--offline", "-q", "--config", self.hook_conf(rcv.url),
+                                  "-o", path("hook3.out.csv")], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            p.stdin.write(b"a@x.test\n")
+            p.stdin.flush()
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=30)
+            p.stdin.close() if not p.stdin.closed else None
+        finally:
+            rcv.close()
+        self.assertEqual(p.returncode, 130, err)
+        self.assertEqual(rcv.got, [], "only a whole job is completed")
 
 
 if __name__ == "__main__":
