@@ -1,0 +1,135 @@
+/*
+ * redis.h - a non-blocking Redis client for the shared verdict cache.
+ *
+ * One connection to one Redis server, driven by the engine's loop (hiredis'
+ * async API on our own loop adapter). Commands are pipelined: any number up
+ * to max_pending may be outstanding, and each completes through its
+ * callback exactly once, on the loop thread -- with an answer, or with an
+ * error status when the connection times out, drops or is freed.
+ *
+ * Redis is an optimisation, never a dependency: while the server is down
+ * (or still connecting, or the pipeline is full) every call returns
+ * MV_REDIS_UNAVAILABLE at once and its callback is not called, so the
+ * caller falls back to its memory cache. The client logs one line per
+ * change of state and reconnects by itself with backoff (100 ms doubling
+ * to 5 s).
+ *
+ * Entries carry Postfix verify(8)'s semantics, enforced on the server by a
+ * Lua script so that hosts sharing the server agree: a negative or
+ * temporary result never replaces an unexpired positive entry, nor a
+ * temporary one a negative entry; then only the probe time is updated.
+ * Each write sets the key's TTL (the class's expire time), so Redis drops
+ * old entries and nobody sweeps. Values are a small header (magic,
+ * version, class, stored and probed times) and the caller's bytes; a value
+ * that does not parse is a miss.
+ *
+ * All functions must be called on the loop's thread. Without hiredis
+ * (MV_HAVE_HIREDIS undefined) this header still compiles; nothing is built.
+ */
+#ifndef MV_REDIS_H
+#define MV_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "loop.h"
+
+#define MV_REDIS_PREFIX_MAX 64
+
+/* Call status, in precedence order; MV_REDIS_OK means Redis answered. */
+typedef enum {
+    MV_REDIS_OK = 0,
+    MV_REDIS_UNAVAILABLE,       /* not connected or pipeline full: use the local cache */
+    MV_REDIS_TIMEOUT,           /* no answer within timeout_ms; the connection was dropped */
+    MV_REDIS_DOWN,              /* the connection was lost while waiting */
+    MV_REDIS_PROTO,             /* the server's answer made no sense; the connection was dropped */
+    MV_REDIS_SERVER,            /* the server answered with an error */
+    MV_REDIS_CANCELLED,         /* mv_redis_free() with the command outstanding */
+    MV_REDIS_EINVAL,            /* key, value or ttl out of bounds */
+    MV_REDIS_ENOMEM,
+} mv_redis_status;
+
+/* priority: syslog's LOG_ERR, LOG_WARNING, LOG_INFO */
+typedef void (*mv_redis_log_fn)(void *arg, int priority, const char *msg);
+
+typedef struct {
+    const char *server;         /* "127.0.0.1:6379", "[::1]:6379" or "unix:/path" */
+    const char *user;           /* ACL user for AUTH; NULL or "": none */
+    const char *password;       /* NULL or "": no AUTH */
+    unsigned db;                /* SELECT db when not 0 */
+    const char *prefix;         /* prepended to every key, e.g. "mv:" */
+    bool tls;                   /* not available: Debian 12's hiredis 0.14 has no TLS */
+    unsigned timeout_ms;        /* per command and for connecting; 0: 1000 */
+    unsigned max_pending;       /* outstanding commands; 0: 65536 */
+    mv_redis_log_fn log;        /* NULL: silent */
+    void *log_arg;
+} mv_redis_params;
+
+/* A cached entry, as read; val points into the reply (valid during the callback). */
+typedef struct {
+    mv_cache_class cls;
+    int64_t stored_at;          /* seconds, the writer's wall clock */
+    int64_t probed_at;
+    const void *val;
+    size_t vlen;
+} mv_redis_entry;
+
+typedef struct {
+    uint64_t sent, answered, failed, unavailable, timeouts, drops, connects, kept;
+    size_t pending;
+} mv_redis_stats;
+
+typedef struct mv_redis mv_redis;
+
+/* e is NULL on a miss (an absent, corrupt or foreign value) or when st is not OK */
+typedef void (*mv_redis_get_fn)(void *arg, mv_redis_status st, const mv_redis_entry *e);
+/* stored: false when the old entry was better and only its probe time moved */
+typedef void (*mv_redis_put_fn)(void *arg, mv_redis_status st, bool stored);
+typedef void (*mv_redis_del_fn)(void *arg, mv_redis_status st, bool existed);
+/* value after the increment; ttl_ms: what is left of the window */
+typedef void (*mv_redis_incr_fn)(void *arg, mv_redis_status st, int64_t value, int64_t ttl_ms);
+/* deleted: keys removed so far (also on failure) */
+typedef void (*mv_redis_purge_fn)(void *arg, mv_redis_status st, uint64_t deleted);
+
+/* mv_redis_check_params - is p usable? false with a message in err */
+bool mv_redis_check_params(const mv_redis_params *p, char *err, size_t errsize);
+
+/* mv_redis_new - a client that starts connecting at once; NULL on bad params (logged) or ENOMEM */
+mv_redis *mv_redis_new(mv_loop *loop, const mv_redis_params *p);
+
+/* mv_redis_free - outstanding callbacks complete with MV_REDIS_CANCELLED; NULL is fine */
+void mv_redis_free(mv_redis *r);
+
+/* mv_redis_up - connected, authenticated and ready for commands? */
+bool mv_redis_up(const mv_redis *r);
+
+/* mv_redis_get - read an entry; not OK: cb will not be called */
+mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis_get_fn cb,
+                             void *arg);
+
+/* mv_redis_put - store with a TTL, unless an unexpired better entry must stay; cb may be NULL */
+mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache_class cls,
+                             const void *val, size_t vlen, int64_t now, uint32_t ttl_s,
+                             mv_redis_put_fn cb, void *arg);
+
+/* mv_redis_del - remove a key; cb may be NULL */
+mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis_del_fn cb,
+                             void *arg);
+
+/* mv_redis_incr - add to a fixed-window counter; the first increment starts a window_s TTL */
+mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t by,
+                              uint32_t window_s, mv_redis_incr_fn cb, void *arg);
+
+/* mv_redis_purge_domain - delete every "x:local@domain[|hop]" key, SCANning in batches */
+mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_purge_fn cb,
+                                      void *arg);
+
+/* mv_redis_get_stats - counters since mv_redis_new */
+void mv_redis_get_stats(const mv_redis *r, mv_redis_stats *out);
+
+/* mv_redis_strstatus - a short name for a status */
+const char *mv_redis_strstatus(mv_redis_status st);
+
+#endif
