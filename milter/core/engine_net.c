@@ -39,6 +39,47 @@ static void store(void *arg, const char *mailbox, const char *hop, bool smtp,
         mv_store_put(e->store, key, kl, time(NULL), &e->ttl, mv_outcome_class(o), buf, mv_outcome_pack(o, buf));
 }
 
+/* facts_key - "f:" + the domain's key (name or name|next-hop) */
+static size_t facts_key(char *key, size_t size, const char *dkey)
+{
+    int n = snprintf(key, size, "f:%s", dkey);
+
+    return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+}
+
+/* facts_load - net.c's hook: what another process learned of a domain.
+ * Kept as a negative-class entry: its expire time (3 days by default)
+ * bounds how long a catch-all answer is believed. */
+static bool facts_load(void *arg, const char *dkey, mv_net_facts *f)
+{
+    mv_engine *e = arg;
+    unsigned char v[16];
+    char key[MV_CACHE_KEY_MAX + 1];
+    size_t kl = facts_key(key, sizeof(key), dkey), vl = 0;
+    mv_cache_class cls;
+
+    if (kl == 0 || mv_store_get(e->store, key, kl, time(NULL), &e->ttl, v, sizeof(v), &vl, &cls) ==
+                   MV_CACHE_MISS || vl != 9)
+        return false;
+    f->catch_all = (int)v[0] - 1;
+    memcpy(&f->refuses_until, v + 1, 8);
+    return f->catch_all >= -1 && f->catch_all <= 1;
+}
+
+/* facts_save - net.c's hook: a domain taught us something */
+static void facts_save(void *arg, const char *dkey, const mv_net_facts *f)
+{
+    mv_engine *e = arg;
+    unsigned char v[9];
+    char key[MV_CACHE_KEY_MAX + 1];
+    size_t kl = facts_key(key, sizeof(key), dkey);
+
+    v[0] = (unsigned char)(f->catch_all + 1);
+    memcpy(v + 1, &f->refuses_until, 8);
+    if (kl > 0)
+        mv_store_put(e->store, key, kl, time(NULL), &e->ttl, MV_CACHE_NEGATIVE, v, sizeof(v));
+}
+
 /* ---- starting and stopping -------------------------------------------- */
 
 /* loop_main - the engine's thread */
@@ -96,6 +137,11 @@ static mv_net_params net_params(mv_engine *e)
     p.dns_max_ttl = (unsigned)s->dns_max_ttl;
     p.idle_domains = (unsigned)s->cache_domains;
     p.store = store;
+    if (e->store != NULL && mv_store_shared(e->store)) {
+        /* the memory store keeps domain facts in net.c's domains, as before */
+        p.facts_load = facts_load;
+        p.facts_save = facts_save;
+    }
     p.store_arg = e;
     return p;
 }

@@ -135,6 +135,32 @@ void net_unpin(domain *d)
     net_domain_release(d);
 }
 
+/* load_facts - what another process sharing the cache learned of d */
+static void load_facts(mv_net *n, domain *d)
+{
+    mv_net_facts f;
+    int64_t now = (int64_t)time(NULL);
+
+    if (n->p.facts_load == NULL || !n->p.facts_load(n->p.store_arg, d->key, &f))
+        return;
+    d->catch_all = f.catch_all;
+    if (f.refuses_until > now)
+        d->refuses_until_ms = mv_loop_now() + (uint64_t)(f.refuses_until - now) * 1000;
+}
+
+/* net_save_facts - tell the other processes what d taught us */
+void net_save_facts(mv_net *n, domain *d)
+{
+    uint64_t mono = mv_loop_now();
+    mv_net_facts f = {d->catch_all, 0};
+
+    if (n->p.facts_save == NULL)
+        return;
+    if (d->refuses_until_ms > mono)
+        f.refuses_until = (int64_t)time(NULL) + (int64_t)((d->refuses_until_ms - mono + 999) / 1000);
+    n->p.facts_save(n->p.store_arg, d->key, &f);
+}
+
 /* domain_get - the live domain, created if needed; NULL on ENOMEM */
 static domain *domain_get(mv_net *n, const char *name, const char *hop)
 {
@@ -158,6 +184,7 @@ static domain *domain_get(mv_net *n, const char *name, const char *hop)
         free(d);
         return NULL;
     }
+    load_facts(n, d);
     return d;
 }
 

@@ -32,6 +32,20 @@ typedef void (*mv_net_cb)(void *arg, const mv_net_outcome *o);
 typedef void (*mv_net_store)(void *arg, const char *mailbox, const char *next_hop, bool smtp,
                              const mv_net_outcome *o);
 
+/* What a domain taught us, for other processes sharing the cache: the
+ * catch-all answer (1, 0, -1 unknown) and until when (wall-clock seconds,
+ * 0: not) its servers refuse our probes. */
+typedef struct {
+    int catch_all;
+    int64_t refuses_until;
+} mv_net_facts;
+
+/* Domain facts hooks (both NULL: facts stay in this process). load is
+ * asked when a domain (key: name or name|next-hop) is first seen; save
+ * when a session taught something new. Loop thread. */
+typedef bool (*mv_net_facts_load)(void *arg, const char *key, mv_net_facts *f);
+typedef void (*mv_net_facts_save)(void *arg, const char *key, const mv_net_facts *f);
+
 typedef struct {
     const char *helo;           /* EHLO name */
     const char *mail_from;      /* "" : null sender */
@@ -52,7 +66,9 @@ typedef struct {
     unsigned dns_min_ttl, dns_max_ttl;
     unsigned idle_domains;      /* domain facts kept when no work is queued */
     mv_net_store store;
-    void *store_arg;
+    mv_net_facts_load facts_load;
+    mv_net_facts_save facts_save;
+    void *store_arg;            /* the hooks' argument */
 } mv_net_params;
 
 typedef struct mv_net mv_net;

@@ -107,6 +107,9 @@ void net_outcome(job *j, mv_reason r, const char *fmt, ...) __attribute__((forma
 /* net_complete - a job's one ending: store, answer every waiter, free */
 void net_complete(job *j);
 
+/* net_save_facts - tell the other processes what d taught us */
+void net_save_facts(mv_net *n, domain *d);
+
 /* net_domain_release - a job or session left: keep the domain idle, bounded */
 void net_domain_release(domain *d);
 

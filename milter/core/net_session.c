@@ -160,12 +160,16 @@ static void session_done(void *arg, const mv_probe_result *pr)
     s->h->active--;
     d->active--;
     n->sessions--;
-    if (pr->status == MV_PROBE_DONE && pr->catch_all >= 0)
+    if (pr->status == MV_PROBE_DONE && pr->catch_all >= 0 && d->catch_all != pr->catch_all) {
         d->catch_all = pr->catch_all;   /* learned once, used by every later RCPT */
+        net_save_facts(n, d);
+    }
     if (pr->status == MV_PROBE_TIMEOUT || pr->status == MV_PROBE_BLOCKED)
         s->h->backoff_until_ms = mv_loop_now() + (uint64_t)n->p.backoff_s * 1000;
-    if (pr->status == MV_PROBE_BLOCKED)
+    if (pr->status == MV_PROBE_BLOCKED) {
         d->refuses_until_ms = mv_loop_now() + (uint64_t)n->p.backoff_s * 1000;
+        net_save_facts(n, d);
+    }
     for (size_t i = 0; i < s->njobs; i++) {
         job *j = s->jobs[i];
 

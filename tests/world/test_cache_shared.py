@@ -180,6 +180,27 @@ class Shared(unittest.TestCase):
         self.assertEqual(mv("cache", "get", "after-kill@catchall.test", "--config",
                             cli_conf()).returncode, 0)
 
+    def test_4_domain_facts_are_shared(self):
+        mv("cache", "purge", "catchall.test", "--config", cli_conf())   # test 3 taught it
+        W.clear_logs()
+        v = json.loads(mv("check", "--json", "--config", cli_conf(), "first@catchall.test").stdout)
+        self.assertEqual(v["reason"], "accept_all", v)
+        first = [c for s in W.sessions("catchall") for c in s["commands"] if c.upper().startswith("RCPT")]
+        self.assertEqual(len(first), 2, "the address and a random one: %s" % first)
+        W.clear_logs()
+        # another process: the catch-all answer comes from the shared file
+        v = json.loads(mv("check", "--json", "--config", cli_conf(), "second@catchall.test").stdout)
+        self.assertEqual(v["reason"], "accept_all", v)
+        again = [c for s in W.sessions("catchall") for c in s["commands"] if c.upper().startswith("RCPT")]
+        self.assertEqual(len(again), 1, "no second random RCPT: %s" % again)
+        # purging the domain forgets its facts too
+        p = mv("cache", "purge", "catchall.test", "--config", cli_conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        W.clear_logs()
+        mv("check", "--json", "--config", cli_conf(), "third@catchall.test")
+        third = [c for s in W.sessions("catchall") for c in s["commands"] if c.upper().startswith("RCPT")]
+        self.assertEqual(len(third), 2, third)
+
 
 if __name__ == "__main__":
     unittest.main()
