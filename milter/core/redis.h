@@ -23,7 +23,8 @@
  * version, class, stored and probed times) and the caller's bytes; a value
  * that does not parse is a miss.
  *
- * All functions must be called on the loop's thread. Without hiredis
+ * All functions must be called on the loop's thread. hiredis writes with
+ * write(2), so the process must ignore SIGPIPE (the front ends do). Without hiredis
  * (MV_HAVE_HIREDIS undefined) this header still compiles; nothing is built.
  */
 #ifndef MV_REDIS_H
