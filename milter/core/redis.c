@@ -699,27 +699,39 @@ static mv_redis_status send_scan(mv_redis *r, req *q)
 /* send_unlink - delete this batch's keys of the domain; false: none */
 static mv_redis_status send_unlink(mv_redis *r, req *q, const redisReply *keys, bool *sent)
 {
-    const char *argv[ARRAY_MAX + 1];
-    size_t lens[ARRAY_MAX + 1];
+    const char **argv;
+    size_t *lens;
     int n = 1;
+    mv_redis_status st = MV_REDIS_OK;
 
+    /* on the heap: a batch may hold up to ARRAY_MAX keys */
+    argv = malloc((keys->elements + 1) * sizeof(*argv));
+    lens = malloc((keys->elements + 1) * sizeof(*lens));
+    if (argv == NULL || lens == NULL) {
+        free(argv);
+        free(lens);
+        return MV_REDIS_ENOMEM;
+    }
     argv[0] = "UNLINK";
     lens[0] = 6;
-    for (size_t i = 0; i < keys->elements; i++) {
+    for (size_t i = 0; i < keys->elements && st == MV_REDIS_OK; i++) {
         const redisReply *k = keys->element[i];
 
         if (k->type != REDIS_REPLY_STRING)
-            return MV_REDIS_PROTO;
-        if (key_domain_is(r, q, k->str, k->len)) {
+            st = MV_REDIS_PROTO;
+        else if (key_domain_is(r, q, k->str, k->len)) {
             argv[n] = k->str;
             lens[n++] = k->len;
         }
     }
-    if (n == 1)
-        return MV_REDIS_OK;
-    *sent = true;
-    q->op = OP_UNLINK;
-    return send_argv(r, q, n, argv, lens);
+    if (st == MV_REDIS_OK && n > 1) {
+        *sent = true;
+        q->op = OP_UNLINK;
+        st = send_argv(r, q, n, argv, lens);
+    }
+    free(argv);
+    free(lens);
+    return st;
 }
 
 /* purge_next - after a SCAN batch or an UNLINK: the next step, or done */
