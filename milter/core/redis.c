@@ -631,8 +631,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     mv_redis_status st = MV_REDIS_OK;
     bool again = false;
 
-    (void)ac;
     fifo_unlink(r, q);
+    /* hiredis' reader gave up on what the server sent */
+    if (rep == NULL && ac->err == REDIS_ERR_PROTOCOL && r->drop_status == MV_REDIS_DOWN)
+        r->drop_status = MV_REDIS_PROTO;
     if (rep == NULL || r->state == ST_CLOSED) {
         note_down(r, ac_why(r));
         fail(r, q, r->drop_status);
