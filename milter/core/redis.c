@@ -934,7 +934,7 @@ mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis
     mv_redis_status st;
     req *q;
 
-    if (kl == 0)
+    if (kl == 0 || cb == NULL)
         return MV_REDIS_EINVAL;
     if (!admit(r))
         return MV_REDIS_UNAVAILABLE;
