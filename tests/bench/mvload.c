@@ -299,8 +299,12 @@ static void report(FILE *o, mv_engine *e, int k, int passes, size_t n, double wa
     qsort(sorted, m, sizeof(*sorted), cmp_u64);
     p50 = pct(sorted, m, 50), p90 = pct(sorted, m, 90), p99 = pct(sorted, m, 99);
     max = m ? sorted[m - 1] : 0;
-    if (e->cache != NULL)
-        mv_cache_get_stats(e->cache, &cs);
+    if (e->store != NULL) {
+        mv_store_stats ss;
+
+        mv_store_get_stats(e->store, &ss);
+        cs = ss.c;
+    }
     fprintf(o, "pass %d/%d: %zu addresses in %.3f s, %.1f/s\n", k, passes, n, wall,
             wall > 0 ? (double)n / wall : 0.0);
     fprintf(o, "  latency: p50 %s, p90 %s, p99 %s, max %s\n", dur(a, sizeof(a), p50),
