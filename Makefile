@@ -9,6 +9,7 @@
 #   make bench-engine       the network path in the test world, next to Postfix's verify(8)
 #   make bench-milter       mailverifyd behind a real Postfix, driven by smtp-source
 #   make bench-fastcgi      mailverify.fcgi behind nginx (wrk), next to a static file
+#   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
@@ -30,11 +31,11 @@ SANFLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-sanitize-r
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP \
-	-DMV_SYSCONFDIR='"$(SYSCONFDIR)"' 
+	-DMV_SYSCONFDIR='"$(SYSCONFDIR)"' -DMV_HAVE_HIREDIS
 PKGS := libconfig libidn2 libcares openssl
 # recursive (=): evaluated when a recipe runs, after `make deps` installed them
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -llmdb
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lhiredis -llmdb
 LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(wildcard milter/core/*.c)
@@ -51,7 +52,7 @@ BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -189,6 +190,14 @@ bench-bulk: deps $(B)/mailverify
 	@tools/deps world npm
 	@tools/deep-email-validator-pkg build/npm-dev
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-bulk $(B)
+
+# the Redis client (milter/core/redis.c): pipelined GETs against a
+# redis-server it starts on loopback
+bench-redis: deps $(B)/bench_redis
+	@tests/in-netns $(B)/bench_redis
+
+$(B)/bench_redis: tests/bench/bench_redis.c $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
 
 $(B)/nullfcgi: tests/bench/nullfcgi.c
 	@mkdir -p $(@D)
