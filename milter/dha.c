@@ -6,11 +6,14 @@
  * exactly. The table is bounded: past MAX_CLIENTS, entries whose window
  * has closed are swept, and if none has, the new client is simply not
  * tracked (fail open: a flood of distinct addresses must not grow memory).
+ * With a shared store the store's counters are used instead ("c:dha:"
+ * + client), and a store that fails to answer fails open too.
  */
 #include "dha.h"
 #include "dict.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +27,7 @@ typedef struct {
 struct mv_dha {
     pthread_mutex_t mu;
     mv_dict *clients;
+    mv_store *store;            /* shared counters, or NULL: this process's */
 };
 
 /* mv_dha_new - a budget tracker; NULL on ENOMEM */
@@ -101,14 +105,43 @@ static budget *get(mv_dha *d, const char *client, unsigned window_s, int64_t now
     return b;
 }
 
+/* mv_dha_share - keep the budgets in st from now on */
+void mv_dha_share(mv_dha *d, mv_store *st)
+{
+    pthread_mutex_lock(&d->mu);
+    d->store = st != NULL && mv_store_incr(st, "c:dha:", 6, 0, 1, 0) >= 0 ? st : NULL;
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* shared_count - add delta (0: read) to the client's shared counter; -1
+ * when it is not shared or the store did not answer */
+static long long shared_count(mv_dha *d, const char *client, unsigned window_s, int64_t now,
+                              unsigned delta)
+{
+    char key[300];
+    int n;
+    mv_store *st;
+
+    pthread_mutex_lock(&d->mu);
+    st = d->store;
+    pthread_mutex_unlock(&d->mu);
+    if (st == NULL || (n = snprintf(key, sizeof(key), "c:dha:%s", client)) < 0 ||
+        (size_t)n >= sizeof(key))
+        return -1;
+    return mv_store_incr(st, key, (size_t)n, now, window_s, delta);
+}
+
 /* mv_dha_spent - has this client used its budget (limit per window_s)? */
 bool mv_dha_spent(mv_dha *d, const char *client, unsigned limit, unsigned window_s, int64_t now)
 {
     budget *b;
     bool spent;
+    long long shared;
 
     if (limit == 0)
         return false;
+    if ((shared = shared_count(d, client, window_s, now, 0)) >= 0)
+        return shared >= (long long)limit;
     pthread_mutex_lock(&d->mu);
     b = get(d, client, window_s, now, false);
     spent = b != NULL && b->count >= limit;
@@ -121,6 +154,8 @@ void mv_dha_count(mv_dha *d, const char *client, unsigned window_s, int64_t now)
 {
     budget *b;
 
+    if (shared_count(d, client, window_s, now, 1) >= 0)
+        return;
     pthread_mutex_lock(&d->mu);
     if ((b = get(d, client, window_s, now, true)) != NULL)
         b->count++;

@@ -259,6 +259,27 @@ static const char *config_path(const options *o)
     return access(installed, F_OK) == 0 ? installed : NULL;
 }
 
+/* share_dha - with a shared cache store, keep the harvest budgets there,
+ * so that every mailverifyd of the host draws on one budget per client.
+ * Opened after start(): after detaching (LMDB must not cross a fork) and
+ * as the user we run as (who must be able to write the file). The store
+ * of the configuration at start; a reload does not move the budgets. */
+static mv_store *share_dha(mvd *d)
+{
+    const mv_settings *s = mv_config_settings(d->cfg);
+    mv_store *st;
+    char err[300];
+
+    if (strcmp(s->cache_store, "memory") == 0 || s->milter_dha_limit == 0)
+        return NULL;
+    if ((st = mv_store_open(s, err, sizeof(err))) == NULL) {
+        mvd_log(LOG_WARNING, "harvest budgets stay per process: %s", err);
+        return NULL;
+    }
+    mv_dha_share(d->dha, st);
+    return st;
+}
+
 /* start - everything before smfi_main; an exit status, 0 to run */
 static int start(mvd *d, const options *o, pthread_t *rt)
 {
@@ -316,6 +337,7 @@ int main(int argc, char **argv)
     options o = {0};
     mvd d = {0};
     pthread_t rt;
+    mv_store *dha_store = NULL;
     int rc = parse(argc, argv, &o);
 
     if (rc != 0)
@@ -346,6 +368,7 @@ int main(int argc, char **argv)
     }
     mvd_set_state(&d);
     if ((rc = start(&d, &o, &rt)) == 0) {
+        dha_store = share_dha(&d);
         rc = smfi_main() == MI_SUCCESS ? 0 : 71;
         mvd_log(LOG_INFO, "stopping: answering what is in flight");
         /* a check ends by its deadline at the latest: wait that long for
@@ -360,6 +383,7 @@ int main(int argc, char **argv)
     mv_engine_free(d.engine);   /* every request still out gets its answer */
     mv_stats_free(d.stats);
     mv_dha_free(d.dha);
+    mv_store_free(dha_store);
     if (rc == 0 && (o.pidfile || mv_config_settings(d.cfg)->milter_pidfile[0]))
         unlink(o.pidfile ? o.pidfile : mv_config_settings(d.cfg)->milter_pidfile);
     mv_config_unref(d.cfg);

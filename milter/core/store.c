@@ -41,9 +41,10 @@ static bool mem_del(mv_store *st, const void *key, size_t klen)
 }
 
 /* mem_incr - no shared counters here: the caller keeps its own */
-static long long mem_incr(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t w)
+static long long mem_incr(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t w,
+                          unsigned delta)
 {
-    (void)st, (void)key, (void)klen, (void)now, (void)w;
+    (void)st, (void)key, (void)klen, (void)now, (void)w, (void)delta;
     return -1;
 }
 
@@ -163,9 +164,9 @@ bool mv_store_del(mv_store *st, const void *key, size_t klen)
 
 /* mv_store_incr - a fixed-window counter; -1 if none */
 long long mv_store_incr(mv_store *st, const void *key, size_t klen, int64_t now,
-                        uint32_t window_s)
+                        uint32_t window_s, unsigned delta)
 {
-    return st->ops->incr(st, key, klen, now, window_s);
+    return st->ops->incr(st, key, klen, now, window_s, delta);
 }
 
 /* mv_store_purge - an address's or a domain's entries; -1 if it cannot */

@@ -77,11 +77,12 @@ mv_cache_put_result mv_store_put(mv_store *st, const void *key, size_t klen, int
 /* mv_store_del - remove a key; true if it was there */
 bool mv_store_del(mv_store *st, const void *key, size_t klen);
 
-/* mv_store_incr - add 1 to a counter in a fixed window of window_s seconds
- * (a new window starts at zero); the new count, or -1 if the store keeps
- * no counters (memory: the caller counts itself) or failed */
+/* mv_store_incr - add delta to a counter in a fixed window of window_s
+ * seconds (a new window starts at zero; delta 0 reads, writing nothing);
+ * the count, or -1 if the store keeps no counters (memory: the caller
+ * counts itself) or failed */
 long long mv_store_incr(mv_store *st, const void *key, size_t klen, int64_t now,
-                        uint32_t window_s);
+                        uint32_t window_s, unsigned delta);
 
 /* mv_store_purge - remove every verdict for an address ("user@domain") or
  * a whole domain ("domain", its facts too); the number removed, -1 if the

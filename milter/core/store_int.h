@@ -18,7 +18,8 @@ typedef struct {
                                const mv_cache_ttl *ttl, mv_cache_class cls, const void *val,
                                size_t vlen);
     bool (*del)(mv_store *st, const void *key, size_t klen);
-    long long (*incr)(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t window_s);
+    long long (*incr)(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t window_s,
+                      unsigned delta);
     long long (*purge)(mv_store *st, const char *what);
     size_t (*sweep)(mv_store *st, int64_t now);
     void (*stats)(mv_store *st, mv_store_stats *out);

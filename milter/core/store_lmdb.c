@@ -457,23 +457,53 @@ static bool lm_del(mv_store *st, const void *key, size_t klen)
     return mdb_txn_commit(t) == 0;
 }
 
+/* counter_of - a live counter's count from a value; false if none */
+static bool counter_of(const MDB_val *v, int64_t now, hdr *h, uint64_t *n)
+{
+    if (!get_hdr(v, h) || h->kind != KIND_COUNTER || v->mv_size != HDR + 8 ||
+        now >= (int64_t)h->expires_at)
+        return false;
+    memcpy(n, (char *)v->mv_data + HDR, 8);
+    return true;
+}
+
+/* counter_read - a counter's count in a read transaction (0: none) */
+static long long counter_read(lmdb_store *s, MDB_val *k, int64_t now)
+{
+    MDB_txn *t;
+    MDB_val v;
+    uint64_t n = 0;
+    hdr h;
+
+    if ((t = rtxn_get(s)) == NULL)
+        return -1;
+    if (mdb_get(t, s->dbi, k, &v) != 0 || !counter_of(&v, now, &h, &n))
+        n = 0;
+    rtxn_put(s, t);
+    return (long long)n;
+}
+
 /* lm_incr - a fixed-window counter, read and written in one transaction */
-static long long lm_incr(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t window_s)
+static long long lm_incr(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t window_s,
+                         unsigned delta)
 {
     lmdb_store *s = (lmdb_store *)st;
     MDB_val k = {klen, (void *)key}, v, nv;
     unsigned char buf[HDR + 8];
-    uint64_t n = 1;
+    uint64_t n = 0;
     MDB_txn *t;
     hdr h;
 
-    if (klen == 0 || klen > MV_CACHE_KEY_MAX || mdb_txn_begin(s->env, NULL, 0, &t) != 0)
+    if (klen == 0 || klen > MV_CACHE_KEY_MAX)
         return -1;
-    if (mdb_get(t, s->dbi, &k, &v) == 0 && get_hdr(&v, &h) && h.kind == KIND_COUNTER &&
-        v.mv_size == HDR + 8 && now < (int64_t)h.expires_at) {
-        memcpy(&n, (char *)v.mv_data + HDR, 8);
-        n++;
+    if (delta == 0)
+        return counter_read(s, &k, now);
+    if (mdb_txn_begin(s->env, NULL, 0, &t) != 0)
+        return -1;
+    if (mdb_get(t, s->dbi, &k, &v) == 0 && counter_of(&v, now, &h, &n)) {
+        n += delta;
     } else {
+        n = delta;
         h = (hdr){VERSION, KIND_COUNTER, (uint32_t)now, (uint32_t)now, (uint32_t)(now + window_s)};
     }
     put_hdr(buf, &h);

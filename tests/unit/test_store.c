@@ -136,7 +136,7 @@ static void test_semantics_memory(void **state)
 
     (void)state;
     run_steps(st);
-    assert_int_equal(mv_store_incr(st, "c:x", 3, 0, 60), -1);
+    assert_int_equal(mv_store_incr(st, "c:x", 3, 0, 60, 1), -1);
     assert_int_equal(mv_store_purge(st, "x.test"), -1);
     assert_false(mv_store_shared(st));
     mv_store_free(st);
@@ -183,9 +183,12 @@ static void test_lmdb_counter_purge_reopen(void **state)
     tmp_path(path, sizeof(path));
     st = open_lmdb(path, 16);
     /* a fixed window: counts up, then starts again at one */
-    assert_int_equal(mv_store_incr(st, "c:dha:1.2.3.4", 13, 100, 60), 1);
-    assert_int_equal(mv_store_incr(st, "c:dha:1.2.3.4", 13, 159, 60), 2);
-    assert_int_equal(mv_store_incr(st, "c:dha:1.2.3.4", 13, 160, 60), 1);
+    assert_int_equal(mv_store_incr(st, "c:dha:1.2.3.4", 13, 100, 60, 0), 0);
+    assert_int_equal(mv_store_incr(st, "c:dha:1.2.3.4", 13, 100, 60, 1), 1);
+    assert_int_equal(mv_store_incr(st, "c:dha:1.2.3.4", 13, 159, 60, 1), 2);
+    assert_int_equal(mv_store_incr(st, "c:dha:1.2.3.4", 13, 159, 60, 0), 2);
+    assert_int_equal(mv_store_incr(st, "c:dha:1.2.3.4", 13, 160, 60, 0), 0);
+    assert_int_equal(mv_store_incr(st, "c:dha:1.2.3.4", 13, 160, 60, 1), 1);
     put(st, "s:a@x.test", 0, MV_CACHE_POSITIVE);
     put(st, "d:a@x.test", 0, MV_CACHE_POSITIVE);
     put(st, "s:a@x.test|hop", 0, MV_CACHE_POSITIVE);

@@ -36,8 +36,8 @@ class NamedMilter(Milter):
     """A mailverifyd with its own config, log and control socket, so that
     two can run in one world."""
 
-    def __init__(self, world, name, port, extra):
-        super().__init__(world, extra, port=port)
+    def __init__(self, world, name, port, extra, milter=None):
+        super().__init__(world, extra, port=port, milter=milter)
         self.path = world.path("mailverifyd-%s.conf" % name)
         self.log_path = world.path("mailverifyd-%s.log" % name)
         self.control = world.path("control-%s.sock" % name)
@@ -200,6 +200,28 @@ class Shared(unittest.TestCase):
         mv("check", "--json", "--config", cli_conf(), "third@catchall.test")
         third = [c for s in W.sessions("catchall") for c in s["commands"] if c.upper().startswith("RCPT")]
         self.assertEqual(len(third), 2, third)
+
+    def test_5_harvest_budget_is_shared(self):
+        a = NamedMilter(W, "ha", 10034, cache_conf(), milter={"dha_limit": "3"})
+        b = NamedMilter(W, "hb", 10035, cache_conf(), milter={"dha_limit": "3"})
+
+        def rcpt(to, front):
+            rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT",
+                          "--local-interface", "127.0.0.71", server=front)
+            return reply_to(t, "RCPT TO")
+
+        with a, b:
+            a.postfix(name="frontha", ip="127.0.0.54")
+            b.postfix(name="fronthb", ip="127.0.0.55")
+            self.assertTrue(rcpt("h1@users.test", "127.0.0.54").startswith("550"))
+            self.assertTrue(rcpt("h2@users.test", "127.0.0.54").startswith("550"))
+            self.assertTrue(rcpt("h3@users.test", "127.0.0.55").startswith("550"))
+            # the budget of 3 is spent across both daemons
+            r = rcpt("h4@users.test", "127.0.0.55")
+            self.assertTrue(r.startswith("451"), r)
+            r = rcpt("h5@users.test", "127.0.0.54")
+            self.assertTrue(r.startswith("451"), r)
+            self.assertEqual(rcpts("users", "h4@users.test"), 0, "probed past the budget")
 
 
 if __name__ == "__main__":
