@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define OFF(f) offsetof(mv_settings, f)
 #define GROUP(p) {p, KT_GROUP, 0, 0, 0, NULL, NULL}
@@ -560,6 +561,29 @@ static bool servers_ok(const char *v)
     return true;
 }
 
+/* check_lmdb_dir - the LMDB file's directory must exist (LMDB creates the
+ * file, not its directory); a warning, as config-test may run elsewhere */
+static void check_lmdb_dir(loader *L, config_t *lc, const char *path)
+{
+    char dir[1100];
+    const char *slash = strrchr(path, '/');
+    struct stat sb;
+
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        const char *file;
+        int line;
+
+        where(L, config_lookup(lc, "cache.lmdb_path"), &file, &line);
+        mv_diag_add(L->diag, MV_DIAG_WARNING, file, line, "'cache.lmdb_path': directory %s does not "
+                    "exist; the network checks fail until it does (create it, writable by the "
+                    "daemon's user)", dir);
+    }
+}
+
 /* check_meaning - values that must agree with the world or each other */
 static void check_meaning(loader *L, config_t *lc)
 {
@@ -581,6 +605,8 @@ static void check_meaning(loader *L, config_t *lc)
     if (s->dns_min_ttl > s->dns_max_ttl)
         config_error(L, config_lookup(lc, "dns.min_ttl"), "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)",
               s->dns_min_ttl, s->dns_max_ttl);
+    if (strcmp(s->cache_store, "lmdb") == 0)
+        check_lmdb_dir(L, lc, s->cache_lmdb_path);
     if (!mv_store_built(s->cache_store))
         config_error(L, config_lookup(lc, "cache.store"), "'cache.store' \"%s\" is not built yet in "
               "this mailverify; use \"memory\" or \"lmdb\"", s->cache_store);
