@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """test_cache_shared - one LMDB cache file shared by several processes.
 
-Two mailverifyd processes, each behind its own real Postfix, and
-`mailverify bulk` and `mailverify check` runs, all with cache.store =
-"lmdb" and the same file: a verdict one of them probed is answered from
-the cache by the others (the scripted SMTP server's log shows one RCPT);
+Two mailverifyd processes, each behind its own real Postfix, `mailverify
+bulk` and `mailverify check` runs and mailverify.fcgi as a CGI program,
+all with cache.store = "lmdb" and the same file: a verdict one of them
+probed is answered from the cache by the others (the scripted SMTP
+server's log shows one RCPT);
 a restarted daemon still knows it; `mailverify cache get|stats|purge`
 read and clean the file while the daemons run; a process killed with
-SIGKILL while it writes leaves a file that opens, reads and takes writes.
+SIGKILL while it writes leaves a file that opens, reads and takes writes;
+domain facts (catch-all) and the milter's harvest budget are shared too.
 Run inside tests/in-netns:
 
   MAILVERIFY=build/mailverify MAILVERIFYD=build/mailverifyd \\
@@ -222,6 +224,29 @@ class Shared(unittest.TestCase):
             r = rcpt("h5@users.test", "127.0.0.54")
             self.assertTrue(r.startswith("451"), r)
             self.assertEqual(rcpts("users", "h4@users.test"), 0, "probed past the budget")
+
+    def test_6_cgi_plugin_reads_the_same_file(self):
+        fcgi = os.path.abspath(os.environ.get("MAILVERIFY_FCGI",
+                                              os.path.join(os.path.dirname(MV), "mailverify.fcgi")))
+        if not os.path.exists(fcgi):
+            self.skipTest("no %s" % fcgi)
+        conf = os.path.join(TMP.name, "cgi.conf")
+        with open(cli_conf()) as f, open(conf, "w") as g:
+            g.write(f.read() + 'fastcgi = { rate_state = ""; };\n')
+        mv("check", "--json", "--config", cli_conf(), "bob@ok.test")     # someone else probed it
+        W.clear_logs()
+        before = W.postfix_log().count("connect from")
+        env = dict(os.environ, GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="GET",
+                   SCRIPT_NAME="/verify", QUERY_STRING="email=bob%40ok.test",
+                   REMOTE_ADDR="127.0.0.9", SERVER_PROTOCOL="HTTP/1.1")
+        p = subprocess.run([fcgi, "-c", conf], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        body = json.loads(p.stdout.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in p.stdout
+                          else p.stdout.split("\n\n", 1)[1])
+        self.assertEqual(body["reason"], "accepted_email", body)
+        self.assertTrue(body["cached"], body)
+        time.sleep(0.2)
+        self.assertEqual(W.postfix_log().count("connect from"), before, "the CGI probed again")
 
 
 if __name__ == "__main__":
