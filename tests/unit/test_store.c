@@ -394,6 +394,41 @@ static void test_purge_match(void **state)
     assert_false(mv_store_purge_match("c:dha:x.t", 9, "x.t"));
 }
 
+static void test_open_from_settings(void **state)
+{
+    mv_settings s = {0};
+    char err[300], path[256];
+    mv_store *st;
+
+    (void)state;
+    s.cache_store = "memory";
+    s.cache_max_entries = 0;    /* no cache: NULL, and no error */
+    assert_null(mv_store_open(&s, err, sizeof(err)));
+    assert_string_equal(err, "");
+    s.cache_max_entries = 10;
+    s.cache_max_bytes = 10000;
+    assert_non_null(st = mv_store_open(&s, err, sizeof(err)));
+    assert_string_equal(mv_store_kind(st), "memory");
+    mv_store_free(st);
+    tmp_path(path, sizeof(path));
+    s.cache_store = "lmdb";
+    s.cache_lmdb_path = path;
+    s.cache_lmdb_size_mb = 4;
+    assert_non_null(st = mv_store_open(&s, err, sizeof(err)));
+    assert_string_equal(mv_store_kind(st), "lmdb");
+    mv_store_free(st);
+    rm_store(path);
+    s.cache_lmdb_path = "/nonexistent-dir/cache.mdb";
+    assert_null(mv_store_open(&s, err, sizeof(err)));
+    assert_non_null(strstr(err, "/nonexistent-dir/cache.mdb"));
+    assert_true(mv_store_built("memory") && mv_store_built("lmdb"));
+    if (!mv_store_built("redis")) {
+        s.cache_store = "redis";
+        assert_null(mv_store_open(&s, err, sizeof(err)));
+        assert_non_null(strstr(err, "not built"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_lmdb_killed),
         cmocka_unit_test(test_lmdb_processes),
         cmocka_unit_test(test_purge_match),
+        cmocka_unit_test(test_open_from_settings),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
