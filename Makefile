@@ -9,6 +9,7 @@
 #   make bench-engine       the network path in the test world, next to Postfix's verify(8)
 #   make bench-milter       mailverifyd behind a real Postfix, driven by smtp-source
 #   make bench-fastcgi      mailverify.fcgi behind nginx (wrk), next to a static file
+#   make bench-cache        cached-verdict lookups: memory vs LMDB; two processes sharing a store
 #   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
 #   make install PREFIX=/usr/local DESTDIR=
@@ -52,7 +53,7 @@ BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -130,6 +131,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/world/test_fastcgi.py
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_webhook_pass.py
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/web/test_browser.py
+	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/world/test_cache_shared.py
 
 demo: deps all
 	@tools/deps world web
@@ -190,6 +192,14 @@ bench-bulk: deps $(B)/mailverify
 	@tools/deps world npm
 	@tools/deep-email-validator-pkg build/npm-dev
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-bulk $(B)
+
+# the verdict cache's stores: lookups/s and p99, memory vs LMDB, and the
+# hit rate of two processes sharing one store vs two memory caches
+bench-cache: deps $(B)/bench_cache
+	@tests/bench/bench-cache $(B)
+
+$(B)/bench_cache: tests/bench/bench_cache.c $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lm $(LDFLAGS_ALL)
 
 # the Redis client (milter/core/redis.c): pipelined GETs against a
 # redis-server it starts on loopback
