@@ -61,6 +61,15 @@ static mv_store *open_store(const mv_settings *s)
               "outside. Set cache.store = \"lmdb\" to share one cache.\n", stderr);
         return NULL;
     }
+    if (strcmp(s->cache_store, "redis") == 0) {
+        /* the client is asynchronous, on an engine's loop; a command-line
+         * tool is better served by Redis' own */
+        fprintf(stderr, "mailverify cache: cache.store is \"redis\": use redis-cli against %s "
+                "(keys \"%s\" + \"s:\"|\"d:\" + address, e.g. redis-cli --scan --pattern "
+                "'%s*@example.com*', then TTL or UNLINK)\n", s->cache_redis_server,
+                s->cache_redis_prefix, s->cache_redis_prefix);
+        return NULL;
+    }
     if (strcmp(s->cache_store, "lmdb") == 0 && access(s->cache_lmdb_path, F_OK) != 0) {
         fprintf(stderr, "mailverify cache: no cache file at %s (nothing cached yet, or "
                 "cache.lmdb_path differs from the daemon's)\n", s->cache_lmdb_path);

@@ -561,6 +561,23 @@ static bool servers_ok(const char *v)
     return true;
 }
 
+/* check_redis - what the Redis client would refuse at start: a host name
+ * (hiredis would resolve it with a blocking call on the loop), TLS (not in
+ * Debian 12's hiredis 0.14), a long prefix */
+static void check_redis(loader *L, config_t *lc, const mv_settings *s)
+{
+    mv_redis_params p = {0};
+    char err[256];
+
+    p.server = s->cache_redis_server;
+    p.password = s->cache_redis_password;
+    p.prefix = s->cache_redis_prefix;
+    p.tls = s->cache_redis_tls;
+    if (!mv_redis_check_params(&p, err, sizeof(err)))
+        config_error(L, config_lookup(lc, p.tls ? "cache.redis_tls" : "cache.redis_server"),
+                     "cache.store \"redis\": %s", err);
+}
+
 /* check_lmdb_dir - the LMDB file's directory must exist (LMDB creates the
  * file, not its directory); a warning, as config-test may run elsewhere */
 static void check_lmdb_dir(loader *L, config_t *lc, const char *path)
@@ -610,6 +627,8 @@ static void check_meaning(loader *L, config_t *lc)
     if (!mv_store_built(s->cache_store))
         config_error(L, config_lookup(lc, "cache.store"), "'cache.store' \"%s\" is not built yet in "
               "this mailverify; use \"memory\" or \"lmdb\"", s->cache_store);
+    else if (strcmp(s->cache_store, "redis") == 0)
+        check_redis(L, lc, s);
 }
 
 /* finish - phases 2 and 3 on a parsed tree */

@@ -923,6 +923,12 @@ bool mv_redis_up(const mv_redis *r)
     return r->state == ST_READY;
 }
 
+/* mv_redis_connecting - is a connection (or its handshake) under way? */
+bool mv_redis_connecting(const mv_redis *r)
+{
+    return r->state == ST_CONNECTING;
+}
+
 /* mv_redis_get - read an entry; not OK: cb will not be called */
 mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis_get_fn cb,
                              void *arg)

@@ -106,6 +106,9 @@ void mv_redis_free(mv_redis *r);
 /* mv_redis_up - connected, authenticated and ready for commands? */
 bool mv_redis_up(const mv_redis *r);
 
+/* mv_redis_connecting - is a connection (or its handshake) under way? */
+bool mv_redis_connecting(const mv_redis *r);
+
 /* mv_redis_get - read an entry; not OK: cb will not be called */
 mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis_get_fn cb,
                              void *arg);

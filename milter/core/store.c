@@ -98,8 +98,10 @@ mv_store *mv_store_memory_new(size_t max_entries, size_t max_bytes)
 /* mv_store_built - is this cache.store kind compiled in? */
 bool mv_store_built(const char *kind)
 {
-    /* XXX redis: store_redis.c (issue 7, part 2) adds itself here and in
-     * mv_store_open */
+#ifdef MV_HAVE_HIREDIS
+    if (strcmp(kind, "redis") == 0)
+        return true;            /* store_redis.c */
+#endif
     return strcmp(kind, "memory") == 0 || strcmp(kind, "lmdb") == 0;
 }
 
@@ -111,6 +113,8 @@ mv_store *mv_store_open(const mv_settings *s, char *err, size_t errlen)
     err[0] = '\0';
     if (strcmp(s->cache_store, "lmdb") == 0)
         return mv_store_lmdb_open(s->cache_lmdb_path, (size_t)s->cache_lmdb_size_mb, err, errlen);
+    if (strcmp(s->cache_store, "redis") == 0 && mv_store_built("redis"))
+        return mv_store_redis_open(s, err, errlen);
     if (strcmp(s->cache_store, "memory") != 0) {
         snprintf(err, errlen, "cache.store \"%s\" is not built yet", s->cache_store);
         return NULL;

@@ -26,6 +26,8 @@
 
 #include "cache.h"
 #include "config.h"
+#include "loop.h"
+#include "redis.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,6 +56,26 @@ mv_store *mv_store_memory_new(size_t max_entries, size_t max_bytes);
 
 /* mv_store_lmdb_open - an LMDB file shared by processes; NULL with err */
 mv_store *mv_store_lmdb_open(const char *path, size_t size_mb, char *err, size_t errlen);
+
+/* mv_store_redis_open - a memory store in front of a Redis server
+ * (store_redis.c); the client starts with mv_store_redis_start; NULL with err */
+mv_store *mv_store_redis_open(const mv_settings *s, char *err, size_t errlen);
+
+/* mv_store_redis_start - connect st's client on loop (not yet running, or
+ * from its thread); true for other stores; false on bad params or ENOMEM */
+bool mv_store_redis_start(mv_store *st, mv_loop *loop);
+
+/* mv_store_redis_stop - free the client (on the loop's thread, or after it
+ * ended); outstanding callbacks complete CANCELLED; others: nothing */
+void mv_store_redis_stop(mv_store *st);
+
+/* mv_store_redis_client - the client to ask on the loop after a miss; NULL
+ * for other stores or when not started */
+mv_redis *mv_store_redis_client(mv_store *st);
+
+/* mv_store_redis_fill - put what Redis answered into the memory tier only */
+void mv_store_redis_fill(mv_store *st, const void *key, size_t klen, const mv_cache_ttl *ttl,
+                         const mv_redis_entry *en);
 
 /* mv_store_free - close; NULL is fine */
 void mv_store_free(mv_store *st);

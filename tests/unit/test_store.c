@@ -422,11 +422,28 @@ static void test_open_from_settings(void **state)
     assert_null(mv_store_open(&s, err, sizeof(err)));
     assert_non_null(strstr(err, "/nonexistent-dir/cache.mdb"));
     assert_true(mv_store_built("memory") && mv_store_built("lmdb"));
+    s.cache_store = "redis";
     if (!mv_store_built("redis")) {
-        s.cache_store = "redis";
         assert_null(mv_store_open(&s, err, sizeof(err)));
         assert_non_null(strstr(err, "not built"));
+        return;
     }
+    s.cache_redis_server = "127.0.0.1:6379";    /* not connected: no loop yet */
+    s.cache_redis_password = "";
+    s.cache_redis_prefix = "mv:";
+    s.cache_redis_timeout_ms = 100;
+    assert_non_null(st = mv_store_open(&s, err, sizeof(err)));
+    assert_string_equal(mv_store_kind(st), "redis");
+    assert_true(mv_store_shared(st));
+    assert_null(mv_store_redis_client(st));
+    assert_int_equal(mv_store_put(st, "s:a@x.t", 7, 100, &ttl, MV_CACHE_POSITIVE, "v", 1),
+                     MV_CACHE_STORED);     /* the memory tier takes it */
+    assert_int_equal(mv_store_incr(st, "c:x", 3, 0, 60, 1), -1);
+    assert_int_equal(mv_store_purge(st, "x.t"), -1);
+    mv_store_free(st);
+    s.cache_redis_server = "redis.example:6379";    /* hiredis would block resolving it */
+    assert_null(mv_store_open(&s, err, sizeof(err)));
+    assert_non_null(strstr(err, "not a name"));
 }
 
 int main(void)
