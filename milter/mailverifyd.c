@@ -272,6 +272,11 @@ static mv_store *share_dha(mvd *d)
 
     if (strcmp(s->cache_store, "memory") == 0 || s->milter_dha_limit == 0)
         return NULL;
+    if (strcmp(s->cache_store, "redis") == 0) {
+        /* XXX the Redis client's counters are asynchronous, mv_dha's are not */
+        mvd_log(LOG_INFO, "harvest budgets stay per process with cache.store \"redis\"");
+        return NULL;
+    }
     if ((st = mv_store_open(s, err, sizeof(err))) == NULL) {
         mvd_log(LOG_WARNING, "harvest budgets stay per process: %s", err);
         return NULL;

@@ -23,6 +23,10 @@ struct mv_engine {
     mv_store *store;            /* the verdict cache (cache.store); NULL: none */
     mv_cache_ttl ttl;
     mv_timer sweep;             /* a shared store's expiry sweep, on the loop */
+    mv_timer gate;              /* cache.store redis: polls the first connection */
+    uint64_t gate_until_ms;     /* until then requests wait for Redis to come up */
+    bool gate_open;             /* Redis up, or given up waiting: ask it or not at once */
+    struct mv_areq *waiting;    /* requests held at the gate (loop thread only) */
     pthread_mutex_t mu;         /* guards the start of the network half */
     bool net_started;
     char error[200];            /* why it could not start */
@@ -37,7 +41,7 @@ struct mv_engine {
 };
 
 /* A request on its way through the network half. */
-typedef struct {
+typedef struct mv_areq {
     mv_engine *e;
     mv_config *cfg;             /* a reference, for the request's lifetime */
     char next_hop[300];
@@ -49,6 +53,7 @@ typedef struct {
     char mailbox[MV_MAILBOX_MAX + 1];
     mv_timer timer;
     bool answered;              /* the caller has its verdict (maybe a timeout) */
+    struct mv_areq *next;       /* at the Redis gate */
     mv_verdict_cb cb;
     void *arg;
 } mv_areq;

@@ -13,6 +13,15 @@
  * or the deadline -- answers the caller; a late answer still reaches the
  * cache through net.c's store hook, so the MTA's retry finds it there.
  *
+ * With cache.store = "redis" the store's memory tier answers in the
+ * caller's thread as above; on a miss the loop asks Redis (the second
+ * tier, shared across hosts) before DNS and SMTP: a hit answers as a
+ * cached verdict, a miss or a Redis that is down goes to the network as
+ * before. A process's first requests wait at a gate while the client's
+ * first connection is under way (at most cache.redis_timeout_ms; a refused
+ * one opens the gate at once), so that a one-shot `mailverify check` sees
+ * what other hosts learned.
+ *
  * Cache entries are the network's word only (mv_net_outcome, packed by
  * outcome.c); the local signals are recomputed on every request, which
  * costs less than storing them and stays right when the lists change.
@@ -174,6 +183,24 @@ static void sweep_task(void *arg)
         return;                 /* no more sweeps: a full store still makes room itself */
 }
 
+/* start_redis - cache.store redis: connect the client on the loop (not yet
+ * running); requests wait for it at the gate (at most the timeout) */
+static bool start_redis(mv_engine *e)
+{
+    const mv_settings *s = mv_config_settings(e->cfg);
+
+    e->gate_open = true;
+    if (strcmp(mv_store_kind(e->store), "redis") != 0)
+        return true;
+    if (!mv_store_redis_start(e->store, e->loop)) {
+        snprintf(e->error, sizeof(e->error), "cache.store redis: cannot start the client");
+        return false;
+    }
+    e->gate_open = false;
+    e->gate_until_ms = mv_loop_now() + (uint64_t)s->cache_redis_timeout_ms;
+    return true;
+}
+
 /* start - bring the network half up; false with e->error */
 static bool start(mv_engine *e)
 {
@@ -198,6 +225,8 @@ static bool start(mv_engine *e)
         snprintf(e->error, sizeof(e->error), "out of memory");
         return false;
     }
+    if (e->store != NULL && !start_redis(e))
+        return false;
     if (e->store != NULL && mv_store_shared(e->store) && mv_loop_post(e->loop, sweep_task, e) < 0) {
         snprintf(e->error, sizeof(e->error), "out of memory");
         return false;
@@ -212,6 +241,7 @@ static bool start(mv_engine *e)
 /* teardown - free whatever start() made (the thread is not running) */
 static void teardown(mv_engine *e)
 {
+    mv_store_redis_stop(e->store);  /* before the loop its timers live on */
     mv_net_free(e->net);
     mv_dns_free(e->dns);
     mv_tls_ctx_free(e->tls);
@@ -241,12 +271,30 @@ static bool ensure_started(mv_engine *e)
     return ok;
 }
 
+static void ask_net(mv_engine *e, mv_areq *r);
+
+/* close_redis - on the loop at close: the requests at the gate and those
+ * Redis still owes an answer go on to ask_net, which ends them */
+static void close_redis(mv_engine *e)
+{
+    mv_areq *r;
+
+    mv_timer_stop(e->loop, &e->gate);
+    e->gate_open = true;
+    while ((r = e->waiting) != NULL) {
+        e->waiting = r->next;
+        ask_net(e, r);
+    }
+    mv_store_redis_stop(e->store);
+}
+
 /* close_task - on the loop: end all work, then stop the loop */
 static void close_task(void *arg)
 {
     mv_engine *e = arg;
 
     mv_timer_stop(e->loop, &e->sweep);
+    close_redis(e);
     mv_net_close(e->net);
     mv_dns_free(e->dns);        /* lookups in flight end their jobs */
     e->dns = NULL;
@@ -333,7 +381,107 @@ static void on_deadline(void *arg)
     answer_timeout(r, why);
 }
 
-/* start_task - on the loop: the deadline, then the network half */
+/* ask_net - on the loop: the network half; at close, the end instead */
+static void ask_net(mv_engine *e, mv_areq *r)
+{
+    if (atomic_load(&e->closing) || e->net == NULL) {
+        mv_timer_stop(e->loop, &r->timer);
+        if (!r->answered)
+            answer_timeout(r, "shutting down");
+        mv_engine_areq_free(r);
+        return;
+    }
+    mv_net_verify(e->net, r->mailbox, r->v.addr.domain, r->next_hop[0] ? r->next_hop : NULL,
+                  r->smtp, r->v.addr.smtputf8, on_outcome, r);
+}
+
+/* on_shared - Redis' answer: a hit answers as cached (and fills the memory
+ * tier), stale ones are re-probed; a miss or an error asks the network */
+static void on_shared(void *arg, mv_redis_status st, const mv_redis_entry *en)
+{
+    mv_areq *r = arg;
+    mv_engine *e = r->e;
+    char key[MV_CACHE_KEY_MAX + 1];
+    size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop);
+    mv_net_outcome o;
+    uint32_t rf;
+
+    if (st != MV_REDIS_OK || en == NULL || kl == 0 || atomic_load(&e->closing) ||
+        (unsigned)en->cls >= MV_CACHE_CLASSES || !mv_outcome_unpack(en->val, en->vlen, &o)) {
+        ask_net(e, r);
+        return;
+    }
+    mv_store_redis_fill(e->store, key, kl, &e->ttl, en);
+    if (!r->answered) {
+        mv_timer_stop(e->loop, &r->timer);
+        atomic_fetch_sub(&e->pending, 1);   /* answer() does not for cached verdicts */
+        r->v.net_asked = true;
+        r->v.cached = true;
+        r->v.net = o;
+        answer(r);
+    }
+    rf = e->ttl.refresh[en->cls];
+    if (rf != 0 && time(NULL) - en->probed_at >= (int64_t)rf)
+        ask_net(e, r);          /* stale: answered, refreshed in the background */
+    else
+        mv_engine_areq_free(r);
+}
+
+/* ask_shared - on the loop, after a memory-tier miss: Redis first, if up */
+static void ask_shared(mv_engine *e, mv_areq *r)
+{
+    mv_redis *rc = mv_store_redis_client(e->store);
+    char key[MV_CACHE_KEY_MAX + 1];
+    size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop);
+
+    if (rc == NULL || kl == 0 || mv_redis_get(rc, key, kl, on_shared, r) != MV_REDIS_OK)
+        ask_net(e, r);          /* down or full: verification goes on without it */
+}
+
+/* first_connect - is the client's first connection still under way (and
+ * within its time)? A refused one ends it at once: nobody waits for a
+ * Redis that is down. */
+static bool first_connect(mv_engine *e)
+{
+    mv_redis *rc = mv_store_redis_client(e->store);
+
+    return rc != NULL && mv_redis_connecting(rc) && mv_loop_now() < e->gate_until_ms;
+}
+
+/* gate_tick - on the loop: let the waiting requests on once Redis is up or
+ * the first connection had its time */
+static void gate_tick(void *arg)
+{
+    mv_engine *e = arg;
+    mv_areq *r;
+
+    if (first_connect(e) && mv_timer_start(e->loop, &e->gate, 2, gate_tick, e) == 0)
+        return;
+    e->gate_open = true;
+    while ((r = e->waiting) != NULL) {
+        e->waiting = r->next;
+        ask_shared(e, r);
+    }
+}
+
+/* held_at_gate - should r wait for Redis' first connection? (then it does) */
+static bool held_at_gate(mv_engine *e, mv_areq *r)
+{
+    if (e->gate_open)
+        return false;
+    if (!first_connect(e)) {
+        gate_tick(e);           /* opens the gate, lets earlier ones on */
+        return false;
+    }
+    if (!mv_timer_armed(&e->gate) && mv_timer_start(e->loop, &e->gate, 2, gate_tick, e) < 0)
+        return false;
+    r->next = e->waiting;
+    e->waiting = r;
+    return true;
+}
+
+/* start_task - on the loop: the deadline, then the shared cache or the
+ * network half */
 static void start_task(void *arg)
 {
     mv_areq *r = arg;
@@ -345,8 +493,8 @@ static void start_task(void *arg)
         return;
     }
     mv_timer_start(e->loop, &r->timer, r->deadline_ms, on_deadline, r);
-    mv_net_verify(e->net, r->mailbox, r->v.addr.domain, r->next_hop[0] ? r->next_hop : NULL,
-                  r->smtp, r->v.addr.smtputf8, on_outcome, r);
+    if (!held_at_gate(e, r))
+        ask_shared(e, r);
 }
 
 /* refresh_task - on the loop: re-probe a stale cache entry, no waiter */
