@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""test_cache_redis - cache.store = "redis": verdicts shared through a real
+redis-server on loopback.
+
+The Redis version of test_cache_shared: `mailverify check` and `mailverify
+bulk` processes and a mailverifyd behind a real Postfix, all with
+cache.store = "redis" and one redis-server (a unix socket): a verdict one
+probed is answered as cached by the others (the scripted SMTP server's log
+shows one RCPT); every key carries a TTL (the class's expire time); the
+redis-server is killed while the daemon runs -- verification goes on, a
+log line says the cache is down -- and restarted -- the daemon reconnects
+and shares again; a redis-server with requirepass, on 127.0.0.1, with the
+right and a wrong password. Run inside tests/in-netns:
+
+  MAILVERIFY=build/mailverify MAILVERIFYD=build/mailverifyd \\
+      tests/in-netns /usr/bin/python3 tests/world/test_cache_redis.py -v
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from world import World  # noqa: E402
+from mvd import Milter, reply_to, swaks  # noqa: E402
+
+MV = os.path.abspath(os.environ.get("MAILVERIFY", "build/mailverify"))
+W = None
+TMP = None
+SOCK = None
+REDIS = None
+PREFIX = "mvtest:"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of our own: no persistence, on a unix socket or a
+    loopback port."""
+
+    def __init__(self, sock=None, port=0, password=None):
+        self.sock, self.port, self.password = sock, port, password
+        self.proc = None
+
+    def start(self):
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--daemonize", "no"]
+        if self.sock:
+            argv += ["--unixsocket", self.sock, "--unixsocketperm", "700"]
+        if self.password:
+            argv += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if self.cli("PING").stdout.strip() in ("PONG", "(error) NOAUTH Authentication required."):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def cli(self, *args):
+        where = ["-s", self.sock] if self.sock else ["-h", "127.0.0.1", "-p", str(self.port)]
+        if self.password:
+            where += ["-a", self.password, "--no-auth-warning"]
+        return subprocess.run(["redis-cli"] + where + list(args), capture_output=True, text=True,
+                              timeout=10)
+
+    def kill(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        if self.sock and os.path.exists(self.sock):
+            os.unlink(self.sock)
+
+
+def cache_conf(server=None, password=""):
+    return ('cache = {\n  store = "redis";\n  redis_server = "%s";\n  redis_password = "%s";\n'
+            '  redis_prefix = "%s";\n  redis_timeout_ms = 1000;\n};\n'
+            % (server or "unix:" + SOCK, password, PREFIX))
+
+
+def setUpModule():
+    global W, TMP, SOCK, REDIS
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        raise unittest.SkipTest("no redis-server (apt-get install redis-server)")
+    TMP = tempfile.TemporaryDirectory(prefix="mv-redis-")
+    os.chmod(TMP.name, 0o755)     # Postfix runs as "postfix" and must reach its queue
+    SOCK = os.path.join(TMP.name, "redis.sock")
+    REDIS = RedisServer(sock=SOCK).start()
+    W = World(os.path.join(TMP.name, "world"))
+    W.__enter__()
+
+
+def tearDownModule():
+    W.__exit__(None, None, None)
+    REDIS.kill()
+    TMP.cleanup()
+
+
+def cli_conf(extra=""):
+    """A config for the command line: the world's resolver, private targets, the cache."""
+    path = os.path.join(TMP.name, "cli.conf")
+    with open(path, "w") as f:
+        f.write('dns = { servers = "127.0.0.1"; timeout_ms = 1000; tries = 1; };\n'
+                'smtp = { allow_private_targets = true; };\n' + (extra or cache_conf()))
+    return path
+
+
+def mv(*args, timeout=120, stdin=None):
+    p = subprocess.run([MV] + list(args), capture_output=True, text=True, timeout=timeout,
+                       input=stdin)
+    if "Sanitizer" in p.stderr or "runtime error" in p.stderr:
+        raise AssertionError(p.stderr)
+    return p
+
+
+def check(addr, conf=None):
+    p = mv("check", "--json", "--config", conf or cli_conf(), addr)
+    return json.loads(p.stdout), p.stderr
+
+
+def rcpts(name, addr):
+    """RCPT TO commands for addr in server name's log."""
+    return sum(1 for s in W.sessions(name) for c in s["commands"]
+               if c.upper().startswith("RCPT TO:") and addr.lower() in c.lower())
+
+
+def rcpt_reply(to, front):
+    rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT", server=front)
+    return reply_to(t, "RCPT TO")
+
+
+class NamedMilter(Milter):
+    """A mailverifyd with its own config, log and control socket."""
+
+    def __init__(self, world, name, port, extra):
+        super().__init__(world, extra, port=port)
+        self.path = world.path("mailverifyd-%s.conf" % name)
+        self.log_path = world.path("mailverifyd-%s.log" % name)
+        self.control = world.path("control-%s.sock" % name)
+        self.groups["milter"]["control_socket"] = '"%s"' % self.control
+
+
+class Redis(unittest.TestCase):
+
+    def test_1_two_processes_share_verdicts(self):
+        W.clear_logs()
+        v, err = check("known@users.test")
+        self.assertEqual(v["reason"], "accepted_email", v)
+        self.assertFalse(v["cached"], v)
+        v, err = check("known@users.test")      # another process
+        self.assertTrue(v["cached"], (v, err))
+        self.assertEqual(v["reason"], "accepted_email", v)
+        self.assertEqual(rcpts("users", "known@users.test"), 1, "asked the SMTP server again")
+        v, _ = check("gone@users.test")
+        self.assertFalse(v["cached"])
+        # a bulk run learns from both and teaches a later check
+        p = mv("bulk", "--format", "jsonl", "--config", cli_conf(), "-",
+               stdin="known@users.test\ngone@users.test\nfull@users.test\n")
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        by = {r["address"]: r for r in map(json.loads, p.stdout.splitlines())}
+        self.assertTrue(by["known@users.test"]["cached"], by)
+        self.assertTrue(by["gone@users.test"]["cached"], by)
+        self.assertFalse(by["full@users.test"]["cached"], by)
+        v, _ = check("full@users.test")
+        self.assertTrue(v["cached"], v)
+        self.assertEqual(rcpts("users", "gone@users.test"), 1)
+        self.assertEqual(rcpts("users", "full@users.test"), 1)
+
+    def test_2_ttls_visible_in_redis(self):
+        check("postmaster@users.test")
+        check("gone@users.test")
+        keys = REDIS.cli("--scan", "--pattern", PREFIX + "*").stdout.split()
+        self.assertIn(PREFIX + "s:postmaster@users.test", keys)
+        for k in keys:
+            ttl = int(REDIS.cli("TTL", k).stdout)
+            self.assertGreater(ttl, 0, "%s has no TTL" % k)
+        # default expire times: positive 31 days, negative 3 days
+        pos = int(REDIS.cli("TTL", PREFIX + "s:postmaster@users.test").stdout)
+        neg = int(REDIS.cli("TTL", PREFIX + "s:gone@users.test").stdout)
+        self.assertGreater(pos, neg)
+        self.assertLessEqual(neg, 3 * 86400)
+
+    def test_3_redis_killed_and_restarted_while_a_daemon_runs(self):
+        W.clear_logs()
+        a = NamedMilter(W, "a", 10041, cache_conf())
+        with a:
+            a.postfix(name="fronta", ip="127.0.0.61")
+            r = rcpt_reply("known@users.test", "127.0.0.61")    # test 1 probed it
+            self.assertTrue(r.startswith("250"), r)
+            self.assertEqual(rcpts("users", "known@users.test"), 0, "not shared with the daemon")
+            REDIS.kill()
+            # verification goes on without the shared cache
+            r = rcpt_reply("gone@users.test", "127.0.0.61")
+            self.assertTrue(r.startswith("5"), r)
+            r = rcpt_reply("k1@catchall.test", "127.0.0.61")
+            self.assertTrue(r.startswith("250"), r)
+            self.assertEqual(rcpts("catchall", "k1@catchall.test"), 1)
+            time.sleep(0.5)
+            self.assertRegex(a.log(), r"redis unix:.*(down|lost|refused|No such file)")
+            REDIS.start()                                        # empty: no persistence
+            deadline = time.time() + 15
+            while time.time() < deadline and "connected; the shared cache" not in a.log()[-2000:]:
+                time.sleep(0.2)
+            self.assertIn("connected; the shared cache", a.log())
+            r = rcpt_reply("k2@catchall.test", "127.0.0.61")
+            self.assertTrue(r.startswith("250"), r)
+            time.sleep(0.3)
+            v, _ = check("k2@catchall.test")                     # another process
+            self.assertTrue(v["cached"], "the daemon shares again after the restart: %s" % v)
+            self.assertEqual(rcpts("catchall", "k2@catchall.test"), 1)
+
+    def test_4_check_works_while_redis_is_down(self):
+        REDIS.kill()
+        try:
+            v, err = check("known@users.test")
+            self.assertEqual(v["reason"], "accepted_email", v)
+            self.assertFalse(v["cached"], v)
+            self.assertIn("redis unix:", err)
+            self.assertIn("using the local cache", err)
+            # a refused connection opens the gate at once: no wait for the timeout
+            self.assertLess(v["elapsed_ms"], 800, v)
+        finally:
+            REDIS.start()
+
+    def test_5_password(self):
+        port = free_port()
+        srv = RedisServer(port=port, password="s3cret").start()
+        try:
+            W.clear_logs()
+            good = cli_conf(cache_conf("127.0.0.1:%d" % port, "s3cret"))
+            v, err = check("pw1@catchall.test", good)
+            self.assertFalse(v["cached"], (v, err))
+            v, err = check("pw1@catchall.test", good)
+            self.assertTrue(v["cached"], (v, err))
+            self.assertTrue(srv.cli("EXISTS", PREFIX + "s:pw1@catchall.test").stdout.strip() == "1")
+            bad = cli_conf(cache_conf("127.0.0.1:%d" % port, "wrong"))
+            v, err = check("pw2@catchall.test", bad)
+            self.assertEqual(v["reason"], "accept_all", (v, err))
+            self.assertIn("AUTH", err)
+            v, err = check("pw2@catchall.test", bad)
+            self.assertFalse(v["cached"], "nothing shared without the password: %s" % v)
+        finally:
+            srv.kill()
+
+    def test_6_config_test_refuses_a_host_name_and_tls(self):
+        p = mv("config-test", cli_conf(cache_conf("localhost:6379")))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("not a name", p.stdout + p.stderr)
+        p = mv("config-test",
+               cli_conf(cache_conf().replace("};", "  redis_tls = true;\n};")))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("TLS", p.stdout + p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
