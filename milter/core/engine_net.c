@@ -273,9 +273,9 @@ static bool ensure_started(mv_engine *e)
 
 static void ask_net(mv_engine *e, mv_areq *r);
 
-/* close_redis - on the loop at close: the requests at the gate and those
- * Redis still owes an answer go on to ask_net, which ends them */
-static void close_redis(mv_engine *e)
+/* close_gate - on the loop at close: the requests waiting for Redis go on
+ * to ask_net, which ends them */
+static void close_gate(mv_engine *e)
 {
     mv_areq *r;
 
@@ -285,7 +285,25 @@ static void close_redis(mv_engine *e)
         e->waiting = r->next;
         ask_net(e, r);
     }
+}
+
+/* drain_task - on the loop at close: let the last verdicts reach Redis (a
+ * one-shot `mailverify check` exits right after its answer) for at most
+ * cache.redis_timeout_ms, then free the client -- GETs still outstanding
+ * end through ask_net -- and stop the loop */
+static void drain_task(void *arg)
+{
+    mv_engine *e = arg;
+    mv_redis *rc = mv_store_redis_client(e->store);
+    mv_redis_stats rs = {0};
+
+    if (rc != NULL && mv_redis_up(rc))
+        mv_redis_get_stats(rc, &rs);
+    if (rs.pending > 0 && mv_loop_now() < e->gate_until_ms &&
+        mv_timer_start(e->loop, &e->gate, 2, drain_task, e) == 0)
+        return;
     mv_store_redis_stop(e->store);
+    mv_loop_stop(e->loop);
 }
 
 /* close_task - on the loop: end all work, then stop the loop */
@@ -294,13 +312,15 @@ static void close_task(void *arg)
     mv_engine *e = arg;
 
     mv_timer_stop(e->loop, &e->sweep);
-    close_redis(e);
+    close_gate(e);
     mv_net_close(e->net);
     mv_dns_free(e->dns);        /* lookups in flight end their jobs */
     e->dns = NULL;
     mv_net_free(e->net);
     e->net = NULL;
-    mv_loop_stop(e->loop);
+    if (e->store != NULL)       /* the gate's timer and deadline, reused */
+        e->gate_until_ms = mv_loop_now() + (uint64_t)mv_config_settings(e->cfg)->cache_redis_timeout_ms;
+    drain_task(e);
 }
 
 /* mv_engine_net_stop - shut the network half down (every request answered) */
