@@ -10,7 +10,8 @@ shows one RCPT); every key carries a TTL (the class's expire time); the
 redis-server is killed while the daemon runs -- verification goes on, a
 log line says the cache is down -- and restarted -- the daemon reconnects
 and shares again; a redis-server with requirepass, on 127.0.0.1, with the
-right and a wrong password. Run inside tests/in-netns:
+right and a wrong password; mailverify.fcgi as a CGI program answers from
+Redis what mailverify check probed. Run inside tests/in-netns:
 
   MAILVERIFY=build/mailverify MAILVERIFYD=build/mailverifyd \\
       tests/in-netns /usr/bin/python3 tests/world/test_cache_redis.py -v
@@ -259,6 +260,29 @@ class Redis(unittest.TestCase):
                cli_conf(cache_conf().replace("};", "  redis_tls = true;\n};")))
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("TLS", p.stdout + p.stderr)
+
+    def test_7_cgi_plugin_reads_what_check_probed(self):
+        fcgi = os.path.abspath(os.environ.get("MAILVERIFY_FCGI",
+                                              os.path.join(os.path.dirname(MV), "mailverify.fcgi")))
+        if not os.path.exists(fcgi):
+            self.skipTest("no %s" % fcgi)
+        conf = os.path.join(TMP.name, "cgi.conf")
+        with open(cli_conf()) as f, open(conf, "w") as g:
+            g.write(f.read() + 'fastcgi = { rate_state = ""; };\n')
+        check("bob@ok.test")                    # someone else probed it
+        W.clear_logs()
+        before = W.postfix_log().count("connect from")
+        env = dict(os.environ, GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="GET",
+                   SCRIPT_NAME="/verify", QUERY_STRING="email=bob%40ok.test",
+                   REMOTE_ADDR="127.0.0.9", SERVER_PROTOCOL="HTTP/1.1")
+        p = subprocess.run([fcgi, "-c", conf], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        body = json.loads(p.stdout.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in p.stdout
+                          else p.stdout.split("\n\n", 1)[1])
+        self.assertEqual(body["reason"], "accepted_email", body)
+        self.assertTrue(body["cached"], body)
+        time.sleep(0.2)
+        self.assertEqual(W.postfix_log().count("connect from"), before, "the CGI probed again")
 
 
 if __name__ == "__main__":
