@@ -218,6 +218,7 @@ class Redis(unittest.TestCase):
             v, _ = check("k2@catchall.test")                     # another process
             self.assertTrue(v["cached"], "the daemon shares again after the restart: %s" % v)
             self.assertEqual(rcpts("catchall", "k2@catchall.test"), 1)
+        self.assertNotIn("Sanitizer", a.log())
 
     def test_4_check_works_while_redis_is_down(self):
         REDIS.kill()
