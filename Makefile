@@ -194,10 +194,11 @@ bench-bulk: deps $(B)/mailverify
 	@tools/deep-email-validator-pkg build/npm-dev
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-bulk $(B)
 
-# the verdict cache's stores: lookups/s and p99, memory vs LMDB, and the
-# hit rate of two processes sharing one store vs two memory caches
-bench-cache: deps $(B)/bench_cache
-	@tests/bench/bench-cache $(B)
+# the verdict cache's stores: lookups/s and p99, memory vs LMDB vs Redis
+# (a redis-server on loopback, hence the namespace), and the hit rate of
+# two processes sharing one store vs two memory caches
+bench-cache: deps $(B)/bench_cache $(B)/bench_redis
+	@tests/in-netns tests/bench/bench-cache $(B)
 
 $(B)/bench_cache: tests/bench/bench_cache.c $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lm $(LDFLAGS_ALL)
