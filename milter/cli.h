@@ -8,7 +8,11 @@
 #ifndef MV_CLI_H
 #define MV_CLI_H
 
+#include "cache.h"
 #include "config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
 
 /* Exit statuses (sysexits.h values where one fits, as mail software does). */
 enum {
@@ -26,6 +30,19 @@ int cli_config_test(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_webhook_verify(int argc, char **argv);
 int cli_cache(int argc, char **argv);
+
+/* cli_cache_redis - `mailverify cache` against cache.store "redis" (cli_cache_redis.c) */
+int cli_cache_redis(const mv_settings *s, const char *sub, const char *arg, bool json);
+
+/* cli_cache_print - print one cached verdict's value, decoded */
+void cli_cache_print(const char *mailbox, bool smtp, mv_cache_class cls, bool stale,
+                     const void *val, size_t vl);
+
+/* cli_cache_ttl - the cache's expire and refresh times from the settings */
+mv_cache_ttl cli_cache_ttl(const mv_settings *s);
+
+/* cli_cache_mailbox - an address as the engine keys it; false if it is none */
+bool cli_cache_mailbox(const char *in, char *out, size_t size);
 
 /* cli_load_config - load (NULL: built-in), print diagnostics to stderr */
 mv_config *cli_load_config(const char *path, bool quiet_ok);

@@ -1,6 +1,7 @@
 /*
  * cli_cache.c - `mailverify cache stats|get|purge`: look into and clean
- * the shared verdict cache (cache.store "lmdb", later "redis").
+ * the shared verdict cache (cache.store "lmdb" here, "redis" in
+ * cli_cache_redis.c).
  *
  * Opens the store the configuration names, as the daemon does, and reads
  * or deletes in it while mailverifyd, the FastCGI workers and bulk runs
@@ -29,13 +30,18 @@ static const char cache_usage[] =
     "       mailverify cache purge ADDRESS|DOMAIN [--config FILE]\n"
     "\n"
     "Look into the verdict cache that mailverifyd, mailverify.fcgi and\n"
-    "mailverify bulk share (cache.store = \"lmdb\"), while they use it.\n"
+    "mailverify bulk share (cache.store = \"lmdb\" or \"redis\"), while they use it.\n"
     "\n"
     "  stats            entries, size and bound of the cache file\n"
     "  get ADDRESS      the cached verdicts for ADDRESS (smtp and dns mode), with\n"
     "                   their class and whether a re-probe is due\n"
     "  purge ADDRESS    forget ADDRESS (every mode and next hop)\n"
     "  purge DOMAIN     forget every address of DOMAIN, and its domain facts\n"
+    "\n"
+    "With cache.store = \"redis\" it asks cache.redis_server. There, purge\n"
+    "ADDRESS removes the smtp and dns entries but not next-hop variants (purge\n"
+    "DOMAIN does), and stats only says whether the server answers: counting\n"
+    "keys would scan the whole database (use redis-cli INFO keyspace).\n"
     "\n"
     "With cache.store = \"memory\" the cache lives inside each process and\n"
     "there is nothing to inspect from outside ('mailverify stats' shows\n"
@@ -47,7 +53,8 @@ static const char cache_usage[] =
     "  -h, --help           show this help\n"
     "\n"
     "Exit status: 0 done (get: found); 1 get: not cached; 64 usage;\n"
-    "69 the store cannot be reached (memory store, no cache file); 78 config errors.\n";
+    "69 the store cannot be reached (memory store, no cache file, Redis down,\n"
+    "refusing the password or not answering in time); 78 config errors.\n";
 
 /* open_store - the configured shared store; NULL with a message */
 static mv_store *open_store(const mv_settings *s)
@@ -59,15 +66,6 @@ static mv_store *open_store(const mv_settings *s)
         fputs("mailverify cache: cache.store is \"memory\": the cache lives inside each process "
               "(mailverifyd, mailverify.fcgi, bulk runs); there is nothing to inspect from "
               "outside. Set cache.store = \"lmdb\" to share one cache.\n", stderr);
-        return NULL;
-    }
-    if (strcmp(s->cache_store, "redis") == 0) {
-        /* the client is asynchronous, on an engine's loop; a command-line
-         * tool is better served by Redis' own */
-        fprintf(stderr, "mailverify cache: cache.store is \"redis\": use redis-cli against %s "
-                "(keys \"%s\" + \"s:\"|\"d:\" + address, e.g. redis-cli --scan --pattern "
-                "'%s*@example.com*', then TTL or UNLINK)\n", s->cache_redis_server,
-                s->cache_redis_prefix, s->cache_redis_prefix);
         return NULL;
     }
     if (strcmp(s->cache_store, "lmdb") == 0 && access(s->cache_lmdb_path, F_OK) != 0) {
@@ -99,8 +97,8 @@ static int do_stats(mv_store *st, const mv_settings *s, bool json)
     return fflush(stdout) == 0 ? 0 : EXIT_IOERR;
 }
 
-/* ttl_of - the cache's times from the settings, as the engine uses them */
-static mv_cache_ttl ttl_of(const mv_settings *s)
+/* cli_cache_ttl - the cache's times from the settings, as the engine uses them */
+mv_cache_ttl cli_cache_ttl(const mv_settings *s)
 {
     mv_cache_ttl t = {{0}, {0}};
 
@@ -112,29 +110,20 @@ static mv_cache_ttl ttl_of(const mv_settings *s)
     return t;
 }
 
-/* show - one cached outcome, or nothing; true if there was one */
-static bool show(mv_store *st, const mv_cache_ttl *ttl, bool smtp, const char *mailbox)
+/* cli_cache_print - one cached outcome, decoded (LMDB and Redis alike) */
+void cli_cache_print(const char *mailbox, bool smtp, mv_cache_class cls, bool stale,
+                     const void *val, size_t vl)
 {
     static const char *const classes[] = {"positive", "negative", "temporary"};
-    unsigned char val[MV_CACHE_VAL_MAX];
-    char key[MV_CACHE_KEY_MAX + 1];
-    size_t kl = mv_outcome_key(key, sizeof(key), smtp, mailbox, NULL), vl = 0;
-    mv_cache_class cls;
-    mv_cache_result r;
     mv_net_outcome o;
 
-    if (kl == 0)
-        return false;
-    r = mv_store_get(st, key, kl, time(NULL), ttl, val, sizeof(val), &vl, &cls);
-    if (r == MV_CACHE_MISS)
-        return false;
     if (!mv_outcome_unpack(val, vl, &o)) {
         printf("%s (%s): damaged entry\n", mailbox, smtp ? "smtp" : "dns");
-        return true;
+        return;
     }
     printf("%s (mode %s): %s/%s, class %s%s\n", mailbox, smtp ? "smtp" : "dns",
            mv_status_name(mv_reason_status(o.reason)), mv_reason_name(o.reason), classes[cls],
-           r == MV_CACHE_STALE ? ", re-probe due" : "");
+           stale ? ", re-probe due" : "");
     if (o.smtp.code)
         printf("  smtp: %d %d.%d.%d %s\n", o.smtp.code, o.smtp.enh[0], o.smtp.enh[1],
                o.smtp.enh[2], o.smtp.text);
@@ -144,12 +133,29 @@ static bool show(mv_store *st, const mv_cache_ttl *ttl, bool smtp, const char *m
         printf("  catch-all: %s\n", o.catch_all ? "yes" : "no");
     if (o.detail[0])
         printf("  detail: %s\n", o.detail);
+}
+
+/* show - one cached outcome, or nothing; true if there was one */
+static bool show(mv_store *st, const mv_cache_ttl *ttl, bool smtp, const char *mailbox)
+{
+    unsigned char val[MV_CACHE_VAL_MAX];
+    char key[MV_CACHE_KEY_MAX + 1];
+    size_t kl = mv_outcome_key(key, sizeof(key), smtp, mailbox, NULL), vl = 0;
+    mv_cache_class cls;
+    mv_cache_result r;
+
+    if (kl == 0)
+        return false;
+    r = mv_store_get(st, key, kl, time(NULL), ttl, val, sizeof(val), &vl, &cls);
+    if (r == MV_CACHE_MISS)
+        return false;
+    cli_cache_print(mailbox, smtp, cls, r == MV_CACHE_STALE, val, vl);
     return true;
 }
 
-/* mailbox_of - the address as the engine keys it (domain in A-labels,
- * lower case); false if it is not an address */
-static bool mailbox_of(const char *in, char *out, size_t size)
+/* cli_cache_mailbox - the address as the engine keys it (domain in
+ * A-labels, lower case); false if it is not an address */
+bool cli_cache_mailbox(const char *in, char *out, size_t size)
 {
     mv_address a;
 
@@ -163,10 +169,10 @@ static bool mailbox_of(const char *in, char *out, size_t size)
 static int do_get(mv_store *st, const mv_settings *s, const char *addr)
 {
     char mb[MV_MAILBOX_MAX + 1];
-    mv_cache_ttl ttl = ttl_of(s);
+    mv_cache_ttl ttl = cli_cache_ttl(s);
     bool found;
 
-    if (!mailbox_of(addr, mb, sizeof(mb))) {
+    if (!cli_cache_mailbox(addr, mb, sizeof(mb))) {
         fprintf(stderr, "mailverify cache: not an address: %s\n", addr);
         return EXIT_USAGE;
     }
@@ -184,7 +190,7 @@ static int do_purge(mv_store *st, const char *what)
     long long n;
 
     if (strchr(what, '@') != NULL) {
-        if (!mailbox_of(what, mb, sizeof(mb))) {
+        if (!cli_cache_mailbox(what, mb, sizeof(mb))) {
             fprintf(stderr, "mailverify cache: not an address: %s\n", what);
             return EXIT_USAGE;
         }
@@ -207,6 +213,11 @@ static int run(const char *sub, const char *arg, const char *config, bool json)
 
     if ((cfg = cli_load_config(config, true)) == NULL)
         return EXIT_CONFIG;
+    if (strcmp(mv_config_settings(cfg)->cache_store, "redis") == 0) {
+        rc = cli_cache_redis(mv_config_settings(cfg), sub, arg, json);
+        mv_config_unref(cfg);
+        return rc;
+    }
     if ((st = open_store(mv_config_settings(cfg))) == NULL) {
         mv_config_unref(cfg);
         return EXIT_UNAVAILABLE;

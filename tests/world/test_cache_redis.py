@@ -250,6 +250,12 @@ class Redis(unittest.TestCase):
             self.assertIn("AUTH", err)
             v, err = check("pw2@catchall.test", bad)
             self.assertFalse(v["cached"], "nothing shared without the password: %s" % v)
+            p = mv("cache", "get", "pw1@catchall.test", "--config", bad)
+            self.assertEqual(p.returncode, 69, (p.stdout, p.stderr))
+            self.assertIn("AUTH", p.stderr)
+            good = cli_conf(cache_conf("127.0.0.1:%d" % port, "s3cret"))    # same file
+            p = mv("cache", "get", "pw1@catchall.test", "--config", good)
+            self.assertEqual(p.returncode, 0, (p.stdout, p.stderr))
         finally:
             srv.kill()
 
@@ -284,6 +290,72 @@ class Redis(unittest.TestCase):
         self.assertTrue(body["cached"], body)
         time.sleep(0.2)
         self.assertEqual(W.postfix_log().count("connect from"), before, "the CGI probed again")
+
+    def test_8_cache_get_shows_what_another_process_stored(self):
+        check("known@users.test")
+        p = mv("cache", "get", "known@users.test", "--config", cli_conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("known@users.test (mode smtp): deliverable/accepted_email, class positive",
+                      p.stdout)
+        self.assertIn("  smtp: 250", p.stdout)
+        p = mv("cache", "get", "never-seen@users.test", "--config", cli_conf())
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("not cached", p.stdout)
+        p = mv("cache", "get", "not an address", "--config", cli_conf())
+        self.assertEqual(p.returncode, 64, p.stderr)
+
+    def test_9_cache_purge_address_makes_the_next_check_probe(self):
+        W.clear_logs()
+        check("purge1@users.test")
+        v, _ = check("purge1@users.test")
+        self.assertTrue(v["cached"], v)
+        self.assertEqual(rcpts("users", "purge1@users.test"), 1)
+        p = mv("cache", "purge", "purge1@USERS.test", "--config", cli_conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("purge1@users.test: 1 entry removed", p.stdout)
+        self.assertEqual(REDIS.cli("EXISTS", PREFIX + "s:purge1@users.test").stdout.strip(), "0")
+        v, _ = check("purge1@users.test")
+        self.assertFalse(v["cached"], v)
+        self.assertEqual(rcpts("users", "purge1@users.test"), 2, "no new probe after the purge")
+        p = mv("cache", "purge", "purge1@other.test", "--config", cli_conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("0 entries removed", p.stdout)
+
+    def test_10_cache_purge_domain(self):
+        check("d1@catchall.test")
+        check("d2@catchall.test")
+        REDIS.cli("SET", PREFIX + "f:catchall.test", "x")
+        REDIS.cli("SET", PREFIX + "s:d3@catchall.test|mx.hop.test", "x")
+        REDIS.cli("SET", PREFIX + "s:keep@users.test.catchall.test.org", "x")
+        before = len([k for k in REDIS.cli("--scan", "--pattern", PREFIX + "*catchall.test*")
+                      .stdout.split() if k.endswith("catchall.test") or "|" in k or
+                      k.startswith(PREFIX + "f:")])
+        p = mv("cache", "purge", "CatchAll.test", "--config", cli_conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"catchall\.test: \d+ entries removed")
+        self.assertGreaterEqual(int(p.stdout.split(": ")[1].split()[0]), 4, (p.stdout, before))
+        left = REDIS.cli("--scan", "--pattern", PREFIX + "*catchall.test*").stdout.split()
+        self.assertEqual(left, [PREFIX + "s:keep@users.test.catchall.test.org"], left)
+        REDIS.cli("DEL", left[0])
+        p = mv("cache", "get", "d1@catchall.test", "--config", cli_conf())
+        self.assertEqual(p.returncode, 1, p.stdout)
+
+    def test_11_cache_stats_and_redis_down(self):
+        p = mv("cache", "stats", "--config", cli_conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("store:     redis", p.stdout)
+        p = mv("cache", "stats", "--json", "--config", cli_conf())
+        self.assertEqual(json.loads(p.stdout)["reachable"], True)
+        REDIS.kill()
+        try:
+            for args in (["stats"], ["get", "known@users.test"], ["purge", "users.test"]):
+                t0 = time.time()
+                p = mv("cache", *args, "--config", cli_conf())
+                self.assertEqual(p.returncode, 69, (args, p.stdout, p.stderr))
+                self.assertIn("cannot be reached", p.stderr)
+                self.assertLess(time.time() - t0, 5, args)
+        finally:
+            REDIS.start()
 
 
 if __name__ == "__main__":
