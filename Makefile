@@ -190,7 +190,8 @@ bench-fastcgi: deps $(B)/mailverify.fcgi $(B)/nullfcgi
 # mailverify bulk on 100,000 addresses over 1,000 domains in the test world,
 # next to npm's deep-email-validator (fetched outside the namespace)
 bench-bulk: deps $(B)/mailverify
-	@tools/deps world npm
+	@tools/deps world
+	@command -v node >/dev/null 2>&1 || tools/deps npm   # nodesource's nodejs brings npm; Debian's needs it
 	@tools/deep-email-validator-pkg build/npm-dev
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-bulk $(B)
 

@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-static const int statuses[] = {200, 204, 302, 400, 401, 403, 404, 405, 413, 415, 429, 502, 503};
+static const int statuses[] = {200, 201, 204, 302, 400, 401, 403, 404, 405, 413, 415, 422, 429, 502, 503, 504};
 #define NSTATUS (sizeof(statuses) / sizeof(*statuses))
 
 /* histogram bounds in microseconds (le="0.0005" ... le="5") */

@@ -519,9 +519,12 @@ class PassCommon:
 
     def test_metrics_count_pass_verdicts(self):
         key = 'mailverify_verdicts_total{reason="rejected_email",action="block"}'
-        before = metrics(self.url("/metrics")).get(key, 0)
+        code = 'mailverify_http_responses_total{code="422"}'
+        m0 = metrics(self.url("/metrics"))
         self.assertEqual(self.post(b"email=nobody%40ok.test&contact=alice%40ok.test").status, 422)
-        self.assertEqual(metrics(self.url("/metrics")).get(key, 0), before + 1)
+        m1 = metrics(self.url("/metrics"))
+        self.assertEqual(m1.get(key, 0), m0.get(key, 0) + 1)
+        self.assertEqual(m1.get(code, 0), m0.get(code, 0) + 1, "the block page's 422 has its own label")
 
 
 class TestPassCGI(PassCommon, unittest.TestCase):
