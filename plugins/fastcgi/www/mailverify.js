@@ -152,7 +152,11 @@
     }
     var block = res.action === "block";
     show(st, block ? "block" : "warn", res.message || (block ? t.block : t.warn), res.suggestion);
-    st.seen = v;
+    // when it first appeared: a warning counts as read only after SEEN_MS
+    if (st.seen !== v) {
+      st.seen = v;
+      st.seenAt = Date.now();
+    }
   }
 
   // The local hint first; the server only for what could be an address.
@@ -197,6 +201,15 @@
     if (v && !bad) st.timer = setTimeout(function () { check(st); }, st.opt.delay);
   }
 
+  // A warning stops one submit, so that it is read. The blur of the click
+  // on the submit button starts a check that can answer between the
+  // button's mousedown and its click: shown for a few milliseconds, it has
+  // not been read, and must still stop the submit.
+  var SEEN_MS = 300;
+  function readBefore(st, v) {
+    return st.seen === v && Date.now() - st.seenAt >= SEEN_MS;
+  }
+
   function stops(res, seenBefore) {
     if (!res || res.pending) return false;
     return res.action === "block" ||
@@ -221,7 +234,7 @@
       var local = syntax(v, st.opt.text);
       var known = local ? { action: "block" } : c && c.settled ? c.result : undefined;
       if (known === undefined) waiting = true;
-      return { st: st, v: v, seen: st.seen === v, known: known };
+      return { st: st, v: v, seen: readBefore(st, v), known: known };
     });
     if (!waiting) {
       // every answer is at hand: decide now and leave the event alone when it goes
@@ -274,7 +287,7 @@
     msg.setAttribute("aria-live", "polite");
     var by = input.getAttribute("aria-describedby");
     if (!by || by.split(/\s+/).indexOf(msg.id) < 0) input.setAttribute("aria-describedby", (by ? by + " " : "") + msg.id);
-    var st = { input: input, msg: msg, opt: opt, cache: new Map(), timer: 0, shown: "", seen: null };
+    var st = { input: input, msg: msg, opt: opt, cache: new Map(), timer: 0, shown: "", seen: null, seenAt: 0 };
     fields.set(input, st);
     input.addEventListener("input", function () { onInput(st); });
     input.addEventListener("blur", function () { check(st); });
