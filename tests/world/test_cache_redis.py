@@ -214,7 +214,13 @@ class Redis(unittest.TestCase):
             self.assertIn("connected; the shared cache", a.log())
             r = rcpt_reply("k2@catchall.test", "127.0.0.61")
             self.assertTrue(r.startswith("250"), r)
-            time.sleep(0.3)
+            # the daemon writes behind (from its loop, not waiting for the
+            # reply): wait for the key, not a fixed time
+            key = PREFIX + "s:k2@catchall.test"
+            deadline = time.time() + 5
+            while time.time() < deadline and REDIS.cli("EXISTS", key).stdout.strip() != "1":
+                time.sleep(0.05)
+            self.assertEqual(REDIS.cli("EXISTS", key).stdout.strip(), "1", "the daemon's verdict reached Redis")
             v, _ = check("k2@catchall.test")                     # another process
             self.assertTrue(v["cached"], "the daemon shares again after the restart: %s" % v)
             self.assertEqual(rcpts("catchall", "k2@catchall.test"), 1)
