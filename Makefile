@@ -145,14 +145,14 @@ build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS)
 	clang -c $< -o $@ -Wa,-I,etc
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/builtin_S.o
-	clang -std=gnu11 -g -O1 -pthread -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Imilter/core \
+	clang -std=gnu11 -g -O1 -pthread -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DMV_HAVE_HIREDIS -Imilter/core \
 	  -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA) build-fuzz/builtin_S.o $(PKG_LIBS)
 
 # the web plugin's parsers
 build-fuzz/fuzz_form: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/formparse.c
 build-fuzz/fuzz_form: plugins/fastcgi/formparse.c plugins/fastcgi/formparse.h
-build-fuzz/fuzz_passform: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/passform.c
-build-fuzz/fuzz_passform: plugins/fastcgi/passform.c plugins/fastcgi/passform.h
+build-fuzz/fuzz_passform: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/passform.c plugins/fastcgi/formparse.c
+build-fuzz/fuzz_passform: plugins/fastcgi/passform.c plugins/fastcgi/passform.h plugins/fastcgi/formparse.c
 
 deps-fuzz:
 	@tools/deps build fuzz

@@ -33,8 +33,8 @@ static int hexval(char c)
          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* url_decode - percent and "+" decoding into out; status */
-static mv_form_status url_decode(const char *s, size_t n, char *out, size_t size, size_t *outlen)
+/* mv_form_url_decode - percent and "+" decoding into out; status */
+mv_form_status mv_form_url_decode(const char *s, size_t n, char *out, size_t size, size_t *outlen)
 {
     size_t k = 0;
 
@@ -78,11 +78,11 @@ mv_form_status mv_form_get(const char *s, size_t len, const char *name, char *ou
         if (++fields > MV_FORM_FIELDS_MAX)
             return MV_FORM_TOO_MANY;
         /* field names are decoded too ("e%6Dail" is "email") */
-        if (klen > 0 && url_decode(s + i, klen, key, sizeof(key), &kdl) == MV_FORM_OK &&
+        if (klen > 0 && mv_form_url_decode(s + i, klen, key, sizeof(key), &kdl) == MV_FORM_OK &&
             kdl == nlen && memcmp(key, name, nlen) == 0) {
             const char *v = eq ? eq + 1 : s + end;
 
-            found = url_decode(v, (size_t)(s + end - v), out, size, outlen);
+            found = mv_form_url_decode(v, (size_t)(s + end - v), out, size, outlen);
             if (found != MV_FORM_OK)
                 return found;
         }

@@ -37,4 +37,8 @@ mv_form_status mv_json_get(const char *s, size_t len, const char *name, char *ou
 /* mv_form_status_text - for the 400 answer */
 const char *mv_form_status_text(mv_form_status st);
 
+/* mv_form_url_decode - %XX and "+" decoded into out (NUL-terminated,
+ * at most size - 1 bytes); MV_FORM_OK, BAD_ENCODING or TOO_LONG */
+mv_form_status mv_form_url_decode(const char *s, size_t n, char *out, size_t size, size_t *outlen);
+
 #endif

@@ -37,29 +37,11 @@ static int hexval(char c)
 }
 
 /* pct_decode - %XX and "+" decoded into out (NUL-terminated); false if
- * malformed or longer than size - 1 */
+ * malformed or longer than size - 1 (formparse's decoder: one rule for
+ * the plugin's own endpoints and for pass-through) */
 static bool pct_decode(const char *s, size_t n, char *out, size_t size, size_t *outlen)
 {
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-
-        if (c == '%') {
-            if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
-                return false;
-            c = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-            i += 2;
-        } else if (c == '+') {
-            c = ' ';
-        }
-        if (o + 1 >= size)
-            return false;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    *outlen = o;
-    return true;
+    return mv_form_url_decode(s, n, out, size, outlen) == MV_FORM_OK;
 }
 
 /* name_is - does the encoded name s[0..n) decode to name? A decoded NUL
