@@ -39,6 +39,7 @@
 #define REPLY_BUF_MAX (1u << 20)
 #define ARRAY_MAX 4096          /* SCAN batches are ~500; nothing we send needs more */
 #define BACKOFF_MIN_MS 100
+#define CONNECTING_MAX 4096       /* writes queued behind a handshake */
 #define BACKOFF_MAX_MS 5000
 #define KEY_MAX (MV_REDIS_PREFIX_MAX + MV_CACHE_KEY_MAX)
 
@@ -60,8 +61,13 @@ static const char put_lua[] =
     "redis.call('SET', KEYS[1], new, 'EX', ARGV[2])\n"
     "return 1\n";
 
-/* incr: a fixed window starts with the first increment (EXPIRE NX, before Redis 7 too) */
+/* incr: a fixed window starts with the first increment (EXPIRE NX, before
+ * Redis 7 too); by 0 reads without creating the key */
 static const char incr_lua[] =
+    "if ARGV[1] == '0' then\n"
+    "  local v = tonumber(redis.call('GET', KEYS[1]) or '0') or 0\n"
+    "  return {v, redis.call('PTTL', KEYS[1])}\n"
+    "end\n"
     "local v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
     "local t = redis.call('PTTL', KEYS[1])\n"
     "if t < 0 then\n"
@@ -373,14 +379,15 @@ static mv_redis_status send_argv(mv_redis *r, req *q, int argc, const char **arg
     return MV_REDIS_OK;
 }
 
-/* send_script - EVALSHA with the script loaded at connect; EVAL after NOSCRIPT */
+/* send_script - EVALSHA with the script loaded at connect; EVAL after
+ * NOSCRIPT, or while the first handshake has not told us the SHA yet */
 static mv_redis_status send_script(mv_redis *r, req *q, int script)
 {
     const char *argv[6] = {"EVALSHA", r->sha[script], "1", q->data, q->data + q->len[0],
                            q->data + q->len[0] + q->len[1]};
     size_t lens[6] = {7, 40, 1, q->len[0], q->len[1], q->len[2]};
 
-    if (q->retried) {
+    if (q->retried || r->sha[script][0] == '\0') {
         argv[0] = "EVAL";
         lens[0] = 4;
         argv[1] = scripts[script];
@@ -412,10 +419,20 @@ static req *new_req(mv_redis *r, op_kind op, void *arg, int n, const void *const
     return q;
 }
 
-/* admit - may a new command go out now? */
-static bool admit(mv_redis *r)
+/* admit - may a new command go out now? Reads only on a ready connection
+ * (their callers must not wait for a handshake that may take timeout_ms);
+ * writes also while connecting, up to CONNECTING_MAX: they queue behind
+ * the handshake in hiredis' buffer, so the verdicts given in the moments
+ * after Redis comes back are not lost (their callers do not wait). */
+static bool admit(mv_redis *r, bool write)
 {
-    if (r->state == ST_READY && r->st.pending < r->max_pending)
+    size_t max = r->max_pending;
+
+    if (r->state == ST_CONNECTING && write)
+        max = max < CONNECTING_MAX ? max : CONNECTING_MAX;
+    else if (r->state != ST_READY)
+        max = 0;
+    if (r->st.pending < max)
         return true;
     r->st.unavailable++;
     return false;
@@ -942,7 +959,7 @@ mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis
 
     if (kl == 0 || cb == NULL)
         return MV_REDIS_EINVAL;
-    if (!admit(r))
+    if (!admit(r, false))
         return MV_REDIS_UNAVAILABLE;
     if ((q = new_req(r, OP_GET, arg, 0, NULL, NULL)) == NULL)
         return MV_REDIS_ENOMEM;
@@ -965,7 +982,7 @@ mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache
 
     if (kl == 0 || vlen > MV_CACHE_VAL_MAX || (unsigned)cls >= MV_CACHE_CLASSES || ttl_s == 0)
         return MV_REDIS_EINVAL;
-    if (!admit(r))
+    if (!admit(r, true))
         return MV_REDIS_UNAVAILABLE;
     memcpy(v, hdr_magic, 3);
     v[3] = (unsigned char)cls;
@@ -996,7 +1013,7 @@ mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis
 
     if (kl == 0)
         return MV_REDIS_EINVAL;
-    if (!admit(r))
+    if (!admit(r, true))
         return MV_REDIS_UNAVAILABLE;
     if ((q = new_req(r, OP_DEL, arg, 0, NULL, NULL)) == NULL)
         return MV_REDIS_ENOMEM;
@@ -1017,7 +1034,7 @@ mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t
 
     if (kl == 0 || window_s == 0 || cb == NULL)
         return MV_REDIS_EINVAL;
-    if (!admit(r))
+    if (!admit(r, by != 0))
         return MV_REDIS_UNAVAILABLE;
     snprintf(b, sizeof(b), "%lld", (long long)by);
     snprintf(w, sizeof(w), "%u", window_s);
@@ -1071,7 +1088,7 @@ mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_
     n = snprintf(pat + strlen(pat), sizeof(pat) - strlen(pat), "*@%s*", esc);
     if (n < 0 || (size_t)n >= sizeof(pat) - strlen(pat))
         return MV_REDIS_EINVAL;
-    if (!admit(r))
+    if (!admit(r, false))
         return MV_REDIS_UNAVAILABLE;
     if ((q = new_req(r, OP_SCAN, arg, 2, (const void *[]){pat, domain},
                      (size_t[]){strlen(pat), dl})) == NULL)

@@ -8,9 +8,12 @@
  * error status when the connection times out, drops or is freed.
  *
  * Redis is an optimisation, never a dependency: while the server is down
- * (or still connecting, or the pipeline is full) every call returns
- * MV_REDIS_UNAVAILABLE at once and its callback is not called, so the
- * caller falls back to its memory cache. The client logs one line per
+ * (or the pipeline is full) every call returns MV_REDIS_UNAVAILABLE at
+ * once and its callback is not called, so the caller falls back to its
+ * memory cache. While a connection is being made, reads (get, purge, an
+ * incr by 0) are refused the same way -- nobody waits for a handshake --
+ * but writes (put, del, an incr) queue behind it, up to 4,096, so what is
+ * learned in the moment Redis comes back reaches it. The client logs one line per
  * change of state and reconnects by itself with backoff (100 ms doubling
  * to 5 s).
  *
@@ -122,7 +125,8 @@ mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache
 mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis_del_fn cb,
                              void *arg);
 
-/* mv_redis_incr - add to a fixed-window counter; the first increment starts a window_s TTL */
+/* mv_redis_incr - add to a fixed-window counter; the first increment starts a
+ * window_s TTL; by 0 reads (an absent counter is 0 and is not created) */
 mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t by,
                               uint32_t window_s, mv_redis_incr_fn cb, void *arg);
 

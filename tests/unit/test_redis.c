@@ -659,6 +659,74 @@ static void test_two_engines_share(void **state)
     server_kill();
 }
 
+/* Writes made while a connection is being made queue behind its handshake
+ * (first connection: EVAL, the SHA is not known yet; a reconnect:
+ * EVALSHA); reads are refused at once. The server is stopped (SIGSTOP)
+ * while the client reconnects, so the handshake is certainly pending. */
+static void test_writes_during_handshake(void **state)
+{
+    mv_loop *l = mv_loop_new();
+    logbook lb = {0};
+    mv_redis *r;
+    result put = {0}, get = {0}, incr = {0};
+
+    (void)state;
+    server_start(NULL);
+    r = client(l, sock, NULL, 1000, &lb);
+    assert_true(mv_redis_connecting(r));
+    assert_int_equal(mv_redis_put(r, "s:early@x.test", 14, MV_CACHE_POSITIVE, "v1", 2, 100, 60,
+                                  on_put, &put), MV_REDIS_OK);
+    assert_int_equal(mv_redis_incr(r, "c:early", 7, 3, 60, on_incr, &incr), MV_REDIS_OK);
+    assert_int_equal(mv_redis_get(r, "s:early@x.test", 14, on_get, &get), MV_REDIS_UNAVAILABLE);
+    assert_int_equal(mv_redis_incr(r, "c:early", 7, 0, 60, on_incr, &get), MV_REDIS_UNAVAILABLE);
+    assert_true(run_until(l, &put.calls, 1, 3000));
+    assert_int_equal(put.st, MV_REDIS_OK);
+    assert_true(put.stored);
+    assert_true(run_until(l, &incr.calls, 1, 3000));
+    assert_int_equal(incr.value, 3);
+    assert_true(mv_redis_up(r));
+    assert_true(do_get(l, r, "s:early@x.test").found);
+    /* a read (by 0) of an absent counter is 0 and creates nothing */
+    incr = (result){0};
+    assert_int_equal(mv_redis_incr(r, "c:none", 6, 0, 60, on_incr, &incr), MV_REDIS_OK);
+    assert_true(run_until(l, &incr.calls, 1, 3000));
+    assert_int_equal(incr.st, MV_REDIS_OK);
+    assert_int_equal(incr.value, 0);
+    assert_int_equal(redis_int("EXISTS %s", "mv:c:none"), 0);
+    incr = (result){0};
+    assert_int_equal(mv_redis_incr(r, "c:early", 7, 0, 60, on_incr, &incr), MV_REDIS_OK);
+    assert_true(run_until(l, &incr.calls, 1, 3000));
+    assert_int_equal(incr.value, 3);
+    assert_true(incr.ttl_ms > 50000 && incr.ttl_ms <= 60000);
+    /* Redis restarts (empty) and is stopped before the client reconnects */
+    server_kill();
+    for (uint64_t t = mv_loop_now(); mv_redis_up(r) && mv_loop_now() - t < 3000;)
+        mv_loop_run_once(l, 10);
+    assert_false(mv_redis_up(r));
+    server_start(NULL);
+    assert_int_equal(kill(server_pid, SIGSTOP), 0);
+    for (uint64_t t = mv_loop_now(); !mv_redis_connecting(r) && mv_loop_now() - t < 8000;)
+        mv_loop_run_once(l, 5);
+    assert_true(mv_redis_connecting(r));
+    put = (result){0};
+    get = (result){0};
+    assert_int_equal(mv_redis_put(r, "s:back@x.test", 13, MV_CACHE_NEGATIVE, "550", 3, 200, 60,
+                                  on_put, &put), MV_REDIS_OK);
+    assert_int_equal(mv_redis_get(r, "s:back@x.test", 13, on_get, &get), MV_REDIS_UNAVAILABLE);
+    assert_int_equal(kill(server_pid, SIGCONT), 0);
+    assert_true(run_until(l, &put.calls, 1, 3000));
+    assert_int_equal(put.st, MV_REDIS_OK);
+    assert_true(put.stored);
+    assert_int_equal(lb.connected, 2);
+    get = do_get(l, r, "s:back@x.test");
+    assert_true(get.found);
+    assert_int_equal(get.e.cls, MV_CACHE_NEGATIVE);
+    assert_int_equal(redis_int("EXISTS %s", "mv:s:early@x.test"), 0);     /* it did restart */
+    mv_redis_free(r);
+    mv_loop_free(l);
+    server_kill();
+}
+
 static void test_incr_purge_corrupt(void **state)
 {
     mv_loop *l = mv_loop_new();
@@ -949,6 +1017,7 @@ int main(void)
         cmocka_unit_test_teardown(test_tcp_refused_then_up, after),
         cmocka_unit_test_teardown(test_two_engines_share, after),
         cmocka_unit_test_teardown(test_incr_purge_corrupt, after),
+        cmocka_unit_test_teardown(test_writes_during_handshake, after),
         cmocka_unit_test_teardown(test_free_in_callback, after),
         cmocka_unit_test_teardown(test_hostile, after),
     };
