@@ -447,6 +447,51 @@ static void on_shared(void *arg, mv_redis_status st, const mv_redis_entry *en)
         mv_engine_areq_free(r);
 }
 
+/* A domain-facts read from Redis: where its answer goes. */
+typedef struct {
+    mv_engine *e;
+    size_t kl;
+    char key[MV_CACHE_KEY_MAX + 1];
+} facts_req;
+
+/* on_facts - Redis' answer for a domain's facts: into the memory tier,
+ * where net.c's facts_load finds them when it takes the domain up */
+static void on_facts(void *arg, mv_redis_status st, const mv_redis_entry *en)
+{
+    facts_req *f = arg;
+
+    if (st == MV_REDIS_OK && en != NULL && (unsigned)en->cls < MV_CACHE_CLASSES && en->vlen == 9)
+        mv_store_redis_fill(f->e->store, f->key, f->kl, &f->e->ttl, en);
+    free(f);
+}
+
+/* ask_facts - an SMTP request for a domain this process knows nothing of:
+ * read what other hosts learned of it (catch-all, refusing probes) ahead
+ * of the verdict's GET. Replies come in order on the connection, so the
+ * facts are in the memory tier before on_shared sends the request to
+ * net.c. A domain no host has probed yet costs one pipelined GET per
+ * memory-tier miss until one does. */
+static void ask_facts(mv_engine *e, mv_redis *rc, const mv_areq *r)
+{
+    char dkey[MV_CACHE_KEY_MAX + 1];
+    unsigned char v[16];
+    size_t vl = 0;
+    mv_cache_class cls;
+    facts_req *f;
+    int n = snprintf(dkey, sizeof(dkey), "%s%s%s", r->v.addr.domain, r->next_hop[0] ? "|" : "",
+                     r->next_hop);
+
+    if (!r->smtp || n < 0 || (size_t)n >= sizeof(dkey) || (f = malloc(sizeof(*f))) == NULL)
+        return;
+    f->e = e;
+    f->kl = facts_key(f->key, sizeof(f->key), dkey);
+    if (f->kl == 0 ||
+        mv_store_get(e->store, f->key, f->kl, time(NULL), &e->ttl, v, sizeof(v), &vl, &cls) !=
+            MV_CACHE_MISS ||
+        mv_redis_get(rc, f->key, f->kl, on_facts, f) != MV_REDIS_OK)
+        free(f);
+}
+
 /* ask_shared - on the loop, after a memory-tier miss: Redis first, if up */
 static void ask_shared(mv_engine *e, mv_areq *r)
 {
@@ -454,6 +499,8 @@ static void ask_shared(mv_engine *e, mv_areq *r)
     char key[MV_CACHE_KEY_MAX + 1];
     size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop);
 
+    if (rc != NULL && kl != 0 && mv_redis_up(rc))
+        ask_facts(e, rc, r);
     if (rc == NULL || kl == 0 || mv_redis_get(rc, key, kl, on_shared, r) != MV_REDIS_OK)
         ask_net(e, r);          /* down or full: verification goes on without it */
 }

@@ -370,6 +370,42 @@ class Redis(unittest.TestCase):
         finally:
             REDIS.start()
 
+    def test_12_domain_facts_are_shared(self):
+        def random_rcpts():
+            return [c for s in W.sessions("catchall") for c in s["commands"]
+                    if c.upper().startswith("RCPT")]
+
+        mv("cache", "purge", "catchall.test", "--config", cli_conf())
+        W.clear_logs()
+        v, _ = check("facts1@catchall.test")
+        self.assertEqual(v["reason"], "accept_all", v)
+        self.assertEqual(len(random_rcpts()), 2, "the address and a random one")
+        key = PREFIX + "f:catchall.test"
+        self.assertEqual(REDIS.cli("EXISTS", key).stdout.strip(), "1")
+        self.assertGreater(int(REDIS.cli("TTL", key).stdout.strip()), 0)
+        # another process, another address of the domain: the catch-all
+        # answer comes from Redis, no second random RCPT
+        W.clear_logs()
+        v, _ = check("facts2@catchall.test")
+        self.assertEqual(v["reason"], "accept_all", v)
+        self.assertFalse(v["cached"], v)
+        self.assertEqual(len(random_rcpts()), 1, random_rcpts())
+        # the daemon too (a long-lived process that had never seen the domain)
+        a = NamedMilter(W, "f", 10043, cache_conf())
+        with a:
+            a.postfix(name="frontf", ip="127.0.0.63")
+            W.clear_logs()
+            r = rcpt_reply("facts3@catchall.test", "127.0.0.63")
+            self.assertTrue(r.startswith("250"), r)
+            self.assertEqual(len(random_rcpts()), 1, random_rcpts())
+        # purging the domain forgets its facts: the next check asks twice again
+        p = mv("cache", "purge", "catchall.test", "--config", cli_conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(REDIS.cli("EXISTS", key).stdout.strip(), "0")
+        W.clear_logs()
+        check("facts4@catchall.test")
+        self.assertEqual(len(random_rcpts()), 2, random_rcpts())
+
 
 if __name__ == "__main__":
     unittest.main()
