@@ -210,7 +210,7 @@ bench-redis: deps $(B)/bench_redis
 	@tests/in-netns $(B)/bench_redis
 
 $(B)/bench_redis: tests/bench/bench_redis.c $(CORE_LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lm $(LDFLAGS_ALL)
 
 $(B)/nullfcgi: tests/bench/nullfcgi.c
 	@mkdir -p $(@D)

@@ -146,7 +146,9 @@ static size_t zipf(unsigned *seed, size_t n)
     return (size_t)(exp(u * h - 0.5772)) % n;
 }
 
-/* share - the hit rates of two processes, apart and sharing */
+/* share - the hit rates of two processes, apart and sharing. bench_redis.c
+ * runs the same stream through Redis with copies of key_of, zipf, ttl and
+ * these constants: change both, or the "sharing" lines stop comparing. */
 static void share(mv_store *a1, mv_store *a2, mv_store *s1, mv_store *s2)
 {
     enum { REQ = 400000, ADDRS = 50000 };

@@ -10,14 +10,29 @@
  * the one connection). Each lookup is timed from the call to its callback
  * on the monotonic clock; it prints lookups/s and p50/p99/max latency. As
  * with the other benchmarks this prints figures and never fails on them.
- * The last lines, "RATE name value", are for a driver script to pick up.
+ * The "RATE name value" lines are for a driver script to pick up.
+ *
+ * Then the hit rate two processes gain by sharing this Redis, on the same
+ * stream of RCPTs as bench_cache.c's share() (its LMDB figure): two
+ * clients, each with its own memory tier in front, as cache.store =
+ * "redis" works in the engine (store_redis.c, engine_net.c's ask_shared
+ * and on_shared). A lookup asks the process's memory tier; on a miss it
+ * asks Redis and waits for the answer; a Redis hit is copied into the
+ * memory tier and counts as a hit; a Redis miss is a probe, whose verdict
+ * goes into the memory tier and to Redis (fire and forget: the next
+ * request does not wait for the write, the loop carries it). Its keys
+ * have their own prefix, so the lookups above do not pre-fill it. The
+ * same stream through two memory stores alone gives the "apart" figure,
+ * which must equal bench_cache's (the driver script checks).
  */
 #include "loop.h"
 #include "redis.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -157,6 +172,159 @@ static void run_window(bench *b, unsigned window)
     printf("RATE redis_get_w%u %.0f\n", window, b->total / (el / 1e9));
 }
 
+/* The sharing stream: keep these as bench_cache.c has them (key_of, zipf,
+ * ttl and share()'s REQ, ADDRS, seed, offset and clock), or the two
+ * "sharing" lines stop being comparable. */
+static const mv_cache_ttl share_ttl = {
+    .expire = {2678400, 259200, 300},
+    .refresh = {604800, 10800, 0},
+};
+
+/* key_of - the engine's key shape for address i (bench_cache.c's) */
+static size_t key_of(char *k, size_t size, size_t i)
+{
+    return (size_t)snprintf(k, size, "s:user%zu.name@domain%zu.example", i, i % 997);
+}
+
+/* zipf - an address index, Zipf(1) over n (bench_cache.c's) */
+static size_t zipf(unsigned *seed, size_t n)
+{
+    double u = (double)rand_r(seed) / ((double)RAND_MAX + 1.0);
+    double h = log((double)n) + 0.5772;
+
+    return (size_t)(exp(u * h - 0.5772)) % n;
+}
+
+/* a Redis GET's answer, copied out of the reply */
+typedef struct {
+    bool done, found;
+    mv_redis_status st;
+    mv_cache_class cls;
+    int64_t stored_at;
+    char val[MV_CACHE_VAL_MAX];
+    size_t vlen;
+} share_get;
+
+/* the puts in flight and how they ended */
+typedef struct {
+    unsigned sent, done, failed;
+} share_puts;
+
+static void share_on_get(void *arg, mv_redis_status st, const mv_redis_entry *e)
+{
+    share_get *g = arg;
+
+    g->done = true;
+    g->st = st;
+    g->found = st == MV_REDIS_OK && e != NULL && (unsigned)e->cls < MV_CACHE_CLASSES &&
+               e->vlen <= sizeof(g->val);
+    if (g->found) {
+        g->cls = e->cls;
+        g->stored_at = e->stored_at;
+        g->vlen = e->vlen;
+        memcpy(g->val, e->val, e->vlen);
+    }
+}
+
+static void share_on_put(void *arg, mv_redis_status st, bool stored)
+{
+    share_puts *sp = arg;
+
+    (void)stored;
+    sp->done++;
+    sp->failed += st != MV_REDIS_OK;
+}
+
+/* share - the hit rates of two processes, apart and sharing one Redis */
+static int share(mv_loop *l, const char *server)
+{
+    enum { REQ = 400000, ADDRS = 50000 };
+    mv_redis_params p = {.server = server, .prefix = "share:"};
+    mv_redis *cl[2] = {NULL, NULL};
+    mv_store *apart[2] = {NULL, NULL}, *tier[2] = {NULL, NULL};
+    unsigned char *probed = calloc(ADDRS, 1);   /* bit p: process p probed it */
+    unsigned seed = 7;
+    size_t hits_apart = 0, hits_shared = 0, redis_gets = 0, redis_hits = 0, repeats = 0;
+    size_t get_errors = 0;
+    share_puts puts = {0};
+    char k[128], v[MV_CACHE_VAL_MAX];
+    size_t vl;
+    mv_cache_class cls;
+    int ret = 1;
+
+    for (int i = 0; i < 2; i++)
+        if ((apart[i] = mv_store_memory_new(100000, 64 << 20)) == NULL ||
+            (tier[i] = mv_store_memory_new(100000, 64 << 20)) == NULL ||
+            (cl[i] = mv_redis_new(l, &p)) == NULL)
+            goto out;
+    if (probed == NULL)
+        goto out;
+    for (int i = 0; i < 500 && !(mv_redis_up(cl[0]) && mv_redis_up(cl[1])); i++)
+        mv_loop_run_once(l, 10);
+    if (!mv_redis_up(cl[0]) || !mv_redis_up(cl[1]))
+        goto out;
+    for (size_t r = 0; r < REQ; r++) {
+        size_t a = zipf(&seed, ADDRS), kl = key_of(k, sizeof(k), a + 10000000);
+        int pr = (int)(r & 1);
+        int64_t now = (int64_t)(r / 100);       /* 100 RCPTs a second */
+        share_get g = {0};
+        mv_redis_status st;
+
+        if (mv_store_get(apart[pr], k, kl, now, &share_ttl, v, sizeof(v), &vl, &cls) !=
+            MV_CACHE_MISS)
+            hits_apart++;
+        else
+            mv_store_put(apart[pr], k, kl, now, &share_ttl, MV_CACHE_POSITIVE, "probed", 6);
+        /* sharing: the memory tier, then Redis (waited for), then a probe */
+        if (mv_store_get(tier[pr], k, kl, now, &share_ttl, v, sizeof(v), &vl, &cls) !=
+            MV_CACHE_MISS) {
+            hits_shared++;
+            continue;
+        }
+        redis_gets++;
+        if ((st = mv_redis_get(cl[pr], k, kl, share_on_get, &g)) == MV_REDIS_OK)
+            while (!g.done)
+                mv_loop_run_once(l, 100);
+        if (st != MV_REDIS_OK || g.st != MV_REDIS_OK)
+            get_errors++;       /* the engine probes then, as here */
+        if (g.found) {
+            /* mv_store_redis_fill: into the memory tier as Redis' writer stored it */
+            mv_store_put(tier[pr], k, kl, g.stored_at, &share_ttl, g.cls, g.val, g.vlen);
+            hits_shared++;
+            redis_hits++;
+            continue;
+        }
+        repeats += (probed[a] & (1u << (1 - pr))) != 0;
+        probed[a] |= (unsigned char)(1u << pr);
+        mv_store_put(tier[pr], k, kl, now, &share_ttl, MV_CACHE_POSITIVE, "probed", 6);
+        if (mv_redis_put(cl[pr], k, kl, MV_CACHE_POSITIVE, "probed", 6, now,
+                         share_ttl.expire[MV_CACHE_POSITIVE], share_on_put, &puts) == MV_REDIS_OK)
+            puts.sent++;
+        else
+            puts.failed++;
+    }
+    while (puts.done < puts.sent)
+        mv_loop_run_once(l, 100);
+    printf("sharing via Redis: 2 processes, %d RCPTs (Zipf over %d addresses): hit rate %.1f%% "
+           "with separate memory caches, %.1f%% sharing one Redis behind each one's memory "
+           "tier (%.0f%% fewer probes; %zu GETs, %zu Redis hits, %zu probes of an address "
+           "the other had probed, %zu GET and %u PUT errors)\n",
+           REQ, ADDRS, 100.0 * (double)hits_apart / REQ, 100.0 * (double)hits_shared / REQ,
+           100.0 * (1.0 - (double)(REQ - hits_shared) / (double)(REQ - hits_apart)), redis_gets,
+           redis_hits, repeats, get_errors, puts.failed);
+    ret = 0;
+out:
+    if (ret != 0)
+        fprintf(stderr, "bench_redis: the sharing run could not start\n");
+    for (int i = 0; i < 2; i++) {
+        mv_redis_free(cl[i]);
+        mv_store_free(apart[i]);
+        mv_store_free(tier[i]);
+    }
+    free(probed);
+    return ret;
+}
+
 static int count_put;
 
 static void on_put(void *arg, mv_redis_status st, bool stored)
@@ -171,7 +339,7 @@ int main(int argc, char **argv)
 {
     bench b = {0};
     char server[32], *windows = strdup("1,16,64,256"), *tok, *save = NULL;
-    int port = free_port(), opt;
+    int port = free_port(), opt, rc;
     pid_t pid;
     mv_redis_params p = {0};
 
@@ -215,10 +383,11 @@ int main(int argc, char **argv)
     for (tok = strtok_r(windows, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
         run_window(&b, (unsigned)atoi(tok) ? (unsigned)atoi(tok) : 1);
     mv_redis_free(b.r);
+    rc = share(b.l, server);
     mv_loop_free(b.l);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     free(b.lat);
     free(windows);
-    return 0;
+    return rc;
 }
