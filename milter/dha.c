@@ -6,8 +6,9 @@
  * exactly. The table is bounded: past MAX_CLIENTS, entries whose window
  * has closed are swept, and if none has, the new client is simply not
  * tracked (fail open: a flood of distinct addresses must not grow memory).
- * With a shared store the store's counters are used instead ("c:dha:"
- * + client), and a store that fails to answer fails open too.
+ * With a shared cache store the store's counters are used instead
+ * ("c:dha:" + client, through the counter hook: mv_engine_counter); a
+ * call the store does not answer falls back to this table (fail open).
  */
 #include "dha.h"
 #include "dict.h"
@@ -27,7 +28,8 @@ typedef struct {
 struct mv_dha {
     pthread_mutex_t mu;
     mv_dict *clients;
-    mv_store *store;            /* shared counters, or NULL: this process's */
+    mv_dha_counter_fn counter;  /* shared counters, or NULL: this process's */
+    void *counter_arg;
 };
 
 /* mv_dha_new - a budget tracker; NULL on ENOMEM */
@@ -105,30 +107,32 @@ static budget *get(mv_dha *d, const char *client, unsigned window_s, int64_t now
     return b;
 }
 
-/* mv_dha_share - keep the budgets in st from now on */
-void mv_dha_share(mv_dha *d, mv_store *st)
+/* mv_dha_share - count through fn from now on */
+void mv_dha_share(mv_dha *d, mv_dha_counter_fn fn, void *arg)
 {
     pthread_mutex_lock(&d->mu);
-    d->store = st != NULL && mv_store_incr(st, "c:dha:", 6, 0, 1, 0) >= 0 ? st : NULL;
+    d->counter = fn;
+    d->counter_arg = arg;
     pthread_mutex_unlock(&d->mu);
 }
 
 /* shared_count - add delta (0: read) to the client's shared counter; -1
  * when it is not shared or the store did not answer */
-static long long shared_count(mv_dha *d, const char *client, unsigned window_s, int64_t now,
-                              unsigned delta)
+static long long shared_count(mv_dha *d, const char *client, unsigned window_s, unsigned delta)
 {
     char key[300];
     int n;
-    mv_store *st;
+    mv_dha_counter_fn fn;
+    void *arg;
 
     pthread_mutex_lock(&d->mu);
-    st = d->store;
+    fn = d->counter;
+    arg = d->counter_arg;
     pthread_mutex_unlock(&d->mu);
-    if (st == NULL || (n = snprintf(key, sizeof(key), "c:dha:%s", client)) < 0 ||
+    if (fn == NULL || (n = snprintf(key, sizeof(key), "c:dha:%s", client)) < 0 ||
         (size_t)n >= sizeof(key))
         return -1;
-    return mv_store_incr(st, key, (size_t)n, now, window_s, delta);
+    return fn(arg, key, delta, window_s);
 }
 
 /* mv_dha_spent - has this client used its budget (limit per window_s)? */
@@ -140,7 +144,7 @@ bool mv_dha_spent(mv_dha *d, const char *client, unsigned limit, unsigned window
 
     if (limit == 0)
         return false;
-    if ((shared = shared_count(d, client, window_s, now, 0)) >= 0)
+    if ((shared = shared_count(d, client, window_s, 0)) >= 0)
         return shared >= (long long)limit;
     pthread_mutex_lock(&d->mu);
     b = get(d, client, window_s, now, false);
@@ -154,7 +158,7 @@ void mv_dha_count(mv_dha *d, const char *client, unsigned window_s, int64_t now)
 {
     budget *b;
 
-    if (shared_count(d, client, window_s, now, 1) >= 0)
+    if (shared_count(d, client, window_s, 1) >= 0)
         return;
     pthread_mutex_lock(&d->mu);
     if ((b = get(d, client, window_s, now, true)) != NULL)

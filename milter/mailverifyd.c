@@ -259,30 +259,25 @@ static const char *config_path(const options *o)
     return access(installed, F_OK) == 0 ? installed : NULL;
 }
 
-/* share_dha - with a shared cache store, keep the harvest budgets there,
- * so that every mailverifyd of the host draws on one budget per client.
- * Opened after start(): after detaching (LMDB must not cross a fork) and
- * as the user we run as (who must be able to write the file). The store
- * of the configuration at start; a reload does not move the budgets. */
-static mv_store *share_dha(mvd *d)
+/* dha_counter - the engine's shared counters, for mv_dha */
+static long long dha_counter(void *arg, const char *key, unsigned delta, unsigned window_s)
+{
+    return mv_engine_counter(arg, key, delta, window_s);
+}
+
+/* share_dha - with a shared cache store (lmdb, redis), keep the harvest
+ * budgets there, so that every mailverifyd sharing it draws on one budget
+ * per client. Set after start(): the engine opens the store on first use,
+ * after detaching (LMDB must not cross a fork) and as the user we run as.
+ * The store of the configuration at start; a reload does not move it. */
+static void share_dha(mvd *d)
 {
     const mv_settings *s = mv_config_settings(d->cfg);
-    mv_store *st;
-    char err[300];
 
     if (strcmp(s->cache_store, "memory") == 0 || s->milter_dha_limit == 0)
-        return NULL;
-    if (strcmp(s->cache_store, "redis") == 0) {
-        /* XXX the Redis client's counters are asynchronous, mv_dha's are not */
-        mvd_log(LOG_INFO, "harvest budgets stay per process with cache.store \"redis\"");
-        return NULL;
-    }
-    if ((st = mv_store_open(s, err, sizeof(err))) == NULL) {
-        mvd_log(LOG_WARNING, "harvest budgets stay per process: %s", err);
-        return NULL;
-    }
-    mv_dha_share(d->dha, st);
-    return st;
+        return;
+    mv_dha_share(d->dha, dha_counter, d->engine);
+    mvd_log(LOG_INFO, "harvest budgets are kept in the shared cache (%s)", s->cache_store);
 }
 
 /* start - everything before smfi_main; an exit status, 0 to run */
@@ -342,7 +337,6 @@ int main(int argc, char **argv)
     options o = {0};
     mvd d = {0};
     pthread_t rt;
-    mv_store *dha_store = NULL;
     int rc = parse(argc, argv, &o);
 
     if (rc != 0)
@@ -373,7 +367,7 @@ int main(int argc, char **argv)
     }
     mvd_set_state(&d);
     if ((rc = start(&d, &o, &rt)) == 0) {
-        dha_store = share_dha(&d);
+        share_dha(&d);
         rc = smfi_main() == MI_SUCCESS ? 0 : 71;
         mvd_log(LOG_INFO, "stopping: answering what is in flight");
         /* a check ends by its deadline at the latest: wait that long for
@@ -388,7 +382,6 @@ int main(int argc, char **argv)
     mv_engine_free(d.engine);   /* every request still out gets its answer */
     mv_stats_free(d.stats);
     mv_dha_free(d.dha);
-    mv_store_free(dha_store);
     if (rc == 0 && (o.pidfile || mv_config_settings(d.cfg)->milter_pidfile[0]))
         unlink(o.pidfile ? o.pidfile : mv_config_settings(d.cfg)->milter_pidfile);
     mv_config_unref(d.cfg);

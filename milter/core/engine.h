@@ -85,6 +85,16 @@ void mv_engine_rescore(mv_engine *e, mv_verdict *v);
 /* mv_engine_load - requests waiting for the network, SMTP sessions open */
 void mv_engine_load(mv_engine *e, size_t *requests, size_t *sessions);
 
+/* mv_engine_counter - a fixed-window counter (window_s seconds) in the
+ * shared cache store, so that every process using the store -- on this
+ * host (lmdb) or on every host (redis) -- counts together: add delta (0
+ * reads) and return the count. -1 when there is nothing shared to count
+ * in (cache.store memory), or the store did not answer: the caller then
+ * counts by itself (fail open). With redis the call waits for the server,
+ * at most cache.redis_timeout_ms, and only while the connection is up.
+ * Not from the engine's own thread (a verdict callback). */
+long long mv_engine_counter(mv_engine *e, const char *key, unsigned delta, unsigned window_s);
+
 /* mv_engine_error - why the network half could not start */
 const char *mv_engine_error(const mv_engine *e);
 

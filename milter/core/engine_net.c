@@ -603,6 +603,118 @@ static bool from_cache(mv_engine *e, mv_areq *r)
     return true;
 }
 
+/* ---- shared counters ---------------------------------------------------- */
+
+/* A counter call waiting for Redis: the caller's thread and the loop each
+ * hold a reference, so that whichever is last frees it (the caller may
+ * give up at its deadline before the loop answers). */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    bool done;
+    long long value;
+    mv_engine *e;
+    unsigned delta, window_s;
+    size_t kl;
+    char key[MV_CACHE_KEY_MAX + 1];
+} counter_call;
+
+/* counter_release - drop one reference (the lock is held; it is released) */
+static void counter_release(counter_call *c)
+{
+    bool last = --c->refs == 0;
+
+    pthread_mutex_unlock(&c->mu);
+    if (last) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+    }
+}
+
+/* counter_done - the loop's side: the answer, then its reference */
+static void counter_done(counter_call *c, long long value)
+{
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    c->value = value;
+    pthread_cond_signal(&c->cv);
+    counter_release(c);
+}
+
+static void on_counter(void *arg, mv_redis_status st, int64_t value, int64_t ttl_ms)
+{
+    (void)ttl_ms;
+    counter_done(arg, st == MV_REDIS_OK ? (long long)value : -1);
+}
+
+/* counter_task - on the loop: ask Redis if the connection is up (a caller
+ * never waits for a connection being made) */
+static void counter_task(void *arg)
+{
+    counter_call *c = arg;
+    mv_redis *rc = mv_store_redis_client(c->e->store);
+
+    if (rc == NULL || atomic_load(&c->e->closing) || !mv_redis_up(rc) ||
+        mv_redis_incr(rc, c->key, c->kl, c->delta, c->window_s, on_counter, c) != MV_REDIS_OK)
+        counter_done(c, -1);
+}
+
+/* redis_counter - post the call to the loop and wait for its answer */
+static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigned delta,
+                               unsigned window_s)
+{
+    counter_call *c = calloc(1, sizeof(*c));
+    struct timespec until;
+    unsigned ms = (unsigned)mv_config_settings(e->cfg)->cache_redis_timeout_ms + 100;
+    long long v;
+
+    if (c == NULL)
+        return -1;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->refs = 2;
+    c->e = e;
+    c->delta = delta;
+    c->window_s = window_s;
+    c->kl = kl;
+    memcpy(c->key, key, kl);
+    if (mv_loop_post(e->loop, counter_task, c) < 0) {
+        pthread_mutex_lock(&c->mu);
+        c->refs--;              /* the loop never saw it */
+        counter_release(c);
+        return -1;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+        ;
+    v = c->done ? c->value : -1;
+    counter_release(c);
+    return v;
+}
+
+/* mv_engine_counter - a counter in the shared store (see engine.h) */
+long long mv_engine_counter(mv_engine *e, const char *key, unsigned delta, unsigned window_s)
+{
+    size_t kl = strlen(key);
+
+    if (kl == 0 || kl > MV_CACHE_KEY_MAX || window_s == 0 ||
+        strcmp(mv_config_settings(e->cfg)->cache_store, "memory") == 0 || !ensure_started(e) ||
+        e->store == NULL || mv_loop_in_thread(e->loop))
+        return -1;
+    if (strcmp(mv_store_kind(e->store), "redis") == 0)    /* its client is the loop's */
+        return redis_counter(e, key, kl, delta, window_s);
+    return mv_store_incr(e->store, key, kl, time(NULL), window_s, delta);
+}
+
 /* mv_engine_areq_free - release a request and its config reference */
 void mv_engine_areq_free(mv_areq *r)
 {

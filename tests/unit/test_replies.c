@@ -128,12 +128,57 @@ static void test_dha(void **state)
     mv_dha_free(d);
 }
 
+/* A shared counter stand-in: one count for every key, or "down" (-1). */
+typedef struct {
+    long long count;
+    bool down;
+    int calls;
+    char last_key[64];
+    unsigned last_window;
+} fake_store;
+
+static long long fake_counter(void *arg, const char *key, unsigned delta, unsigned window_s)
+{
+    fake_store *f = arg;
+
+    f->calls++;
+    snprintf(f->last_key, sizeof(f->last_key), "%s", key);
+    f->last_window = window_s;
+    if (f->down)
+        return -1;
+    return f->count += delta;
+}
+
+static void test_dha_shared(void **state)
+{
+    mv_dha *d = mv_dha_new();
+    fake_store f = {0};
+
+    (void)state;
+    mv_dha_share(d, fake_counter, &f);
+    mv_dha_count(d, "192.0.2.9", 300, 1000);
+    assert_string_equal(f.last_key, "c:dha:192.0.2.9");
+    assert_int_equal(f.last_window, 300);
+    assert_false(mv_dha_spent(d, "192.0.2.9", 3, 300, 1000));
+    f.count = 3;                /* another process counted */
+    assert_true(mv_dha_spent(d, "192.0.2.9", 3, 300, 1000));
+    assert_int_equal(f.calls, 3);
+    /* the store does not answer: this process's own budget (fail open) */
+    f.down = true;
+    assert_false(mv_dha_spent(d, "192.0.2.9", 3, 300, 1000));
+    for (int i = 0; i < 3; i++)
+        mv_dha_count(d, "192.0.2.9", 300, 1000);
+    assert_true(mv_dha_spent(d, "192.0.2.9", 3, 300, 1000));
+    mv_dha_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_safe_text),
         cmocka_unit_test(test_dha),
+        cmocka_unit_test(test_dha_shared),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

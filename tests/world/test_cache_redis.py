@@ -142,8 +142,8 @@ def rcpt_reply(to, front):
 class NamedMilter(Milter):
     """A mailverifyd with its own config, log and control socket."""
 
-    def __init__(self, world, name, port, extra):
-        super().__init__(world, extra, port=port)
+    def __init__(self, world, name, port, extra, milter=None):
+        super().__init__(world, extra, port=port, milter=milter)
         self.path = world.path("mailverifyd-%s.conf" % name)
         self.log_path = world.path("mailverifyd-%s.log" % name)
         self.control = world.path("control-%s.sock" % name)
@@ -405,6 +405,44 @@ class Redis(unittest.TestCase):
         W.clear_logs()
         check("facts4@catchall.test")
         self.assertEqual(len(random_rcpts()), 2, random_rcpts())
+
+    def test_13_harvest_budget_is_shared(self):
+        a = NamedMilter(W, "ha", 10044, cache_conf(), milter={"dha_limit": "3"})
+        b = NamedMilter(W, "hb", 10045, cache_conf(), milter={"dha_limit": "3"})
+
+        def rcpt(to, front):
+            rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT",
+                          "--local-interface", "127.0.0.72", server=front)
+            return reply_to(t, "RCPT TO")
+
+        with a, b:
+            a.postfix(name="frontha", ip="127.0.0.64")
+            b.postfix(name="fronthb", ip="127.0.0.65")
+            self.assertTrue(rcpt("h1@users.test", "127.0.0.64").startswith("550"))
+            self.assertTrue(rcpt("h2@users.test", "127.0.0.64").startswith("550"))
+            self.assertTrue(rcpt("h3@users.test", "127.0.0.65").startswith("550"))
+            # the budget of 3 is spent across both daemons, counted in Redis
+            key = PREFIX + "c:dha:127.0.0.72"
+            self.assertEqual(REDIS.cli("GET", key).stdout.strip(), "3")
+            self.assertGreater(int(REDIS.cli("TTL", key).stdout.strip()), 0)
+            r = rcpt("h4@users.test", "127.0.0.65")
+            self.assertTrue(r.startswith("451"), r)
+            r = rcpt("h5@users.test", "127.0.0.64")
+            self.assertTrue(r.startswith("451"), r)
+            self.assertEqual(rcpts("users", "h4@users.test"), 0, "probed past the budget")
+            self.assertEqual(rcpts("users", "h5@users.test"), 0, "probed past the budget")
+            # Redis down: each daemon falls back to a budget of its own
+            # (fail open), and no RCPT waits for the dead server
+            REDIS.kill()
+            try:
+                t0 = time.time()
+                r = rcpt("h6@users.test", "127.0.0.64")
+                self.assertTrue(r.startswith("550"), r)
+                self.assertLess(time.time() - t0, 5)
+            finally:
+                REDIS.start()
+        self.assertIn("harvest budgets are kept in the shared cache (redis)", a.log())
+        self.assertNotIn("Sanitizer", a.log() + b.log())
 
 
 if __name__ == "__main__":
