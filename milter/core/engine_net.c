@@ -17,7 +17,11 @@
  * caller's thread as above; on a miss the loop asks Redis (the second
  * tier, shared across hosts) before DNS and SMTP: a hit answers as a
  * cached verdict, a miss or a Redis that is down goes to the network as
- * before. A process's first requests wait at a gate while the client's
+ * before; for an SMTP request it first reads the domain's facts if the
+ * memory tier has none (what other hosts learned: catch-all, refusing
+ * probes). Shared counters (the milter's harvest budgets) are asked from
+ * the caller's thread through the loop (mv_engine_counter). A process's
+ * first requests wait at a gate while the client's
  * first connection is under way (at most cache.redis_timeout_ms; a refused
  * one opens the gate at once), so that a one-shot `mailverify check` sees
  * what other hosts learned.

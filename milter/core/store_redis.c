@@ -18,10 +18,12 @@
  * store. The never-clobber rule holds in both tiers (cache.c locally, a
  * Lua script on the server).
  *
- * Not shared through Redis (mv_store_incr and mv_store_purge are
- * synchronous, the client is not): counters (the milter's harvest budgets
- * stay per process) and purges (use redis-cli). XXX both would need an
- * asynchronous store interface.
+ * mv_store_incr and mv_store_purge are synchronous and the client is not,
+ * so this store answers -1 to both: counters go through the engine
+ * (mv_engine_counter posts to the loop and waits for the reply), purges
+ * through `mailverify cache purge` (cli_cache_redis.c). Domain facts
+ * ("f:" keys) are written like verdicts and read by the engine on the
+ * loop (ask_facts in engine_net.c) ahead of a verdict's GET.
  */
 #include "store_int.h"
 
