@@ -596,8 +596,8 @@ static void check_lmdb_dir(loader *L, config_t *lc, const char *path)
 
         where(L, config_lookup(lc, "cache.lmdb_path"), &file, &line);
         mv_diag_add(L->diag, MV_DIAG_WARNING, file, line, "'cache.lmdb_path': directory %s does not "
-                    "exist; the network checks fail until it does (create it, writable by the "
-                    "daemon's user)", dir);
+                    "exist; each process uses a memory cache of its own until it does (create it, "
+                    "writable by the daemon's user)", dir);
     }
 }
 

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -205,6 +206,30 @@ static bool start_redis(mv_engine *e)
     return true;
 }
 
+/* open_store - the configured cache. An LMDB file that cannot be opened
+ * (permissions, a path that is not a directory, a file grown by processes
+ * with another lmdb_size_mb, ...) loses the sharing, not the verification:
+ * this process gets a memory cache, and one line says why. */
+static bool open_store(mv_engine *e, const mv_settings *s)
+{
+    char why[sizeof(e->error)];
+
+    if ((e->store = mv_store_open(s, why, sizeof(why))) != NULL || why[0] == '\0')
+        return true;
+    if (strcmp(s->cache_store, "lmdb") != 0) {
+        snprintf(e->error, sizeof(e->error), "%s", why);
+        return false;
+    }
+    mv_store_log(LOG_WARNING, "%s; using a memory cache in this process (nothing shared)", why);
+    if (s->cache_max_entries > 0 &&
+        (e->store = mv_store_memory_new((size_t)s->cache_max_entries,
+                                        (size_t)s->cache_max_bytes)) == NULL) {
+        snprintf(e->error, sizeof(e->error), "out of memory");
+        return false;
+    }
+    return true;
+}
+
 /* start - bring the network half up; false with e->error */
 static bool start(mv_engine *e)
 {
@@ -214,7 +239,7 @@ static bool start(mv_engine *e)
 
     helo_name(e);
     cache_ttl(e);
-    if ((e->store = mv_store_open(s, e->error, sizeof(e->error))) == NULL && e->error[0] != '\0')
+    if (!open_store(e, s))
         return false;
     if ((e->loop = mv_loop_new()) == NULL) {
         snprintf(e->error, sizeof(e->error), "event loop: %m");

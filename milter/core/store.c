@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdarg.h>
+#include <syslog.h>
 
 typedef struct {
     mv_store base;
@@ -123,6 +125,20 @@ mv_store *mv_store_open(const mv_settings *s, char *err, size_t errlen)
         (st = mv_store_memory_new((size_t)s->cache_max_entries, (size_t)s->cache_max_bytes)) == NULL)
         snprintf(err, errlen, "out of memory");
     return st;
+}
+
+/* mv_store_log - syslog, and warnings on stderr too */
+void mv_store_log(int priority, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    syslog(priority, "cache: %s", msg);
+    if (priority <= LOG_WARNING)
+        fprintf(stderr, "mailverify: cache: %s\n", msg);
 }
 
 /* mv_store_free - close; NULL is fine */

@@ -77,6 +77,12 @@ mv_redis *mv_store_redis_client(mv_store *st);
 void mv_store_redis_fill(mv_store *st, const void *key, size_t klen, const mv_cache_ttl *ttl,
                          const mv_redis_entry *en);
 
+/* mv_store_log - a line about the cache (priority: LOG_ERR, LOG_WARNING,
+ * LOG_INFO): syslog, and warnings to stderr too, where the command-line
+ * and FastCGI front ends' syslog may go nowhere. (The engine has no log
+ * hook yet.) */
+void mv_store_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* mv_store_free - close; NULL is fine */
 void mv_store_free(mv_store *st);
 

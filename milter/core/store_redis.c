@@ -44,15 +44,11 @@ typedef struct {
     uint64_t write_errors;      /* puts Redis refused or could not take */
 } redis_store;
 
-/* rlog - the client's state changes. The engine has no log hook yet (XXX),
- * so this goes to syslog and, for the command-line and FastCGI front ends
- * whose syslog may go nowhere, warnings also to stderr. */
+/* rlog - the client's state changes */
 static void rlog(void *arg, int priority, const char *msg)
 {
     (void)arg;
-    syslog(priority, "cache: %s", msg);
-    if (priority <= LOG_WARNING)
-        fprintf(stderr, "mailverify: cache: %s\n", msg);
+    mv_store_log(priority, "%s", msg);
 }
 
 /* rget - the first tier only; the engine asks Redis on the loop */

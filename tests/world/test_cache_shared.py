@@ -253,6 +253,22 @@ class Shared(unittest.TestCase):
         time.sleep(0.2)
         self.assertEqual(W.postfix_log().count("connect from"), before, "the CGI probed again")
 
+    def test_7_unopenable_file_falls_back_to_memory(self):
+        path = os.path.join(TMP.name, "bad.conf")
+        with open(path, "w") as f:     # a path under a regular file: ENOTDIR
+            f.write('dns = { servers = "127.0.0.1"; timeout_ms = 1000; tries = 1; };\n'
+                    'smtp = { allow_private_targets = true; };\n'
+                    'cache = { store = "lmdb"; lmdb_path = "/etc/passwd/cache.mdb"; };\n')
+        W.clear_logs()
+        p = mv("check", "--json", "--config", path, "fallback@users.test")
+        self.assertEqual(p.returncode, 1, (p.stdout, p.stderr))
+        v = json.loads(p.stdout)
+        self.assertEqual(v["reason"], "rejected_email", v)     # verified all the same
+        self.assertIn("/etc/passwd/cache.mdb", p.stderr)
+        self.assertIn("using a memory cache in this process", p.stderr)
+        self.assertEqual(rcpts("users", "fallback@users.test"), 1)
+        self.assertFalse(os.path.exists("/etc/passwd/cache.mdb"))
+
 
 if __name__ == "__main__":
     unittest.main()
