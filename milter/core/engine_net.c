@@ -444,8 +444,44 @@ static void ask_net(mv_engine *e, mv_areq *r)
                   r->smtp, r->v.addr.smtputf8, on_outcome, r);
 }
 
+/* answer_cached - on the loop: r's answer is a cached verdict */
+static void answer_cached(mv_engine *e, mv_areq *r, const mv_net_outcome *o)
+{
+    if (r->answered)
+        return;
+    mv_timer_stop(e->loop, &r->timer);
+    atomic_fetch_sub(&e->pending, 1);   /* answer() does not for cached verdicts */
+    r->v.net_asked = true;
+    r->v.cached = true;
+    r->v.net = *o;
+    answer(r);
+}
+
+/* from_memory_tier - Redis had nothing (or is down): what the memory tier
+ * holds -- a temporary verdict from_cache left for Redis to confirm, or one
+ * stored since -- else the network. Ends r either way. */
+static void from_memory_tier(mv_engine *e, mv_areq *r)
+{
+    unsigned char val[MV_CACHE_VAL_MAX];
+    char key[MV_CACHE_KEY_MAX + 1];
+    size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop), vl = 0;
+    mv_cache_class cls;
+    mv_net_outcome o;
+
+    if (kl == 0 || atomic_load(&e->closing) ||
+        mv_store_get(e->store, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, &cls) !=
+            MV_CACHE_HIT ||
+        !mv_outcome_unpack(val, vl, &o)) {
+        ask_net(e, r);
+        return;
+    }
+    answer_cached(e, r, &o);
+    mv_engine_areq_free(r);
+}
+
 /* on_shared - Redis' answer: a hit answers as cached (and fills the memory
- * tier), stale ones are re-probed; a miss or an error asks the network */
+ * tier), stale ones are re-probed; a miss or an error asks the memory tier
+ * again, then the network */
 static void on_shared(void *arg, mv_redis_status st, const mv_redis_entry *en)
 {
     mv_areq *r = arg;
@@ -457,18 +493,11 @@ static void on_shared(void *arg, mv_redis_status st, const mv_redis_entry *en)
 
     if (st != MV_REDIS_OK || en == NULL || kl == 0 || atomic_load(&e->closing) ||
         (unsigned)en->cls >= MV_CACHE_CLASSES || !mv_outcome_unpack(en->val, en->vlen, &o)) {
-        ask_net(e, r);
+        from_memory_tier(e, r);
         return;
     }
     mv_store_redis_fill(e->store, key, kl, &e->ttl, en);
-    if (!r->answered) {
-        mv_timer_stop(e->loop, &r->timer);
-        atomic_fetch_sub(&e->pending, 1);   /* answer() does not for cached verdicts */
-        r->v.net_asked = true;
-        r->v.cached = true;
-        r->v.net = o;
-        answer(r);
-    }
+    answer_cached(e, r, &o);
     rf = e->ttl.refresh[en->cls];
     if (rf != 0 && time(NULL) - en->probed_at >= (int64_t)rf)
         ask_net(e, r);          /* stale: answered, refreshed in the background */
@@ -531,7 +560,7 @@ static void ask_shared(mv_engine *e, mv_areq *r)
     if (rc != NULL && kl != 0 && mv_redis_up(rc))
         ask_facts(e, rc, r);
     if (rc == NULL || kl == 0 || mv_redis_get(rc, key, kl, on_shared, r) != MV_REDIS_OK)
-        ask_net(e, r);          /* down or full: verification goes on without it */
+        from_memory_tier(e, r); /* down or full: verification goes on without it */
 }
 
 /* first_connect - is the client's first connection still under way (and
@@ -618,6 +647,12 @@ static bool from_cache(mv_engine *e, mv_areq *r)
         return false;
     cr = mv_store_get(e->store, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, &cls);
     if (cr == MV_CACHE_MISS || !mv_outcome_unpack(val, vl, &r->v.net))
+        return false;
+    /* With redis a temporary verdict (greylisted, a timeout) is asked of
+     * Redis again: the host that was greylisted re-probes after the
+     * server's delay, and every host should see that answer at once, not
+     * when its own copy expires (cache.temporary_expire_s) */
+    if (cls == MV_CACHE_TEMPORARY && strcmp(mv_store_kind(e->store), "redis") == 0)
         return false;
     r->v.net_asked = true;
     r->v.cached = true;

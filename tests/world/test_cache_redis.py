@@ -444,6 +444,48 @@ class Redis(unittest.TestCase):
         self.assertIn("harvest budgets are kept in the shared cache (redis)", a.log())
         self.assertNotIn("Sanitizer", a.log() + b.log())
 
+    def test_14_greylisting_reprobe_reaches_every_host(self):
+        """A greylisted verdict is shared as such; when the daemon that was
+        greylisted re-probes after the server's delay (2 s here), the other
+        daemon answers the new verdict at once -- not its own copy of
+        "greylisted" until cache.temporary_expire_s (300 s)."""
+        import re
+        addr = "known+shared@grey.test"
+
+        def verdicts(m):
+            return re.findall(r"to=<%s>.* reason=(\S+) .*cached=(\S+)" % re.escape(addr), m.log())
+
+        a = NamedMilter(W, "ga", 10046, cache_conf())
+        b = NamedMilter(W, "gb", 10047, cache_conf())
+        with a, b:
+            a.postfix(name="frontga", ip="127.0.0.66")
+            b.postfix(name="frontgb", ip="127.0.0.67")
+            W.clear_logs()
+            rcpt_reply(addr, "127.0.0.66")
+            self.assertEqual(verdicts(a), [("greylisted", "no")])
+            rcpt_reply(addr, "127.0.0.67")
+            self.assertEqual(verdicts(b), [("greylisted", "yes")], "from Redis, no probe of its own")
+            self.assertEqual(rcpts("grey", addr), 1)
+            # a re-probes after the server's delay; its answer goes to Redis
+            key = PREFIX + "s:" + addr
+            deadline = time.time() + 10
+            while time.time() < deadline and rcpts("grey", addr) < 2:
+                time.sleep(0.1)
+            self.assertEqual(rcpts("grey", addr), 2, "the daemon re-probes after the delay")
+            def ttl():
+                t = REDIS.cli("TTL", key).stdout.strip()
+                return int(t) if t.lstrip("-").isdigit() else -2
+
+            deadline = time.time() + 5
+            while time.time() < deadline and ttl() <= 300:
+                time.sleep(0.05)
+            self.assertGreater(ttl(), 300, "a positive entry now")
+            r = rcpt_reply(addr, "127.0.0.67")
+            self.assertTrue(r.startswith("250"), r)
+            self.assertEqual(verdicts(b)[-1], ("accepted_email", "yes"), verdicts(b))
+            self.assertEqual(rcpts("grey", addr), 2, "b did not probe")
+        self.assertNotIn("Sanitizer", a.log() + b.log())
+
 
 if __name__ == "__main__":
     unittest.main()
