@@ -83,7 +83,9 @@ static bool open_client(rctx *c, const mv_settings *s)
     mv_redis_params p = {
         .server = s->cache_redis_server, .password = s->cache_redis_password,
         .db = (unsigned)s->cache_redis_db, .prefix = s->cache_redis_prefix,
-        .tls = s->cache_redis_tls, .log = say,
+        .tls = s->cache_redis_tls, .tls_ca_file = s->cache_redis_tls_ca_file,
+        .tls_cert_file = s->cache_redis_tls_cert_file, .tls_key_file = s->cache_redis_tls_key_file,
+        .tls_server_name = s->cache_redis_tls_server_name, .log = say,
         .timeout_ms = tmo < CLI_TIMEOUT_MIN_MS ? CLI_TIMEOUT_MIN_MS : tmo,
     };
     uint64_t deadline;

@@ -96,6 +96,10 @@ static const key keys[] = {
     INTK("cache.redis_db", cache_redis_db, 0, 1000000, "0"),
     STRK("cache.redis_prefix", cache_redis_prefix, 0, 255, "mailverify:"),
     BOOLK("cache.redis_tls", cache_redis_tls, "false"),
+    STRK("cache.redis_tls_ca_file", cache_redis_tls_ca_file, 0, 4096, ""),
+    STRK("cache.redis_tls_cert_file", cache_redis_tls_cert_file, 0, 4096, ""),
+    STRK("cache.redis_tls_key_file", cache_redis_tls_key_file, 0, 4096, ""),
+    STRK("cache.redis_tls_server_name", cache_redis_tls_server_name, 0, 255, ""),
     INTK("cache.redis_timeout_ms", cache_redis_timeout_ms, 1, 60000, "100"),
     GROUP("context"),
     CONTEXT("sender", MV_CTX_SENDER, "dns", "10000"),
@@ -562,8 +566,8 @@ static bool servers_ok(const char *v)
 }
 
 /* check_redis - what the Redis client would refuse at start: a host name
- * (hiredis would resolve it with a blocking call on the loop), TLS (not in
- * Debian 12's hiredis 0.14), a long prefix */
+ * (hiredis would resolve it with a blocking call on the loop), TLS on a
+ * unix socket or with files OpenSSL cannot load, a long prefix */
 static void check_redis(loader *L, config_t *lc, const mv_settings *s)
 {
     mv_redis_params p = {0};
@@ -573,6 +577,10 @@ static void check_redis(loader *L, config_t *lc, const mv_settings *s)
     p.password = s->cache_redis_password;
     p.prefix = s->cache_redis_prefix;
     p.tls = s->cache_redis_tls;
+    p.tls_ca_file = s->cache_redis_tls_ca_file;
+    p.tls_cert_file = s->cache_redis_tls_cert_file;
+    p.tls_key_file = s->cache_redis_tls_key_file;
+    p.tls_server_name = s->cache_redis_tls_server_name;
     if (!mv_redis_check_params(&p, err, sizeof(err)))
         config_error(L, config_lookup(lc, p.tls ? "cache.redis_tls" : "cache.redis_server"),
                      "cache.store \"redis\": %s", err);

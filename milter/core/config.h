@@ -62,6 +62,8 @@ typedef struct {
     char *cache_redis_password, *cache_redis_prefix;
     long long cache_redis_db, cache_redis_timeout_ms;
     bool cache_redis_tls;
+    char *cache_redis_tls_ca_file, *cache_redis_tls_cert_file, *cache_redis_tls_key_file;
+    char *cache_redis_tls_server_name;
     mv_context_settings context[MV_CTX_COUNT];
     /* mailverifyd */
     char *milter_socket, *milter_socket_mode, *milter_socket_group;

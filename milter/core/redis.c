@@ -21,6 +21,7 @@
 #ifdef MV_HAVE_HIREDIS
 
 #include "redis.h"
+#include "redis_tls.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -121,7 +122,9 @@ struct mv_redis {
     int depth;                  /* inside our own handlers: free later */
     bool freeing, logged_down;
     char sha[SCRIPTS][41];
-    char *server, *host, *path, *user, *password, *prefix;
+    char *server, *host, *path, *user, *password, *prefix, *tls_name;
+    mv_rtls_ctx *tls_ctx;       /* cache.redis_tls: the pump's context; NULL: plain TCP */
+    mv_rtls *tls;               /* this connection's pump */
     int port;
     unsigned db, timeout_ms, max_pending;
     size_t prefix_len;
@@ -315,6 +318,8 @@ static void ev_cleanup(void *d)
     r->fd = -1;
     r->evmask = 0;
     r->ac = NULL;
+    mv_rtls_free(r->tls);       /* maybe from inside its fail hook: it touches nothing after */
+    r->tls = NULL;
     retry_later(r);
 }
 
@@ -507,7 +512,36 @@ static void hello_reply(mv_redis *r, req *q, const redisReply *rep)
     r->backoff_ms = BACKOFF_MIN_MS;
     r->logged_down = false;
     r->st.connects++;
-    say(r, LOG_INFO, "connected; the shared cache is in use");
+    if (r->tls != NULL)
+        say(r, LOG_INFO, "connected; the shared cache is in use (%s)", mv_rtls_version(r->tls));
+    else
+        say(r, LOG_INFO, "connected; the shared cache is in use");
+}
+
+/* tls_failed - the pump gave up: drop the connection like any other loss */
+static void tls_failed(void *arg, const char *why)
+{
+    mv_redis *r = arg;
+
+    r->depth++;
+    snprintf(r->why, sizeof(r->why), "%s", why);
+    drop(r, MV_REDIS_DOWN, r->why);
+    if (--r->depth == 0 && r->freeing)
+        mv_redis_free(r);
+}
+
+/* start_tls - put the TLS pump under ac's fresh socket, before the loop
+ * watches it (epoll would keep watching the TCP socket behind the fd);
+ * false when it cannot (ac freed, logged, retried later) */
+static bool start_tls(mv_redis *r, redisAsyncContext *ac)
+{
+    if ((r->tls = mv_rtls_start(r->loop, r->tls_ctx, ac->c.fd, r->tls_name, tls_failed, r, r->why,
+                                sizeof(r->why))) != NULL)
+        return true;
+    redisAsyncFree(ac);
+    note_down(r, r->why);
+    retry_later(r);
+    return false;
 }
 
 /* connect_now - start a connection; the handshake rides behind it */
@@ -526,6 +560,8 @@ static void connect_now(mv_redis *r)
         retry_later(r);
         return;
     }
+    if (r->tls_ctx != NULL && !start_tls(r, ac))
+        return;
     r->ac = ac;
     r->fd = ac->c.fd;
     r->evmask = 0;
@@ -848,9 +884,17 @@ bool mv_redis_check_params(const mv_redis_params *p, char *err, size_t errsize)
 
     if (p->server == NULL || p->server[0] == '\0')
         return snprintf(err, errsize, "no server"), false;
-    if (p->tls)
-        return snprintf(err, errsize, "TLS is not available: this hiredis (Debian 12: 0.14) "
-                        "has no TLS support; use a unix socket or a tunnel"), false;
+    if (p->tls && strncmp(p->server, "unix:", 5) == 0)
+        return snprintf(err, errsize, "TLS needs a TCP address (Redis serves TLS on its "
+                        "tls-port), not a unix socket"), false;
+    if (p->tls) {
+        mv_rtls_ctx *c = mv_rtls_ctx_new(p->tls_ca_file, p->tls_cert_file, p->tls_key_file, err,
+                                         errsize);
+
+        if (c == NULL)
+            return false;
+        mv_rtls_ctx_free(c);
+    }
     if (p->prefix != NULL && strlen(p->prefix) > MV_REDIS_PREFIX_MAX)
         return snprintf(err, errsize, "key prefix longer than %d bytes", MV_REDIS_PREFIX_MAX), false;
     if (p->user != NULL && p->user[0] != '\0' && (p->password == NULL || p->password[0] == '\0'))
@@ -898,6 +942,18 @@ mv_redis *mv_redis_new(mv_loop *loop, const mv_redis_params *p)
         return NULL;
     }
     r->prefix_len = strlen(r->prefix);
+    snprintf(err, sizeof(err), "out of memory");
+    if (p->tls && (!dup_opt(p->tls_server_name && p->tls_server_name[0] ? p->tls_server_name
+                                                                         : r->host, &r->tls_name) ||
+                   (r->tls_ctx = mv_rtls_ctx_new(p->tls_ca_file, p->tls_cert_file,
+                                                 p->tls_key_file, err, sizeof(err))) == NULL)) {
+        if (p->log != NULL)
+            p->log(p->log_arg, LOG_ERR, err);
+        r->state = ST_CLOSED;
+        mv_redis_free(r);
+        errno = ENOMEM;
+        return NULL;
+    }
     connect_now(r);
     return r;
 }
@@ -931,6 +987,8 @@ void mv_redis_free(mv_redis *r)
     free(r->user);
     free(r->password);
     free(r->prefix);
+    free(r->tls_name);
+    mv_rtls_ctx_free(r->tls_ctx);
     free(r);
 }
 

@@ -64,7 +64,11 @@ typedef struct {
     const char *password;       /* NULL or "": no AUTH */
     unsigned db;                /* SELECT db when not 0 */
     const char *prefix;         /* prepended to every key, e.g. "mv:" */
-    bool tls;                   /* not available: Debian 12's hiredis 0.14 has no TLS */
+    bool tls;                   /* TLS to a tls-port (redis_tls.c: hiredis 0.14 has none) */
+    const char *tls_ca_file;    /* CAs the server's certificate must chain to; NULL/"": the system's */
+    const char *tls_cert_file;  /* a client certificate (Redis asks by default) and its key */
+    const char *tls_key_file;
+    const char *tls_server_name;        /* what the certificate must name; NULL/"": the server's address */
     unsigned timeout_ms;        /* per command and for connecting; 0: 1000 */
     unsigned max_pending;       /* outstanding commands; 0: 65536 */
     mv_redis_log_fn log;        /* NULL: silent */

@@ -38,7 +38,7 @@ typedef struct {
     mv_store base;
     mv_store *l1;               /* this process's memory store */
     mv_redis_params p;          /* strings point into the settings copy below */
-    char *server, *password, *prefix;
+    char *server, *password, *prefix, *ca, *cert, *key, *name;
     mv_loop *loop;
     mv_redis *r;                /* NULL until mv_store_redis_start, after stop */
     uint64_t write_errors;      /* puts Redis refused or could not take */
@@ -137,6 +137,10 @@ static void rfree(mv_store *st)
     free(rs->server);
     free(rs->password);
     free(rs->prefix);
+    free(rs->ca);
+    free(rs->cert);
+    free(rs->key);
+    free(rs->name);
     free(rs);
 }
 
@@ -149,7 +153,11 @@ static bool copy_params(redis_store *rs, const mv_settings *s, char *err, size_t
 {
     if ((rs->server = strdup(s->cache_redis_server)) == NULL ||
         (rs->password = strdup(s->cache_redis_password)) == NULL ||
-        (rs->prefix = strdup(s->cache_redis_prefix)) == NULL) {
+        (rs->prefix = strdup(s->cache_redis_prefix)) == NULL ||
+        (rs->ca = strdup(s->cache_redis_tls_ca_file)) == NULL ||
+        (rs->cert = strdup(s->cache_redis_tls_cert_file)) == NULL ||
+        (rs->key = strdup(s->cache_redis_tls_key_file)) == NULL ||
+        (rs->name = strdup(s->cache_redis_tls_server_name)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return false;
     }
@@ -158,6 +166,10 @@ static bool copy_params(redis_store *rs, const mv_settings *s, char *err, size_t
     rs->p.prefix = rs->prefix;
     rs->p.db = (unsigned)s->cache_redis_db;
     rs->p.tls = s->cache_redis_tls;
+    rs->p.tls_ca_file = rs->ca;
+    rs->p.tls_cert_file = rs->cert;
+    rs->p.tls_key_file = rs->key;
+    rs->p.tls_server_name = rs->name;
     rs->p.timeout_ms = (unsigned)s->cache_redis_timeout_ms;
     rs->p.log = rlog;
     rs->p.log_arg = rs;

@@ -11,7 +11,11 @@ redis-server is killed while the daemon runs -- verification goes on, a
 log line says the cache is down -- and restarted -- the daemon reconnects
 and shares again; a redis-server with requirepass, on 127.0.0.1, with the
 right and a wrong password; mailverify.fcgi as a CGI program answers from
-Redis what mailverify check probed. Run inside tests/in-netns:
+Redis what mailverify check probed; domain facts (catch-all), harvest
+budgets and a greylisting re-probe's answer shared between daemons; a
+redis-server with a tls-port (certificates made with openssl): shared
+over TLS, an untrusted CA or a missing client certificate refused with
+one line while verification goes on. Run inside tests/in-netns:
 
   MAILVERIFY=build/mailverify MAILVERIFYD=build/mailverifyd \\
       tests/in-netns /usr/bin/python3 tests/world/test_cache_redis.py -v
@@ -48,13 +52,13 @@ class RedisServer:
     """A redis-server of our own: no persistence, on a unix socket or a
     loopback port."""
 
-    def __init__(self, sock=None, port=0, password=None):
-        self.sock, self.port, self.password = sock, port, password
+    def __init__(self, sock=None, port=0, password=None, extra=()):
+        self.sock, self.port, self.password, self.extra = sock, port, password, list(extra)
         self.proc = None
 
     def start(self):
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--daemonize", "no"]
+                "--save", "", "--appendonly", "no", "--daemonize", "no"] + self.extra
         if self.sock:
             argv += ["--unixsocket", self.sock, "--unixsocketperm", "700"]
         if self.password:
@@ -272,14 +276,14 @@ class Redis(unittest.TestCase):
         finally:
             srv.kill()
 
-    def test_6_config_test_refuses_a_host_name_and_tls(self):
+    def test_6_config_test_refuses_a_host_name_and_tls_on_a_unix_socket(self):
         p = mv("config-test", cli_conf(cache_conf("localhost:6379")))
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("not a name", p.stdout + p.stderr)
         p = mv("config-test",
                cli_conf(cache_conf().replace("};", "  redis_tls = true;\n};")))
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("TLS", p.stdout + p.stderr)
+        self.assertIn("TLS needs a TCP address", p.stdout + p.stderr)
 
     def test_7_cgi_plugin_reads_what_check_probed(self):
         fcgi = os.path.abspath(os.environ.get("MAILVERIFY_FCGI",
@@ -485,6 +489,70 @@ class Redis(unittest.TestCase):
             self.assertEqual(verdicts(b)[-1], ("accepted_email", "yes"), verdicts(b))
             self.assertEqual(rcpts("grey", addr), 2, "b did not probe")
         self.assertNotIn("Sanitizer", a.log() + b.log())
+
+    def test_15_tls(self):
+        pki = os.path.join(TMP.name, "pki")
+        os.makedirs(pki, exist_ok=True)
+        k = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+        script = (
+            "set -e; cd %s;"
+            "openssl req -x509 %s -keyout ca.key -out ca.crt -days 2 -subj /CN=mvtest-ca;"
+            "openssl req %s -keyout server.key -out server.csr -subj /CN=redis.test;"
+            "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext;"
+            "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
+            " -out server.crt -days 2 -extfile san.ext;"
+            "openssl req %s -keyout client.key -out client.csr -subj /CN=mv;"
+            "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
+            " -out client.crt -days 2;"
+            "openssl req -x509 %s -keyout other.key -out other.crt -days 2 -subj /CN=other"
+            % (pki, k, k, k, k))
+        subprocess.run(["sh", "-c", script], check=True, capture_output=True)
+        port = free_port()
+        plain = os.path.join(TMP.name, "tls-plain.sock")      # for redis-cli
+        srv = RedisServer(sock=plain, extra=[
+            "--tls-port", str(port), "--tls-cert-file", os.path.join(pki, "server.crt"),
+            "--tls-key-file", os.path.join(pki, "server.key"),
+            "--tls-ca-cert-file", os.path.join(pki, "ca.crt")]).start()
+
+        def tls_conf(ca="ca.crt", cert=True, server="127.0.0.1:%d" % port):
+            path = os.path.join(TMP.name, "tls-%s-%s-%s.conf" % (ca, cert, server[:4]))
+            shutil.copy(cli_conf(
+                'cache = {\n  store = "redis";\n  redis_server = "%s";\n  redis_prefix = "%s";\n'
+                '  redis_timeout_ms = 1000;\n  redis_tls = true;\n  redis_tls_ca_file = "%s";\n'
+                '  redis_tls_cert_file = "%s";\n  redis_tls_key_file = "%s";\n};\n'
+                % (server, PREFIX, os.path.join(pki, ca),
+                   os.path.join(pki, "client.crt") if cert else "",
+                   os.path.join(pki, "client.key") if cert else "")), path)
+            return path
+        try:
+            good = tls_conf()
+            p = mv("config-test", good)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            v, err = check("tls1@catchall.test", good)
+            self.assertFalse(v["cached"], (v, err))
+            self.assertEqual(srv.cli("EXISTS", PREFIX + "s:tls1@catchall.test").stdout.strip(), "1")
+            v, err = check("tls1@catchall.test", good)               # another process
+            self.assertTrue(v["cached"], (v, err))
+            self.assertEqual(rcpts("catchall", "tls1@catchall.test"), 1)
+            p = mv("cache", "get", "tls1@catchall.test", "--config", good)
+            self.assertEqual(p.returncode, 0, (p.stdout, p.stderr))
+            # refusals: verification goes on, one line says why
+            for conf, why in ((tls_conf(ca="other.crt"), "certificate verify failed"),
+                              (tls_conf(cert=False), "cannot connect")):
+                v, err = check("tls2@catchall.test", conf)
+                self.assertEqual(v["reason"], "accept_all", (v, err))
+                self.assertFalse(v["cached"], (v, err))
+                self.assertIn(why, err)
+                self.assertLess(v["elapsed_ms"], 3000, v)
+            # configuration errors are caught before anything runs
+            p = mv("config-test", tls_conf(ca="missing.crt"))
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("missing.crt", p.stdout + p.stderr)
+            p = mv("config-test", tls_conf(server="unix:" + plain))
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("TCP address", p.stdout + p.stderr)
+        finally:
+            srv.kill()
 
 
 if __name__ == "__main__":
