@@ -7,7 +7,9 @@
  * timers of its own), and runs the connection's life: connect, AUTH,
  * SELECT, SCRIPT LOAD, ready; on any failure, every outstanding callback
  * gets hiredis' NULL reply (we map it to a status), the state becomes down
- * with one log line, and a timer reconnects with backoff.
+ * with one log line, and a timer reconnects with backoff. With TLS the
+ * socket hiredis just made is handed to the pump of redis_tls.c before
+ * the loop watches it; hiredis then talks plaintext to the pump.
  *
  * A hostile or broken server must not crash the engine. hiredis 0.14
  * asserts on a reply nobody asked for and buffers a bulk of any announced
