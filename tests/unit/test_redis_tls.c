@@ -7,7 +7,8 @@
  * during the TLS handshake, a server killed and restarted (reconnects
  * over TLS), and every refusal a user can meet -- an untrusted CA, a name
  * the certificate does not carry, no client certificate when Redis asks
- * for one -- each one log line, never a crash or a hang.
+ * for one -- each one log line, never a crash or a hang; a server that
+ * accepts and never answers the TLS hello ends at the client's timeout.
  * Run inside tests/in-netns.
  */
 #include "redis_fixture.h"
@@ -224,12 +225,46 @@ static void test_tls_server_restarted(void **state)
     mv_loop_free(l);
 }
 
+/* A server that takes the connection and never answers the TLS hello:
+ * the handshake ends at the client's timeout, with one line. */
+static void test_tls_silent_server(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                             .sin_port = htons((uint16_t)tls_port)};
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    mv_loop *l = mv_loop_new();
+    logbook lb = {0};
+    mv_redis *r;
+    result put = {0};
+    uint64_t t0;
+
+    (void)state;
+    assert_true(lfd >= 0);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 8), 0);     /* the kernel accepts; nobody reads */
+    r = tls_client(l, "ca.crt", "client", NULL, &lb);
+    assert_int_equal(mv_redis_put(r, "s:q@x.test", 10, MV_CACHE_POSITIVE, "v", 1, 1, 60, on_put,
+                                  &put), MV_REDIS_OK);
+    t0 = mv_loop_now();
+    assert_true(run_until(l, &put.calls, 1, 5000));
+    assert_true(mv_loop_now() - t0 >= 900 && mv_loop_now() - t0 < 2500);
+    assert_int_equal(put.st, MV_REDIS_TIMEOUT);
+    assert_false(mv_redis_up(r));
+    assert_int_equal(lb.lines, 1);
+    assert_non_null(strstr(lb.last, "no answer within 1000 ms"));
+    mv_redis_free(r);
+    mv_loop_free(l);
+    close(lfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_tls_roundtrip_and_pipeline, after),
         cmocka_unit_test_teardown(test_tls_refusals, after),
         cmocka_unit_test_teardown(test_tls_server_restarted, after),
+        cmocka_unit_test_teardown(test_tls_silent_server, after),
     };
 
     return cmocka_run_group_tests(tests, tls_setup, teardown);
