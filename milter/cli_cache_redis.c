@@ -81,7 +81,8 @@ static bool open_client(rctx *c, const mv_settings *s)
 {
     unsigned tmo = (unsigned)s->cache_redis_timeout_ms;
     mv_redis_params p = {
-        .server = s->cache_redis_server, .password = s->cache_redis_password,
+        .server = s->cache_redis_server, .user = s->cache_redis_user,
+        .password = s->cache_redis_password,
         .db = (unsigned)s->cache_redis_db, .prefix = s->cache_redis_prefix,
         .tls = s->cache_redis_tls, .tls_ca_file = s->cache_redis_tls_ca_file,
         .tls_cert_file = s->cache_redis_tls_cert_file, .tls_key_file = s->cache_redis_tls_key_file,

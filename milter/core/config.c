@@ -92,6 +92,7 @@ static const key keys[] = {
     STRK("cache.lmdb_path", cache_lmdb_path, 1, 1024, "/var/lib/mailverify/cache.mdb"),
     INTK("cache.lmdb_size_mb", cache_lmdb_size_mb, 1, 1048576, "256"),
     STRK("cache.redis_server", cache_redis_server, 1, 1024, "127.0.0.1:6379"),
+    STRK("cache.redis_user", cache_redis_user, 0, 255, ""),
     STRK("cache.redis_password", cache_redis_password, 0, 1024, ""),
     INTK("cache.redis_db", cache_redis_db, 0, 1000000, "0"),
     STRK("cache.redis_prefix", cache_redis_prefix, 0, 255, "mailverify:"),
@@ -574,6 +575,7 @@ static void check_redis(loader *L, config_t *lc, const mv_settings *s)
     char err[256];
 
     p.server = s->cache_redis_server;
+    p.user = s->cache_redis_user;
     p.password = s->cache_redis_password;
     p.prefix = s->cache_redis_prefix;
     p.tls = s->cache_redis_tls;

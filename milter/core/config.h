@@ -59,7 +59,7 @@ typedef struct {
     char *cache_lmdb_path;
     long long cache_lmdb_size_mb;       /* the map's size: the file's bound */
     char *cache_redis_server;   /* "host:port" or "unix:/path" */
-    char *cache_redis_password, *cache_redis_prefix;
+    char *cache_redis_user, *cache_redis_password, *cache_redis_prefix;
     long long cache_redis_db, cache_redis_timeout_ms;
     bool cache_redis_tls;
     char *cache_redis_tls_ca_file, *cache_redis_tls_cert_file, *cache_redis_tls_key_file;

@@ -38,7 +38,7 @@ typedef struct {
     mv_store base;
     mv_store *l1;               /* this process's memory store */
     mv_redis_params p;          /* strings point into the settings copy below */
-    char *server, *password, *prefix, *ca, *cert, *key, *name;
+    char *server, *user, *password, *prefix, *ca, *cert, *key, *name;
     mv_loop *loop;
     mv_redis *r;                /* NULL until mv_store_redis_start, after stop */
     uint64_t write_errors;      /* puts Redis refused or could not take */
@@ -135,6 +135,7 @@ static void rfree(mv_store *st)
     mv_store_redis_stop(st);
     mv_store_free(rs->l1);
     free(rs->server);
+    free(rs->user);
     free(rs->password);
     free(rs->prefix);
     free(rs->ca);
@@ -152,6 +153,7 @@ static const mv_store_ops redis_ops = {
 static bool copy_params(redis_store *rs, const mv_settings *s, char *err, size_t errlen)
 {
     if ((rs->server = strdup(s->cache_redis_server)) == NULL ||
+        (rs->user = strdup(s->cache_redis_user)) == NULL ||
         (rs->password = strdup(s->cache_redis_password)) == NULL ||
         (rs->prefix = strdup(s->cache_redis_prefix)) == NULL ||
         (rs->ca = strdup(s->cache_redis_tls_ca_file)) == NULL ||
@@ -162,6 +164,7 @@ static bool copy_params(redis_store *rs, const mv_settings *s, char *err, size_t
         return false;
     }
     rs->p.server = rs->server;
+    rs->p.user = rs->user;
     rs->p.password = rs->password;
     rs->p.prefix = rs->prefix;
     rs->p.db = (unsigned)s->cache_redis_db;

@@ -305,6 +305,69 @@ static void test_auth(void **state)
     server_kill();
 }
 
+/* An ACL user (Redis 6+): AUTH user password; its key pattern is enforced */
+static void test_acl_user(void **state)
+{
+    mv_loop *l = mv_loop_new();
+    logbook good = {0}, bad = {0};
+    mv_redis_params p = {0};
+    mv_redis *r, *rb;
+    char server[160];
+    redisContext *c;
+    redisReply *rep;
+    result res;
+
+    (void)state;
+    server_start("sekrit");
+    c = sync_conn("sekrit");
+    assert_non_null(c);
+    /* exactly the commands the README lists for an ACL user */
+    rep = redisCommand(c, "ACL SETUSER mvuser on >upw ~mv:* +get +set +setrange +incrby +pttl "
+                          "+expire +eval +evalsha +script|load +scan +unlink +del +select");
+    assert_true(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    redisFree(c);
+    snprintf(server, sizeof(server), "unix:%s", sock);
+    p.server = server;
+    p.user = "mvuser";
+    p.password = "upw";
+    p.prefix = "mv:";
+    p.log = log_cb;
+    p.log_arg = &good;
+    r = mv_redis_new(l, &p);
+    p.password = "wrong";
+    p.log_arg = &bad;
+    rb = mv_redis_new(l, &p);
+    assert_non_null(r);
+    assert_non_null(rb);
+    assert_true(wait_up(l, r, 3000));
+    assert_true(do_put(l, r, "s:acl@x.test", MV_CACHE_POSITIVE, "v", 1, 60).stored);
+    assert_true(do_get(l, r, "s:acl@x.test").found);
+    assert_false(do_put(l, r, "s:acl@x.test", MV_CACHE_TEMPORARY, "t", 1, 60).stored);  /* kept */
+    res = (result){0};
+    assert_int_equal(mv_redis_incr(r, "c:dha:1", 7, 1, 60, on_incr, &res), MV_REDIS_OK);
+    assert_true(run_until(l, &res.calls, 1, 3000));
+    assert_int_equal(res.st, MV_REDIS_OK);
+    assert_int_equal(res.value, 1);
+    res = (result){0};
+    assert_int_equal(mv_redis_del(r, "c:dha:1", 7, on_del, &res), MV_REDIS_OK);
+    assert_true(run_until(l, &res.calls, 1, 3000));
+    assert_int_equal(res.st, MV_REDIS_OK);
+    res = (result){0};
+    assert_int_equal(mv_redis_purge_domain(r, "x.test", on_purge, &res), MV_REDIS_OK);
+    assert_true(run_until(l, &res.calls, 1, 3000));
+    assert_int_equal(res.st, MV_REDIS_OK);
+    assert_int_equal(res.deleted, 1);
+    for (uint64_t t = mv_loop_now(); mv_loop_now() - t < 300;)
+        mv_loop_run_once(l, 20);
+    assert_false(mv_redis_up(rb));
+    assert_non_null(strstr(bad.last, "AUTH"));
+    mv_redis_free(rb);
+    mv_redis_free(r);
+    mv_loop_free(l);
+    server_kill();
+}
+
 /* free_port - a loopback port nobody listens on */
 static int free_port(void)
 {
@@ -760,6 +823,7 @@ int main(void)
         cmocka_unit_test_teardown(test_pending_cap, after),
         cmocka_unit_test_teardown(test_server_killed, after),
         cmocka_unit_test_teardown(test_auth, after),
+        cmocka_unit_test_teardown(test_acl_user, after),
         cmocka_unit_test_teardown(test_tcp_refused_then_up, after),
         cmocka_unit_test_teardown(test_two_engines_share, after),
         cmocka_unit_test_teardown(test_incr_purge_corrupt, after),
