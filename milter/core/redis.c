@@ -98,7 +98,10 @@ typedef struct req {
         mv_redis_del_fn del;
         mv_redis_incr_fn incr;
         mv_redis_purge_fn purge;
+        mv_redis_count_fn count;
     } cb;
+    bool counting;              /* OP_SCAN for mv_redis_count, not a purge */
+    uint64_t counts[MV_REDIS_KINDS];
     void *arg;
     uint64_t deleted;           /* purge */
     char cursor[24];            /* purge: SCAN's cursor, decimal */
@@ -613,7 +616,10 @@ static void fail(mv_redis *r, req *q, mv_redis_status st)
         break;
     case OP_SCAN:
     case OP_UNLINK:
-        q->cb.purge(q->arg, st, q->deleted);
+        if (q->counting)
+            q->cb.count(q->arg, st, q->counts);
+        else
+            q->cb.purge(q->arg, st, q->deleted);
         break;
     }
     free(q);
@@ -791,6 +797,26 @@ static mv_redis_status send_unlink(mv_redis *r, req *q, const redisReply *keys, 
     return st;
 }
 
+/* tally - a SCAN batch's keys by kind (the letter after the prefix) */
+static mv_redis_status tally(const mv_redis *r, req *q, const redisReply *keys)
+{
+    for (size_t i = 0; i < keys->elements; i++) {
+        const redisReply *k = keys->element[i];
+        char kind;
+
+        if (k->type != REDIS_REPLY_STRING)
+            return MV_REDIS_PROTO;
+        if (k->len < r->prefix_len || memcmp(k->str, r->prefix, r->prefix_len) != 0)
+            continue;           /* MATCH ignores case; the prefix does not */
+        kind = k->len > r->prefix_len + 1 && k->str[r->prefix_len + 1] == ':'
+                   ? k->str[r->prefix_len] : '?';
+        q->counts[kind == 's' ? MV_REDIS_SMTP : kind == 'd' ? MV_REDIS_DNS
+                  : kind == 'f' ? MV_REDIS_FACTS : kind == 'c' ? MV_REDIS_COUNTERS
+                  : MV_REDIS_OTHER]++;
+    }
+    return MV_REDIS_OK;
+}
+
 /* purge_next - after a SCAN batch or an UNLINK: the next step, or done */
 static mv_redis_status purge_next(mv_redis *r, req *q, const redisReply *rep, bool *again)
 {
@@ -810,11 +836,18 @@ static mv_redis_status purge_next(mv_redis *r, req *q, const redisReply *rep, bo
             rep->element[1]->type != REDIS_REPLY_ARRAY)
             return MV_REDIS_PROTO;
         memcpy(q->cursor, c->str, c->len + 1);
-        if ((st = send_unlink(r, q, rep->element[1], again)) != MV_REDIS_OK || *again)
+        if (q->counting)
+            st = tally(r, q, rep->element[1]);
+        else
+            st = send_unlink(r, q, rep->element[1], again);
+        if (st != MV_REDIS_OK || *again)
             return st;
     }
     if (strcmp(q->cursor, "0") == 0) {
-        q->cb.purge(q->arg, MV_REDIS_OK, q->deleted);
+        if (q->counting)
+            q->cb.count(q->arg, MV_REDIS_OK, q->counts);
+        else
+            q->cb.purge(q->arg, MV_REDIS_OK, q->deleted);
         return MV_REDIS_OK;
     }
     *again = true;
@@ -1154,6 +1187,31 @@ mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_
                      (size_t[]){strlen(pat), dl})) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.purge = cb;
+    strcpy(q->cursor, "0");
+    if ((st = send_scan(r, q)) != MV_REDIS_OK)
+        free(q);
+    return st;
+}
+
+static bool glob_escape(char *out, size_t size, const char *s);
+
+/* mv_redis_count - SCAN MATCH prefix*, tallying by kind */
+mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg)
+{
+    char pat[KEY_MAX * 4 + 8];
+    mv_redis_status st;
+    req *q;
+
+    if (cb == NULL || !glob_escape(pat, sizeof(pat) - 1, r->prefix))
+        return MV_REDIS_EINVAL;
+    strcat(pat, "*");
+    if (!admit(r, false))
+        return MV_REDIS_UNAVAILABLE;
+    if ((q = new_req(r, OP_SCAN, arg, 2, (const void *[]){pat, ""},
+                     (size_t[]){strlen(pat), 0})) == NULL)
+        return MV_REDIS_ENOMEM;
+    q->cb.count = cb;
+    q->counting = true;
     strcpy(q->cursor, "0");
     if ((st = send_scan(r, q)) != MV_REDIS_OK)
         free(q);

@@ -98,6 +98,11 @@ typedef void (*mv_redis_put_fn)(void *arg, mv_redis_status st, bool stored);
 typedef void (*mv_redis_del_fn)(void *arg, mv_redis_status st, bool existed);
 /* value after the increment; ttl_ms: what is left of the window */
 typedef void (*mv_redis_incr_fn)(void *arg, mv_redis_status st, int64_t value, int64_t ttl_ms);
+/* What mv_redis_count finds under the prefix, by the key's kind. */
+enum { MV_REDIS_SMTP, MV_REDIS_DNS, MV_REDIS_FACTS, MV_REDIS_COUNTERS, MV_REDIS_OTHER,
+       MV_REDIS_KINDS };
+/* counts so far (also on failure), indexed by the enum above */
+typedef void (*mv_redis_count_fn)(void *arg, mv_redis_status st, const uint64_t *counts);
 /* deleted: keys removed so far (also on failure) */
 typedef void (*mv_redis_purge_fn)(void *arg, mv_redis_status st, uint64_t deleted);
 
@@ -137,6 +142,11 @@ mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t
 /* mv_redis_purge_domain - delete every "x:local@domain[|hop]" key, SCANning in batches */
 mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_purge_fn cb,
                                       void *arg);
+
+/* mv_redis_count - count the keys under the prefix by kind ("s:", "d:"
+ * verdicts, "f:" domain facts, "c:" counters), SCANning in batches: one
+ * round trip per ~500 keys of the whole db -- an admin's command */
+mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg);
 
 /* mv_redis_get_stats - counters since mv_redis_new */
 void mv_redis_get_stats(const mv_redis *r, mv_redis_stats *out);

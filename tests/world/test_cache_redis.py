@@ -358,11 +358,30 @@ class Redis(unittest.TestCase):
         self.assertEqual(p.returncode, 1, p.stdout)
 
     def test_11_cache_stats_and_redis_down(self):
+        check("count1@catchall.test")                   # at least one verdict and fact
         p = mv("cache", "stats", "--config", cli_conf())
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("store:     redis", p.stdout)
         p = mv("cache", "stats", "--json", "--config", cli_conf())
-        self.assertEqual(json.loads(p.stdout)["reachable"], True)
+        st = json.loads(p.stdout)
+        self.assertEqual(st["reachable"], True)
+        # the counts are Redis' own, by kind
+        def scan(kind):
+            return len(REDIS.cli("--scan", "--pattern", PREFIX + kind + ":*").stdout.split())
+        self.assertEqual(st["smtp"], scan("s"))
+        self.assertEqual(st["dns"], scan("d"))
+        self.assertEqual(st["domain_facts"], scan("f"))
+        self.assertEqual(st["counters"], scan("c"))
+        self.assertEqual(st["entries"], st["smtp"] + st["dns"])
+        self.assertGreater(st["smtp"], 0)
+        REDIS.cli("SET", PREFIX + "s:count@x.test", "v")
+        REDIS.cli("SET", PREFIX + "zz", "foreign")
+        st2 = json.loads(mv("cache", "stats", "--json", "--config", cli_conf()).stdout)
+        self.assertEqual(st2["smtp"], st["smtp"] + 1)
+        self.assertEqual(st2["other"], st["other"] + 1)
+        REDIS.cli("DEL", PREFIX + "s:count@x.test", PREFIX + "zz")
+        p = mv("cache", "stats", "--config", cli_conf())
+        self.assertIn("entries:   %d verdicts" % st["entries"], p.stdout)
         REDIS.kill()
         try:
             for args in (["stats"], ["get", "known@users.test"], ["purge", "users.test"]):
