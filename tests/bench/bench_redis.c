@@ -1,7 +1,8 @@
 /*
  * bench_redis.c - cached lookups through the Redis client on loopback.
  *
- * Usage: bench_redis [-n LOOKUPS] [-k KEYS] [-w WINDOWS]   (run inside tests/in-netns)
+ * Usage: bench_redis [-n LOOKUPS] [-k KEYS] [-w WINDOWS] [-t PKIDIR]
+ *        (run inside tests/in-netns)
  *
  * Starts its own redis-server on 127.0.0.1 (a free port, --save "",
  * --appendonly no), stores KEYS entries with mv_redis_put, then runs
@@ -11,6 +12,15 @@
  * on the monotonic clock; it prints lookups/s and p50/p99/max latency. As
  * with the other benchmarks this prints figures and never fails on them.
  * The "RATE name value" lines are for a driver script to pick up.
+ *
+ * With -t, PKIDIR holds ca.crt, server.crt/.key and client.crt/.key (PEM;
+ * the server's certificate names IP 127.0.0.1): the same redis-server
+ * also gets a tls-port (another free port; Redis asks for a client
+ * certificate), a second client connects to it with TLS (redis_tls.c's
+ * pump) and every window is run on that connection too, right after the
+ * plain one, on the same keys ("tls window" lines). If the server will
+ * not start with a tls-port or the TLS connection does not come up, it
+ * says so on stderr and runs the plain windows alone.
  *
  * Then the hit rate two processes gain by sharing this Redis, on the same
  * stream of RCPTs as bench_cache.c's share() (its LMDB figure): two
@@ -80,20 +90,38 @@ static int free_port(void)
     return port;
 }
 
-/* start_server - redis-server on 127.0.0.1:port; its pid, or -1 */
-static pid_t start_server(int port)
+/* start_server - redis-server on 127.0.0.1:port, and with pki (not NULL)
+ * a tls-port tls_port too; its pid, or -1 (it is not left running) */
+static pid_t start_server(int port, const char *pki, int tls_port)
 {
-    char ps[16];
+    char ps[16], tps[16], crt[512], key[512], ca[512];
+    char *argv[24] = {"redis-server", "--bind", "127.0.0.1", "--port", ps, "--save", "",
+                      "--appendonly", "no", "--loglevel", "warning"};
+    int n = 11;
     pid_t pid;
 
     snprintf(ps, sizeof(ps), "%d", port);
+    if (pki != NULL) {
+        snprintf(tps, sizeof(tps), "%d", tls_port);
+        snprintf(crt, sizeof(crt), "%s/server.crt", pki);
+        snprintf(key, sizeof(key), "%s/server.key", pki);
+        snprintf(ca, sizeof(ca), "%s/ca.crt", pki);
+        argv[n++] = "--tls-port";
+        argv[n++] = tps;
+        argv[n++] = "--tls-cert-file";
+        argv[n++] = crt;
+        argv[n++] = "--tls-key-file";
+        argv[n++] = key;
+        argv[n++] = "--tls-ca-cert-file";
+        argv[n++] = ca;
+    }
+    argv[n] = NULL;
     if ((pid = fork()) == 0) {
         int fd = open("/dev/null", O_WRONLY);
 
         if (fd >= 0)
             dup2(fd, 1);
-        execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", ps, "--save", "",
-               "--appendonly", "no", "--loglevel", "warning", (char *)NULL);
+        execvp("redis-server", argv);
         _exit(127);
     }
     for (int i = 0; pid > 0 && i < 500; i++) {
@@ -104,9 +132,59 @@ static pid_t start_server(int port)
             redisFree(c);
         if (up)
             return pid;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1;          /* it exited: bad arguments, no TLS in this build */
         usleep(10000);
     }
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
     return -1;
+}
+
+enum { LOGLINE = 256 };
+
+/* tls_log - keep the TLS client's last log line (LOGLINE bytes at arg) */
+static void tls_log(void *arg, int priority, const char *msg)
+{
+    (void)priority;
+    snprintf(arg, LOGLINE, "%s", msg);
+}
+
+/* tls_client - a client of the tls-port with pki's CA and client pair,
+ * up and ready; NULL (said on stderr) when it does not come up in 5 s */
+static mv_redis *tls_client(mv_loop *l, const char *pki, int tls_port, char *logline)
+{
+    char server[32], ca[512], crt[512], key[512];
+    mv_redis_params p = {0};
+    mv_redis *r;
+
+    snprintf(server, sizeof(server), "127.0.0.1:%d", tls_port);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", pki);
+    snprintf(crt, sizeof(crt), "%s/client.crt", pki);
+    snprintf(key, sizeof(key), "%s/client.key", pki);
+    p.server = server;
+    p.prefix = "bench:";        /* the plain client's: the same keys */
+    p.tls = true;
+    p.tls_ca_file = ca;
+    p.tls_cert_file = crt;
+    p.tls_key_file = key;
+    p.log = tls_log;
+    p.log_arg = logline;
+    if ((r = mv_redis_new(l, &p)) == NULL) {
+        fprintf(stderr, "bench_redis: TLS client refused: %s; no TLS rows\n", logline);
+        return NULL;
+    }
+    for (int i = 0; i < 500 && !mv_redis_up(r); i++)
+        mv_loop_run_once(l, 10);
+    if (!mv_redis_up(r)) {
+        fprintf(stderr, "bench_redis: no TLS connection to %s in 5 s (%s); no TLS rows\n",
+                server, logline[0] ? logline : "no log line");
+        mv_redis_free(r);
+        return NULL;
+    }
+    return r;
 }
 
 static void issue(bench *b);
@@ -152,10 +230,12 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void run_window(bench *b, unsigned window)
+/* run_window - b->total GETs on r, window outstanding; tls names the rows */
+static void run_window(bench *b, mv_redis *r, bool tls, unsigned window)
 {
     uint64_t t0, el;
 
+    b->r = r;
     b->window = window;
     b->issued = b->done = b->found = b->errors = 0;
     t0 = now_ns();
@@ -164,12 +244,12 @@ static void run_window(bench *b, unsigned window)
         mv_loop_run_once(b->l, 100);
     el = now_ns() - t0;
     qsort(b->lat, b->total, sizeof(b->lat[0]), cmp_u64);
-    printf("window %4u: %8.0f lookups/s  p50 %7.1f us  p99 %7.1f us  max %8.1f us  "
+    printf("%swindow %4u: %8.0f lookups/s  p50 %7.1f us  p99 %7.1f us  max %8.1f us  "
            "(%u found, %u errors)\n",
-           window, b->total / (el / 1e9), b->lat[b->total / 2] / 1e3,
+           tls ? "tls " : "", window, b->total / (el / 1e9), b->lat[b->total / 2] / 1e3,
            b->lat[(size_t)(b->total * 0.99)] / 1e3, b->lat[b->total - 1] / 1e3, b->found,
            b->errors);
-    printf("RATE redis_get_w%u %.0f\n", window, b->total / (el / 1e9));
+    printf("RATE redis%s_get_w%u %.0f\n", tls ? "_tls" : "", window, b->total / (el / 1e9));
 }
 
 /* The sharing stream: keep these as bench_cache.c has them (key_of, zipf,
@@ -339,29 +419,48 @@ int main(int argc, char **argv)
 {
     bench b = {0};
     char server[32], *windows = strdup("1,16,64,256"), *tok, *save = NULL;
-    int port = free_port(), opt, rc;
-    pid_t pid;
+    char tls_why[LOGLINE] = "";
+    const char *pki = NULL;
+    int port = free_port(), tls_port = -1, opt, rc;
+    pid_t pid = -1;
     mv_redis_params p = {0};
+    mv_redis *plain, *tls = NULL;
 
     b.total = 200000;
     b.keys = 10000;
-    while ((opt = getopt(argc, argv, "n:k:w:")) != -1) {
+    signal(SIGPIPE, SIG_IGN);   /* redis.h: hiredis and the TLS pump write to sockets */
+    while ((opt = getopt(argc, argv, "n:k:w:t:")) != -1) {
         if (opt == 'n')
             b.total = (unsigned)atoi(optarg);
         else if (opt == 'k')
             b.keys = (unsigned)atoi(optarg);
         else if (opt == 'w')
             free(windows), windows = strdup(optarg);
+        else if (opt == 't')
+            pki = optarg;
         else
-            return fprintf(stderr, "usage: bench_redis [-n N] [-k KEYS] [-w 1,64]\n"), 64;
+            return fprintf(stderr, "usage: bench_redis [-n N] [-k KEYS] [-w 1,64] [-t PKIDIR]\n"),
+                   64;
     }
-    if (port < 0 || (pid = start_server(port)) < 0 || b.total == 0 || b.keys == 0)
+    if (b.total == 0 || b.keys == 0)
+        return fprintf(stderr, "bench_redis: -n and -k must be at least 1\n"), 64;
+    if (port >= 0 && pki != NULL) {
+        do
+            tls_port = free_port();
+        while (tls_port == port);
+        if (tls_port < 0 || (pid = start_server(port, pki, tls_port)) < 0) {
+            fprintf(stderr, "bench_redis: redis-server did not start with a tls-port (%s); "
+                    "no TLS rows\n", pki);
+            pki = NULL;
+        }
+    }
+    if (port < 0 || (pid < 0 && (pid = start_server(port, NULL, -1)) < 0))
         return fprintf(stderr, "bench_redis: cannot start redis-server\n"), 1;
     snprintf(server, sizeof(server), "127.0.0.1:%d", port);
     p.server = server;
     p.prefix = "bench:";
     b.l = mv_loop_new();
-    b.r = mv_redis_new(b.l, &p);
+    b.r = plain = mv_redis_new(b.l, &p);
     b.lat = calloc(b.total, sizeof(*b.lat));
     while (b.r != NULL && !mv_redis_up(b.r))
         mv_loop_run_once(b.l, 10);
@@ -380,9 +479,27 @@ int main(int argc, char **argv)
         mv_loop_run_once(b.l, 10);
     printf("redis-server %s, %u keys of 84 bytes, %u GETs per window, one connection\n", server,
            b.keys, b.total);
-    for (tok = strtok_r(windows, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
-        run_window(&b, (unsigned)atoi(tok) ? (unsigned)atoi(tok) : 1);
-    mv_redis_free(b.r);
+    if (pki != NULL && (tls = tls_client(b.l, pki, tls_port, tls_why)) != NULL)
+        printf("tls: 127.0.0.1:%d, the same server and keys, one connection: %s\n", tls_port,
+               tls_why);
+    for (tok = strtok_r(windows, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        unsigned w = (unsigned)atoi(tok) ? (unsigned)atoi(tok) : 1;
+
+        run_window(&b, plain, false, w);
+        if (tls != NULL)
+            run_window(&b, tls, true, w);
+    }
+    if (tls != NULL) {
+        mv_redis_stats st;
+
+        mv_redis_get_stats(tls, &st);
+        printf("tls connection: %llu connects, %llu drops, %llu timeouts, %llu failed, "
+               "%llu refused (unavailable)\n", (unsigned long long)st.connects,
+               (unsigned long long)st.drops, (unsigned long long)st.timeouts,
+               (unsigned long long)st.failed, (unsigned long long)st.unavailable);
+    }
+    mv_redis_free(tls);
+    mv_redis_free(plain);
     rc = share(b.l, server);
     mv_loop_free(b.l);
     kill(pid, SIGTERM);
