@@ -23,6 +23,7 @@
 #ifdef MV_HAVE_HIREDIS
 
 #include "redis.h"
+#include "outcome.h"
 #include "redis_tls.h"
 
 #include <arpa/inet.h>
@@ -1216,6 +1217,57 @@ mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg)
     if ((st = send_scan(r, q)) != MV_REDIS_OK)
         free(q);
     return st;
+}
+
+/* parsed_value - a reply as the GET path sees it: an entry, then an outcome */
+static void parsed_value(const redisReply *rep)
+{
+    mv_redis_entry e;
+    mv_net_outcome o;
+
+    if (rep->type == REDIS_REPLY_STRING && decode(rep, &e))
+        (void)mv_outcome_unpack(e.val, e.vlen, &o);
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
+        parsed_value(rep->element[i]);
+}
+
+/* mv_redis_parse - the reader and its guards, on bytes alone */
+int mv_redis_parse(const void *data, size_t len, unsigned asked)
+{
+    mv_redis r;
+    redisReader *rd = redisReaderCreate();
+    void *rep = NULL;
+    int n = 0;
+
+    if (rd == NULL)
+        return -1;
+    memset(&r, 0, sizeof(r));
+    r.sent_conn = asked;
+    r.dflt = rd->fn;
+    r.fns = *r.dflt;
+    r.fns.createString = mk_string;
+    r.fns.createArray = mk_array;
+    r.fns.createInteger = mk_integer;
+    r.fns.createNil = mk_nil;
+    rd->fn = &r.fns;
+    rd->privdata = &r;
+    if (redisReaderFeed(rd, data, len) != REDIS_OK)
+        n = -1;
+    while (n >= 0 && rd->len - rd->pos <= REPLY_BUF_MAX) {
+        if (redisReaderGetReply(rd, &rep) != REDIS_OK) {
+            n = -1;
+            break;
+        }
+        if (rep == NULL)
+            break;
+        parsed_value(rep);
+        freeReplyObject(rep);
+        n++;
+    }
+    if (n >= 0 && rd->len - rd->pos > REPLY_BUF_MAX)
+        n = -1;                 /* on_io drops a connection whose reply grows past this */
+    redisReaderFree(rd);
+    return n;
 }
 
 /* mv_redis_get_stats - counters since mv_redis_new */

@@ -148,6 +148,14 @@ mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_
  * round trip per ~500 keys of the whole db -- an admin's command */
 mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg);
 
+/* mv_redis_parse - what a server's bytes become on this client, without a
+ * connection: fed to hiredis' reader behind the client's guards as if
+ * `asked` commands were outstanding, every string reply decoded as a
+ * stored entry and its value unpacked as a cached outcome. The replies
+ * parsed, or -1 where the client would drop the connection. For the fuzz
+ * target (fuzz_redis) and the hostile-server tests. */
+int mv_redis_parse(const void *data, size_t len, unsigned asked);
+
 /* mv_redis_get_stats - counters since mv_redis_new */
 void mv_redis_get_stats(const mv_redis *r, mv_redis_stats *out);
 

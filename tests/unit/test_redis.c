@@ -623,6 +623,23 @@ static void test_free_in_callback(void **state)
     server_kill();
 }
 
+/* The reader's guards on bytes alone (what fuzz_redis drives) */
+static void test_parse_guards(void **state)
+{
+    static const char ok[] = "$-1\r\n:5\r\n+OK\r\n";
+    static const char big_array[] = "*5000\r\n";
+    char huge[64];
+
+    (void)state;
+    assert_int_equal(mv_redis_parse(ok, sizeof(ok) - 1, 3), 3);
+    assert_int_equal(mv_redis_parse(ok, sizeof(ok) - 1, 2), -1);     /* one nobody asked for */
+    assert_int_equal(mv_redis_parse(ok, 7, 3), 1);                   /* the rest is to come */
+    assert_int_equal(mv_redis_parse(big_array, sizeof(big_array) - 1, 1), -1);
+    snprintf(huge, sizeof(huge), "$999999999\r\nabc");               /* waits: a partial bulk */
+    assert_int_equal(mv_redis_parse(huge, strlen(huge), 1), 0);
+    assert_int_equal(mv_redis_parse("?garbage\r\n", 10, 1), -1);
+}
+
 static void test_params(void **state)
 {
     char err[256];
@@ -817,6 +834,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_params, after),
+        cmocka_unit_test_teardown(test_parse_guards, after),
         cmocka_unit_test_teardown(test_roundtrip_ttl, after),
         cmocka_unit_test_teardown(test_never_clobber, after),
         cmocka_unit_test_teardown(test_pipeline_10000, after),
