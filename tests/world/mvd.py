@@ -151,6 +151,18 @@ smtpd_hard_error_limit = 1000
         return self.w.add_postfix(name, ip, cf)
 
 
+class NamedMilter(Milter):
+    """A mailverifyd with its own config, log and control socket, so that
+    several can run in one world (the shared-cache tests)."""
+
+    def __init__(self, world, name, port, extra, milter=None):
+        super().__init__(world, extra, port=port, milter=milter)
+        self.path = world.path("mailverifyd-%s.conf" % name)
+        self.log_path = world.path("mailverifyd-%s.log" % name)
+        self.control = world.path("control-%s.sock" % name)
+        self.groups["milter"]["control_socket"] = '"%s"' % self.control
+
+
 def swaks(*args, server=FRONT_IP, timeout=60):
     """swaks -s SERVER ARGS; (exit status, the transcript)."""
     p = subprocess.run(["swaks", "-s", server, "--timeout", "30"] + list(args),

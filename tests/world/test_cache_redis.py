@@ -32,7 +32,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from world import World  # noqa: E402
-from mvd import Milter, reply_to, swaks  # noqa: E402
+from mvd import NamedMilter, reply_to, swaks  # noqa: E402
 
 MV = os.path.abspath(os.environ.get("MAILVERIFY", "build/mailverify"))
 W = None
@@ -141,17 +141,6 @@ def rcpts(name, addr):
 def rcpt_reply(to, front):
     rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT", server=front)
     return reply_to(t, "RCPT TO")
-
-
-class NamedMilter(Milter):
-    """A mailverifyd with its own config, log and control socket."""
-
-    def __init__(self, world, name, port, extra, milter=None):
-        super().__init__(world, extra, port=port, milter=milter)
-        self.path = world.path("mailverifyd-%s.conf" % name)
-        self.log_path = world.path("mailverifyd-%s.log" % name)
-        self.control = world.path("control-%s.sock" % name)
-        self.groups["milter"]["control_socket"] = '"%s"' % self.control
 
 
 class Redis(unittest.TestCase):

@@ -27,24 +27,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from world import World  # noqa: E402
-from mvd import Milter, reply_to, swaks  # noqa: E402
+from mvd import NamedMilter, reply_to, swaks  # noqa: E402
 
 MV = os.path.abspath(os.environ.get("MAILVERIFY", "build/mailverify"))
 W = None
 TMP = None
 CACHE = None
-
-
-class NamedMilter(Milter):
-    """A mailverifyd with its own config, log and control socket, so that
-    two can run in one world."""
-
-    def __init__(self, world, name, port, extra, milter=None):
-        super().__init__(world, extra, port=port, milter=milter)
-        self.path = world.path("mailverifyd-%s.conf" % name)
-        self.log_path = world.path("mailverifyd-%s.log" % name)
-        self.control = world.path("control-%s.sock" % name)
-        self.groups["milter"]["control_socket"] = '"%s"' % self.control
 
 
 def cache_conf():
