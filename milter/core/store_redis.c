@@ -149,17 +149,23 @@ static const mv_store_ops redis_ops = {
     "redis", true, rget, rput, rdel, rincr, rpurge, rsweep, rstats, rfree,
 };
 
+/* dup_setting - a copy of a setting; NULL (a settings struct made by hand) is "" */
+static char *dup_setting(const char *s)
+{
+    return strdup(s != NULL ? s : "");
+}
+
 /* copy_params - the client's settings, with copies of the strings */
 static bool copy_params(redis_store *rs, const mv_settings *s, char *err, size_t errlen)
 {
-    if ((rs->server = strdup(s->cache_redis_server)) == NULL ||
-        (rs->user = strdup(s->cache_redis_user)) == NULL ||
-        (rs->password = strdup(s->cache_redis_password)) == NULL ||
-        (rs->prefix = strdup(s->cache_redis_prefix)) == NULL ||
-        (rs->ca = strdup(s->cache_redis_tls_ca_file)) == NULL ||
-        (rs->cert = strdup(s->cache_redis_tls_cert_file)) == NULL ||
-        (rs->key = strdup(s->cache_redis_tls_key_file)) == NULL ||
-        (rs->name = strdup(s->cache_redis_tls_server_name)) == NULL) {
+    if ((rs->server = dup_setting(s->cache_redis_server)) == NULL ||
+        (rs->user = dup_setting(s->cache_redis_user)) == NULL ||
+        (rs->password = dup_setting(s->cache_redis_password)) == NULL ||
+        (rs->prefix = dup_setting(s->cache_redis_prefix)) == NULL ||
+        (rs->ca = dup_setting(s->cache_redis_tls_ca_file)) == NULL ||
+        (rs->cert = dup_setting(s->cache_redis_tls_cert_file)) == NULL ||
+        (rs->key = dup_setting(s->cache_redis_tls_key_file)) == NULL ||
+        (rs->name = dup_setting(s->cache_redis_tls_server_name)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return false;
     }
