@@ -468,7 +468,7 @@ static void from_memory_tier(mv_engine *e, mv_areq *r)
     mv_cache_class cls;
     mv_net_outcome o;
 
-    if (kl == 0 || atomic_load(&e->closing) ||
+    if (kl == 0 || e->store == NULL || atomic_load(&e->closing) ||
         mv_store_get(e->store, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, &cls) !=
             MV_CACHE_HIT ||
         !mv_outcome_unpack(val, vl, &o)) {
@@ -557,9 +557,13 @@ static void ask_shared(mv_engine *e, mv_areq *r)
     char key[MV_CACHE_KEY_MAX + 1];
     size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop);
 
-    if (rc != NULL && kl != 0 && mv_redis_up(rc))
+    if (rc == NULL) {           /* not redis (or no cache): from_cache asked the store */
+        ask_net(e, r);
+        return;
+    }
+    if (kl != 0 && mv_redis_up(rc))
         ask_facts(e, rc, r);
-    if (rc == NULL || kl == 0 || mv_redis_get(rc, key, kl, on_shared, r) != MV_REDIS_OK)
+    if (kl == 0 || mv_redis_get(rc, key, kl, on_shared, r) != MV_REDIS_OK)
         from_memory_tier(e, r); /* down or full: verification goes on without it */
 }
 
