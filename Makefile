@@ -71,7 +71,7 @@ $(CORE_LIB): $(CORE_OBJ)
 	$(AR) rcs $@ $^
 
 # bulk posts its completion through the web plugin's webhook sender (libcurl)
-$(B)/milter/cli_bulk.o: ALL_CFLAGS += -Iplugins/fastcgi
+$(B)/milter/cli_bulk.o $(B)/milter/cli_bulk_setup.o: ALL_CFLAGS += -Iplugins/fastcgi
 $(B)/mailverify: $(CLI_OBJ) $(B)/plugins/fastcgi/webhook.o $(CORE_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(B)/plugins/fastcgi/webhook.o $(CORE_LIB) $(PKG_LIBS) -lcurl
 

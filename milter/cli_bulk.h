@@ -1,6 +1,7 @@
 /*
  * cli_bulk.h - the insides of `mailverify bulk`, shared by cli_bulk.c (the
- * command: options, the submission loop, progress, signals, summary) and
+ * submission loop, progress, signals), cli_bulk_setup.c (options, input,
+ * outputs, resume, summary), cli_bulk_group.c (rows held by domain) and
  * cli_bulk_io.c (output rows, output files, the resume state file, the
  * completion JSON).
  *
