@@ -316,8 +316,9 @@ static void on_retry(void *arg)
  * once, the job after the MX answer's batch would take the domain's second
  * session alone (a session for one RCPT, then the rest queued behind both).
  * A few milliseconds, well under one SMTP round trip, let the burst gather
- * into full batches. The first session of a domain never waits: a single
- * address costs no latency.
+ * into full batches. The first session of a domain waits only for the
+ * end of the loop's turn (see net_schedule_arrival): a single address
+ * costs no latency.
  */
 #define GATHER_MS 10
 
@@ -337,13 +338,18 @@ void net_schedule_arrival(domain *d)
     mv_net *n = d->n;
     size_t batch = n->p.max_rcpt < MV_PROBE_RCPT_MAX ? n->p.max_rcpt : MV_PROBE_RCPT_MAX;
 
-    if (d->active == 0 || queued_at_least(d, batch)) {
+    if (queued_at_least(d, batch)) {
         net_schedule(d);
         return;
     }
     /* an armed timer (gathering already, or limits said "later") will
-     * schedule this job with the others */
-    if (!mv_timer_armed(&d->retry) && mv_timer_start(n->loop, &d->retry, GATHER_MS, on_retry, d) < 0)
+     * schedule this job with the others. An idle domain's first session
+     * waits for the end of this turn of the loop only (0 ms: no latency
+     * worth the name), so that the jobs of one burst -- a bulk group, the
+     * Redis answers of one read -- share it instead of the first taking
+     * it alone. */
+    if (!mv_timer_armed(&d->retry) &&
+        mv_timer_start(n->loop, &d->retry, d->active == 0 ? 0 : GATHER_MS, on_retry, d) < 0)
         net_schedule(d);
 }
 
