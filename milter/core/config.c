@@ -611,6 +611,16 @@ static void check_lmdb_dir(loader *L, config_t *lc, const char *path)
     }
 }
 
+/* url_ok - http:// or https://, then a host (libcurl would send anything
+ * else nowhere, or to a scheme we do not want: file://, gopher:// ...) */
+static bool url_ok(const char *u)
+{
+    size_t n = strncasecmp(u, "https://", 8) == 0 ? 8 : strncasecmp(u, "http://", 7) == 0 ? 7 : 0;
+
+    return n > 0 && u[n] != '\0' && strchr("/?#:@", u[n]) == NULL &&
+           strpbrk(u, " \t\r\n") == NULL;
+}
+
 /* check_meaning - values that must agree with the world or each other */
 static void check_meaning(loader *L, config_t *lc)
 {
@@ -632,6 +642,9 @@ static void check_meaning(loader *L, config_t *lc)
     if (s->dns_min_ttl > s->dns_max_ttl)
         config_error(L, config_lookup(lc, "dns.min_ttl"), "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)",
               s->dns_min_ttl, s->dns_max_ttl);
+    if (s->webhook_url[0] != '\0' && !url_ok(s->webhook_url))
+        config_error(L, config_lookup(lc, "webhook.url"), "'webhook.url' \"%s\" must be an http:// or "
+              "https:// URL with a host", s->webhook_url);
     if (strcmp(s->cache_store, "lmdb") == 0)
         check_lmdb_dir(L, lc, s->cache_lmdb_path);
     if (!mv_store_built(s->cache_store))
