@@ -139,7 +139,8 @@ mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis
 mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t by,
                               uint32_t window_s, mv_redis_incr_fn cb, void *arg);
 
-/* mv_redis_purge_domain - delete every "x:local@domain[|hop]" key, SCANning in batches */
+/* mv_redis_purge_domain - delete every "x:local@domain[|hop]" and "f:domain[|hop]" key,
+ * SCANning in batches */
 mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_purge_fn cb,
                                       void *arg);
 

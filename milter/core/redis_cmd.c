@@ -305,18 +305,25 @@ void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 /* ---- purge: SCAN MATCH in batches, UNLINK what belongs to the domain ------ */
 
-/* key_domain_is - does "x:local@domain[|hop]" (after the prefix) name domain? */
+/* key_domain_is - does "x:local@domain[|hop]" or "f:domain[|hop]" (after
+ * the prefix) name domain? */
 static bool key_domain_is(const mv_redis *r, const req *q, const char *k, size_t klen)
 {
     const char *end, *at;
     const char *dom = q->data + q->len[0];
     size_t dlen = q->len[1];
 
-    if (klen < r->prefix_len || memcmp(k, r->prefix, r->prefix_len) != 0)
+    if (klen < r->prefix_len + 2 || memcmp(k, r->prefix, r->prefix_len) != 0 ||
+        k[r->prefix_len + 1] != ':')
         return false;
     end = memchr(k + r->prefix_len, '|', klen - r->prefix_len);
     end = end ? end : k + klen;
-    at = memrchr(k, '@', (size_t)(end - k));
+    if (k[r->prefix_len] == 'f')        /* a domain's facts */
+        at = k + r->prefix_len + 1;
+    else if (k[r->prefix_len] == 's' || k[r->prefix_len] == 'd')
+        at = memrchr(k, '@', (size_t)(end - k));
+    else
+        return false;
     return at != NULL && (size_t)(end - at - 1) == dlen && strncasecmp(at + 1, dom, dlen) == 0;
 }
 
@@ -550,7 +557,8 @@ static bool glob_escape(char *out, size_t size, const char *s)
     return true;
 }
 
-/* mv_redis_purge_domain - delete every "x:local@domain[|hop]" key, SCANning in batches */
+/* mv_redis_purge_domain - delete every "x:local@domain[|hop]" and "f:domain[|hop]" key,
+ * SCANning in batches */
 mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_purge_fn cb,
                                       void *arg)
 {
@@ -564,7 +572,7 @@ mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_
         !glob_escape(esc, sizeof(esc), domain) || !glob_escape(pat, sizeof(pat), r->prefix))
         return MV_REDIS_EINVAL;
     /* the filter in key_domain_is() decides; MATCH only saves the traffic */
-    n = snprintf(pat + strlen(pat), sizeof(pat) - strlen(pat), "*@%s*", esc);
+    n = snprintf(pat + strlen(pat), sizeof(pat) - strlen(pat), "*%s*", esc);
     if (n < 0 || (size_t)n >= sizeof(pat) - strlen(pat))
         return MV_REDIS_EINVAL;
     if (!redis_admit(r, false))

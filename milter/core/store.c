@@ -219,8 +219,9 @@ bool mv_store_purge_match(const char *key, size_t klen, const char *what)
         return false;
     mb = key + 2;
     ml = klen - 2;
-    if (key[0] == 'f')          /* a domain's facts */
-        return strchr(what, '@') == NULL && ml == wl && strncasecmp(mb, what, wl) == 0;
+    if (key[0] == 'f')          /* a domain's facts, also for a next hop: "f:domain|hop" */
+        return strchr(what, '@') == NULL && ml >= wl && strncasecmp(mb, what, wl) == 0 &&
+               (ml == wl || mb[wl] == '|');
     if (key[0] != 's' && key[0] != 'd')
         return false;
     if ((bar = memchr(mb, '|', ml)) != NULL)

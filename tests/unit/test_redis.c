@@ -528,7 +528,9 @@ static void test_incr_purge_corrupt(void **state)
     logbook lb = {0};
     mv_redis *r;
     result res = {0};
-    static const char *keep[] = {"s:c@y.test", "s:d@xx.test", "s:e@x.test.org", "s:f@y.test|x.test"};
+    static const char *keep[] = {"s:c@y.test", "s:d@xx.test", "s:e@x.test.org", "s:f@y.test|x.test",
+                                 "f:xx.test", "f:x.test.org|mx.x.test", "c:dha:x.test"};
+    static const char *facts[] = {"f:x.test", "f:X.test|mx.hop.test"};
     unsigned char bad[40] = "MV\001\007";
 
     (void)state;
@@ -555,11 +557,15 @@ static void test_incr_purge_corrupt(void **state)
     }
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
         do_put(l, r, keep[i], MV_CACHE_POSITIVE, "v", 1, 60);
+    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++)     /* the domain's facts go too */
+        do_put(l, r, facts[i], MV_CACHE_NEGATIVE, "f", 1, 60);
     res = (result){0};
     assert_int_equal(mv_redis_purge_domain(r, "x.test", on_purge, &res), MV_REDIS_OK);
     assert_true(run_until(l, &res.calls, 1, 5000));
     assert_int_equal(res.st, MV_REDIS_OK);
-    assert_int_equal(res.deleted, 1200);
+    assert_int_equal(res.deleted, 1202);
+    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++)
+        assert_false(do_get(l, r, facts[i]).found);
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
         assert_true(do_get(l, r, keep[i]).found);
     /* corrupt and foreign values are misses, and a put replaces them */

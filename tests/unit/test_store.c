@@ -388,6 +388,8 @@ static void test_purge_match(void **state)
     assert_true(mv_store_purge_match("d:a@x.t|hop", 11, "a@x.t"));
     assert_true(mv_store_purge_match("s:a@x.t|hop", 11, "x.t"));
     assert_true(mv_store_purge_match("f:x.t", 5, "x.t"));
+    assert_true(mv_store_purge_match("f:x.t|mx.hop", 12, "x.t"));
+    assert_false(mv_store_purge_match("f:x.tt", 6, "x.t"));
     assert_false(mv_store_purge_match("f:x.t", 5, "a@x.t"));
     assert_false(mv_store_purge_match("s:a@x.tt", 8, "x.t"));
     assert_false(mv_store_purge_match("s:ab@x.t", 8, "b@x.t"));
