@@ -734,6 +734,7 @@ static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigne
                                unsigned window_s)
 {
     counter_call *c = calloc(1, sizeof(*c));
+    pthread_condattr_t ca;
     struct timespec until;
     unsigned ms = (unsigned)mv_config_settings(e->cfg)->cache_redis_timeout_ms + 100;
     long long v;
@@ -741,7 +742,11 @@ static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigne
     if (c == NULL)
         return -1;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
+    /* a monotonic deadline: a step of the wall clock neither stretches nor cuts the wait */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
     c->refs = 2;
     c->e = e;
     c->delta = delta;
@@ -754,7 +759,7 @@ static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigne
         counter_release(c);
         return -1;
     }
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ms / 1000;
     until.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
