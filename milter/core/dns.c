@@ -13,6 +13,13 @@
  * (NODATA), one address lookup for the domain itself. The lookup ends
  * when every part has answered, and its callback runs exactly once --
  * also when the resolver is destroyed (then with MV_DNS_TEMP).
+ *
+ * At most MAX_INFLIGHT lookups are out at once; the rest wait in order.
+ * A burst of new domains (a bulk list, a mail storm) otherwise sent
+ * thousands of queries within milliseconds: answers were dropped at the
+ * resolver's socket and at ours (UDP RcvbufErrors), and a lookup that
+ * lost its answers dns.tries times came out dns_error. Our socket also
+ * asks for a larger receive buffer.
  */
 #include "dns.h"
 
@@ -24,16 +31,22 @@
 #include <string.h>
 #include <sys/random.h>
 
+#define RCVBUF_BYTES (4 << 20)  /* our socket's receive buffer, asked for (capped at rmem_max) */
+#define MAX_INFLIGHT 128        /* lookups out at once (each: an MX query, then its hosts') */
+
+typedef struct lookup lookup;
+
 struct mv_dns {
     mv_loop *loop;
     ares_channel ch;
     mv_timer timer;
-    size_t pending;
+    size_t pending;             /* lookups not finished: out, or waiting */
+    size_t inflight;            /* out: at most MAX_INFLIGHT */
+    lookup *wait_head, *wait_tail;      /* waiting for a place, in order */
+    bool starting;              /* inside start_waiting (no recursion) */
     uint64_t rng;
     bool closing;
 };
-
-typedef struct lookup lookup;
 
 typedef struct {
     lookup *lk;
@@ -42,6 +55,9 @@ typedef struct {
 
 struct lookup {
     mv_dns *d;
+    lookup *next;               /* in the waiting line */
+    bool mx;                    /* an MX lookup (else: a host's addresses only) */
+    bool started;               /* counted in d->inflight */
     char domain[256];
     mv_dns_cb cb;
     void *arg;
@@ -50,6 +66,8 @@ struct lookup {
     size_t outstanding;
     size_t temp;                /* address lookups that failed for now */
 };
+
+static void temp(lookup *lk, const char *why);
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static int lib_status;
@@ -125,8 +143,13 @@ mv_dns *mv_dns_new(mv_loop *loop, const char *servers, int timeout_ms, int tries
     o.tries = tries;
     o.sock_state_cb = sock_state;
     o.sock_state_cb_data = d;
+    /* every answer of a burst lands on one UDP socket: with the kernel's
+     * default buffer (~208 KB, a few hundred answers) a burst of lookups
+     * to new domains lost answers on the floor (RcvbufErrors) and came
+     * out dns_error after dns.tries; the kernel caps this at rmem_max */
+    o.socket_receive_buffer_size = RCVBUF_BYTES;
     rc = ares_init_options(&d->ch, &o, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-                                       ARES_OPT_SOCK_STATE_CB);
+                                       ARES_OPT_SOCK_STATE_CB | ARES_OPT_SOCK_RCVBUF);
     if (rc == ARES_SUCCESS && servers != NULL && *servers != '\0' &&
         (rc = ares_set_servers_ports_csv(d->ch, servers)) != ARES_SUCCESS)
         ares_destroy(d->ch);
@@ -150,15 +173,23 @@ size_t mv_dns_pending(const mv_dns *d)
 /* mv_dns_free - cancel what is pending (each gets MV_DNS_TEMP), release */
 void mv_dns_free(mv_dns *d)
 {
+    lookup *lk;
+
     if (d == NULL)
         return;
     d->closing = true;
     mv_timer_stop(d->loop, &d->timer);
-    ares_destroy(d->ch);        /* runs every pending callback */
+    ares_destroy(d->ch);        /* runs every callback of what is out */
+    while ((lk = d->wait_head) != NULL) {
+        d->wait_head = lk->next;
+        temp(lk, "cancelled");
+    }
     free(d);
 }
 
-/* finish - the one and only completion of a lookup */
+static void start_waiting(mv_dns *d);
+
+/* finish - the one and only completion of a lookup; a waiting one takes its place */
 static void finish(lookup *lk)
 {
     mv_dns *d = lk->d;
@@ -167,7 +198,10 @@ static void finish(lookup *lk)
         lk->res.ttl = 0;
     lk->cb(lk->arg, &lk->res);
     d->pending--;
+    if (lk->started)
+        d->inflight--;
     free(lk);
+    start_waiting(d);
 }
 
 /* temp - end with a temporary failure */
@@ -354,7 +388,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 }
 
 /* new_lookup - a lookup, or NULL after answering "out of memory" */
-static lookup *new_lookup(mv_dns *d, const char *name, mv_dns_cb cb, void *arg)
+static lookup *new_lookup(mv_dns *d, const char *name, bool mx, mv_dns_cb cb, void *arg)
 {
     lookup *lk = calloc(1, sizeof(*lk));
 
@@ -366,6 +400,7 @@ static lookup *new_lookup(mv_dns *d, const char *name, mv_dns_cb cb, void *arg)
         return NULL;
     }
     lk->d = d;
+    lk->mx = mx;
     lk->cb = cb;
     lk->arg = arg;
     lk->res.ttl = UINT32_MAX;
@@ -374,44 +409,66 @@ static lookup *new_lookup(mv_dns *d, const char *name, mv_dns_cb cb, void *arg)
     return lk;
 }
 
-/* mv_dns_lookup_host - a host's addresses only (a configured next hop) */
-void mv_dns_lookup_host(mv_dns *d, const char *host, mv_dns_cb cb, void *arg)
+/* start - send a lookup's first query (its callbacks own it from here) */
+static void start(lookup *lk)
 {
-    lookup *lk = new_lookup(d, host, cb, arg);
+    lk->started = true;
+    lk->d->inflight++;
+    if (lk->mx)
+        ares_query(lk->d->ch, lk->domain, ns_c_in, ns_t_mx, on_mx, lk);
+    else
+        implicit(lk, lk->domain);
+}
 
-    if (lk == NULL)
+/* start_waiting - send waiting lookups while there is room; a lookup that
+ * ends at once (c-ares answered from /etc/hosts) comes back here through
+ * finish, which the flag turns into a no-op: the loop below goes on */
+static void start_waiting(mv_dns *d)
+{
+    lookup *lk;
+
+    if (d->starting || d->closing)
         return;
+    d->starting = true;
+    while (d->inflight < MAX_INFLIGHT && (lk = d->wait_head) != NULL) {
+        if ((d->wait_head = lk->next) == NULL)
+            d->wait_tail = NULL;
+        lk->next = NULL;
+        start(lk);
+    }
+    d->starting = false;
+    rearm(d);
+}
+
+/* submit - start now if there is room, else wait in line */
+static void submit(mv_dns *d, lookup *lk)
+{
     if (d->closing) {
         temp(lk, "cancelled");
         return;
     }
-    implicit(lk, lk->domain);
-    lk = NULL;                  /* may be gone: its callbacks own it now */
-    rearm(d);
+    if (d->wait_tail != NULL)
+        d->wait_tail->next = lk;
+    else
+        d->wait_head = lk;
+    d->wait_tail = lk;
+    start_waiting(d);
+}
+
+/* mv_dns_lookup_host - a host's addresses only (a configured next hop) */
+void mv_dns_lookup_host(mv_dns *d, const char *host, mv_dns_cb cb, void *arg)
+{
+    lookup *lk = new_lookup(d, host, false, cb, arg);
+
+    if (lk != NULL)
+        submit(d, lk);
 }
 
 /* mv_dns_lookup_mx - start a lookup; cb runs exactly once, on the loop */
 void mv_dns_lookup_mx(mv_dns *d, const char *domain, mv_dns_cb cb, void *arg)
 {
-    lookup *lk = calloc(1, sizeof(*lk));
+    lookup *lk = new_lookup(d, domain, true, cb, arg);
 
-    if (lk == NULL) {
-        mv_mx_result r = {.status = MV_DNS_TEMP};
-
-        snprintf(r.detail, sizeof(r.detail), "out of memory");
-        cb(arg, &r);
-        return;
-    }
-    lk->d = d;
-    lk->cb = cb;
-    lk->arg = arg;
-    lk->res.ttl = UINT32_MAX;
-    snprintf(lk->domain, sizeof(lk->domain), "%s", domain);
-    d->pending++;
-    if (d->closing) {
-        temp(lk, "cancelled");
-        return;
-    }
-    ares_query(d->ch, lk->domain, ns_c_in, ns_t_mx, on_mx, lk);
-    rearm(d);
+    if (lk != NULL)
+        submit(d, lk);
 }

@@ -64,7 +64,7 @@ void mv_dns_lookup_mx(mv_dns *d, const char *domain, mv_dns_cb cb, void *arg);
 /* mv_dns_lookup_host - a host's addresses only (a configured next hop) */
 void mv_dns_lookup_host(mv_dns *d, const char *host, mv_dns_cb cb, void *arg);
 
-/* mv_dns_pending - lookups in flight */
+/* mv_dns_pending - lookups not finished (out, or waiting for a place) */
 size_t mv_dns_pending(const mv_dns *d);
 
 /* mv_dns_free - cancel what is pending (each gets MV_DNS_TEMP), release */
