@@ -173,6 +173,24 @@ const scenarios = {
     await shot("good-thanks");
   },
 
+  // still verifying (the MX is a tarpit): the answer is "pending", yet a
+  // typo known offline is offered -- and the form is not stopped
+  async pending_typo(page, shot) {
+    const seen = traffic(page);
+    await fill(page, "jane@tarpit.test");
+    await page.keyboard.press("Tab");
+    await waitMsg(page, "Did you mean jane@tarpits.test?");
+    check((await page.textContent(".mv-suggest")) === "jane@tarpits.test", "the suggestion button");
+    check(await page.$eval("#email", (e) => !e.classList.contains("mv-warn") &&
+      !e.classList.contains("mv-block") && e.getAttribute("aria-invalid") !== "true"),
+      "pending is neither a warning nor a block");
+    check(seen.verify.length === 1, "one check");
+    await shot("pending-typo");
+    await page.click("button[type=submit]");
+    await submitted(page, seen);
+    check(seen.signup[0].includes("email=jane%40tarpit.test"), "the address as typed");
+  },
+
   // an endpoint that never answers: the form submits after the timeout (3 s)
   async slow(page, shot) {
     await page.route("**/verify", () => {});            // swallowed: no answer ever

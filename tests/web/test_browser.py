@@ -10,11 +10,13 @@ Debian's /usr/bin/chromium, driven by npm's playwright-core
 (build/npm/node_modules); the scenarios are in browser.js: the local
 hint never stricter than the parser (tests/cases/addresses.tsv), a typo's
 suggestion fixed in one click, a warning stopping one submit, a disposable
-address blocked, a real mailbox submitted, an endpoint that never answers
-and one that is down (the plugin stopped) failing open. Screenshots go
-to build/artifacts/*.png (ARTIFACTS=DIR for another place): typo,
-typo-fixed, warn-once, disposable, syntax, good, good-thanks,
-slow-waiting, down, and NAME-FAILED for a scenario that failed.
+address blocked, a real mailbox submitted, a check still pending (a
+tarpit MX) that offers the typo suggestion known offline without
+stopping the form, an endpoint that never answers and one that is down
+(the plugin stopped) failing open. Screenshots go to build/artifacts/*.png
+(ARTIFACTS=DIR for another place): typo, typo-fixed, warn-once,
+disposable, syntax, good, good-thanks, pending-typo, slow-waiting, down,
+and NAME-FAILED for a scenario that failed.
 """
 import os
 import subprocess
@@ -59,7 +61,14 @@ class DemoPage(unittest.TestCase):
         cls.world = World(os.path.join(cls.tmp.name, "world"))
         cls.world.start()
         try:
-            cls.web = WebStack(cls.world, build=BUILD)
+            # the shipped providers plus tarpits.test: "jane@tarpit.test" is a
+            # typo of it, and tarpit.test's MX keeps a check "pending"
+            providers = os.path.join(cls.tmp.name, "providers.txt")
+            with open(os.path.join(ROOT, "etc", "lists", "providers.txt")) as f, \
+                    open(providers, "w") as out:
+                out.write(f.read() + "\ntarpits.test\n")
+            cls.web = WebStack(cls.world, build=BUILD,
+                               extra_config='lists = { providers = "%s"; };\n' % providers)
             cls.web.start()
         except BaseException:
             cls.world.stop()
@@ -81,10 +90,11 @@ class DemoPage(unittest.TestCase):
             self.assertEqual(body, f.read())
 
     def test_2_with_the_plugin(self):
-        rc, out = browser(self.web.url, "looser", "typo", "warn_once", "disposable", "syntax", "good", "slow")
+        rc, out = browser(self.web.url, "looser", "typo", "warn_once", "disposable", "syntax", "good",
+                          "pending_typo", "slow")
         self.assertEqual(rc, 0, out)
         posts = [e for e in self.web.access_log() if e[:2] == ("POST", "/signup")]
-        self.assertEqual(len(posts), 3, "warn_once, good and slow submit; nothing else")
+        self.assertEqual(len(posts), 4, "warn_once, good, pending_typo and slow submit; nothing else")
 
     def test_3_endpoint_down(self):
         self.web.stop_plugin()

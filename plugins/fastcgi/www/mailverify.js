@@ -146,6 +146,12 @@
   function render(st, v, res) {
     var t = st.opt.text;
     st.shown = v;
+    // still being verified: nothing is known against the address, but a
+    // typo found offline is worth a word (it never stops the form)
+    if (res && res.pending && res.suggestion) {
+      show(st, "", "", res.suggestion);
+      return;
+    }
     if (!res || res.pending || (res.action !== "block" && res.action !== "warn" && res.action !== "tempfail")) {
       show(st, res && !res.pending && res.action === "accept" ? "ok" : "", "");
       return;
