@@ -478,14 +478,8 @@ static bool can_read(bulk *bk)
 /* wait_a_little - until a verdict arrives, or 100 ms */
 static void wait_a_little(bulk *bk)
 {
-    struct timespec ts;
+    struct timespec ts = mv_deadline_after(100);
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 100 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&bk->mu);
     /* nothing new at the head: sleep until a callback says otherwise */
     if (bk->ring[bk->seq_written % bk->nring].state != SLOT_DONE || bk->seq_written == bk->seq_read)
@@ -572,7 +566,7 @@ int cli_bulk(int argc, char **argv)
                  .header = true, .bad_keep = true, .window = 10000, .max_wait_s = 360,
                  .progress_s = 10, .in_fd = -1};
     pthread_mutex_init(&bk->mu, NULL);
-    pthread_cond_init(&bk->cond, NULL);
+    mv_cond_init_monotonic(&bk->cond);     /* a wall-clock step does not stall the loop */
     if ((rc = bulk_parse_args(argc, argv, bk)) != 0) {
         bulk_cleanup(bk);
         free(bk);

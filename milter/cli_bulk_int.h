@@ -14,6 +14,7 @@
 #include "cli_opts.h"
 #include "csv.h"
 #include "engine.h"
+#include "loop.h"
 #include "webhook.h"
 
 #include <ctype.h>

@@ -457,21 +457,31 @@ static void answer_cached(mv_engine *e, mv_areq *r, const mv_net_outcome *o)
     answer(r);
 }
 
+/* cached - r's verdict in the store (the memory tier with redis): HIT,
+ * STALE (o and cls set) or MISS (also for no store or a damaged entry) */
+static mv_cache_result cached(mv_engine *e, const mv_areq *r, mv_net_outcome *o,
+                              mv_cache_class *cls)
+{
+    unsigned char val[MV_CACHE_VAL_MAX];
+    char key[MV_CACHE_KEY_MAX + 1];
+    size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop), vl = 0;
+    mv_cache_result cr;
+
+    if (e->store == NULL || kl == 0)
+        return MV_CACHE_MISS;
+    cr = mv_store_get(e->store, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, cls);
+    return cr == MV_CACHE_MISS || !mv_outcome_unpack(val, vl, o) ? MV_CACHE_MISS : cr;
+}
+
 /* from_memory_tier - Redis had nothing (or is down): what the memory tier
  * holds -- a temporary verdict from_cache left for Redis to confirm, or one
  * stored since -- else the network. Ends r either way. */
 static void from_memory_tier(mv_engine *e, mv_areq *r)
 {
-    unsigned char val[MV_CACHE_VAL_MAX];
-    char key[MV_CACHE_KEY_MAX + 1];
-    size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop), vl = 0;
     mv_cache_class cls;
     mv_net_outcome o;
 
-    if (kl == 0 || e->store == NULL || atomic_load(&e->closing) ||
-        mv_store_get(e->store, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, &cls) !=
-            MV_CACHE_HIT ||
-        !mv_outcome_unpack(val, vl, &o)) {
+    if (atomic_load(&e->closing) || cached(e, r, &o, &cls) != MV_CACHE_HIT) {
         ask_net(e, r);
         return;
     }
@@ -640,17 +650,11 @@ static void refresh_task(void *arg)
 /* from_cache - answer from the cache if it can; true if it did */
 static bool from_cache(mv_engine *e, mv_areq *r)
 {
-    unsigned char val[MV_CACHE_VAL_MAX];
-    char key[MV_CACHE_KEY_MAX + 1];
-    size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop), vl = 0;
     mv_cache_class cls;
     mv_cache_result cr;
     mv_areq *bg;
 
-    if (e->store == NULL || kl == 0)
-        return false;
-    cr = mv_store_get(e->store, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, &cls);
-    if (cr == MV_CACHE_MISS || !mv_outcome_unpack(val, vl, &r->v.net))
+    if ((cr = cached(e, r, &r->v.net, &cls)) == MV_CACHE_MISS)
         return false;
     /* With redis a temporary verdict (greylisted, a timeout) is asked of
      * Redis again: the host that was greylisted re-probes after the
@@ -734,7 +738,6 @@ static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigne
                                unsigned window_s)
 {
     counter_call *c = calloc(1, sizeof(*c));
-    pthread_condattr_t ca;
     struct timespec until;
     unsigned ms = (unsigned)mv_config_settings(e->cfg)->cache_redis_timeout_ms + 100;
     long long v;
@@ -742,11 +745,7 @@ static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigne
     if (c == NULL)
         return -1;
     pthread_mutex_init(&c->mu, NULL);
-    /* a monotonic deadline: a step of the wall clock neither stretches nor cuts the wait */
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    mv_cond_init_monotonic(&c->cv);
     c->refs = 2;
     c->e = e;
     c->delta = delta;
@@ -759,13 +758,7 @@ static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigne
         counter_release(c);
         return -1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = mv_deadline_after(ms);
     pthread_mutex_lock(&c->mu);
     while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
         ;

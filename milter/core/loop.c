@@ -55,6 +55,32 @@ uint64_t mv_loop_now(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* mv_cond_init_monotonic - timed waits on CLOCK_MONOTONIC */
+void mv_cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* mv_deadline_after - CLOCK_MONOTONIC now + ms */
+struct timespec mv_deadline_after(unsigned ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 /* mv_loop_new - a loop; NULL with errno on failure */
 mv_loop *mv_loop_new(void)
 {

@@ -15,9 +15,11 @@
 #ifndef MV_LOOP_H
 #define MV_LOOP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 enum {
     MV_EV_READ = 1,
@@ -73,6 +75,14 @@ bool mv_timer_armed(const mv_timer *t);
 
 /* mv_loop_now - the loop's monotonic clock, milliseconds */
 uint64_t mv_loop_now(void);
+
+/* mv_cond_init_monotonic - a condition variable whose timed waits count
+ * on the monotonic clock: a step of the wall clock neither stretches nor
+ * cuts them. Wait with a deadline from mv_deadline_after. */
+void mv_cond_init_monotonic(pthread_cond_t *cv);
+
+/* mv_deadline_after - the monotonic time ms from now, as a timespec */
+struct timespec mv_deadline_after(unsigned ms);
 
 /* mv_loop_in_thread - is the caller the thread running the loop? */
 bool mv_loop_in_thread(const mv_loop *l);

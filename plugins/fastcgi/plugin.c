@@ -14,6 +14,7 @@
 #include "plugin.h"
 #include "formparse.h"
 #include "json.h"
+#include "loop.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -259,21 +260,6 @@ static void on_verdict(void *arg, const mv_verdict *v)
     unref(w);
 }
 
-/* deadline - the absolute time for a wait of ms */
-static struct timespec deadline(unsigned ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* pending - the answer when the engine is still at it: what is known
  * offline, unknown/timeout, pending */
 static void pending(mv_plugin *p, const char *addr, size_t len, mv_context ctx, unsigned ms,
@@ -297,18 +283,14 @@ static bool check(mv_plugin *p, const char *addr, size_t len, mv_context ctx, mv
 {
     unsigned budget = (unsigned)mv_config_settings(p->cfg)->context[ctx].deadline_ms;
     mv_request req = {addr, len, ctx, MV_MODE_CONTEXT, LATE_MS, 0, NULL, NULL};
-    pthread_condattr_t ca;
-    struct timespec until = deadline(budget);
+    struct timespec until = mv_deadline_after(budget);
     waiter *w = calloc(1, sizeof(*w));
     bool ok = true;
 
     *was_pending = false;
     if (w == NULL)
         return false;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    mv_cond_init_monotonic(&w->cv);
     pthread_mutex_init(&w->mu, NULL);
     atomic_init(&w->refs, 2);
     w->p = p;

@@ -13,6 +13,7 @@
 #include "webhook.h"
 #include "hmac.h"
 #include "json.h"
+#include "loop.h"
 #include "version.h"
 
 #include <curl/curl.h>
@@ -392,7 +393,6 @@ mv_webhook *mv_webhook_new(mv_config *cfg, const char *prog, mv_webhook_attempt_
 {
     const mv_settings *s = mv_config_settings(cfg);
     mv_webhook *w;
-    pthread_condattr_t ca;
 
     *failed = false;
     if (s->webhook_url == NULL || s->webhook_url[0] == '\0')
@@ -410,10 +410,7 @@ mv_webhook *mv_webhook_new(mv_config *cfg, const char *prog, mv_webhook_attempt_
     w->on_attempt = on_attempt;
     w->on_attempt_arg = arg;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    mv_cond_init_monotonic(&w->cv);
     if ((errno = pthread_create(&w->thread, NULL, sender, w)) != 0) {
         fprintf(stderr, "%s: webhook: cannot start the sender: %s\n", w->prog, strerror(errno));
         pthread_cond_destroy(&w->cv);

@@ -125,6 +125,21 @@ static inline void redis_set_raw(const char *key, const void *val, size_t len)
     redisFree(c);
 }
 
+/* free_tcp_port - a loopback port nobody listens on */
+static inline int free_tcp_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
 /* ---- the client side ----------------------------------------------------- */
 
 typedef struct {

@@ -368,28 +368,13 @@ static void test_acl_user(void **state)
     server_kill();
 }
 
-/* free_port - a loopback port nobody listens on */
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
 static void test_tcp_refused_then_up(void **state)
 {
     mv_loop *l = mv_loop_new();
     logbook lb = {0};
     mv_redis_params p = {0};
     char server[32], ps[16];
-    int port = free_port();
+    int port = free_tcp_port();
     mv_redis *r;
     pid_t pid;
     result res;

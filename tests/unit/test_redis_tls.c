@@ -39,21 +39,6 @@ static void make_certs(void)
     assert_int_equal(system(cmd), 0);
 }
 
-/* free_tcp_port - a loopback port nobody listens on */
-static int free_tcp_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
 /* tls_server_start - the fixture's server (unix socket, plain: for looking
  * at it) with a tls-port that asks for client certificates */
 static void tls_server_start(void)
