@@ -305,6 +305,50 @@ static void test_auth(void **state)
     server_kill();
 }
 
+/* cache.redis_db: SELECT in the handshake, every key in that database */
+static void test_select_db(void **state)
+{
+    mv_loop *l = mv_loop_new();
+    logbook lb = {0};
+    mv_redis_params p = {0};
+    mv_redis *r;
+    char server[160];
+    redisContext *c;
+    redisReply *rep;
+    long long in5 = -1, in0 = -1;
+
+    (void)state;
+    server_start(NULL);
+    snprintf(server, sizeof(server), "unix:%s", sock);
+    p.server = server;
+    p.db = 5;
+    p.prefix = "mv:";
+    p.log = log_cb;
+    p.log_arg = &lb;
+    r = mv_redis_new(l, &p);
+    assert_non_null(r);
+    assert_true(wait_up(l, r, 3000));
+    assert_true(do_put(l, r, "s:db@x.test", MV_CACHE_POSITIVE, "v", 1, 60).stored);
+    assert_true(do_get(l, r, "s:db@x.test").found);
+    c = sync_conn(NULL);
+    assert_non_null(c);
+    rep = redisCommand(c, "EXISTS mv:s:db@x.test");
+    if (rep != NULL && rep->type == REDIS_REPLY_INTEGER)
+        in0 = rep->integer;
+    freeReplyObject(rep);
+    freeReplyObject(redisCommand(c, "SELECT 5"));
+    rep = redisCommand(c, "EXISTS mv:s:db@x.test");
+    if (rep != NULL && rep->type == REDIS_REPLY_INTEGER)
+        in5 = rep->integer;
+    freeReplyObject(rep);
+    redisFree(c);
+    assert_int_equal(in0, 0);
+    assert_int_equal(in5, 1);
+    mv_redis_free(r);
+    mv_loop_free(l);
+    server_kill();
+}
+
 /* An ACL user (Redis 6+): AUTH user password; its key pattern is enforced */
 static void test_acl_user(void **state)
 {
@@ -833,6 +877,7 @@ int main(void)
         cmocka_unit_test_teardown(test_server_killed, after),
         cmocka_unit_test_teardown(test_auth, after),
         cmocka_unit_test_teardown(test_acl_user, after),
+        cmocka_unit_test_teardown(test_select_db, after),
         cmocka_unit_test_teardown(test_tcp_refused_then_up, after),
         cmocka_unit_test_teardown(test_two_engines_share, after),
         cmocka_unit_test_teardown(test_incr_purge_corrupt, after),
