@@ -202,7 +202,7 @@ bench-bulk: deps $(B)/mailverify
 bench-cache: deps $(B)/bench_cache $(B)/bench_redis
 	@tests/in-netns tests/bench/bench-cache $(B)
 
-$(B)/bench_cache: tests/bench/bench_cache.c $(CORE_LIB)
+$(B)/bench_cache: tests/bench/bench_cache.c tests/bench/share_stream.h $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lm $(LDFLAGS_ALL)
 
 # the Redis client (milter/core/redis.c): pipelined GETs against a
@@ -210,7 +210,7 @@ $(B)/bench_cache: tests/bench/bench_cache.c $(CORE_LIB)
 bench-redis: deps $(B)/bench_redis
 	@tests/in-netns $(B)/bench_redis
 
-$(B)/bench_redis: tests/bench/bench_redis.c $(CORE_LIB)
+$(B)/bench_redis: tests/bench/bench_redis.c tests/bench/share_stream.h $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lm $(LDFLAGS_ALL)
 
 $(B)/nullfcgi: tests/bench/nullfcgi.c

@@ -53,6 +53,11 @@ static void store(void *arg, const char *mailbox, const char *hop, bool smtp,
         mv_store_put(e->store, key, kl, time(NULL), &e->ttl, mv_outcome_class(o), buf, mv_outcome_pack(o, buf));
 }
 
+/* A domain's facts in the cache: catch-all + 1 (one byte), then until
+ * when it refuses probes (int64, host order: the processes sharing a store
+ * share a host, or run the same build). */
+#define FACTS_LEN 9
+
 /* facts_key - "f:" + the domain's key (name or name|next-hop) */
 static size_t facts_key(char *key, size_t size, const char *dkey)
 {
@@ -67,13 +72,13 @@ static size_t facts_key(char *key, size_t size, const char *dkey)
 static bool facts_load(void *arg, const char *dkey, mv_net_facts *f)
 {
     mv_engine *e = arg;
-    unsigned char v[16];
+    unsigned char v[FACTS_LEN + 1];
     char key[MV_CACHE_KEY_MAX + 1];
     size_t kl = facts_key(key, sizeof(key), dkey), vl = 0;
     mv_cache_class cls;
 
     if (kl == 0 || mv_store_get(e->store, key, kl, time(NULL), &e->ttl, v, sizeof(v), &vl, &cls) ==
-                   MV_CACHE_MISS || vl != 9)
+                   MV_CACHE_MISS || vl != FACTS_LEN)
         return false;
     f->catch_all = (int)v[0] - 1;
     memcpy(&f->refuses_until, v + 1, 8);
@@ -84,7 +89,7 @@ static bool facts_load(void *arg, const char *dkey, mv_net_facts *f)
 static void facts_save(void *arg, const char *dkey, const mv_net_facts *f)
 {
     mv_engine *e = arg;
-    unsigned char v[9];
+    unsigned char v[FACTS_LEN];
     char key[MV_CACHE_KEY_MAX + 1];
     size_t kl = facts_key(key, sizeof(key), dkey);
 
@@ -502,7 +507,7 @@ static void on_shared(void *arg, mv_redis_status st, const mv_redis_entry *en)
     uint32_t rf;
 
     if (st != MV_REDIS_OK || en == NULL || kl == 0 || atomic_load(&e->closing) ||
-        (unsigned)en->cls >= MV_CACHE_CLASSES || !mv_outcome_unpack(en->val, en->vlen, &o)) {
+        !mv_outcome_unpack(en->val, en->vlen, &o)) {
         from_memory_tier(e, r);
         return;
     }
@@ -528,7 +533,7 @@ static void on_facts(void *arg, mv_redis_status st, const mv_redis_entry *en)
 {
     facts_req *f = arg;
 
-    if (st == MV_REDIS_OK && en != NULL && (unsigned)en->cls < MV_CACHE_CLASSES && en->vlen == 9)
+    if (st == MV_REDIS_OK && en != NULL && en->vlen == FACTS_LEN)
         mv_store_redis_fill(f->e->store, f->key, f->kl, &f->e->ttl, en);
     free(f);
 }
@@ -542,21 +547,15 @@ static void on_facts(void *arg, mv_redis_status st, const mv_redis_entry *en)
 static void ask_facts(mv_engine *e, mv_redis *rc, const mv_areq *r)
 {
     char dkey[MV_CACHE_KEY_MAX + 1];
-    unsigned char v[16];
-    size_t vl = 0;
-    mv_cache_class cls;
+    mv_net_facts known;
     facts_req *f;
-    int n = snprintf(dkey, sizeof(dkey), "%s%s%s", r->v.addr.domain, r->next_hop[0] ? "|" : "",
-                     r->next_hop);
 
-    if (!r->smtp || n < 0 || (size_t)n >= sizeof(dkey) || (f = malloc(sizeof(*f))) == NULL)
+    if (!r->smtp || mv_net_domain_key(dkey, sizeof(dkey), r->v.addr.domain, r->next_hop) == 0 ||
+        facts_load(e, dkey, &known) || (f = malloc(sizeof(*f))) == NULL)
         return;
     f->e = e;
     f->kl = facts_key(f->key, sizeof(f->key), dkey);
-    if (f->kl == 0 ||
-        mv_store_get(e->store, f->key, f->kl, time(NULL), &e->ttl, v, sizeof(v), &vl, &cls) !=
-            MV_CACHE_MISS ||
-        mv_redis_get(rc, f->key, f->kl, on_facts, f) != MV_REDIS_OK)
+    if (f->kl == 0 || mv_redis_get(rc, f->key, f->kl, on_facts, f) != MV_REDIS_OK)
         free(f);
 }
 

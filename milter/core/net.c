@@ -161,13 +161,22 @@ void net_save_facts(mv_net *n, domain *d)
     n->p.facts_save(n->p.store_arg, d->key, &f);
 }
 
+/* mv_net_domain_key - "name" or "name|hop" */
+size_t mv_net_domain_key(char *buf, size_t size, const char *name, const char *hop)
+{
+    bool has_hop = hop != NULL && *hop != '\0';
+    int n = snprintf(buf, size, "%s%s%s", name, has_hop ? "|" : "", has_hop ? hop : "");
+
+    return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+}
+
 /* domain_get - the live domain, created if needed; NULL on ENOMEM */
 static domain *domain_get(mv_net *n, const char *name, const char *hop)
 {
     char key[560];
     domain *d;
 
-    snprintf(key, sizeof(key), "%s%s%s", name, *hop ? "|" : "", hop);
+    mv_net_domain_key(key, sizeof(key), name, hop);     /* names and hops are bounded below it */
     if ((d = mv_dict_get(n->domains, key)) != NULL) {
         idle_unlink(n, d);
         return d;

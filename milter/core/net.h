@@ -46,6 +46,10 @@ typedef struct {
 typedef bool (*mv_net_facts_load)(void *arg, const char *key, mv_net_facts *f);
 typedef void (*mv_net_facts_save)(void *arg, const char *key, const mv_net_facts *f);
 
+/* mv_net_domain_key - the key the hooks get for a domain and next hop
+ * ("" or NULL: none): "name" or "name|hop"; its length, 0 if too long */
+size_t mv_net_domain_key(char *buf, size_t size, const char *name, const char *hop);
+
 typedef struct {
     const char *helo;           /* EHLO name */
     const char *mail_from;      /* "" : null sender */

@@ -442,8 +442,8 @@ static bool parse_server(const char *s, char **host, char **path, int *port, cha
     return true;
 }
 
-/* mv_redis_check_params - is p usable? false with a message in err */
-bool mv_redis_check_params(const mv_redis_params *p, char *err, size_t errsize)
+/* check_shape - p's values, without reading the TLS files */
+static bool check_shape(const mv_redis_params *p, char *err, size_t errsize)
 {
     int port;
 
@@ -452,19 +452,26 @@ bool mv_redis_check_params(const mv_redis_params *p, char *err, size_t errsize)
     if (p->tls && strncmp(p->server, "unix:", 5) == 0)
         return snprintf(err, errsize, "TLS needs a TCP address (Redis serves TLS on its "
                         "tls-port), not a unix socket"), false;
-    if (p->tls) {
-        mv_rtls_ctx *c = mv_rtls_ctx_new(p->tls_ca_file, p->tls_cert_file, p->tls_key_file, err,
-                                         errsize);
-
-        if (c == NULL)
-            return false;
-        mv_rtls_ctx_free(c);
-    }
     if (p->prefix != NULL && strlen(p->prefix) > MV_REDIS_PREFIX_MAX)
         return snprintf(err, errsize, "key prefix longer than %d bytes", MV_REDIS_PREFIX_MAX), false;
     if (p->user != NULL && p->user[0] != '\0' && (p->password == NULL || p->password[0] == '\0'))
         return snprintf(err, errsize, "a user needs a password"), false;
     return parse_server(p->server, NULL, NULL, &port, err, errsize);
+}
+
+/* mv_redis_check_params - is p usable? false with a message in err */
+bool mv_redis_check_params(const mv_redis_params *p, char *err, size_t errsize)
+{
+    mv_rtls_ctx *c;
+
+    if (!check_shape(p, err, errsize))
+        return false;
+    if (!p->tls)
+        return true;
+    if ((c = mv_rtls_ctx_new(p->tls_ca_file, p->tls_cert_file, p->tls_key_file, err, errsize)) == NULL)
+        return false;
+    mv_rtls_ctx_free(c);
+    return true;
 }
 
 /* dup_opt - a copy of an optional string; NULL stays NULL, "" becomes NULL */
@@ -480,7 +487,8 @@ mv_redis *mv_redis_new(mv_loop *loop, const mv_redis_params *p)
     mv_redis *r;
     char err[256];
 
-    if (!mv_redis_check_params(p, err, sizeof(err))) {
+    /* the TLS files are read once, below, into the context the client keeps */
+    if (!check_shape(p, err, sizeof(err))) {
         if (p->log != NULL)
             p->log(p->log_arg, LOG_ERR, err);
         errno = EINVAL;

@@ -75,7 +75,8 @@ typedef struct {
     void *log_arg;
 } mv_redis_params;
 
-/* A cached entry, as read; val points into the reply (valid during the callback). */
+/* A cached entry, as read; val points into the reply (valid during the
+ * callback). cls is always a valid class: a value with any other is a miss. */
 typedef struct {
     mv_cache_class cls;
     int64_t stored_at;          /* seconds, the writer's wall clock */

@@ -18,8 +18,8 @@
 #define REPLY_BUF_MAX (1u << 20)
 #define ARRAY_MAX 4096          /* SCAN batches are ~500; nothing we send needs more */
 #define BACKOFF_MIN_MS 100
-#define CONNECTING_MAX 4096       /* writes queued behind a handshake */
 #define BACKOFF_MAX_MS 5000
+#define CONNECTING_MAX 4096     /* writes queued behind a handshake */
 #define KEY_MAX (MV_REDIS_PREFIX_MAX + MV_CACHE_KEY_MAX)
 
 enum { SCRIPT_PUT, SCRIPT_INCR, SCRIPTS };

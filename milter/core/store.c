@@ -42,28 +42,6 @@ static bool mem_del(mv_store *st, const void *key, size_t klen)
     return mv_cache_del(((mem_store *)st)->c, key, klen);
 }
 
-/* mem_incr - no shared counters here: the caller keeps its own */
-static long long mem_incr(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t w,
-                          unsigned delta)
-{
-    (void)st, (void)key, (void)klen, (void)now, (void)w, (void)delta;
-    return -1;
-}
-
-/* mem_purge - nothing to reach: the entries are inside each process */
-static long long mem_purge(mv_store *st, const char *what)
-{
-    (void)st, (void)what;
-    return -1;
-}
-
-/* mem_sweep - the LRU drops expired entries when it meets them */
-static size_t mem_sweep(mv_store *st, int64_t now)
-{
-    (void)st, (void)now;
-    return 0;
-}
-
 /* mem_stats - the LRU's counters */
 static void mem_stats(mv_store *st, mv_store_stats *out)
 {
@@ -78,8 +56,9 @@ static void mem_free(mv_store *st)
 }
 
 static const mv_store_ops mem_ops = {
-    "memory", false, mem_get, mem_put, mem_del, mem_incr, mem_purge, mem_sweep, mem_stats,
-    mem_free,
+    /* no counters, nothing to purge from outside, the LRU drops expired
+     * entries when it meets them */
+    "memory", false, mem_get, mem_put, mem_del, NULL, NULL, NULL, mem_stats, mem_free,
 };
 
 /* mv_store_memory_new - this process's LRU (cache.h); NULL on ENOMEM */
@@ -186,19 +165,19 @@ bool mv_store_del(mv_store *st, const void *key, size_t klen)
 long long mv_store_incr(mv_store *st, const void *key, size_t klen, int64_t now,
                         uint32_t window_s, unsigned delta)
 {
-    return st->ops->incr(st, key, klen, now, window_s, delta);
+    return st->ops->incr != NULL ? st->ops->incr(st, key, klen, now, window_s, delta) : -1;
 }
 
 /* mv_store_purge - an address's or a domain's entries; -1 if it cannot */
 long long mv_store_purge(mv_store *st, const char *what)
 {
-    return st->ops->purge(st, what);
+    return st->ops->purge != NULL ? st->ops->purge(st, what) : -1;
 }
 
 /* mv_store_sweep - remove some expired entries */
 size_t mv_store_sweep(mv_store *st, int64_t now)
 {
-    return st->ops->sweep(st, now);
+    return st->ops->sweep != NULL ? st->ops->sweep(st, now) : 0;
 }
 
 /* mv_store_get_stats - counters and sizes */

@@ -1,7 +1,9 @@
 /*
  * store_int.h - what a store implementation provides: its table of
- * operations. store.c dispatches through it; store_lmdb.c (and later
- * store_redis.c) fill one in. Not for the engine or front ends.
+ * operations. store.c dispatches through it; store.c (memory),
+ * store_lmdb.c and store_redis.c fill one in. incr, purge and sweep may
+ * be NULL: the store keeps no counters (-1), cannot purge from outside
+ * (-1), or needs no sweep (0). Not for the engine or front ends.
  */
 #ifndef MV_STORE_INT_H
 #define MV_STORE_INT_H

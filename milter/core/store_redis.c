@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 
 #ifdef MV_HAVE_HIREDIS
 
@@ -94,28 +93,6 @@ static bool rdel(mv_store *st, const void *key, size_t klen)
     return mv_store_del(rs->l1, key, klen);
 }
 
-/* rincr - no synchronous counters: the caller keeps its own */
-static long long rincr(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t w,
-                       unsigned delta)
-{
-    (void)st, (void)key, (void)klen, (void)now, (void)w, (void)delta;
-    return -1;
-}
-
-/* rpurge - not synchronously: redis-cli reaches the server */
-static long long rpurge(mv_store *st, const char *what)
-{
-    (void)st, (void)what;
-    return -1;
-}
-
-/* rsweep - Redis expires its keys (TTLs), the first tier its own */
-static size_t rsweep(mv_store *st, int64_t now)
-{
-    (void)st, (void)now;
-    return 0;
-}
-
 /* rstats - the first tier's counters and Redis' write errors */
 static void rstats(mv_store *st, mv_store_stats *out)
 {
@@ -146,7 +123,9 @@ static void rfree(mv_store *st)
 }
 
 static const mv_store_ops redis_ops = {
-    "redis", true, rget, rput, rdel, rincr, rpurge, rsweep, rstats, rfree,
+    /* counters and purges are asynchronous here (mv_engine_counter, cli_cache_redis.c);
+     * Redis expires its keys by TTL, the memory tier its own */
+    "redis", true, rget, rput, rdel, NULL, NULL, NULL, rstats, rfree,
 };
 
 /* dup_setting - a copy of a setting; NULL (a settings struct made by hand) is "" */

@@ -22,16 +22,13 @@
 
 #include <math.h>
 #include <pthread.h>
+#include "share_stream.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static const mv_cache_ttl ttl = {
-    .expire = {2678400, 259200, 300},
-    .refresh = {604800, 10800, 0},
-};
 
 typedef struct {
     mv_store *st;
@@ -51,12 +48,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* key_of - the engine's key shape for address i */
-static size_t key_of(char *k, size_t size, size_t i)
-{
-    return (size_t)snprintf(k, size, "s:user%zu.name@domain%zu.example", i, i % 997);
-}
-
 /* run - look up random keys until the time is up */
 static void *run(void *arg)
 {
@@ -70,7 +61,7 @@ static void *run(void *arg)
         size_t kl = key_of(k, sizeof(k), (size_t)rand_r(&w->seed) % w->keys);
         uint64_t t0 = now_ns(), t1;
 
-        if (mv_store_get(w->st, k, kl, 1000, &ttl, v, sizeof(v), &vl, &cls) == MV_CACHE_MISS) {
+        if (mv_store_get(w->st, k, kl, 1000, &share_ttl, v, sizeof(v), &vl, &cls) == MV_CACHE_MISS) {
             fprintf(stderr, "bench_cache: a stored key missed\n");
             exit(1);
         }
@@ -103,7 +94,7 @@ static int lookups(mv_store *st, size_t keys, int threads, double seconds)
     for (size_t i = 0; i < keys; i++) {
         size_t kl = key_of(k, sizeof(k), i);
 
-        if (mv_store_put(st, k, kl, 0, &ttl, MV_CACHE_POSITIVE, v, sizeof(v)) != MV_CACHE_STORED) {
+        if (mv_store_put(st, k, kl, 0, &share_ttl, MV_CACHE_POSITIVE, v, sizeof(v)) != MV_CACHE_STORED) {
             fprintf(stderr, "bench_cache: %s: store %zu failed\n", mv_store_kind(st), i);
             return -1;
         }
@@ -136,47 +127,36 @@ static int lookups(mv_store *st, size_t keys, int threads, double seconds)
     return 0;
 }
 
-/* zipf - an address index, Zipf(1) over n (inverse of the harmonic CDF,
- * approximated: good enough for a repeat pattern) */
-static size_t zipf(unsigned *seed, size_t n)
-{
-    double u = (double)rand_r(seed) / ((double)RAND_MAX + 1.0);
-    double h = log((double)n) + 0.5772;
-
-    return (size_t)(exp(u * h - 0.5772)) % n;
-}
-
-/* share - the hit rates of two processes, apart and sharing. bench_redis.c
- * runs the same stream through Redis with copies of key_of, zipf, ttl and
- * these constants: change both, or the "sharing" lines stop comparing. */
+/* share - the hit rates of two processes, apart and sharing
+ * (share_stream.h: bench_redis.c runs the same stream through Redis) */
 static void share(mv_store *a1, mv_store *a2, mv_store *s1, mv_store *s2)
 {
-    enum { REQ = 400000, ADDRS = 50000 };
     mv_store *apart[2] = {a1, a2}, *shared[2] = {s1, s2};
-    unsigned seed = 7;
+    unsigned seed = SHARE_SEED;
     size_t hits_apart = 0, hits_shared = 0;
     char k[128], v[MV_CACHE_VAL_MAX];
     size_t vl;
     mv_cache_class cls;
 
-    for (size_t r = 0; r < REQ; r++) {
-        size_t kl = key_of(k, sizeof(k), zipf(&seed, ADDRS) + 10000000);
+    for (size_t r = 0; r < SHARE_REQ; r++) {
+        size_t kl = key_of(k, sizeof(k), zipf(&seed, SHARE_ADDRS) + SHARE_KEY_OFFSET);
         int p = (int)(r & 1);
-        int64_t now = (int64_t)(r / 100);       /* 100 RCPTs a second */
+        int64_t now = share_now(r);
 
-        if (mv_store_get(apart[p], k, kl, now, &ttl, v, sizeof(v), &vl, &cls) != MV_CACHE_MISS)
+        if (mv_store_get(apart[p], k, kl, now, &share_ttl, v, sizeof(v), &vl, &cls) != MV_CACHE_MISS)
             hits_apart++;
         else
-            mv_store_put(apart[p], k, kl, now, &ttl, MV_CACHE_POSITIVE, "probed", 6);
-        if (mv_store_get(shared[p], k, kl, now, &ttl, v, sizeof(v), &vl, &cls) != MV_CACHE_MISS)
+            mv_store_put(apart[p], k, kl, now, &share_ttl, MV_CACHE_POSITIVE, "probed", 6);
+        if (mv_store_get(shared[p], k, kl, now, &share_ttl, v, sizeof(v), &vl, &cls) != MV_CACHE_MISS)
             hits_shared++;
         else
-            mv_store_put(shared[p], k, kl, now, &ttl, MV_CACHE_POSITIVE, "probed", 6);
+            mv_store_put(shared[p], k, kl, now, &share_ttl, MV_CACHE_POSITIVE, "probed", 6);
     }
     printf("sharing: 2 processes, %d RCPTs (Zipf over %d addresses): hit rate %.1f%% with "
            "separate memory caches, %.1f%% sharing one LMDB file (%.0f%% fewer probes)\n",
-           REQ, ADDRS, 100.0 * (double)hits_apart / REQ, 100.0 * (double)hits_shared / REQ,
-           100.0 * (1.0 - (double)(REQ - hits_shared) / (double)(REQ - hits_apart)));
+           SHARE_REQ, SHARE_ADDRS, 100.0 * (double)hits_apart / SHARE_REQ,
+           100.0 * (double)hits_shared / SHARE_REQ,
+           100.0 * (1.0 - (double)(SHARE_REQ - hits_shared) / (double)(SHARE_REQ - hits_apart)));
 }
 
 int main(int argc, char **argv)

@@ -45,6 +45,8 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include "share_stream.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,29 +254,6 @@ static void run_window(bench *b, mv_redis *r, bool tls, unsigned window)
     printf("RATE redis%s_get_w%u %.0f\n", tls ? "_tls" : "", window, b->total / (el / 1e9));
 }
 
-/* The sharing stream: keep these as bench_cache.c has them (key_of, zipf,
- * ttl and share()'s REQ, ADDRS, seed, offset and clock), or the two
- * "sharing" lines stop being comparable. */
-static const mv_cache_ttl share_ttl = {
-    .expire = {2678400, 259200, 300},
-    .refresh = {604800, 10800, 0},
-};
-
-/* key_of - the engine's key shape for address i (bench_cache.c's) */
-static size_t key_of(char *k, size_t size, size_t i)
-{
-    return (size_t)snprintf(k, size, "s:user%zu.name@domain%zu.example", i, i % 997);
-}
-
-/* zipf - an address index, Zipf(1) over n (bench_cache.c's) */
-static size_t zipf(unsigned *seed, size_t n)
-{
-    double u = (double)rand_r(seed) / ((double)RAND_MAX + 1.0);
-    double h = log((double)n) + 0.5772;
-
-    return (size_t)(exp(u * h - 0.5772)) % n;
-}
-
 /* a Redis GET's answer, copied out of the reply */
 typedef struct {
     bool done, found;
@@ -318,12 +297,11 @@ static void share_on_put(void *arg, mv_redis_status st, bool stored)
 /* share - the hit rates of two processes, apart and sharing one Redis */
 static int share(mv_loop *l, const char *server)
 {
-    enum { REQ = 400000, ADDRS = 50000 };
     mv_redis_params p = {.server = server, .prefix = "share:"};
     mv_redis *cl[2] = {NULL, NULL};
     mv_store *apart[2] = {NULL, NULL}, *tier[2] = {NULL, NULL};
-    unsigned char *probed = calloc(ADDRS, 1);   /* bit p: process p probed it */
-    unsigned seed = 7;
+    unsigned char *probed = calloc(SHARE_ADDRS, 1);   /* bit p: process p probed it */
+    unsigned seed = SHARE_SEED;
     size_t hits_apart = 0, hits_shared = 0, redis_gets = 0, redis_hits = 0, repeats = 0;
     size_t get_errors = 0;
     share_puts puts = {0};
@@ -343,10 +321,10 @@ static int share(mv_loop *l, const char *server)
         mv_loop_run_once(l, 10);
     if (!mv_redis_up(cl[0]) || !mv_redis_up(cl[1]))
         goto out;
-    for (size_t r = 0; r < REQ; r++) {
-        size_t a = zipf(&seed, ADDRS), kl = key_of(k, sizeof(k), a + 10000000);
+    for (size_t r = 0; r < SHARE_REQ; r++) {
+        size_t a = zipf(&seed, SHARE_ADDRS), kl = key_of(k, sizeof(k), a + SHARE_KEY_OFFSET);
         int pr = (int)(r & 1);
-        int64_t now = (int64_t)(r / 100);       /* 100 RCPTs a second */
+        int64_t now = share_now(r);
         share_get g = {0};
         mv_redis_status st;
 
@@ -389,8 +367,9 @@ static int share(mv_loop *l, const char *server)
            "with separate memory caches, %.1f%% sharing one Redis behind each one's memory "
            "tier (%.0f%% fewer probes; %zu GETs, %zu Redis hits, %zu probes of an address "
            "the other had probed, %zu GET and %u PUT errors)\n",
-           REQ, ADDRS, 100.0 * (double)hits_apart / REQ, 100.0 * (double)hits_shared / REQ,
-           100.0 * (1.0 - (double)(REQ - hits_shared) / (double)(REQ - hits_apart)), redis_gets,
+           SHARE_REQ, SHARE_ADDRS, 100.0 * (double)hits_apart / SHARE_REQ,
+           100.0 * (double)hits_shared / SHARE_REQ,
+           100.0 * (1.0 - (double)(SHARE_REQ - hits_shared) / (double)(SHARE_REQ - hits_apart)), redis_gets,
            redis_hits, repeats, get_errors, puts.failed);
     ret = 0;
 out:

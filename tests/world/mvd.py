@@ -170,6 +170,14 @@ def swaks(*args, server=FRONT_IP, timeout=60):
     return p.returncode, p.stdout + p.stderr
 
 
+def rcpt_reply(to, front, client_ip=None):
+    """The front Postfix's reply to RCPT TO:<to> (which asked its milter),
+    sent from client_ip when given (the harvest budgets are per client)."""
+    local = ["--local-interface", client_ip] if client_ip else []
+    rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT", *local, server=front)
+    return reply_to(t, "RCPT TO")
+
+
 def reply_to(transcript, command):
     """The server's reply line(s) to the first client line starting with command."""
     lines = transcript.splitlines()

@@ -32,7 +32,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from world import World  # noqa: E402
-from mvd import NamedMilter, reply_to, swaks  # noqa: E402
+from mvd import NamedMilter, rcpt_reply  # noqa: E402
 
 MV = os.path.abspath(os.environ.get("MAILVERIFY", "build/mailverify"))
 W = None
@@ -132,17 +132,6 @@ def check(addr, conf=None):
     return json.loads(p.stdout), p.stderr
 
 
-def rcpts(name, addr):
-    """RCPT TO commands for addr in server name's log."""
-    return sum(1 for s in W.sessions(name) for c in s["commands"]
-               if c.upper().startswith("RCPT TO:") and addr.lower() in c.lower())
-
-
-def rcpt_reply(to, front):
-    rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT", server=front)
-    return reply_to(t, "RCPT TO")
-
-
 class Redis(unittest.TestCase):
 
     def test_1_two_processes_share_verdicts(self):
@@ -153,7 +142,7 @@ class Redis(unittest.TestCase):
         v, err = check("known@users.test")      # another process
         self.assertTrue(v["cached"], (v, err))
         self.assertEqual(v["reason"], "accepted_email", v)
-        self.assertEqual(rcpts("users", "known@users.test"), 1, "asked the SMTP server again")
+        self.assertEqual(W.rcpts("users", "known@users.test"), 1, "asked the SMTP server again")
         v, _ = check("gone@users.test")
         self.assertFalse(v["cached"])
         # a bulk run learns from both and teaches a later check
@@ -166,8 +155,8 @@ class Redis(unittest.TestCase):
         self.assertFalse(by["full@users.test"]["cached"], by)
         v, _ = check("full@users.test")
         self.assertTrue(v["cached"], v)
-        self.assertEqual(rcpts("users", "gone@users.test"), 1)
-        self.assertEqual(rcpts("users", "full@users.test"), 1)
+        self.assertEqual(W.rcpts("users", "gone@users.test"), 1)
+        self.assertEqual(W.rcpts("users", "full@users.test"), 1)
 
     def test_2_ttls_visible_in_redis(self):
         check("postmaster@users.test")
@@ -190,14 +179,14 @@ class Redis(unittest.TestCase):
             a.postfix(name="fronta", ip="127.0.0.61")
             r = rcpt_reply("known@users.test", "127.0.0.61")    # test 1 probed it
             self.assertTrue(r.startswith("250"), r)
-            self.assertEqual(rcpts("users", "known@users.test"), 0, "not shared with the daemon")
+            self.assertEqual(W.rcpts("users", "known@users.test"), 0, "not shared with the daemon")
             REDIS.kill()
             # verification goes on without the shared cache
             r = rcpt_reply("gone@users.test", "127.0.0.61")
             self.assertTrue(r.startswith("5"), r)
             r = rcpt_reply("k1@catchall.test", "127.0.0.61")
             self.assertTrue(r.startswith("250"), r)
-            self.assertEqual(rcpts("catchall", "k1@catchall.test"), 1)
+            self.assertEqual(W.rcpts("catchall", "k1@catchall.test"), 1)
             time.sleep(0.5)
             self.assertRegex(a.log(), r"redis unix:.*(down|lost|refused|No such file)")
             before = a.log().count("connected; the shared cache")
@@ -223,7 +212,7 @@ class Redis(unittest.TestCase):
             self.assertGreater(int(REDIS.cli("TTL", key).stdout.strip()), 0)
             v, _ = check(addr)                                   # another process
             self.assertTrue(v["cached"], "the daemon shares again after the restart: %s" % v)
-            self.assertEqual(rcpts("catchall", addr), 1)
+            self.assertEqual(W.rcpts("catchall", addr), 1)
         self.assertNotIn("Sanitizer", a.log())
 
     def test_4_check_works_while_redis_is_down(self):
@@ -315,14 +304,14 @@ class Redis(unittest.TestCase):
         check("purge1@users.test")
         v, _ = check("purge1@users.test")
         self.assertTrue(v["cached"], v)
-        self.assertEqual(rcpts("users", "purge1@users.test"), 1)
+        self.assertEqual(W.rcpts("users", "purge1@users.test"), 1)
         p = mv("cache", "purge", "purge1@USERS.test", "--config", cli_conf())
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("purge1@users.test: 1 entry removed", p.stdout)
         self.assertEqual(REDIS.cli("EXISTS", PREFIX + "s:purge1@users.test").stdout.strip(), "0")
         v, _ = check("purge1@users.test")
         self.assertFalse(v["cached"], v)
-        self.assertEqual(rcpts("users", "purge1@users.test"), 2, "no new probe after the purge")
+        self.assertEqual(W.rcpts("users", "purge1@users.test"), 2, "no new probe after the purge")
         p = mv("cache", "purge", "purge1@other.test", "--config", cli_conf())
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("0 entries removed", p.stdout)
@@ -423,9 +412,7 @@ class Redis(unittest.TestCase):
         b = NamedMilter(W, "hb", 10045, cache_conf(), milter={"dha_limit": "3"})
 
         def rcpt(to, front):
-            rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT",
-                          "--local-interface", "127.0.0.72", server=front)
-            return reply_to(t, "RCPT TO")
+            return rcpt_reply(to, front, client_ip="127.0.0.72")
 
         with a, b:
             a.postfix(name="frontha", ip="127.0.0.64")
@@ -441,8 +428,8 @@ class Redis(unittest.TestCase):
             self.assertTrue(r.startswith("451"), r)
             r = rcpt("h5@users.test", "127.0.0.64")
             self.assertTrue(r.startswith("451"), r)
-            self.assertEqual(rcpts("users", "h4@users.test"), 0, "probed past the budget")
-            self.assertEqual(rcpts("users", "h5@users.test"), 0, "probed past the budget")
+            self.assertEqual(W.rcpts("users", "h4@users.test"), 0, "probed past the budget")
+            self.assertEqual(W.rcpts("users", "h5@users.test"), 0, "probed past the budget")
             # Redis down: each daemon falls back to a budget of its own
             # (fail open), and no RCPT waits for the dead server
             REDIS.kill()
@@ -477,13 +464,13 @@ class Redis(unittest.TestCase):
             self.assertEqual(verdicts(a), [("greylisted", "no")])
             rcpt_reply(addr, "127.0.0.67")
             self.assertEqual(verdicts(b), [("greylisted", "yes")], "from Redis, no probe of its own")
-            self.assertEqual(rcpts("grey", addr), 1)
+            self.assertEqual(W.rcpts("grey", addr), 1)
             # a re-probes after the server's delay; its answer goes to Redis
             key = PREFIX + "s:" + addr
             deadline = time.time() + 10
-            while time.time() < deadline and rcpts("grey", addr) < 2:
+            while time.time() < deadline and W.rcpts("grey", addr) < 2:
                 time.sleep(0.1)
-            self.assertEqual(rcpts("grey", addr), 2, "the daemon re-probes after the delay")
+            self.assertEqual(W.rcpts("grey", addr), 2, "the daemon re-probes after the delay")
             def ttl():
                 t = REDIS.cli("TTL", key).stdout.strip()
                 return int(t) if t.lstrip("-").isdigit() else -2
@@ -495,7 +482,7 @@ class Redis(unittest.TestCase):
             r = rcpt_reply(addr, "127.0.0.67")
             self.assertTrue(r.startswith("250"), r)
             self.assertEqual(verdicts(b)[-1], ("accepted_email", "yes"), verdicts(b))
-            self.assertEqual(rcpts("grey", addr), 2, "b did not probe")
+            self.assertEqual(W.rcpts("grey", addr), 2, "b did not probe")
         self.assertNotIn("Sanitizer", a.log() + b.log())
 
     def test_15_tls(self):
@@ -541,7 +528,7 @@ class Redis(unittest.TestCase):
             self.assertEqual(srv.cli("EXISTS", PREFIX + "s:tls1@catchall.test").stdout.strip(), "1")
             v, err = check("tls1@catchall.test", good)               # another process
             self.assertTrue(v["cached"], (v, err))
-            self.assertEqual(rcpts("catchall", "tls1@catchall.test"), 1)
+            self.assertEqual(W.rcpts("catchall", "tls1@catchall.test"), 1)
             p = mv("cache", "get", "tls1@catchall.test", "--config", good)
             self.assertEqual(p.returncode, 0, (p.stdout, p.stderr))
             # refusals: verification goes on, one line says why

@@ -27,7 +27,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from world import World  # noqa: E402
-from mvd import NamedMilter, reply_to, swaks  # noqa: E402
+from mvd import NamedMilter, rcpt_reply  # noqa: E402
 
 MV = os.path.abspath(os.environ.get("MAILVERIFY", "build/mailverify"))
 W = None
@@ -70,18 +70,6 @@ def mv(*args, timeout=120, stdin=None):
     return p
 
 
-def rcpts(name, addr):
-    """RCPT TO commands for addr in server name's log."""
-    return sum(1 for s in W.sessions(name) for c in s["commands"]
-               if c.upper().startswith("RCPT TO:") and addr.lower() in c.lower())
-
-
-def rcpt_reply(to, front):
-    """The front Postfix's reply to RCPT TO:<to> (which asked its milter)."""
-    rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT", server=front)
-    return reply_to(t, "RCPT TO")
-
-
 class Shared(unittest.TestCase):
 
     def test_1_two_daemons_and_bulk_share_one_file(self):
@@ -95,13 +83,13 @@ class Shared(unittest.TestCase):
             self.assertTrue(r1.startswith("250"), r1)
             r2 = rcpt_reply("known@users.test", "127.0.0.52")
             self.assertTrue(r2.startswith("250"), r2)
-            self.assertEqual(rcpts("users", "known@users.test"), 1,
+            self.assertEqual(W.rcpts("users", "known@users.test"), 1,
                              "the second daemon must answer from the shared cache")
             r3 = rcpt_reply("gone@users.test", "127.0.0.52")
             self.assertTrue(r3.startswith("5"), r3)
             r4 = rcpt_reply("gone@users.test", "127.0.0.51")
             self.assertTrue(r4.startswith("5"), r4)
-            self.assertEqual(rcpts("users", "gone@users.test"), 1)
+            self.assertEqual(W.rcpts("users", "gone@users.test"), 1)
             # a bulk run with the same file, while both daemons run
             p = mv("bulk", "--format", "jsonl", "--config", cli_conf(), "-",
                    stdin="known@users.test\ngone@users.test\nfull@users.test\n")
@@ -111,11 +99,11 @@ class Shared(unittest.TestCase):
             self.assertTrue(by["known@users.test"]["cached"], by["known@users.test"])
             self.assertTrue(by["gone@users.test"]["cached"])
             self.assertFalse(by["full@users.test"]["cached"])
-            self.assertEqual(rcpts("users", "known@users.test"), 1)
-            self.assertEqual(rcpts("users", "full@users.test"), 1)
+            self.assertEqual(W.rcpts("users", "known@users.test"), 1)
+            self.assertEqual(W.rcpts("users", "full@users.test"), 1)
             # ... and what bulk learned, a daemon knows
             rcpt_reply("full@users.test", "127.0.0.51")
-            self.assertEqual(rcpts("users", "full@users.test"), 1)
+            self.assertEqual(W.rcpts("users", "full@users.test"), 1)
             # the admin command, while they run
             p = mv("cache", "get", "known@users.test", "--config", cli_conf())
             self.assertEqual(p.returncode, 0, p.stderr)
@@ -128,7 +116,7 @@ class Shared(unittest.TestCase):
             self.assertIn("1 entry removed", p.stdout)
             self.assertEqual(mv("cache", "get", "gone@users.test", "--config", cli_conf()).returncode, 1)
             rcpt_reply("gone@users.test", "127.0.0.52")
-            self.assertEqual(rcpts("users", "gone@users.test"), 2, "purged: probed again")
+            self.assertEqual(W.rcpts("users", "gone@users.test"), 2, "purged: probed again")
 
     def test_2_restart_keeps_verdicts(self):
         W.clear_logs()
@@ -136,11 +124,11 @@ class Shared(unittest.TestCase):
         with a:
             a.postfix(name="frontr", ip="127.0.0.53")
             rcpt_reply("postmaster@users.test", "127.0.0.53")
-        self.assertEqual(rcpts("users", "postmaster@users.test"), 1)
+        self.assertEqual(W.rcpts("users", "postmaster@users.test"), 1)
         with a:                     # a new process on the same file
             r = rcpt_reply("postmaster@users.test", "127.0.0.53")
             self.assertTrue(r.startswith("250"), r)
-        self.assertEqual(rcpts("users", "postmaster@users.test"), 1, "kept across the restart")
+        self.assertEqual(W.rcpts("users", "postmaster@users.test"), 1, "kept across the restart")
         p = mv("check", "--json", "--config", cli_conf(), "postmaster@users.test")
         v = json.loads(p.stdout)
         self.assertTrue(v["cached"], v)
@@ -201,9 +189,7 @@ class Shared(unittest.TestCase):
         b = NamedMilter(W, "hb", 10035, cache_conf(), milter={"dha_limit": "3"})
 
         def rcpt(to, front):
-            rc, t = swaks("--to", to, "--from", "s@ok.test", "--quit-after", "RCPT",
-                          "--local-interface", "127.0.0.71", server=front)
-            return reply_to(t, "RCPT TO")
+            return rcpt_reply(to, front, client_ip="127.0.0.71")
 
         with a, b:
             a.postfix(name="frontha", ip="127.0.0.54")
@@ -216,7 +202,7 @@ class Shared(unittest.TestCase):
             self.assertTrue(r.startswith("451"), r)
             r = rcpt("h5@users.test", "127.0.0.54")
             self.assertTrue(r.startswith("451"), r)
-            self.assertEqual(rcpts("users", "h4@users.test"), 0, "probed past the budget")
+            self.assertEqual(W.rcpts("users", "h4@users.test"), 0, "probed past the budget")
 
     def test_6_cgi_plugin_reads_the_same_file(self):
         fcgi = os.path.abspath(os.environ.get("MAILVERIFY_FCGI",
@@ -254,7 +240,7 @@ class Shared(unittest.TestCase):
         self.assertEqual(v["reason"], "rejected_email", v)     # verified all the same
         self.assertIn("/etc/passwd/cache.mdb", p.stderr)
         self.assertIn("using a memory cache in this process", p.stderr)
-        self.assertEqual(rcpts("users", "fallback@users.test"), 1)
+        self.assertEqual(W.rcpts("users", "fallback@users.test"), 1)
         self.assertFalse(os.path.exists("/etc/passwd/cache.mdb"))
 
 

@@ -635,6 +635,11 @@ class World:
         """All commands NAME received, in order (events left out)."""
         return [c for s in self.sessions(name) for c in s["commands"]]
 
+    def rcpts(self, name, addr):
+        """How many RCPT TO commands for addr NAME received."""
+        return sum(1 for c in self.commands(name)
+                   if c.upper().startswith("RCPT TO:") and addr.lower() in c.lower())
+
     def data_received(self):
         """Lines of WORKDIR/DATA-RECEIVED: every DATA/BDAT any scripted server saw."""
         try:
