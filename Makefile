@@ -48,7 +48,7 @@ MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/replies.c milter/dha.c
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 FCGI_SRC := $(wildcard plugins/fastcgi/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/%.o)
-BLOBS := etc/mailverify.conf $(wildcard etc/lists/*.txt)
+BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)

@@ -39,14 +39,20 @@ static const char check_usage[] =
     "(smtp). How far to go is the context's mode in the configuration\n"
     "(form: smtp) unless --mode says otherwise. An answer that does not\n"
     "come within the deadline is \"unknown\" with reason \"timeout\".\n"
+    "What a server's reply means is read with the reply rules table\n"
+    "(replies.table, the admin's replies.rules first), then RFC 3463.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE    use FILE instead of the built-in configuration\n"
     "  -m, --mode MODE      offline, dns or smtp (default: the context's)\n"
     "      --offline        the same as --mode offline: syntax, lists and\n"
     "                       typo only; never touches the network\n"
-    "  -t, --timeout MS     deadline per address (default: the context's,\n"
-    "                       form 1500 ms)\n"
+    "  -t, --timeout MS     deadline per address (default: the bulk\n"
+    "                       context's, 60000 ms: as long as an MTA waits for\n"
+    "                       a slow server -- a postscreen greeting pause, a\n"
+    "                       tarpit -- whatever the context; the form's short\n"
+    "                       deadline is for a browser, which gets a pending\n"
+    "                       answer and a webhook instead)\n"
     "  -r, --resolver HOST[:PORT]  ask this DNS server instead of the\n"
     "                       configured one (dns.servers) or the system's\n"
     "      --allow-private  probe MX hosts in loopback and private ranges\n"
@@ -397,6 +403,8 @@ int cli_check(int argc, char **argv)
         return rc > 0 ? 0 : EXIT_USAGE;
     if ((cfg = cli_load_config(config, true)) == NULL)
         return EXIT_CONFIG;
+    if (ck.req.deadline_ms == 0)    /* wait as an MTA would, not as a form does */
+        ck.req.deadline_ms = (unsigned)mv_config_settings(cfg)->context[MV_CTX_BULK].deadline_ms;
     ck.engine = mv_engine_new_opts(cfg, &ck.opts);
     mv_config_unref(cfg);
     if (ck.engine == NULL) {

@@ -20,5 +20,6 @@ BLOB(mv_blob_free, "lists/free.txt")
 BLOB(mv_blob_role, "lists/role.txt")
 BLOB(mv_blob_providers, "lists/providers.txt")
 BLOB(mv_blob_tlds, "lists/tlds.txt")
+BLOB(mv_blob_replies, "replies.conf")
 
     .section .note.GNU-stack,"",@progbits

@@ -13,6 +13,7 @@ BLOB(mv_blob_free);
 BLOB(mv_blob_role);
 BLOB(mv_blob_providers);
 BLOB(mv_blob_tlds);
+BLOB(mv_blob_replies);
 
 static const struct {
     const char *name;
@@ -25,6 +26,7 @@ static const struct {
     {"role.txt", mv_blob_role, mv_blob_role_end},
     {"providers.txt", mv_blob_providers, mv_blob_providers_end},
     {"tlds.txt", mv_blob_tlds, mv_blob_tlds_end},
+    {"replies.conf", mv_blob_replies, mv_blob_replies_end},
 };
 
 /* mv_builtin - an embedded file by name, e.g. "disposable.txt" */

@@ -17,6 +17,7 @@
  */
 #include "config_int.h"
 #include "builtin.h"
+#include "rules.h"
 #include "slurp.h"
 #include "store.h"
 
@@ -56,6 +57,10 @@ static const key keys[] = {
     LISTK("lists.allow"),
     GROUP("typo"),
     BOOLK("typo.enabled", typo_enabled, "true"),
+    GROUP("replies"),
+    STRK("replies.table", replies_table, 0, 4096, "builtin"),
+    {"replies.rules", KT_RULES, 0, 0, 0, NULL, NULL},
+    {"replies.profiles", KT_RULES, 0, 0, 0, NULL, NULL},
     GROUP("dns"),
     STRK("dns.servers", dns_servers, 0, 1024, ""),
     INTK("dns.timeout_ms", dns_timeout_ms, 100, 60000, "2000"),
@@ -104,7 +109,7 @@ static const key keys[] = {
     INTK("cache.redis_timeout_ms", cache_redis_timeout_ms, 1, 60000, "100"),
     GROUP("context"),
     CONTEXT("sender", MV_CTX_SENDER, "dns", "10000"),
-    CONTEXT("recipient", MV_CTX_RECIPIENT, "smtp", "10000"),
+    CONTEXT("recipient", MV_CTX_RECIPIENT, "smtp", "25000"),
     CONTEXT("form", MV_CTX_FORM, "smtp", "1500"),
     CONTEXT("bulk", MV_CTX_BULK, "smtp", "60000"),
     GROUP("milter"),
@@ -304,8 +309,8 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
             check_structure(L, s, path);
         else if (k->type == KT_RULES && strcmp(path, "domains") == 0)
             config_domains_check(L, s);
-        else if (k->type == KT_RULES)
-            config_rules_check(L, s);
+        else if (k->type == KT_RULES && strcmp(path, "canonical") == 0)
+            config_rules_check(L, s);           /* replies.*: checked by rules.c */
     }
 }
 
@@ -413,6 +418,8 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
             config_policy_apply(L, s);
         else if (k->type == KT_GROUP)
             apply_values(L, s, path);
+        else if (k->type == KT_RULES && strncmp(path, "replies.", 8) == 0)
+            continue;           /* load_replies */
         else if (k->type == KT_RULES)
             for (int j = 0; j < config_setting_length(s); j++) {
                 const config_setting_t *r = config_setting_get_elem(s, (unsigned)j);
@@ -502,6 +509,26 @@ static void load_lists(loader *L, config_t *lc)
             free(text);
         }
     }
+}
+
+/* load_replies - the reply rules: the admin's lists here, then the table
+ * file (or the built-in one); every error file:line */
+static void load_replies(loader *L, config_t *lc)
+{
+    const char *path = L->cfg->s.replies_table;
+    const config_setting_t *r = config_lookup(lc, "replies.rules"), *p = config_lookup(lc, "replies.profiles");
+    char full[4096 + 512];
+
+    if ((r != NULL || p != NULL) &&
+        (L->cfg->rules_local = mv_rules_from_settings(r, p, L->name, L->diag)) == NULL)
+        return;
+    if (path[0] == '\0')
+        return;                 /* no table: the admin's rules, then RFC 3463 */
+    if (strcmp(path, "builtin") != 0 && path[0] != '/' && L->basedir != NULL)
+        snprintf(full, sizeof(full), "%s/%s", L->basedir, path);
+    else
+        snprintf(full, sizeof(full), "%s", path);
+    L->cfg->rules_table = mv_rules_load_file(full, L->diag);
 }
 
 /* config_new - a config holding defaults; NULL on ENOMEM */
@@ -630,9 +657,9 @@ static void check_meaning(loader *L, config_t *lc)
     if (!mailbox_ok(s->smtp_mail_from))
         config_error(L, config_lookup(lc, "smtp.mail_from"), "'smtp.mail_from' \"%s\" is not an address "
               "(leave it empty for the null sender)", s->smtp_mail_from);
-    if (!mailbox_ok(s->smtp_fallback_from))
+    if (strcmp(s->smtp_fallback_from, "none") != 0 && !mailbox_ok(s->smtp_fallback_from))
         config_error(L, config_lookup(lc, "smtp.fallback_from"), "'smtp.fallback_from' \"%s\" is not an "
-              "address", s->smtp_fallback_from);
+              "address (\"\" derives one from the host name, \"none\" turns the retry off)", s->smtp_fallback_from);
     if (s->smtp_helo_name[0] != '\0' && !config_norm_domain(s->smtp_helo_name, norm))
         config_error(L, config_lookup(lc, "smtp.helo_name"), "'smtp.helo_name' \"%s\" is not a host name "
               "(use this host's fully qualified name)", s->smtp_helo_name);
@@ -669,8 +696,10 @@ static mv_config *finish(loader *L, config_t *lc)
         config_rules_default(L);
     config_strlists_defaults(L->cfg);
     check_meaning(L, lc);
-    if (!(L->flags & MV_CONFIG_SKIP_LISTS))
+    if (!(L->flags & MV_CONFIG_SKIP_LISTS)) {
         load_lists(L, lc);
+        load_replies(L, lc);
+    }
     if (L->diag->errors > before || L->diag->oom) {
         mv_config_unref(L->cfg);
         return NULL;
@@ -774,6 +803,8 @@ void mv_config_unref(mv_config *cfg)
     mv_lists_free(cfg->lists);
     mv_typo_free(cfg->typo);
     mv_canon_free(cfg->canon);
+    mv_rules_free(cfg->rules_local);
+    mv_rules_free(cfg->rules_table);
     free(cfg->source);
     free(cfg);
 }
@@ -784,6 +815,13 @@ const mv_typo *mv_config_typo(const mv_config *cfg) { return cfg->typo; }
 const mv_canon *mv_config_canon(const mv_config *cfg) { return cfg->canon; }
 const char *mv_config_source(const mv_config *cfg) { return cfg->source; }
 const mv_strset *mv_config_tls_required(const mv_config *cfg) { return cfg->tls_required; }
+
+/* mv_config_rules - the admin's reply rules and the table; either may be NULL */
+void mv_config_rules(const mv_config *cfg, const struct mv_rules **local, const struct mv_rules **table)
+{
+    *local = cfg->rules_local;
+    *table = cfg->rules_table;
+}
 
 const mv_policy *mv_config_policy(const mv_config *cfg, mv_context ctx)
 {
@@ -823,6 +861,10 @@ void mv_config_dump(const mv_config *cfg, mv_buf *out)
                       mv_action_name(p->suggestion));
     }
     mv_buf_printf(out, "canonical = %zu rules\n", mv_canon_count(cfg->canon));
+    mv_buf_printf(out, "replies.rules = %zu rules, %zu profiles (local, consulted first)\n",
+                  mv_rules_count(cfg->rules_local), mv_rules_profile_count(cfg->rules_local));
+    mv_buf_printf(out, "replies.table = %zu rules, %zu profiles\n", mv_rules_count(cfg->rules_table),
+                  mv_rules_profile_count(cfg->rules_table));
     for (size_t i = 0; i < cfg->ndomains; i++) {
         const mv_domain_rule *r = &cfg->domains[i].r;
 

@@ -39,6 +39,7 @@ typedef struct {
     char *lists_role;
     char *lists_providers;
     char *lists_tlds;
+    char *replies_table;
     bool typo_enabled;
     char *dns_servers;          /* "" : the system's resolver */
     long long dns_timeout_ms, dns_tries, dns_min_ttl, dns_max_ttl;
@@ -118,6 +119,13 @@ const mv_lists *mv_config_lists(const mv_config *cfg);
 const mv_typo *mv_config_typo(const mv_config *cfg);
 const mv_canon *mv_config_canon(const mv_config *cfg);
 const mv_policy *mv_config_policy(const mv_config *cfg, mv_context ctx);
+
+struct mv_rules;
+
+/* mv_config_rules - the admin's reply rules (replies.rules, .profiles)
+ * and the table (replies.table); either may be NULL */
+void mv_config_rules(const mv_config *cfg, const struct mv_rules **local,
+                     const struct mv_rules **table);
 
 /* mv_config_tls_required - domains that must be probed over TLS */
 const mv_strset *mv_config_tls_required(const mv_config *cfg);

@@ -19,6 +19,8 @@ struct mv_config {
     mv_lists *lists;
     mv_typo *typo;
     mv_canon *canon;
+    struct mv_rules *rules_local;   /* replies.rules and replies.profiles */
+    struct mv_rules *rules_table;   /* replies.table */
     mv_policy policy[MV_CTX_COUNT];
     char **allow;               /* lists.allow as written, for the dump */
     size_t nallow;

@@ -35,7 +35,8 @@ struct mv_engine {
     mv_dns *dns;
     mv_tls_ctx *tls;
     mv_net *net;
-    char helo[256];
+    mv_config *rules_cfg;       /* whose reply rules the network half reads (loop thread) */
+    char helo[256], fallback[300];
     atomic_bool closing;
     atomic_size_t pending;      /* requests posted to the loop, not answered */
 };

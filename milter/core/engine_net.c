@@ -99,6 +99,23 @@ static void facts_save(void *arg, const char *dkey, const mv_net_facts *f)
         mv_store_put(e->store, key, kl, time(NULL), &e->ttl, MV_CACHE_NEGATIVE, v, sizeof(v));
 }
 
+/* use_rules - the reply rules of cfg from now on (loop thread): a request
+ * carries the config it began with, so a reload (SIGUSR1) reaches the
+ * network half with the first request made after it */
+static void use_rules(mv_engine *e, mv_config *cfg)
+{
+    const mv_rules *local, *table;
+    mv_config *old = e->rules_cfg;
+
+    if (cfg == old || e->net == NULL)
+        return;
+    e->rules_cfg = mv_config_ref(cfg);
+    mv_config_rules(cfg, &local, &table);
+    mv_net_set_rules(e->net, local, table);
+    if (old != NULL)
+        mv_config_unref(old);
+}
+
 /* ---- starting and stopping -------------------------------------------- */
 
 /* loop_main - the engine's thread */
@@ -122,6 +139,23 @@ static void helo_name(mv_engine *e)
     e->helo[sizeof(e->helo) - 1] = '\0';
 }
 
+/* fallback_from - MAIL FROM when a server refuses <>: the configured one,
+ * else postmaster at the name we greet with (RFC 5321 4.5.1: it must
+ * exist), as Postfix's address_verify_sender is a real address by
+ * default; "none", or a name that is no FQDN: no second try */
+static void fallback_from(mv_engine *e)
+{
+    const char *cfg = mv_config_settings(e->cfg)->smtp_fallback_from;
+
+    if (strcmp(cfg, "none") == 0 || (cfg[0] == '\0' && (strchr(e->helo, '.') == NULL ||
+                                                        e->helo[strlen(e->helo) - 1] == '.')))
+        e->fallback[0] = '\0';
+    else if (cfg[0] != '\0')
+        snprintf(e->fallback, sizeof(e->fallback), "%s", cfg);
+    else
+        snprintf(e->fallback, sizeof(e->fallback), "postmaster@%s", e->helo);
+}
+
 /* tls_mode - the smtp.tls setting as the probe's enum */
 static mv_tls_mode tls_mode(const char *s)
 {
@@ -137,7 +171,7 @@ static mv_net_params net_params(mv_engine *e)
 
     p.helo = e->helo;
     p.mail_from = s->smtp_mail_from;
-    p.fallback_from = s->smtp_fallback_from;
+    p.fallback_from = e->fallback;
     p.tls = tls_mode(s->smtp_tls);
     p.tls_required = mv_config_tls_required(e->cfg);
     p.tls_ctx = e->tls;
@@ -243,6 +277,7 @@ static bool start(mv_engine *e)
     mv_net_params p;
 
     helo_name(e);
+    fallback_from(e);
     cache_ttl(e);
     if (!open_store(e, s))
         return false;
@@ -259,6 +294,7 @@ static bool start(mv_engine *e)
         snprintf(e->error, sizeof(e->error), "out of memory");
         return false;
     }
+    use_rules(e, e->cfg);       /* the loop is not running yet */
     if (e->store != NULL && !start_redis(e))
         return false;
     if (e->store != NULL && mv_store_shared(e->store) && mv_loop_post(e->loop, sweep_task, e) < 0) {
@@ -277,6 +313,9 @@ static void teardown(mv_engine *e)
 {
     mv_store_redis_stop(e->store);  /* before the loop its timers live on */
     mv_net_free(e->net);
+    if (e->rules_cfg != NULL)
+        mv_config_unref(e->rules_cfg);
+    e->rules_cfg = NULL;
     mv_dns_free(e->dns);
     mv_tls_ctx_free(e->tls);
     mv_loop_free(e->loop);
@@ -630,6 +669,7 @@ static void start_task(void *arg)
         mv_engine_areq_free(r);
         return;
     }
+    use_rules(e, r->cfg);
     mv_timer_start(e->loop, &r->timer, r->deadline_ms, on_deadline, r);
     if (!held_at_gate(e, r))
         ask_shared(e, r);

@@ -523,6 +523,13 @@ void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *
     attach(j, dom);
 }
 
+/* mv_net_set_rules - the reply rules and profiles from now on (loop thread) */
+void mv_net_set_rules(mv_net *n, const mv_rules *local, const mv_rules *table)
+{
+    n->rules_local = local;
+    n->rules_table = table;
+}
+
 /* mv_net_sessions - SMTP sessions open (any thread; approximate) */
 size_t mv_net_sessions(const mv_net *n)
 {

@@ -22,6 +22,7 @@
 #include "dns.h"
 #include "loop.h"
 #include "probe.h"
+#include "rules.h"
 #include "strset.h"
 #include "verdict.h"
 
@@ -84,6 +85,10 @@ mv_net *mv_net_new(mv_loop *loop, mv_dns *dns, const mv_net_params *p);
  * next_hop ("[ip]:port", "host:port" or NULL) replaces the MX lookup. */
 void mv_net_verify(mv_net *n, const char *mailbox, const char *domain, const char *next_hop,
                    bool smtp, bool smtputf8, mv_net_cb cb, void *arg);
+
+/* mv_net_set_rules - the reply rules and provider profiles to use from
+ * now on (loop thread; the caller keeps them alive until replaced) */
+void mv_net_set_rules(mv_net *n, const mv_rules *local, const mv_rules *table);
 
 /* mv_net_sessions - SMTP sessions open (any thread; approximate) */
 size_t mv_net_sessions(const mv_net *n);

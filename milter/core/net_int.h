@@ -30,6 +30,7 @@ struct job {
     char domain[256];
     char hop[300];              /* next hop instead of MX, or "" */
     bool smtp, smtputf8, tls_off, background, retried_grey;
+    unsigned temp_retries;      /* whole MX walks retried after a busy refusal */
     waiter *waiters;
     domain *d;
     size_t target;              /* next target to try */
@@ -72,6 +73,8 @@ typedef struct {
     double tokens;
     uint64_t refill_ms;
     uint64_t backoff_until_ms;
+    uint64_t retry_at_ms;       /* a connection limit or busy refusal: not before */
+    unsigned cap;               /* sessions it allows us (0: the limit in force) */
 } host;
 
 typedef struct session {
@@ -98,6 +101,7 @@ struct mv_net {
     atomic_size_t sessions;     /* read by other threads for metrics */
     session *open;
     bool closing;
+    const mv_rules *rules_local, *rules_table;  /* reply rules (mv_net_set_rules) */
 };
 
 

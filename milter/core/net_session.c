@@ -61,17 +61,37 @@ static host *host_get(mv_net *n, const char *ip)
     return h;
 }
 
+/* profile_for - the provider profile of an MX host (the admin's first), or NULL */
+static const mv_profile *profile_for(const mv_net *n, const char *mx_host)
+{
+    const mv_profile *p = mv_rules_profile(n->rules_local, mx_host);
+
+    return p != NULL ? p : mv_rules_profile(n->rules_table, mx_host);
+}
+
+/* backoff_ms - how long to leave a host alone after it refused us */
+static uint64_t backoff_ms(const mv_net *n, const mv_profile *pf)
+{
+    return (uint64_t)(pf != NULL && pf->backoff_s ? pf->backoff_s : n->p.backoff_s) * 1000;
+}
+
 /* host_wait_ms - 0 if a session may start now, else how long to wait */
-static uint64_t host_wait_ms(mv_net *n, host *h)
+static uint64_t host_wait_ms(mv_net *n, host *h, const mv_profile *pf)
 {
     uint64_t now = mv_loop_now();
     double rate = n->p.host_rate;
+    unsigned limit = pf != NULL && pf->host_sessions ? pf->host_sessions : n->p.host_sessions;
+
+    if (h->cap != 0 && h->cap < limit)
+        limit = h->cap;         /* it told us how many sessions it allows */
+    if (h->retry_at_ms > now)
+        return h->retry_at_ms - now;
 
     h->tokens += (double)(now - h->refill_ms) * rate / 1000.0;
     if (h->tokens > rate)
         h->tokens = rate;
     h->refill_ms = now;
-    if (h->active >= n->p.host_sessions)
+    if (h->active >= limit)
         return 50;              /* re-checked when a session ends anyway */
     if (h->tokens >= 1.0)
         return 0;
@@ -120,14 +140,30 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
                       const char *host_name)
 {
     domain *d = s->d;
-    mv_reason r = mv_classify_rcpt(a);
+    const mv_profile *pf = profile_for(s->n, host_name);
+    mv_reading rd;
+    mv_reason r;
 
+    mv_classify_reply(s->n->rules_local, s->n->rules_table, host_name, MV_STAGE_RCPT, a, &rd);
+    r = rd.reason;
     j->out.smtp = *a;
     j->out.tls = pr->tls;
     snprintf(j->out.tls_version, sizeof(j->out.tls_version), "%s", pr->tls_version);
     snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
-    if (r == MV_R_TEMPORARY_ERROR && j->target + 1 < d->ntargets) {
+    snprintf(j->out.rule, sizeof(j->out.rule), "%s", rd.rule ? rd.rule : "");
+    if (r == MV_R_BLOCKED_BY_SERVER)    /* it named our IP, reputation or rate */
+        s->h->backoff_until_ms = mv_loop_now() + backoff_ms(s->n, pf);
+    if (rd.temporary && r != MV_R_GREYLISTED && r != MV_R_MAILBOX_FULL && j->target + 1 < d->ntargets) {
         advance(j, r, pr, host_name);   /* a 4xx: ask the next MX */
+        return;
+    }
+    if (r == MV_R_ACCEPTED_EMAIL && pf != NULL && pf->rcpt != MV_RCPT_MEANINGFUL) {
+        /* it accepts every RCPT and refuses later: a 250 proves nothing */
+        r = pf->rcpt == MV_RCPT_ACCEPT_ALL ? MV_R_ACCEPT_ALL : MV_R_UNVERIFIED;
+        net_outcome(j, r, "%d from %s: profile %s accepts every recipient at RCPT and refuses later",
+                    a->code, host_name, pf->name);
+        j->out.catch_all = pf->rcpt == MV_RCPT_ACCEPT_ALL ? 1 : -1;
+        net_complete(j);
         return;
     }
     if (r == MV_R_ACCEPTED_EMAIL && d->catch_all == 1)
@@ -140,9 +176,52 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
         if (!j->retried_grey)
             net_reprobe_later(j, j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s);
     } else {
-        net_outcome(j, r, "%d %d.%d.%d from %s", a->code, a->enh[0], a->enh[1], a->enh[2], host_name);
+        net_outcome(j, r, "%d %d.%d.%d from %s: %s", a->code, a->enh[0], a->enh[1], a->enh[2], host_name,
+                    rd.why);
     }
     net_complete(j);
+}
+
+/* conn_limit - "421 4.7.0 Too many concurrent SMTP connections": the host
+ * limits sessions per client, a fact about us, never about the mailbox */
+static bool conn_limit(const mv_probe_result *pr)
+{
+    static const char *const words[] = {"too many connections", "too many concurrent", "connection limit",
+                                        "too many sessions", "too many simultaneous", "concurrent connections",
+                                        NULL};
+
+    if (pr->status != MV_PROBE_TEMP || pr->last.code != 421)
+        return false;
+    for (const char *const *w = words; *w; w++)
+        if (strcasestr(pr->last.text, *w))
+            return true;
+    return false;
+}
+
+/* busy_retry - a temporary refusal before RCPT (a connection limit, a
+ * server that tempfails a client's first session): the session said
+ * nothing of the mailbox, so instead of a temporary verdict the job waits
+ * and asks again, on the same host for a connection limit (at most 3
+ * times), or walks the MX hosts once more after the last (once) */
+static bool busy_retry(session *s, job *j, const mv_probe_result *pr, bool limit)
+{
+    uint64_t now = mv_loop_now();
+
+    if (limit && j->temp_retries < 3) {
+        if (s->h->active > 0)
+            s->h->cap = s->h->active;   /* the sessions it did allow */
+        else
+            s->h->retry_at_ms = now + 1000;
+    } else if (!limit && pr->status == MV_PROBE_TEMP && j->temp_retries == 0 &&
+               j->target + 1 >= s->d->ntargets) {
+        s->h->retry_at_ms = now + 1000;
+        j->target = 0;
+    } else {
+        return false;
+    }
+    j->temp_retries++;
+    requeue_front(j);
+    return true;
 }
 
 /* session_done - a probe ended: classify, walk on, or requeue */
@@ -152,6 +231,9 @@ static void session_done(void *arg, const mv_probe_result *pr)
     mv_net *n = s->n;
     domain *d = s->d;
     const char *hname = d->mx.hosts[d->targets[s->target].host].name;
+    const mv_profile *pf = profile_for(n, hname);
+    bool refused = pr->status == MV_PROBE_BLOCKED || pr->status == MV_PROBE_TEMP, limit = conn_limit(pr);
+    mv_reading rd = {.reason = MV_R_TEMPORARY_ERROR};
 
     d->pins++;
     if (s->prev) s->prev->next = s->next;
@@ -164,10 +246,14 @@ static void session_done(void *arg, const mv_probe_result *pr)
         d->catch_all = pr->catch_all;   /* learned once, used by every later RCPT */
         net_save_facts(n, d);
     }
-    if (pr->status == MV_PROBE_TIMEOUT || pr->status == MV_PROBE_BLOCKED)
-        s->h->backoff_until_ms = mv_loop_now() + (uint64_t)n->p.backoff_s * 1000;
-    if (pr->status == MV_PROBE_BLOCKED) {
-        d->refuses_until_ms = mv_loop_now() + (uint64_t)n->p.backoff_s * 1000;
+    if (refused)
+        mv_classify_session_reply(n->rules_local, n->rules_table, hname, pr, &rd);
+    /* a lasting refusal of us (not TLS, not "come back later"): leave it alone */
+    if (pr->status == MV_PROBE_TIMEOUT ||
+        (refused && rd.reason == MV_R_BLOCKED_BY_SERVER && !limit))
+        s->h->backoff_until_ms = mv_loop_now() + backoff_ms(n, pf);
+    if (pr->status == MV_PROBE_BLOCKED && rd.reason == MV_R_BLOCKED_BY_SERVER && !rd.temporary) {
+        d->refuses_until_ms = mv_loop_now() + backoff_ms(n, pf);
         net_save_facts(n, d);
     }
     for (size_t i = 0; i < s->njobs; i++) {
@@ -184,12 +270,18 @@ static void session_done(void *arg, const mv_probe_result *pr)
                    !(n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))) {
             j->tls_off = true;  /* as MTAs do: opportunistic TLS failed, try plain */
             requeue_front(j);
-        } else if (pr->status == MV_PROBE_BLOCKED) {
+        } else if (refused && (limit || rd.reason == MV_R_TEMPORARY_ERROR) && busy_retry(s, j, pr, limit)) {
+            continue;           /* asked again after a pause */
+        } else if (pr->status == MV_PROBE_BLOCKED && rd.reason == MV_R_BLOCKED_BY_SERVER && !rd.temporary) {
             snprintf(j->out.host, sizeof(j->out.host), "%s", hname);
+            snprintf(j->out.rule, sizeof(j->out.rule), "%s", rd.rule ? rd.rule : "");
             j->out.smtp = pr->last;
-            net_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused the probe at %s: %d %s", hname,
-                    pr->stage, pr->last.code, pr->error[0] ? pr->error : pr->last.text);
+            net_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused the probe at %s: %d %s (%s)", hname,
+                    pr->stage, pr->last.code, pr->error[0] ? pr->error : pr->last.text, rd.why);
             net_complete(j);
+        } else if (refused) {
+            snprintf(j->out.rule, sizeof(j->out.rule), "%s", rd.rule ? rd.rule : "");
+            advance(j, rd.reason, pr, hname);
         } else {
             advance(j, mv_classify_session(pr), pr, hname);
         }
@@ -250,6 +342,8 @@ static bool start_session(domain *d, uint64_t *wait)
     session *s;
     const char *rc[MV_PROBE_RCPT_MAX];
     mv_probe_params pp;
+    const mv_profile *pf;
+    unsigned max;
 
     if (!skip_backed_off(d, head, &h, &sa)) {
         d->q_head = head->next;
@@ -261,16 +355,18 @@ static bool start_session(domain *d, uint64_t *wait)
         net_complete(head);
         return true;
     }
-    if ((*wait = host_wait_ms(n, h)) > 0)
+    pf = profile_for(n, d->mx.hosts[d->targets[head->target].host].name);
+    if ((*wait = host_wait_ms(n, h, pf)) > 0)
         return false;
+    max = pf != NULL && pf->max_rcpt ? pf->max_rcpt : n->p.max_rcpt;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return false;
     *s = (session){n, d, h, head->target, {0}, 0, head->tls_off, NULL, NULL, NULL};
-    s->njobs = take_batch(d, head->target, head->tls_off, s->jobs,
-                          n->p.max_rcpt < MV_PROBE_RCPT_MAX ? n->p.max_rcpt : MV_PROBE_RCPT_MAX);
+    s->njobs = take_batch(d, head->target, head->tls_off, s->jobs, max < MV_PROBE_RCPT_MAX ? max : MV_PROBE_RCPT_MAX);
     pp = (mv_probe_params){n->helo, n->from, n->fallback[0] ? n->fallback : NULL, n->p.tls,
-                           n->p.tls_ctx, n->p.connect_ms, n->p.reply_ms, n->p.catch_all && d->catch_all < 0,
-                           false};
+                           n->p.tls_ctx, n->p.connect_ms, n->p.reply_ms,
+                           (pf != NULL && pf->catch_all_check >= 0 ? pf->catch_all_check == 1 : n->p.catch_all) &&
+                           d->catch_all < 0, false};
     if (s->tls_off)
         pp.tls = MV_TLS_OFF;
     else if (n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))

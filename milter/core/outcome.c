@@ -45,6 +45,7 @@ size_t mv_outcome_pack(const mv_net_outcome *o, unsigned char *p)
     n += pack_str(p + n, o->smtp.text);
     n += pack_str(p + n, o->tls_version);
     n += pack_str(p + n, o->detail);
+    n += pack_str(p + n, o->rule);
     return n;
 }
 
@@ -81,7 +82,8 @@ bool mv_outcome_unpack(const unsigned char *p, size_t len, mv_net_outcome *o)
            unpack_str(p, len, &off, o->host, sizeof(o->host)) &&
            unpack_str(p, len, &off, o->smtp.text, sizeof(o->smtp.text)) &&
            unpack_str(p, len, &off, o->tls_version, sizeof(o->tls_version)) &&
-           unpack_str(p, len, &off, o->detail, sizeof(o->detail));
+           unpack_str(p, len, &off, o->detail, sizeof(o->detail)) &&
+           (off == len || unpack_str(p, len, &off, o->rule, sizeof(o->rule)));  /* older entries: none */
 }
 
 /* mv_outcome_class - which expire/refresh times an outcome gets */

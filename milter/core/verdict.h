@@ -87,6 +87,7 @@ typedef struct {
     int catch_all;              /* 1 yes, 0 no, -1 unknown */
     unsigned retry_after;       /* greylisting: seconds the server asked for */
     char detail[160];           /* for people: what happened */
+    char rule[64];              /* the reply rule that decided, or "" */
 } mv_net_outcome;
 
 /* The signals of steps 1-5, input to mv_verdict_reason(). */

@@ -131,7 +131,8 @@ class Reasons(unittest.TestCase):
         self.expect("known@heloreject.test", "unknown", "blocked_by_server")
         v, _ = self.expect("x@blocked.test", "unknown", "blocked_by_server")
         self.assertIn("spamhaus", v["checks"]["smtp"]["text"])
-        v, _ = self.expect("known@nonull.test", "unknown", "blocked_by_server")
+        nofb = conf('smtp = { fallback_from = "none"; };\n')
+        v, _ = self.expect("known@nonull.test", "unknown", "blocked_by_server", "--config", nofb)
         self.assertIn("mail", v["detail"])
 
     def test_tls_error_when_required(self):
@@ -199,6 +200,14 @@ class Walk(unittest.TestCase):
         self.assertEqual(v["reason"], "accepted_email")
         cmds = W.commands("noehlo")
         self.assertTrue(cmds[0].upper().startswith("EHLO") and cmds[1].upper().startswith("HELO"), cmds)
+
+    def test_null_sender_fallback_by_default(self):
+        # the shipped config: postmaster at the host's own name (mta.test here)
+        W.clear_logs()
+        v, _ = one("known@nonull.test")
+        self.assertEqual(v["reason"], "accepted_email", json.dumps(v))
+        mails = [c for c in W.commands("nonull") if c.upper().startswith("MAIL")]
+        self.assertEqual(mails, ["MAIL FROM:<>", "MAIL FROM:<postmaster@mta.test>"])
 
     def test_null_sender_fallback(self):
         W.clear_logs()
