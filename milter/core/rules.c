@@ -380,6 +380,16 @@ static const char *get_name(ld *L, const config_setting_t *g, const char *what, 
     return NULL;
 }
 
+/* reason_hint - the reason name closest to a mistyped one, or NULL */
+static const char *reason_hint(const char *v)
+{
+    const char *names[MV_R_COUNT];
+
+    for (int i = 0; i < MV_R_COUNT; i++)
+        names[i] = mv_reason_name((mv_reason)i);
+    return config_did_you_mean(v, names, MV_R_COUNT);
+}
+
 /* load_rule - one group of the `rules` list into r */
 static void load_rule(ld *L, const config_setting_t *g, int idx, rule *r)
 {
@@ -397,8 +407,8 @@ static void load_rule(ld *L, const config_setting_t *g, int idx, rule *r)
     get_strs(L, g, "hosts", "reply rule", idx, true, &r->hosts);
     get_code(L, g, idx, r);
     get_matchers(L, g, idx, r);
-    if (!r->code[0] && !r->has_enh && !r->enh_none && r->texts.n == 0 && !r->has_re &&
-        config_setting_get_member(g, "regex") == NULL)
+    if (config_setting_get_member(g, "code") == NULL && config_setting_get_member(g, "enhanced") == NULL &&
+        config_setting_get_member(g, "text") == NULL && config_setting_get_member(g, "regex") == NULL)
         err(L, g, "reply rule %d matches every reply: give it a code, enhanced, text or regex", idx);
     if ((v = get_str(L, g, "reason", "reply rule", idx)) == NULL) {
         if (config_setting_get_member(g, "reason") == NULL)
@@ -408,10 +418,11 @@ static void load_rule(ld *L, const config_setting_t *g, int idx, rule *r)
 
         if (rs < 0 || rs == MV_R_INVALID_SYNTAX || rs == MV_R_DISPOSABLE || rs == MV_R_ROLE_ACCOUNT ||
             rs == MV_R_UNVERIFIED || rs == MV_R_NULL_SENDER)
-            err(L, config_setting_get_member(g, "reason"), "'reason' in reply rule %d is \"%s\"; a reply "
-                "can mean: accepted_email, rejected_email, mailbox_disabled, mailbox_full, accept_all, "
+            err(L, config_setting_get_member(g, "reason"), "'reason' in reply rule %d is \"%s\"%s%s%s; a "
+                "reply can mean: accepted_email, rejected_email, mailbox_disabled, mailbox_full, accept_all, "
                 "invalid_domain, no_mail_server, blocked_by_server, greylisted, temporary_error, tls_error, "
-                "no_connect, timeout", idx, v);
+                "no_connect, timeout", idx, v, reason_hint(v) ? " (did you mean '" : "",
+                reason_hint(v) ? reason_hint(v) : "", reason_hint(v) ? "'?)" : "");
         else
             r->reason = (mv_reason)rs;
     }
