@@ -12,6 +12,7 @@
 #   make bench-cache        cached-verdict lookups: memory vs LMDB; two processes sharing a store
 #   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
+#   make bench-replies      the reply rules on a corpus of real SMTP replies: accuracy, false undeliverables
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
 
@@ -53,7 +54,7 @@ BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -122,6 +123,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@tools/playwright-pkg build/npm
 	@tests/in-netns /usr/bin/python3 tests/world/test_world.py
 	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_verify.py
+	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_dns_faults.py
 	@MAILVERIFY=$(B)/mailverify SANITIZE=$(SANITIZE) tests/in-netns /usr/bin/python3 tests/world/test_bulk.py
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_etiquette.py
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_dns_burst.py
@@ -212,6 +214,15 @@ bench-redis: deps $(B)/bench_redis
 
 $(B)/bench_redis: tests/bench/bench_redis.c tests/bench/share_stream.h $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lm $(LDFLAGS_ALL)
+
+# the reply rules (etc/replies.conf) on tests/cases/replies.tsv, real replies
+# of providers, gateways and MTAs: accuracy with no table, with the previous
+# commit's table and with the shipped one; nothing touches the network
+bench-replies: deps $(B)/bench_replies
+	@tests/bench/bench-replies $(B)
+
+$(B)/bench_replies: tests/bench/bench_replies.c tests/bench/replies_corpus.h $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
 
 $(B)/nullfcgi: tests/bench/nullfcgi.c
 	@mkdir -p $(@D)

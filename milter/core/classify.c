@@ -71,7 +71,22 @@ static const char *const weak_user_words[] = {
 
 /* Text that plainly says the mailbox is disabled. */
 static const char *const disabled_words[] = {
-    "disabled", "inactive", "suspended", "deactivated", NULL,
+    "disabled", "inactive", "inactivity", "suspended", "deactivated", NULL,
+};
+
+/* Text that says the mailbox is full (some say it in German: GMX, WEB.DE). */
+static const char *const full_words[] = {
+    "mailbox full", "mailbox is full", "over quota", "overquota", "quota exceeded", "exceeded storage",
+    "insufficient storage", "speichervolumen", "speicherplatz", NULL,
+};
+
+/* Without an enhanced code, a 5xx names the recipient only in words like
+ * these; a 5xx that names nothing ("550 must be authenticated", "550
+ * Message contained unsafe content") is a refusal of us, not a verdict */
+static const char *const rcpt_words[] = {
+    "unknown", "no such", "not exist", "unrouteable", "unroutable", "invalid address",
+    "invalid recipient", "address rejected", "recipient", "mailbox", "addressee", "user",
+    "account", "no longer", NULL,
 };
 
 /* Text that says TLS is required. */
@@ -181,14 +196,15 @@ static mv_reason by_code(const mv_smtp_answer *a)
             return MV_R_MAILBOX_FULL;
         return MV_R_TEMPORARY_ERROR;
     case 5:
-        if (a->code == 552)
+        if (a->code == 552 || any_word(a->text, full_words))
             return MV_R_MAILBOX_FULL;
         if (any_word(a->text, weak_user_words))
             return MV_R_REJECTED_EMAIL;     /* "550 Requested action not taken: mailbox unavailable" */
         if (any_word(a->text, (const char *const[]){"blocked", "policy", "denied", "not allowed",
                                                      "refused", "banned", NULL}))
             return MV_R_BLOCKED_BY_SERVER;
-        return MV_R_REJECTED_EMAIL;
+        /* the worst error is a false block: a 5xx that names no recipient is about us */
+        return any_word(a->text, rcpt_words) ? MV_R_REJECTED_EMAIL : MV_R_BLOCKED_BY_SERVER;
     default:
         return MV_R_TEMPORARY_ERROR;        /* 1xx/3xx to RCPT: a broken server */
     }
@@ -217,7 +233,7 @@ static void generic_rcpt(const mv_smtp_answer *a, mv_reading *out)
         say(out, MV_R_BLOCKED_BY_SERVER, temp, "text names the prober (IP, reputation, rate, sender)", a);
         return;
     }
-    if (a->code == 530 || (a->code / 100 == 5 && any_word(a->text, tls_words))) {
+    if (a->code / 100 == 5 && any_word(a->text, tls_words)) {
         say(out, MV_R_TLS_ERROR, false, "TLS required", a);
         return;
     }
@@ -241,7 +257,9 @@ static void generic_session(const mv_smtp_answer *a, mv_reading *out)
 {
     bool temp = a->code / 100 == 4;
 
-    if (a->code == 530 || any_word(a->text, tls_words))
+    if (a->code / 100 == 2)
+        say(out, MV_R_ACCEPTED_EMAIL, false, "accepted", a);
+    else if (any_word(a->text, tls_words))
         say(out, MV_R_TLS_ERROR, false, "TLS required before MAIL", a);
     else if (temp && (strcasestr(a->text, "greylist") || strcasestr(a->text, "graylist") ||
                       strcasestr(a->text, "postgrey")))

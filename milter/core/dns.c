@@ -8,11 +8,22 @@
  * instead of being retried into a vague ECONNREFUSED, so "the domain's
  * DNS is broken" and "the domain does not exist" stay apart.
  *
- * A lookup is: one MX query; then an address lookup (ares_getaddrinfo,
- * A and AAAA) per MX host, in parallel; or, when the domain has no MX
+ * A lookup is: one MX query; then an address lookup (an A and an AAAA
+ * query) per MX host, in parallel; or, when the domain has no MX
  * (NODATA), one address lookup for the domain itself. The lookup ends
  * when every part has answered, and its callback runs exactly once --
  * also when the resolver is destroyed (then with MV_DNS_TEMP).
+ *
+ * Every answer is read here (dnsmsg.c), also the negative ones: only a
+ * whole, well-formed answer may say "no such domain" or "no records".
+ * c-ares retries a UDP answer with the TC bit over TCP, but hands on the
+ * TCP answer as it comes, TC bit or not, and ares_query turns a NOERROR
+ * answer without records into ARES_ENODATA whatever else is wrong with
+ * it: a truncated NODATA read as "no MX", then "no address", and ended
+ * as no_mail_server (a 5xx) when it knew nothing. ares_getaddrinfo was
+ * worse: it drops a malformed A record silently, and the status of its A
+ * query when the AAAA query answers last. Now a truncated or malformed
+ * answer, to the MX or to any address query, is a temporary failure.
  *
  * At most MAX_INFLIGHT lookups are out at once; the rest wait in order.
  * A burst of new domains (a bulk list, a mail storm) otherwise sent
@@ -24,7 +35,10 @@
 #include "dns.h"
 
 #include <ares.h>
+#include <arpa/inet.h>
 #include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +62,13 @@ struct mv_dns {
     bool closing;
 };
 
+/* one host's address lookup: an A and an AAAA query, merged when both answered */
 typedef struct {
     lookup *lk;
     size_t idx;
+    unsigned left;              /* queries not answered */
+    unsigned char a4[MV_DNSMSG_ADDR_MAX][4], a6[MV_DNSMSG_ADDR_MAX][16];
+    unsigned char n4, n6;
 } hostq;
 
 struct lookup {
@@ -64,7 +82,8 @@ struct lookup {
     mv_mx_result res;
     hostq q[MV_MX_MAX];
     size_t outstanding;
-    size_t temp;                /* address lookups that failed for now */
+    size_t temp;                /* address queries that failed for now */
+    char why[48];               /* the first of those failures */
 };
 
 static void temp(lookup *lk, const char *why);
@@ -241,16 +260,36 @@ static void shuffle_equal(mv_dns *d, mv_mx_host *h, size_t n)
     }
 }
 
-/* add_addrs - keep up to MV_ADDRS_PER_HOST addresses, IPv4 and IPv6 mixed */
-static void add_addrs(mv_mx_result *res, mv_mx_host *h, const struct ares_addrinfo *ai)
+/* put_addr - one address into a host (port 0; the caller sets it) */
+static void put_addr(mv_mx_host *h, int family, const unsigned char *a)
 {
-    for (const struct ares_addrinfo_node *n = ai->nodes; n && h->naddr < MV_ADDRS_PER_HOST; n = n->ai_next) {
-        if ((n->ai_family != AF_INET && n->ai_family != AF_INET6) ||
-            n->ai_addrlen > sizeof(h->addr[0]))
-            continue;
-        memcpy(&h->addr[h->naddr++], n->ai_addr, n->ai_addrlen);
-        if (n->ai_ttl >= 0 && (uint32_t)n->ai_ttl < res->ttl)
-            res->ttl = (uint32_t)n->ai_ttl;
+    struct sockaddr_storage *ss;
+
+    if (h->naddr >= MV_ADDRS_PER_HOST)
+        return;
+    ss = &h->addr[h->naddr++];
+    memset(ss, 0, sizeof(*ss));
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+        sin->sin_family = AF_INET;
+        memcpy(&sin->sin_addr, a, 4);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+        sin6->sin6_family = AF_INET6;
+        memcpy(&sin6->sin6_addr, a, 16);
+    }
+}
+
+/* merge - a host's A and AAAA answers: up to MV_ADDRS_PER_HOST, IPv4 and IPv6 alternating */
+static void merge(mv_mx_host *h, const hostq *q)
+{
+    for (size_t i = 0; i < MV_DNSMSG_ADDR_MAX; i++) {
+        if (i < q->n4)
+            put_addr(h, AF_INET, q->a4[i]);
+        if (i < q->n6)
+            put_addr(h, AF_INET6, q->a6[i]);
     }
 }
 
@@ -267,7 +306,12 @@ static void done_hosts(lookup *lk)
     if (k > 0) {
         r->status = MV_DNS_OK;
     } else if (lk->temp > 0) {
-        temp(lk, r->implicit ? "address lookup failed" : "MX host lookup failed");
+        /* a host we could not look up may have an address: no verdict */
+        char why[sizeof(r->detail)];
+
+        snprintf(why, sizeof(why), "%s: %s", r->implicit ? "address lookup failed" :
+                 "MX host lookup failed", lk->why[0] ? lk->why : "temporary failure");
+        temp(lk, why);
         return;
     } else {
         r->status = MV_DNS_NOHOST;
@@ -277,37 +321,136 @@ static void done_hosts(lookup *lk)
     finish(lk);
 }
 
-/* on_addr - one host's A/AAAA answer */
-static void on_addr(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+static const char *status_text(int status);
+
+/* answer_error - why an answer to a query is no answer, or NULL: the
+ * statuses that carry an answer (records, NODATA, NXDOMAIN) only when the
+ * whole message is well-formed and not truncated; the rest always */
+static const char *answer_error(int status, const unsigned char *abuf, int alen)
 {
-    hostq *q = arg;
+    mv_dnsmsg_status ps;
+
+    if (status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND)
+        return status_text(status);
+    if (abuf == NULL)
+        return status == ARES_SUCCESS ? "empty DNS answer" : NULL;
+    if ((ps = mv_dnsmsg_check(abuf, alen > 0 ? (size_t)alen : 0)) != MV_DNSMSG_OK)
+        return mv_dnsmsg_strerror(ps);
+    return NULL;
+}
+
+/* host_failed - an address query failed for now */
+static void host_failed(lookup *lk, const char *why)
+{
+    lk->temp++;
+    if (lk->why[0] == '\0')
+        snprintf(lk->why, sizeof(lk->why), "%s", why);
+}
+
+/* host_answered - one of a host's queries is over */
+static void host_answered(hostq *q)
+{
     lookup *lk = q->lk;
 
-    (void)timeouts;
-    if (status == ARES_SUCCESS && ai != NULL)
-        add_addrs(&lk->res, &lk->res.hosts[q->idx], ai);
-    else if (status != ARES_ENOTFOUND && status != ARES_ENODATA)
-        lk->temp++;
-    if (ai != NULL)
-        ares_freeaddrinfo(ai);
+    if (--q->left == 0)
+        merge(&lk->res.hosts[q->idx], q);
     if (--lk->outstanding == 0)
         done_hosts(lk);
+}
+
+/* on_addr - one host's A or AAAA answer */
+static void on_addr(hostq *q, unsigned qtype, int status, unsigned char *abuf, int alen)
+{
+    lookup *lk = q->lk;
+    const char *why = answer_error(status, abuf, alen);
+    mv_addr_answer a;
+    mv_dnsmsg_status ps;
+
+    if (why != NULL) {
+        host_failed(lk, why);
+    } else if (status == ARES_SUCCESS) {
+        if ((ps = mv_dnsmsg_addrs(abuf, (size_t)alen, lk->res.hosts[q->idx].name, qtype, &a)) != MV_DNSMSG_OK) {
+            host_failed(lk, mv_dnsmsg_strerror(ps));
+        } else {
+            for (size_t i = 0; i < a.naddr; i++) {
+                if (qtype == ns_t_a)
+                    memcpy(q->a4[q->n4++], a.addr[i], 4);
+                else
+                    memcpy(q->a6[q->n6++], a.addr[i], 16);
+            }
+            if (a.naddr > 0 && a.ttl < lk->res.ttl)
+                lk->res.ttl = a.ttl;
+        }
+    }                           /* else NODATA or NXDOMAIN: no address of this kind */
+    host_answered(q);
+}
+
+static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    (void)timeouts;
+    on_addr(arg, ns_t_a, status, abuf, alen);
+}
+
+static void on_aaaa(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    (void)timeouts;
+    on_addr(arg, ns_t_aaaa, status, abuf, alen);
+}
+
+/* local_addrs - a host that is an address literal, or a configured next
+ * hop in the hosts file; true if it has addresses already. MX hosts and
+ * the implicit MX are DNS only (as Postfix's smtp_host_lookup = dns): the
+ * hosts file is read per call in c-ares 1.18, twice here (A, AAAA) */
+static bool local_addrs(lookup *lk, hostq *q)
+{
+    mv_mx_host *h = &lk->res.hosts[q->idx];
+    unsigned char a[16];
+    struct hostent *he;
+
+    if (inet_pton(AF_INET, h->name, a) == 1) {
+        memcpy(q->a4[q->n4++], a, 4);
+    } else if (inet_pton(AF_INET6, h->name, a) == 1) {
+        memcpy(q->a6[q->n6++], a, 16);
+    } else if (!lk->mx) {
+        for (int fam = 0; fam < 2; fam++) {
+            if (ares_gethostbyname_file(lk->d->ch, h->name, fam ? AF_INET6 : AF_INET, &he) != ARES_SUCCESS)
+                continue;
+            for (char **p = he->h_addr_list; p && *p && (fam ? q->n6 : q->n4) < MV_DNSMSG_ADDR_MAX; p++) {
+                if (he->h_addrtype == AF_INET && he->h_length == 4 && !fam)
+                    memcpy(q->a4[q->n4++], *p, 4);
+                else if (he->h_addrtype == AF_INET6 && he->h_length == 16 && fam)
+                    memcpy(q->a6[q->n6++], *p, 16);
+            }
+            ares_free_hostent(he);
+        }
+    }
+    if (q->n4 + q->n6 == 0)
+        return false;
+    merge(h, q);
+    return true;
 }
 
 /* resolve_hosts - start the address lookups of every host */
 static void resolve_hosts(lookup *lk)
 {
-    struct ares_addrinfo_hints hints = {0};
     size_t n = lk->res.nhosts;
 
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_flags = ARES_AI_NOSORT;
-    lk->outstanding = n;
+    /* one count of our own until every query is out: a query may answer
+     * at once (a bad name), and the last answer ends (frees) the lookup */
+    lk->outstanding = 1;
     for (size_t i = 0; i < n; i++) {
-        lk->q[i] = (hostq){lk, i};
-        /* may call on_addr at once (hosts file): lk may be gone after the last */
-        ares_getaddrinfo(lk->d->ch, lk->res.hosts[i].name, NULL, &hints, on_addr, &lk->q[i]);
+        hostq *q = &lk->q[i];
+
+        *q = (hostq){.lk = lk, .idx = i};
+        if (local_addrs(lk, q))
+            continue;
+        q->left = 2;
+        lk->outstanding += 2;
+        ares_query(lk->d->ch, lk->res.hosts[i].name, ns_c_in, ns_t_a, on_a, q);
+        ares_query(lk->d->ch, lk->res.hosts[i].name, ns_c_in, ns_t_aaaa, on_aaaa, q);
     }
+    if (--lk->outstanding == 0)
+        done_hosts(lk);
 }
 
 /* implicit - no MX: the domain's own address is its mail host (RFC 5321 5.1) */
@@ -349,6 +492,12 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
         temp(lk, "cancelled");
         return;
     }
+    /* a negative answer counts only when it is whole and well-formed */
+    if ((status == ARES_ENOTFOUND || status == ARES_ENODATA) && abuf != NULL &&
+        (ps = mv_dnsmsg_check(abuf, alen > 0 ? (size_t)alen : 0)) != MV_DNSMSG_OK) {
+        temp(lk, mv_dnsmsg_strerror(ps));
+        return;
+    }
     if (status == ARES_ENOTFOUND) {
         lk->res.status = MV_DNS_NXDOMAIN;
         snprintf(lk->res.detail, sizeof(lk->res.detail), "NXDOMAIN");
@@ -363,8 +512,9 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
         temp(lk, status_text(status));
         return;
     }
-    if ((ps = mv_dnsmsg_mx(abuf, (size_t)alen, lk->domain, &a)) != MV_DNSMSG_OK) {
-        temp(lk, ps == MV_DNSMSG_CNAME_LOOP ? "CNAME loop" : "malformed DNS answer");
+    if ((ps = mv_dnsmsg_check(abuf, alen > 0 ? (size_t)alen : 0)) != MV_DNSMSG_OK ||
+        (ps = mv_dnsmsg_mx(abuf, (size_t)alen, lk->domain, &a)) != MV_DNSMSG_OK) {
+        temp(lk, mv_dnsmsg_strerror(ps));
         return;
     }
     lk->res.ttl = a.ttl;

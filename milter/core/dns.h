@@ -8,7 +8,9 @@
  * outcomes are kept apart because they mean different things to a user:
  * NXDOMAIN (the domain does not exist: invalid_domain), no mail host at
  * all or a null MX (no_mail_server), and a temporary failure -- SERVFAIL,
- * REFUSED, timeout -- which is no verdict at all (dns_error).
+ * REFUSED, timeout, an answer truncated (TC) or malformed, to the MX query
+ * or to any address query -- which is no verdict at all (dns_error). Only
+ * a whole, well-formed answer may say NXDOMAIN, NODATA or null MX.
  *
  * Everything here runs on the loop thread; the channel is never touched
  * from another (c-ares 1.18 channels are not thread-safe).
@@ -31,7 +33,8 @@ typedef enum {
     MV_DNS_NULLMX,              /* RFC 7505: the domain accepts no mail */
     MV_DNS_NXDOMAIN,            /* the domain does not exist */
     MV_DNS_NOHOST,              /* no MX and no address, or MX hosts without addresses */
-    MV_DNS_TEMP,                /* SERVFAIL, REFUSED, timeout, loop: try later */
+    MV_DNS_TEMP,                /* SERVFAIL, REFUSED, timeout, loop, a truncated (TC)
+                                 * or malformed answer: try later */
 } mv_dns_status;
 
 typedef struct {

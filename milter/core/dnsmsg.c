@@ -1,7 +1,9 @@
 /*
- * dnsmsg.c - MX answer reading with CNAME chains and limits.
+ * dnsmsg.c - MX and address answer reading with CNAME chains and limits.
  *
- * Records are taken from the answer section only, for the queried name or
+ * A message is first checked whole (mv_dnsmsg_check): no TC bit, every
+ * record of every section readable, nothing after the last one. Only then
+ * are records taken, from the answer section only, for the queried name or
  * for a name the CNAME chain in the same answer leads to. Names are
  * expanded by c-ares (ares_expand_name, which refuses compression loops)
  * and then checked for length here. When the answer holds more MX records
@@ -15,8 +17,11 @@
 #include <strings.h>
 #include <string.h>
 
+#define T_A 1
 #define T_CNAME 5
 #define T_MX 15
+#define T_AAAA 28
+#define F_TC 0x02               /* in the third header byte */
 
 typedef struct {
     char owner[256];
@@ -88,11 +93,12 @@ static bool skip_question(const unsigned char *msg, size_t len, size_t *off, uns
     return true;
 }
 
-/* follow - walk the CNAME chain from qname within the answer */
+/* follow - walk the CNAME chain from qname within the answer; target is
+ * 256 bytes, *ttl lowered to the chain's smallest TTL */
 static mv_dnsmsg_status follow(const unsigned char *msg, size_t len, size_t ans, unsigned an,
-                               const char *qname, mv_mx_answer *out)
+                               const char *qname, char *target, unsigned *hops, uint32_t *ttl)
 {
-    snprintf(out->target, sizeof(out->target), "%s", qname);
+    snprintf(target, 256, "%s", qname);
     for (;;) {
         size_t off = ans;
         bool moved = false;
@@ -101,16 +107,16 @@ static mv_dnsmsg_status follow(const unsigned char *msg, size_t len, size_t ans,
         for (unsigned i = 0; i < an; i++) {
             if (!read_rr(msg, len, &off, &r))
                 return MV_DNSMSG_MALFORMED;
-            if (r.type != T_CNAME || strcasecmp(r.owner, out->target) != 0)
+            if (r.type != T_CNAME || strcasecmp(r.owner, target) != 0)
                 continue;
-            if (++out->cname_hops > MV_CNAME_HOPS)
+            if (++*hops > MV_CNAME_HOPS)
                 return MV_DNSMSG_CNAME_LOOP;
-            if (name_at(msg, len, r.rdata, out->target) == 0)
+            if (name_at(msg, len, r.rdata, target) == 0)
                 return MV_DNSMSG_MALFORMED;
-            if (strcasecmp(out->target, qname) == 0)
+            if (strcasecmp(target, qname) == 0)
                 return MV_DNSMSG_CNAME_LOOP;
-            if (r.ttl < out->ttl)
-                out->ttl = r.ttl;
+            if (r.ttl < *ttl)
+                *ttl = r.ttl;
             moved = true;
             break;
         }
@@ -139,22 +145,65 @@ static void keep(mv_mx_answer *out, const char *host, unsigned pref)
     out->nmx++;
 }
 
+/* mv_dnsmsg_check - the whole message: OK, TRUNCATED (TC bit) or MALFORMED */
+mv_dnsmsg_status mv_dnsmsg_check(const unsigned char *msg, size_t len)
+{
+    size_t off = 12;
+    unsigned long nrr;
+    rr r;
+
+    if (msg == NULL || len < 12)
+        return MV_DNSMSG_MALFORMED;
+    /* the server says records are missing: whatever is here is not the answer */
+    if (msg[2] & F_TC)
+        return MV_DNSMSG_TRUNCATED;
+    if (!skip_question(msg, len, &off, u16(msg + 4)))
+        return MV_DNSMSG_MALFORMED;
+    /* answer, authority and additional records: each must be readable and
+     * the last must end where the message does (a count that lies either
+     * way, a record cut short, garbage after the header are all caught) */
+    nrr = (unsigned long)u16(msg + 6) + u16(msg + 8) + u16(msg + 10);
+    for (unsigned long i = 0; i < nrr; i++)
+        if (!read_rr(msg, len, &off, &r))
+            return MV_DNSMSG_MALFORMED;
+    return off == len ? MV_DNSMSG_OK : MV_DNSMSG_MALFORMED;
+}
+
+/* mv_dnsmsg_strerror - a status as an admin reads it */
+const char *mv_dnsmsg_strerror(mv_dnsmsg_status st)
+{
+    switch (st) {
+    case MV_DNSMSG_OK: return "ok";
+    case MV_DNSMSG_TRUNCATED: return "truncated DNS answer (TC) from server";
+    case MV_DNSMSG_CNAME_LOOP: return "CNAME loop";
+    case MV_DNSMSG_MALFORMED: break;
+    }
+    return "malformed DNS answer";
+}
+
+/* answer_start - check the message, skip the question; false if unusable */
+static bool answer_start(const unsigned char *msg, size_t len, size_t *off)
+{
+    *off = 12;
+    return mv_dnsmsg_check(msg, len) == MV_DNSMSG_OK && skip_question(msg, len, off, u16(msg + 4));
+}
+
 /* mv_dnsmsg_mx - read the MX records for qname from an answer */
 mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *qname,
                               mv_mx_answer *out)
 {
-    size_t off = 12, ans;
+    size_t off, ans;
     unsigned an;
     mv_dnsmsg_status st;
     bool null_seen = false;
 
     memset(out, 0, sizeof(*out));
     out->ttl = UINT32_MAX;
-    if (len < 12 || !skip_question(msg, len, &off, u16(msg + 4)))
+    if (!answer_start(msg, len, &off))
         return MV_DNSMSG_MALFORMED;
     ans = off;
     an = u16(msg + 6);
-    if ((st = follow(msg, len, ans, an, qname, out)) != MV_DNSMSG_OK)
+    if ((st = follow(msg, len, ans, an, qname, out->target, &out->cname_hops, &out->ttl)) != MV_DNSMSG_OK)
         return st;
     for (unsigned i = 0; i < an; i++) {
         char host[256];
@@ -178,6 +227,42 @@ mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *
     /* RFC 7505 3: a null MX is the only MX; next to others it is an error,
      * and the others are what a sender would use */
     out->null_mx = null_seen && out->nmx == 0;
+    if (out->ttl == UINT32_MAX)
+        out->ttl = 0;
+    return MV_DNSMSG_OK;
+}
+
+/* mv_dnsmsg_addrs - read the A (1) or AAAA (28) records for qname */
+mv_dnsmsg_status mv_dnsmsg_addrs(const unsigned char *msg, size_t len, const char *qname,
+                                 unsigned qtype, mv_addr_answer *out)
+{
+    size_t off, ans, alen = qtype == T_AAAA ? 16 : 4;
+    unsigned an;
+    mv_dnsmsg_status st;
+
+    memset(out, 0, sizeof(*out));
+    out->ttl = UINT32_MAX;
+    if ((qtype != T_A && qtype != T_AAAA) || !answer_start(msg, len, &off))
+        return MV_DNSMSG_MALFORMED;
+    ans = off;
+    an = u16(msg + 6);
+    if ((st = follow(msg, len, ans, an, qname, out->target, &out->cname_hops, &out->ttl)) != MV_DNSMSG_OK)
+        return st;
+    for (unsigned i = 0; i < an; i++) {
+        rr r;
+
+        if (!read_rr(msg, len, &off, &r))
+            return MV_DNSMSG_MALFORMED;
+        if (r.type != qtype || strcasecmp(r.owner, out->target) != 0)
+            continue;
+        if (r.rdlen != alen)
+            return MV_DNSMSG_MALFORMED;     /* an A that is not 4 bytes is no address */
+        if (r.ttl < out->ttl)
+            out->ttl = r.ttl;
+        out->naddr_seen++;
+        if (out->naddr < MV_DNSMSG_ADDR_MAX)
+            memcpy(out->addr[out->naddr++], msg + r.rdata, alen);
+    }
     if (out->ttl == UINT32_MAX)
         out->ttl = 0;
     return MV_DNSMSG_OK;

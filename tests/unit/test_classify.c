@@ -34,7 +34,8 @@ static const struct {
     {450, 0, 0, 0, "Requested mail action not taken: mailbox unavailable", MV_R_TEMPORARY_ERROR},
     {421, 4, 3, 2, "Service not available, closing channel", MV_R_TEMPORARY_ERROR},
     {554, 5, 5, 1, "Error: no valid recipients", MV_R_REJECTED_EMAIL},
-    {550, 2, 1, 5, "wrong class ignored by the parser, so no enhanced code here", MV_R_REJECTED_EMAIL},
+    {550, 2, 1, 5, "address rejected; the wrong class is ignored by the parser", MV_R_REJECTED_EMAIL},
+    {550, 0, 0, 0, "must be authenticated", MV_R_BLOCKED_BY_SERVER},   /* names no recipient: about us */
 };
 
 static void test_rcpt(void **state)

@@ -8,6 +8,22 @@ NODATA and NXDOMAIN with the SOA, REFUSED outside .test -- and, for the
 names in world.HOSTILE_NAMES, answers no well-behaved server gives. UDP
 answers larger than the client's limit (512, or its EDNS size) are cut to
 the header and question with TC=1.
+
+Names for truncated and malformed answers that a resolver must take as a
+temporary failure, never as "no records" (test_dns_faults.py):
+
+  tcmx.test      TC=1 over UDP and over TCP; the TCP answer also carries
+                 MX 10 mx.ok.test (what arrived of a cut answer)
+  tcnx.test      TC=1 with RCODE NXDOMAIN, over UDP and TCP
+  lowcount.test  NOERROR, ANCOUNT=0, and an MX record after the question
+                 anyway (the count lies low; every qtype)
+  tcamx.test     MX 10 mx.tcamx.test; A/AAAA of mx.tcamx.test TC=1 with no
+                 records over UDP and TCP
+  badamx.test    MX 10 mx.badamx.test; its A record has RDLENGTH 3; AAAA NODATA
+  cntamx.test    MX 10 mx.cntamx.test; its A answer says ANCOUNT=3 and holds
+                 one A record (127.0.0.2); AAAA NODATA
+  badaimp.test   no MX (NODATA); A record with RDLENGTH 3; AAAA NODATA
+                 (the implicit MX path)
 """
 
 import asyncio
@@ -88,6 +104,11 @@ def name_bytes(name):
     return out + b"\0"
 
 
+def a_rr(rdata, rtype=QTYPE.A):
+    """An address RR (any RDATA, for malformed ones) owned by the question name."""
+    return b"\xc0\x0c" + struct.pack("!HHIH", rtype, 1, 300, len(rdata)) + rdata
+
+
 def mx_rr(target_bytes, pref=10):
     """An MX RR whose owner is a pointer to the question name (offset 12)."""
     rdata = struct.pack("!H", pref) + target_bytes
@@ -166,6 +187,30 @@ class Server:
             if not tcp:
                 return header(qid, flags_ok | 0x0200) + question
             return out
+        # truncated and malformed answers (test_dns_faults.py)
+        tc = 0x0200
+        if qname == "tcmx.test":
+            if tcp and qtype == T_MX:
+                return header(qid, flags_ok | tc, an=1) + question + mx_rr(name_bytes("mx.ok.test"))
+            return header(qid, flags_ok | tc) + question
+        if qname == "tcnx.test":
+            return header(qid, flags_ok | tc | RCODE.NXDOMAIN) + question
+        if qname == "lowcount.test":
+            return header(qid, flags_ok, an=0) + question + mx_rr(name_bytes("mx.ok.test"))
+        if qname in ("tcamx.test", "badamx.test", "cntamx.test"):
+            if qtype != T_MX:
+                return header(qid, flags_ok) + question                 # NODATA
+            return header(qid, flags_ok, an=1) + question + mx_rr(name_bytes("mx." + qname))
+        if qname == "mx.tcamx.test":
+            return header(qid, flags_ok | tc) + question
+        if qname in ("mx.badamx.test", "badaimp.test"):
+            if qtype == QTYPE.A:
+                return header(qid, flags_ok, an=1) + question + a_rr(b"\x7f\x00\x02")
+            return header(qid, flags_ok) + question                     # NODATA
+        if qname == "mx.cntamx.test":
+            if qtype == QTYPE.A:
+                return header(qid, flags_ok, an=3) + question + a_rr(b"\x7f\x00\x00\x02")
+            return header(qid, flags_ok) + question
         if qname == "dnsdelay.test":
             r = req.reply(ra=1, aa=1)
             r.add_answer(RR(req.q.qname, T_MX, rdata=MX("mx.ok.test."), ttl=300))
