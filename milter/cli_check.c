@@ -6,7 +6,9 @@
  * nothing more buffered, so a program that writes a line and waits for
  * the answer gets it at once. Memory does not grow with the input: a line
  * is kept up to MV_INPUT_MAX + 1 bytes (enough to know it is too long to
- * be an address) and the rest of it is only counted.
+ * be an address) and the rest of it is only counted. With --trace the
+ * engine's transcript (DNS answers, the SMTP dialogue, the readings) goes
+ * to stderr as it happens; stdout carries the verdicts as always.
  */
 #include "cli.h"
 #include "cli_opts.h"
@@ -66,6 +68,15 @@ static const char check_usage[] =
     "                       or bulk; \"sender\" also accepts the null path <>\n"
     "      --canonical      add the provider-aware canonical form, for\n"
     "                       finding duplicates (J.Doe+x@gmail.com = jdoe@gmail.com)\n"
+    "      --trace          show on stderr, as it happens, what swaks or\n"
+    "                       posttls-finger would: the MX hosts with their\n"
+    "                       preferences, addresses and TTL (or NXDOMAIN, null\n"
+    "                       MX, the DNS error), each MX address tried, every\n"
+    "                       SMTP command and reply line with its time since\n"
+    "                       the connect, STARTTLS and the TLS version and\n"
+    "                       cipher (or the TLS error), and the reading that\n"
+    "                       decided each reason (the reply rule or RFC 3463);\n"
+    "                       the verdicts still go to stdout\n"
     "  -h, --help           show this help\n"
     "\n"
     "Exit status:\n"
@@ -80,13 +91,14 @@ static const char check_usage[] =
     "  mailverify check jane.doe@gmial.com\n"
     "  mailverify check --json --offline - < addresses.txt > verdicts.jsonl\n"
     "  mailverify check --context sender '<>'\n"
+    "  mailverify check --trace postmaster@example.org\n"
     "  mailverify check --mode dns --resolver 127.0.0.1:5353 user@example.test\n";
 
 typedef struct {
     mv_engine *engine;
     mv_engine_options opts;
     mv_request req;
-    bool json;
+    bool json, trace;
     mv_buf out;
     int status;                 /* exit status so far */
     bool write_failed;
@@ -113,6 +125,14 @@ static bool flush(checker *ck)
     }
     mv_buf_reset(&ck->out);
     return true;
+}
+
+/* trace_line - the engine's transcript, a line at a time to stderr (the
+ * engine's thread writes it; stdio locks the stream per call) */
+static void trace_line(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", line);
 }
 
 /* put_safe - input bytes for a terminal: controls and bad UTF-8 as \xNN */
@@ -350,6 +370,7 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
         {"json", no_argument, NULL, 'j'},
         {"context", required_argument, NULL, 'x'},
         {"canonical", no_argument, NULL, 'C'},
+        {"trace", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -366,6 +387,7 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
         case 'N': ck->req.next_hop = optarg; break;
         case 'j': ck->json = true; break;
         case 'C': ck->req.flags |= MV_REQ_CANONICAL; break;
+        case 'T': ck->trace = true; break;
         case 'h': fputs(check_usage, stdout); return 1;
         case 'x':
             if ((ctx = mv_context_lookup(optarg)) < 0) {
@@ -411,6 +433,8 @@ int cli_check(int argc, char **argv)
         fputs("mailverify: out of memory\n", stderr);
         return EXIT_SOFTWARE;
     }
+    if (ck.trace)
+        mv_engine_set_trace(ck.engine, trace_line, NULL);
     for (int i = optind; i < argc && rc == 0; i++) {
         size_t n = strlen(argv[i]);
 

@@ -47,6 +47,10 @@ static const char usage[] =
     "  -g, --group GROUP    ... and GROUP (overrides milter.group)\n"
     "  -n, --dry-run        log what would be refused, accept everything\n"
     "  -d, --debug          log to stderr as well as to syslog\n"
+    "  -T, --trace          log every check's DNS answers and SMTP dialogue\n"
+    "                       (\"trace:\" lines at debug level): MX hosts,\n"
+    "                       each command and reply with its time, TLS, and\n"
+    "                       the reading that decided the reason\n"
     "  -t, --test           check the configuration and exit\n"
     "  -h, --help           show this help\n"
     "  -V, --version        show the version\n"
@@ -59,7 +63,7 @@ static const char usage[] =
 
 typedef struct {
     const char *config, *socket, *pidfile, *user, *group;
-    bool foreground, dry_run, debug, test;
+    bool foreground, dry_run, debug, test, trace;
 } options;
 
 /* parse - the command line; -1 usage error, 1 done (help/version) */
@@ -70,12 +74,13 @@ static int parse(int argc, char **argv, options *o)
         {"foreground", no_argument, NULL, 'f'}, {"pidfile", required_argument, NULL, 'P'},
         {"user", required_argument, NULL, 'u'}, {"group", required_argument, NULL, 'g'},
         {"dry-run", no_argument, NULL, 'n'}, {"debug", no_argument, NULL, 'd'},
+        {"trace", no_argument, NULL, 'T'},
         {"test", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:p:fP:u:g:ndthV", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:p:fP:u:g:ndTthV", lo, NULL)) != -1) {
         switch (c) {
         case 'c': o->config = optarg; break;
         case 'p': o->socket = optarg; break;
@@ -85,6 +90,7 @@ static int parse(int argc, char **argv, options *o)
         case 'g': o->group = optarg; break;
         case 'n': o->dry_run = true; break;
         case 'd': o->debug = true; break;
+        case 'T': o->trace = true; break;
         case 't': o->test = true; break;
         case 'h': fputs(usage, stdout); return 1;
         case 'V': printf("mailverifyd %s\n", MV_VERSION); return 1;
@@ -259,6 +265,13 @@ static const char *config_path(const options *o)
     return access(installed, F_OK) == 0 ? installed : NULL;
 }
 
+/* trace_line - the engine's transcript (-T), at debug level */
+static void trace_line(void *arg, const char *line)
+{
+    (void)arg;
+    mvd_log(LOG_DEBUG, "trace: %s", line);
+}
+
 /* dha_counter - the engine's shared counters, for mv_dha */
 static long long dha_counter(void *arg, const char *key, unsigned delta, unsigned window_s)
 {
@@ -365,6 +378,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "mailverifyd: out of memory\n");
         return 70;
     }
+    if (o.trace)
+        mv_engine_set_trace(d.engine, trace_line, NULL);
     mvd_set_state(&d);
     if ((rc = start(&d, &o, &rt)) == 0) {
         share_dha(&d);

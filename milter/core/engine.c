@@ -37,6 +37,13 @@ mv_engine *mv_engine_new(mv_config *cfg)
     return mv_engine_new_opts(cfg, NULL);
 }
 
+/* mv_engine_set_trace - the transcript's sink (before the first request) */
+void mv_engine_set_trace(mv_engine *e, mv_trace_fn fn, void *arg)
+{
+    e->trace = fn;
+    e->trace_arg = arg;
+}
+
 /* mv_engine_free - answer what is pending (timeout), stop, release */
 void mv_engine_free(mv_engine *e)
 {

@@ -20,6 +20,7 @@
 #define MV_ENGINE_H
 
 #include "config.h"
+#include "trace.h"
 #include "verdict.h"
 
 typedef enum {
@@ -77,6 +78,13 @@ mv_call mv_engine_check(mv_engine *e, const mv_request *req, mv_verdict *out);
 /* mv_engine_submit - verify without waiting; cb runs once, on the engine's
  * thread, or in the caller's before this returns when no network is needed */
 mv_call mv_engine_submit(mv_engine *e, const mv_request *req, mv_verdict_cb cb, void *arg);
+
+/* mv_engine_set_trace - a transcript of the DNS answers and SMTP
+ * dialogues (trace.h) goes to fn from now on; NULL: none (the default,
+ * and then nothing is formatted). Before the first request: the network
+ * half takes the sink when it starts. fn runs on the engine's thread and,
+ * for answers from the cache, on the asking thread. */
+void mv_engine_set_trace(mv_engine *e, mv_trace_fn fn, void *arg);
 
 /* mv_engine_rescore - reason, status and action again, after a caller
  * changed the verdict's network outcome (e.g. "still pending") */

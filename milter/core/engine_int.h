@@ -37,6 +37,8 @@ struct mv_engine {
     mv_net *net;
     mv_config *rules_cfg;       /* whose reply rules the network half reads (loop thread) */
     char helo[256], fallback[300];
+    mv_trace_fn trace;          /* the transcript's sink, or NULL */
+    void *trace_arg;
     atomic_bool closing;
     atomic_size_t pending;      /* requests posted to the loop, not answered */
 };

@@ -29,10 +29,15 @@
  * Cache entries are the network's word only (mv_net_outcome, packed by
  * outcome.c); the local signals are recomputed on every request, which
  * costs less than storing them and stays right when the lists change.
+ *
+ * With a trace sink (mv_engine_set_trace) each request says when it is
+ * asked, answered from the cache or answered by its deadline; net.c
+ * traces the rest.
  */
 #include "engine_int.h"
 #include "outcome.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +201,8 @@ static mv_net_params net_params(mv_engine *e)
         p.facts_save = facts_save;
     }
     p.store_arg = e;
+    p.trace = e->trace;
+    p.trace_arg = e->trace_arg;
     return p;
 }
 
@@ -424,6 +431,32 @@ void mv_engine_load(mv_engine *e, size_t *requests, size_t *sessions)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* trace_req - a trace line about request r; nothing without a sink */
+__attribute__((format(printf, 2, 3)))
+static void trace_req(const mv_areq *r, const char *fmt, ...)
+{
+    char text[MV_TRACE_LINE_MAX - 64];
+    va_list ap;
+
+    if (r->e->trace == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    mv_trace_emit(r->e->trace, r->e->trace_arg, "[%s] %s: %s", r->v.addr.domain, r->mailbox, text);
+}
+
+/* trace_cached - r is answered from the cache (tier: "", " (redis)") */
+static void trace_cached(const mv_areq *r, const char *tier)
+{
+    char det[MV_TRACE_TEXT_MAX + 8];
+
+    if (r->e->trace == NULL)
+        return;
+    mv_trace_escape(det, sizeof(det), r->v.net.detail, strlen(r->v.net.detail));
+    trace_req(r, "answered from cache%s: %s: %s", tier, mv_reason_name(r->v.net.reason), det);
+}
+
 /* answer - the request's one answer to its caller */
 static void answer(mv_areq *r)
 {
@@ -471,6 +504,7 @@ static void on_deadline(void *arg)
 
     snprintf(why, sizeof(why), "no answer within %u ms; verification goes on in the "
              "background and its result will be cached", r->deadline_ms);
+    trace_req(r, "deadline: %s", why);
     answer_timeout(r, why);
 }
 
@@ -498,6 +532,7 @@ static void answer_cached(mv_engine *e, mv_areq *r, const mv_net_outcome *o)
     r->v.net_asked = true;
     r->v.cached = true;
     r->v.net = *o;
+    trace_cached(r, strcmp(mv_store_kind(e->store), "redis") == 0 ? " (redis)" : "");
     answer(r);
 }
 
@@ -703,6 +738,7 @@ static bool from_cache(mv_engine *e, mv_areq *r)
         return false;
     r->v.net_asked = true;
     r->v.cached = true;
+    trace_cached(r, cr == MV_CACHE_STALE ? " (stale: refreshed in the background)" : "");
     if (cr == MV_CACHE_STALE && (bg = malloc(sizeof(*bg))) != NULL) {
         *bg = *r;               /* answered now, refreshed in the background */
         mv_config_ref(bg->cfg);
@@ -832,6 +868,8 @@ mv_call mv_engine_net_submit(mv_engine *e, mv_areq *r)
 {
     if (!ensure_started(e))
         return MV_ENETSTART;
+    trace_req(r, "verify (%s, deadline %u ms%s%s)", r->smtp ? "dns + smtp" : "dns", r->deadline_ms,
+              r->next_hop[0] ? ", next hop " : "", r->next_hop);
     if (from_cache(e, r))
         return MV_OK;
     atomic_fetch_add(&e->pending, 1);

@@ -13,6 +13,10 @@
  * both files share, in net_int.h. Targets are the MX hosts' addresses in
  * preference order; a job walks them on connection failures and
  * temporary errors.
+ *
+ * Traces (net_trace) of what DNS answered and how each job ended are
+ * written here; of sessions, in net_session.c. The resolver (dns.c) knows
+ * nothing of them: its answer is shown when it reaches on_mx().
  */
 #include "net_int.h"
 #include "classify.h"
@@ -37,6 +41,42 @@ void net_outcome(job *j, mv_reason r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(j->out.detail, sizeof(j->out.detail), fmt, ap);
     va_end(ap);
+}
+
+/* net_trace - a trace line about domain d, in session sid (0: none) */
+void net_trace(const domain *d, unsigned sid, const char *fmt, ...)
+{
+    char text[MV_TRACE_LINE_MAX - 64];
+    va_list ap;
+
+    if (d->n->p.trace == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (sid != 0)
+        mv_trace_emit(d->n->p.trace, d->n->p.trace_arg, "[s%u %s] %s", sid, d->name, text);
+    else
+        mv_trace_emit(d->n->p.trace, d->n->p.trace_arg, "[%s] %s", d->name, text);
+}
+
+/* trace_outcome - how a job ended, and the reading behind it */
+static void trace_outcome(const job *j)
+{
+    char det[MV_TRACE_TEXT_MAX + 8], rule[96] = "";
+    const mv_net_outcome *o = &j->out;
+
+    if (j->n->p.trace == NULL)
+        return;
+    mv_trace_escape(det, sizeof(det), o->detail, strlen(o->detail));
+    if (o->rule[0] != '\0' && strstr(o->detail, o->rule) == NULL)
+        snprintf(rule, sizeof(rule), " [rule %s]", o->rule);
+    if (j->d != NULL)
+        net_trace(j->d, j->sid, "%s => %s%s: %s%s", j->mailbox, mv_reason_name(o->reason),
+                  j->background ? " (background)" : "", det, rule);
+    else
+        mv_trace_emit(j->n->p.trace, j->n->p.trace_arg, "[%s] %s => %s%s: %s%s", j->domain, j->mailbox,
+                      mv_reason_name(o->reason), j->background ? " (background)" : "", det, rule);
 }
 
 /* mx_list - the MX host names, for the verdict */
@@ -66,6 +106,7 @@ void net_complete(job *j)
     mv_timer_stop(n->loop, &j->timer);
     if (d != NULL && d->mx_known)
         mx_list(j);
+    trace_outcome(j);
     if (n->p.store != NULL && !n->closing)
         n->p.store(n->p.store_arg, j->mailbox, j->hop, j->smtp, &j->out);
     if (!j->background)
@@ -271,6 +312,79 @@ static void proceed(job *j, bool start)
     net_complete(j);
 }
 
+/* addr_list - a host's addresses as text: "127.0.0.2, ::1" */
+static void addr_list(const mv_mx_host *h, char *buf, size_t size)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (size_t k = 0; k < h->naddr && off < size; k++) {
+        const struct sockaddr_storage *a = &h->addr[k];
+        const void *raw = a->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
+                                                   : (const void *)&((const struct sockaddr_in *)a)->sin_addr;
+        char ip[INET6_ADDRSTRLEN] = "?";
+        int w;
+
+        inet_ntop(a->ss_family == AF_INET6 ? AF_INET6 : AF_INET, raw, ip, sizeof(ip));
+        if ((w = snprintf(buf + off, size - off, "%s%s", k ? ", " : "", ip)) < 0)
+            break;
+        off += (size_t)w;
+    }
+    if (h->naddr == 0)
+        snprintf(buf, size, "no address");
+}
+
+/* trace_hosts - each MX host with its preference and addresses */
+static void trace_hosts(const domain *d)
+{
+    char name[MV_TRACE_TEXT_MAX + 8], addrs[MV_ADDRS_PER_HOST * (INET6_ADDRSTRLEN + 2) + 16];
+
+    for (size_t i = 0; i < d->mx.nhosts; i++) {
+        const mv_mx_host *h = &d->mx.hosts[i];
+
+        mv_trace_escape(name, sizeof(name), h->name, strlen(h->name));
+        addr_list(h, addrs, sizeof(addrs));
+        if (d->hop[0] != '\0')
+            net_trace(d, 0, "dns: next hop %s: %s", name, addrs);
+        else if (d->mx.implicit)
+            net_trace(d, 0, "dns: no MX; implicit MX %s (the domain's own address, RFC 5321 5.1): %s",
+                      name, addrs);
+        else
+            net_trace(d, 0, "dns: MX %u %s: %s", h->pref, name, addrs);
+    }
+}
+
+/* trace_mx - the MX answer as dig would show it; kept for ttl seconds */
+static void trace_mx(const domain *d, uint32_t ttl)
+{
+    char det[MV_TRACE_TEXT_MAX + 8];
+
+    if (d->n->p.trace == NULL)
+        return;
+    mv_trace_escape(det, sizeof(det), d->mx.detail, strlen(d->mx.detail));
+    switch (d->mx.status) {
+    case MV_DNS_OK:
+        trace_hosts(d);
+        net_trace(d, 0, "dns: ttl %u s, remembered %u s", d->mx.ttl, ttl);
+        if (d->nprivate > 0)
+            net_trace(d, 0, "dns: %zu address(es) refused by the SSRF guard, %zu left to try",
+                      d->nprivate, d->ntargets);
+        break;
+    case MV_DNS_NULLMX:
+        net_trace(d, 0, "dns: null MX (MX 0 .): the domain accepts no mail (RFC 7505), ttl %u s", d->mx.ttl);
+        break;
+    case MV_DNS_NXDOMAIN:
+        net_trace(d, 0, "dns: NXDOMAIN: %s does not exist", d->hop[0] ? d->hop : d->name);
+        break;
+    case MV_DNS_NOHOST:
+        net_trace(d, 0, "dns: no mail host: %s", det[0] ? det : "no MX and no address");
+        break;
+    case MV_DNS_TEMP:
+        net_trace(d, 0, "dns: temporary failure: %s (not remembered)", det[0] ? det : "no answer");
+        break;
+    }
+}
+
 /* on_mx - the domain's lookup ended: remember it, release the waiters */
 static void on_mx(void *arg, const mv_mx_result *res)
 {
@@ -290,6 +404,7 @@ static void on_mx(void *arg, const mv_mx_result *res)
     /* a failed lookup is not remembered: the next address asks again */
     d->mx_expires_ms = res->status == MV_DNS_TEMP ? 0 : mv_loop_now() + (uint64_t)ttl * 1000;
     build_targets(d);
+    trace_mx(d, ttl);
     while ((j = d->dns_head) != NULL) {
         d->dns_head = j->next;
         if (d->dns_head == NULL)
@@ -373,11 +488,15 @@ static void attach(job *j, const char *dom)
             return;
         }
         if (literal_hop(d, hname)) {
+            net_trace(d, 0, "%s: next hop %s, an address: no DNS", j->mailbox, hname);
             proceed(j, true);
             return;
         }
     }
     if (d->mx_known && mv_loop_now() < d->mx_expires_ms) {
+        if (n->p.trace != NULL)
+            net_trace(d, 0, "%s: dns: %s answer known (%llu s left)", j->mailbox,
+                      d->hop[0] ? "next hop" : "MX", (unsigned long long)(d->mx_expires_ms - mv_loop_now()) / 1000);
         proceed(j, true);
         return;
     }
@@ -387,10 +506,15 @@ static void attach(job *j, const char *dom)
     d->dns_tail = j;
     if (!d->dns_inflight) {
         d->dns_inflight = true;
-        if (d->hop[0] != '\0' && split_hop(d->hop, hname, sizeof(hname), &d->port))
+        if (d->hop[0] != '\0' && split_hop(d->hop, hname, sizeof(hname), &d->port)) {
+            net_trace(d, 0, "%s: dns: A/AAAA lookup for next hop %s", j->mailbox, hname);
             mv_dns_lookup_host(n->dns, hname, on_mx, d);
-        else
+        } else {
+            net_trace(d, 0, "%s: dns: MX lookup", j->mailbox);
             mv_dns_lookup_mx(n->dns, d->name, on_mx, d);
+        }
+    } else {
+        net_trace(d, 0, "%s: dns: waiting for the lookup in flight", j->mailbox);
     }
 }
 

@@ -14,7 +14,9 @@
  *
  * Loop thread only. Every request's callback runs exactly once; every
  * final outcome, also of background re-probes, is handed to the store
- * hook (the engine's cache).
+ * hook (the engine's cache). With a trace sink, the MX answers, the
+ * targets tried, each session's dialogue (probe.h) and each address's
+ * reading and outcome go to it, prefixed "[domain]" or "[sN domain]".
  */
 #ifndef MV_NET_H
 #define MV_NET_H
@@ -24,6 +26,7 @@
 #include "probe.h"
 #include "rules.h"
 #include "strset.h"
+#include "trace.h"
 #include "verdict.h"
 
 #include <stdbool.h>
@@ -74,6 +77,8 @@ typedef struct {
     mv_net_facts_load facts_load;
     mv_net_facts_save facts_save;
     void *store_arg;            /* the hooks' argument */
+    mv_trace_fn trace;          /* the transcript (trace.h); NULL: none */
+    void *trace_arg;
 } mv_net_params;
 
 typedef struct mv_net mv_net;

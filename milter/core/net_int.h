@@ -34,6 +34,7 @@ struct job {
     waiter *waiters;
     domain *d;
     size_t target;              /* next target to try */
+    unsigned sid;               /* the last session that asked for it (traces) */
     job *next;                  /* in the domain's DNS wait list or queue */
     mv_net_outcome out;
     mv_timer timer;             /* background re-probe delay */
@@ -81,6 +82,7 @@ typedef struct session {
     mv_net *n;
     domain *d;
     host *h;
+    unsigned id;                /* "sN" in traces */
     size_t target;
     job *jobs[MV_PROBE_RCPT_MAX];
     size_t njobs;
@@ -102,7 +104,12 @@ struct mv_net {
     session *open;
     bool closing;
     const mv_rules *rules_local, *rules_table;  /* reply rules (mv_net_set_rules) */
+    unsigned session_seq;       /* the last session's id */
 };
+
+/* net_trace - a trace line about domain d, in session sid (0: none);
+ * nothing is formatted without a sink */
+void net_trace(const domain *d, unsigned sid, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 
 /* net_outcome - fill a job's reason and detail */

@@ -8,7 +8,8 @@
  * session, as long as the domain and the host have room; otherwise it sets
  * a timer for when they will. A finished session's replies are classified
  * per recipient; connection failures and temporary errors walk the job on
- * to the next MX address.
+ * to the next MX address. Traces: each session's target and dialogue
+ * ("[sN domain]"), each reply's reading, each walk to another target.
  */
 #include "net_int.h"
 #include "classify.h"
@@ -107,6 +108,8 @@ static void advance(job *j, mv_reason r, const mv_probe_result *pr, const char *
 
     j->target++;
     if (j->target < d->ntargets) {
+        net_trace(d, j->sid, "%s: %s at %s: next MX address (%zu of %zu)", j->mailbox,
+                  mv_probe_status_name(pr->status), pr->stage, j->target + 1, d->ntargets);
         j->next = NULL;
         if (d->q_tail) d->q_tail->next = j;
         else d->q_head = j;
@@ -135,6 +138,22 @@ static void requeue_front(job *j)
 
 void net_reprobe_later(job *j, unsigned seconds);
 
+/* trace_reading - what a reply (its lines are in the trace above) was
+ * read as, and why */
+static void trace_reading(const session *s, const char *who, const mv_smtp_answer *a, const mv_reading *rd)
+{
+    char code[24] = "no reply";
+
+    if (s->n->p.trace == NULL)
+        return;
+    if (a->code != 0 && a->enh[0] != 0)
+        snprintf(code, sizeof(code), "%d %d.%d.%d", a->code, a->enh[0], a->enh[1], a->enh[2]);
+    else if (a->code != 0)
+        snprintf(code, sizeof(code), "%d", a->code);
+    net_trace(s->d, s->id, "%s: %s read as %s%s by %s", who, code, mv_reason_name(rd->reason),
+              rd->temporary ? " (temporary)" : "", rd->why);
+}
+
 /* rcpt_done - one recipient's answer within a finished session */
 static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_smtp_answer *a,
                       const char *host_name)
@@ -145,6 +164,7 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
     mv_reason r;
 
     mv_classify_reply(s->n->rules_local, s->n->rules_table, host_name, MV_STAGE_RCPT, a, &rd);
+    trace_reading(s, j->mailbox, a, &rd);
     r = rd.reason;
     j->out.smtp = *a;
     j->out.tls = pr->tls;
@@ -246,11 +266,15 @@ static void session_done(void *arg, const mv_probe_result *pr)
         d->catch_all = pr->catch_all;   /* learned once, used by every later RCPT */
         net_save_facts(n, d);
     }
-    if (refused)
+    if (refused) {
         mv_classify_session_reply(n->rules_local, n->rules_table, hname, pr, &rd);
-    /* a lasting refusal of us (not TLS, not "come back later"): leave it alone */
+        trace_reading(s, "the refusal", &pr->last, &rd);
+    }
+    /* a refusal of us (not TLS, not a connection limit): leave it alone --
+     * a temporary one only when asking again a second later did not help */
     if (pr->status == MV_PROBE_TIMEOUT ||
-        (refused && rd.reason == MV_R_BLOCKED_BY_SERVER && !limit))
+        (refused && rd.reason == MV_R_BLOCKED_BY_SERVER && !limit &&
+         (!rd.temporary || (s->njobs > 0 && s->jobs[0]->temp_retries > 0))))
         s->h->backoff_until_ms = mv_loop_now() + backoff_ms(n, pf);
     if (pr->status == MV_PROBE_BLOCKED && rd.reason == MV_R_BLOCKED_BY_SERVER && !rd.temporary) {
         d->refuses_until_ms = mv_loop_now() + backoff_ms(n, pf);
@@ -265,12 +289,16 @@ static void session_done(void *arg, const mv_probe_result *pr)
         } else if (pr->status == MV_PROBE_DONE && i < pr->nanswered) {
             rcpt_done(s, j, pr, &pr->rcpt[i], hname);
         } else if (pr->status == MV_PROBE_DONE) {
+            net_trace(d, s->id, "%s: not asked (too many recipients): a new session", j->mailbox);
             requeue_front(j);   /* "too many recipients": a new session */
         } else if (pr->status == MV_PROBE_TLS && !s->tls_off && n->p.tls == MV_TLS_OPPORTUNISTIC &&
                    !(n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))) {
             j->tls_off = true;  /* as MTAs do: opportunistic TLS failed, try plain */
+            net_trace(d, s->id, "%s: TLS failed; asking again without TLS", j->mailbox);
             requeue_front(j);
-        } else if (refused && (limit || rd.reason == MV_R_TEMPORARY_ERROR) && busy_retry(s, j, pr, limit)) {
+        } else if (refused && (limit || (rd.temporary && (rd.reason == MV_R_TEMPORARY_ERROR || rd.reason == MV_R_BLOCKED_BY_SERVER))) && busy_retry(s, j, pr, limit)) {
+            net_trace(d, s->id, "%s: %s; asking again after a pause", j->mailbox,
+                      limit ? "the host limits our sessions" : "a busy refusal before RCPT");
             continue;           /* asked again after a pause */
         } else if (pr->status == MV_PROBE_BLOCKED && rd.reason == MV_R_BLOCKED_BY_SERVER && !rd.temporary) {
             snprintf(j->out.host, sizeof(j->out.host), "%s", hname);
@@ -327,9 +355,47 @@ static bool skip_backed_off(domain *d, job *j, host **hp, struct sockaddr_storag
             return false;
         if ((*hp)->backoff_until_ms <= now)
             return true;
+        net_trace(d, 0, "%s: %s backs off after refusing or tarpitting us: skipped", j->mailbox, ip);
         j->target++;
     }
     return false;
+}
+
+/* session_trace - a probe's trace line, with the session's prefix */
+static void session_trace(void *arg, const char *line)
+{
+    session *s = arg;
+
+    net_trace(s->d, s->id, "%s", line);
+}
+
+/* trace_start - which MX host and address a session tries, for whom */
+static void trace_start(const session *s, const struct sockaddr_storage *sa, const mv_probe_params *pp)
+{
+    const domain *d = s->d;
+    const mv_mx_host *mh = &d->mx.hosts[d->targets[s->target].host];
+    char name[MV_TRACE_TEXT_MAX + 8], ip[INET6_ADDRSTRLEN] = "?", who[MV_TRACE_LINE_MAX / 2] = "", kind[40];
+    size_t off = 0;
+
+    mv_trace_escape(name, sizeof(name), mh->name, strlen(mh->name));
+    inet_ntop(sa->ss_family, sa->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                                       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr,
+              ip, sizeof(ip));
+    for (size_t i = 0; i < s->njobs && off < sizeof(who); i++) {
+        int w = snprintf(who + off, sizeof(who) - off, "%s%s", i ? ", " : "", s->jobs[i]->mailbox);
+
+        if (w < 0)
+            break;
+        off += (size_t)w;
+    }
+    if (d->hop[0] != '\0')
+        snprintf(kind, sizeof(kind), "next hop");
+    else
+        snprintf(kind, sizeof(kind), "%s %u", d->mx.implicit ? "implicit MX, pref" : "MX", mh->pref);
+    net_trace(d, s->id, "connect to %s [%s]:%u (%s, address %zu of %zu) for %s; TLS %s", name, ip, d->port,
+              kind, s->target + 1, d->ntargets, who,
+              pp->tls == MV_TLS_OFF ? (s->tls_off ? "off (plain retry after a TLS failure)" : "off")
+              : pp->tls == MV_TLS_REQUIRED ? "required" : "when offered");
 }
 
 /* start_session - one session for a batch; false if limits say wait */
@@ -361,12 +427,14 @@ static bool start_session(domain *d, uint64_t *wait)
     max = pf != NULL && pf->max_rcpt ? pf->max_rcpt : n->p.max_rcpt;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return false;
-    *s = (session){n, d, h, head->target, {0}, 0, head->tls_off, NULL, NULL, NULL};
+    *s = (session){.n = n, .d = d, .h = h, .target = head->target, .tls_off = head->tls_off};
     s->njobs = take_batch(d, head->target, head->tls_off, s->jobs, max < MV_PROBE_RCPT_MAX ? max : MV_PROBE_RCPT_MAX);
+    if ((s->id = ++n->session_seq) == 0)
+        s->id = ++n->session_seq;   /* 0 means "no session" in traces */
     pp = (mv_probe_params){n->helo, n->from, n->fallback[0] ? n->fallback : NULL, n->p.tls,
                            n->p.tls_ctx, n->p.connect_ms, n->p.reply_ms,
                            (pf != NULL && pf->catch_all_check >= 0 ? pf->catch_all_check == 1 : n->p.catch_all) &&
-                           d->catch_all < 0, false};
+                           d->catch_all < 0, false, NULL, NULL};
     if (s->tls_off)
         pp.tls = MV_TLS_OFF;
     else if (n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))
@@ -374,6 +442,12 @@ static bool start_session(domain *d, uint64_t *wait)
     for (size_t i = 0; i < s->njobs; i++) {
         rc[i] = s->jobs[i]->mailbox;
         pp.smtputf8 |= s->jobs[i]->smtputf8;
+        s->jobs[i]->sid = s->id;
+    }
+    if (n->p.trace != NULL) {
+        pp.trace = session_trace;
+        pp.trace_arg = s;
+        trace_start(s, &sa, &pp);
     }
     h->tokens -= 1.0;
     h->active++;

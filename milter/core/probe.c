@@ -8,6 +8,12 @@
  * after a reply are kept and parsed as the start of the next one; a
  * server that talks before it is asked is a protocol error only if what
  * it says is not SMTP.
+ *
+ * With a trace sink (mv_probe_params.trace) every command sent and every
+ * reply line as read -- the raw line, escaped and cut, not the parser's
+ * cleaned text -- goes to it with the time since the session began, as
+ * do the TLS handshake and how the session ended. Without one, nothing
+ * is formatted.
  */
 #include "probe.h"
 #include "reply.h"
@@ -48,6 +54,8 @@ struct mv_probe {
     size_t rlen;
     char wbuf[600];
     size_t wlen, woff;
+    char tline[MV_TRACE_TEXT_MAX];  /* the reply line being read, for the trace */
+    size_t tlen, tcut;
     bool starttls_offered, smtputf8_offered, catch_all_asked;
     uint64_t started;
     mv_probe_cb cb;
@@ -62,6 +70,53 @@ const char *mv_probe_status_name(mv_probe_status s)
                                     "timeout", "protocol", "cancelled"};
 
     return (unsigned)s < sizeof(n) / sizeof(*n) ? n[s] : "?";
+}
+
+/* say - one trace line, "+Nms" since the session began */
+__attribute__((format(printf, 2, 3)))
+static void say(mv_probe *p, const char *fmt, ...)
+{
+    char text[MV_TRACE_LINE_MAX - 32], ms[32];
+    va_list ap;
+
+    if (p->prm.trace == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    snprintf(ms, sizeof(ms), "+%llums", (unsigned long long)(mv_loop_now() - p->started));
+    mv_trace_emit(p->prm.trace, p->prm.trace_arg, "%7s %s", ms, text);
+}
+
+/* heard_line - the reply line read so far, to the trace */
+static void heard_line(mv_probe *p, bool complete)
+{
+    char esc[MV_TRACE_TEXT_MAX + 8];
+    size_t n = p->tlen;
+
+    if (complete && p->tcut == 0 && n > 0 && p->tline[n - 1] == '\r')
+        n--;
+    mv_trace_escape(esc, sizeof(esc), p->tline, n);
+    if (p->tcut > 0)
+        say(p, "<- %s... (%zu more bytes)%s", esc, p->tcut, complete ? "" : " [no end of line]");
+    else
+        say(p, "<- %s%s", esc, complete ? "" : " [no end of line]");
+    p->tlen = p->tcut = 0;
+}
+
+/* heard - bytes read from the server, for the trace: each line as it ends */
+static void heard(mv_probe *p, const char *data, size_t n)
+{
+    if (p->prm.trace == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n')
+            heard_line(p, true);
+        else if (p->tlen < sizeof(p->tline))
+            p->tline[p->tlen++] = data[i];
+        else
+            p->tcut++;
+    }
 }
 
 /* release - free everything the probe holds */
@@ -88,6 +143,7 @@ static void quit(mv_probe *p)
 
     if (p->fd < 0 || p->st == S_CONNECT || p->st == S_HANDSHAKE)
         return;
+    say(p, "-> QUIT");
     if (p->tls != NULL)
         mv_tls_write(p->tls, "QUIT\r\n", 6, &put);
     else
@@ -107,8 +163,12 @@ static void finish(mv_probe *p, mv_probe_status status, const char *fmt, ...)
         va_end(ap);
     }
     p->res.elapsed_ms = mv_loop_now() - p->started;
+    if (p->tlen > 0 || p->tcut > 0)
+        heard_line(p, false);
     if (status == MV_PROBE_DONE || status == MV_PROBE_BLOCKED || status == MV_PROBE_TEMP)
         quit(p);
+    say(p, "end: %s at %s%s%s (%zu of %zu recipients answered)", mv_probe_status_name(status),
+        p->res.stage, p->res.error[0] ? ": " : "", p->res.error, p->res.nanswered, p->nrcpt);
     p->cb(p->arg, &p->res);
     release(p);
 }
@@ -189,6 +249,12 @@ static void send_cmd(mv_probe *p, state s, const char *fmt, ...)
         finish(p, MV_PROBE_PROTOCOL, "command too long");
         return;
     }
+    if (p->prm.trace != NULL) {
+        char esc[MV_TRACE_TEXT_MAX + 8];
+
+        mv_trace_escape(esc, sizeof(esc), p->wbuf, (size_t)n);
+        say(p, "-> %s", esc);
+    }
     memcpy(p->wbuf + n, "\r\n", 2);
     p->wlen = (size_t)n + 2;
     p->woff = 0;
@@ -230,6 +296,10 @@ static void after_ehlo(mv_probe *p, const mv_reply *r, bool tls_done)
         finish(p, MV_PROBE_TLS, "TLS required, STARTTLS not offered");
         return;
     }
+    if (!tls_done)
+        say(p, "no TLS: %s", !p->starttls_offered ? "STARTTLS not offered"
+                             : p->prm.tls == MV_TLS_OFF ? "STARTTLS offered, TLS off for this session"
+                                                        : "no TLS context");
     send_mail(p, S_MAIL, p->from);
 }
 
@@ -330,7 +400,10 @@ static void on_reply(mv_probe *p, const mv_reply *r)
         else if (p->prm.tls == MV_TLS_REQUIRED) {
             answer(r, &p->res.last);
             finish(p, MV_PROBE_TLS, "STARTTLS refused");
-        } else send_mail(p, S_MAIL, p->from);
+        } else {
+            say(p, "no TLS: STARTTLS refused, going on in plain text");
+            send_mail(p, S_MAIL, p->from);
+        }
         break;
     case S_EHLO_TLS:
         if (ok) after_ehlo(p, r, true);
@@ -364,6 +437,9 @@ static bool parse_input(mv_probe *p)
     if (p->rlen == 0)
         return true;
     rs = mv_reply_feed(&p->rp, p->rbuf, p->rlen, &used);
+    heard(p, p->rbuf, used);
+    if (rs == MV_REPLY_ERROR || (rs == MV_REPLY_DONE && used < p->rlen))
+        heard(p, p->rbuf + used, p->rlen - used);  /* what made it fail, or came unasked */
     memmove(p->rbuf, p->rbuf + used, p->rlen - used);
     p->rlen -= used;
     if (rs == MV_REPLY_ERROR) {
@@ -428,6 +504,7 @@ static void handshake(mv_probe *p)
         return;
     }
     if (ts != MV_TLS_DONE) {
+        say(p, "TLS handshake failed: %s", mv_tls_error(p->tls));
         finish(p, MV_PROBE_TLS, "%s", mv_tls_error(p->tls));
         return;
     }
@@ -435,6 +512,7 @@ static void handshake(mv_probe *p)
     p->res.tls = true;
     mv_tls_describe(p->tls, p->res.tls_version, sizeof(p->res.tls_version),
                     p->res.tls_cipher, sizeof(p->res.tls_cipher));
+    say(p, "TLS handshake done: %s, cipher %s", p->res.tls_version, p->res.tls_cipher);
     send_cmd(p, S_EHLO_TLS, "EHLO %s", p->helo);
 }
 
@@ -446,7 +524,17 @@ static void start_tls(mv_probe *p)
         return;
     }
     p->st = S_HANDSHAKE;
+    if (p->tlen > 0 || p->tcut > 0)
+        heard_line(p, false);
+    if (p->rlen > 0)
+        say(p, "%zu bytes after the 220 to STARTTLS discarded (RFC 3207 6)", p->rlen);
     p->rlen = 0;                /* RFC 3207 6: nothing before TLS is kept */
+    if (p->prm.trace != NULL) {
+        char sni[MV_TRACE_TEXT_MAX + 8];
+
+        mv_trace_escape(sni, sizeof(sni), p->host, strlen(p->host));
+        say(p, "TLS handshake (SNI %s)", sni[0] ? sni : "none");
+    }
     mv_timer_start(p->loop, &p->timer, p->prm.reply_ms, on_timeout, p);
     handshake(p);
 }
@@ -463,6 +551,7 @@ static void connected(mv_probe *p)
         finish(p, MV_PROBE_NO_CONNECT, "connect: %s", strerror(err));
         return;
     }
+    say(p, "connected");
     expect(p, S_BANNER);
     want(p, MV_EV_READ);
 }

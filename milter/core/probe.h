@@ -13,13 +13,18 @@
  * outcome (it reached RCPT, or why not) and each recipient's reply with
  * its enhanced status code. Classification into verdicts is the engine's
  * (one function, classify.c). Every stage has its own timeout; replies are
- * bounded (reply.h); the callback runs exactly once.
+ * bounded (reply.h); the callback runs exactly once. With a trace sink
+ * the probe also tells what it does as it goes -- each command sent, each
+ * reply line as read, the TLS handshake, how the session ended -- each
+ * line starting "+Nms" (since the session began), without a prefix: the
+ * caller adds its own.
  */
 #ifndef MV_PROBE_H
 #define MV_PROBE_H
 
 #include "loop.h"
 #include "tls.h"
+#include "trace.h"
 #include "verdict.h"
 
 #include <stdbool.h>
@@ -44,6 +49,8 @@ typedef struct {
     unsigned reply_ms;          /* each reply (banner, EHLO, RCPT, ...) */
     bool catch_all;             /* ask a random recipient after an accepted one */
     bool smtputf8;              /* a recipient needs SMTPUTF8 */
+    mv_trace_fn trace;          /* the dialogue, line by line; NULL: none */
+    void *trace_arg;
 } mv_probe_params;
 
 typedef enum {

@@ -896,5 +896,25 @@ class Stats(MilterCase):
         self.assertIn("action.block 6\n", text)
 
 
+# --------------------------------------------------------------- 9. trace --
+
+class Trace(MilterCase):
+    """mailverifyd -T: each check's DNS answers and SMTP dialogue in its log
+    ("trace:" lines at debug level), next to the verdict line."""
+    ARGS = ["-T"]
+
+    def test_trace_in_log(self):
+        mark = self.log_mark()
+        self.assertReply(self.rcpt("nobody@ok.test"), "550", "5.1.1")
+        log = self.log_since(mark)
+        trace = [l for l in log.splitlines() if "trace: " in l]
+        text = "\n".join(trace)
+        self.assertIn("trace: [ok.test] dns: MX 10 mx.ok.test: 127.0.0.2", text)
+        self.assertRegex(text, r"trace: \[s\d+ ok\.test\] +\+\d+ms -> RCPT TO:<nobody@ok\.test>")
+        self.assertRegex(text, r"trace: \[s\d+ ok\.test\] +\+\d+ms <- 550 5\.1\.1 <nobody@ok\.test>")
+        self.assertRegex(text, r"trace: \[s\d+ ok\.test\] nobody@ok\.test => rejected_email: ")
+        self.assertEqual(self.verdict_for("nobody@ok.test", mark)["reason"], "rejected_email")
+
+
 if __name__ == "__main__":
     unittest.main()

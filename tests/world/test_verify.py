@@ -367,6 +367,52 @@ class Behaviour(unittest.TestCase):
         self.assertEqual([v["cached"] for v in vs], [False, True, False])
         self.assertEqual({v["reason"] for v in vs}, {"accepted_email"})
 
+    def test_trace(self):
+        # --trace: on stderr, what an admin would check with dig and swaks;
+        # the verdicts on stdout as without it
+        base = [MV, "check", "--json", "--resolver", "127.0.0.1", "--allow-private", "--timeout", "8000"]
+        addrs = ["alice@ok.test", "nobody@ok.test", "x@nullmx.test", "known+t1@grey.test"]
+        p = subprocess.run(base + ["--trace"] + addrs, capture_output=True, timeout=120)
+        err = p.stderr.decode()
+        self.assertNotIn("Sanitizer", err)
+        vs = [json.loads(l) for l in p.stdout.decode().splitlines()]
+        self.assertEqual([v["reason"] for v in vs],
+                         ["accepted_email", "rejected_email", "no_mail_server", "greylisted"], err)
+        # DNS: the MX host with its preference and address, the TTL; the null MX
+        self.assertIn("[ok.test] dns: MX 10 mx.ok.test: 127.0.0.2\n", err)
+        self.assertRegex(err, r"\[ok\.test\] dns: ttl \d+ s")
+        self.assertIn("[nullmx.test] dns: null MX (MX 0 .)", err)
+        self.assertNotRegex(err, r"\[s\d+ nullmx\.test\] connect", "a null MX is never probed")
+        # the target tried, then the dialogue both ways with times
+        S = r"\[s\d+ ok\.test\] +\+\d+ms "
+        self.assertRegex(err, r"\[s\d+ ok\.test\] connect to mx\.ok\.test \[127\.0\.0\.2\]:25 \(MX 10, "
+                              r"address 1 of 1\) for alice@ok\.test")
+        self.assertRegex(err, S + r"<- 220 mx\.ok\.test ESMTP")
+        self.assertRegex(err, S + r"-> EHLO \S+\n" + S + r"<- 250-mx\.ok\.test\n")
+        self.assertRegex(err, S + r"<- 250-STARTTLS\n")
+        self.assertRegex(err, S + r"-> STARTTLS\n" + S + r"<- 220 2\.0\.0 Ready to start TLS\n")
+        self.assertRegex(err, S + r"TLS handshake done: TLSv1\.[23], cipher \S+")
+        self.assertRegex(err, S + r"-> MAIL FROM:<>\n" + S + r"<- 250 2\.1\.0 Ok\n")
+        self.assertRegex(err, S + r"-> RCPT TO:<alice@ok\.test>\n" + S + r"<- 250 2\.1\.5 Ok\n")
+        self.assertRegex(err, S + r"-> RCPT TO:<nobody@ok\.test>\n" + S + r"<- 550 5\.1\.1 <nobody@ok\.test>: "
+                              r"Recipient address rejected: User unknown")
+        self.assertRegex(err, S + r"-> QUIT\n")
+        self.assertRegex(err, S + r"end: done at rcpt")
+        # the reading that decided, and the outcome with the verdict's own detail
+        self.assertRegex(err, r"\] nobody@ok\.test: 550 5\.1\.1 read as rejected_email by \S")
+        self.assertIn("] nobody@ok.test => rejected_email: %s" % vs[1]["detail"], err)
+        self.assertIn("] alice@ok.test => accepted_email: %s" % vs[0]["detail"], err)
+        self.assertIn("[nullmx.test] x@nullmx.test => no_mail_server: %s" % vs[2]["detail"], err)
+        self.assertRegex(err, r"\[s\d+ grey\.test\] +\+\d+ms <- 450 4\.7\.1 Greylisted")
+        self.assertRegex(err, r"\] known\+t1@grey\.test: 450 4\.7\.1 read as greylisted \(temporary\) by \S")
+        self.assertRegex(err, r"\] known\+t1@grey\.test => greylisted: ")
+        self.assertNotIn("{", err, "verdicts go to stdout only")
+        # without --trace: nothing on stderr
+        p = subprocess.run(base + addrs[:3], capture_output=True, timeout=120)
+        self.assertEqual(p.stderr, b"")
+        self.assertEqual([json.loads(l)["reason"] for l in p.stdout.decode().splitlines()],
+                         ["accepted_email", "rejected_email", "no_mail_server"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
