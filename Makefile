@@ -125,6 +125,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_verify.py
 	@MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_dns_faults.py
 	@MAILVERIFY=$(B)/mailverify SANITIZE=$(SANITIZE) tests/in-netns /usr/bin/python3 tests/world/test_bulk.py
+	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_providers.py
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_etiquette.py
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_dns_burst.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_milter.py

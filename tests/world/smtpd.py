@@ -317,11 +317,16 @@ async def main():
     TRANSCRIPT = open(os.path.join(wd, "smtp-transcript.log"), "a", buffering=1)
     TLS_CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     TLS_CTX.load_cert_chain(CFG["cert"], CFG["key"])
+    scripted = None                     # providers.py: servers that follow a script
+    if any(srv.get("script") for srv in CFG["servers"]):
+        import providers
+        scripted = providers.session_class(Session, Quit)
     for srv in CFG["servers"]:
         if srv["name"] not in LOGS:     # several addresses may share a behaviour and its log
             LOGS[srv["name"]] = open(os.path.join(wd, "smtp-%s.log" % srv["name"]), "a",
                                      buffering=1)
-        await asyncio.start_server(lambda r, w, s=srv: Session(s, r, w).run(),
+        cls = scripted if srv.get("script") else Session
+        await asyncio.start_server(lambda r, w, s=srv, c=cls: c(s, r, w).run(),
                                    host=srv["ip"], port=srv["port"], reuse_address=True,
                                    limit=LIMIT, backlog=1024)
     with open(CFG["ready"], "w") as f:

@@ -88,6 +88,16 @@ user0042@), any number of RCPT per session; everything else 550 5.1.1 User
 unknown. All of them log to WORKDIR/smtp-bulk.log; a session's
 "<connect IP:25>" event tells which domain's MX it reached.
 
+Providers: World(workdir, providers=True) (world.py --providers) adds the
+scripted imitations of large mailbox providers and mail gateways of
+providers.py (Gmail, Microsoft 365, Yahoo, iCloud, GMX, Proofpoint, Mimecast,
+Barracuda, IronPort, postscreen, tarpits, limits ...) on 127.0.200.N, each
+with its own test domain(s) and an MX host named like the provider's
+(contoso-com.mail.protection.outlook.com, mta5.am0.yahoodns.net ...): those
+outside .test are local-data of unbound (a static local-zone per name), so
+they resolve only inside the namespace. providers.py documents the scripts
+and the expected verdict of each test address; `world.py table` lists them.
+
 Extra Postfix instances: World.add_postfix(name, ip, main_cf, master_cf)
 starts another real Postfix (its own config, queue and data directories
 under WORKDIR/NAME, smtpd on IP:25, IP added to lo), stopped with the
@@ -238,9 +248,12 @@ def bulk_ip(i):
     return "127.0.%d.%d" % (1 + i // 256, i % 256)
 
 
-def zone_records(bulk_domains=0):
+def zone_records(bulk_domains=0, providers=False):
     """Every record of the "test." zone as (owner, type, data)."""
     recs = list(DNS_TABLE)
+    if providers:
+        import providers as prov
+        recs += prov.zone_records()
     for name, ip, _ in SMTP_SERVERS:
         if name == "v6":
             continue
@@ -254,11 +267,11 @@ def zone_records(bulk_domains=0):
     return recs
 
 
-def zone_text(bulk_domains=0):
+def zone_text(bulk_domains=0, providers=False):
     out = ["test. 3600 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60",
            "test. 3600 IN NS ns.test.",
            "ns.test. 3600 IN A 127.0.0.1"]
-    for owner, typ, data in zone_records(bulk_domains):
+    for owner, typ, data in zone_records(bulk_domains, providers):
         out.append("%s. 300 IN %s %s" % (owner, typ, data))
     return "\n".join(out) + "\n"
 
@@ -288,6 +301,10 @@ def table_text(bulk_domains=0):
         lines.append("%-16s %-12s %s" % ("bulk000-%03d" % (bulk_domains - 1), "127.0.1.NNN",
                                          "bulk behaviour, one MX address per domain "
                                          "(mx.bulkNNN.test, bulk_ip())"))
+    lines.append("")
+    lines.append("providers (World(providers=True), --providers; tests/world/providers.py):")
+    import providers as prov
+    lines += ["  " + ln for ln in prov.table_lines()]
     lines.append("")
     lines.append("hostile DNS on %s:%d:" % HOSTILE_DNS)
     for k, v in HOSTILE_NAMES.items():
@@ -508,8 +525,9 @@ class World:
     """
 
     def __init__(self, workdir, bulk_domains=0, bulk_delay_ms=20, grey_seconds=2,
-                 tarpit_seconds=30, dns_delay=2.0, setup_host=True):
+                 tarpit_seconds=30, dns_delay=2.0, setup_host=True, providers=False):
         self.workdir = os.path.abspath(workdir)
+        self.providers = providers
         self.bulk_domains = int(bulk_domains)
         self.bulk_delay_ms = bulk_delay_ms
         self.grey_seconds = grey_seconds
@@ -709,7 +727,7 @@ inet_protocols = ipv4
         os.chmod(self.workdir, 0o755)       # Postfix daemons (user postfix) chdir below it
         self._cert()
         with open(self.path("test.zone"), "w") as f:
-            f.write(zone_text(self.bulk_domains))
+            f.write(zone_text(self.bulk_domains, self.providers))
         open(self.path("empty.zone"), "w").close()
         with open(self.path("unbound.conf"), "w") as f:
             f.write(self._unbound_conf())
@@ -764,7 +782,7 @@ inet_protocols = ipv4
   local-zone: "test." transparent
   # no answer at all
   local-zone: "timeout.test." deny
-auth-zone:
+{providers}auth-zone:
   name: "test."
   zonefile: "{wd}/test.zone"
   fallback-enabled: no
@@ -780,7 +798,16 @@ auth-zone:
 remote-control:
   control-enable: no
 """.format(wd=self.workdir, v6="\n  interface: ::1" if self.ipv6 else "",
-           do6="yes" if self.ipv6 else "no")
+           do6="yes" if self.ipv6 else "no", providers=self._providers_unbound())
+
+    def _providers_unbound(self):
+        """The providers' MX hosts outside .test (alt1.gmail-smtp-in.l.google.com ...)
+        as local-data, each in a static local-zone of its own exact name."""
+        if not self.providers:
+            return ""
+        import providers as prov
+        return "  # providers.py: MX hosts named like the real ones, inside this namespace only\n" + \
+            prov.unbound_local_data()
 
     def _smtpd_conf(self):
         servers = []
@@ -794,6 +821,9 @@ remote-control:
         for i in range(self.bulk_domains):   # one MX address per bulk domain
             servers.append({"name": "bulk", "ip": bulk_ip(i), "port": 25,
                             "domains": [bulk_domain(i)], "host": "mx." + bulk_domain(i)})
+        if self.providers:
+            import providers as prov
+            servers += prov.smtpd_servers()
         return {"workdir": self.workdir, "servers": servers,
                 "cert": self.path("cert.pem"), "key": self.path("key.pem"),
                 "grey_seconds": self.grey_seconds, "tarpit_seconds": self.tarpit_seconds,
@@ -901,6 +931,8 @@ def main(argv=None):
     ap.add_argument("--bulk-delay-ms", type=int, default=20)
     ap.add_argument("--grey-seconds", type=float, default=2)
     ap.add_argument("--tarpit-seconds", type=float, default=30)
+    ap.add_argument("--providers", action="store_true",
+                    help="add the provider imitations of providers.py")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="start the world, run CMD, stop; CMD's exit status")
     r.add_argument("argv", nargs=argparse.REMAINDER)
@@ -913,7 +945,7 @@ def main(argv=None):
         print(table_text(a.bulk_domains))
         return 0
     if a.cmd == "zone":
-        sys.stdout.write(zone_text(a.bulk_domains))
+        sys.stdout.write(zone_text(a.bulk_domains, a.providers))
         return 0
     if a.cmd == "run":
         cmd = a.argv[1:] if a.argv[:1] == ["--"] else a.argv
@@ -936,7 +968,8 @@ def main(argv=None):
     rc = 1
     try:
         with World(workdir, bulk_domains=a.bulk_domains, bulk_delay_ms=a.bulk_delay_ms,
-                   grey_seconds=a.grey_seconds, tarpit_seconds=a.tarpit_seconds) as w:
+                   grey_seconds=a.grey_seconds, tarpit_seconds=a.tarpit_seconds,
+                   providers=a.providers) as w:
             sys.stderr.write("world: up in %.2f s in %s\n" % (w.start_seconds, workdir))
             env = dict(os.environ)
             env.update(w.env())
