@@ -846,6 +846,22 @@ class Reload(MilterCase):
         self.assertEqual(self.m.stats()["engine_errors"], 0)
 
 
+    def test_3_reply_rules_reload(self):
+        # the admin's reply rules reach the running daemon with SIGUSR1, as
+        # the lists do: a rule reading ok.test's 5.1.1 as a full mailbox
+        # (recipient policy: tempfail) applies to the first address asked after
+        self.assertReply(self.rcpt("gone1@ok.test"), "550", "5.1.1")
+        rule = ('replies = { rules = ( { name = "reload-test"; hosts = [ "mx.ok.test" ]; stage = "rcpt";'
+                ' enhanced = "5.1.1"; reason = "mailbox_full"; } ); };\n')
+        self.reload_and_wait(self.m.config_text(rule), "reloaded")
+        mark = self.log_mark()
+        self.assertReply(self.rcpt("gone2@ok.test"), "452", "4.2.2")
+        v = self.verdict_for("gone2@ok.test", mark)
+        self.assertIsNotNone(v, self.log_since(mark))
+        self.assertEqual((v["reason"], v["action"]), ("mailbox_full", "tempfail"), v)
+        self.m.write_config()
+
+
 # --------------------------------------------------------------- 8. stats --
 
 class Stats(MilterCase):
