@@ -244,16 +244,104 @@ static bool busy_retry(session *s, job *j, const mv_probe_result *pr, bool limit
     return true;
 }
 
+/* The end of a session as every job of it sees it. */
+typedef struct {
+    const mv_probe_result *pr;
+    const char *hname;
+    bool refused;               /* a 4xx/5xx before RCPT ended it */
+    bool limit;                 /* ... saying we have too many sessions open */
+    mv_reading rd;              /* the refusal's reading */
+} ending;
+
+/* remember_refusal - a refusal of us (not TLS, not a connection limit):
+ * leave the host alone -- a temporary one only when asking again a second
+ * later did not help -- and a lasting one the domain too */
+static void remember_refusal(session *s, const ending *e)
+{
+    const mv_profile *pf = profile_for(s->n, e->hname);
+    bool blocked = e->refused && e->rd.reason == MV_R_BLOCKED_BY_SERVER && !e->limit;
+
+    if (e->pr->status == MV_PROBE_TIMEOUT ||
+        (blocked && (!e->rd.temporary || (s->njobs > 0 && s->jobs[0]->temp_retries > 0))))
+        s->h->backoff_until_ms = mv_loop_now() + backoff_ms(s->n, pf);
+    if (e->pr->status == MV_PROBE_BLOCKED && blocked && !e->rd.temporary) {
+        s->d->refuses_until_ms = mv_loop_now() + backoff_ms(s->n, pf);
+        net_save_facts(s->n, s->d);
+    }
+}
+
+/* tls_fallback - opportunistic TLS failed: ask again in plain text, as MTAs do */
+static bool tls_fallback(const session *s, const mv_probe_result *pr)
+{
+    const mv_net *n = s->n;
+    const domain *d = s->d;
+
+    return pr->status == MV_PROBE_TLS && !s->tls_off && n->p.tls == MV_TLS_OPPORTUNISTIC &&
+           !(n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)));
+}
+
+/* retryable - a refusal that says "not now" rather than "not you" */
+static bool retryable(const ending *e)
+{
+    return e->refused && (e->limit || (e->rd.temporary && (e->rd.reason == MV_R_TEMPORARY_ERROR ||
+                                                           e->rd.reason == MV_R_BLOCKED_BY_SERVER)));
+}
+
+/* refused_job - a refusal before RCPT, for one job: the verdict, or walk on */
+static void refused_job(job *j, const ending *e)
+{
+    const mv_probe_result *pr = e->pr;
+
+    snprintf(j->out.rule, sizeof(j->out.rule), "%s", e->rd.rule ? e->rd.rule : "");
+    if (pr->status == MV_PROBE_BLOCKED && e->rd.reason == MV_R_BLOCKED_BY_SERVER && !e->rd.temporary) {
+        snprintf(j->out.host, sizeof(j->out.host), "%s", e->hname);
+        j->out.smtp = pr->last;
+        net_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused the probe at %s: %d %s (%s)", e->hname,
+                    pr->stage, pr->last.code, pr->error[0] ? pr->error : pr->last.text, e->rd.why);
+        net_complete(j);
+        return;
+    }
+    advance(j, e->rd.reason, pr, e->hname);
+}
+
+/* session_job - what the session's end means for its i-th job */
+static void session_job(session *s, size_t i, const ending *e)
+{
+    job *j = s->jobs[i];
+    domain *d = s->d;
+    const mv_probe_result *pr = e->pr;
+
+    if (s->n->closing) {
+        net_outcome(j, MV_R_TIMEOUT, "shutting down");
+        net_complete(j);
+    } else if (pr->status == MV_PROBE_DONE && i < pr->nanswered) {
+        rcpt_done(s, j, pr, &pr->rcpt[i], e->hname);
+    } else if (pr->status == MV_PROBE_DONE) {
+        net_trace(d, s->id, "%s: not asked (too many recipients): a new session", j->mailbox);
+        requeue_front(j);
+    } else if (tls_fallback(s, pr)) {
+        j->tls_off = true;
+        net_trace(d, s->id, "%s: TLS failed; asking again without TLS", j->mailbox);
+        requeue_front(j);
+    } else if (retryable(e) && busy_retry(s, j, pr, e->limit)) {
+        net_trace(d, s->id, "%s: %s; asking again after a pause", j->mailbox,
+                  e->limit ? "the host limits our sessions" : "a busy refusal before RCPT");
+    } else if (e->refused) {
+        refused_job(j, e);
+    } else {
+        advance(j, mv_classify_session(pr), pr, e->hname);
+    }
+}
+
 /* session_done - a probe ended: classify, walk on, or requeue */
 static void session_done(void *arg, const mv_probe_result *pr)
 {
     session *s = arg;
     mv_net *n = s->n;
     domain *d = s->d;
-    const char *hname = d->mx.hosts[d->targets[s->target].host].name;
-    const mv_profile *pf = profile_for(n, hname);
-    bool refused = pr->status == MV_PROBE_BLOCKED || pr->status == MV_PROBE_TEMP, limit = conn_limit(pr);
-    mv_reading rd = {.reason = MV_R_TEMPORARY_ERROR};
+    ending e = {pr, d->mx.hosts[d->targets[s->target].host].name,
+                pr->status == MV_PROBE_BLOCKED || pr->status == MV_PROBE_TEMP, conn_limit(pr),
+                {.reason = MV_R_TEMPORARY_ERROR}};
 
     d->pins++;
     if (s->prev) s->prev->next = s->next;
@@ -266,54 +354,13 @@ static void session_done(void *arg, const mv_probe_result *pr)
         d->catch_all = pr->catch_all;   /* learned once, used by every later RCPT */
         net_save_facts(n, d);
     }
-    if (refused) {
-        mv_classify_session_reply(n->rules_local, n->rules_table, hname, pr, &rd);
-        trace_reading(s, "the refusal", &pr->last, &rd);
+    if (e.refused) {
+        mv_classify_session_reply(n->rules_local, n->rules_table, e.hname, pr, &e.rd);
+        trace_reading(s, "the refusal", &pr->last, &e.rd);
     }
-    /* a refusal of us (not TLS, not a connection limit): leave it alone --
-     * a temporary one only when asking again a second later did not help */
-    if (pr->status == MV_PROBE_TIMEOUT ||
-        (refused && rd.reason == MV_R_BLOCKED_BY_SERVER && !limit &&
-         (!rd.temporary || (s->njobs > 0 && s->jobs[0]->temp_retries > 0))))
-        s->h->backoff_until_ms = mv_loop_now() + backoff_ms(n, pf);
-    if (pr->status == MV_PROBE_BLOCKED && rd.reason == MV_R_BLOCKED_BY_SERVER && !rd.temporary) {
-        d->refuses_until_ms = mv_loop_now() + backoff_ms(n, pf);
-        net_save_facts(n, d);
-    }
-    for (size_t i = 0; i < s->njobs; i++) {
-        job *j = s->jobs[i];
-
-        if (n->closing) {
-            net_outcome(j, MV_R_TIMEOUT, "shutting down");
-            net_complete(j);
-        } else if (pr->status == MV_PROBE_DONE && i < pr->nanswered) {
-            rcpt_done(s, j, pr, &pr->rcpt[i], hname);
-        } else if (pr->status == MV_PROBE_DONE) {
-            net_trace(d, s->id, "%s: not asked (too many recipients): a new session", j->mailbox);
-            requeue_front(j);   /* "too many recipients": a new session */
-        } else if (pr->status == MV_PROBE_TLS && !s->tls_off && n->p.tls == MV_TLS_OPPORTUNISTIC &&
-                   !(n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))) {
-            j->tls_off = true;  /* as MTAs do: opportunistic TLS failed, try plain */
-            net_trace(d, s->id, "%s: TLS failed; asking again without TLS", j->mailbox);
-            requeue_front(j);
-        } else if (refused && (limit || (rd.temporary && (rd.reason == MV_R_TEMPORARY_ERROR || rd.reason == MV_R_BLOCKED_BY_SERVER))) && busy_retry(s, j, pr, limit)) {
-            net_trace(d, s->id, "%s: %s; asking again after a pause", j->mailbox,
-                      limit ? "the host limits our sessions" : "a busy refusal before RCPT");
-            continue;           /* asked again after a pause */
-        } else if (pr->status == MV_PROBE_BLOCKED && rd.reason == MV_R_BLOCKED_BY_SERVER && !rd.temporary) {
-            snprintf(j->out.host, sizeof(j->out.host), "%s", hname);
-            snprintf(j->out.rule, sizeof(j->out.rule), "%s", rd.rule ? rd.rule : "");
-            j->out.smtp = pr->last;
-            net_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused the probe at %s: %d %s (%s)", hname,
-                    pr->stage, pr->last.code, pr->error[0] ? pr->error : pr->last.text, rd.why);
-            net_complete(j);
-        } else if (refused) {
-            snprintf(j->out.rule, sizeof(j->out.rule), "%s", rd.rule ? rd.rule : "");
-            advance(j, rd.reason, pr, hname);
-        } else {
-            advance(j, mv_classify_session(pr), pr, hname);
-        }
-    }
+    remember_refusal(s, &e);
+    for (size_t i = 0; i < s->njobs; i++)
+        session_job(s, i, &e);
     free(s);
     net_schedule(d);
     net_unpin(d);
