@@ -216,6 +216,13 @@ HOSTILE_NAMES = {
     "refused.test": "REFUSED",
     "timeout.test": "no answer ever (UDP dropped; TCP held open, silent)",
     "dnsdelay.test": "MX 10 mx.ok.test after dns_delay seconds (default 2.0)",
+    "tcmx.test": "TC=1 over UDP and TCP; the TCP answer also carries MX 10 mx.ok.test",
+    "tcnx.test": "TC=1 with RCODE NXDOMAIN, over UDP and TCP",
+    "lowcount.test": "NOERROR, ANCOUNT=0, and an MX record after the question anyway",
+    "tcamx.test": "MX 10 mx.tcamx.test, whose A/AAAA answers are TC=1 with no records (UDP and TCP)",
+    "badamx.test": "MX 10 mx.badamx.test, whose A record has RDLENGTH 3",
+    "cntamx.test": "MX 10 mx.cntamx.test, whose A answer says ANCOUNT=3 and holds one record",
+    "badaimp.test": "no MX (NODATA); an A record with RDLENGTH 3 (the implicit MX path)",
 }
 
 IDLE_TIMEOUT = 60
