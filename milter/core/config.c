@@ -83,6 +83,7 @@ static const key keys[] = {
     INTK("smtp.host_sessions", smtp_host_sessions, 1, 64, "2"),
     INTK("smtp.host_rate", smtp_host_rate, 1, 1000, "5"),
     INTK("smtp.greylist_retry_s", smtp_greylist_retry_s, 1, 86400, "300"),
+    INTK("smtp.greylist_budget_s", smtp_greylist_budget_s, 0, 86400, "1800"),
     INTK("smtp.backoff_s", smtp_backoff_s, 1, 86400, "900"),
     GROUP("cache"),
     INTK("cache.max_entries", cache_max_entries, 0, 100000000, "100000"),

@@ -190,6 +190,7 @@ static mv_net_params net_params(mv_engine *e)
     p.host_sessions = (unsigned)s->smtp_host_sessions;
     p.host_rate = (unsigned)s->smtp_host_rate;
     p.greylist_retry_s = (unsigned)s->smtp_greylist_retry_s;
+    p.greylist_budget_s = (unsigned)s->smtp_greylist_budget_s;
     p.backoff_s = (unsigned)s->smtp_backoff_s;
     p.dns_min_ttl = (unsigned)s->dns_min_ttl;
     p.dns_max_ttl = (unsigned)s->dns_max_ttl;
@@ -536,6 +537,15 @@ static void answer_cached(mv_engine *e, mv_areq *r, const mv_net_outcome *o)
     answer(r);
 }
 
+/* due - a temporary verdict whose time to ask again has come counts as a
+ * miss for whoever reads it -- this process after a restart, another
+ * process, another host through Redis -- so nothing waits for the timer
+ * of a process that died; the first reader asks (single-flight) */
+static bool due(mv_cache_class cls, const mv_net_outcome *o)
+{
+    return cls == MV_CACHE_TEMPORARY && o->until != 0 && time(NULL) >= o->until;
+}
+
 /* cached - r's verdict in the store (the memory tier with redis): HIT,
  * STALE (o and cls set) or MISS (also for no store or a damaged entry) */
 static mv_cache_result cached(mv_engine *e, const mv_areq *r, mv_net_outcome *o,
@@ -549,7 +559,9 @@ static mv_cache_result cached(mv_engine *e, const mv_areq *r, mv_net_outcome *o,
     if (e->store == NULL || kl == 0)
         return MV_CACHE_MISS;
     cr = mv_store_get(e->store, key, kl, time(NULL), &e->ttl, val, sizeof(val), &vl, cls);
-    return cr == MV_CACHE_MISS || !mv_outcome_unpack(val, vl, o) ? MV_CACHE_MISS : cr;
+    if (cr == MV_CACHE_MISS || !mv_outcome_unpack(val, vl, o) || due(*cls, o))
+        return MV_CACHE_MISS;
+    return cr;
 }
 
 /* from_memory_tier - Redis had nothing (or is down): what the memory tier
@@ -581,7 +593,7 @@ static void on_shared(void *arg, mv_redis_status st, const mv_redis_entry *en)
     uint32_t rf;
 
     if (st != MV_REDIS_OK || en == NULL || kl == 0 || atomic_load(&e->closing) ||
-        !mv_outcome_unpack(en->val, en->vlen, &o)) {
+        !mv_outcome_unpack(en->val, en->vlen, &o) || due(en->cls, &o)) {
         from_memory_tier(e, r);
         return;
     }

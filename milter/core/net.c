@@ -96,6 +96,24 @@ static void mx_list(job *j)
     }
 }
 
+/* until_default - how long a temporary outcome may be served from the
+ * cache: as long as its cause lasts (greylisting and back-off set their
+ * own), cache.temporary_expire_s being only the cap. A DNS failure is
+ * asked again after seconds; a host that did not answer after its first
+ * back-off */
+static int64_t until_default(mv_reason r)
+{
+    int64_t now = (int64_t)time(NULL);
+
+    switch (r) {
+    case MV_R_DNS_ERROR: return now + 10;
+    case MV_R_TIMEOUT:
+    case MV_R_NO_CONNECT:
+    case MV_R_TEMPORARY_ERROR: return now + 30;
+    default: return 0;
+    }
+}
+
 /* net_complete - the job's one ending: store, answer every waiter, free */
 void net_complete(job *j)
 {
@@ -106,6 +124,8 @@ void net_complete(job *j)
     mv_timer_stop(n->loop, &j->timer);
     if (d != NULL && d->mx_known)
         mx_list(j);
+    if (j->out.until == 0)
+        j->out.until = until_default(j->out.reason);
     trace_outcome(j);
     if (n->p.store != NULL && !n->closing)
         n->p.store(n->p.store_arg, j->mailbox, j->hop, j->smtp, &j->out);
@@ -564,7 +584,8 @@ void net_reprobe_later(job *j, unsigned seconds)
         (b = job_new(n, j->mailbox, j->domain, j->hop, j->smtp, j->smtputf8)) == NULL)
         return;
     b->background = true;
-    b->retried_grey = true;     /* one re-probe per greylisting, no loops */
+    b->grey_round = j->grey_round + 1;
+    b->grey_first = j->grey_first ? j->grey_first : (int64_t)time(NULL);
     if (mv_dict_put(n->waiting, b->key, b) < 0) {
         free(b);
         return;

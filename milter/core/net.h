@@ -70,6 +70,7 @@ typedef struct {
     unsigned host_sessions;     /* concurrent sessions per MX address */
     unsigned host_rate;         /* new sessions per second per MX address */
     unsigned greylist_retry_s;  /* re-probe delay when the server names none */
+    unsigned greylist_budget_s; /* re-probes stop this long after the first greylisting */
     unsigned backoff_s;         /* how long a refusing/tarpitting host is left alone */
     unsigned dns_min_ttl, dns_max_ttl;
     unsigned idle_domains;      /* domain facts kept when no work is queued */

@@ -29,7 +29,9 @@ struct job {
     char mailbox[MV_MAILBOX_MAX + 1];
     char domain[256];
     char hop[300];              /* next hop instead of MX, or "" */
-    bool smtp, smtputf8, tls_off, background, retried_grey;
+    bool smtp, smtputf8, tls_off, background;
+    unsigned grey_round;        /* re-probes after greylisting so far */
+    int64_t grey_first;         /* when it was first greylisted (unix s), or 0 */
     unsigned temp_retries;      /* whole MX walks retried after a busy refusal */
     waiter *waiters;
     domain *d;
@@ -74,6 +76,8 @@ typedef struct {
     double tokens;
     uint64_t refill_ms;
     uint64_t backoff_until_ms;
+    unsigned backoff_level;     /* failures in a row: the next back-off doubles */
+    mv_reason backoff_reason;   /* timeout (tarpit, silence) or blocked_by_server */
     uint64_t retry_at_ms;       /* a connection limit or busy refusal: not before */
     unsigned cap;               /* sessions it allows us (0: the limit in force) */
 } host;

@@ -16,11 +16,14 @@
 #include "netguard.h"
 
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- hosts ------------------------------------------------------------ */
+
+#define BACKOFF_FIRST_S 30      /* the first back-off; it doubles up to the cap */
 
 /* target_addr - the socket address of a target, with our port */
 static void target_addr(const domain *d, size_t t, struct sockaddr_storage *out, char *txt, size_t tlen)
@@ -70,10 +73,35 @@ static const mv_profile *profile_for(const mv_net *n, const char *mx_host)
     return p != NULL ? p : mv_rules_profile(n->rules_table, mx_host);
 }
 
-/* backoff_ms - how long to leave a host alone after it refused us */
-static uint64_t backoff_ms(const mv_net *n, const mv_profile *pf)
+/* backoff_ms - how long to leave a host alone after its level-th failure
+ * in a row: 30 s, then doubling up to smtp.backoff_s (or the profile's) --
+ * short at first, so that the end of a fault is noticed within a minute */
+static uint64_t backoff_ms(const mv_net *n, const mv_profile *pf, unsigned level)
 {
-    return (uint64_t)(pf != NULL && pf->backoff_s ? pf->backoff_s : n->p.backoff_s) * 1000;
+    uint64_t cap = (uint64_t)(pf != NULL && pf->backoff_s ? pf->backoff_s : n->p.backoff_s);
+    uint64_t s = (uint64_t)BACKOFF_FIRST_S << (level < 16 ? level : 16);
+
+    return (s < cap ? s : cap) * 1000;
+}
+
+/* host_fail - the host refused, tarpitted or timed out: leave it alone for a
+ * while, longer each time in a row; reason is what its jobs are told */
+static void host_fail(mv_net *n, host *h, const mv_profile *pf, mv_reason reason)
+{
+    uint64_t now = mv_loop_now();
+
+    if (h->backoff_until_ms > now)
+        return;                 /* sessions that began before it: one failure */
+    h->backoff_until_ms = now + backoff_ms(n, pf, h->backoff_level);
+    h->backoff_reason = reason;
+    if (h->backoff_level < 16)
+        h->backoff_level++;
+}
+
+/* host_ok - a session got its answers: the next failure starts short again */
+static void host_ok(host *h)
+{
+    h->backoff_level = 0;
 }
 
 /* host_wait_ms - 0 if a session may start now, else how long to wait */
@@ -154,6 +182,46 @@ static void trace_reading(const session *s, const char *who, const mv_smtp_answe
               rd->temporary ? " (temporary)" : "", rd->why);
 }
 
+/* grey_wait - seconds until the next re-probe of a greylisted job, 0 when
+ * its budget is spent: the server's delay plus a margin first (never at
+ * the delay itself: its clock and ours may differ by a tick), then growing
+ * spacing, half the delay doubling each time, at most 10 minutes */
+static unsigned grey_wait(const mv_net *n, const job *j, unsigned delay)
+{
+    int64_t now = (int64_t)time(NULL), first = j->grey_first ? j->grey_first : now;
+    uint64_t w;
+
+    if (j->grey_round == 0) {
+        w = delay + (delay / 20 > 2 ? delay / 20 : 2);
+    } else {
+        w = (uint64_t)(delay / 2 > 2 ? delay / 2 : 2) << (j->grey_round - 1 < 16 ? j->grey_round - 1 : 16);
+        if (w > 600)
+            w = 600;
+    }
+    if (now - first + (int64_t)w > (int64_t)n->p.greylist_budget_s)
+        return 0;
+    return (unsigned)w;
+}
+
+/* greylisted - greylisting is not a verdict: answer it, re-probe later */
+static void greylisted(session *s, job *j, const mv_smtp_answer *a, const char *host_name)
+{
+    unsigned delay, wait;
+
+    j->out.retry_after = mv_classify_retry_after(a);
+    delay = j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s;
+    if ((wait = grey_wait(s->n, j, delay)) == 0) {
+        net_outcome(j, MV_R_GREYLISTED, "greylisted by %s; still after %u s, re-probes given up "
+                    "(smtp.greylist_budget_s)", host_name, s->n->p.greylist_budget_s);
+        return;
+    }
+    /* the cache says greylisted until shortly after the re-probe is due; past
+     * that, whoever asks first asks the server (also after a restart) */
+    j->out.until = (int64_t)time(NULL) + wait + 5;
+    net_outcome(j, MV_R_GREYLISTED, "greylisted by %s; re-probe in %u s", host_name, wait);
+    net_reprobe_later(j, wait);
+}
+
 /* rcpt_done - one recipient's answer within a finished session */
 static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_smtp_answer *a,
                       const char *host_name)
@@ -172,7 +240,7 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
     snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
     snprintf(j->out.rule, sizeof(j->out.rule), "%s", rd.rule ? rd.rule : "");
     if (r == MV_R_BLOCKED_BY_SERVER)    /* it named our IP, reputation or rate */
-        s->h->backoff_until_ms = mv_loop_now() + backoff_ms(s->n, pf);
+        host_fail(s->n, s->h, pf, MV_R_BLOCKED_BY_SERVER);
     if (rd.temporary && r != MV_R_GREYLISTED && r != MV_R_MAILBOX_FULL && j->target + 1 < d->ntargets) {
         advance(j, r, pr, host_name);   /* a 4xx: ask the next MX */
         return;
@@ -190,11 +258,7 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
         r = MV_R_ACCEPT_ALL;
     j->out.catch_all = d->catch_all;
     if (r == MV_R_GREYLISTED) {
-        j->out.retry_after = mv_classify_retry_after(a);
-        net_outcome(j, r, "greylisted by %s; re-probe in %u s", host_name,
-                j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s);
-        if (!j->retried_grey)
-            net_reprobe_later(j, j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s);
+        greylisted(s, j, a, host_name);
     } else {
         net_outcome(j, r, "%d %d.%d.%d from %s: %s", a->code, a->enh[0], a->enh[1], a->enh[2], host_name,
                     rd.why);
@@ -261,11 +325,14 @@ static void remember_refusal(session *s, const ending *e)
     const mv_profile *pf = profile_for(s->n, e->hname);
     bool blocked = e->refused && e->rd.reason == MV_R_BLOCKED_BY_SERVER && !e->limit;
 
-    if (e->pr->status == MV_PROBE_TIMEOUT ||
-        (blocked && (!e->rd.temporary || (s->njobs > 0 && s->jobs[0]->temp_retries > 0))))
-        s->h->backoff_until_ms = mv_loop_now() + backoff_ms(s->n, pf);
+    if (e->pr->status == MV_PROBE_DONE)
+        host_ok(s->h);
+    else if (e->pr->status == MV_PROBE_TIMEOUT)
+        host_fail(s->n, s->h, pf, MV_R_TIMEOUT);    /* a tarpit or silence: not a refusal */
+    else if (blocked && (!e->rd.temporary || (s->njobs > 0 && s->jobs[0]->temp_retries > 0)))
+        host_fail(s->n, s->h, pf, MV_R_BLOCKED_BY_SERVER);
     if (e->pr->status == MV_PROBE_BLOCKED && blocked && !e->rd.temporary) {
-        s->d->refuses_until_ms = mv_loop_now() + backoff_ms(s->n, pf);
+        s->d->refuses_until_ms = mv_loop_now() + backoff_ms(s->n, pf, s->h->backoff_level ? s->h->backoff_level - 1 : 0);
         net_save_facts(s->n, s->d);
     }
 }
@@ -389,6 +456,21 @@ static size_t take_batch(domain *d, size_t t, bool tls_off, job **out, size_t ma
     return k;
 }
 
+/* backing_off - the job's answer when every MX host is left alone: the
+ * last host's cause (timeout for a tarpit, blocked_by_server for a
+ * refusal), its address and when it ends -- and the cache keeps that
+ * answer no longer than the back-off */
+static void backing_off(domain *d, job *j, const host *h)
+{
+    uint64_t now = mv_loop_now(), left = h && h->backoff_until_ms > now ? h->backoff_until_ms - now : 0;
+    mv_reason r = h && h->backoff_reason == MV_R_TIMEOUT ? MV_R_TIMEOUT : MV_R_BLOCKED_BY_SERVER;
+
+    j->out.until = (int64_t)time(NULL) + (int64_t)((left + 999) / 1000);
+    net_outcome(j, r, "every MX host of %s is left alone for now: %s %s for %llu s more", d->name,
+                h ? h->key : "?", r == MV_R_TIMEOUT ? "timed out (tarpit or silence)" : "refused our probes",
+                (unsigned long long)((left + 999) / 1000));
+}
+
 /* skip_backed_off - move jobs off targets whose host is backing off */
 static bool skip_backed_off(domain *d, job *j, host **hp, struct sockaddr_storage *sa)
 {
@@ -463,8 +545,7 @@ static bool start_session(domain *d, uint64_t *wait)
         if (d->q_tail == head)
             d->q_tail = NULL;
         head->next = NULL;
-        net_outcome(head, MV_R_BLOCKED_BY_SERVER, "every MX host of %s is backing off after refusing or "
-                "tarpitting probes", d->name);
+        backing_off(d, head, h);
         net_complete(head);
         return true;
     }

@@ -46,7 +46,8 @@ size_t mv_outcome_pack(const mv_net_outcome *o, unsigned char *p)
     n += pack_str(p + n, o->tls_version);
     n += pack_str(p + n, o->detail);
     n += pack_str(p + n, o->rule);
-    return n;
+    memcpy(p + n, &o->until, 8);
+    return n + 8;
 }
 
 /* unpack_str - one length-prefixed string into out; false if it overruns */
@@ -58,6 +59,15 @@ static bool unpack_str(const unsigned char *p, size_t len, size_t *off, char *ou
         return false;
     snprintf(out, size, "%.*s", (int)n, (const char *)p + *off + 1);
     *off += n + 1;
+    return true;
+}
+
+/* unpack_until - the 8-byte "ask again from" time that ends newer entries */
+static bool unpack_until(const unsigned char *p, size_t len, size_t off, mv_net_outcome *o)
+{
+    if (off + 8 != len)
+        return false;
+    memcpy(&o->until, p + off, 8);
     return true;
 }
 
@@ -83,7 +93,8 @@ bool mv_outcome_unpack(const unsigned char *p, size_t len, mv_net_outcome *o)
            unpack_str(p, len, &off, o->smtp.text, sizeof(o->smtp.text)) &&
            unpack_str(p, len, &off, o->tls_version, sizeof(o->tls_version)) &&
            unpack_str(p, len, &off, o->detail, sizeof(o->detail)) &&
-           (off == len || unpack_str(p, len, &off, o->rule, sizeof(o->rule)));  /* older entries: none */
+           (off == len || unpack_str(p, len, &off, o->rule, sizeof(o->rule))) &&  /* older entries: none */
+           (off == len || unpack_until(p, len, off, o));
 }
 
 /* mv_outcome_class - which expire/refresh times an outcome gets */

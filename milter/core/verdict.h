@@ -88,6 +88,8 @@ typedef struct {
     unsigned retry_after;       /* greylisting: seconds the server asked for */
     char detail[160];           /* for people: what happened */
     char rule[64];              /* the reply rule that decided, or "" */
+    int64_t until;              /* a temporary outcome: ask again from then on
+                                 * (unix seconds; 0: the cache's own expiry) */
 } mv_net_outcome;
 
 /* The signals of steps 1-5, input to mv_verdict_reason(). */

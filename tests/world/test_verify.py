@@ -309,7 +309,7 @@ class Behaviour(unittest.TestCase):
             p.stdin.flush()
             first = json.loads(p.stdout.readline())
             self.assertEqual(first["reason"], "greylisted")
-            time.sleep(3.5)     # the server asked for 2 s; the re-probe ran by now
+            time.sleep(5.5)     # the server asked for 2 s; the re-probe (2 s + a 2 s margin) ran by now
             p.stdin.write(addr)
             p.stdin.flush()
             second = json.loads(p.stdout.readline())
