@@ -6,7 +6,10 @@
  * nothing more buffered, so a program that writes a line and waits for
  * the answer gets it at once. Memory does not grow with the input: a line
  * is kept up to MV_INPUT_MAX + 1 bytes (enough to know it is too long to
- * be an address) and the rest of it is only counted. With --trace the
+ * be an address) and the rest of it is only counted. Addresses given as
+ * arguments are verified at once, up to ARGS_WINDOW in flight (a slow
+ * server's minute does not add up address after address), and printed in
+ * the order given as each one's turn comes. With --trace the
  * engine's transcript (DNS answers, the SMTP dialogue, the readings) goes
  * to stderr as it happens; stdout carries the verdicts as always.
  */
@@ -18,6 +21,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,27 +229,25 @@ static void human(mv_buf *b, const mv_verdict *v)
         mv_buf_puts(b, "  note        offline check: DNS and the mail server were not asked\n");
 }
 
-/* check_one - verify one address and queue its output */
-static int check_one(checker *ck, const char *addr, size_t len, size_t real_len)
+/* engine_failed - a call the engine could not take */
+static int engine_failed(checker *ck, mv_call rc)
 {
-    mv_verdict v;
-    mv_call rc;
+    fprintf(stderr, "mailverify: engine: %s%s%s\n", mv_call_name(rc),
+            rc == MV_ENETSTART ? ": " : "", rc == MV_ENETSTART ? mv_engine_error(ck->engine) : "");
+    return EXIT_SOFTWARE;
+}
 
-    ck->req.address = addr;
-    ck->req.len = len;
-    if ((rc = mv_engine_check(ck->engine, &ck->req, &v)) != MV_OK) {
-        fprintf(stderr, "mailverify: engine: %s%s%s\n", mv_call_name(rc),
-                rc == MV_ENETSTART ? ": " : "", rc == MV_ENETSTART ? mv_engine_error(ck->engine) : "");
-        return EXIT_SOFTWARE;
-    }
-    v.input_len = real_len;     /* the echo never reads past len (<= MV_ECHO_MAX) */
-    if (v.status == MV_STATUS_UNDELIVERABLE)
+/* put_verdict - one verdict into the output */
+static int put_verdict(checker *ck, mv_verdict *v, size_t real_len)
+{
+    v->input_len = real_len;    /* the echo never reads past len (<= MV_ECHO_MAX) */
+    if (v->status == MV_STATUS_UNDELIVERABLE)
         ck->status = EXIT_UNDELIVERABLE;
     if (ck->json) {
-        mv_verdict_json(&ck->out, &v, 0);
+        mv_verdict_json(&ck->out, v, 0);
         mv_buf_putc(&ck->out, '\n');
     } else {
-        human(&ck->out, &v);
+        human(&ck->out, v);
     }
     if (!mv_buf_ok(&ck->out)) {
         fputs("mailverify: out of memory\n", stderr);
@@ -254,6 +256,104 @@ static int check_one(checker *ck, const char *addr, size_t len, size_t real_len)
     if (ck->out.len >= 65536 && !flush(ck))
         return EXIT_IOERR;
     return 0;
+}
+
+/* check_one - verify one address and queue its output */
+static int check_one(checker *ck, const char *addr, size_t len, size_t real_len)
+{
+    mv_verdict v;
+    mv_call rc;
+
+    ck->req.address = addr;
+    ck->req.len = len;
+    if ((rc = mv_engine_check(ck->engine, &ck->req, &v)) != MV_OK)
+        return engine_failed(ck, rc);
+    return put_verdict(ck, &v, real_len);
+}
+
+#define ARGS_WINDOW 64          /* argument addresses in flight at once */
+
+/* Verdicts of argument addresses, arriving in any order. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    mv_verdict *v;              /* one per address */
+    bool *ready;
+} arrivals;
+
+typedef struct {
+    arrivals *a;
+    size_t i;
+} arrival;
+
+/* on_arrival - a verdict (engine thread, or the caller's before submit returns) */
+static void on_arrival(void *arg, const mv_verdict *v)
+{
+    arrival *x = arg;
+
+    pthread_mutex_lock(&x->a->mu);
+    x->a->v[x->i] = *v;         /* all but the input echo, which check_args sets */
+    x->a->ready[x->i] = true;
+    pthread_cond_signal(&x->a->cv);
+    pthread_mutex_unlock(&x->a->mu);
+    free(x);
+}
+
+/* submit_arg - start the i-th address; false if the engine refused it */
+static bool submit_arg(checker *ck, arrivals *a, char **addrs, size_t i, mv_call *rc)
+{
+    arrival *x = malloc(sizeof(*x));
+    mv_request req = ck->req;
+
+    if (x == NULL) {
+        *rc = MV_ENOMEM;
+        return false;
+    }
+    *x = (arrival){a, i};
+    req.address = addrs[i];
+    req.len = strlen(addrs[i]);
+    if ((*rc = mv_engine_submit(ck->engine, &req, on_arrival, x)) != MV_OK) {
+        free(x);
+        return false;
+    }
+    return true;
+}
+
+/* check_args - the addresses given as arguments, verified together and
+ * printed in order */
+static int check_args(checker *ck, char **addrs, size_t n)
+{
+    arrivals a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, calloc(n, sizeof(mv_verdict)),
+                  calloc(n, sizeof(bool))};
+    size_t sent = 0, out = 0;
+    int rc = 0;
+    mv_call call = MV_OK;
+
+    if (a.v == NULL || a.ready == NULL) {
+        free(a.v);
+        free(a.ready);
+        fputs("mailverify: out of memory\n", stderr);
+        return EXIT_SOFTWARE;
+    }
+    while (out < n) {
+        while (rc == 0 && sent < n && sent - out < ARGS_WINDOW && submit_arg(ck, &a, addrs, sent, &call))
+            sent++;
+        if (rc == 0 && sent < n && sent - out < ARGS_WINDOW)
+            rc = engine_failed(ck, call);
+        if (out == sent)
+            break;              /* the engine refused; nothing more will come */
+        pthread_mutex_lock(&a.mu);
+        while (!a.ready[out])
+            pthread_cond_wait(&a.cv, &a.mu);
+        pthread_mutex_unlock(&a.mu);
+        a.v[out].input = addrs[out];    /* the engine's echo was its own, gone with the callback */
+        if (rc == 0)
+            rc = put_verdict(ck, &a.v[out], strlen(addrs[out]));
+        out++;
+    }
+    free(a.v);
+    free(a.ready);
+    return rc;
 }
 
 #define READ_CHUNK 65536
@@ -435,10 +535,16 @@ int cli_check(int argc, char **argv)
     }
     if (ck.trace)
         mv_engine_set_trace(ck.engine, trace_line, NULL);
-    for (int i = optind; i < argc && rc == 0; i++) {
-        size_t n = strlen(argv[i]);
+    for (int i = optind; i < argc && rc == 0;) {
+        int j = i;
 
-        rc = strcmp(argv[i], "-") == 0 ? check_stdin(&ck) : check_one(&ck, argv[i], n, n);
+        while (j < argc && strcmp(argv[j], "-") != 0)
+            j++;                /* a run of addresses: together */
+        if (j > i)
+            rc = check_args(&ck, argv + i, (size_t)(j - i));
+        if (rc == 0 && j < argc)
+            rc = check_stdin(&ck);
+        i = j + 1;
     }
     if (!flush(&ck) && rc == 0)
         rc = EXIT_IOERR;

@@ -367,6 +367,19 @@ class Behaviour(unittest.TestCase):
         self.assertEqual([v["cached"] for v in vs], [False, True, False])
         self.assertEqual({v["reason"] for v in vs}, {"accepted_email"})
 
+    def test_arguments_together_in_order(self):
+        # addresses given as arguments are verified together (one session for
+        # users.test's three, not one each) and printed in the order given
+        W.clear_logs()
+        addrs = ["known@users.test", "not-an-address", "nobody@ok.test", "full@users.test",
+                 "known@users.test", "disabled@users.test"]
+        vs, _ = check(*addrs)
+        self.assertEqual([v["address"] for v in vs], addrs)
+        self.assertEqual([v["reason"] for v in vs],
+                         ["accepted_email", "invalid_syntax", "rejected_email", "mailbox_full",
+                          "accepted_email", "mailbox_disabled"])
+        self.assertLess(len(W.sessions("users")), 3, W.sessions("users"))
+
     def test_trace(self):
         # --trace: on stderr, what an admin would check with dig and swaks;
         # the verdicts on stdout as without it
