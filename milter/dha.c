@@ -9,6 +9,12 @@
  * With a shared cache store the store's counters are used instead
  * ("c:dha:" + client, through the counter hook: mv_engine_counter); a
  * call the store does not answer falls back to this table (fail open).
+ *
+ * Episodes (for the log) live in a second bounded table under the same
+ * lock: one per client whose budget refused a recipient, ending with the
+ * budget's window -- this process's window when the budget is local,
+ * else window_s after the first refusal -- or as soon as the budget is
+ * found unspent again, whichever comes first.
  */
 #include "dha.h"
 #include "dict.h"
@@ -19,15 +25,22 @@
 #include <string.h>
 
 #define MAX_CLIENTS 65536
+#define MAX_EPISODES 4096       /* clients refused at once that the log follows */
 
 typedef struct {
     int64_t opened;             /* when the window began */
     unsigned count;
 } budget;
 
+typedef struct {
+    mv_dha_episode e;
+    int64_t ends;               /* when its window is over */
+} episode;                      /* the client's address follows it */
+
 struct mv_dha {
     pthread_mutex_t mu;
     mv_dict *clients;
+    mv_dict *episodes;          /* by client address */
     mv_dha_counter_fn counter;  /* shared counters, or NULL: this process's */
     void *counter_arg;
 };
@@ -37,7 +50,9 @@ mv_dha *mv_dha_new(void)
 {
     mv_dha *d = calloc(1, sizeof(*d));
 
-    if (d == NULL || (d->clients = mv_dict_new()) == NULL) {
+    if (d == NULL || (d->clients = mv_dict_new()) == NULL || (d->episodes = mv_dict_new()) == NULL) {
+        if (d != NULL)
+            mv_dict_free(d->clients);
         free(d);
         return NULL;
     }
@@ -135,6 +150,16 @@ static long long shared_count(mv_dha *d, const char *client, unsigned window_s, 
     return fn(arg, key, delta, window_s);
 }
 
+/* episode_over - the budget is unspent again: the client's episode, if
+ * any, ends now (the lock is held) */
+static void episode_over(mv_dha *d, const char *client, int64_t now)
+{
+    episode *ep = mv_dict_get(d->episodes, client);
+
+    if (ep != NULL && ep->ends > now)
+        ep->ends = now;
+}
+
 /* mv_dha_spent - has this client used its budget (limit per window_s)? */
 bool mv_dha_spent(mv_dha *d, const char *client, unsigned limit, unsigned window_s, int64_t now)
 {
@@ -144,13 +169,96 @@ bool mv_dha_spent(mv_dha *d, const char *client, unsigned limit, unsigned window
 
     if (limit == 0)
         return false;
-    if ((shared = shared_count(d, client, window_s, 0)) >= 0)
-        return shared >= (long long)limit;
-    pthread_mutex_lock(&d->mu);
-    b = get(d, client, window_s, now, false);
-    spent = b != NULL && b->count >= limit;
-    pthread_mutex_unlock(&d->mu);
+    if ((shared = shared_count(d, client, window_s, 0)) >= 0) {
+        spent = shared >= (long long)limit;
+    } else {
+        pthread_mutex_lock(&d->mu);
+        b = get(d, client, window_s, now, false);
+        spent = b != NULL && b->count >= limit;
+        pthread_mutex_unlock(&d->mu);
+    }
+    if (!spent) {
+        pthread_mutex_lock(&d->mu);
+        episode_over(d, client, now);
+        pthread_mutex_unlock(&d->mu);
+    }
     return spent;
+}
+
+/* episode_new - a client's first refusal (the lock is held); NULL when
+ * the table is full or out of memory */
+static episode *episode_new(mv_dha *d, const char *client, const char *who, unsigned window_s, int64_t now)
+{
+    size_t n = strlen(client);
+    budget *b = mv_dict_get(d->clients, client);
+    episode *ep;
+
+    if (mv_dict_count(d->episodes) >= MAX_EPISODES || (ep = calloc(1, sizeof(*ep) + n + 1)) == NULL)
+        return NULL;
+    snprintf(ep->e.who, sizeof(ep->e.who), "%s", who);
+    ep->e.first = now;
+    /* a local budget's window is known; a shared one began before now */
+    ep->ends = b != NULL && b->opened + window_s > now ? b->opened + window_s : now + window_s;
+    memcpy(ep + 1, client, n + 1);
+    if (mv_dict_put(d->episodes, (const char *)(ep + 1), ep) < 0) {
+        free(ep);
+        return NULL;
+    }
+    return ep;
+}
+
+/* mv_dha_refused - a recipient refused by the spent budget; true for the
+ * first of an episode */
+bool mv_dha_refused(mv_dha *d, const char *client, const char *who, unsigned window_s, int64_t now)
+{
+    episode *ep;
+    bool first = false;
+
+    pthread_mutex_lock(&d->mu);
+    if ((ep = mv_dict_get(d->episodes, client)) == NULL &&
+        (ep = episode_new(d, client, who, window_s, now)) != NULL)
+        first = true;
+    if (ep != NULL) {
+        ep->e.refused++;
+        ep->e.last = now;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return first;
+}
+
+typedef struct {
+    int64_t now;
+    episode **over;
+    size_t n, max;
+} ended_ctx;
+
+/* find_over - gather episodes whose window has ended */
+static void find_over(void *value, void *arg)
+{
+    ended_ctx *c = arg;
+    episode *ep = value;
+
+    if (c->now >= ep->ends && c->n < c->max)
+        c->over[c->n++] = ep;
+}
+
+/* mv_dha_ended - episodes over by now, into out, forgotten */
+size_t mv_dha_ended(mv_dha *d, int64_t now, mv_dha_episode *out, size_t max)
+{
+    ended_ctx c = {now, NULL, 0, max};
+
+    if (max == 0 || (c.over = calloc(max, sizeof(*c.over))) == NULL)
+        return 0;
+    pthread_mutex_lock(&d->mu);
+    mv_dict_each(d->episodes, find_over, &c);
+    for (size_t i = 0; i < c.n; i++) {
+        out[i] = c.over[i]->e;
+        mv_dict_del(d->episodes, (const char *)(c.over[i] + 1));
+        free(c.over[i]);
+    }
+    pthread_mutex_unlock(&d->mu);
+    free(c.over);
+    return c.n;
 }
 
 /* mv_dha_count - one more undeliverable recipient from this client */
@@ -180,6 +288,8 @@ void mv_dha_free(mv_dha *d)
         return;
     mv_dict_each(d->clients, free_one, NULL);
     mv_dict_free(d->clients);
+    mv_dict_each(d->episodes, free_one, NULL);
+    mv_dict_free(d->episodes);
     pthread_mutex_destroy(&d->mu);
     free(d);
 }

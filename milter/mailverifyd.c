@@ -10,6 +10,13 @@
  * and treats it like SIGTERM -- and a configuration with errors is
  * reported and not used. SIGTERM stops accepting connections; what is in
  * flight is answered before the engine is freed.
+ *
+ * The log tells an incident's story per fault, Postfix-style: the
+ * engine's events (a host or the resolver starting to fail, answering
+ * again, a summary while it lasts, the cache's own lines) at
+ * warning/notice/info, and one summary per client when its harvest
+ * budget's window ends -- the thread that waits for SIGUSR1 looks each
+ * second (and once more at stop).
  */
 #include "version.h"
 #include "mvd.h"
@@ -24,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -212,17 +220,44 @@ static void reload(mvd *d)
             "settings take effect at restart)", d->config_path ? d->config_path : "(built-in)");
 }
 
-/* reloader - the thread that waits for SIGUSR1 */
+/* dha_summaries - one line per client whose harvest episode is over by
+ * now (INT64_MAX: every one, at stop) */
+static void dha_summaries(mvd *d, int64_t now)
+{
+    mv_dha_episode ep[32];
+    char first[16], last[16];
+    size_t n;
+
+    do {
+        n = mv_dha_ended(d->dha, now, ep, sizeof(ep) / sizeof(*ep));
+        for (size_t i = 0; i < n; i++) {
+            mv_incident_clock(first, sizeof(first), (time_t)ep[i].first);
+            mv_incident_clock(last, sizeof(last), (time_t)ep[i].last);
+            mvd_log(LOG_NOTICE, "harvest budget: client=%s: %lu recipient%s tempfailed unprobed from %s "
+                    "to %s%s", ep[i].who, ep[i].refused, ep[i].refused == 1 ? "" : "s", first, last,
+                    now == INT64_MAX ? " (stopping)" : "; the window is over");
+        }
+    } while (n == sizeof(ep) / sizeof(*ep));
+}
+
+/* reloader - the thread that waits for SIGUSR1, and each second ends
+ * the harvest episodes whose window is over */
 static void *reloader(void *arg)
 {
     sigset_t set;
-    int sig;
+    struct timespec tick = {1, 0};
 
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
-    while (!stopping)
-        if (sigwait(&set, &sig) == 0 && !stopping)
+    while (!stopping) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+
+        if (stopping)
+            break;
+        if (sig == SIGUSR1)
             reload(arg);
+        dha_summaries(arg, (int64_t)time(NULL));
+    }
     return NULL;
 }
 
@@ -270,6 +305,18 @@ static void trace_line(void *arg, const char *line)
 {
     (void)arg;
     mvd_log(LOG_DEBUG, "trace: %s", line);
+}
+
+/* event_line - the engine's events, Postfix-style: "warning: ..." */
+static void event_line(void *arg, mv_event_level level, const char *line)
+{
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO};
+    static const char *const tag[] = {"error: ", "warning: ", "", ""};
+
+    (void)arg;
+    if ((unsigned)level > MV_EVENT_INFO)
+        level = MV_EVENT_INFO;
+    mvd_log(prio[level], "%s%s", tag[level], line);
 }
 
 /* dha_counter - the engine's shared counters, for mv_dha */
@@ -380,6 +427,7 @@ int main(int argc, char **argv)
     }
     if (o.trace)
         mv_engine_set_trace(d.engine, trace_line, NULL);
+    mv_engine_set_events(d.engine, event_line, NULL);
     mvd_set_state(&d);
     if ((rc = start(&d, &o, &rt)) == 0) {
         share_dha(&d);
@@ -393,6 +441,7 @@ int main(int argc, char **argv)
         stopping = 1;
         pthread_kill(rt, SIGUSR1);
         pthread_join(rt, NULL);
+        dha_summaries(&d, INT64_MAX);
     }
     mv_engine_free(d.engine);   /* every request still out gets its answer */
     mv_stats_free(d.stats);

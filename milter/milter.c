@@ -12,7 +12,9 @@
  * abort, close: forget the message, or the connection.
  * The action policy chose becomes the reply: block -> 5xx, tempfail ->
  * 4xx, each with the code and wording of replies.c. Every verdict is
- * logged on one line with the queue id, and counted.
+ * logged on one line with the queue id, and counted -- except recipients
+ * refused by a spent harvest budget: the first of each client's episode
+ * is logged, the rest counted into one summary (dha.h, mailverifyd.c).
  */
 #include "mvd.h"
 #include "replies.h"
@@ -287,8 +289,11 @@ static const mv_domain_rule *rcpt_rule(conn *c, const char *rcpt)
     return mv_config_domain_rule(c->cfg, a.domain);
 }
 
-/* dha_tempfail - the client spent its budget of unknown recipients */
-static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt)
+/* dha_tempfail - the client spent its budget of unknown recipients. The
+ * first refusal of an episode is logged, with what it means; the rest
+ * are counted, and mailverifyd logs one summary when the window ends
+ * (the MTA's own log still has every refused RCPT) */
+static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_settings *s, int64_t now)
 {
     mv_milter_reply r;
     char who[320], addr[300];
@@ -297,9 +302,13 @@ static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt)
     client_text(c, who, sizeof(who));
     ascii(addr, sizeof(addr), rcpt, strlen(rcpt));
     mv_stats_event(mvd_state()->stats, MV_STAT_DHA);
-    mvd_log(LOG_NOTICE, "%s: to=%s client=%s action=tempfail reason=harvest_budget (not probed)",
-            qid(ctx), addr, who);
-    smfi_setreply(ctx, r.code, r.enh, r.text);
+    if (mv_dha_refused(mvd_state()->dha, c->addr, who, (unsigned)s->milter_dha_window_s, now))
+        mvd_log(LOG_NOTICE, "%s: to=%s client=%s action=tempfail reason=harvest_budget (not probed); "
+                "the client spent its budget (milter.dha_limit %lld unknown recipients per %lld s): its "
+                "recipients are tempfailed unprobed, one summary line when the window ends", qid(ctx), addr,
+                who, s->milter_dha_limit, s->milter_dha_window_s);
+    if (smfi_setreply(ctx, r.code, r.enh, r.text) != MI_SUCCESS)
+        mvd_log(LOG_WARNING, "%s: cannot set reply %s %s", qid(ctx), r.code, r.enh);
     return SMFIS_TEMPFAIL;
 }
 
@@ -326,7 +335,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     }
     if (c->addr[0] && mv_dha_spent(d->dha, c->addr, (unsigned)s->milter_dha_limit,
                                    (unsigned)s->milter_dha_window_s, now))
-        return dha_tempfail(ctx, c, rcpt);
+        return dha_tempfail(ctx, c, rcpt, s, now);
     if (!verify(ctx, c, rcpt, MV_CTX_RECIPIENT, rule && rule->skip_smtp ? MV_MODE_DNS : MV_MODE_CONTEXT,
                 rule ? rule->next_hop : NULL, &v))
         return SMFIS_CONTINUE;

@@ -339,6 +339,13 @@ static const char *answer_error(int status, const unsigned char *abuf, int alen)
     return NULL;
 }
 
+/* unanswered - a status that says the resolver gave no answer at all */
+static bool unanswered(int status)
+{
+    return status == ARES_ETIMEOUT || status == ARES_ESERVFAIL || status == ARES_EREFUSED ||
+           status == ARES_ECONNREFUSED;
+}
+
 /* host_failed - an address query failed for now */
 static void host_failed(lookup *lk, const char *why)
 {
@@ -368,6 +375,7 @@ static void on_addr(hostq *q, unsigned qtype, int status, unsigned char *abuf, i
 
     if (why != NULL) {
         host_failed(lk, why);
+        lk->res.unanswered |= unanswered(status);
     } else if (status == ARES_SUCCESS) {
         if ((ps = mv_dnsmsg_addrs(abuf, (size_t)alen, lk->res.hosts[q->idx].name, qtype, &a)) != MV_DNSMSG_OK) {
             host_failed(lk, mv_dnsmsg_strerror(ps));
@@ -509,6 +517,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
         return;
     }
     if (status != ARES_SUCCESS || abuf == NULL) {
+        lk->res.unanswered = unanswered(status);
         temp(lk, status_text(status));
         return;
     }

@@ -51,6 +51,9 @@ typedef struct {
     mv_mx_host hosts[MV_MX_MAX];
     uint32_t ttl;               /* smallest TTL seen, for the domain cache */
     char detail[96];            /* "SERVFAIL", "timeout", "CNAME loop" ... */
+    bool unanswered;            /* MV_DNS_TEMP because the resolver gave no answer
+                                 * (timeout, SERVFAIL, REFUSED, unreachable), not
+                                 * because an answer was bad: the resolver's fault */
 } mv_mx_result;
 
 typedef void (*mv_dns_cb)(void *arg, const mv_mx_result *res);

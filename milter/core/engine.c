@@ -44,6 +44,13 @@ void mv_engine_set_trace(mv_engine *e, mv_trace_fn fn, void *arg)
     e->trace_arg = arg;
 }
 
+/* mv_engine_set_events - the event sink (before the first request) */
+void mv_engine_set_events(mv_engine *e, mv_event_fn fn, void *arg)
+{
+    e->events = fn;
+    e->events_arg = arg;
+}
+
 /* mv_engine_free - answer what is pending (timeout), stop, release */
 void mv_engine_free(mv_engine *e)
 {

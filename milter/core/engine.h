@@ -20,6 +20,7 @@
 #define MV_ENGINE_H
 
 #include "config.h"
+#include "incident.h"
 #include "trace.h"
 #include "verdict.h"
 
@@ -85,6 +86,16 @@ mv_call mv_engine_submit(mv_engine *e, const mv_request *req, mv_verdict_cb cb, 
  * half takes the sink when it starts. fn runs on the engine's thread and,
  * for answers from the cache, on the asking thread. */
 void mv_engine_set_trace(mv_engine *e, mv_trace_fn fn, void *arg);
+
+/* mv_engine_set_events - what an admin should hear of goes to fn from
+ * now on, one line at a time with its level (incident.h): a host that
+ * starts failing (timeout, refusal, no connection) and when it answers
+ * again, the resolver failing and answering again, a summary once a
+ * minute while a fault lasts, and the cache's own lines (a store that
+ * cannot be opened, Redis down and up). Never a line per request. NULL:
+ * none formatted (the default); the cache's lines then go to syslog and,
+ * warnings, to stderr. Before the first request, like the trace sink. */
+void mv_engine_set_events(mv_engine *e, mv_event_fn fn, void *arg);
 
 /* mv_engine_rescore - reason, status and action again, after a caller
  * changed the verdict's network outcome (e.g. "still pending") */

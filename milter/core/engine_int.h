@@ -39,6 +39,8 @@ struct mv_engine {
     char helo[256], fallback[300];
     mv_trace_fn trace;          /* the transcript's sink, or NULL */
     void *trace_arg;
+    mv_event_fn events;         /* the event sink (faults, the cache), or NULL */
+    void *events_arg;
     atomic_bool closing;
     atomic_size_t pending;      /* requests posted to the loop, not answered */
 };

@@ -32,7 +32,9 @@
  *
  * With a trace sink (mv_engine_set_trace) each request says when it is
  * asked, answered from the cache or answered by its deadline; net.c
- * traces the rest.
+ * traces the rest. With an event sink (mv_engine_set_events) the cache's
+ * lines go there instead of mv_store_log, and net_incident.c says when
+ * hosts and the resolver start and stop failing.
  */
 #include "engine_int.h"
 #include "outcome.h"
@@ -204,6 +206,9 @@ static mv_net_params net_params(mv_engine *e)
     p.store_arg = e;
     p.trace = e->trace;
     p.trace_arg = e->trace_arg;
+    p.events = e->events;
+    p.events_arg = e->events_arg;
+    p.resolver = e->resolver[0] ? e->resolver : s->dns_servers;
     return p;
 }
 
@@ -253,21 +258,58 @@ static bool start_redis(mv_engine *e)
     return true;
 }
 
+/* event_level - a syslog priority as an event's level */
+static mv_event_level event_level(int priority)
+{
+    return priority <= LOG_ERR ? MV_EVENT_ERROR : priority == LOG_WARNING ? MV_EVENT_WARNING
+           : priority == LOG_NOTICE ? MV_EVENT_NOTICE : MV_EVENT_INFO;
+}
+
+/* store_line - a line of the cache's (Redis down, up again) as an event */
+static void store_line(void *arg, int priority, const char *msg)
+{
+    mv_engine *e = arg;
+    char line[MV_EVENT_LINE_MAX];
+
+    snprintf(line, sizeof(line), "cache: %s", msg);
+    e->events(e->events_arg, event_level(priority), line);
+}
+
+/* cache_say - a line about the cache: the event sink's, else mv_store_log's */
+__attribute__((format(printf, 3, 4)))
+static void cache_say(mv_engine *e, int priority, const char *fmt, ...)
+{
+    char msg[MV_EVENT_LINE_MAX - 16];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (e->events != NULL)
+        store_line(e, priority, msg);
+    else
+        mv_store_log(priority, "%s", msg);
+}
+
 /* open_store - the configured cache. An LMDB file that cannot be opened
  * (permissions, a path that is not a directory, a file grown by processes
  * with another lmdb_size_mb, ...) loses the sharing, not the verification:
- * this process gets a memory cache, and one line says why. */
+ * this process gets a memory cache, and one line says why. With an event
+ * sink the store's own lines go there too, and nowhere else. */
 static bool open_store(mv_engine *e, const mv_settings *s)
 {
     char why[sizeof(e->error)];
 
-    if ((e->store = mv_store_open(s, why, sizeof(why))) != NULL || why[0] == '\0')
+    if ((e->store = mv_store_open(s, why, sizeof(why))) != NULL || why[0] == '\0') {
+        if (e->store != NULL && e->events != NULL)
+            mv_store_set_log(e->store, store_line, e);
         return true;
+    }
     if (strcmp(s->cache_store, "lmdb") != 0) {
         snprintf(e->error, sizeof(e->error), "%s", why);
         return false;
     }
-    mv_store_log(LOG_WARNING, "%s; using a memory cache in this process (nothing shared)", why);
+    cache_say(e, LOG_WARNING, "%s; using a memory cache in this process (nothing shared)", why);
     if (s->cache_max_entries > 0 &&
         (e->store = mv_store_memory_new((size_t)s->cache_max_entries,
                                         (size_t)s->cache_max_bytes)) == NULL) {

@@ -15,7 +15,8 @@
  * temporary errors.
  *
  * Traces (net_trace) of what DNS answered and how each job ended are
- * written here; of sessions, in net_session.c. The resolver (dns.c) knows
+ * written here; of sessions, in net_session.c. Event lines about faults
+ * (a failing host, a failing resolver) are net_incident.c's. The resolver (dns.c) knows
  * nothing of them: its answer is shown when it reaches on_mx().
  */
 #include "net_int.h"
@@ -417,6 +418,7 @@ static void on_mx(void *arg, const mv_mx_result *res)
     d->dns_inflight = false;
     d->mx = *res;
     d->mx_known = true;
+    net_dns_result(n, d->hop[0] ? d->hop : d->name, res);
     if (ttl < n->p.dns_min_ttl)
         ttl = n->p.dns_min_ttl;
     if (ttl > n->p.dns_max_ttl)
@@ -606,6 +608,7 @@ mv_net *mv_net_new(mv_loop *loop, mv_dns *dns, const mv_net_params *p)
     snprintf(n->helo, sizeof(n->helo), "%s", p->helo ? p->helo : "localhost");
     snprintf(n->from, sizeof(n->from), "%s", p->mail_from ? p->mail_from : "");
     snprintf(n->fallback, sizeof(n->fallback), "%s", p->fallback_from ? p->fallback_from : "");
+    snprintf(n->resolver, sizeof(n->resolver), "%s", p->resolver && *p->resolver ? p->resolver : "(system)");
     if (n->p.host_rate == 0)
         n->p.host_rate = 1;
     if (n->p.max_rcpt == 0)
@@ -734,6 +737,7 @@ void mv_net_close(mv_net *n)
     void **all;
 
     n->closing = true;
+    net_incident_stop(n);
     while (n->open != NULL)
         mv_probe_cancel(n->open->probe);   /* session_done unlinks it */
     if ((all = all_values(n->waiting, &count)) != NULL) {

@@ -17,11 +17,18 @@
  * hook (the engine's cache). With a trace sink, the MX answers, the
  * targets tried, each session's dialogue (probe.h) and each address's
  * reading and outcome go to it, prefixed "[domain]" or "[sN domain]".
+ *
+ * With an event sink (incident.h) an admin hears of faults, not of
+ * requests: a host that starts failing (its address, MX name, the cause
+ * and how long it is left alone) and when it answers again; the resolver
+ * failing and answering again; and while any fault lasts, a summary every
+ * MV_INCIDENT_PERIOD_MS of what it cost.
  */
 #ifndef MV_NET_H
 #define MV_NET_H
 
 #include "dns.h"
+#include "incident.h"
 #include "loop.h"
 #include "probe.h"
 #include "rules.h"
@@ -80,6 +87,10 @@ typedef struct {
     void *store_arg;            /* the hooks' argument */
     mv_trace_fn trace;          /* the transcript (trace.h); NULL: none */
     void *trace_arg;
+    mv_event_fn events;         /* faults (incident.h); NULL: none formatted */
+    void *events_arg;
+    const char *resolver;       /* the resolver's name in event lines */
+    unsigned summary_ms;        /* a fault's summary this often; 0: MV_INCIDENT_PERIOD_MS */
 } mv_net_params;
 
 typedef struct mv_net mv_net;

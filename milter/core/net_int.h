@@ -80,6 +80,9 @@ typedef struct {
     mv_reason backoff_reason;   /* timeout (tarpit, silence) or blocked_by_server */
     uint64_t retry_at_ms;       /* a connection limit or busy refusal: not before */
     unsigned cap;               /* sessions it allows us (0: the limit in force) */
+    mv_fault fault;             /* failing (events): since when, what it cost */
+    char name[256];             /* the MX name it was last asked as (events) */
+    char cause[160];            /* why it fails, for the summary */
 } host;
 
 typedef struct session {
@@ -91,6 +94,7 @@ typedef struct session {
     job *jobs[MV_PROBE_RCPT_MAX];
     size_t njobs;
     bool tls_off;
+    bool blocked;               /* an RCPT reply named our IP, reputation or rate */
     mv_probe *probe;
     struct session *prev, *next;    /* every open session, for shutdown */
 } session;
@@ -109,7 +113,42 @@ struct mv_net {
     bool closing;
     const mv_rules *rules_local, *rules_table;  /* reply rules (mv_net_set_rules) */
     unsigned session_seq;       /* the last session's id */
+    char resolver[120];         /* for event lines */
+    mv_dns_watch dns_watch;     /* the resolver's faults */
+    mv_incident_period period;  /* what faults cost since the last summary */
+    unsigned faults;            /* hosts failing, and the resolver if it is */
+    mv_timer summary;           /* armed while a fault lasts */
 };
+
+/* net_event - an event line; nothing is formatted without a sink */
+void net_event(mv_net *n, mv_event_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* net_fault_begins - a host or the resolver started failing: one more
+ * fault, and the summary's timer runs */
+void net_fault_begins(mv_net *n);
+
+/* net_fault_ends - one fault fewer */
+void net_fault_ends(mv_net *n);
+
+/* net_incident_stop - at shutdown: no more summaries */
+void net_incident_stop(mv_net *n);
+
+/* net_host_failing - a session with h (asked as MX mx) failed for cause;
+ * left alone for backoff_ms (0: not). One line when its fault starts */
+void net_host_failing(mv_net *n, host *h, const char *mx, const char *cause, uint64_t backoff_ms);
+
+/* net_host_answers - a good session with h: the end of its fault, if any */
+void net_host_answers(mv_net *n, host *h);
+
+/* net_host_without - count requests that did without the failing host h */
+void net_host_without(mv_net *n, host *h, unsigned long count);
+
+/* net_backoff_answer - a request answered r (timeout, blocked_by_server)
+ * because every MX host of its domain was left alone */
+void net_backoff_answer(mv_net *n, mv_reason r);
+
+/* net_dns_result - a lookup for name ended: the resolver's watch */
+void net_dns_result(mv_net *n, const char *name, const mv_mx_result *res);
 
 /* net_trace - a trace line about domain d, in session sid (0: none);
  * nothing is formatted without a sink */

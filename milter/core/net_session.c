@@ -10,6 +10,8 @@
  * per recipient; connection failures and temporary errors walk the job on
  * to the next MX address. Traces: each session's target and dialogue
  * ("[sN domain]"), each reply's reading, each walk to another target.
+ * A host's failures and its first good session after them go to
+ * net_incident.c, which says when a fault starts and ends (events).
  */
 #include "net_int.h"
 #include "classify.h"
@@ -85,23 +87,40 @@ static uint64_t backoff_ms(const mv_net *n, const mv_profile *pf, unsigned level
 }
 
 /* host_fail - the host refused, tarpitted or timed out: leave it alone for a
- * while, longer each time in a row; reason is what its jobs are told */
-static void host_fail(mv_net *n, host *h, const mv_profile *pf, mv_reason reason)
+ * while, longer each time in a row; reason is what its jobs are told, mx
+ * and cause what the event line says (once, when its fault starts) */
+static void host_fail(mv_net *n, host *h, const mv_profile *pf, mv_reason reason, const char *mx,
+                      const char *cause)
 {
-    uint64_t now = mv_loop_now();
+    uint64_t now = mv_loop_now(), ms;
 
     if (h->backoff_until_ms > now)
         return;                 /* sessions that began before it: one failure */
-    h->backoff_until_ms = now + backoff_ms(n, pf, h->backoff_level);
+    ms = backoff_ms(n, pf, h->backoff_level);
+    h->backoff_until_ms = now + ms;
     h->backoff_reason = reason;
     if (h->backoff_level < 16)
         h->backoff_level++;
+    net_host_failing(n, h, mx, cause, ms);
 }
 
-/* host_ok - a session got its answers: the next failure starts short again */
-static void host_ok(host *h)
+/* host_ok - a session got its answers: the next failure starts short
+ * again, and a failing host answers again */
+static void host_ok(mv_net *n, host *h)
 {
     h->backoff_level = 0;
+    net_host_answers(n, h);
+}
+
+/* reply_cause - "refused our probes at STAGE: 550 5.7.1 text" for events */
+static void reply_cause(char *buf, size_t size, const char *stage, const mv_smtp_answer *a, const char *err)
+{
+    char text[100], enh[16] = "";
+
+    mv_trace_escape(text, sizeof(text), err && *err ? err : a->text, strlen(err && *err ? err : a->text));
+    if (a->enh[0] != 0)
+        snprintf(enh, sizeof(enh), " %d.%d.%d", a->enh[0], a->enh[1], a->enh[2]);
+    snprintf(buf, size, "refused our probes at %s: %d%s %s", stage, a->code, enh, text);
 }
 
 /* host_wait_ms - 0 if a session may start now, else how long to wait */
@@ -239,8 +258,13 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
     snprintf(j->out.tls_version, sizeof(j->out.tls_version), "%s", pr->tls_version);
     snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
     snprintf(j->out.rule, sizeof(j->out.rule), "%s", rd.rule ? rd.rule : "");
-    if (r == MV_R_BLOCKED_BY_SERVER)    /* it named our IP, reputation or rate */
-        host_fail(s->n, s->h, pf, MV_R_BLOCKED_BY_SERVER);
+    if (r == MV_R_BLOCKED_BY_SERVER) {  /* it named our IP, reputation or rate */
+        char cause[sizeof(s->h->cause)];
+
+        s->blocked = true;
+        reply_cause(cause, sizeof(cause), "RCPT", a, NULL);
+        host_fail(s->n, s->h, pf, MV_R_BLOCKED_BY_SERVER, host_name, cause);
+    }
     if (rd.temporary && r != MV_R_GREYLISTED && r != MV_R_MAILBOX_FULL && j->target + 1 < d->ntargets) {
         advance(j, r, pr, host_name);   /* a 4xx: ask the next MX */
         return;
@@ -319,18 +343,25 @@ typedef struct {
 
 /* remember_refusal - a refusal of us (not TLS, not a connection limit):
  * leave the host alone -- a temporary one only when asking again a second
- * later did not help -- and a lasting one the domain too */
+ * later did not help -- and a lasting one the domain too. A host that
+ * cannot be reached is not left alone (each request walks on past it),
+ * but it is failing all the same (events) */
 static void remember_refusal(session *s, const ending *e)
 {
     const mv_profile *pf = profile_for(s->n, e->hname);
     bool blocked = e->refused && e->rd.reason == MV_R_BLOCKED_BY_SERVER && !e->limit;
+    char cause[sizeof(s->h->cause)];
 
-    if (e->pr->status == MV_PROBE_DONE)
-        host_ok(s->h);
-    else if (e->pr->status == MV_PROBE_TIMEOUT)
-        host_fail(s->n, s->h, pf, MV_R_TIMEOUT);    /* a tarpit or silence: not a refusal */
-    else if (blocked && (!e->rd.temporary || (s->njobs > 0 && s->jobs[0]->temp_retries > 0)))
-        host_fail(s->n, s->h, pf, MV_R_BLOCKED_BY_SERVER);
+    if (e->pr->status == MV_PROBE_TIMEOUT) {    /* a tarpit or silence: not a refusal */
+        snprintf(cause, sizeof(cause), "timed out (tarpit or silence) at %s", e->pr->stage);
+        host_fail(s->n, s->h, pf, MV_R_TIMEOUT, e->hname, cause);
+    } else if (blocked && (!e->rd.temporary || (s->njobs > 0 && s->jobs[0]->temp_retries > 0))) {
+        reply_cause(cause, sizeof(cause), e->pr->stage, &e->pr->last, e->pr->error);
+        host_fail(s->n, s->h, pf, MV_R_BLOCKED_BY_SERVER, e->hname, cause);
+    } else if (e->pr->status == MV_PROBE_NO_CONNECT && !s->n->closing) {
+        snprintf(cause, sizeof(cause), "cannot be reached: %s", e->pr->error[0] ? e->pr->error : "no connection");
+        net_host_failing(s->n, s->h, e->hname, cause, 0);
+    }
     if (e->pr->status == MV_PROBE_BLOCKED && blocked && !e->rd.temporary) {
         s->d->refuses_until_ms = mv_loop_now() + backoff_ms(s->n, pf, s->h->backoff_level ? s->h->backoff_level - 1 : 0);
         net_save_facts(s->n, s->d);
@@ -428,6 +459,10 @@ static void session_done(void *arg, const mv_probe_result *pr)
     remember_refusal(s, &e);
     for (size_t i = 0; i < s->njobs; i++)
         session_job(s, i, &e);
+    if (pr->status == MV_PROBE_DONE && !s->blocked)
+        host_ok(n, s->h);       /* after the RCPTs: one naming our IP is no good session */
+    else if (pr->status != MV_PROBE_CANCELLED)
+        net_host_without(n, s->h, s->njobs);
     free(s);
     net_schedule(d);
     net_unpin(d);
@@ -466,6 +501,7 @@ static void backing_off(domain *d, job *j, const host *h)
     mv_reason r = h && h->backoff_reason == MV_R_TIMEOUT ? MV_R_TIMEOUT : MV_R_BLOCKED_BY_SERVER;
 
     j->out.until = (int64_t)time(NULL) + (int64_t)((left + 999) / 1000);
+    net_backoff_answer(d->n, r);
     net_outcome(j, r, "every MX host of %s is left alone for now: %s %s for %llu s more", d->name,
                 h ? h->key : "?", r == MV_R_TIMEOUT ? "timed out (tarpit or silence)" : "refused our probes",
                 (unsigned long long)((left + 999) / 1000));
@@ -485,6 +521,7 @@ static bool skip_backed_off(domain *d, job *j, host **hp, struct sockaddr_storag
         if ((*hp)->backoff_until_ms <= now)
             return true;
         net_trace(d, 0, "%s: %s backs off after refusing or tarpitting us: skipped", j->mailbox, ip);
+        net_host_without(n, *hp, 1);
         j->target++;
     }
     return false;

@@ -120,6 +120,13 @@ void mv_store_log(int priority, const char *fmt, ...)
         fprintf(stderr, "mailverify: cache: %s\n", msg);
 }
 
+/* mv_store_set_log - st's lines go to fn instead of mv_store_log */
+void mv_store_set_log(mv_store *st, mv_store_log_fn fn, void *arg)
+{
+    st->log = fn;
+    st->log_arg = arg;
+}
+
 /* mv_store_free - close; NULL is fine */
 void mv_store_free(mv_store *st)
 {

@@ -78,10 +78,18 @@ void mv_store_redis_fill(mv_store *st, const void *key, size_t klen, const mv_ca
                          const mv_redis_entry *en);
 
 /* mv_store_log - a line about the cache (priority: LOG_ERR, LOG_WARNING,
- * LOG_INFO): syslog, and warnings to stderr too, where the command-line
- * and FastCGI front ends' syslog may go nowhere. (The engine has no log
- * hook yet.) */
+ * LOG_INFO) when no front end took them (mv_store_set_log): syslog, and
+ * warnings to stderr too, where the command-line and FastCGI front ends'
+ * syslog may go nowhere. */
 void mv_store_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A store's own lines (Redis down, up again), priority as above. */
+typedef void (*mv_store_log_fn)(void *arg, int priority, const char *msg);
+
+/* mv_store_set_log - st's lines go to fn from now on, instead of
+ * mv_store_log (NULL: back to it); before the store is started. A daemon
+ * whose syslog already echoes to stderr gets each line once. */
+void mv_store_set_log(mv_store *st, mv_store_log_fn fn, void *arg);
 
 /* mv_store_free - close; NULL is fine */
 void mv_store_free(mv_store *st);

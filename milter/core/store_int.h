@@ -31,6 +31,8 @@ typedef struct {
 /* Every store's struct begins with this. */
 struct mv_store {
     const mv_store_ops *ops;
+    mv_store_log_fn log;        /* mv_store_set_log; NULL: mv_store_log */
+    void *log_arg;
 };
 
 /* mv_store_purge_match - does a verdict or fact key belong to what
