@@ -564,6 +564,57 @@ static void trace_start(const session *s, const struct sockaddr_storage *sa, con
               : pp->tls == MV_TLS_REQUIRED ? "required" : "when offered");
 }
 
+/* probe_params - what the session's probe is told (TLS mode, catch-all, SMTPUTF8) */
+static void probe_params(session *s, const mv_profile *pf, const char **rc, mv_probe_params *pp)
+{
+    mv_net *n = s->n;
+    domain *d = s->d;
+
+    *pp = (mv_probe_params){n->helo, n->from, n->fallback[0] ? n->fallback : NULL, n->p.tls,
+                            n->p.tls_ctx, n->p.connect_ms, n->p.reply_ms,
+                            (pf != NULL && pf->catch_all_check >= 0 ? pf->catch_all_check == 1 : n->p.catch_all) &&
+                            d->catch_all < 0, false, NULL, NULL};
+    if (s->tls_off)
+        pp->tls = MV_TLS_OFF;
+    else if (n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))
+        pp->tls = MV_TLS_REQUIRED;
+    for (size_t i = 0; i < s->njobs; i++) {
+        rc[i] = s->jobs[i]->mailbox;
+        pp->smtputf8 |= s->jobs[i]->smtputf8;
+        s->jobs[i]->sid = s->id;
+    }
+}
+
+/* launch - count the session in and start its probe */
+static void launch(session *s, const struct sockaddr_storage *sa, mv_probe_params *pp, const char **rc)
+{
+    mv_net *n = s->n;
+    domain *d = s->d;
+
+    if (n->p.trace != NULL) {
+        pp->trace = session_trace;
+        pp->trace_arg = s;
+        trace_start(s, sa, pp);
+    }
+    s->h->tokens -= 1.0;
+    s->h->active++;
+    d->active++;
+    n->sessions++;
+    s->next = n->open;
+    if (n->open)
+        n->open->prev = s;
+    n->open = s;
+    s->probe = mv_probe_start(n->loop, pp, (const struct sockaddr *)sa,
+                              d->mx.hosts[d->targets[s->target].host].name, rc, s->njobs,
+                              session_done, s);
+    if (s->probe == NULL) {     /* out of memory; no callback will come */
+        mv_probe_result pr = {.status = MV_PROBE_NO_CONNECT, .stage = "connect", .catch_all = -1};
+
+        snprintf(pr.error, sizeof(pr.error), "out of memory");
+        session_done(s, &pr);
+    }
+}
+
 /* start_session - one session for a batch; false if limits say wait */
 static bool start_session(domain *d, uint64_t *wait)
 {
@@ -596,41 +647,8 @@ static bool start_session(domain *d, uint64_t *wait)
     s->njobs = take_batch(d, head->target, head->tls_off, s->jobs, max < MV_PROBE_RCPT_MAX ? max : MV_PROBE_RCPT_MAX);
     if ((s->id = ++n->session_seq) == 0)
         s->id = ++n->session_seq;   /* 0 means "no session" in traces */
-    pp = (mv_probe_params){n->helo, n->from, n->fallback[0] ? n->fallback : NULL, n->p.tls,
-                           n->p.tls_ctx, n->p.connect_ms, n->p.reply_ms,
-                           (pf != NULL && pf->catch_all_check >= 0 ? pf->catch_all_check == 1 : n->p.catch_all) &&
-                           d->catch_all < 0, false, NULL, NULL};
-    if (s->tls_off)
-        pp.tls = MV_TLS_OFF;
-    else if (n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))
-        pp.tls = MV_TLS_REQUIRED;
-    for (size_t i = 0; i < s->njobs; i++) {
-        rc[i] = s->jobs[i]->mailbox;
-        pp.smtputf8 |= s->jobs[i]->smtputf8;
-        s->jobs[i]->sid = s->id;
-    }
-    if (n->p.trace != NULL) {
-        pp.trace = session_trace;
-        pp.trace_arg = s;
-        trace_start(s, &sa, &pp);
-    }
-    h->tokens -= 1.0;
-    h->active++;
-    d->active++;
-    n->sessions++;
-    s->next = n->open;
-    if (n->open)
-        n->open->prev = s;
-    n->open = s;
-    s->probe = mv_probe_start(n->loop, &pp, (struct sockaddr *)&sa,
-                              d->mx.hosts[d->targets[s->target].host].name, rc, s->njobs,
-                              session_done, s);
-    if (s->probe == NULL) {     /* out of memory; no callback will come */
-        mv_probe_result pr = {.status = MV_PROBE_NO_CONNECT, .stage = "connect", .catch_all = -1};
-
-        snprintf(pr.error, sizeof(pr.error), "out of memory");
-        session_done(s, &pr);
-    }
+    probe_params(s, pf, rc, &pp);
+    launch(s, &sa, &pp, rc);
     return true;
 }
 
