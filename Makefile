@@ -138,6 +138,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/web/test_browser.py
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/world/test_cache_shared.py
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_cache_redis.py
+	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_recovery.py
 
 demo: deps all
 	@tools/deps world web

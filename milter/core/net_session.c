@@ -202,15 +202,17 @@ static void trace_reading(const session *s, const char *who, const mv_smtp_answe
 }
 
 /* grey_wait - seconds until the next re-probe of a greylisted job, 0 when
- * its budget is spent: the server's delay plus a margin first (never at
- * the delay itself: its clock and ours may differ by a tick), then growing
- * spacing, half the delay doubling each time, at most 10 minutes */
-static unsigned grey_wait(const mv_net *n, const job *j, unsigned delay)
+ * its budget is spent: the server's delay plus a margin (never at the
+ * delay itself: its clock and ours may differ by a tick) -- every time the
+ * server names its delay, since a greylister may restart its clock on an
+ * early retry -- else, after the first, growing spacing: half the delay,
+ * doubling each time, at most 10 minutes */
+static unsigned grey_wait(const mv_net *n, const job *j, unsigned delay, bool named)
 {
     int64_t now = (int64_t)time(NULL), first = j->grey_first ? j->grey_first : now;
     uint64_t w;
 
-    if (j->grey_round == 0) {
+    if (j->grey_round == 0 || named) {
         w = delay + (delay / 20 > 2 ? delay / 20 : 2);
     } else {
         w = (uint64_t)(delay / 2 > 2 ? delay / 2 : 2) << (j->grey_round - 1 < 16 ? j->grey_round - 1 : 16);
@@ -229,7 +231,7 @@ static void greylisted(session *s, job *j, const mv_smtp_answer *a, const char *
 
     j->out.retry_after = mv_classify_retry_after(a);
     delay = j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s;
-    if ((wait = grey_wait(s->n, j, delay)) == 0) {
+    if ((wait = grey_wait(s->n, j, delay, j->out.retry_after != 0)) == 0) {
         net_outcome(j, MV_R_GREYLISTED, "greylisted by %s; still after %u s, re-probes given up "
                     "(smtp.greylist_budget_s)", host_name, s->n->p.greylist_budget_s);
         return;

@@ -24,6 +24,15 @@ temporary failure, never as "no records" (test_dns_faults.py):
                  one A record (127.0.0.2); AAAA NODATA
   badaimp.test   no MX (NODATA); A record with RDLENGTH 3; AAAA NODATA
                  (the implicit MX path)
+
+A resolver outage (test_recovery.py):
+
+  dnsdown.test   the zone's answers (MX 10 mx.dnsdown.test, its A), but none
+                 at all, for it and every name below it, while the fault
+                 World.fault("dnsdown", S) is in force (the file
+                 WORKDIR/fault-dnsdown holds its end); every query for these
+                 names is logged to WORKDIR/dns-dnsdown.log:
+                 "TIME udp|tcp QNAME QTYPE answered|dropped"
 """
 
 import asyncio
@@ -32,6 +41,7 @@ import os
 import signal
 import struct
 import sys
+import time
 
 from dnslib import DNSRecord, MX, QTYPE, RCODE, RR
 
@@ -122,6 +132,19 @@ class Server:
             self.zone = Zone(f.read())
         self.delay = float(cfg.get("delay", 2.0))
 
+    def fault_until(self, name):
+        """The end (unix time) of World.fault(name, s), or 0."""
+        try:
+            with open(os.path.join(self.cfg.get("workdir", "."), "fault-%s" % name)) as f:
+                return float(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0.0
+
+    def log_query(self, name, tcp, qname, qtype, what):
+        with open(os.path.join(self.cfg.get("workdir", "."), "dns-%s.log" % name), "a") as f:
+            f.write("%.6f %s %s %s %s\n" % (time.time(), "tcp" if tcp else "udp", qname,
+                                           QTYPE.get(qtype), what))
+
     def handle(self, data, tcp):
         """Return reply bytes, or None for no answer, or a coroutine-ish delay tuple."""
         try:
@@ -141,6 +164,11 @@ class Server:
 
         if under("timeout.test"):
             return None
+        if under("dnsdown.test"):
+            down = time.time() < self.fault_until("dnsdown")
+            self.log_query("dnsdown", tcp, qname, qtype, "dropped" if down else "answered")
+            if down:
+                return None
         if under("servfail.test"):
             r = req.reply()
             r.header.rcode = RCODE.SERVFAIL

@@ -28,6 +28,7 @@ CFG = {}
 LOGS = {}
 SESSION_IDS = itertools.count(1)
 GREYLIST = {}                # (client ip, sender, recipient) -> first seen
+GREYCOUNT = {}               # greytwice: (client ip, sender, recipient) -> attempts
 TRANSCRIPT = None
 TLS_CTX = None
 
@@ -39,6 +40,16 @@ def printable(b):
 
 class Quit(Exception):
     pass
+
+
+def fault_until(name):
+    """The end (unix time) of the fault World.fault(name, s) set, or 0: the
+    file WORKDIR/fault-NAME holds it, read at each use (the test flips it)."""
+    try:
+        with open(os.path.join(CFG["workdir"], "fault-%s" % name)) as f:
+            return float(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0.0
 
 
 class Session:
@@ -168,6 +179,11 @@ class Session:
                 await self.reply("503 5.5.1 Error: no SMTP service here")
         if n == "tarpit":
             await asyncio.sleep(CFG["tarpit_seconds"])
+        if n == "stall":
+            left = fault_until("stall") - time.time()
+            if left > 0:            # a tarpit while the fault lasts: not a byte until it ends
+                self.log("<stalling %.1f s>" % left)
+                await asyncio.sleep(left)
         text = "220 %s ESMTP %s\r\n" % (self.host, n)
         if n == "slow":
             for ch in text.encode():
@@ -297,6 +313,28 @@ class Session:
                 if n == "grey":
                     return await self.reply("450 4.7.1 Greylisted, try again in %d seconds"
                                             % max(1, math.ceil(left)))
+                return await self.reply(
+                    "450 4.2.0 <%s>: Recipient address rejected: Greylisted, see "
+                    "http://postgrey.schweikert.ch/help/%s.html" % (rcpt, domain.lower()))
+        if n == "greystrict":
+            # whole seconds, and more than N of them (milter-greylist's way):
+            # a retry at exactly the delay is still too early
+            key = (n, self.peer_ip, self.mail.lower(), rcpt.lower())
+            now = int(time.time())
+            first = GREYLIST.setdefault(key, now)
+            if now <= first + CFG.get("grey_strict_seconds", 3):
+                return await self.reply("451 4.7.1 Greylisting in action, please come back later")
+        if n == "greytwice":
+            key = (self.peer_ip, self.mail.lower(), rcpt.lower())
+            GREYCOUNT[key] = GREYCOUNT.get(key, 0) + 1
+            if GREYCOUNT[key] <= CFG.get("grey_twice_count", 2):
+                return await self.reply("450 4.7.1 Greylisted, try again in %d seconds"
+                                        % max(1, math.ceil(CFG["grey_seconds"])))
+        if n == "greylong":
+            key = (n, self.peer_ip, self.mail.lower(), rcpt.lower())
+            now = time.monotonic()
+            first = GREYLIST.setdefault(key, now)
+            if now - first < CFG.get("grey_long_seconds", 20):
                 return await self.reply(
                     "450 4.2.0 <%s>: Recipient address rejected: Greylisted, see "
                     "http://postgrey.schweikert.ch/help/%s.html" % (rcpt, domain.lower()))

@@ -98,6 +98,18 @@ outside .test are local-data of unbound (a static local-zone per name), so
 they resolve only inside the namespace. providers.py documents the scripts
 and the expected verdict of each test address; `world.py table` lists them.
 
+Faults that end (test_recovery.py): World.fault(name, seconds) starts a
+fault now that ends by itself after seconds (0 ends it at once); the
+servers read its end from WORKDIR/fault-NAME at each connection or query.
+"stall" (127.0.0.44) says nothing after connect while its fault lasts
+(the banner comes when it ends), "dnsdown" makes the hostile DNS server
+drop every query for dnsdown.test and below (logged to
+WORKDIR/dns-dnsdown.log). Greylisters: "greystrict" counts whole seconds
+and wants more than the delay (grey_strict_seconds, names none),
+"greytwice" greylists a triplet's first grey_twice_count attempts
+(naming grey_seconds), "greylong" greylists for grey_long_seconds (names
+none).
+
 Extra Postfix instances: World.add_postfix(name, ip, main_cf, master_cf)
 starts another real Postfix (its own config, queue and data directories
 under WORKDIR/NAME, smtpd on IP:25, IP added to lo), stopped with the
@@ -161,6 +173,22 @@ SMTP_SERVERS = [
     ("bulk", "127.0.0.40", "replies delayed bulk_delay_ms (20); digits@ / userDIGITS@ 250; "
                            "serves bulk.test and every bulkNNN.test"),
     ("v6", "::1", "users behaviour on [::1]:25 for v6.test (MX mx6.test AAAA ::1)"),
+    # faults that end (test_recovery.py)
+    ("greystrict", "127.0.0.41", "greylisting that names no delay ('451 4.7.1 Greylisting in "
+                                 "action, please come back later') on a whole-second clock: a "
+                                 "triplet passes once MORE than grey_strict_seconds (3) whole "
+                                 "seconds have passed since first seen (now_s > first_s + N), so "
+                                 "a retry at exactly the delay is too early; then users behaviour"),
+    ("greytwice", "127.0.0.42", "'450 4.7.1 Greylisted, try again in N seconds' (grey_seconds) "
+                                "to a triplet's first grey_twice_count (2) attempts, whenever "
+                                "they come; then users behaviour"),
+    ("greylong", "127.0.0.43", "greylists a triplet for grey_long_seconds (20: a time-scaled "
+                               "'10 minutes') after first seen, naming no delay (postgrey's "
+                               "words); then users behaviour"),
+    ("stall", "127.0.0.44", "while World.fault('stall', S) is in force: accepts TCP and says "
+                            "nothing until the fault ends (then the banner); else users behaviour"),
+    ("dnsdown", "127.0.0.45", "users behaviour; via the hostile DNS its names get no answer while "
+                              "World.fault('dnsdown', S) is in force"),
 ]
 
 # The zone: (owner, type, data), owners without the trailing dot. The
@@ -223,6 +251,8 @@ HOSTILE_NAMES = {
     "badamx.test": "MX 10 mx.badamx.test, whose A record has RDLENGTH 3",
     "cntamx.test": "MX 10 mx.cntamx.test, whose A answer says ANCOUNT=3 and holds one record",
     "badaimp.test": "no MX (NODATA); an A record with RDLENGTH 3 (the implicit MX path)",
+    "dnsdown.test": "as the zone (MX 10 mx.dnsdown.test), but no answer at all (it and below) "
+                    "while World.fault('dnsdown', S) is in force; queries in dns-dnsdown.log",
 }
 
 IDLE_TIMEOUT = 60
@@ -528,12 +558,19 @@ class World:
     ipv6, start_seconds, stop_seconds, ready_at (name -> seconds), procs.
     Logs: log_lines(name), sessions(name), commands(name), data_received(),
     clear_logs(), postfix_log(); env() (what `world.py run` exports).
+    fault(name, seconds): a fault of "stall" or "dnsdown" from now for
+    seconds; its end (unix time). grey_strict_seconds (3), grey_twice_count
+    (2), grey_long_seconds (20): the greystrict/greytwice/greylong servers.
     add_postfix(name, ip, main_cf): another real Postfix in the world (a peer).
     """
 
     def __init__(self, workdir, bulk_domains=0, bulk_delay_ms=20, grey_seconds=2,
-                 tarpit_seconds=30, dns_delay=2.0, setup_host=True, providers=False):
+                 tarpit_seconds=30, dns_delay=2.0, setup_host=True, providers=False,
+                 grey_strict_seconds=3, grey_twice_count=2, grey_long_seconds=20):
         self.workdir = os.path.abspath(workdir)
+        self.grey_strict_seconds = grey_strict_seconds
+        self.grey_twice_count = grey_twice_count
+        self.grey_long_seconds = grey_long_seconds
         self.providers = providers
         self.bulk_domains = int(bulk_domains)
         self.bulk_delay_ms = bulk_delay_ms
@@ -665,6 +702,30 @@ class World:
         return sum(1 for c in self.commands(name)
                    if c.upper().startswith("RCPT TO:") and addr.lower() in c.lower())
 
+    def fault(self, name, seconds):
+        """Start a fault of server NAME ("stall", "dnsdown") now, ending by
+        itself after seconds (0: end it now); returns its end (unix time).
+        The servers read WORKDIR/fault-NAME at each connection or query."""
+        end = time.time() + seconds if seconds > 0 else 0.0
+        tmp = self.path(".fault-%s.tmp" % name)
+        with open(tmp, "w") as f:
+            f.write("%.6f\n" % end)
+        os.replace(tmp, self.path("fault-%s" % name))
+        return end
+
+    def dns_log(self, name="dnsdown"):
+        """[(time, proto, qname, qtype, 'answered'|'dropped')] of WORKDIR/dns-NAME.log."""
+        out = []
+        try:
+            with open(self.path("dns-%s.log" % name)) as f:
+                for ln in f:
+                    p = ln.split()
+                    if len(p) == 5:
+                        out.append((float(p[0]), p[1], p[2], p[3], p[4]))
+        except FileNotFoundError:
+            pass
+        return out
+
     def data_received(self):
         """Lines of WORKDIR/DATA-RECEIVED: every DATA/BDAT any scripted server saw."""
         try:
@@ -741,7 +802,7 @@ inet_protocols = ipv4
         with open(self.path("dnsd.json"), "w") as f:
             json.dump({"ip": HOSTILE_DNS[0], "port": HOSTILE_DNS[1],
                        "zone": self.path("test.zone"), "delay": self.dns_delay,
-                       "big": BIG_MX_HOSTILE}, f)
+                       "big": BIG_MX_HOSTILE, "workdir": self.workdir}, f)
         with open(self.path("smtpd.json"), "w") as f:
             json.dump(self._smtpd_conf(), f, indent=1)
         self._postfix_setup()
@@ -835,6 +896,9 @@ remote-control:
                 "cert": self.path("cert.pem"), "key": self.path("key.pem"),
                 "grey_seconds": self.grey_seconds, "tarpit_seconds": self.tarpit_seconds,
                 "bulk_delay_ms": self.bulk_delay_ms, "idle_timeout": IDLE_TIMEOUT,
+                "grey_strict_seconds": self.grey_strict_seconds,
+                "grey_twice_count": self.grey_twice_count,
+                "grey_long_seconds": self.grey_long_seconds,
                 "users": USER_REPLIES, "rcpt_limit": RCPT_LIMIT,
                 "ready": self.path("smtpd.ready")}
 
