@@ -1,7 +1,8 @@
 -- t-many-rcpts.lua - 50 recipients in one transaction, known and unknown
 -- taking turns; the client's harvest budget (dha_limit = 20 unknown per
 -- window, the shipped default) runs out at the 20th unknown: from there on
--- every recipient of that client is tempfailed without a probe.
+-- every recipient of that client is tempfailed without a probe, and only
+-- the first of them is logged (the rest are summed up when the window ends).
 dofile(os.getenv("MT_DIR") .. "/common.lua")
 
 main(function()
@@ -19,16 +20,20 @@ main(function()
         if i <= 40 then
             rcpt(conn, to, i % 2 == 1 and SMFIR_CONTINUE or SMFIR_REPLYCODE)
         else
-            -- 20 unknown so far: the budget is spent, known or not
+            -- 20 unknown so far: the budget is spent, known or not; the
+            -- first refusal is logged, the rest only counted (a summary
+            -- line per client when the window ends)
             rcpt(conn, to, SMFIR_REPLYCODE)
-            expect_log("MANY1: to=" .. to, "client=many.test[192.0.2.3]", "action=tempfail",
-                       "reason=harvest_budget (not probed)")
+            if i == 41 then
+                expect_log("MANY1: to=" .. to, "client=many.test[192.0.2.3]", "action=tempfail",
+                           "reason=harvest_budget (not probed)")
+            end
         end
     end
     check(count_log("MANY1: to=<alice+", "action=accept") == 20, "20 known accepted")
     check(count_log("MANY1: to=<nobody", "reason=rejected_email", "action=block") == 20,
           "20 unknown refused")
-    check(count_log("MANY1: to=", "harvest_budget") == 10, "10 past the budget")
+    check(count_log("MANY1: to=", "harvest_budget") == 1, "one line for the 10 past the budget")
 
     -- the message itself goes through for the accepted recipients
     ok(mt.eom(conn), "eom")
