@@ -79,6 +79,9 @@ typedef struct {
     unsigned backoff_level;     /* failures in a row: the next back-off doubles */
     mv_reason backoff_reason;   /* timeout (tarpit, silence) or blocked_by_server */
     uint64_t retry_at_ms;       /* a connection limit or busy refusal: not before */
+    uint64_t failed_at_ms;      /* when the back-off in force began */
+    uint64_t check_at_ms;       /* while backing off: let one session ask then */
+    bool checking;              /* ... and it is under way */
     unsigned cap;               /* sessions it allows us (0: the limit in force) */
     mv_fault fault;             /* failing (events): since when, what it cost */
     char name[256];             /* the MX name it was last asked as (events) */
@@ -95,6 +98,7 @@ typedef struct session {
     size_t njobs;
     bool tls_off;
     bool blocked;               /* an RCPT reply named our IP, reputation or rate */
+    uint64_t started_ms;
     mv_probe *probe;
     struct session *prev, *next;    /* every open session, for shutdown */
 } session;

@@ -98,6 +98,8 @@ static void host_fail(mv_net *n, host *h, const mv_profile *pf, mv_reason reason
         return;                 /* sessions that began before it: one failure */
     ms = backoff_ms(n, pf, h->backoff_level);
     h->backoff_until_ms = now + ms;
+    h->failed_at_ms = now;
+    h->check_at_ms = now + (uint64_t)BACKOFF_FIRST_S * 1000;
     h->backoff_reason = reason;
     if (h->backoff_level < 16)
         h->backoff_level++;
@@ -105,10 +107,13 @@ static void host_fail(mv_net *n, host *h, const mv_profile *pf, mv_reason reason
 }
 
 /* host_ok - a session got its answers: the next failure starts short
- * again, and a failing host answers again */
-static void host_ok(mv_net *n, host *h)
+ * again, and a failing host answers again -- a session begun after the
+ * back-off did (the check, or the first after it) also ends the back-off */
+static void host_ok(mv_net *n, host *h, uint64_t started_ms)
 {
     h->backoff_level = 0;
+    if (started_ms >= h->failed_at_ms)
+        h->backoff_until_ms = 0;
     net_host_answers(n, h);
 }
 
@@ -448,6 +453,7 @@ static void session_done(void *arg, const mv_probe_result *pr)
     else n->open = s->next;
     if (s->next) s->next->prev = s->prev;
     s->h->active--;
+    s->h->checking = false;     /* a check, if this was one, has its answer */
     d->active--;
     n->sessions--;
     if (pr->status == MV_PROBE_DONE && pr->catch_all >= 0 && d->catch_all != pr->catch_all) {
@@ -462,7 +468,7 @@ static void session_done(void *arg, const mv_probe_result *pr)
     for (size_t i = 0; i < s->njobs; i++)
         session_job(s, i, &e);
     if (pr->status == MV_PROBE_DONE && !s->blocked)
-        host_ok(n, s->h);       /* after the RCPTs: one naming our IP is no good session */
+        host_ok(n, s->h, s->started_ms);    /* after the RCPTs: one naming our IP is no good session */
     else if (pr->status != MV_PROBE_CANCELLED)
         net_host_without(n, s->h, s->njobs);
     free(s);
@@ -500,9 +506,12 @@ static size_t take_batch(domain *d, size_t t, bool tls_off, job **out, size_t ma
 static void backing_off(domain *d, job *j, const host *h)
 {
     uint64_t now = mv_loop_now(), left = h && h->backoff_until_ms > now ? h->backoff_until_ms - now : 0;
+    uint64_t check = h && h->check_at_ms > now ? h->check_at_ms - now : 0;
     mv_reason r = h && h->backoff_reason == MV_R_TIMEOUT ? MV_R_TIMEOUT : MV_R_BLOCKED_BY_SERVER;
 
-    j->out.until = (int64_t)time(NULL) + (int64_t)((left + 999) / 1000);
+    /* kept no longer than the next check: if the host answers then, the
+     * next request should ask it rather than read this */
+    j->out.until = (int64_t)time(NULL) + (int64_t)(((check && check < left ? check : left) + 999) / 1000);
     net_backoff_answer(d->n, r);
     net_outcome(j, r, "every MX host of %s is left alone for now: %s %s for %llu s more", d->name,
                 h ? h->key : "?", r == MV_R_TIMEOUT ? "timed out (tarpit or silence)" : "refused our probes",
@@ -522,6 +531,15 @@ static bool skip_backed_off(domain *d, job *j, host **hp, struct sockaddr_storag
             return false;
         if ((*hp)->backoff_until_ms <= now)
             return true;
+        if (!(*hp)->checking && (*hp)->check_at_ms <= now) {
+            /* real traffic stays away (the back-off grows), but every 30 s
+             * one session asks, so that the end of a fault is noticed
+             * within a minute of it */
+            (*hp)->checking = true;
+            (*hp)->check_at_ms = now + (uint64_t)BACKOFF_FIRST_S * 1000;
+            net_trace(d, 0, "%s: %s backs off; this session checks whether it answers again", j->mailbox, ip);
+            return true;
+        }
         net_trace(d, 0, "%s: %s backs off after refusing or tarpitting us: skipped", j->mailbox, ip);
         net_host_without(n, *hp, 1);
         j->target++;
@@ -645,7 +663,8 @@ static bool start_session(domain *d, uint64_t *wait)
     max = pf != NULL && pf->max_rcpt ? pf->max_rcpt : n->p.max_rcpt;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return false;
-    *s = (session){.n = n, .d = d, .h = h, .target = head->target, .tls_off = head->tls_off};
+    *s = (session){.n = n, .d = d, .h = h, .target = head->target, .tls_off = head->tls_off,
+                   .started_ms = mv_loop_now()};
     s->njobs = take_batch(d, head->target, head->tls_off, s->jobs, max < MV_PROBE_RCPT_MAX ? max : MV_PROBE_RCPT_MAX);
     if ((s->id = ++n->session_seq) == 0)
         s->id = ++n->session_seq;   /* 0 means "no session" in traces */

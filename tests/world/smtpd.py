@@ -179,8 +179,8 @@ class Session:
                 await self.reply("503 5.5.1 Error: no SMTP service here")
         if n == "tarpit":
             await asyncio.sleep(CFG["tarpit_seconds"])
-        if n == "stall":
-            left = fault_until("stall") - time.time()
+        if n in ("stall", "stalllong"):
+            left = fault_until(n) - time.time()
             if left > 0:            # a tarpit while the fault lasts: not a byte until it ends
                 self.log("<stalling %.1f s>" % left)
                 await asyncio.sleep(left)

@@ -70,6 +70,7 @@ STRICT_S = 3            # greystrict: its (unnamed) delay = smtp.greylist_retry_
 LONG_S = 20             # greylong: how long it greylists (names no delay)
 LONG_RETRY_S = 2        # smtp.greylist_retry_s for greylong
 FAULT_S = 30            # stall, dnsdown
+LONG_STALL_S = 40       # stalllong: ends 6 s into the second back-off (60 s)
 
 W = None
 TMP = None
@@ -299,12 +300,13 @@ def restart_scenario(name, store, how, port, front):
     return fig
 
 
-def scenario_stall():
-    """A 30 s tarpit of the only MX; two addresses asked every second."""
-    a_ok, a_bad = "known+r5@stall.test", "nobody+r5@stall.test"
+def scenario_stall(server="stall", fault_s=FAULT_S, tag="5-stall"):
+    """A tarpit of the only MX (30 s; stalllong: 40 s); two addresses asked
+    every second."""
+    a_ok, a_bad = "known+r5@%s.test" % server, "nobody+r5@%s.test" % server
     finals = {a_ok: "accepted_email", a_bad: "rejected_email"}
-    asker = Asker(cli_conf("5-stall", smtp="reply_timeout_ms = 2000; connect_timeout_ms = 2000;"))
-    end = W.fault("stall", FAULT_S)
+    asker = Asker(cli_conf(tag, smtp="reply_timeout_ms = 2000; connect_timeout_ms = 2000;"))
+    end = W.fault(server, fault_s)
     start = time.time()
     during, after, got = [], [], {}
     try:
@@ -320,20 +322,20 @@ def scenario_stall():
             time.sleep(1.0)
     finally:
         asker.close()
-        W.fault("stall", 0)
+        W.fault(server, 0)
     sessions = []
-    for t, sid, _, c in W.log_lines("stall"):
+    for t, sid, _, c in W.log_lines(server):
         if c.startswith("<connect") and t >= start - 1:
             sessions.append(t)
-    fig = {"fault_s": FAULT_S, "asked_during": len(during),
+    fig = {"fault_s": fault_s, "asked_during": len(during),
            "reasons_during": sorted({(r[1], r[2]) for r in during}),
            "sessions_during": sum(1 for t in sessions if t < end),
            "sessions": len(sessions), "session_offsets": [round(t - start, 2) for t in sessions],
            "recovery": {a: round(t - end, 2) for a, t in got.items()},
-           "rcpts": {a: len(rcpt_times("stall", a)) for a in finals},
+           "rcpts": {a: len(rcpt_times(server, a)) for a in finals},
            "detail_sample": during[1][3] if len(during) > 1 else None}
-    FIGURES["5-stall"] = fig
-    say("5-stall: %s" % json.dumps(fig))
+    FIGURES[tag] = fig
+    say("%s: %s" % (tag, json.dumps(fig)))
     return fig, during
 
 
@@ -390,6 +392,7 @@ SCENARIOS = {
     "greytwice": scenario_greytwice,
     "greylong": scenario_greylong,
     "stall": scenario_stall,
+    "stalllong": lambda: scenario_stall("stalllong", LONG_STALL_S, "5b-stalllong"),
     "dnsdown": scenario_dnsdown,
 }
 for _r in RESTARTS:
@@ -567,6 +570,22 @@ class Recovery(unittest.TestCase):
         self.assertLessEqual(fig["sessions_during"], 2, fig)
         self.assertLessEqual(fig["sessions"], 4, fig)
         self.assertEqual(fig["rcpts"], {"known+r5@stall.test": 1, "nobody+r5@stall.test": 1}, fig)
+
+    def test_5b_tarpit_40s_noticed_within_30s(self):
+        """The only MX says nothing for 40 s: real requests back off longer
+        each time (30 s, then 60 s from about 34 s on), but one session every
+        30 s asks whether it answers again, so the final verdict comes within
+        about 30 s of the tarpit's end -- not at the end of the grown
+        back-off (about 54 s after it)."""
+        fig, during = result("stalllong")
+        for addr, status, reason, detail in during:
+            self.assertEqual((status, reason), ("unknown", "timeout"), (addr, detail))
+        self.assertEqual(set(fig["recovery"]), {"known+r5@stalllong.test", "nobody+r5@stalllong.test"},
+                         "no final verdict within %d s of the tarpit's end: %s" % (PATIENCE, fig))
+        for addr, rec in fig["recovery"].items():
+            self.assertLessEqual(rec, 35, fig)
+        # about one session per 30 s while it lasts, not one per ask
+        self.assertLessEqual(fig["sessions_during"], LONG_STALL_S // 30 + 2, fig)
 
     def test_6_dns_down_30s(self):
         """The resolver drops the domain's queries for 30 s: dns_error while

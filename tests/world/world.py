@@ -189,6 +189,8 @@ SMTP_SERVERS = [
                             "nothing until the fault ends (then the banner); else users behaviour"),
     ("dnsdown", "127.0.0.45", "users behaviour; via the hostile DNS its names get no answer while "
                               "World.fault('dnsdown', S) is in force"),
+    ("stalllong", "127.0.0.46", "as stall, with its own fault (World.fault('stalllong', S)): a "
+                                "longer tarpit next to stall's"),
 ]
 
 # The zone: (owner, type, data), owners without the trailing dot. The
