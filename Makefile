@@ -13,6 +13,7 @@
 #   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
 #   make bench-replies      the reply rules on a corpus of real SMTP replies: accuracy, false undeliverables
+#   make soak         mail through Postfix + mailverifyd for SOAK_MINUTES (20) under injected faults
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
 
@@ -54,7 +55,7 @@ BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -226,6 +227,17 @@ bench-replies: deps $(B)/bench_replies
 
 $(B)/bench_replies: tests/bench/bench_replies.c tests/bench/replies_corpus.h $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
+
+# a soak (not part of check): mail through the test world's front Postfix and
+# mailverifyd for SOAK_MINUTES while faults are injected (daemon killed, DNS
+# down, an MX dead, a tarpit, greylisting, reloads good and broken, Redis
+# killed with SOAK_STORE=redis); every message accounted for
+SOAK_MINUTES ?= 20
+SOAK_STORE ?= lmdb
+soak: deps $(B)/mailverifyd
+	@tools/deps world
+	@SOAK_MINUTES=$(SOAK_MINUTES) SOAK_STORE=$(SOAK_STORE) MAILVERIFYD=$(B)/mailverifyd \
+	  tests/in-netns /usr/bin/python3 tests/soak/soak.py
 
 $(B)/nullfcgi: tests/bench/nullfcgi.c
 	@mkdir -p $(@D)
