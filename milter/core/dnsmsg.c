@@ -188,22 +188,30 @@ static bool answer_start(const unsigned char *msg, size_t len, size_t *off)
     return mv_dnsmsg_check(msg, len) == MV_DNSMSG_OK && skip_question(msg, len, off, u16(msg + 4));
 }
 
+/* answers - a checked message's answer section: where it starts (*off),
+ * how many records (*an), and the name the records belong to after the
+ * CNAME chain (target, 256 bytes), with the chain's smallest TTL */
+static mv_dnsmsg_status answers(const unsigned char *msg, size_t len, const char *qname, size_t *off,
+                                unsigned *an, char *target, unsigned *hops, uint32_t *ttl)
+{
+    *ttl = UINT32_MAX;
+    if (!answer_start(msg, len, off))
+        return MV_DNSMSG_MALFORMED;
+    *an = u16(msg + 6);
+    return follow(msg, len, *off, *an, qname, target, hops, ttl);
+}
+
 /* mv_dnsmsg_mx - read the MX records for qname from an answer */
 mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *qname,
                               mv_mx_answer *out)
 {
-    size_t off, ans;
+    size_t off;
     unsigned an;
     mv_dnsmsg_status st;
     bool null_seen = false;
 
     memset(out, 0, sizeof(*out));
-    out->ttl = UINT32_MAX;
-    if (!answer_start(msg, len, &off))
-        return MV_DNSMSG_MALFORMED;
-    ans = off;
-    an = u16(msg + 6);
-    if ((st = follow(msg, len, ans, an, qname, out->target, &out->cname_hops, &out->ttl)) != MV_DNSMSG_OK)
+    if ((st = answers(msg, len, qname, &off, &an, out->target, &out->cname_hops, &out->ttl)) != MV_DNSMSG_OK)
         return st;
     for (unsigned i = 0; i < an; i++) {
         char host[256];
@@ -236,17 +244,14 @@ mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *
 mv_dnsmsg_status mv_dnsmsg_addrs(const unsigned char *msg, size_t len, const char *qname,
                                  unsigned qtype, mv_addr_answer *out)
 {
-    size_t off, ans, alen = qtype == T_AAAA ? 16 : 4;
+    size_t off, alen = qtype == T_AAAA ? 16 : 4;
     unsigned an;
     mv_dnsmsg_status st;
 
     memset(out, 0, sizeof(*out));
-    out->ttl = UINT32_MAX;
-    if ((qtype != T_A && qtype != T_AAAA) || !answer_start(msg, len, &off))
+    if (qtype != T_A && qtype != T_AAAA)
         return MV_DNSMSG_MALFORMED;
-    ans = off;
-    an = u16(msg + 6);
-    if ((st = follow(msg, len, ans, an, qname, out->target, &out->cname_hops, &out->ttl)) != MV_DNSMSG_OK)
+    if ((st = answers(msg, len, qname, &off, &an, out->target, &out->cname_hops, &out->ttl)) != MV_DNSMSG_OK)
         return st;
     for (unsigned i = 0; i < an; i++) {
         rr r;
