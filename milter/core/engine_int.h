@@ -82,4 +82,22 @@ void mv_engine_areq_free(mv_areq *r);
 /* mv_engine_net_stop - shut the network half down (every request answered) */
 void mv_engine_net_stop(mv_engine *e);
 
+/* mv_engine_ensure_started - start the network half once (engine_start.c);
+ * false if it failed (then it stays failed: mv_engine_error says why) */
+bool mv_engine_ensure_started(mv_engine *e);
+
+/* mv_engine_use_rules - the reply rules of cfg from now on (loop thread) */
+void mv_engine_use_rules(mv_engine *e, mv_config *cfg);
+
+/* net.c's hooks into the verdict cache (engine_net.c): every final
+ * outcome; a domain's facts, read and written */
+void mv_engine_store_outcome(void *arg, const char *mailbox, const char *hop, bool smtp,
+                             const mv_net_outcome *o);
+bool mv_engine_facts_load(void *arg, const char *dkey, mv_net_facts *f);
+void mv_engine_facts_save(void *arg, const char *dkey, const mv_net_facts *f);
+
+/* mv_engine_ask_net - on the loop: ask net.c for r (engine_net.c); at
+ * close, the request's end instead */
+void mv_engine_ask_net(mv_engine *e, mv_areq *r);
+
 #endif
