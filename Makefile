@@ -72,10 +72,9 @@ $(CORE_LIB): $(CORE_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# bulk posts its completion through the web plugin's webhook sender (libcurl)
-$(B)/milter/cli_bulk.o $(B)/milter/cli_bulk_setup.o: ALL_CFLAGS += -Iplugins/fastcgi
-$(B)/mailverify: $(CLI_OBJ) $(B)/plugins/fastcgi/webhook.o $(CORE_LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(B)/plugins/fastcgi/webhook.o $(CORE_LIB) $(PKG_LIBS) -lcurl
+# bulk posts its completion through the core's webhook sender (libcurl)
+$(B)/mailverify: $(CLI_OBJ) $(CORE_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(CORE_LIB) $(PKG_LIBS) -lcurl
 
 $(B)/mailverifyd: $(MILTER_OBJ) $(CORE_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(MILTER_OBJ) $(CORE_LIB) $(PKG_LIBS) -lmilter
@@ -153,7 +152,7 @@ build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS)
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/builtin_S.o
 	clang -std=gnu11 -g -O1 -pthread -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DMV_HAVE_HIREDIS -Imilter/core \
-	  -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA) build-fuzz/builtin_S.o $(PKG_LIBS)
+	  -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA) build-fuzz/builtin_S.o $(PKG_LIBS) -lcurl
 
 # the web plugin's parsers
 build-fuzz/fuzz_form: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/formparse.c

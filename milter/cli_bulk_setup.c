@@ -503,6 +503,13 @@ out:
     return rc;
 }
 
+/* webhook_line - the sender's lines on stderr, as the rest of bulk's */
+static void webhook_line(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "mailverify bulk: %s\n", line);
+}
+
 /* start_webhook - the sender for webhook.url, started before the run so
  * that a sender that cannot start stops the job before any work; false
  * then (logged) */
@@ -510,7 +517,7 @@ static bool start_webhook(bulk *bk, mv_config *cfg)
 {
     bool failed;
 
-    bk->webhook = mv_webhook_new(cfg, "mailverify bulk", NULL, NULL, &failed);
+    bk->webhook = mv_webhook_new(cfg, webhook_line, NULL, NULL, NULL, &failed);
     return !failed;
 }
 

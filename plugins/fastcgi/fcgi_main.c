@@ -258,6 +258,13 @@ static int cgi(void)
     return rc;
 }
 
+/* webhook_line - the sender's lines on stderr (the web server's error log) */
+static void webhook_line(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "mailverify.fcgi: %s\n", line);
+}
+
 /* webhook_attempt - a delivery attempt's outcome, for /metrics */
 static void webhook_attempt(void *arg, bool delivered)
 {
@@ -270,7 +277,7 @@ static bool extras(mv_config *cfg)
 {
     bool wfail, pfail;
 
-    webhook = mv_webhook_new(cfg, "mailverify.fcgi", webhook_attempt, plugin.metrics, &wfail);
+    webhook = mv_webhook_new(cfg, webhook_line, NULL, webhook_attempt, plugin.metrics, &wfail);
     pass = mv_pass_new(cfg, &pfail);
     if (webhook != NULL) {
         plugin.hooks.late = mv_webhook_late;

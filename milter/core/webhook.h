@@ -30,11 +30,15 @@ typedef struct mv_webhook mv_webhook;
 /* Called on the sender thread after each attempt: delivered (2xx) or not. */
 typedef void (*mv_webhook_attempt_fn)(void *arg, bool delivered);
 
+/* Where the sender's lines go (a loss, a retry, a missing secret): the
+ * front end logs them in its own style. Any thread. */
+typedef void (*mv_webhook_log_fn)(void *arg, const char *line);
+
 /* mv_webhook_new - queue and sender for webhook.url; NULL if none is set
- * or on failure (logged; *failed set). Log lines begin with prog; on_attempt
- * (may be NULL) counts deliveries, e.g. for /metrics. */
-mv_webhook *mv_webhook_new(mv_config *cfg, const char *prog, mv_webhook_attempt_fn on_attempt,
-                           void *arg, bool *failed);
+ * or on failure (logged; *failed set). log (may be NULL) gets its lines;
+ * on_attempt (may be NULL) counts deliveries, e.g. for /metrics. */
+mv_webhook *mv_webhook_new(mv_config *cfg, mv_webhook_log_fn log, void *log_arg,
+                           mv_webhook_attempt_fn on_attempt, void *arg, bool *failed);
 
 /* mv_webhook_send - queue {"event":event,"id":..,"created":..,key:json}; false if not queued */
 bool mv_webhook_send(mv_webhook *w, const char *event, const char *key, const char *json, size_t len);

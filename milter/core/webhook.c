@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -51,10 +52,26 @@ struct mv_webhook {
     pthread_t thread;
     mv_config *cfg;
     const mv_settings *s;
-    const char *prog;           /* log lines begin with it */
+    mv_webhook_log_fn log;      /* where lines go; NULL: nowhere */
+    void *log_arg;
     mv_webhook_attempt_fn on_attempt;
     void *on_attempt_arg;
 };
+
+/* say - one line to the caller's log (the core writes nowhere itself) */
+static void say(const mv_webhook *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const mv_webhook *w, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    if (w == NULL || w->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    w->log(w->log_arg, line);
+}
 
 /* now_ms - monotonic milliseconds */
 static uint64_t now_ms(void)
@@ -131,8 +148,8 @@ static void push(mv_webhook *w, event *e)
         if (w->head == NULL)
             w->tail = NULL;
         w->count--;
-        fprintf(stderr, "%s: webhook: queue full (%lld events): dropped the oldest, "
-                "event %s\n", w->prog, w->s->webhook_max_queue, old->id);
+        say(w, "webhook: queue full (%lld events): dropped the oldest, "
+                "event %s", w->s->webhook_max_queue, old->id);
         event_free(old);
     }
     e->next = NULL;
@@ -152,15 +169,14 @@ bool mv_webhook_send(mv_webhook *w, const char *name, const char *key, const cha
     if (w == NULL)
         return false;
     if ((e = make_event(name, key, json, len)) == NULL) {
-        fprintf(stderr, "%s: webhook: out of memory (or no randomness): a %s event is lost\n", w->prog,
-                name);
+        say(w, "webhook: out of memory (or no randomness): a %s event is lost", name);
         return false;
     }
     e->due_ms = now_ms();
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
         pthread_mutex_unlock(&w->mu);
-        fprintf(stderr, "%s: webhook: shutting down: dropped event %s\n", w->prog, e->id);
+        say(w, "webhook: shutting down: dropped event %s", e->id);
         event_free(e);
         return false;
     }
@@ -315,15 +331,15 @@ static void settle(mv_webhook *w, event *e, bool ok, const char *err)
     } else if (e->attempts > retries ||
                (w->stopping && now_ms() + backoff_ms(w, e->attempts - 1) >= w->stop_by_ms)) {
         /* at shutdown, a retry is still made if it falls within the grace */
-        fprintf(stderr, "%s: webhook: event %s dropped after %u attempt%s (%s)%s\n", w->prog, e->id,
+        say(w, "webhook: event %s dropped after %u attempt%s (%s)%s", e->id,
                 e->attempts, e->attempts == 1 ? "" : "s", err,
                 w->stopping && e->attempts <= retries ? " at shutdown" : "");
         event_free(e);
     } else {
         uint64_t wait = backoff_ms(w, e->attempts - 1);
 
-        fprintf(stderr, "%s: webhook: event %s attempt %u failed (%s); retry in %" PRIu64
-                " ms\n", w->prog, e->id, e->attempts, err, wait);
+        say(w, "webhook: event %s attempt %u failed (%s); retry in %" PRIu64
+                " ms", e->id, e->attempts, err, wait);
         e->due_ms = now_ms() + wait;
         push(w, e);
     }
@@ -388,8 +404,8 @@ static void *sender(void *arg)
 }
 
 /* mv_webhook_new - queue and sender for webhook.url; NULL if none or on failure */
-mv_webhook *mv_webhook_new(mv_config *cfg, const char *prog, mv_webhook_attempt_fn on_attempt,
-                           void *arg, bool *failed)
+mv_webhook *mv_webhook_new(mv_config *cfg, mv_webhook_log_fn log, void *log_arg,
+                           mv_webhook_attempt_fn on_attempt, void *arg, bool *failed)
 {
     const mv_settings *s = mv_config_settings(cfg);
     mv_webhook *w;
@@ -402,9 +418,10 @@ mv_webhook *mv_webhook_new(mv_config *cfg, const char *prog, mv_webhook_attempt_
         *failed = true;
         return NULL;
     }
-    w->prog = prog;
+    w->log = log;
+    w->log_arg = log_arg;
     if (s->webhook_secret[0] == '\0')
-        fprintf(stderr, "%s: webhook: webhook.secret is empty: events go out unsigned\n", w->prog);
+        say(w, "webhook: webhook.secret is empty: events go out unsigned");
     w->cfg = mv_config_ref(cfg);
     w->s = s;
     w->on_attempt = on_attempt;
@@ -412,7 +429,7 @@ mv_webhook *mv_webhook_new(mv_config *cfg, const char *prog, mv_webhook_attempt_
     pthread_mutex_init(&w->mu, NULL);
     mv_cond_init_monotonic(&w->cv);
     if ((errno = pthread_create(&w->thread, NULL, sender, w)) != 0) {
-        fprintf(stderr, "%s: webhook: cannot start the sender: %s\n", w->prog, strerror(errno));
+        say(w, "webhook: cannot start the sender: %s", strerror(errno));
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         mv_config_unref(w->cfg);
@@ -439,8 +456,8 @@ void mv_webhook_free(mv_webhook *w, unsigned grace_ms)
     pthread_join(w->thread, NULL);
     for (e = w->head; e != NULL; e = next) {
         next = e->next;
-        fprintf(stderr, "%s: webhook: event %s not delivered at shutdown (%u attempt%s): "
-                "dropped\n", w->prog, e->id, e->attempts, e->attempts == 1 ? "" : "s");
+        say(w, "webhook: event %s not delivered at shutdown (%u attempt%s): "
+                "dropped", e->id, e->attempts, e->attempts == 1 ? "" : "s");
         event_free(e);
     }
     pthread_cond_destroy(&w->cv);
