@@ -173,8 +173,8 @@ static void finish(mv_probe *p, mv_probe_status status, const char *fmt, ...)
     release(p);
 }
 
-/* answer - copy the parsed reply into an answer */
-static void answer(const mv_reply *r, mv_smtp_answer *a)
+/* mv_probe_answer - a parsed reply as the probe keeps it (see probe.h) */
+void mv_probe_answer(const mv_reply *r, mv_smtp_answer *a)
 {
     a->code = r->code;
     memcpy(a->enh, r->enh, sizeof(a->enh));
@@ -340,7 +340,7 @@ static void on_rcpt(mv_probe *p, const mv_reply *r)
         finish(p, MV_PROBE_DONE, NULL);     /* nanswered stays at cur */
         return;
     }
-    answer(r, &p->res.rcpt[p->cur]);
+    mv_probe_answer(r, &p->res.rcpt[p->cur]);
     p->res.nanswered = ++p->cur;
     if (r->code == 421) {
         finish(p, MV_PROBE_DONE, NULL);     /* the server is closing */
@@ -368,7 +368,7 @@ static void on_catch_all(mv_probe *p, const mv_reply *r)
 /* refused - a 4xx or 5xx before RCPT ends the session */
 static void refused(mv_probe *p, const mv_reply *r)
 {
-    answer(r, &p->res.last);
+    mv_probe_answer(r, &p->res.last);
     finish(p, r->code / 100 == 4 ? MV_PROBE_TEMP : MV_PROBE_BLOCKED, NULL);
 }
 
@@ -398,7 +398,7 @@ static void on_reply(mv_probe *p, const mv_reply *r)
     case S_STARTTLS:
         if (r->code == 220) start_tls(p);
         else if (p->prm.tls == MV_TLS_REQUIRED) {
-            answer(r, &p->res.last);
+            mv_probe_answer(r, &p->res.last);
             finish(p, MV_PROBE_TLS, "STARTTLS refused");
         } else {
             say(p, "no TLS: STARTTLS refused, going on in plain text");

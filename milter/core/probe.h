@@ -23,6 +23,7 @@
 #define MV_PROBE_H
 
 #include "loop.h"
+#include "reply.h"
 #include "tls.h"
 #include "trace.h"
 #include "verdict.h"
@@ -91,6 +92,11 @@ mv_probe *mv_probe_start(mv_loop *loop, const mv_probe_params *params,
 
 /* mv_probe_cancel - end now; the callback runs with MV_PROBE_CANCELLED */
 void mv_probe_cancel(mv_probe *p);
+
+/* mv_probe_answer - a parsed reply as the probe keeps it: the code, the
+ * enhanced code and the first 199 bytes of the text (tests, the bench and
+ * the fuzz targets read replies the same way) */
+void mv_probe_answer(const mv_reply *r, mv_smtp_answer *a);
 
 /* mv_probe_status_name - for logs */
 const char *mv_probe_status_name(mv_probe_status s);

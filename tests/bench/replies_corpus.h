@@ -14,6 +14,7 @@
 #ifndef MV_REPLIES_CORPUS_H
 #define MV_REPLIES_CORPUS_H
 
+#include "probe.h"
 #include "reply.h"
 #include "rules.h"
 #include "verdict.h"
@@ -145,12 +146,7 @@ static inline const char *rc_parse_reply(rc_case *k)
         return "reply does not end (a continuation line \"NNN-\" last?)";
     if (used != len)
         return "more than one reply (a line with \"NNN \" before the last?)";
-    memset(&k->answer, 0, sizeof(k->answer));
-    k->answer.code = p.r.code;
-    memcpy(k->answer.enh, p.r.enh, sizeof(k->answer.enh));
-    /* as the probe keeps it (probe.c answer()): the first 199 bytes */
-    snprintf(k->answer.text, sizeof(k->answer.text), "%.*s", (int)sizeof(k->answer.text) - 1,
-             p.r.text);
+    mv_probe_answer(&p.r, &k->answer);     /* as the probe keeps it */
     return NULL;
 }
 

@@ -59,10 +59,7 @@ static bool read_reply(const char *s, size_t n, mv_smtp_answer *a)
     mv_reply_init(&p);
     if (mv_reply_feed(&p, s, n, &used) != MV_REPLY_DONE)
         return false;
-    memset(a, 0, sizeof(*a));
-    a->code = p.r.code;
-    memcpy(a->enh, p.r.enh, sizeof(a->enh));
-    memcpy(a->text, p.r.text, p.r.text_len < sizeof(a->text) - 1 ? p.r.text_len : sizeof(a->text) - 1);
+    mv_probe_answer(&p.r, a);
     return true;
 }
 

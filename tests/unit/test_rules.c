@@ -35,10 +35,7 @@ static bool parse(const char *raw, mv_smtp_answer *a)
     st = mv_reply_feed(&p, buf, n, &used);
     if (st != MV_REPLY_DONE)
         return false;
-    memset(a, 0, sizeof(*a));
-    a->code = p.r.code;
-    memcpy(a->enh, p.r.enh, sizeof(a->enh));
-    snprintf(a->text, sizeof(a->text), "%.*s", (int)sizeof(a->text) - 1, p.r.text);
+    mv_probe_answer(&p.r, a);
     return true;
 }
 
