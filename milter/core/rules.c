@@ -365,7 +365,7 @@ static bool name_ok(const char *n)
     return len > 0 && len < 64 && strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
 }
 
-/* get_name - the required `name` member, checked; NULL when missing or bad 
+/* get_name - the required `name` member, checked; NULL when missing or bad */
 static const char *get_name(ld *L, const config_setting_t *g, const char *what, int idx)
 {
     const char *n = get_str(L, g, "name", what, idx);
