@@ -1,20 +1,24 @@
 /*
  * passform.c - form fields for pass-through; see passform.h.
  *
- * URL-encoded text is split on "&" and ";", names and values are decoded
- * ("+" is a space, %XX a byte). multipart/form-data (RFC 7578) is walked
- * delimiter by delimiter: a part runs from its "--boundary" line to the
- * CRLF before the next one, so removing a part is cutting one span and
- * adding one is inserting a span before the closing "--boundary--"; the
- * field's name is the Content-Disposition "name" parameter, and a part
- * with a non-empty "filename" is a file, never a field value. At most
- * MV_FORM_FIELDS_MAX fields: more is malformed.
+ * URL-encoded text is read twice, split on "&" and then on "&" and ";";
+ * names and values are decoded ("+" is a space, %XX a byte).
+ * multipart/form-data (RFC 7578) is walked delimiter by delimiter: a part
+ * runs from its "--boundary" line to the CRLF before the next one, so
+ * removing a part is cutting one span and adding one is inserting a span
+ * before the closing "--boundary--". A part's headers are parsed
+ * strictly (anything two parsers could read differently is malformed)
+ * and then scanned laxly for every name a sloppier parser could find in
+ * them: the part counts as each of those fields. Names are compared in a
+ * canonical form that folds what PHP, Python and CGI.pm fold (and case).
+ * At most MV_FORM_FIELDS_MAX fields: more is malformed.
  *
  * The handler behind pass-through parses the same bytes with its own
- * parser (PHP, CGI.pm, Go, ...): wherever two parsers could disagree about
- * which fields a text holds, the text is malformed here (mv_pf_each says
- * false and the plugin answers 400) rather than guessed at. passform.h
- * lists what that means.
+ * parser (PHP, CGI.pm, Python, Go, ...): what is read here for a field is
+ * a superset of what they read, and wherever a superset cannot be had
+ * the text is malformed here (mv_pf_each says false and the plugin
+ * answers 400) rather than guessed at. passform.h lists what that means;
+ * tests/passdiff runs the real parsers against it.
  */
 #include "passform.h"
 #include "formparse.h"
@@ -26,8 +30,9 @@
 
 #define NPOS ((size_t)-1)
 #define BOUNDARY_MAX 70         /* RFC 2046 */
-#define HDR_MAX 2048            /* an unfolded Content-Disposition, a parameter's value */
-#define NAME_MAX_LEN 256        /* an added field's name, with its NUL */
+#define HDR_MAX 2048            /* a parameter's value */
+#define BLOCK_MAX 8192          /* a part's unfolded header block */
+#define NAME_MAX_LEN 256        /* an added field's name, with its NUL; a canonical name */
 
 /* hexval - a hex digit's value, or -1 */
 static int hexval(char c)
@@ -44,31 +49,77 @@ static bool pct_decode(const char *s, size_t n, char *out, size_t size, size_t *
     return mv_form_url_decode(s, n, out, size, outlen) == MV_FORM_OK;
 }
 
-/* name_is - does the encoded name s[0..n) decode to name? A decoded NUL
- * ends the name, as in a handler that keeps names in C strings; a bad
- * escape never matches (a handler keeps it literally). */
-static bool name_is(const char *s, size_t n, const char *name)
+/* pct_at - the byte an escape at s[i] stands for, or -1 if none starts there */
+static int pct_at(const char *s, size_t n, size_t i)
 {
-    size_t i = 0, k = 0;
-
-    while (i < n) {
-        char c = s[i++];
-
-        if (c == '%') {
-            if (i + 2 > n || hexval(s[i]) < 0 || hexval(s[i + 1]) < 0)
-                return false;
-            c = (char)(hexval(s[i]) << 4 | hexval(s[i + 1]));
-            i += 2;
-        } else if (c == '+') {
-            c = ' ';
-        }
-        if (c == '\0')
-            return name[k] == '\0';
-        if (name[k++] != c)
-            return false;
-    }
-    return name[k] == '\0';
+    if (s[i] != '%' || i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+        return -1;
+    return hexval(s[i + 1]) << 4 | hexval(s[i + 2]);
 }
+
+/* lax_decode - %XX decoded where it is one, other bytes as they are (a
+ * handler keeps a bad escape literally); "+" a space when plus; at most
+ * size - 1 bytes out, NUL-terminated; the length */
+static size_t lax_decode(const char *s, size_t n, bool plus, char *out, size_t size)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n && o + 1 < size; i++) {
+        int c = pct_at(s, n, i);
+
+        if (c >= 0)
+            i += 2;
+        else
+            c = s[i] == '+' && plus ? ' ' : (unsigned char)s[i];
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* in_set - is c one of the characters of set (never its NUL)? */
+static bool in_set(char c, const char *set)
+{
+    return c != '\0' && strchr(set, c) != NULL;
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+/* canon - a field name as the loosest reader sees it (passform.h): decoded
+ * if pct, up to a NUL or "[", leading blanks dropped, " " and "." as "_",
+ * ASCII case folded; false if longer than any name looked for */
+static bool canon(const char *s, size_t n, bool pct, char out[NAME_MAX_LEN])
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int c = pct ? pct_at(s, n, i) : -1;
+
+        if (c >= 0)
+            i += 2;
+        else
+            c = pct && s[i] == '+' ? ' ' : (unsigned char)s[i];
+        if (c == '\0' || c == '[')
+            break;
+        if (o == 0 && (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
+            continue;
+        if (o + 1 >= NAME_MAX_LEN)
+            return false;
+        out[o++] = c == ' ' || c == '.' ? '_' : c >= 'A' && c <= 'Z' ? (char)(c + 32) : (char)c;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+/* canon_is - is the name s[0..n) read as the canonical name want? */
+static bool canon_is(const char *s, size_t n, bool pct, const char *want)
+{
+    char c[NAME_MAX_LEN];
+
+    return canon(s, n, pct, c) && strcmp(c, want) == 0;
+}
+
+/* ---- header syntax ------------------------------------------------------ */
 
 /* tchar - an RFC 7230 token character */
 static bool tchar(char c)
@@ -76,11 +127,12 @@ static bool tchar(char c)
     return c > 32 && c < 127 && strchr("\"(),/:;<=>?@[\\]{}", c) == NULL;
 }
 
-/* bchar - an RFC 2046 boundary character (space only inside) */
+/* bchar - an RFC 2046 boundary character (space only inside), less ","
+ * (CGI.pm's boundary ends there) */
 static bool bchar(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != '\0' && strchr("'()+_,-./:=? ", c) != NULL);
+           (c != '\0' && strchr("'()+_-./:=? ", c) != NULL);
 }
 
 /* A parameter of a header value: name=value, the value unquoted. */
@@ -149,29 +201,144 @@ static int next_param(const char *h, size_t n, size_t *i, param *p)
     return 1;
 }
 
-/* mv_pf_type_of - the kind of a CONTENT_TYPE */
-mv_pf_type mv_pf_type_of(const char *ctype)
+/* ---- lax readings -------------------------------------------------------- */
+
+/* Called with each reading of a value (NUL-terminated); false stops. */
+typedef bool (*reading_fn)(void *arg, const char *v, size_t n);
+
+/* quoted_readings - the readings of a quoted value at h[k] == '"': up to
+ * the next quote as it is, and with backslash escapes taken; *end past it */
+static bool quoted_readings(const char *h, size_t n, size_t k, reading_fn fn, void *arg)
 {
-    mv_pf_type t = {MV_PF_OTHER, ""};
-    const char *c = ctype != NULL ? ctype : "";
-    size_t n, i, len, seen = 0;
+    char v[HDR_MAX];
+    size_t o = 0, e = k + 1;
+
+    while (e < n && h[e] != '"')
+        e++;
+    if (!fn(arg, h + k + 1, e - k - 1))
+        return false;
+    if (memchr(h + k + 1, '\\', e - k - 1) == NULL)
+        return true;            /* no escapes: one reading */
+    for (e = k + 1; e < n && h[e] != '"' && o + 1 < sizeof(v); e++) {
+        if (h[e] == '\\' && e + 1 < n)
+            e++;
+        v[o++] = h[e];
+    }
+    v[o] = '\0';
+    return fn(arg, v, o);
+}
+
+/* plain_readings - the readings of an unquoted value at h[k]: up to a
+ * blank or ";" (CGI.pm), and also up to "," or a quote */
+static bool plain_readings(const char *h, size_t n, size_t k, reading_fn fn, void *arg)
+{
+    size_t a = k, b = k;
+
+    while (a < n && !in_set(h[a], " \t\n;"))
+        a++;
+    while (b < n && !in_set(h[b], " \t\n;,\""))
+        b++;
+    return fn(arg, h + k, a - k) && (a == b || fn(arg, h + k, b - k));
+}
+
+/* An RFC 2231 reading (charset'language'%XX) passed on decoded. */
+typedef struct {
+    reading_fn fn;
+    void *arg;
+} ext;
+
+static bool ext_reading(void *arg, const char *v, size_t n)
+{
+    const ext *x = arg;
+    const char *q1 = memchr(v, '\'', n), *q2 = q1 ? memchr(q1 + 1, '\'', (size_t)(v + n - q1 - 1)) : NULL;
+    char d[HDR_MAX];
+    size_t dn;
+
+    if (!x->fn(x->arg, v, n))
+        return false;
+    if (q2 == NULL)
+        return true;
+    dn = lax_decode(q2 + 1, (size_t)(v + n - q2 - 1), false, d, sizeof(d));
+    return x->fn(x->arg, d, dn);
+}
+
+/* lax_readings - every reading of every "key=value" in h[0..n) where key
+ * (any case) does not continue a longer word: "name" finds name=, name*=,
+ * name*0*= and "; name = x", but not filename=. Blanks around "=" are
+ * allowed; "*" forms are also read as RFC 2231. false if fn stopped. */
+static bool lax_readings(const char *h, size_t n, const char *key, reading_fn fn, void *arg)
+{
+    size_t kl = strlen(key);
+
+    for (size_t i = 0; i + kl <= n; i++) {
+        size_t k = i + kl;
+        bool star = false;
+        ext x = {fn, arg};
+        char b = i > 0 ? h[i - 1] : ' ';
+
+        if (strncasecmp(h + i, key, kl) != 0 || (b >= '0' && b <= '9') || ((b | 32) >= 'a' && (b | 32) <= 'z'))
+            continue;
+        for (; k < n && (h[k] == '*' || (h[k] >= '0' && h[k] <= '9')); k++)
+            star = star || h[k] == '*';
+        k = skip_ows(h, n, k);
+        if (k == n || h[k] != '=')
+            continue;
+        k = skip_ows(h, n, k + 1);
+        if (k < n && h[k] == '"' ? !quoted_readings(h, n, k, star ? ext_reading : fn, star ? (void *)&x : arg)
+                                 : !plain_readings(h, n, k, star ? ext_reading : fn, star ? (void *)&x : arg))
+            return false;
+    }
+    return true;
+}
+
+/* ---- types -------------------------------------------------------------- */
+
+/* ascii_safe - a charset in which "@", ".", letters and digits are the
+ * bytes they are in ASCII and never part of a longer character (so the
+ * handler reads the address we read); an empty one is the default */
+static bool ascii_safe(const char *v, size_t n)
+{
+    static const char *const exact[] = {"utf-8", "utf8", "us-ascii", "ascii", "latin1", "latin-1", NULL};
+    static const char *const prefix[] = {"iso-8859-", "iso8859-", "iso_8859-", "windows-125", "cp125", NULL};
+
+    if (n == 0)
+        return true;
+    for (size_t i = 0; exact[i] != NULL; i++)
+        if (strlen(exact[i]) == n && strncasecmp(v, exact[i], n) == 0)
+            return true;
+    for (size_t i = 0; prefix[i] != NULL; i++)
+        if (n > strlen(prefix[i]) && strncasecmp(v, prefix[i], strlen(prefix[i])) == 0)
+            return true;
+    return false;
+}
+
+static bool charset_reading(void *arg, const char *v, size_t n)
+{
+    bool *odd = arg;
+
+    *odd = *odd || !ascii_safe(v, n);
+    return true;
+}
+
+/* odd_charset - does any reading of a "charset" parameter in h name a
+ * charset we cannot read addresses in? */
+static bool odd_charset(const char *h, size_t n)
+{
+    bool odd = false;
+
+    lax_readings(h, n, "charset", charset_reading, &odd);
+    return odd;
+}
+
+/* boundary_of - the one boundary of a multipart type c (its media type
+ * n bytes long) into t->boundary, or leave it empty */
+static void boundary_of(const char *c, size_t n, mv_pf_type *t)
+{
+    size_t i, len = strlen(c), seen = 0;
     const char *at = NULL, *php;
     param p;
     int r;
 
-    c += strspn(c, " \t");
-    n = strcspn(c, ";, \t");                    /* the media type ends as PHP ends it */
-    if (*c == '\0' || (n == 33 && strncasecmp(c, "application/x-www-form-urlencoded", 33) == 0)) {
-        t.kind = MV_PF_URLENCODED;
-        return t;
-    }
-    if (n != 19 || strncasecmp(c, "multipart/form-data", 19) != 0)
-        return t;
-    /* from here on it is multipart: no usable boundary leaves it empty,
-     * which every function takes as malformed (never as a body to hand
-     * on unread) */
-    t.kind = MV_PF_MULTIPART;
-    len = strlen(c);
     for (i = n; (r = next_param(c, len, &i, &p)) == 1;) {
         if (p.nlen != 8 || strncasecmp(p.name, "boundary", 8) != 0)
             continue;
@@ -181,28 +348,56 @@ mv_pf_type mv_pf_type_of(const char *ctype)
             if (!bchar(p.value[k]))
                 seen++;
         if (seen == 1)
-            memcpy(t.boundary, p.value, p.vlen + 1);
+            memcpy(t->boundary, p.value, p.vlen + 1);
         at = p.name;
     }
     /* PHP takes the first "boundary" anywhere in the header (in this
-     * case, or else in any case) up to its "=": it must be this one */
+     * case, or else in any case) up to its "=", CGI.pm the first
+     * "boundary=": it must be this one */
     if ((php = strstr(c, "boundary")) == NULL)
         php = strcasestr(c, "boundary");
-    if (r != 0 || seen != 1 || php != at)
-        t.boundary[0] = '\0';
+    if (r != 0 || seen != 1 || php != at || (strstr(c, "boundary=") != NULL && strstr(c, "boundary=") != at))
+        t->boundary[0] = '\0';
+}
+
+/* mv_pf_type_of - the kind of a CONTENT_TYPE */
+mv_pf_type mv_pf_type_of(const char *ctype)
+{
+    mv_pf_type t = {MV_PF_OTHER, ""};
+    const char *c = ctype != NULL ? ctype : "";
+    size_t n;
+
+    c += strspn(c, " \t");
+    n = strcspn(c, ";, \t");                    /* the media type ends as PHP ends it */
+    if (*c == '\0' || strncasecmp(c, "application/x-www-form-urlencoded", 33) == 0)
+        t.kind = MV_PF_URLENCODED;
+    else if (strncasecmp(c, "multipart/", 10) == 0)
+        t.kind = MV_PF_MULTIPART;
+    else
+        return t;
+    if (odd_charset(c, strlen(c)))
+        t.kind = MV_PF_UNREADABLE;
+    else if (t.kind == MV_PF_MULTIPART)
+        /* no usable boundary leaves it empty, which every function
+         * takes as malformed (never as a body to hand on unread) */
+        boundary_of(c, n, &t);
     return t;
 }
+
+/* ---- walking the fields ------------------------------------------------- */
 
 /* A field of either encoding: its name, value and whole span. */
 typedef struct {
     const char *rname;          /* urlencoded: the name as sent */
     size_t rname_len;
-    char name[HDR_MAX];         /* multipart: the name parameter */
+    char name[HDR_MAX];         /* multipart: the strict name parameter */
     bool named;                 /* multipart: it has one */
+    char hdr[BLOCK_MAX];        /* multipart: the unfolded headers, "\n" between lines */
+    size_t hlen;
+    bool odd;                   /* multipart: a transfer encoding or charset we cannot read */
     const char *value;
     size_t value_len;
     size_t start, end;          /* the bytes to cut to remove it */
-    bool file;                  /* a multipart file part */
     bool encoded;               /* the value is %-encoded (urlencoded) */
 } field;
 
@@ -211,14 +406,15 @@ typedef struct {
     const mv_pf_type *t;
     const char *s;
     size_t len, pos, count;
+    const char *seps;           /* urlencoded: "&", or "&;" */
     bool started, done, bad;
     size_t close_at;            /* multipart: where "--boundary--" starts */
     char delim[80];             /* multipart: "--boundary" */
     size_t dn;
 } walker;
 
-/* walk_init - a walk over s[0..len) of type t */
-static void walk_init(walker *w, const mv_pf_type *t, const char *s, size_t len)
+/* walk_init - a walk over s[0..len) of type t (urlencoded: split on seps) */
+static void walk_init(walker *w, const mv_pf_type *t, const char *s, size_t len, const char *seps)
 {
     size_t bl = strnlen(t->boundary, sizeof(t->boundary));
 
@@ -226,6 +422,7 @@ static void walk_init(walker *w, const mv_pf_type *t, const char *s, size_t len)
     w->t = t;
     w->s = s != NULL ? s : "";
     w->len = s != NULL ? len : 0;
+    w->seps = seps;
     if (t->kind == MV_PF_MULTIPART) {
         if (bl == 0 || bl > BOUNDARY_MAX) {
             w->bad = w->done = true;
@@ -235,6 +432,7 @@ static void walk_init(walker *w, const mv_pf_type *t, const char *s, size_t len)
             w->dn = bl + 2;
         }
     } else if (t->kind != MV_PF_URLENCODED) {
+        w->bad = t->kind == MV_PF_UNREADABLE;
         w->done = true;
     }
 }
@@ -254,7 +452,7 @@ static bool next_urlencoded(walker *w, field *f)
         const char *p = w->s + w->pos, *eq;
         size_t rest = w->len - w->pos, seg = 0;
 
-        while (seg < rest && p[seg] != '&' && p[seg] != ';')
+        while (seg < rest && !in_set(p[seg], w->seps))
             seg++;
         f->start = w->pos;
         f->end = w->pos + seg;
@@ -269,27 +467,15 @@ static bool next_urlencoded(walker *w, field *f)
         eq = memchr(p, '=', seg);
         f->rname = p;
         f->rname_len = eq ? (size_t)(eq - p) : seg;
-        f->named = true;
         f->value = eq ? eq + 1 : p + seg;
         f->value_len = eq ? (size_t)(p + seg - (eq + 1)) : 0;
-        f->file = false;
         f->encoded = true;
         return true;
     }
     return false;
 }
 
-/* cat - append n bytes to a header buffer; false if it is full */
-static bool cat(char *b, size_t *bn, const char *s, size_t n)
-{
-    if (n >= HDR_MAX - *bn)
-        return false;
-    memcpy(b + *bn, s, n);
-    *bn += n;
-    return true;
-}
-
-/* disposition - name and filename from a Content-Disposition value */
+/* disposition - the strict name from a Content-Disposition value */
 static bool disposition(const char *cd, size_t n, field *f)
 {
     size_t i = skip_ows(cd, n, 0), start = i;
@@ -319,53 +505,103 @@ static bool disposition(const char *cd, size_t n, field *f)
             if (have_fn)
                 return false;
             have_fn = true;
-            f->file = p.vlen > 0;               /* filename="" is a field to Go */
         }
     }
     return r == 0;
 }
 
-/* headers - a part's header block h[0..n) (each line ending in CRLF):
- * no NUL, no bare CR or LF, names are tokens, folded lines are unfolded,
- * one Content-Disposition at most */
-static bool headers(const char *h, size_t n, field *f)
+/* unfold - the header block h[0..n) (each line ending in CRLF) into
+ * f->hdr, one logical line per "\n": no NUL, no bare CR or LF, no line of
+ * blanks only (Python's cgi ends the headers there), no fold first */
+static bool unfold(const char *h, size_t n, field *f)
 {
-    char cd[HDR_MAX];
-    size_t cdn = 0, i = 0;
-    bool have_cd = false, in_cd = false;
+    size_t i = 0;
 
-    f->named = f->file = false;
-    f->name[0] = '\0';
+    f->hlen = 0;
     if (memchr(h, '\0', n) != NULL)
         return false;
     while (i < n) {
         size_t eol = find(h, n, i, "\r\n", 2), ll;
-        const char *l = h + i, *colon;
+        const char *l = h + i;
+        bool fold;
 
         if (eol == NPOS)
             return false;
         ll = eol - i;
         i = eol + 2;
-        if (memchr(l, '\r', ll) != NULL || memchr(l, '\n', ll) != NULL)
+        fold = ll > 0 && (l[0] == ' ' || l[0] == '\t');
+        if (memchr(l, '\r', ll) != NULL || memchr(l, '\n', ll) != NULL || skip_ows(l, ll, 0) == ll ||
+            (fold && f->hlen == 0) || f->hlen + ll + 1 >= sizeof(f->hdr))
             return false;
-        if (ll > 0 && (l[0] == ' ' || l[0] == '\t')) {   /* obs-fold */
-            if (l == h || (in_cd && !cat(cd, &cdn, l, ll)))
-                return false;
-            continue;
-        }
-        if ((colon = memchr(l, ':', ll)) == NULL || colon == l)
-            return false;
-        for (const char *p = l; p < colon; p++)
-            if (!tchar(*p))
-                return false;
-        in_cd = colon - l == 19 && strncasecmp(l, "content-disposition", 19) == 0;
-        if (in_cd) {
-            if (have_cd || !cat(cd, &cdn, colon + 1, (size_t)(l + ll - colon - 1)))
-                return false;
-            have_cd = true;
-        }
+        if (!fold && f->hlen > 0)
+            f->hdr[f->hlen++] = '\n';
+        memcpy(f->hdr + f->hlen, l, ll);
+        f->hlen += ll;
     }
-    return !have_cd || disposition(cd, cdn, f);
+    f->hdr[f->hlen] = '\0';
+    return true;
+}
+
+/* is_header - is the line l[0..colon) the header called name? */
+static bool is_header(const char *l, const char *colon, const char *name)
+{
+    return (size_t)(colon - l) == strlen(name) && strncasecmp(l, name, strlen(name)) == 0;
+}
+
+/* header_line - one logical header line: names are tokens; one
+ * Content-Disposition; a part that is a form itself is malformed; an
+ * encoding or charset we cannot read marks it odd */
+static bool header_line(const char *l, size_t ll, field *f, bool *have_cd)
+{
+    const char *colon = memchr(l, ':', ll), *v;
+    size_t vn;
+
+    if (colon == NULL || colon == l)
+        return false;
+    for (const char *p = l; p < colon; p++)
+        if (!tchar(*p))
+            return false;
+    v = colon + 1 + skip_ows(colon + 1, (size_t)(l + ll - colon - 1), 0);
+    vn = (size_t)(l + ll - v);
+    while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+        vn--;
+    if (is_header(l, colon, "content-disposition")) {
+        if (*have_cd)
+            return false;
+        *have_cd = true;
+        return disposition(v, vn, f);
+    }
+    if (is_header(l, colon, "content-type")) {
+        if (strncasecmp(v, "multipart/", 10) == 0 || strncasecmp(v, "application/x-www-form-urlencoded", 33) == 0)
+            return false;
+        f->odd = f->odd || odd_charset(v, vn);
+    } else if (is_header(l, colon, "content-transfer-encoding")) {
+        f->odd = f->odd || !((vn == 4 && strncasecmp(v, "7bit", 4) == 0) || (vn == 4 && strncasecmp(v, "8bit", 4) == 0) ||
+                             (vn == 6 && strncasecmp(v, "binary", 6) == 0));
+    }
+    return true;
+}
+
+/* headers - a part's header block h[0..n): unfolded into f->hdr and
+ * checked line by line */
+static bool headers(const char *h, size_t n, field *f)
+{
+    bool have_cd = false;
+    size_t i = 0;
+
+    f->named = f->odd = false;
+    f->name[0] = '\0';
+    if (!unfold(h, n, f))
+        return false;
+    while (i < f->hlen) {
+        const char *l = f->hdr + i, *nl = memchr(l, '\n', f->hlen - i);
+        size_t ll = nl ? (size_t)(nl - l) : f->hlen - i;
+
+        if (!header_line(l, ll, f, &have_cd))
+            return false;
+        i += ll + 1;
+    }
+    return true;
 }
 
 /* next_multipart - the next part; false at the end. Every "--boundary"
@@ -431,46 +667,197 @@ static bool next(walker *w, field *f)
          : w->t->kind == MV_PF_MULTIPART ? next_multipart(w, f) : false;
 }
 
-/* field_is - is f called name? */
-static bool field_is(const field *f, const char *name)
+/* A search for one canonical name among a part's lax readings. */
+typedef struct {
+    const char *want;
+    bool found;
+} seek;
+
+static bool seek_reading(void *arg, const char *v, size_t n)
 {
-    return f->encoded ? name_is(f->rname, f->rname_len, name) : f->named && strcmp(f->name, name) == 0;
+    seek *k = arg;
+
+    k->found = k->found || canon_is(v, n, false, k->want);
+    return !k->found;
 }
 
-/* mv_pf_each - every value of the field name, decoded */
+/* content_id - CGI.pm names multipart/related parts by their Content-ID */
+static bool content_id(const field *f, seek *k)
+{
+    for (size_t i = 0; i < f->hlen; i = (size_t)(strchrnul(f->hdr + i, '\n') - f->hdr) + 1) {
+        const char *l = f->hdr + i, *e = strchrnul(l, '\n');
+        size_t a = 11, b = (size_t)(e - l);
+
+        if (b < 11 || strncasecmp(l, "content-id:", 11) != 0)
+            continue;
+        a = skip_ows(l, b, a);
+        while (b > a && (l[b - 1] == ' ' || l[b - 1] == '\t'))
+            b--;
+        if (b > a + 1 && l[a] == '<' && l[b - 1] == '>')
+            a++, b--;
+        seek_reading(k, l + a, b - a);
+    }
+    return k->found;
+}
+
+/* field_is - could f be read as the field whose canonical name is want? */
+static bool field_is(const field *f, const char *want)
+{
+    seek k = {want, false};
+
+    if (f->encoded)
+        return canon_is(f->rname, f->rname_len, true, want);
+    if (f->named && canon_is(f->name, strlen(f->name), false, want))
+        return true;
+    lax_readings(f->hdr, f->hlen, "name", seek_reading, &k);
+    return k.found || content_id(f, &k);
+}
+
+/* ---- reading values ----------------------------------------------------- */
+
+/* A reading of a wanted field's value handed to the caller. */
+typedef struct {
+    mv_pf_each_fn fn;
+    void *arg;
+    size_t max;
+    bool ok, stop;
+} out;
+
+/* give - one value, NUL-terminated, to the caller: over max is malformed */
+static bool give(void *arg, const char *v, size_t n)
+{
+    out *o = arg;
+    char *c;
+
+    if (n > o->max) {
+        o->ok = false;
+        return false;
+    }
+    if ((c = malloc(n + 1)) == NULL) {
+        o->ok = false;
+        return false;
+    }
+    memcpy(c, v, n);
+    c[n] = '\0';
+    o->stop = !o->fn(o->arg, c, n);
+    free(c);
+    return !o->stop;
+}
+
+/* give_filename - a filename reading, and the part after its last "/"
+ * and after its last "\" (PHP keeps only that) */
+static bool give_filename(void *arg, const char *v, size_t n)
+{
+    const char *s = memrchr(v, '/', n), *b = memrchr(v, '\\', n);
+
+    if (n == 0)
+        return true;            /* filename="": no file, nothing to read */
+    return give(arg, v, n) && (s == NULL || give(arg, s + 1, (size_t)(v + n - s - 1))) &&
+           (b == NULL || give(arg, b + 1, (size_t)(v + n - b - 1)));
+}
+
+/* each_value - the values of a wanted field: a urlencoded value decoded
+ * (a bad escape is malformed); a part's content and every reading of its
+ * filename (a part in an encoding or charset we cannot read is malformed) */
+static bool each_value(const field *f, out *o)
+{
+    size_t n;
+    char *buf;
+
+    if (!f->encoded) {
+        if (f->odd)
+            return o->ok = false;
+        return give(o, f->value, f->value_len) && lax_readings(f->hdr, f->hlen, "filename", give_filename, o);
+    }
+    if ((buf = malloc(f->value_len + 1)) == NULL)
+        return o->ok = false;
+    if (!pct_decode(f->value, f->value_len, buf, f->value_len + 1, &n))
+        o->ok = false;
+    else
+        give(o, buf, n);
+    free(buf);
+    return o->ok && !o->stop;
+}
+
+/* each_reading - every value of the wanted field in one reading of the text */
+static bool each_reading(const mv_pf_type *t, const char *s, size_t len, const char *seps, const char *want,
+                         out *o)
+{
+    walker w;
+    field f;
+
+    walk_init(&w, t, s, len, seps);
+    while (next(&w, &f)) {
+        /* split on ";" too: a pair between two "&" was read already */
+        if (seps[1] != '\0' && (f.start == 0 || s[f.start - 1] == '&') && (f.end == len || s[f.end] == '&'))
+            continue;
+        if (field_is(&f, want) && !each_value(&f, o))
+            break;
+    }
+    if (w.bad)
+        o->ok = false;
+    return o->ok && !o->stop;
+}
+
+/* mv_pf_each - every value any handler could read for the field name */
 bool mv_pf_each(const mv_pf_type *t, const char *s, size_t len, const char *name, size_t max,
                 mv_pf_each_fn fn, void *arg)
 {
-    walker w;
-    char *buf;
-    field f;
-    bool ok;
+    out o = {fn, arg, max, true, false};
+    char want[NAME_MAX_LEN];
 
-    walk_init(&w, t, s, len);
-    buf = malloc((max < w.len ? max : w.len) + 1);     /* a value is never longer than the text */
-    ok = buf != NULL;
-    while (ok && next(&w, &f)) {
-        size_t n = f.value_len;
-
-        if (f.file || !field_is(&f, name))
-            continue;
-        if (f.encoded)
-            ok = pct_decode(f.value, f.value_len, buf, (max < w.len ? max : w.len) + 1, &n) && n <= max;
-        else if ((ok = n <= max))
-            memcpy(buf, f.value, n);
-        if (ok)
-            buf[n] = '\0';
-        if (ok && !fn(arg, buf, n))
-            break;
-    }
-    free(buf);
-    return ok && !w.bad;
+    if (!canon(name, strlen(name), false, want))
+        return false;
+    if (each_reading(t, s, len, "&", want, &o) && t->kind == MV_PF_URLENCODED && memchr(s, ';', len) != NULL)
+        each_reading(t, s, len, "&;", want, &o);
+    return o.ok;
 }
 
-/* strip_urlencoded - keep the other segments, each with the separator
- * before it as it was; a removed one takes the separator before it (or,
- * first, the one after it) */
-static size_t strip_urlencoded(char *s, size_t len, const char *name)
+/* mv_pf_cookie_each - every value of a cookie that could be read as name */
+bool mv_pf_cookie_each(const char *cookie, const char *name, size_t max, mv_pf_each_fn fn, void *arg)
+{
+    out o = {fn, arg, max, true, false};
+    char want[NAME_MAX_LEN];
+    const char *p = cookie != NULL ? cookie : "";
+
+    if (!canon(name, strlen(name), false, want))
+        return false;
+    while (*p != '\0' && o.ok && !o.stop) {
+        size_t seg = strcspn(p, ";"), nl = strcspn(p, "=;");
+        const char *v = p + nl + 1;
+        size_t vn = nl < seg ? seg - nl - 1 : 0;
+
+        if (nl < seg && canon_is(p, nl, true, want)) {
+            char *d = malloc(vn + 1);
+            size_t dn;
+
+            v += skip_ows(v, vn, 0);
+            vn = (size_t)(p + seg - v);
+            while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+                vn--;
+            if (d == NULL) {
+                o.ok = false;
+                break;
+            }
+            if (give(&o, v, vn) && (dn = lax_decode(v, vn, true, d, vn + 1)) > 0 &&
+                (dn != vn || memcmp(d, v, vn) != 0))
+                give(&o, d, dn);
+            if (o.ok && !o.stop && (dn = lax_decode(v, vn, false, d, vn + 1)) > 0 &&
+                (dn != vn || memcmp(d, v, vn) != 0))
+                give(&o, d, dn);
+            free(d);
+        }
+        p += seg + (p[seg] != '\0');
+    }
+    return o.ok;
+}
+
+/* ---- changing the text -------------------------------------------------- */
+
+/* strip_urlencoded - keep the other segments (split on "&" and ";"),
+ * each with the separator before it as it was; a removed one takes the
+ * separator before it (or, first, the one after it) */
+static size_t strip_urlencoded(char *s, size_t len, const char *want)
 {
     size_t o = 0, pos = 0;
     bool kept = false;
@@ -482,7 +869,7 @@ static size_t strip_urlencoded(char *s, size_t len, const char *name)
         while (pos + seg < len && s[pos + seg] != '&' && s[pos + seg] != ';')
             seg++;
         eq = memchr(s + pos, '=', seg);
-        if (seg == 0 || !name_is(s + pos, eq ? (size_t)(eq - (s + pos)) : seg, name)) {
+        if (seg == 0 || !canon_is(s + pos, eq ? (size_t)(eq - (s + pos)) : seg, true, want)) {
             if (kept)
                 s[o++] = s[pos - 1];    /* o < pos: not yet overwritten */
             memmove(s + o, s + pos, seg);
@@ -496,20 +883,23 @@ static size_t strip_urlencoded(char *s, size_t len, const char *name)
     return o;
 }
 
-/* mv_pf_strip - remove every field called name, in place */
+/* mv_pf_strip - remove every field that could be read as name, in place */
 size_t mv_pf_strip(const mv_pf_type *t, char *s, size_t len, const char *name)
 {
     walker w;
     size_t o = 0, last = 0;
+    char want[NAME_MAX_LEN];
     field f;
 
+    if (!canon(name, strlen(name), false, want))
+        return len;             /* no field has such a long name */
     if (t->kind == MV_PF_URLENCODED)
-        return strip_urlencoded(s, len, name);
+        return strip_urlencoded(s, len, want);
     /* multipart: whole parts cut (a file part too: a handler may read it
      * as a value); copies only ever go to bytes already walked */
-    walk_init(&w, t, s, len);
+    walk_init(&w, t, s, len, "&");
     while (next(&w, &f)) {
-        if (!field_is(&f, name))
+        if (!field_is(&f, want))
             continue;
         memmove(s + o, s + last, f.start - last);
         o += f.start - last;
@@ -550,14 +940,14 @@ bool mv_pf_append(const mv_pf_type *t, mv_buf *b, const char *name, const char *
         return false;
     if (*name == '\0' || strlen(name) >= NAME_MAX_LEN)
         return false;
-    walk_init(&w, t, b->data, b->len);
+    walk_init(&w, t, b->data, b->len, "&");
     while (next(&w, &f))
         ;
     if (w.bad || w.count >= MV_FORM_FIELDS_MAX)
         return false;
     if (t->kind == MV_PF_URLENCODED) {
-        if (b->len > 0 && b->data[b->len - 1] != '&' && b->data[b->len - 1] != ';')
-            mv_buf_putc(b, '&');
+        if (b->len > 0 && b->data[b->len - 1] != '&')
+            mv_buf_putc(b, '&');     /* after ";" too: else PHP reads it into the field before */
         mv_pf_pct(b, name, strlen(name));
         mv_buf_putc(b, '=');
         mv_pf_pct(b, value, strlen(value));

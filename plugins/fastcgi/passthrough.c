@@ -23,6 +23,7 @@
 
 #define PAGE_MAX (256 * 1024)   /* a block_page template larger than this is not read */
 #define MARKS_MAX 8             /* warn marks kept for one submission */
+#define SEEN_MAX 16             /* distinct values remembered to verify each once */
 
 struct mv_pass {
     mv_config *cfg;
@@ -43,6 +44,8 @@ typedef struct {
     char blocked_field[64];
     char marks[MARKS_MAX][64];  /* "status:reason" of values that warn */
     size_t nmarks;
+    char seen[SEEN_MAX][MV_INPUT_MAX + 1];  /* values verified already (readings repeat) */
+    size_t nseen;
 } tally;
 
 /* mv_pass_log - one line on stderr */
@@ -95,6 +98,7 @@ static const char *status_text(int status)
     switch (status) {
     case 400: return "400 Bad Request";
     case 413: return "413 Payload Too Large";
+    case 415: return "415 Unsupported Media Type";
     case 422: return "422 Unprocessable Content";
     case 429: return "429 Too Many Requests";
     case 502: return "502 Bad Gateway";
@@ -215,6 +219,11 @@ static bool on_value(void *arg, const char *value, size_t len)
 
     if (len == 0)
         return true;            /* an empty field: the handler's business */
+    for (size_t i = 0; i < t->nseen; i++)
+        if (strcmp(t->seen[i], value) == 0)
+            return true;
+    if (t->nseen < SEEN_MAX && len <= MV_INPUT_MAX)
+        memcpy(t->seen[t->nseen++], value, len + 1);
     if (!mv_plugin_verify_field(t->p, value, len, &v)) {
         mv_pass_log("the verifier cannot answer: field %s handed on unverified", t->name);
         return true;            /* fail open */
@@ -242,33 +251,84 @@ static bool on_value(void *arg, const char *value, size_t len)
     return true;
 }
 
-/* has_form_body - does the request carry its fields in the body? */
+/* has_form_body - does the request carry its fields in the body (where
+ * a warn field goes)? */
 static bool has_form_body(const mv_http_req *r, const mv_pf_type *bt)
 {
     return r->body != NULL && strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
-           bt->kind != MV_PF_OTHER;
+           (bt->kind == MV_PF_URLENCODED || bt->kind == MV_PF_MULTIPART);
 }
 
-/* verify_all - every value of every pass field; false if the form is malformed */
-static bool verify_all(mv_pass *ps, mv_plugin *p, const mv_http_req *r, const mv_pf_type *bt, tally *t)
+/* is_form - a body of a form type, whatever the method: GET bodies are
+ * read too, since a handler may */
+static bool is_form(const mv_http_req *r, const mv_pf_type *bt)
+{
+    return r->body != NULL && (bt->kind == MV_PF_URLENCODED || bt->kind == MV_PF_MULTIPART);
+}
+
+/* The text that is verified and handed on: the query and body as they
+ * came, or copies with a client's forged warn fields removed. Removing
+ * comes first, so that what is verified is what the handler gets (a cut
+ * can change what another field reads as). */
+typedef struct {
+    mv_buf q, b;                /* the copies, when there is a warn field */
+    const char *query, *body;   /* what is verified and handed on */
+    size_t len;
+} text;
+
+/* prepare - the text of the request; false on ENOMEM */
+static bool prepare(mv_pass *ps, const mv_http_req *r, const mv_pf_type *bt, text *x)
+{
+    const char *wf = ps->s->fcgi_warn_field;
+    mv_pf_type qt = {MV_PF_URLENCODED, ""};
+
+    *x = (text){.query = r->query, .body = r->body, .len = r->body_len};
+    if (*wf == '\0')
+        return true;
+    mv_buf_puts(&x->q, r->query);
+    x->q.len = mv_pf_strip(&qt, x->q.data ? x->q.data : "", x->q.len, wf);
+    if (r->body != NULL)
+        mv_buf_put(&x->b, r->body, r->body_len);
+    if (is_form(r, bt))
+        x->b.len = mv_pf_strip(bt, x->b.data ? x->b.data : "", x->b.len, wf);
+    mv_buf_putc(&x->q, '\0');
+    mv_buf_putc(&x->b, '\0');
+    x->q.len--;
+    x->b.len--;
+    x->query = x->q.data;
+    x->body = r->body != NULL ? x->b.data : NULL;
+    x->len = x->b.len;
+    return mv_buf_ok(&x->q) && mv_buf_ok(&x->b);
+}
+
+/* verify_all - every value any handler could read for every pass field,
+ * in the query, the body and the cookies; 0, or the status refusing
+ * the request (400 malformed, 415 unreadable) */
+static int verify_all(mv_pass *ps, mv_plugin *p, const mv_http_req *r, const mv_pf_type *bt, const text *x,
+                      tally *t)
 {
     size_t n;
     const char *const *fields = mv_config_strlist(ps->cfg, "fastcgi.pass_fields", &n);
     mv_pf_type qt = {MV_PF_URLENCODED, ""};
 
+    if (x->len > 0 && bt->kind == MV_PF_UNREADABLE)
+        return 415;
     t->p = p;
     for (size_t i = 0; i < n && t->worst != MV_ACT_BLOCK; i++) {
         t->name = fields[i];
-        if (!mv_pf_each(&qt, r->query, strlen(r->query), fields[i], MV_INPUT_MAX, on_value, t))
-            return false;
-        if (t->worst != MV_ACT_BLOCK && has_form_body(r, bt) &&
-            !mv_pf_each(bt, r->body, r->body_len, fields[i], MV_INPUT_MAX, on_value, t))
-            return false;
+        if (!mv_pf_each(&qt, x->query, strlen(x->query), fields[i], MV_INPUT_MAX, on_value, t))
+            return 400;
+        if (t->worst != MV_ACT_BLOCK && is_form(r, bt) &&
+            !mv_pf_each(bt, x->body, x->len, fields[i], MV_INPUT_MAX, on_value, t))
+            return 400;
+        if (t->worst != MV_ACT_BLOCK &&
+            !mv_pf_cookie_each(mv_http_env(r, "HTTP_COOKIE"), fields[i], MV_INPUT_MAX, on_value, t))
+            return 400;
     }
-    if (r->body_len > 0 && bt->kind == MV_PF_OTHER)
-        mv_pass_log("a body of type %s is handed on unverified (only urlencoded and multipart/form-data "
+    if (x->len > 0 && bt->kind == MV_PF_OTHER)
+        mv_pass_log("a body of type %s is handed on unverified (only urlencoded and multipart types "
                     "are read)", *r->ctype ? r->ctype : "(none)");
-    return true;
+    return 0;
 }
 
 /* ---- blocking ----------------------------------------------------------- */
@@ -385,43 +445,33 @@ static int block_redirect(mv_pass *ps, mv_http_req *r, const tally *t)
 
 /* ---- handing on --------------------------------------------------------- */
 
-/* hand_on - the request, with a forged warn field removed and ours added, to the handler */
-static int hand_on(mv_pass *ps, mv_http_req *r, const mv_pf_type *bt, const tally *t)
+/* hand_on - the request, its warn fields added, to the handler */
+static int hand_on(mv_pass *ps, mv_http_req *r, const mv_pf_type *bt, text *x, const tally *t)
 {
     const char *wf = ps->s->fcgi_warn_field;
     mv_pf_type qt = {MV_PF_URLENCODED, ""};
-    mv_buf q = {0}, b = {0}, mark = {0};
-    mv_pass_req out = {r->query, r->body, r->body_len, NULL, ps->s->fcgi_pass_timeout_ms};
     bool in_body = has_form_body(r, bt);
+    mv_buf mark = {0};
+    mv_pass_req out = {x->query, x->body, x->len, NULL, ps->s->fcgi_pass_timeout_ms};
     int status;
 
-    if (*wf != '\0') {
-        mv_buf_puts(&q, r->query);
-        q.len = mv_pf_strip(&qt, q.data ? q.data : "", q.len, wf);
-        if (r->body != NULL)
-            mv_buf_put(&b, r->body, r->body_len);
-        if (in_body)
-            b.len = mv_pf_strip(bt, b.data ? b.data : "", b.len, wf);
-        for (size_t i = 0; i < t->nmarks; i++)
-            if (!mv_pf_append(in_body ? bt : &qt, in_body ? &b : &q, wf, t->marks[i]))
-                mv_pass_log("cannot add the %s field to the body: only the X-Mailverify header carries the verdict", wf);
-        mv_buf_putc(&q, '\0');
-        mv_buf_putc(&b, '\0');
-        if (!mv_buf_ok(&q) || !mv_buf_ok(&b)) {
-            mv_buf_free(&q);
-            mv_buf_free(&b);
+    for (size_t i = 0; *wf != '\0' && i < t->nmarks; i++) {
+        if (!mv_pf_append(in_body ? bt : &qt, in_body ? &x->b : &x->q, wf, t->marks[i]))
+            mv_pass_log("cannot add the %s field to the body: only the X-Mailverify header carries the verdict", wf);
+        mv_buf_putc(in_body ? &x->b : &x->q, '\0');
+        (in_body ? &x->b : &x->q)->len--;
+    }
+    if (*wf != '\0' && t->nmarks > 0) {
+        if (!mv_buf_ok(&x->q) || !mv_buf_ok(&x->b))
             return mv_pass_error(r, 503, "out of memory");
-        }
-        out.query = q.data;
-        out.body = r->body != NULL || in_body ? b.data : NULL;
-        out.len = b.len - 1;
+        out.query = x->q.data;
+        out.body = r->body != NULL || in_body ? x->b.data : NULL;
+        out.len = x->b.len;
     }
     for (size_t i = 0; i < t->nmarks; i++)
         mv_buf_printf(&mark, "%s%s", i ? ", " : "", t->marks[i]);
     out.mark = t->nmarks > 0 && mv_buf_ok(&mark) ? mark.data : NULL;
     status = ps->http ? mv_pass_http(ps->target, r, &out) : mv_pass_cgi(ps->target, r, &out);
-    mv_buf_free(&q);
-    mv_buf_free(&b);
     mv_buf_free(&mark);
     return status;
 }
@@ -453,6 +503,7 @@ int mv_pass_handle(mv_plugin *p, mv_http_req *r, void *arg)
     mv_pass *ps = arg;
     mv_pf_type bt = mv_pf_type_of(r->ctype);
     tally *t;
+    text x;
     int rc;
 
     if (limited(p, r))
@@ -460,14 +511,19 @@ int mv_pass_handle(mv_plugin *p, mv_http_req *r, void *arg)
     if ((rc = mv_http_read_body(r, (size_t)ps->s->fcgi_max_body)) != 0)
         return mv_pass_error(r, rc, rc == 413 ? "The form is larger than this server accepts."
                                               : "The form arrived incomplete.");
-    if ((t = calloc(1, sizeof(*t))) == NULL)
-        return mv_pass_error(r, 503, "out of memory");
-    if (!verify_all(ps, p, r, &bt, t))
-        rc = mv_pass_error(r, 400, "The form's data is malformed.");
+    if ((t = calloc(1, sizeof(*t))) == NULL || !prepare(ps, r, &bt, &x))
+        rc = mv_pass_error(r, 503, "out of memory");
+    else if ((rc = verify_all(ps, p, r, &bt, &x, t)) != 0)
+        rc = mv_pass_error(r, rc, rc == 415 ? "The form is in a character set this server does not read."
+                                            : "The form's data is malformed.");
     else if (t->worst == MV_ACT_BLOCK)
         rc = ps->redirect ? block_redirect(ps, r, t) : block_page(ps, r, t);
     else
-        rc = hand_on(ps, r, &bt, t);
+        rc = hand_on(ps, r, &bt, &x, t);
+    if (t != NULL) {
+        mv_buf_free(&x.q);
+        mv_buf_free(&x.b);
+    }
     free(t);
     return rc;
 }

@@ -17,10 +17,10 @@
  *   bytes; what is left is the text with spans cut out (a subsequence,
  *   from the front and the back: a common prefix and suffix cover it when
  *   one span went); stripping again changes nothing; and if the text was
- *   well-formed, it still is, the field is gone and every other field
- *   (of a few names) has the values it had;
+ *   well-formed, the field is gone;
  * - append: the text is still there around what was added; the field
- *   has the values it had plus the new one, the others are unchanged.
+ *   has the values it had plus the new one (in some order), the others
+ *   are unchanged.
  */
 #include "passform.h"
 
@@ -65,6 +65,38 @@ static bool same(const mv_buf *a, const mv_buf *b)
     return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
+/* has - is the value v[0..n) among the collected values of b? */
+static bool has(const mv_buf *b, const char *v, size_t n)
+{
+    size_t i = 0, l;
+
+    while (i < b->len) {
+        memcpy(&l, b->data + i, sizeof(l));
+        if (l == n && memcmp(b->data + i + sizeof(l), v, n) == 0)
+            return true;
+        i += sizeof(l) + l;
+    }
+    return false;
+}
+
+/* same_set - the same values, perhaps in another order (the readings of
+ * a text come one after the other: a value added to the first one is
+ * given before those only the second finds) */
+static bool same_set(const mv_buf *a, const mv_buf *b)
+{
+    size_t i = 0, l;
+
+    if (a->len != b->len)
+        return false;
+    while (i < a->len) {
+        memcpy(&l, a->data + i, sizeof(l));
+        if (!has(b, a->data + i + sizeof(l), l))
+            return false;
+        i += sizeof(l) + l;
+    }
+    return true;
+}
+
 /* subsequence - is a[0..an) b[0..bn) with bytes left out? */
 static bool subsequence(const char *a, size_t an, const char *b, size_t bn)
 {
@@ -93,7 +125,7 @@ static bool around(const char *small, size_t sn, const char *big, size_t bn)
 static bool bchar(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != '\0' && strchr("'()+_,-./:=? ", c) != NULL);
+           (c != '\0' && strchr("'()+_-./:=? ", c) != NULL);
 }
 
 /* check_type - what mv_pf_type_of promises */
@@ -101,7 +133,8 @@ static void check_type(const mv_pf_type *t)
 {
     size_t n = strnlen(t->boundary, sizeof(t->boundary));
 
-    CHECK(t->kind == MV_PF_URLENCODED || t->kind == MV_PF_MULTIPART || t->kind == MV_PF_OTHER);
+    CHECK(t->kind == MV_PF_URLENCODED || t->kind == MV_PF_MULTIPART || t->kind == MV_PF_OTHER ||
+          t->kind == MV_PF_UNREADABLE);
     CHECK(n <= 70);
     if (t->kind != MV_PF_MULTIPART)
         CHECK(n == 0);
@@ -115,7 +148,7 @@ static void check_strip(const mv_pf_type *t, const char *s, size_t len, const ch
 {
     char *c = malloc(len ? len : 1);
     size_t n, n2;
-    mv_buf before = {0}, after = {0};
+    mv_buf after = {0};
 
     CHECK(c != NULL);
     memcpy(c, s, len);
@@ -129,15 +162,10 @@ static void check_strip(const mv_pf_type *t, const char *s, size_t len, const ch
     if (wellformed) {
         CHECK(values(t, c, n, name, n + 1, &after));
         CHECK(after.len == 0);
-        for (size_t k = 0; k < NNAMES; k++) {
-            if (strcmp(names[k], name) == 0)
-                continue;
-            /* fewer fields may make a text with too many well-formed */
-            if (values(t, s, len, names[k], len + 1, &before))
-                CHECK(values(t, c, n, names[k], n + 1, &after) && same(&before, &after));
-        }
+        /* other fields are not checked: a cut may change what one reads
+         * as under "&" splitting ("a=1;w=2;%zz" leaves a = "1;%zz"), which
+         * is why the plugin verifies the text after the cut */
     }
-    mv_buf_free(&before);
     mv_buf_free(&after);
     free(c);
 }
@@ -165,7 +193,7 @@ static void check_append(const mv_pf_type *t, const char *s, size_t len, const c
                 mv_buf_put(&before, &vl, sizeof(vl));
                 mv_buf_put(&before, value, vl);
             }
-            CHECK(same(&before, &after));
+            CHECK(same_set(&before, &after));
         }
     } else {
         CHECK(b.len == len && (len == 0 || memcmp(b.data, s, len) == 0));

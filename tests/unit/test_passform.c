@@ -112,12 +112,19 @@ static const tcase type_cases[] = {
     {"application/x-www-form-urlencoded;charset=\"utf-8\"", MV_PF_URLENCODED, ""},
     {" \tapplication/x-www-form-urlencoded ", MV_PF_URLENCODED, ""},
     {"application/x-www-form-urlencoded,text/plain", MV_PF_URLENCODED, ""},   /* as PHP cuts it */
-    {"application/x-www-form-urlencodedX", MV_PF_OTHER, ""},
+    {"application/x-www-form-urlencodedX", MV_PF_URLENCODED, ""},    /* CGI.pm reads the prefix */
+    {"application/x-www-form-urlencoded-foo; charset=latin1", MV_PF_URLENCODED, ""},
+    {"application/x-www-form-urlencoded; charset=iso-8859-15", MV_PF_URLENCODED, ""},
+    {"application/x-www-form-urlencoded; charset=utf-16", MV_PF_UNREADABLE, ""},
+    {"application/x-www-form-urlencoded; x=1; Charset=\"UTF-7\"", MV_PF_UNREADABLE, ""},
+    {"multipart/form-data; boundary=abc; charset=shift_jis", MV_PF_UNREADABLE, ""},
     {"application/x-www-form", MV_PF_OTHER, ""},
     {"application/json", MV_PF_OTHER, ""},
     {"text/plain", MV_PF_OTHER, ""},
-    {"multipart/mixed; boundary=abc", MV_PF_OTHER, ""},
-    {"multipart/form-dataX; boundary=abc", MV_PF_OTHER, ""},
+    {"multipart/mixed; boundary=abc", MV_PF_MULTIPART, "abc"},        /* Python reads any multipart/ */
+    {"multipart/related; boundary=abc", MV_PF_MULTIPART, "abc"},
+    {"multipart/form-dataX; boundary=abc", MV_PF_MULTIPART, "abc"},
+    {"Multipart/Whatever;boundary=abc", MV_PF_MULTIPART, "abc"},
     {"; boundary=abc", MV_PF_OTHER, ""},
     /* boundaries */
     {"multipart/form-data; boundary=abc", MV_PF_MULTIPART, "abc"},
@@ -126,13 +133,14 @@ static const tcase type_cases[] = {
     {"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", MV_PF_MULTIPART,
      "----WebKitFormBoundary7MA4YWxkTrZu0gW"},
     {"multipart/form-data; boundary=\"abc\"", MV_PF_MULTIPART, "abc"},
-    {"multipart/form-data; boundary=\"a b:c,d/e=f?g(h)i+j_k.l'm\"", MV_PF_MULTIPART,
-     "a b:c,d/e=f?g(h)i+j_k.l'm"},
+    {"multipart/form-data; boundary=\"a b:c.d/e=f?g(h)i+j_k.l'm\"", MV_PF_MULTIPART,
+     "a b:c.d/e=f?g(h)i+j_k.l'm"},
+    {"multipart/form-data; boundary=\"a,b\"", MV_PF_MULTIPART, ""},      /* CGI.pm: "a" */
     {"multipart/form-data; charset=utf-8; boundary=abc", MV_PF_MULTIPART, "abc"},
     {"multipart/form-data; boundary=abc; charset=utf-8", MV_PF_MULTIPART, "abc"},
     {"multipart/form-data ;\tboundary=abc ; charset=\"utf-8\" ", MV_PF_MULTIPART, "abc"},
     {"multipart/form-data; boundary=abc;", MV_PF_MULTIPART, "abc"},
-    {"multipart/form-data; boundary=abc; charset=boundary", MV_PF_MULTIPART, "abc"},
+    {"multipart/form-data; boundary=abc; x=boundary", MV_PF_MULTIPART, "abc"},
     {"multipart/form-data; boundary=1234567890123456789012345678901234567890123456789012345678901234567890",
      MV_PF_MULTIPART, "1234567890123456789012345678901234567890123456789012345678901234567890"},
     /* multipart without a usable boundary: malformed, never handed on unread */
@@ -153,7 +161,7 @@ static const tcase type_cases[] = {
     {"multipart/form-data; Boundary=abc; BOUNDARY=abc", MV_PF_MULTIPART, ""},
     /* PHP takes the first "boundary" (in this case, else in any case) up to "=" */
     {"multipart/form-data; xboundary=abc", MV_PF_MULTIPART, ""},
-    {"multipart/form-data; charset=boundary; boundary=abc", MV_PF_MULTIPART, ""},
+    {"multipart/form-data; x=boundary; boundary=abc", MV_PF_MULTIPART, ""},
     {"multipart/form-data; BOUNDARY=abc; x=boundary", MV_PF_MULTIPART, ""},
     {"multipart/form-data; x=BOUNDARY; boundary=abc", MV_PF_MULTIPART, "abc"},
     {"multipart/form-data; x=\"boundary=evil\"; boundary=real", MV_PF_MULTIPART, ""},
@@ -222,7 +230,7 @@ static const ecase url_cases[] = {
     {"x=1&email=a&y=2", "email", true, "a"},
     {"x=1&y=2&email=a", "email", true, "a"},
     /* prefixes and suffixes of the name are other names */
-    {"email2=a&xemail=b&Email=c&emai=d&email+=e&email%20=f", "email", true, NULL},
+    {"email2=a&xemail=b&Email=c&emai=d&email+=e&email%20=f", "email", true, "c"},   /* case is ignored */
     /* empty values, no "=" */
     {"email=", "email", true, ""},
     {"email", "email", true, ""},
@@ -236,9 +244,9 @@ static const ecase url_cases[] = {
     {"&&&", "email", true, NULL},
     /* ";" separates too (CGI.pm splits on it: a field it sees must be seen) */
     {"x=1;email=a", "email", true, "a"},
-    {"email=a;b", "email", true, "a"},
+    {"email=a;b", "email", true, "a;b|a"},                   /* PHP: "a;b", CGI.pm: "a" */
     {"email=a%3Bb", "email", true, "a;b"},
-    {";;email=a;&email=b", "email", true, "a|b"},
+    {";;email=a;&email=b", "email", true, "b|a"},           /* split on "&", then on ";" */
     /* malformed escapes in the wanted value */
     {"email=%", "email", BAD},
     {"email=%4", "email", BAD},
@@ -393,7 +401,8 @@ static void test_urlencoded_strip(void **state)
     /* names are compared decoded; the other bytes are never re-encoded */
     strip(&t, "%77=1&a=%2b+b&x%20y=%7e", "w", "a=%2b+b&x%20y=%7e");
     strip(&t, "w%00junk=1&a=1", "w", "a=1");
-    strip(&t, "ww=1&w2=2&xw=3&W=4&w+=5", "w", "ww=1&w2=2&xw=3&W=4&w+=5");
+    strip(&t, "ww=1&w2=2&xw=3&W=4&w+=5", "w", "ww=1&w2=2&xw=3&w+=5");       /* any case */
+    strip(&t, "w[]=1&%20w=2&x=3;w=4", "w", "x=3");                              /* as PHP, CGI.pm read it */
     strip(&t, "w%zz=1&w%=2&a=%zz", "w", "w%zz=1&w%=2&a=%zz");
     /* empty pairs and separators stay as they were */
     strip(&t, "&&a=1&&w=2&&", "w", "&&a=1&&&");
@@ -428,9 +437,9 @@ static const ecase mp_cases[] = {
     {B "\r\n" CD "\"email\"\r\n\r\na+b%40c\r\n" B "--\r\n", "email", true, "a+b%40c"},
     {B "\r\n" CD "\"email\"\r\n\r\n\r\n" B "--\r\n", "email", true, ""},
     {B "\r\n" CD "\"email\"\r\n\r\n\r\n\r\n" B "--\r\n", "email", true, "\r\n"},
-    /* prefixes of the name are other names */
+    /* prefixes of the name are other names; case is ignored */
     {B "\r\n" CD "\"email2\"\r\n\r\n1\r\n" B "\r\n" CD "\"xemail\"\r\n\r\n2\r\n" B "\r\n" CD "\"Email\"\r\n\r\n3\r\n" B
-     "--\r\n", "email", true, NULL},
+     "--\r\n", "email", true, "3"},
     /* preamble and epilogue */
     {"preamble XyZ\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\nepilogue XyZ -XyZ\r\n", "email", true, "x"},
     {"preamble\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\nepilogue --XyZ\r\n", "email", BAD},
@@ -448,19 +457,41 @@ static const ecase mp_cases[] = {
     {B "\r\nContent-Disposition: form-data ; name=\"email\" \r\n\r\nx\r\n" B "--", "email", true, "x"},
     /* the name: quoting, escaped quotes, a ";" inside */
     {B "\r\n" CD "\"a\\\"b\"\r\n\r\nx\r\n" B "--", "a\"b", true, "x"},
-    {B "\r\n" CD "\"a;name=email\"\r\n\r\nx\r\n" B "--", "email", true, NULL},
+    {B "\r\n" CD "\"a;name=email\"\r\n\r\nx\r\n" B "--", "email", true, "x"},     /* a lax reader's name */
     {B "\r\n" CD "\"a;name=email\"\r\n\r\nx\r\n" B "--", "a;name=email", true, "x"},
     {B "\r\n" CD "\"a\\b\"\r\n\r\nx\r\n" B "--", "a\\b", true, "x"},                  /* \b is itself */
     {B "\r\n" CD "\"\"\r\n\r\nx\r\n" B "--", "", true, "x"},
     {B "\r\n" CD "\"a%22b\"\r\n\r\nx\r\n" B "--", "a%22b", true, "x"},        /* %22 is not decoded */
     {B "\r\n" CD "\"\xC3\xA9\"\r\n\r\nx\r\n" B "--", "\xC3\xA9", true, "x"},
-    /* files are skipped; filename="" is a field (Go reads it as one) */
+    /* files: the content and the filename are values (Python reads the
+     * one, CGI.pm the other); filename="" is a field (Go reads it as one) */
     {B "\r\n" CD "\"email\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nfile\r\n" B "\r\n" CD
-     "\"email\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
-    {B "\r\nContent-Disposition: form-data; filename=a.txt; name=email\r\n\r\nfile\r\n" B "--", "email", true, NULL},
+     "\"email\"\r\n\r\nx\r\n" B "--", "email", true, "file|a.txt|x"},
+    {B "\r\nContent-Disposition: form-data; filename=a.txt; name=email\r\n\r\nfile\r\n" B "--", "email", true,
+     "file|a.txt"},
+    {B "\r\n" CD "\"email\"; filename=\"C:\\dir\\b@x.test\"\r\n\r\nf\r\n" B "--", "email", true,
+     "f|C:\\dir\\b@x.test|b@x.test|C:dirb@x.test"},                                          /* PHP keeps the basename */
     {B "\r\n" CD "\"email\"; filename=\"\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
     {B "\r\n" CD "\"email\"; filenamex=\"a\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
-    {B "\r\n" CD "\"email\"; filename*=\"a\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
+    {B "\r\n" CD "\"email\"; filename*=\"a\"\r\n\r\nx\r\n" B "--", "email", true, "x|a"},
+    {B "\r\n" CD "\"x\"; name*=UTF-8''%65mail\r\n\r\nv\r\n" B "--", "email", true, "v"},  /* RFC 2231 */
+    {B "\r\nContent-Disposition: form-data; name*=UTF-8''%65mail\r\n\r\nv\r\n" B "--", "email", true, "v"},
+    /* names a lax reader finds anywhere in the headers */
+    {B "\r\nContent-Disposition: form-data; filename=\"x name=email;\"\r\n\r\nv\r\n" B "--", "email", true,
+     "v|x name=email;"},
+    {B "\r\nX-A:b Content-Disposition: form-data; name=\"email\"\r\n\r\nv\r\n" B "--", "email", true, "v"},
+    {B "\r\nContent-ID: <email>\r\n\r\nv\r\n" B "--", "email", true, "v"},
+    {B "\r\nContent-Disposition: form-data; name=\"user.email[]\"\r\n\r\nv\r\n" B "--", "user_email", true, "v"},
+    /* what we cannot read in a wanted part; forms inside parts */
+    {B "\r\n" CD "\"email\"\r\nContent-Transfer-Encoding: base64\r\n\r\nYkB4LnRlc3Q=\r\n" B "--", "email", BAD},
+    {B "\r\n" CD "\"x\"\r\nContent-Transfer-Encoding: base64\r\n\r\nYkB4LnRlc3Q=\r\n" B "--", "email", true, NULL},
+    {B "\r\n" CD "\"email\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\nv\r\n" B "--", "email", true, "v"},
+    {B "\r\n" CD "\"email\"\r\nContent-Type: text/plain; charset=utf-7\r\n\r\nv\r\n" B "--", "email", BAD},
+    {B "\r\n" CD "\"x\"\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nv\r\n--q--\r\n" B "--",
+     "email", BAD},
+    {B "\r\n" CD "\"x\"\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nemail=v\r\n" B "--", "email", BAD},
+    /* a header line of blanks only ends the headers for Python */
+    {B "\r\n" CD "\"email\"\r\n \r\nX: y\r\n\r\nv\r\n" B "--", "email", BAD},
     /* parts without headers, without a name, without a Content-Disposition */
     {B "\r\n\r\nno headers\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
     {B "\r\nContent-Type: text/plain\r\n\r\ny\r\n" B "--", "email", true, NULL},
@@ -601,9 +632,9 @@ static void test_multipart_strip(void **state)
     snprintf(in, sizeof(in), "%s%s%s", a, c, B "--\r\n");
     strip(&t, in, "w", in);
     strip(&t, in, "a", B "\r\nContent-Type: text/plain\r\n" CD "\"c\"\r\n\r\n\r\n" B "--\r\n");
-    /* names: exact, prefixes kept */
+    /* names: any case, prefixes kept */
     snprintf(in, sizeof(in), "%s%s", B "\r\n" CD "\"ww\"\r\n\r\nx\r\n" B "\r\n" CD "\"W\"\r\n\r\nx\r\n", B "--");
-    strip(&t, in, "w", in);
+    strip(&t, in, "w", B "\r\n" CD "\"ww\"\r\n\r\nx\r\n" B "--");
     /* malformed: parts before the fault are cut, the rest is left */
     snprintf(in, sizeof(in), "%s%s%s", w, a, B "\r\nbroken");
     snprintf(want, sizeof(want), "%s%s", a, B "\r\nbroken");
@@ -652,9 +683,10 @@ static void test_append_urlencoded(void **state)
     assert_int_equal(b.len, 6);
     assert_memory_equal(b.data, "a=1&w=", 6);
     mv_buf_free(&b);
-    mv_buf_puts(&b, "a=1;");
+    mv_buf_puts(&b, "a=1;");                 /* "&" after ";": PHP would read a = "1;w=x" */
     assert_true(mv_pf_append(&t, &b, "w", "x"));
-    assert_memory_equal(b.data, "a=1;w=x", 7);
+    assert_int_equal(b.len, 8);
+    assert_memory_equal(b.data, "a=1;&w=x", 8);
     /* what cannot be added */
     assert_false(mv_pf_append(&t, &b, "", "x"));
     {

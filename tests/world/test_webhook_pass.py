@@ -314,12 +314,20 @@ class PassCommon:
     def test_accept_multipart_byte_for_byte(self):
         blob = bytes(range(256)) * 4 + b"\r\n--not-the-boundary\r\n\x00"
         body, ctype = multipart([("name", "Zoë".encode()), ("email", b"bob@ok.test"),
-                                 # a file part called email: a file, never a value to verify
-                                 ("email", b"nobody@ok.test", "email.txt"),
+                                 ("attachment", b"nobody@ok.test", "email.txt"),
                                  ("cv", blob, "cv.bin")])
         r = self.post(body, ctype=ctype)
         self.assertHandedOn(r, "POST", "", body, ctype=ctype)
         self.assertRelayed(r)
+
+    def test_file_part_named_like_a_pass_field_is_verified(self):
+        # Python's getvalue() reads a file's content, CGI.pm's param() its
+        # filename: both are values of the field, next to a good one
+        for part in [("email", b"nobody@ok.test", "a@ok.test"), ("email", b"bob@ok.test", "nobody@ok.test")]:
+            body, ctype = multipart([("email", b"bob@ok.test"), part])
+            r = self.post(body, ctype=ctype)
+            self.assertEqual(r.status, 422, r)
+            self.assertIn(b"nobody@ok.test", r.body)
 
     def test_accept_get_query(self):
         query = "email=alice%40ok.test&contact=bob%40ok.test&page=2"
