@@ -108,6 +108,19 @@
 
   function value(st) { return st.input.value.trim(); }
 
+  // Set the field as typing would. React keeps its own "value" property on
+  // the element (inputValueTracking) that records what a script sets, and
+  // reports onChange only when the value differs from the recorded one:
+  // after input.value = v the input event looks like no change, the
+  // component's state keeps the old address and its next render puts it
+  // back. The prototype's setter changes the value without telling it.
+  function setValue(input, v) {
+    var proto = Object.getPrototypeOf(input), d;
+    while (proto && !(d = Object.getOwnPropertyDescriptor(proto, "value"))) proto = Object.getPrototypeOf(proto);
+    if (d && d.set) d.set.call(input, v);
+    else input.value = v;
+  }
+
   function show(st, state, text, suggestion) {
     var input = st.input, msg = st.msg, t = st.opt.text;
     STATES.forEach(function (s) {
@@ -130,7 +143,7 @@
     btn.className = "mv-suggest";
     btn.textContent = suggestion;
     btn.addEventListener("click", function () {
-      input.value = suggestion;
+      setValue(input, suggestion);
       // let other scripts (and frameworks' bindings) see the change
       input.dispatchEvent(new Event("input", { bubbles: true }));
       input.dispatchEvent(new Event("change", { bubbles: true }));
