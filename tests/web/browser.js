@@ -9,6 +9,8 @@
 // (tools/playwright-pkg; PLAYWRIGHT_CORE names another copy). One browser,
 // a fresh context per scenario; each scenario prints "ok NAME 0.42s" or
 // "FAIL NAME: why" and leaves ARTIFACT_DIR/NAME*.png. Exit 1 if any failed.
+// A scenario runs on demo.html unless it names another page of the stack
+// (CONTROLLED: controlled.html, a React-like controlled field in German).
 "use strict";
 const path = require("path");
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -86,6 +88,21 @@ function parserAccepts() {
   }
   return out;
 }
+
+// the page's React-like state (controlled.html)
+const stateValue = (page) => page.evaluate(() => window.state.value);
+const verdicts = (page) => page.evaluate(() => window.verdicts);
+
+// type into controlled.html's field and leave it; the plugin's answer
+async function typeAndLeave(page, email) {
+  const answer = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith("/verify"));
+  await page.click("#email");
+  await page.keyboard.type(email, { delay: 15 });
+  await page.keyboard.press("Tab");
+  return (await answer).json();
+}
+
+const CONTROLLED = "controlled.html";
 
 const scenarios = {
   // the local hint is never stricter than the server's parser
@@ -205,6 +222,77 @@ const scenarios = {
     check(s > 2.5 && s < 6, "submitted after " + s + " s, not ~3 s");
   },
 
+  // a React controlled field: the one-click fix must reach the page's
+  // state, or the page's next render puts the typo back
+  async controlled_fix(page, shot) {
+    // the page does behave like React: a script's .value and an input
+    // event change neither its state nor (after its render) the field
+    const faked = await page.evaluate(() => {
+      const el = document.getElementById("email");
+      el.value = "x@example.com";
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+      return [window.state.value, el.value];
+    });
+    check(faked[0] === "" && faked[1] === "", "the page took a script's .value: " + JSON.stringify(faked));
+    const seen = traffic(page);
+    await page.click("#email");
+    await page.keyboard.type("jane@gmial.com", { delay: 15 });
+    check((await stateValue(page)) === "jane@gmial.com", "typing reaches the state");
+    await page.keyboard.press("Tab");
+    await page.waitForSelector(".mv-suggest");
+    await page.click(".mv-suggest");
+    await page.waitForTimeout(300);                     // a few renders (every 50 ms)
+    const st = await stateValue(page), field = await page.inputValue("#email");
+    check(st === "jane@gmail.com", "the page's state after the click: " + st);
+    check(field === "jane@gmail.com", "the field after the page's renders: " + field);
+    await page.waitForFunction(() => !document.querySelector("#email").classList.contains("mv-checking"));
+    check(seen.verify.includes("email=jane%40gmail.com"), "the fixed address re-checked");
+    await shot("controlled-fixed");
+  },
+
+  // every answer shown is announced on the field, with the answer's facts
+  async verdict_event(page) {
+    const answer = await typeAndLeave(page, "jane@gmial.com");
+    await page.waitForFunction(() => window.verdicts.length >= 1);
+    let v = await verdicts(page);
+    const d = v[0];
+    for (const k of ["status", "reason", "action", "suggestion", "pending"]) {
+      check(d[k] === answer[k], k + ": " + JSON.stringify(d[k]) + ", the answer has " + JSON.stringify(answer[k]));
+    }
+    check(d.suggestion === "jane@gmail.com", "a suggestion, as the test world gives");
+    check(d.address === "jane@gmial.com", "address " + d.address);
+    check(d.fieldId === "email" && d.targetIsField, "fired on the field, naming it");
+    check(d.message === (await msgText(page)), "message is what is shown: " + d.message);
+    check(d.answer && d.answer.normalized === answer.normalized, "the whole answer");
+    await page.click(".mv-suggest");                     // the fixed address: its own answer
+    await page.waitForFunction(() => window.verdicts.length >= 2);
+    await page.waitForTimeout(300);
+    v = await verdicts(page);
+    check(v.length === 2, "one event per answer shown, got " + v.length);
+    check(v[1].address === "jane@gmail.com", "the second is the fixed address: " + v[1].address);
+  },
+
+  // the page's own words (controlled.html is German) over the plugin's English
+  async translated(page, shot) {
+    let answer = await typeAndLeave(page, "jane@gmial.com");
+    check(/^Did you mean/.test(answer.message), "the plugin says, in English: " + answer.message);
+    await waitMsg(page, "Meinten Sie jane@gmail.com?");  // data-text-didyoumean on the tag
+    check(!(await msgText(page)).includes("Did you mean"), "English shown: " + (await msgText(page)));
+    await page.fill("#email", "");
+    answer = await typeAndLeave(page, "throwaway@mailinator.com");
+    check(answer.reason === "disposable" && answer.message === "Disposable email addresses are not accepted.",
+      "the plugin's answer: " + answer.reason + ", " + answer.message);
+    await waitMsg(page, "Wegwerfadressen nehmen wir nicht an.");   // data-text-disposable on the tag
+    check((await msgText(page)) === "Wegwerfadressen nehmen wir nicht an.", "shown: " + (await msgText(page)));
+    await shot("translated");
+    await page.fill("#email", "");
+    answer = await typeAndLeave(page, "nobody@ok.test");
+    check(answer.action === "block" && answer.reason === "rejected_email" && answer.message,
+      "the plugin's answer: " + answer.reason + ", " + answer.message);
+    await waitMsg(page, "Diese Adresse geht hier nicht.");          // the field's data-mailverify-text-block
+    check((await msgText(page)) === "Diese Adresse geht hier nicht.", "shown: " + (await msgText(page)));
+  },
+
   // the plugin is stopped (nginx answers 502): the form submits as usual
   async down(page, shot) {
     const seen = traffic(page);
@@ -215,6 +303,8 @@ const scenarios = {
     await shot("down");
   },
 };
+
+for (const name of ["controlled_fix", "verdict_event", "translated"]) scenarios[name].page = CONTROLLED;
 
 (async () => {
   const t0 = Date.now();
@@ -227,7 +317,7 @@ const scenarios = {
     const shot = (n) => page.screenshot({ path: path.join(artifacts, n + ".png"), fullPage: true });
     const t = Date.now();
     try {
-      await page.goto(url);
+      await page.goto(new URL(scenarios[name].page || "", url).href);
       await page.waitForFunction(() => document.querySelector(".mv-msg"));   // the script is in
       await scenarios[name](page, shot);
       console.log("ok %s %ss", name, ((Date.now() - t) / 1000).toFixed(2));

@@ -13,10 +13,14 @@ suggestion fixed in one click, a warning stopping one submit, a disposable
 address blocked, a real mailbox submitted, a check still pending (a
 tarpit MX) that offers the typo suggestion known offline without
 stopping the form, an endpoint that never answers and one that is down
-(the plugin stopped) failing open. Screenshots go to build/artifacts/*.png
-(ARTIFACTS=DIR for another place): typo, typo-fixed, warn-once,
-disposable, syntax, good, good-thanks, pending-typo, slow-waiting, down,
-and NAME-FAILED for a scenario that failed.
+(the plugin stopped) failing open. On controlled.html (a field kept the
+way React keeps a controlled input, and a page in German): the one-click
+fix reaching the page's state, the mailverify:verdict event, and the
+page's own texts shown instead of the plugin's English. Screenshots go to
+build/artifacts/*.png (ARTIFACTS=DIR for another place): typo,
+typo-fixed, warn-once, disposable, syntax, good, good-thanks,
+pending-typo, slow-waiting, controlled-fixed, translated, down, and
+NAME-FAILED for a scenario that failed.
 """
 import os
 import subprocess
@@ -68,7 +72,8 @@ class DemoPage(unittest.TestCase):
                     open(providers, "w") as out:
                 out.write(f.read() + "\ntarpits.test\n")
             cls.web = WebStack(cls.world, build=BUILD,
-                               extra_config='lists = { providers = "%s"; };\n' % providers)
+                               extra_config='lists = { providers = "%s"; };\n' % providers,
+                               pages=[os.path.join(HERE, "controlled.html")])
             cls.web.start()
         except BaseException:
             cls.world.stop()
@@ -95,6 +100,13 @@ class DemoPage(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         posts = [e for e in self.web.access_log() if e[:2] == ("POST", "/signup")]
         self.assertEqual(len(posts), 4, "warn_once, good, pending_typo and slow submit; nothing else")
+
+    def test_2b_controlled_page(self):
+        """a React-like controlled field, the verdict event, the page's own texts"""
+        before = len(self.web.access_log())
+        rc, out = browser(self.web.url, "controlled_fix", "verdict_event", "translated")
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("/signup", [e[1] for e in self.web.access_log()[before:]])
 
     def test_3_endpoint_down(self):
         self.web.stop_plugin()

@@ -12,7 +12,8 @@ nginx serves a copy of plugins/fastcgi/www at / (index demo.html),
 passes /verify, /healthz and /metrics to mailverify.fcgi on its own
 FastCGI socket (-s 127.0.0.1:9000), and answers POST /signup -- the demo
 form's action -- with a static "Thanks" page, so the access log tells
-whether a form was submitted. Everything lives in WORLD/web/.
+whether a form was submitted. WebStack(..., pages=[FILE...]) serves test
+pages next to the demo. Everything lives in WORLD/web/.
 """
 import json
 import os
@@ -86,7 +87,7 @@ def _wait(what, ip, port, proc, log, timeout=10.0):
 
 class WebStack:
     def __init__(self, world, build="build", ip="127.0.0.1", port=8080, fcgi_port=9000,
-                 extra_config=""):
+                 extra_config="", pages=()):
         self.w = world
         self.binary = os.path.join(os.path.abspath(build), "mailverify.fcgi")
         self.ip, self.port, self.fcgi_port = ip, port, fcgi_port
@@ -94,6 +95,7 @@ class WebStack:
         self.url = "http://%s:%d/" % (ip, port)
         self.config = os.path.join(self.dir, "mailverify.conf")
         self.extra = extra_config
+        self.pages = list(pages)
         self.nginx = self.plugin = None
         self._logs = []
 
@@ -111,6 +113,8 @@ class WebStack:
         os.chmod(d, 0o755)              # nginx's workers run as nobody when started as root
         shutil.rmtree(os.path.join(d, "www"), ignore_errors=True)
         shutil.copytree(WWW, os.path.join(d, "www"))
+        for page in self.pages:
+            shutil.copy(page, os.path.join(d, "www"))
         for dirpath, _, files in os.walk(os.path.join(d, "www")):
             os.chmod(dirpath, 0o755)
             for f in files:

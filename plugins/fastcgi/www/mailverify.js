@@ -14,9 +14,19 @@
  *             with data-mailverify="off" is left alone
  *   delay     ms of typing pause before a check (default 800)
  *   timeout   ms to wait for an answer before giving up (default 3000)
- *   text      (init only) replacements for the strings in TEXT below
+ *   text      the page's own strings: TEXT's keys below, and the
+ *             plugin's reason identifiers (disposable, rejected_email...)
+ *             for the message of an answer; on the tag, one attribute
+ *             each: data-text-KEY="..."
  * A field's data-mailverify-msg="ID" names an element of the page to hold
- * its messages; otherwise one is inserted right after the field.
+ * its messages; otherwise one is inserted right after the field. Its
+ * data-mailverify-text-KEY="..." attributes are its own strings, before
+ * the tag's and init's.
+ *
+ * An answer's message is, first found: the page's text for its reason,
+ * the page's block or warn (tempfail: warn), the plugin's message (in
+ * English), TEXT's block or warn. So a translated page shows its own
+ * language, and the plugin's text only where the page has none.
  *
  * What the person filling in the form sees: a quick local syntax hint
  * (no network); after a pause or on leaving the field, the server's
@@ -34,6 +44,11 @@
  *   form.mv-busy  a submit is waiting for a check
  * The field also gets aria-invalid="true" when its address is refused,
  * and aria-describedby naming its message element.
+ *
+ * Events: after showing the plugin's answer, the field fires
+ * "mailverify:verdict" (a CustomEvent that bubbles); its detail has the
+ * answer's status, reason, action, suggestion and pending, the message as
+ * shown, the address checked, the field, and the whole answer.
  */
 (function () {
   "use strict";
@@ -108,8 +123,54 @@
 
   function value(st) { return st.input.value.trim(); }
 
+  // Set the field as typing would. React keeps its own "value" property on
+  // the element (inputValueTracking) that records what a script sets, and
+  // reports onChange only when the value differs from the recorded one:
+  // after input.value = v the input event looks like no change, the
+  // component's state keeps the old address and its next render puts it
+  // back. The prototype's setter changes the value without telling it.
+  function setValue(input, v) {
+    var proto = Object.getPrototypeOf(input), d;
+    while (proto && !(d = Object.getOwnPropertyDescriptor(proto, "value"))) proto = Object.getPrototypeOf(proto);
+    if (d && d.set) d.set.call(input, v);
+    else input.value = v;
+  }
+
+  // The page's strings from attributes PREFIX + KEY of el. Attribute names
+  // are lower case: data-text-didyoumean is didYouMean.
+  function attrTexts(el, prefix) {
+    var out = {};
+    if (!el) return out;
+    Array.prototype.forEach.call(el.attributes, function (a) {
+      if (a.name.indexOf(prefix) !== 0 || a.name.length === prefix.length) return;
+      var k = a.name.slice(prefix.length);
+      Object.keys(TEXT).forEach(function (t) { if (t.toLowerCase() === k) k = t; });
+      out[k] = a.value;
+    });
+    return out;
+  }
+
+  // An answer's message: the page's own words win over the plugin's
+  // English; the plugin's only where the page has none for this answer.
+  function message(st, res) {
+    var act = res.action === "block" ? "block" : "warn";
+    var mine = function (k) { return Object.prototype.hasOwnProperty.call(st.own, k) && st.own[k]; };
+    return mine(res.reason) || mine(act) || res.message || st.text[act];
+  }
+
+  // Tell the page what was shown, for its own reactions (analytics, a
+  // submit button of its own, a framework's state).
+  function announce(st, v, res) {
+    var detail = {
+      status: res.status, reason: res.reason, action: res.action,
+      suggestion: res.suggestion || null, pending: !!res.pending,
+      message: st.msg.textContent, address: v, field: st.input, answer: res
+    };
+    st.input.dispatchEvent(new CustomEvent("mailverify:verdict", { bubbles: true, detail: detail }));
+  }
+
   function show(st, state, text, suggestion) {
-    var input = st.input, msg = st.msg, t = st.opt.text;
+    var input = st.input, msg = st.msg, t = st.text;
     STATES.forEach(function (s) {
       input.classList.toggle("mv-" + s, s === state);
       msg.classList.toggle("mv-" + s, s === state);
@@ -130,7 +191,7 @@
     btn.className = "mv-suggest";
     btn.textContent = suggestion;
     btn.addEventListener("click", function () {
-      input.value = suggestion;
+      setValue(input, suggestion);
       // let other scripts (and frameworks' bindings) see the change
       input.dispatchEvent(new Event("input", { bubbles: true }));
       input.dispatchEvent(new Event("change", { bubbles: true }));
@@ -144,20 +205,21 @@
   }
 
   function render(st, v, res) {
-    var t = st.opt.text;
     st.shown = v;
     // still being verified: nothing is known against the address, but a
     // typo found offline is worth a word (it never stops the form)
     if (res && res.pending && res.suggestion) {
       show(st, "", "", res.suggestion);
+      announce(st, v, res);
       return;
     }
     if (!res || res.pending || (res.action !== "block" && res.action !== "warn" && res.action !== "tempfail")) {
       show(st, res && !res.pending && res.action === "accept" ? "ok" : "", "");
+      if (res) announce(st, v, res);
       return;
     }
-    var block = res.action === "block";
-    show(st, block ? "block" : "warn", res.message || (block ? t.block : t.warn), res.suggestion);
+    show(st, res.action === "block" ? "block" : "warn", message(st, res), res.suggestion);
+    announce(st, v, res);
     // when it first appeared: a warning counts as read only after SEEN_MS
     if (st.seen !== v) {
       st.seen = v;
@@ -174,7 +236,7 @@
       show(st, "", "");
       return Promise.resolve(null);
     }
-    var bad = syntax(v, st.opt.text);
+    var bad = syntax(v, st.text);
     if (bad) {
       st.shown = v;
       show(st, "block", bad);
@@ -195,7 +257,7 @@
     clearTimeout(st.timer);
     var v = value(st);
     if (v === st.shown) return;
-    var bad = v && syntax(v, st.opt.text);
+    var bad = v && syntax(v, st.text);
     // a new error is not shown mid-word; an error being fixed updates at once
     if (bad && st.input.getAttribute("aria-invalid") === "true") {
       st.shown = v;
@@ -237,7 +299,7 @@
     var waiting = false;
     var plan = list.map(function (st) {
       var v = value(st), c = st.cache.get(v);
-      var local = syntax(v, st.opt.text);
+      var local = syntax(v, st.text);
       var known = local ? { action: "block" } : c && c.settled ? c.result : undefined;
       if (known === undefined) waiting = true;
       return { st: st, v: v, seen: readBefore(st, v), known: known };
@@ -260,7 +322,7 @@
     form.classList.add("mv-busy");
     Promise.all(plan.map(function (p) {
       var done = check(p.st).then(function (res) { p.known = res; });
-      if (p.known === undefined) show(p.st, "checking", p.st.opt.text.checking);
+      if (p.known === undefined) show(p.st, "checking", p.st.text.checking);
       return done;
     })).then(function () {
       form.classList.remove("mv-busy");
@@ -293,7 +355,9 @@
     msg.setAttribute("aria-live", "polite");
     var by = input.getAttribute("aria-describedby");
     if (!by || by.split(/\s+/).indexOf(msg.id) < 0) input.setAttribute("aria-describedby", (by ? by + " " : "") + msg.id);
-    var st = { input: input, msg: msg, opt: opt, cache: new Map(), timer: 0, shown: "", seen: null, seenAt: 0 };
+    var own = Object.assign({}, opt.own, attrTexts(input, "data-mailverify-text-"));
+    var st = { input: input, msg: msg, opt: opt, text: Object.assign({}, TEXT, own), own: own,
+               cache: new Map(), timer: 0, shown: "", seen: null, seenAt: 0 };
     fields.set(input, st);
     input.addEventListener("input", function () { onInput(st); });
     input.addEventListener("blur", function () { check(st); });
@@ -307,7 +371,7 @@
         opt[k] = typeof opt[k] === "number" ? +options[k] : options[k];
       }
     });
-    opt.text = Object.assign({}, TEXT, options.text);
+    opt.own = Object.assign({}, options.text);   // what the page said, apart from TEXT
     Array.prototype.forEach.call(document.querySelectorAll(opt.selector), function (input) {
       enhance(input, opt);
     });
@@ -327,7 +391,8 @@
       endpoint: me.getAttribute("data-endpoint"),
       selector: me.getAttribute("data-selector") || undefined,
       delay: me.getAttribute("data-delay") || undefined,
-      timeout: me.getAttribute("data-timeout") || undefined
+      timeout: me.getAttribute("data-timeout") || undefined,
+      text: attrTexts(me, "data-text-")
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { init(o); });
     else init(o);
