@@ -17,6 +17,7 @@
  */
 #include "config_int.h"
 #include "builtin.h"
+#include "redact.h"
 #include "rules.h"
 #include "slurp.h"
 #include "store.h"
@@ -653,7 +654,7 @@ static bool url_ok(const char *u)
 static void check_meaning(loader *L, config_t *lc)
 {
     const mv_settings *s = &L->cfg->s;
-    char norm[MV_DOMAIN_MAX + 1];
+    char norm[MV_DOMAIN_MAX + 1], masked[4 * 1024 + 16];
 
     if (!mailbox_ok(s->smtp_mail_from))
         config_error(L, config_lookup(lc, "smtp.mail_from"), "'smtp.mail_from' \"%s\" is not an address "
@@ -672,7 +673,7 @@ static void check_meaning(loader *L, config_t *lc)
               s->dns_min_ttl, s->dns_max_ttl);
     if (s->webhook_url[0] != '\0' && !url_ok(s->webhook_url))
         config_error(L, config_lookup(lc, "webhook.url"), "'webhook.url' \"%s\" must be an http:// or "
-              "https:// URL with a host", s->webhook_url);
+              "https:// URL with a host", mv_redact_url(s->webhook_url, masked, sizeof(masked)));
     if (strcmp(s->cache_store, "lmdb") == 0)
         check_lmdb_dir(L, lc, s->cache_lmdb_path);
     if (!mv_store_built(s->cache_store))
@@ -829,17 +830,42 @@ const mv_policy *mv_config_policy(const mv_config *cfg, mv_context ctx)
     return &cfg->policy[(unsigned)ctx < MV_CTX_COUNT ? ctx : MV_CTX_FORM];
 }
 
-/* dump_key - one scalar key's effective value */
+/* is_secret - a key whose whole value is key material (issue 13) */
+static bool is_secret(const char *path)
+{
+    return strstr(path, "secret") != NULL || strstr(path, "password") != NULL ||
+           strstr(path, "passphrase") != NULL;
+}
+
+/* is_url - a key whose value may be a URL, and so may carry credentials
+ * in its userinfo or a token in its query (redact.h) */
+static bool is_url(const char *path)
+{
+    static const char *const urls[] = {
+        "webhook.url", "fastcgi.pass_through", "fastcgi.block_redirect", "cache.redis_server",
+    };
+
+    for (size_t i = 0; i < sizeof(urls) / sizeof(*urls); i++)
+        if (strcmp(urls[i], path) == 0)
+            return true;
+    return false;
+}
+
+/* dump_key - one scalar key's effective value, secrets masked */
 static void dump_key(const mv_config *cfg, const key *k, mv_buf *out)
 {
     const void *p = (const char *)&cfg->s + k->off;
+    char masked[4 * 1024 + 16];         /* a masked value of up to 1024 bytes fits */
 
     if (k->type == KT_BOOL)
         mv_buf_printf(out, "%s = %s\n", k->path, *(const bool *)p ? "true" : "false");
     else if (k->type == KT_INT)
         mv_buf_printf(out, "%s = %lld\n", k->path, *(const long long *)p);
-    else if (k->type == KT_STR && strstr(k->path, "secret") && **(char *const *)p)
-        mv_buf_printf(out, "%s = \"(hidden)\"\n", k->path);
+    else if (k->type == KT_STR && is_secret(k->path) && **(char *const *)p)
+        mv_buf_printf(out, "%s = \"" MV_REDACT_HIDDEN "\"\n", k->path);
+    else if (k->type == KT_STR && is_url(k->path))
+        mv_buf_printf(out, "%s = \"%s\"\n", k->path,
+                      mv_redact_url(*(char *const *)p, masked, sizeof(masked)));
     else if (k->type == KT_STR)
         mv_buf_printf(out, "%s = \"%s\"\n", k->path, *(char *const *)p);
 }

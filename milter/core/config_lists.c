@@ -5,9 +5,11 @@
  * (CIDR blocks), smtp.tls_required_domains (normalized into a set), and
  * the plain lists of the fastcgi group (CORS origins, API keys, pass
  * fields), kept as written. Each is checked in phase 3 with the line of
- * its key; each is shown by config-test --print (API keys hidden).
+ * its key; each is shown by config-test --print (API keys hidden, CORS
+ * origins masked like any URL).
  */
 #include "config_int.h"
+#include "redact.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -222,21 +224,31 @@ void config_strlists_free(mv_config *c)
         free_list(c->strlists[i].v, c->strlists[i].n);
 }
 
-/* dump_list - "key = [ "a", "b" ]" */
-static void dump_list(mv_buf *out, const char *name, char *const *v, size_t n, bool hide)
+/* How a list's entries are shown. */
+enum shown { SHOWN_PLAIN, SHOWN_HIDDEN, SHOWN_URL };
+
+/* dump_list - "key = [ "a", "b" ]"; keys hidden, URLs masked (redact.h) */
+static void dump_list(mv_buf *out, const char *name, char *const *v, size_t n, enum shown how)
 {
+    char masked[4 * 1024 + 16];
+
     mv_buf_printf(out, "%s = [", name);
     for (size_t i = 0; i < n; i++)
-        mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ", hide ? "(hidden)" : v[i]);
+        mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ",
+                      how == SHOWN_HIDDEN ? MV_REDACT_HIDDEN :
+                      how == SHOWN_URL ? mv_redact_url(v[i], masked, sizeof(masked)) : v[i]);
     mv_buf_puts(out, n ? " ]\n" : "]\n");
 }
 
 /* config_strlists_dump - every string-list key for config-test --print */
 void config_strlists_dump(const mv_config *c, mv_buf *out)
 {
-    dump_list(out, "lists.allow", c->allow, c->nallow, false);
-    dump_list(out, "milter.trusted_networks", c->trusted_text, c->ntrusted, false);
+    /* in strlist_keys' order: CORS origins are URLs, API keys secrets */
+    static const enum shown how[] = {SHOWN_URL, SHOWN_HIDDEN, SHOWN_PLAIN};
+
+    dump_list(out, "lists.allow", c->allow, c->nallow, SHOWN_PLAIN);
+    dump_list(out, "milter.trusted_networks", c->trusted_text, c->ntrusted, SHOWN_PLAIN);
     for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++)
-        dump_list(out, strlist_keys[i], c->strlists[i].v, c->strlists[i].n, i == 1);
-    dump_list(out, "smtp.tls_required_domains", c->tls_domains, c->ntls, false);
+        dump_list(out, strlist_keys[i], c->strlists[i].v, c->strlists[i].n, how[i]);
+    dump_list(out, "smtp.tls_required_domains", c->tls_domains, c->ntls, SHOWN_PLAIN);
 }

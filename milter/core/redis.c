@@ -24,6 +24,7 @@
 #ifdef MV_HAVE_HIREDIS
 
 #include "redis_int.h"
+#include "redact.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,7 +38,9 @@ static void connect_now(mv_redis *r);
 
 /* ---- logging -------------------------------------------------------------- */
 
-/* redis_say - one log line, prefixed with the server */
+/* redis_say - one log line, prefixed with the server; the password is
+ * masked wherever it shows up (a server's error reply to AUTH, a TLS
+ * library's message: text we do not write ourselves) */
 void redis_say(mv_redis *r, int prio, const char *fmt, ...)
 {
     char msg[512];
@@ -47,9 +50,13 @@ void redis_say(mv_redis *r, int prio, const char *fmt, ...)
     if (r->log == NULL)
         return;
     n = snprintf(msg, sizeof(msg), "redis %s: ", r->server);
+    if (n < 0 || (size_t)n >= sizeof(msg))
+        n = 0;
     va_start(ap, fmt);
     vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
     va_end(ap);
+    if (r->password != NULL)
+        mv_redact_scrub(msg, sizeof(msg), r->password, strlen(r->password));
     r->log(r->log_arg, prio, msg);
 }
 
@@ -416,7 +423,7 @@ static bool parse_server(const char *s, char **host, char **path, int *port, cha
     const char *colon, *h = s;
     size_t hl;
     long p;
-    char *end, hbuf[64];
+    char *end, hbuf[64], shown[160];  /* the server in messages: it may be a URL with a password */
 
     if (strncmp(s, "unix:", 5) == 0 && s[5] == '/') {
         if (path != NULL && (*path = strdup(s + 5)) == NULL)
@@ -424,18 +431,21 @@ static bool parse_server(const char *s, char **host, char **path, int *port, cha
         return true;
     }
     if ((colon = strrchr(s, ':')) == NULL)
-        return snprintf(err, errsize, "server \"%s\": want host:port or unix:/path", s), false;
+        return snprintf(err, errsize, "server \"%s\": want host:port or unix:/path",
+                        mv_redact_url(s, shown, sizeof(shown))), false;
     hl = (size_t)(colon - s);
     if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']')
         h = s + 1, hl -= 2;
     p = strtol(colon + 1, &end, 10);
     if (hl == 0 || hl >= sizeof(hbuf) || *end != '\0' || p < 1 || p > 65535)
-        return snprintf(err, errsize, "server \"%s\": bad host or port", s), false;
+        return snprintf(err, errsize, "server \"%s\": bad host or port",
+                        mv_redact_url(s, shown, sizeof(shown))), false;
     memcpy(hbuf, h, hl);
     hbuf[hl] = '\0';
     /* hiredis resolves names with a blocking getaddrinfo(): only addresses on the loop */
     if (inet_pton(AF_INET, hbuf, addr) != 1 && inet_pton(AF_INET6, hbuf, addr) != 1)
-        return snprintf(err, errsize, "server \"%s\": give an IP address, not a name", s), false;
+        return snprintf(err, errsize, "server \"%s\": give an IP address, not a name",
+                        mv_redact_url(s, shown, sizeof(shown))), false;
     if (host != NULL && (*host = strdup(hbuf)) == NULL)
         return snprintf(err, errsize, "out of memory"), false;
     *port = (int)p;

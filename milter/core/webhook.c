@@ -14,6 +14,7 @@
 #include "hmac.h"
 #include "json.h"
 #include "loop.h"
+#include "redact.h"
 #include "version.h"
 
 #include <curl/curl.h>
@@ -282,6 +283,8 @@ static bool attempt(mv_webhook *w, CURL *c, const event *e, long timeout_ms, cha
         snprintf(err, size, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
     else if (status < 200 || status > 299)
         snprintf(err, size, "HTTP %ld", status);
+    /* curl's message goes to the log: never with the URL's credentials or token */
+    mv_redact_scrub_url(err, size, w->s->webhook_url);
     if (w->on_attempt != NULL)
         w->on_attempt(w->on_attempt_arg, rc == CURLE_OK && status >= 200 && status <= 299);
     return rc == CURLE_OK && status >= 200 && status <= 299;

@@ -13,6 +13,7 @@
  */
 #include "pass_int.h"
 #include "passthrough.h"
+#include "redact.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -220,16 +221,20 @@ static CURLcode perform(const char *url, mv_http_req *r, const mv_pass_req *q, a
 int mv_pass_http(const char *url, mv_http_req *r, const mv_pass_req *q)
 {
     answer a = {"", "", {0}, {0}, false};
-    char err[CURL_ERROR_SIZE] = "";
+    char err[CURL_ERROR_SIZE] = "", shown[4 * 1024 + 16];
     CURLcode rc = perform(url, r, q, &a, err);
     int status = 0;
 
+    /* the upstream's URL and curl's words on it go to the log masked:
+     * never its credentials or a token in its query (redact.h) */
+    mv_redact_url(url, shown, sizeof(shown));
+    mv_redact_scrub_url(err, sizeof(err), url);
     if (rc == CURLE_OPERATION_TIMEDOUT) {
-        mv_pass_log("%s did not answer within %lld ms", url, q->timeout_ms);
+        mv_pass_log("%s did not answer within %lld ms", shown, q->timeout_ms);
         status = mv_pass_error(r, 504, "The form handler did not answer in time.");
     } else if (rc != CURLE_OK || a.too_big || !mv_buf_ok(&a.head) || !mv_buf_ok(&a.body) ||
                (status = atoi(a.status)) < 100 || status > 599) {
-        mv_pass_log("%s: %s", url, a.too_big ? "answer too large" : err[0] ? err : curl_easy_strerror(rc));
+        mv_pass_log("%s: %s", shown, a.too_big ? "answer too large" : err[0] ? err : curl_easy_strerror(rc));
         status = mv_pass_error(r, 502, "The form handler did not answer properly.");
     } else {
         mv_buf_putc(&a.head, '\0');

@@ -13,6 +13,7 @@
 #include "passthrough.h"
 #include "pass_int.h"
 #include "passform.h"
+#include "redact.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -176,7 +177,10 @@ mv_pass *mv_pass_new(mv_config *cfg, bool *failed)
         return NULL;
     http = strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0;
     if (!http && (strncmp(t, "cgi:", 4) != 0 || t[4] != '/')) {
-        mv_pass_log("fastcgi.pass_through must be \"cgi:/absolute/path\" or \"http://...\", not \"%s\"", t);
+        char shown[4 * 1024 + 16];      /* masked: it may be a URL with a password */
+
+        mv_pass_log("fastcgi.pass_through must be \"cgi:/absolute/path\" or \"http://...\", not \"%s\"",
+                    mv_redact_url(t, shown, sizeof(shown)));
         *failed = true;
         return NULL;
     }

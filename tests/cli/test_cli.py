@@ -287,6 +287,62 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual([x["reason"] for x in v], ["disposable", "unverified"])
         self.assertIn("disp.txt:3: not a valid disposable domain", err)
 
+    def test_secrets_not_printed(self):
+        """Issue 13: config-test --print masks passwords, URL credentials,
+        query tokens and keys; the settings stay recognisable."""
+        path = self.write(
+            'cache = { redis_password = "s3cret-pw"; redis_user = "bob"; };\n'
+            'webhook = { url = "https://bob:hunter2@127.0.0.1:1/x?token=t0ken-value";\n'
+            '            secret = "whsec-value"; };\n'
+            'fastcgi = { pass_through = "http://carol:pa55-carol@127.0.0.1:2/form";\n'
+            '            block_redirect = "https://dave:pa55-dave@blocked.example/why";\n'
+            '            cors_origins = [ "https://erin:pa55-erin@shop.example" ];\n'
+            '            api_keys = [ "apikey-value" ]; };\n')
+        rc, out, err = run("config-test", "--print", path)
+        self.assertEqual(rc, 0, err)
+        text = out.decode("utf-8") + err
+        for secret in ("s3cret-pw", "hunter2", "t0ken-value", "whsec-value", "pa55-carol",
+                       "pa55-dave", "pa55-erin", "apikey-value"):
+            self.assertNotIn(secret, text)
+        for shown in ('cache.redis_password = "(hidden)"',
+                      'webhook.url = "https://***@127.0.0.1:1/x?token=***"',
+                      'fastcgi.pass_through = "http://***@127.0.0.1:2/form"',
+                      'fastcgi.block_redirect = "https://***@blocked.example/why"',
+                      'fastcgi.cors_origins = [ "https://***@shop.example" ]',
+                      'cache.redis_user = "bob"'):
+            self.assertIn(shown, text)
+
+    def test_secrets_not_in_errors(self):
+        """A rejected URL is quoted masked in the error."""
+        path = self.write('webhook = { url = "ftp://bob:hunter2@127.0.0.1/x"; };\n'
+                          'cache = { store = "redis"; redis_server = "redis://bob:hunter3@127.0.0.1:6379";\n'
+                          '          redis_password = "s3cret-pw"; };\n')
+        rc, out, err = run("config-test", "--print", path)
+        self.assertEqual(rc, 78, err)
+        for secret in ("hunter2", "hunter3", "s3cret-pw"):
+            self.assertNotIn(secret, err + out.decode("utf-8"))
+        self.assertIn("ftp://***@127.0.0.1/x", err)
+        self.assertIn("redis://***@127.0.0.1:6379", err)
+
+    def test_list_lines_not_echoed(self):
+        """Issue 13: a list path pointing at the wrong file (/etc/shadow)
+        gets its bad lines reported by file and line number, never quoted."""
+        shadow = os.path.join(self.dir.name, "shadow")
+        with open(shadow, "w") as f:
+            f.write("root:$6$saltsalt$hashhash:19000:0:99999:7:::\n"
+                    "daemon:*:19000:0:99999:7:::\nok.example\n")
+        for key in ("disposable", "disposable_wildcards", "free", "role", "providers", "tlds"):
+            path = self.write('lists = { %s = "%s"; };\n' % (key, shadow))
+            for args in (("config-test", "--print", path),
+                         ("check", "--offline", "--config", path, "a@example.com")):
+                rc, out, err = run(*args)
+                text = out.decode("utf-8") + err
+                if key != "tlds":       # a TLD is any line without a dot
+                    self.assertIn("%s:1: " % shadow, err, (key, args))
+                    self.assertIn("%s:2: " % shadow, err, (key, args))
+                for piece in ("saltsalt", "hashhash", "root:", "daemon:", "19000"):
+                    self.assertNotIn(piece, text, (key, args))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -549,6 +549,38 @@ class Redis(unittest.TestCase):
         finally:
             srv.kill()
 
+    def test_16_secrets_stay_out_of_logs(self):
+        """Issue 13: a daemon and a check with a wrong Redis password, and a
+        list file that is not one (a shadow-like file): the logs say AUTH
+        failed and which lines were refused, never the password nor a line."""
+        port = free_port()
+        srv = RedisServer(port=port, password="right-pw").start()
+        shadow = os.path.join(TMP.name, "shadow")
+        with open(shadow, "w") as f:
+            f.write("root:$6$saltsalt$hashhash:19000:0:99999:7:::\nok.example\n")
+        extra = (cache_conf("127.0.0.1:%d" % port, "s3cret-pw") +
+                 'lists = { free = "%s"; };\n' % shadow)
+        secrets = ("s3cret-pw", "saltsalt", "hashhash", "root:")
+        try:
+            a = NamedMilter(W, "sec", 10049, extra)
+            with a:
+                a.postfix(name="frontsec", ip="127.0.0.68")
+                rcpt_reply("sec1@catchall.test", "127.0.0.68")
+                deadline = time.time() + 10
+                while time.time() < deadline and "AUTH" not in a.log():
+                    time.sleep(0.1)
+                log = a.log()
+            self.assertIn("AUTH", log)
+            self.assertIn("%s:1: " % shadow, log)
+            v, err = check("sec2@catchall.test", cli_conf(extra))
+            self.assertIn("AUTH", err)
+            self.assertIn("%s:1: " % shadow, err)
+            for secret in secrets:
+                self.assertNotIn(secret, log)
+                self.assertNotIn(secret, err)
+        finally:
+            srv.kill()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1156,6 +1156,26 @@ class TestWebhookQueue(WebhookBase, unittest.TestCase):
             receiver.stop()
         stop_clean(self, w)
 
+    def test_secrets_stay_out_of_logs(self):
+        """Issue 13: a failing webhook POST and a failing pass-through
+        upstream, both with credentials and a token in their URLs: the
+        worker's log names them masked, never the secrets."""
+        hook = "https://bob:hunter2@127.0.0.1:%d/hook?token=t0ken-value" % free_port()
+        upstream = "http://carol:pa55-carol@127.0.0.1:%d/form?key=k3y-value" % free_port()
+        w, ng = self.start("wsec", hook, retries=1, retry_base_ms=100,
+                           fastcgi={"pass_through": '"%s"' % upstream})
+        self.pending(ng, "/x", self.address())
+        r = request(ng.url("/x/signup"), b"email=alice%40ok.test", headers={"Content-Type": FORM})
+        self.assertEqual(r.status, 502, r)
+        log = wait_log(w, "dropped after 2 attempts")
+        self.assertIn("attempt 1 failed", log)
+        self.assertIn("http://***@127.0.0.1:", log)         # the upstream, recognisable
+        self.assertIn("/form?key=***", log)
+        stop_clean(self, w)
+        log = w.log()
+        for secret in ("hunter2", "t0ken-value", "pa55-carol", "k3y-value", SECRET):
+            self.assertNotIn(secret, log)
+
     def test_retries_exhausted_logged(self):
         receiver = HTTPRecorder(lambda rec: (500, [], b"no\n"))
         try:
