@@ -91,7 +91,7 @@ $(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o
 
 # the web plugin's parsers and token buckets (no libfcgi), for unit tests
 PLUGIN_LIB := $(B)/libmvplugin.a
-$(PLUGIN_LIB): $(B)/plugins/fastcgi/formparse.o $(B)/plugins/fastcgi/ratelimit.o $(B)/plugins/fastcgi/passform.o
+$(PLUGIN_LIB): $(B)/plugins/fastcgi/formparse.o $(B)/plugins/fastcgi/ratelimit.o $(B)/plugins/fastcgi/passform.o $(B)/plugins/fastcgi/passhdr.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -157,8 +157,8 @@ build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/builtin_S.o
 # the web plugin's parsers
 build-fuzz/fuzz_form: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/formparse.c
 build-fuzz/fuzz_form: plugins/fastcgi/formparse.c plugins/fastcgi/formparse.h
-build-fuzz/fuzz_passform: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/passform.c plugins/fastcgi/formparse.c
-build-fuzz/fuzz_passform: plugins/fastcgi/passform.c plugins/fastcgi/passform.h plugins/fastcgi/formparse.c
+build-fuzz/fuzz_passform: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/passform.c plugins/fastcgi/passhdr.c plugins/fastcgi/formparse.c
+build-fuzz/fuzz_passform: plugins/fastcgi/passform.c plugins/fastcgi/passform.h plugins/fastcgi/passhdr.c plugins/fastcgi/passhdr.h plugins/fastcgi/formparse.c
 
 deps-fuzz:
 	@tools/deps build fuzz

@@ -22,6 +22,7 @@
  */
 #include "passform.h"
 #include "formparse.h"
+#include "passhdr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,16 +31,8 @@
 
 #define NPOS ((size_t)-1)
 #define BOUNDARY_MAX 70         /* RFC 2046 */
-#define HDR_MAX 2048            /* a parameter's value */
 #define BLOCK_MAX 8192          /* a part's unfolded header block */
-#define NAME_MAX_LEN 256        /* an added field's name, with its NUL; a canonical name */
-
-/* hexval - a hex digit's value, or -1 */
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
+#define NAME_LEN_MAX 256        /* an added field's name, with its NUL */
 
 /* pct_decode - %XX and "+" decoded into out (NUL-terminated); false if
  * malformed or longer than size - 1 (formparse's decoder: one rule for
@@ -49,348 +42,13 @@ static bool pct_decode(const char *s, size_t n, char *out, size_t size, size_t *
     return mv_form_url_decode(s, n, out, size, outlen) == MV_FORM_OK;
 }
 
-/* pct_at - the byte an escape at s[i] stands for, or -1 if none starts there */
-static int pct_at(const char *s, size_t n, size_t i)
-{
-    if (s[i] != '%' || i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
-        return -1;
-    return hexval(s[i + 1]) << 4 | hexval(s[i + 2]);
-}
-
-/* lax_decode - %XX decoded where it is one, other bytes as they are (a
- * handler keeps a bad escape literally); "+" a space when plus; at most
- * size - 1 bytes out, NUL-terminated; the length */
-static size_t lax_decode(const char *s, size_t n, bool plus, char *out, size_t size)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < n && o + 1 < size; i++) {
-        int c = pct_at(s, n, i);
-
-        if (c >= 0)
-            i += 2;
-        else
-            c = s[i] == '+' && plus ? ' ' : (unsigned char)s[i];
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return o;
-}
-
-/* in_set - is c one of the characters of set (never its NUL)? */
-static bool in_set(char c, const char *set)
-{
-    return c != '\0' && strchr(set, c) != NULL;
-}
-
-/* ---- names -------------------------------------------------------------- */
-
-/* canon - a field name as the loosest reader sees it (passform.h): decoded
- * if pct, up to a NUL or "[", leading blanks dropped, " " and "." as "_",
- * ASCII case folded; false if longer than any name looked for */
-static bool canon(const char *s, size_t n, bool pct, char out[NAME_MAX_LEN])
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        int c = pct ? pct_at(s, n, i) : -1;
-
-        if (c >= 0)
-            i += 2;
-        else
-            c = pct && s[i] == '+' ? ' ' : (unsigned char)s[i];
-        if (c == '\0' || c == '[')
-            break;
-        if (o == 0 && (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
-            continue;
-        if (o + 1 >= NAME_MAX_LEN)
-            return false;
-        out[o++] = c == ' ' || c == '.' ? '_' : c >= 'A' && c <= 'Z' ? (char)(c + 32) : (char)c;
-    }
-    out[o] = '\0';
-    return true;
-}
-
-/* canon_is - is the name s[0..n) read as the canonical name want? */
-static bool canon_is(const char *s, size_t n, bool pct, const char *want)
-{
-    char c[NAME_MAX_LEN];
-
-    return canon(s, n, pct, c) && strcmp(c, want) == 0;
-}
-
-/* ---- header syntax ------------------------------------------------------ */
-
-/* tchar - an RFC 7230 token character */
-static bool tchar(char c)
-{
-    return c > 32 && c < 127 && strchr("\"(),/:;<=>?@[\\]{}", c) == NULL;
-}
-
-/* bchar - an RFC 2046 boundary character (space only inside), less ","
- * (CGI.pm's boundary ends there) */
-static bool bchar(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != '\0' && strchr("'()+_-./:=? ", c) != NULL);
-}
-
-/* A parameter of a header value: name=value, the value unquoted. */
-typedef struct {
-    const char *name;
-    size_t nlen;
-    char value[HDR_MAX];
-    size_t vlen;
-    bool quoted;
-} param;
-
-/* skip_ows - past spaces and tabs */
-static size_t skip_ows(const char *h, size_t n, size_t k)
-{
-    while (k < n && (h[k] == ' ' || h[k] == '\t'))
-        k++;
-    return k;
-}
-
-/* next_param - the next "; name=value" of h[*i..n): 1 with one, 0 at the
- * end, -1 if malformed. In a quoted value \" is a quote and any other
- * backslash is itself (as PHP reads it: a handler that also took \\ as
- * one backslash would end the string elsewhere, and then a parameter
- * after it would be seen by one parser only; such texts fail elsewhere
- * here: a stray quote or backslash outside quotes is malformed). */
-static int next_param(const char *h, size_t n, size_t *i, param *p)
-{
-    size_t k = skip_ows(h, n, *i);
-
-    if (k == n)
-        return 0;
-    if (h[k] != ';')
-        return -1;
-    if ((k = skip_ows(h, n, k + 1)) == n) {    /* a trailing ";" */
-        *i = k;
-        return 0;
-    }
-    p->name = h + k;
-    while (k < n && tchar(h[k]))
-        k++;
-    p->nlen = (size_t)(h + k - p->name);
-    if (p->nlen == 0 || k == n || h[k++] != '=')
-        return -1;
-    p->vlen = 0;
-    if ((p->quoted = k < n && h[k] == '"')) {
-        for (k++; k < n && h[k] != '"'; k++) {
-            if (h[k] == '\\' && k + 1 < n && h[k + 1] == '"')
-                k++;
-            if (p->vlen + 1 >= sizeof(p->value))
-                return -1;
-            p->value[p->vlen++] = h[k];
-        }
-        if (k++ == n)                           /* never closed */
-            return -1;
-    } else {
-        for (; k < n && tchar(h[k]); k++) {
-            if (p->vlen + 1 >= sizeof(p->value))
-                return -1;
-            p->value[p->vlen++] = h[k];
-        }
-        if (p->vlen == 0)
-            return -1;
-    }
-    p->value[p->vlen] = '\0';
-    *i = k;
-    return 1;
-}
-
-/* ---- lax readings -------------------------------------------------------- */
-
-/* Called with each reading of a value (NUL-terminated); false stops. */
-typedef bool (*reading_fn)(void *arg, const char *v, size_t n);
-
-/* quoted_readings - the readings of a quoted value at h[k] == '"': up to
- * the next quote as it is, and with backslash escapes taken; *end past it */
-static bool quoted_readings(const char *h, size_t n, size_t k, reading_fn fn, void *arg)
-{
-    char v[HDR_MAX];
-    size_t o = 0, e = k + 1;
-
-    while (e < n && h[e] != '"')
-        e++;
-    if (!fn(arg, h + k + 1, e - k - 1))
-        return false;
-    if (memchr(h + k + 1, '\\', e - k - 1) == NULL)
-        return true;            /* no escapes: one reading */
-    for (e = k + 1; e < n && h[e] != '"' && o + 1 < sizeof(v); e++) {
-        if (h[e] == '\\' && e + 1 < n)
-            e++;
-        v[o++] = h[e];
-    }
-    v[o] = '\0';
-    return fn(arg, v, o);
-}
-
-/* plain_readings - the readings of an unquoted value at h[k]: up to a
- * blank or ";" (CGI.pm), and also up to "," or a quote */
-static bool plain_readings(const char *h, size_t n, size_t k, reading_fn fn, void *arg)
-{
-    size_t a = k, b = k;
-
-    while (a < n && !in_set(h[a], " \t\n;"))
-        a++;
-    while (b < n && !in_set(h[b], " \t\n;,\""))
-        b++;
-    return fn(arg, h + k, a - k) && (a == b || fn(arg, h + k, b - k));
-}
-
-/* An RFC 2231 reading (charset'language'%XX) passed on decoded. */
-typedef struct {
-    reading_fn fn;
-    void *arg;
-} ext;
-
-static bool ext_reading(void *arg, const char *v, size_t n)
-{
-    const ext *x = arg;
-    const char *q1 = memchr(v, '\'', n), *q2 = q1 ? memchr(q1 + 1, '\'', (size_t)(v + n - q1 - 1)) : NULL;
-    char d[HDR_MAX];
-    size_t dn;
-
-    if (!x->fn(x->arg, v, n))
-        return false;
-    if (q2 == NULL)
-        return true;
-    dn = lax_decode(q2 + 1, (size_t)(v + n - q2 - 1), false, d, sizeof(d));
-    return x->fn(x->arg, d, dn);
-}
-
-/* lax_readings - every reading of every "key=value" in h[0..n) where key
- * (any case) does not continue a longer word: "name" finds name=, name*=,
- * name*0*= and "; name = x", but not filename=. Blanks around "=" are
- * allowed; "*" forms are also read as RFC 2231. false if fn stopped. */
-static bool lax_readings(const char *h, size_t n, const char *key, reading_fn fn, void *arg)
-{
-    size_t kl = strlen(key);
-
-    for (size_t i = 0; i + kl <= n; i++) {
-        size_t k = i + kl;
-        bool star = false;
-        ext x = {fn, arg};
-        char b = i > 0 ? h[i - 1] : ' ';
-
-        if (strncasecmp(h + i, key, kl) != 0 || (b >= '0' && b <= '9') || ((b | 32) >= 'a' && (b | 32) <= 'z'))
-            continue;
-        for (; k < n && (h[k] == '*' || (h[k] >= '0' && h[k] <= '9')); k++)
-            star = star || h[k] == '*';
-        k = skip_ows(h, n, k);
-        if (k == n || h[k] != '=')
-            continue;
-        k = skip_ows(h, n, k + 1);
-        if (k < n && h[k] == '"' ? !quoted_readings(h, n, k, star ? ext_reading : fn, star ? (void *)&x : arg)
-                                 : !plain_readings(h, n, k, star ? ext_reading : fn, star ? (void *)&x : arg))
-            return false;
-    }
-    return true;
-}
-
-/* ---- types -------------------------------------------------------------- */
-
-/* ascii_safe - a charset in which "@", ".", letters and digits are the
- * bytes they are in ASCII and never part of a longer character (so the
- * handler reads the address we read); an empty one is the default */
-static bool ascii_safe(const char *v, size_t n)
-{
-    static const char *const exact[] = {"utf-8", "utf8", "us-ascii", "ascii", "latin1", "latin-1", NULL};
-    static const char *const prefix[] = {"iso-8859-", "iso8859-", "iso_8859-", "windows-125", "cp125", NULL};
-
-    if (n == 0)
-        return true;
-    for (size_t i = 0; exact[i] != NULL; i++)
-        if (strlen(exact[i]) == n && strncasecmp(v, exact[i], n) == 0)
-            return true;
-    for (size_t i = 0; prefix[i] != NULL; i++)
-        if (n > strlen(prefix[i]) && strncasecmp(v, prefix[i], strlen(prefix[i])) == 0)
-            return true;
-    return false;
-}
-
-static bool charset_reading(void *arg, const char *v, size_t n)
-{
-    bool *odd = arg;
-
-    *odd = *odd || !ascii_safe(v, n);
-    return true;
-}
-
-/* odd_charset - does any reading of a "charset" parameter in h name a
- * charset we cannot read addresses in? */
-static bool odd_charset(const char *h, size_t n)
-{
-    bool odd = false;
-
-    lax_readings(h, n, "charset", charset_reading, &odd);
-    return odd;
-}
-
-/* boundary_of - the one boundary of a multipart type c (its media type
- * n bytes long) into t->boundary, or leave it empty */
-static void boundary_of(const char *c, size_t n, mv_pf_type *t)
-{
-    size_t i, len = strlen(c), seen = 0;
-    const char *at = NULL, *php;
-    param p;
-    int r;
-
-    for (i = n; (r = next_param(c, len, &i, &p)) == 1;) {
-        if (p.nlen != 8 || strncasecmp(p.name, "boundary", 8) != 0)
-            continue;
-        if (seen++ > 0 || p.vlen < 1 || p.vlen > BOUNDARY_MAX || p.value[p.vlen - 1] == ' ')
-            break;
-        for (size_t k = 0; k < p.vlen; k++)
-            if (!bchar(p.value[k]))
-                seen++;
-        if (seen == 1)
-            memcpy(t->boundary, p.value, p.vlen + 1);
-        at = p.name;
-    }
-    /* PHP takes the first "boundary" anywhere in the header (in this
-     * case, or else in any case) up to its "=", CGI.pm the first
-     * "boundary=": it must be this one */
-    if ((php = strstr(c, "boundary")) == NULL)
-        php = strcasestr(c, "boundary");
-    if (r != 0 || seen != 1 || php != at || (strstr(c, "boundary=") != NULL && strstr(c, "boundary=") != at))
-        t->boundary[0] = '\0';
-}
-
-/* mv_pf_type_of - the kind of a CONTENT_TYPE */
-mv_pf_type mv_pf_type_of(const char *ctype)
-{
-    mv_pf_type t = {MV_PF_OTHER, ""};
-    const char *c = ctype != NULL ? ctype : "";
-    size_t n;
-
-    c += strspn(c, " \t");
-    n = strcspn(c, ";, \t");                    /* the media type ends as PHP ends it */
-    if (*c == '\0' || strncasecmp(c, "application/x-www-form-urlencoded", 33) == 0)
-        t.kind = MV_PF_URLENCODED;
-    else if (strncasecmp(c, "multipart/", 10) == 0)
-        t.kind = MV_PF_MULTIPART;
-    else
-        return t;
-    if (odd_charset(c, strlen(c)))
-        t.kind = MV_PF_UNREADABLE;
-    else if (t.kind == MV_PF_MULTIPART)
-        /* no usable boundary leaves it empty, which every function
-         * takes as malformed (never as a body to hand on unread) */
-        boundary_of(c, n, &t);
-    return t;
-}
-
 /* ---- walking the fields ------------------------------------------------- */
 
 /* A field of either encoding: its name, value and whole span. */
 typedef struct {
     const char *rname;          /* urlencoded: the name as sent */
     size_t rname_len;
-    char name[HDR_MAX];         /* multipart: the strict name parameter */
+    char name[MV_PH_VALUE_MAX];         /* multipart: the strict name parameter */
     bool named;                 /* multipart: it has one */
     char hdr[BLOCK_MAX];        /* multipart: the unfolded headers, "\n" between lines */
     size_t hlen;
@@ -452,7 +110,7 @@ static bool next_urlencoded(walker *w, field *f)
         const char *p = w->s + w->pos, *eq;
         size_t rest = w->len - w->pos, seg = 0;
 
-        while (seg < rest && !in_set(p[seg], w->seps))
+        while (seg < rest && !mv_ph_in_set(p[seg], w->seps))
             seg++;
         f->start = w->pos;
         f->end = w->pos + seg;
@@ -478,16 +136,16 @@ static bool next_urlencoded(walker *w, field *f)
 /* disposition - the strict name from a Content-Disposition value */
 static bool disposition(const char *cd, size_t n, field *f)
 {
-    size_t i = skip_ows(cd, n, 0), start = i;
+    size_t i = mv_ph_skip_ows(cd, n, 0), start = i;
     bool have_fn = false;
-    param p;
+    mv_ph_param p;
     int r;
 
-    while (i < n && tchar(cd[i]))                /* form-data (any type: PHP ignores it) */
+    while (i < n && mv_ph_tchar(cd[i]))                /* form-data (any type: PHP ignores it) */
         i++;
     if (i == start)
         return false;
-    while ((r = next_param(cd, n, &i, &p)) == 1) {
+    while ((r = mv_ph_next_param(cd, n, &i, &p)) == 1) {
         bool is_name = p.nlen == 4 && strncasecmp(p.name, "name", 4) == 0;
         bool is_fn = p.nlen == 8 && strncasecmp(p.name, "filename", 8) == 0;
 
@@ -530,7 +188,7 @@ static bool unfold(const char *h, size_t n, field *f)
         ll = eol - i;
         i = eol + 2;
         fold = ll > 0 && (l[0] == ' ' || l[0] == '\t');
-        if (memchr(l, '\r', ll) != NULL || memchr(l, '\n', ll) != NULL || skip_ows(l, ll, 0) == ll ||
+        if (memchr(l, '\r', ll) != NULL || memchr(l, '\n', ll) != NULL || mv_ph_skip_ows(l, ll, 0) == ll ||
             (fold && f->hlen == 0) || f->hlen + ll + 1 >= sizeof(f->hdr))
             return false;
         if (!fold && f->hlen > 0)
@@ -559,9 +217,9 @@ static bool header_line(const char *l, size_t ll, field *f, bool *have_cd)
     if (colon == NULL || colon == l)
         return false;
     for (const char *p = l; p < colon; p++)
-        if (!tchar(*p))
+        if (!mv_ph_tchar(*p))
             return false;
-    v = colon + 1 + skip_ows(colon + 1, (size_t)(l + ll - colon - 1), 0);
+    v = colon + 1 + mv_ph_skip_ows(colon + 1, (size_t)(l + ll - colon - 1), 0);
     vn = (size_t)(l + ll - v);
     while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
         vn--;
@@ -574,7 +232,7 @@ static bool header_line(const char *l, size_t ll, field *f, bool *have_cd)
     if (is_header(l, colon, "content-type")) {
         if (strncasecmp(v, "multipart/", 10) == 0 || strncasecmp(v, "application/x-www-form-urlencoded", 33) == 0)
             return false;
-        f->odd = f->odd || odd_charset(v, vn);
+        f->odd = f->odd || mv_ph_odd_charset(v, vn);
     } else if (is_header(l, colon, "content-transfer-encoding")) {
         f->odd = f->odd || !((vn == 4 && strncasecmp(v, "7bit", 4) == 0) || (vn == 4 && strncasecmp(v, "8bit", 4) == 0) ||
                              (vn == 6 && strncasecmp(v, "binary", 6) == 0));
@@ -631,7 +289,7 @@ static bool next_multipart(walker *w, field *f)
         w->done = true;
         return false;
     }
-    after = skip_ows(s, w->len, after);
+    after = mv_ph_skip_ows(s, w->len, after);
     if (after + 2 > w->len || memcmp(s + after, "\r\n", 2) != 0)
         goto bad;
     hs = after + 2;
@@ -677,7 +335,7 @@ static bool seek_reading(void *arg, const char *v, size_t n)
 {
     seek *k = arg;
 
-    k->found = k->found || canon_is(v, n, false, k->want);
+    k->found = k->found || mv_ph_canon_is(v, n, false, k->want);
     return !k->found;
 }
 
@@ -690,7 +348,7 @@ static bool content_id(const field *f, seek *k)
 
         if (b < 11 || strncasecmp(l, "content-id:", 11) != 0)
             continue;
-        a = skip_ows(l, b, a);
+        a = mv_ph_skip_ows(l, b, a);
         while (b > a && (l[b - 1] == ' ' || l[b - 1] == '\t'))
             b--;
         if (b > a + 1 && l[a] == '<' && l[b - 1] == '>')
@@ -706,10 +364,10 @@ static bool field_is(const field *f, const char *want)
     seek k = {want, false};
 
     if (f->encoded)
-        return canon_is(f->rname, f->rname_len, true, want);
-    if (f->named && canon_is(f->name, strlen(f->name), false, want))
+        return mv_ph_canon_is(f->rname, f->rname_len, true, want);
+    if (f->named && mv_ph_canon_is(f->name, strlen(f->name), false, want))
         return true;
-    lax_readings(f->hdr, f->hlen, "name", seek_reading, &k);
+    mv_ph_lax_readings(f->hdr, f->hlen, "name", seek_reading, &k);
     return k.found || content_id(f, &k);
 }
 
@@ -767,7 +425,7 @@ static bool each_value(const field *f, out *o)
     if (!f->encoded) {
         if (f->odd)
             return o->ok = false;
-        return give(o, f->value, f->value_len) && lax_readings(f->hdr, f->hlen, "filename", give_filename, o);
+        return give(o, f->value, f->value_len) && mv_ph_lax_readings(f->hdr, f->hlen, "filename", give_filename, o);
     }
     if ((buf = malloc(f->value_len + 1)) == NULL)
         return o->ok = false;
@@ -804,9 +462,9 @@ bool mv_pf_each(const mv_pf_type *t, const char *s, size_t len, const char *name
                 mv_pf_each_fn fn, void *arg)
 {
     out o = {fn, arg, max, true, false};
-    char want[NAME_MAX_LEN];
+    char want[MV_PH_NAME_MAX];
 
-    if (!canon(name, strlen(name), false, want))
+    if (!mv_ph_canon(name, strlen(name), false, want))
         return false;
     if (each_reading(t, s, len, "&", want, &o) && t->kind == MV_PF_URLENCODED && memchr(s, ';', len) != NULL)
         each_reading(t, s, len, "&;", want, &o);
@@ -817,21 +475,21 @@ bool mv_pf_each(const mv_pf_type *t, const char *s, size_t len, const char *name
 bool mv_pf_cookie_each(const char *cookie, const char *name, size_t max, mv_pf_each_fn fn, void *arg)
 {
     out o = {fn, arg, max, true, false};
-    char want[NAME_MAX_LEN];
+    char want[MV_PH_NAME_MAX];
     const char *p = cookie != NULL ? cookie : "";
 
-    if (!canon(name, strlen(name), false, want))
+    if (!mv_ph_canon(name, strlen(name), false, want))
         return false;
     while (*p != '\0' && o.ok && !o.stop) {
         size_t seg = strcspn(p, ";"), nl = strcspn(p, "=;");
         const char *v = p + nl + 1;
         size_t vn = nl < seg ? seg - nl - 1 : 0;
 
-        if (nl < seg && canon_is(p, nl, true, want)) {
+        if (nl < seg && mv_ph_canon_is(p, nl, true, want)) {
             char *d = malloc(vn + 1);
             size_t dn;
 
-            v += skip_ows(v, vn, 0);
+            v += mv_ph_skip_ows(v, vn, 0);
             vn = (size_t)(p + seg - v);
             while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
                 vn--;
@@ -839,10 +497,10 @@ bool mv_pf_cookie_each(const char *cookie, const char *name, size_t max, mv_pf_e
                 o.ok = false;
                 break;
             }
-            if (give(&o, v, vn) && (dn = lax_decode(v, vn, true, d, vn + 1)) > 0 &&
+            if (give(&o, v, vn) && (dn = mv_ph_lax_decode(v, vn, true, d, vn + 1)) > 0 &&
                 (dn != vn || memcmp(d, v, vn) != 0))
                 give(&o, d, dn);
-            if (o.ok && !o.stop && (dn = lax_decode(v, vn, false, d, vn + 1)) > 0 &&
+            if (o.ok && !o.stop && (dn = mv_ph_lax_decode(v, vn, false, d, vn + 1)) > 0 &&
                 (dn != vn || memcmp(d, v, vn) != 0))
                 give(&o, d, dn);
             free(d);
@@ -869,7 +527,7 @@ static size_t strip_urlencoded(char *s, size_t len, const char *want)
         while (pos + seg < len && s[pos + seg] != '&' && s[pos + seg] != ';')
             seg++;
         eq = memchr(s + pos, '=', seg);
-        if (seg == 0 || !canon_is(s + pos, eq ? (size_t)(eq - (s + pos)) : seg, true, want)) {
+        if (seg == 0 || !mv_ph_canon_is(s + pos, eq ? (size_t)(eq - (s + pos)) : seg, true, want)) {
             if (kept)
                 s[o++] = s[pos - 1];    /* o < pos: not yet overwritten */
             memmove(s + o, s + pos, seg);
@@ -888,10 +546,10 @@ size_t mv_pf_strip(const mv_pf_type *t, char *s, size_t len, const char *name)
 {
     walker w;
     size_t o = 0, last = 0;
-    char want[NAME_MAX_LEN];
+    char want[MV_PH_NAME_MAX];
     field f;
 
-    if (!canon(name, strlen(name), false, want))
+    if (!mv_ph_canon(name, strlen(name), false, want))
         return len;             /* no field has such a long name */
     if (t->kind == MV_PF_URLENCODED)
         return strip_urlencoded(s, len, want);
@@ -938,7 +596,7 @@ bool mv_pf_append(const mv_pf_type *t, mv_buf *b, const char *name, const char *
 
     if (t->kind != MV_PF_URLENCODED && t->kind != MV_PF_MULTIPART)
         return false;
-    if (*name == '\0' || strlen(name) >= NAME_MAX_LEN)
+    if (*name == '\0' || strlen(name) >= NAME_LEN_MAX)
         return false;
     walk_init(&w, t, b->data, b->len, "&");
     while (next(&w, &f))
