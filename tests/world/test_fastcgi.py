@@ -14,6 +14,9 @@ Configurations (one world, one nginx with a location per worker):
   c  require_api_key, api_keys key-one/key-two, key_rate 1, key_burst 2
   d  a worker whose engine cannot start: RLIMIT_NOFILE leaves it no file
      descriptor for its event loop (503; see test_503)
+  e  ip_rate 1, ip_burst 1, the default fastcgi.ipv6_prefix (64): run as
+     a CGI program with REMOTE_ADDR set, as a web server runs it (the
+     world's web servers listen on 127.0.0.1 only; see TestIPv6Prefix)
 Each has its own fastcgi.rate_state file in the temp dir, where the CGI
 processes keep their token buckets (FastCGI workers keep them in memory).
 
@@ -24,6 +27,7 @@ verdict and pass-through (their own tests), a body shorter than its
 CONTENT_LENGTH (web servers never pass one on).
 """
 import json
+import subprocess
 import os
 import resource
 import sys
@@ -35,7 +39,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from world import World  # noqa: E402
 from web import (Plugin, FcgiWorker, Nginx, Lighttpd, BusyboxHttpd, http, metrics,  # noqa: E402
-                 free_port)
+                 free_port, FCGI_BIN)
 
 TMP = WORLD = None
 PLUGINS = {}
@@ -79,6 +83,8 @@ def setUpModule():
         "key_rate": "1", "key_burst": "2", "rate_state": '"%s"' % rate_state("c")}})
     PLUGINS["d"] = Plugin(WORLD, "d", {"fastcgi": {"ip_rate": "0",
                                                    "rate_state": '"%s"' % rate_state("d")}})
+    PLUGINS["e"] = Plugin(WORLD, "e", {"fastcgi": {"ip_rate": "1", "ip_burst": "1",
+                                                   "rate_state": '"%s"' % rate_state("e")}})
 
 
 def tearDownModule():
@@ -631,6 +637,40 @@ class TestBusybox(unittest.TestCase):
         self.assertEqual(r.header("Access-Control-Allow-Origin"), ORIGIN)
         r = http(self.url("/verify?email=alice%40ok.test"), headers={"Origin": EVIL})
         self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+
+
+class TestIPv6Prefix(unittest.TestCase):
+    """Rate limits count people, not addresses: an IPv6 client is counted
+    under its /64. The binary runs as a CGI program, exactly as lighttpd
+    runs it (GATEWAY_INTERFACE, REMOTE_ADDR, ...), so that the client
+    address is whatever the test says; the processes share their buckets
+    through fastcgi.rate_state. Burst 1, one token a second: a CGI
+    process takes well under that, so a second request in one bucket
+    is refused."""
+
+    def cgi(self, remote, email="not an address"):
+        """The status a CGI request from REMOTE gets."""
+        from urllib.parse import quote
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GATEWAY_INTERFACE": "CGI/1.1",
+               "REQUEST_METHOD": "GET", "SCRIPT_NAME": "/cgi-bin/e.cgi", "PATH_INFO": "/verify",
+               "QUERY_STRING": "email=" + quote(email, safe=""), "SERVER_PROTOCOL": "HTTP/1.1",
+               "SERVER_NAME": "localhost", "SERVER_PORT": "80", "REMOTE_ADDR": remote}
+        p = subprocess.run([FCGI_BIN, "-c", PLUGINS["e"].path], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=30)
+        head = p.stdout.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        for line in head.split("\r\n"):
+            if line.lower().startswith("status:"):
+                return int(line.split()[1])
+        return 200                      # CGI: no Status header means 200
+
+    def test_one_64_shares_a_bucket(self):
+        got = [self.cgi("2001:db8:1:2::a"),
+               self.cgi("2001:db8:1:2:ffff:1:2:3"),     # same /64, another address
+               self.cgi("2001:db8:1:3::a"),             # the next /64
+               self.cgi("::ffff:192.0.2.7"),            # IPv4-mapped: its own IPv4 ...
+               self.cgi("192.0.2.7"),                   # ... shared with the plain IPv4
+               self.cgi("192.0.2.8")]                   # IPv4: per address, not per /24
+        self.assertEqual(got, [200, 429, 200, 200, 429, 200])
 
 
 if __name__ == "__main__":
