@@ -15,8 +15,9 @@ Configurations (one world, one nginx with a location per worker):
   d  a worker whose engine cannot start: RLIMIT_NOFILE leaves it no file
      descriptor for its event loop (503; see test_503)
   e  ip_rate 1, ip_burst 1, the default fastcgi.ipv6_prefix (64): run as
-     a CGI program with REMOTE_ADDR set, as a web server runs it (the
-     world's web servers listen on 127.0.0.1 only; see TestIPv6Prefix)
+     a CGI program and as a FastCGI worker with REMOTE_ADDR set by the
+     test (the world's web servers listen on 127.0.0.1 only; see
+     TestIPv6Prefix)
 Each has its own fastcgi.rate_state file in the temp dir, where the CGI
 processes keep their token buckets (FastCGI workers keep them in memory).
 
@@ -639,38 +640,96 @@ class TestBusybox(unittest.TestCase):
         self.assertIsNone(r.header("Access-Control-Allow-Origin"))
 
 
+def cgi_env(remote):
+    """What a web server hands a GET /verify from REMOTE (CGI variables,
+    also the FastCGI params nginx sends)."""
+    return {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "SCRIPT_NAME": "/e",
+            "PATH_INFO": "/verify", "REQUEST_URI": "/e/verify?email=x",
+            "QUERY_STRING": "email=not%20an%20address", "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_NAME": "localhost", "SERVER_PORT": "80", "REMOTE_ADDR": remote}
+
+
+def status_of(out):
+    """The status of a CGI program's answer (no Status header: 200)."""
+    head = out.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    for line in head.split("\r\n"):
+        if line.lower().startswith("status:"):
+            return int(line.split()[1])
+    return 200
+
+
+def fcgi_request(port, params):
+    """One FastCGI request (RESPONDER, no body) to 127.0.0.1:PORT with
+    PARAMS; its stdout. Written here because the world's web servers
+    listen on 127.0.0.1 only and so never send an IPv6 REMOTE_ADDR."""
+    import socket
+    import struct
+
+    def record(kind, body):
+        return struct.pack(">BBHHBx", 1, kind, 1, len(body), 0) + body
+
+    def pair(k, v):
+        k, v = k.encode(), v.encode()
+        size = lambda n: bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)  # noqa: E731
+        return size(len(k)) + size(len(v)) + k + v
+
+    body = b"".join(pair(k, v) for k, v in params.items())
+    msg = (record(1, struct.pack(">HB5x", 1, 0)) + record(4, body) + record(4, b"")
+           + record(5, b""))
+    out = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(msg)
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        while len(buf) >= 8:
+            _, kind, _, n, pad = struct.unpack(">BBHHBx", buf[:8])
+            if kind == 6:
+                out += buf[8:8 + n]
+            buf = buf[8 + n + pad:]
+    return out
+
+
 class TestIPv6Prefix(unittest.TestCase):
     """Rate limits count people, not addresses: an IPv6 client is counted
-    under its /64. The binary runs as a CGI program, exactly as lighttpd
-    runs it (GATEWAY_INTERFACE, REMOTE_ADDR, ...), so that the client
-    address is whatever the test says; the processes share their buckets
-    through fastcgi.rate_state. Burst 1, one token a second: a CGI
-    process takes well under that, so a second request in one bucket
-    is refused."""
+    under its /64 (fastcgi.ipv6_prefix, default). Config e: burst 1, one
+    token a second, so a second request in one bucket within the second
+    is refused. The client address must be whatever the test says, so
+    the plugin gets its CGI variables or FastCGI params straight from the
+    test, as a web server would send them: as a CGI program (buckets in
+    fastcgi.rate_state, shared by the processes) and as a FastCGI worker
+    (buckets in memory)."""
 
-    def cgi(self, remote, email="not an address"):
+    ADDRS = ["2001:db8:1:2::a",
+             "2001:db8:1:2:ffff:1:2:3",     # same /64, another address: 429
+             "2001:db8:1:3::a",             # the next /64
+             "::ffff:192.0.2.7",            # IPv4-mapped: its own IPv4 ...
+             "192.0.2.7",                   # ... shared with the plain IPv4: 429
+             "192.0.2.8"]                   # IPv4: per address, not per /24
+    WANT = [200, 429, 200, 200, 429, 200]
+
+    def cgi(self, remote):
         """The status a CGI request from REMOTE gets."""
-        from urllib.parse import quote
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GATEWAY_INTERFACE": "CGI/1.1",
-               "REQUEST_METHOD": "GET", "SCRIPT_NAME": "/cgi-bin/e.cgi", "PATH_INFO": "/verify",
-               "QUERY_STRING": "email=" + quote(email, safe=""), "SERVER_PROTOCOL": "HTTP/1.1",
-               "SERVER_NAME": "localhost", "SERVER_PORT": "80", "REMOTE_ADDR": remote}
+        env = dict(cgi_env(remote), PATH=os.environ.get("PATH", "/usr/bin:/bin"))
         p = subprocess.run([FCGI_BIN, "-c", PLUGINS["e"].path], env=env, stdin=subprocess.DEVNULL,
                            capture_output=True, timeout=30)
-        head = p.stdout.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-        for line in head.split("\r\n"):
-            if line.lower().startswith("status:"):
-                return int(line.split()[1])
-        return 200                      # CGI: no Status header means 200
+        return status_of(p.stdout)
 
-    def test_one_64_shares_a_bucket(self):
-        got = [self.cgi("2001:db8:1:2::a"),
-               self.cgi("2001:db8:1:2:ffff:1:2:3"),     # same /64, another address
-               self.cgi("2001:db8:1:3::a"),             # the next /64
-               self.cgi("::ffff:192.0.2.7"),            # IPv4-mapped: its own IPv4 ...
-               self.cgi("192.0.2.7"),                   # ... shared with the plain IPv4
-               self.cgi("192.0.2.8")]                   # IPv4: per address, not per /24
-        self.assertEqual(got, [200, 429, 200, 200, 429, 200])
+    def test_cgi_one_64_shares_a_bucket(self):
+        self.assertEqual([self.cgi(a) for a in self.ADDRS], self.WANT)
+
+    def test_fastcgi_one_64_shares_a_bucket(self):
+        d = WORLD.path("ipv6-prefix")
+        os.makedirs(d, exist_ok=True)
+        w = FcgiWorker(PLUGINS["e"], spawn=False, log_dir=d)
+        try:
+            got = [status_of(fcgi_request(w.port, cgi_env(a))) for a in self.ADDRS]
+        finally:
+            w.stop()
+        self.assertEqual(got, self.WANT)
 
 
 if __name__ == "__main__":
