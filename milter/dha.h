@@ -3,7 +3,8 @@
  * per client address.
  *
  * A spammer guessing addresses sends RCPT after RCPT and learns from each
- * 550. Each client address gets a budget of undeliverable recipients per
+ * 550. Each client (its address, or for IPv6 the prefix the caller
+ * groups it by: mv_client_key) gets a budget of undeliverable recipients per
  * time window; once spent, its further recipients are tempfailed without
  * a probe (so the guessing costs it time, and us nothing). Thread-safe:
  * every libmilter connection thread asks.

@@ -7,7 +7,9 @@
  *   whole; otherwise the sender is verified in the "sender" context
  *   (unless it is the null sender and policy skips it).
  * envrcpt: each recipient in the "recipient" context, after the
- *   per-domain overrides and the client's harvest budget.
+ *   per-domain overrides and the client's harvest budget (an IPv6
+ *   client's is its prefix's, milter.ipv6_prefix: a harvester with a /64
+ *   would otherwise get a fresh budget per address).
  * eom: the headers that "warn" asked for; the quarantine "review" asked for.
  * abort, close: forget the message, or the connection.
  * The action policy chose becomes the reply: block -> 5xx, tempfail ->
@@ -17,6 +19,7 @@
  * is logged, the rest counted into one summary (dha.h, mailverifyd.c).
  */
 #include "mvd.h"
+#include "clientkey.h"
 #include "replies.h"
 
 #include <arpa/inet.h>
@@ -37,6 +40,7 @@ typedef struct {
     mv_config *cfg;             /* the config this connection began with */
     char name[256];             /* client host name, as the MTA knows it */
     char addr[INET6_ADDRSTRLEN];
+    char dha_key[MV_CLIENT_KEY_SIZE];   /* its harvest budget's: IPv6 per prefix */
     bool trusted;
     note *notes;                /* header values to add at end of message */
     bool quarantine;
@@ -226,6 +230,8 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
         inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->addr, sizeof(c->addr));
     else if (sa != NULL && sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, c->addr, sizeof(c->addr));
+    mv_client_key(c->addr, (unsigned)mv_config_settings(c->cfg)->milter_ipv6_prefix, c->dha_key,
+                  sizeof(c->dha_key));
     c->trusted = sa != NULL && mv_config_trusted(c->cfg, sa);
     mv_stats_event(d->stats, MV_STAT_CONNECTIONS);
     if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
@@ -302,7 +308,7 @@ static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_s
     client_text(c, who, sizeof(who));
     ascii(addr, sizeof(addr), rcpt, strlen(rcpt));
     mv_stats_event(mvd_state()->stats, MV_STAT_DHA);
-    if (mv_dha_refused(mvd_state()->dha, c->addr, who, (unsigned)s->milter_dha_window_s, now))
+    if (mv_dha_refused(mvd_state()->dha, c->dha_key, who, (unsigned)s->milter_dha_window_s, now))
         mvd_log(LOG_NOTICE, "%s: to=%s client=%s action=tempfail reason=harvest_budget (not probed); "
                 "the client spent its budget (milter.dha_limit %lld unknown recipients per %lld s): its "
                 "recipients are tempfailed unprobed, one summary line when the window ends", qid(ctx), addr,
@@ -333,7 +339,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
         mv_stats_event(d->stats, MV_STAT_SKIP_DOMAIN);
         return SMFIS_CONTINUE;
     }
-    if (c->addr[0] && mv_dha_spent(d->dha, c->addr, (unsigned)s->milter_dha_limit,
+    if (c->addr[0] && mv_dha_spent(d->dha, c->dha_key, (unsigned)s->milter_dha_limit,
                                    (unsigned)s->milter_dha_window_s, now))
         return dha_tempfail(ctx, c, rcpt, s, now);
     if (!verify(ctx, c, rcpt, MV_CTX_RECIPIENT, rule && rule->skip_smtp ? MV_MODE_DNS : MV_MODE_CONTEXT,
@@ -341,7 +347,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
         return SMFIS_CONTINUE;
     rc = act(ctx, c, &v, false);
     if (v.status == MV_STATUS_UNDELIVERABLE && c->addr[0] && s->milter_dha_limit > 0)
-        mv_dha_count(d->dha, c->addr, (unsigned)s->milter_dha_window_s, now);
+        mv_dha_count(d->dha, c->dha_key, (unsigned)s->milter_dha_window_s, now);
     return rc;
 }
 

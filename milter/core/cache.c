@@ -7,17 +7,16 @@
  * evicts from the back while the shard is over its share of the entry or
  * byte budget. The header is kept small because the budget is hundreds
  * of bytes per cached verdict, key and allocator overhead included.
- * Keys are hashed with a per-cache random seed: they come from outside
- * (anyone can send RCPT TO), so their bucket must not be predictable.
+ * Keys are hashed with SipHash under a per-cache random key (siphash.h):
+ * they come from outside (anyone can send RCPT TO), so their bucket must
+ * not be predictable.
  */
 #include "cache.h"
-#include "strset.h"
+#include "siphash.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #define SHARDS 16
 
@@ -43,7 +42,7 @@ typedef struct {
 } shard;
 
 struct mv_cache {
-    uint64_t seed;
+    uint8_t key[MV_SIPHASH_KEY];
     size_t max_entries, max_bytes;  /* per shard */
     shard s[SHARDS];
 };
@@ -54,15 +53,18 @@ static size_t entry_bytes(size_t klen, size_t vlen)
     return sizeof(entry) + klen + vlen + 16;
 }
 
-/* mv_cache_new - a cache bounded by entries and bytes; NULL on ENOMEM */
+/* mv_cache_new - a cache bounded by entries and bytes; NULL on ENOMEM
+ * or when the kernel gives no random key (errno says which) */
 mv_cache *mv_cache_new(size_t max_entries, size_t max_bytes)
 {
     mv_cache *c = calloc(1, sizeof(*c));
 
     if (c == NULL)
         return NULL;
-    if (getrandom(&c->seed, sizeof(c->seed), GRND_NONBLOCK) != sizeof(c->seed))
-        c->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c;
+    if (mv_siphash_key(c->key) != 0) {
+        free(c);
+        return NULL;
+    }
     c->max_entries = max_entries / SHARDS + 1;
     c->max_bytes = max_bytes / SHARDS + 1;
     for (int i = 0; i < SHARDS; i++) {
@@ -184,7 +186,7 @@ static void evict(mv_cache *c, shard *s, size_t incoming)
 /* pick - the shard and hash of a key */
 static shard *pick(mv_cache *c, const void *key, size_t klen, uint32_t *h)
 {
-    uint64_t x = mv_hash(c->seed, key, klen);
+    uint64_t x = mv_siphash(c->key, key, klen);
 
     *h = (uint32_t)x;
     return &c->s[(x >> 32) % SHARDS];

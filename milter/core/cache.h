@@ -60,7 +60,8 @@ typedef struct {
 
 typedef struct mv_cache mv_cache;
 
-/* mv_cache_new - a cache bounded by entries and bytes; NULL on ENOMEM */
+/* mv_cache_new - a cache bounded by entries and bytes; NULL on ENOMEM or
+ * when the kernel gives no random key for its hash (siphash.h) */
 mv_cache *mv_cache_new(size_t max_entries, size_t max_bytes);
 
 /* mv_cache_free - release; NULL is fine */

@@ -73,9 +73,11 @@ typedef struct {
     bool milter_dry_run, milter_skip_authenticated, milter_skip_null_sender;
     bool milter_check_senders, milter_check_recipients, milter_log_stderr;
     long long milter_dha_limit, milter_dha_window_s;
+    long long milter_ipv6_prefix;       /* IPv6 clients share a budget per prefix */
     /* mailverify.fcgi */
     char *fcgi_socket;
     long long fcgi_threads, fcgi_max_body, fcgi_ip_rate, fcgi_ip_burst;
+    long long fcgi_ipv6_prefix;         /* IPv6 clients share a bucket per prefix */
     bool fcgi_require_api_key;
     long long fcgi_key_rate, fcgi_key_burst;
     long long fcgi_pass_timeout_ms;     /* pass-through: the handler's time to answer */

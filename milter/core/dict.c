@@ -1,13 +1,15 @@
 /*
  * dict.c - chained hash map with copied string keys; see dict.h.
+ *
+ * Keys are hashed with SipHash under a random key per map (siphash.h), so
+ * that keys sent from outside cannot be chosen to share one chain.
  */
 #include "dict.h"
-#include "strset.h"
+#include "siphash.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 typedef struct node {
     struct node *next;
@@ -19,21 +21,19 @@ typedef struct node {
 struct mv_dict {
     node **b;
     size_t nb, count;
-    uint64_t seed;
+    uint8_t k[MV_SIPHASH_KEY];
 };
 
-/* mv_dict_new - empty; NULL on ENOMEM */
+/* mv_dict_new - empty; NULL on ENOMEM or when the kernel gives no key */
 mv_dict *mv_dict_new(void)
 {
     mv_dict *d = calloc(1, sizeof(*d));
 
-    if (d == NULL || (d->b = calloc(16, sizeof(node *))) == NULL) {
+    if (d == NULL || mv_siphash_key(d->k) != 0 || (d->b = calloc(16, sizeof(node *))) == NULL) {
         free(d);
         return NULL;
     }
     d->nb = 16;
-    if (getrandom(&d->seed, sizeof(d->seed), GRND_NONBLOCK) != sizeof(d->seed))
-        d->seed = (uint64_t)(uintptr_t)d * 0x9E3779B97F4A7C15ULL;
     return d;
 }
 
@@ -50,7 +50,7 @@ static node **find(const mv_dict *d, const char *key, uint64_t h)
 /* mv_dict_get - the value for key, or NULL */
 void *mv_dict_get(const mv_dict *d, const char *key)
 {
-    node *n = *find(d, key, mv_hash(d->seed, key, strlen(key)));
+    node *n = *find(d, key, mv_siphash(d->k, key, strlen(key)));
 
     return n ? n->value : NULL;
 }
@@ -78,7 +78,7 @@ static void grow(mv_dict *d)
 int mv_dict_put(mv_dict *d, const char *key, void *value)
 {
     size_t len = strlen(key);
-    uint64_t h = mv_hash(d->seed, key, len);
+    uint64_t h = mv_siphash(d->k, key, len);
     node **p = find(d, key, h), *n;
 
     if (*p != NULL) {
@@ -100,7 +100,7 @@ int mv_dict_put(mv_dict *d, const char *key, void *value)
 /* mv_dict_del - remove key; its value, or NULL */
 void *mv_dict_del(mv_dict *d, const char *key)
 {
-    node **p = find(d, key, mv_hash(d->seed, key, strlen(key))), *n = *p;
+    node **p = find(d, key, mv_siphash(d->k, key, strlen(key))), *n = *p;
     void *v;
 
     if (n == NULL)

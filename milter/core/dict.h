@@ -4,8 +4,9 @@
  * The network half keeps live state per address in flight (single-flight),
  * per domain with work queued, and per MX host address with sessions open.
  * These maps are touched by the loop thread only, so there is no lock;
- * they grow by doubling, and their keys are hashed with a random seed
- * because the keys come from outside (addresses anyone can submit).
+ * they grow by doubling, and their keys are hashed with SipHash under a
+ * random key per map because the keys come from outside (addresses
+ * anyone can submit).
  */
 #ifndef MV_DICT_H
 #define MV_DICT_H
@@ -14,7 +15,8 @@
 
 typedef struct mv_dict mv_dict;
 
-/* mv_dict_new - empty; NULL on ENOMEM */
+/* mv_dict_new - empty; NULL on ENOMEM or when the kernel gives no
+ * random key (siphash.h) */
 mv_dict *mv_dict_new(void);
 
 /* mv_dict_get - the value for key, or NULL */

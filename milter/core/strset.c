@@ -86,16 +86,25 @@ static uint64_t rd32(const unsigned char *p)
 }
 
 /*
- * mv_hash - 64-bit hash of a byte string with a seed
+ * set_hash - 64-bit hash of a byte string with a seed
  *
  * After wyhash (public domain): keys here are domains and local parts,
  * mostly under 17 bytes, which take two overlapping loads and two
  * multiplications, with no byte-by-byte tail. Unlike wyhash, both factors
- * of every multiplication depend on the seed, so that input chosen to make
- * a factor zero (and collide whatever the seed) cannot be written without
- * knowing the seed: the cache hashes outside input with a random one.
+ * of every multiplication depend on the seed.
+ *
+ * Not SipHash, and a fixed seed, unlike the tables of outside input
+ * (siphash.h): what a set holds is chosen by the admin (the lists and the
+ * config files), loaded once; outside input only asks, and one question
+ * walks one probe run, whose length the admin's contents decide, at a
+ * load factor of one half at most. A fast hash matters here: every
+ * verification asks several sets (docs/BENCHMARKS.md, bench-offline).
+ * XXX a third-party list (disposable domains) with entries crafted to
+ * collide under this public seed would slow its loading and its lookups;
+ * a per-lists random key would close that, at the cost of passing it to
+ * every caller of mv_strset_hash.
  */
-uint64_t mv_hash(uint64_t seed, const void *key, size_t len)
+static uint64_t set_hash(uint64_t seed, const void *key, size_t len)
 {
     const unsigned char *p = key;
     uint64_t a, b, lo, hi;
@@ -222,7 +231,7 @@ static int grow(mv_strset *set)
         if (old[i].off == 0)
             continue;
         e = (const unsigned char *)set->arena + old[i].off;
-        h = mv_hash(SEED, e + 1, e[0]);
+        h = set_hash(SEED, e + 1, e[0]);
         j = find(set, (const char *)e + 1, e[0], h);
         set->slots[j] = old[i];
         if (set->bloom != NULL)
@@ -269,7 +278,7 @@ int mv_strset_add(mv_strset *set, const char *key, size_t len)
         return -2;
     if ((set->count + 1) * 2 > set->mask + 1 && grow(set) < 0)
         return -1;
-    h = mv_hash(SEED, key, len);
+    h = set_hash(SEED, key, len);
     i = find(set, key, len, h);
     if (set->slots[i].off != 0)
         return 0;
@@ -293,7 +302,7 @@ bool mv_strset_has(const mv_strset *set, const char *key, size_t len)
 /* mv_strset_hash - the hash every set files key under (one for all sets) */
 uint64_t mv_strset_hash(const char *key, size_t len)
 {
-    return mv_hash(SEED, key, len);
+    return set_hash(SEED, key, len);
 }
 
 /* mv_strset_has_hash - mv_strset_has, with h = mv_strset_hash(key, len) */

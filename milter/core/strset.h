@@ -20,9 +20,6 @@
 
 typedef struct mv_strset mv_strset;
 
-/* mv_hash - 64-bit hash of a byte string with a seed */
-uint64_t mv_hash(uint64_t seed, const void *p, size_t len);
-
 /* mv_strset_new - empty set sized for about expect keys; NULL on ENOMEM */
 mv_strset *mv_strset_new(size_t expect);
 

@@ -11,6 +11,7 @@
  * passhttp.c's.
  */
 #include "passthrough.h"
+#include "clientkey.h"
 #include "pass_int.h"
 #include "passform.h"
 #include "redact.h"
@@ -487,11 +488,13 @@ static bool limited(mv_plugin *p, mv_http_req *r)
     struct timespec ts;
     unsigned wait;
     char hdr[64];
+    char who[MV_CLIENT_KEY_SIZE];       /* IPv6: the client's /64, not its address */
     static const char page[] = "<!doctype html><title>Too many requests</title><p>Too many submissions "
                                "from your address: please wait a moment and send the form again.</p>\n";
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    wait = mv_ratelimit_take(p->by_ip, r->remote, (double)s->fcgi_ip_rate, (double)s->fcgi_ip_burst,
+    mv_client_key(r->remote, (unsigned)s->fcgi_ipv6_prefix, who, sizeof(who));
+    wait = mv_ratelimit_take(p->by_ip, who, (double)s->fcgi_ip_rate, (double)s->fcgi_ip_burst,
                              (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
     if (wait == 0)
         return false;

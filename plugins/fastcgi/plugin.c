@@ -12,6 +12,7 @@
  * limit and media type, then the fields.
  */
 #include "plugin.h"
+#include "clientkey.h"
 #include "formparse.h"
 #include "json.h"
 #include "loop.h"
@@ -166,8 +167,10 @@ static bool limited(mv_plugin *p, mv_http_req *r)
     size_t n;
     const char *const *keys = mv_config_strlist(p->cfg, "fastcgi.api_keys", &n);
     bool known = false;
+    char who[MV_CLIENT_KEY_SIZE];       /* IPv6: the client's /64, not its address */
 
-    if ((wait = mv_ratelimit_take(p->by_ip, r->remote, (double)s->fcgi_ip_rate,
+    mv_client_key(r->remote, (unsigned)s->fcgi_ipv6_prefix, who, sizeof(who));
+    if ((wait = mv_ratelimit_take(p->by_ip, who, (double)s->fcgi_ip_rate,
                                   (double)s->fcgi_ip_burst, now)) > 0) {
         mv_metrics_limited(p->metrics, MV_RL_IP);
         snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);

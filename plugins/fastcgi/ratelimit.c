@@ -3,14 +3,19 @@
  * state file; see ratelimit.h.
  *
  * In memory: a dict of buckets (tokens, when counted) under a mutex,
- * swept of full buckets when it reaches MAX_BUCKETS.
+ * swept of full buckets when it reaches MAX_BUCKETS; the dict hashes its
+ * keys with SipHash under a key of its own (dict.c).
  *
  * In a state file (CGI mode), fixed size, native byte order (the file
  * never leaves the host):
  *   header, RF_HDR bytes: magic "MVRLIM\0\1", then u32 version, header
- *     size, sets, ways, slot size, a pad, and u64 seed (random per file).
- *   RF_SETS sets of RF_WAYS slots of 16 bytes: u64 hash of scope and key
- *     (0: free), double tat.
+ *     size, sets, ways, slot size, a pad, and a 16-byte SipHash key
+ *     (random, made with the file: every process sharing the file must
+ *     file a client under the same hash, so the key lives there).
+ *   RF_SETS sets of RF_WAYS slots of 16 bytes: u64 SipHash of scope, a
+ *     NUL and key (0: free), double tat.
+ * Version 1 had a 64-bit seed for a home-made hash in place of the key:
+ * such a file is "unknown version", and reinitialised.
  * A bucket is one number, GCRA's "theoretical arrival time": the moment it
  * will be full again. Tokens now = burst - (tat - now) * rate, so taking a
  * token is tat = max(tat, now) + 1/rate, refilling needs no write, and a
@@ -20,8 +25,9 @@
  * A key lives in the set its hash picks (sets of 8: bounded work under the
  * lock); when the set is full, the slot with the earliest tat goes -- the
  * bucket that has been full the longest, else the one nearest to full,
- * so what is forgotten costs the least. The seed keeps outsiders from
- * aiming many keys at one set.
+ * so what is forgotten costs the least. The key keeps outsiders from
+ * aiming many keys at one set (which would evict the buckets of others,
+ * theirs included: a way out of the limit).
  * Locking: flock on the whole file around each take -- a hash, 8 slots,
  * a write: microseconds. flock (not fcntl) because it belongs to the open
  * file, not the process: two tables of one process on one file exclude
@@ -37,20 +43,20 @@
  */
 #include "ratelimit.h"
 #include "dict.h"
-#include "strset.h"
+#include "siphash.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +64,7 @@
 #define MAX_BUCKETS 100000
 
 #define RF_MAGIC "MVRLIM\0\1"
-#define RF_VERSION 1
+#define RF_VERSION 2             /* 1: a 64-bit seed, not a SipHash key */
 #define RF_HDR 128              /* sets stay 128-aligned: one page per take */
 #define RF_SETS 4096            /* a power of two */
 #define RF_WAYS 8
@@ -66,6 +72,7 @@
 #define RF_LOCK_MS 100
 #define TOKEN_EPS 1e-3          /* a token short by rounding is a token */
 #define MAX_WAIT 86400.0
+#define RF_MSG 256              /* scope, NUL and key hashed in one go up to this */
 
 typedef struct {
     double tokens;
@@ -77,7 +84,7 @@ typedef struct {
 typedef struct {
     char magic[8];
     uint32_t version, header_size, sets, ways, slot_size, pad;
-    uint64_t seed;
+    uint8_t key[MV_SIPHASH_KEY];
 } rf_header;
 
 typedef struct {
@@ -91,7 +98,7 @@ _Static_assert(sizeof(rf_slot) == 16 && sizeof(rf_header) <= RF_HDR, "the file f
 typedef struct {
     int fd;
     unsigned char *map;         /* RF_SIZE bytes, whatever the file's size */
-    uint64_t scope;             /* mixed into the seed */
+    char *scope;                /* hashed in front of each key */
     char *path;
     mv_ratelimit_log *log;
     void *arg;
@@ -253,7 +260,7 @@ static const char *rf_invalid(const rf_file *f, struct stat *st)
     return NULL;
 }
 
-/* rf_init - make the file an empty table with a new seed (the lock is
+/* rf_init - make the file an empty table with a new key (the lock is
  * held); false with errno */
 static bool rf_init(const rf_file *f)
 {
@@ -262,8 +269,9 @@ static bool rf_init(const rf_file *f)
     int e;
 
     memcpy(h.magic, RF_MAGIC, sizeof(h.magic));
-    if (getrandom(&h.seed, sizeof(h.seed), GRND_NONBLOCK) != sizeof(h.seed))
-        h.seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+    /* no key, no table: this process goes unlimited (and says so) */
+    if (mv_siphash_key(h.key) != 0)
+        return false;
     /* zeroes first, the header last: a rebuild cut short is not a table */
     if (ftruncate(f->fd, 0) != 0)
         return false;
@@ -295,16 +303,39 @@ static bool rf_ready(const rf_file *f)
     return true;
 }
 
+/* rf_hash - the slot hash of scope and key under the file's key: one
+ * message "scope\0key", or for a key too long for the buffer "scope\1"
+ * and the key's own hash (never 0: 0 marks a free slot) */
+static uint64_t rf_hash(const rf_file *f, const rf_header *h, const char *key)
+{
+    unsigned char m[RF_MSG];
+    size_t ns = strlen(f->scope), nk = strlen(key), n = ns + 1;
+    uint64_t x;
+
+    memcpy(m, f->scope, ns);    /* ns < RF_MSG - 9: rf_open checked */
+    if (n + nk <= sizeof(m)) {
+        m[ns] = 0;
+        memcpy(m + n, key, nk);
+        n += nk;
+    } else {
+        m[ns] = 1;
+        x = mv_siphash(h->key, key, nk);
+        memcpy(m + n, &x, sizeof(x));
+        n += sizeof(x);
+    }
+    x = mv_siphash(h->key, m, n);
+    return x + (x == 0);
+}
+
 /* rf_slot_of - the key's slot: its own, else a free one, else the one
  * with the earliest tat (full the longest, or nearest to full) is
  * forgotten and given to the key as a full bucket (the lock is held) */
 static rf_slot *rf_slot_of(const rf_file *f, const char *key, double now)
 {
     const rf_header *h = (const rf_header *)f->map;
-    uint64_t x = mv_hash(h->seed ^ f->scope, key, strlen(key));
+    uint64_t x = rf_hash(f, h, key);
     rf_slot *set, *victim = NULL;
 
-    x += x == 0;
     set = (rf_slot *)(f->map + RF_HDR) + (x & (RF_SETS - 1)) * RF_WAYS;
     for (int i = 0; i < RF_WAYS; i++)
         if (set[i].hash == x)
@@ -366,6 +397,7 @@ static void rf_close(rf_file *f)
     if (f->fd >= 0)
         close(f->fd);
     free(f->path);
+    free(f->scope);
     free(f);
 }
 
@@ -376,15 +408,22 @@ static rf_file *rf_open(const char *path, const char *scope, mv_ratelimit_log *l
     struct stat st;
     bool ok;
 
-    if (f == NULL || (f->path = strdup(path)) == NULL) {
+    if (strlen(scope) > RF_MSG - 16) {
+        if (log != NULL)
+            log(arg, "rate-limit state: scope too long");
+        free(f);
+        return NULL;
+    }
+    if (f == NULL || (f->path = strdup(path)) == NULL || (f->scope = strdup(scope)) == NULL) {
         if (log != NULL)
             log(arg, "rate-limit state: out of memory");
+        if (f != NULL)
+            free(f->path);
         free(f);
         return NULL;
     }
     f->log = log;
     f->arg = arg;
-    f->scope = mv_hash(0, scope, strlen(scope));
     /* O_NOFOLLOW: a planted symlink does not aim our writes elsewhere;
      * O_NONBLOCK: a planted FIFO does not hang the request */
     if ((f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600)) < 0) {

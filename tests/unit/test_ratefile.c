@@ -14,11 +14,12 @@
 #include "unit.h"
 
 #include "ratelimit.h"
-#include "strset.h"
+#include "siphash.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -32,7 +33,7 @@
 #define RF_WAYS 8
 #define RF_SLOT 16
 #define RF_SIZE (RF_HDR + RF_SETS * RF_WAYS * RF_SLOT)
-#define RF_SEED_AT 32           /* magic 8, six u32 */
+#define RF_KEY_AT 32            /* magic 8, six u32, then the SipHash key */
 
 static char dir[64];
 static char path[128];
@@ -220,6 +221,25 @@ static void test_scopes_apart(void **state)
     mv_ratelimit_free(ip2);
 }
 
+/* keys too long for one message are hashed first: still one bucket per
+ * key, and "a" * 300 is not "a" * 299 + "b" */
+static void test_long_keys(void **state)
+{
+    mv_ratelimit *rl = open_file();
+    char a[301], b[301];
+
+    (void)state;
+    assert_non_null(rl);
+    memset(a, 'a', 300);
+    a[300] = '\0';
+    memcpy(b, a, sizeof(b));
+    b[299] = 'b';
+    assert_int_equal(mv_ratelimit_take(rl, a, 1, 1, 5), 0);
+    assert_int_equal(mv_ratelimit_take(rl, a, 1, 1, 5), 1);
+    assert_int_equal(mv_ratelimit_take(rl, b, 1, 1, 5), 0);
+    mv_ratelimit_free(rl);
+}
+
 /* child - a CGI process's worth of takes: how many got a token */
 static int child(int takes)
 {
@@ -306,31 +326,37 @@ static void test_threads(void **state)
     mv_ratelimit_free(rl);
 }
 
-/* seed - the file's seed */
-static uint64_t seed(void)
+/* file_key - the file's SipHash key */
+static void file_key(uint8_t k[MV_SIPHASH_KEY])
 {
-    uint64_t s;
     int fd = open(path, O_RDONLY);
 
     assert_true(fd >= 0);
-    assert_int_equal(pread(fd, &s, sizeof(s), RF_SEED_AT), sizeof(s));
+    assert_int_equal(pread(fd, k, MV_SIPHASH_KEY, RF_KEY_AT), MV_SIPHASH_KEY);
     close(fd);
-    return s;
 }
 
-/* slot_hash - the hash a key's slot carries (ratelimit.c's rf_slot_of) */
-static uint64_t slot_hash(uint64_t s, const char *scope, const char *key)
+/* slot_hash - the hash a key's slot carries (ratelimit.c's rf_hash, for
+ * keys short enough to go in one message: scope, NUL, key) */
+static uint64_t slot_hash(const uint8_t k[MV_SIPHASH_KEY], const char *scope, const char *key)
 {
-    uint64_t x = mv_hash(s ^ mv_hash(0, scope, strlen(scope)), key, strlen(key));
+    char m[128];
+    int n = snprintf(m, sizeof(m), "%s%c%s", scope, 0, key);
+    uint64_t x;
 
+    assert_true(n > 0 && (size_t)n < sizeof(m));
+    x = mv_siphash(k, m, (size_t)n);
     return x + (x == 0);
 }
 
 /* same_set - n keys "198.51.100.N" whose slots share one set */
 static void same_set(char keys[][32], int n)
 {
-    uint64_t s = seed(), want = 0;
+    uint8_t s[MV_SIPHASH_KEY];
+    uint64_t want = 0;
     int found = 0;
+
+    file_key(s);
 
     for (int i = 0; found < n && i < 10000000; i++) {
         char k[32];
@@ -412,7 +438,8 @@ static const hcase hostile[] = {
     {"one byte long", RF_SIZE + 1, 0, true, 0, 0, "wrong size"},
     {"zeroes", RF_SIZE, 0, false, 0, 0, "bad magic"},
     {"text", RF_SIZE, 'A', false, 0, 0, "bad magic"},
-    {"version 2", RF_SIZE, 0, true, 8, 2, "unknown version"},
+    {"version 1 (a seed, no key)", RF_SIZE, 0, true, 8, 1, "unknown version"},
+    {"version 3", RF_SIZE, 0, true, 8, 3, "unknown version"},
     {"header size", RF_SIZE, 0, true, 12, 64, "wrong geometry"},
     {"sets", RF_SIZE, 0, true, 16, 0xffffffffu, "wrong geometry"},
     {"ways", RF_SIZE, 0, true, 20, 0, "wrong geometry"},
@@ -422,12 +449,11 @@ static const hcase hostile[] = {
 /* header - a valid header */
 static void header(unsigned char *b)
 {
-    uint32_t v[6] = {1, RF_HDR, RF_SETS, RF_WAYS, RF_SLOT, 0};
-    uint64_t s = 12345;
+    uint32_t v[6] = {2, RF_HDR, RF_SETS, RF_WAYS, RF_SLOT, 0};
 
     memcpy(b, "MVRLIM\0\1", 8);
     memcpy(b + 8, v, sizeof(v));
-    memcpy(b + RF_SEED_AT, &s, sizeof(s));
+    memset(b + RF_KEY_AT, 0x5a, MV_SIPHASH_KEY);
 }
 
 static void test_hostile_files(void **state)
@@ -469,14 +495,14 @@ static void test_hostile_buckets(void **state)
     static const double tats[] = {NAN, INFINITY, -INFINITY, 1e300, -1e300, 0, 5e-324, 9e15};
     unsigned char *b = malloc(RF_SIZE);
     mv_ratelimit *rl;
-    uint64_t s;
+    uint8_t s[MV_SIPHASH_KEY];
 
     (void)state;
     assert_non_null(b);
     /* a valid header over slots of garbage: every slot of our key's set
      * carries its hash, with absurd times */
     header(b);
-    memcpy(&s, b + RF_SEED_AT, sizeof(s));
+    memcpy(s, b + RF_KEY_AT, sizeof(s));
     for (size_t k = 0; k < sizeof(tats) / sizeof(tats[0]); k++) {
         const char *key = "192.0.2.99";
         uint64_t x = slot_hash(s, "ip", key);
@@ -629,6 +655,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_arithmetic_both_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outlives_the_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scopes_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_processes_lose_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_in_a_full_set, setup, teardown),

@@ -14,6 +14,10 @@ Configurations (one world, one nginx with a location per worker):
   c  require_api_key, api_keys key-one/key-two, key_rate 1, key_burst 2
   d  a worker whose engine cannot start: RLIMIT_NOFILE leaves it no file
      descriptor for its event loop (503; see test_503)
+  e  ip_rate 1, ip_burst 1, the default fastcgi.ipv6_prefix (64): run as
+     a CGI program and as a FastCGI worker with REMOTE_ADDR set by the
+     test (the world's web servers listen on 127.0.0.1 only; see
+     TestIPv6Prefix)
 Each has its own fastcgi.rate_state file in the temp dir, where the CGI
 processes keep their token buckets (FastCGI workers keep them in memory).
 
@@ -24,6 +28,7 @@ verdict and pass-through (their own tests), a body shorter than its
 CONTENT_LENGTH (web servers never pass one on).
 """
 import json
+import subprocess
 import os
 import resource
 import sys
@@ -35,7 +40,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from world import World  # noqa: E402
 from web import (Plugin, FcgiWorker, Nginx, Lighttpd, BusyboxHttpd, http, metrics,  # noqa: E402
-                 free_port)
+                 free_port, FCGI_BIN)
 
 TMP = WORLD = None
 PLUGINS = {}
@@ -79,6 +84,8 @@ def setUpModule():
         "key_rate": "1", "key_burst": "2", "rate_state": '"%s"' % rate_state("c")}})
     PLUGINS["d"] = Plugin(WORLD, "d", {"fastcgi": {"ip_rate": "0",
                                                    "rate_state": '"%s"' % rate_state("d")}})
+    PLUGINS["e"] = Plugin(WORLD, "e", {"fastcgi": {"ip_rate": "1", "ip_burst": "1",
+                                                   "rate_state": '"%s"' % rate_state("e")}})
 
 
 def tearDownModule():
@@ -631,6 +638,98 @@ class TestBusybox(unittest.TestCase):
         self.assertEqual(r.header("Access-Control-Allow-Origin"), ORIGIN)
         r = http(self.url("/verify?email=alice%40ok.test"), headers={"Origin": EVIL})
         self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+
+
+def cgi_env(remote):
+    """What a web server hands a GET /verify from REMOTE (CGI variables,
+    also the FastCGI params nginx sends)."""
+    return {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "SCRIPT_NAME": "/e",
+            "PATH_INFO": "/verify", "REQUEST_URI": "/e/verify?email=x",
+            "QUERY_STRING": "email=not%20an%20address", "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_NAME": "localhost", "SERVER_PORT": "80", "REMOTE_ADDR": remote}
+
+
+def status_of(out):
+    """The status of a CGI program's answer (no Status header: 200)."""
+    head = out.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    for line in head.split("\r\n"):
+        if line.lower().startswith("status:"):
+            return int(line.split()[1])
+    return 200
+
+
+def fcgi_request(port, params):
+    """One FastCGI request (RESPONDER, no body) to 127.0.0.1:PORT with
+    PARAMS; its stdout. Written here because the world's web servers
+    listen on 127.0.0.1 only and so never send an IPv6 REMOTE_ADDR."""
+    import socket
+    import struct
+
+    def record(kind, body):
+        return struct.pack(">BBHHBx", 1, kind, 1, len(body), 0) + body
+
+    def pair(k, v):
+        k, v = k.encode(), v.encode()
+        size = lambda n: bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)  # noqa: E731
+        return size(len(k)) + size(len(v)) + k + v
+
+    body = b"".join(pair(k, v) for k, v in params.items())
+    msg = (record(1, struct.pack(">HB5x", 1, 0)) + record(4, body) + record(4, b"")
+           + record(5, b""))
+    out = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(msg)
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        while len(buf) >= 8:
+            _, kind, _, n, pad = struct.unpack(">BBHHBx", buf[:8])
+            if kind == 6:
+                out += buf[8:8 + n]
+            buf = buf[8 + n + pad:]
+    return out
+
+
+class TestIPv6Prefix(unittest.TestCase):
+    """Rate limits count people, not addresses: an IPv6 client is counted
+    under its /64 (fastcgi.ipv6_prefix, default). Config e: burst 1, one
+    token a second, so a second request in one bucket within the second
+    is refused. The client address must be whatever the test says, so
+    the plugin gets its CGI variables or FastCGI params straight from the
+    test, as a web server would send them: as a CGI program (buckets in
+    fastcgi.rate_state, shared by the processes) and as a FastCGI worker
+    (buckets in memory)."""
+
+    ADDRS = ["2001:db8:1:2::a",
+             "2001:db8:1:2:ffff:1:2:3",     # same /64, another address: 429
+             "2001:db8:1:3::a",             # the next /64
+             "::ffff:192.0.2.7",            # IPv4-mapped: its own IPv4 ...
+             "192.0.2.7",                   # ... shared with the plain IPv4: 429
+             "192.0.2.8"]                   # IPv4: per address, not per /24
+    WANT = [200, 429, 200, 200, 429, 200]
+
+    def cgi(self, remote):
+        """The status a CGI request from REMOTE gets."""
+        env = dict(cgi_env(remote), PATH=os.environ.get("PATH", "/usr/bin:/bin"))
+        p = subprocess.run([FCGI_BIN, "-c", PLUGINS["e"].path], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=30)
+        return status_of(p.stdout)
+
+    def test_cgi_one_64_shares_a_bucket(self):
+        self.assertEqual([self.cgi(a) for a in self.ADDRS], self.WANT)
+
+    def test_fastcgi_one_64_shares_a_bucket(self):
+        d = WORLD.path("ipv6-prefix")
+        os.makedirs(d, exist_ok=True)
+        w = FcgiWorker(PLUGINS["e"], spawn=False, log_dir=d)
+        try:
+            got = [status_of(fcgi_request(w.port, cgi_env(a))) for a in self.ADDRS]
+        finally:
+            w.stop()
+        self.assertEqual(got, self.WANT)
 
 
 if __name__ == "__main__":
