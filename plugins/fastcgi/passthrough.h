@@ -3,9 +3,11 @@
  *
  * With fastcgi.pass_through set, a request that is not one of the
  * plugin's endpoints is a form submission on its way to the handler
- * ("cgi:/path/to/script" or "http://host:port/path"). Every value of
- * every fastcgi.pass_fields field, in the query and in a urlencoded or
- * multipart/form-data body, is verified in the form context; then:
+ * ("cgi:/path/to/script" or "http://host:port/path"). Every value any
+ * common handler could read for a fastcgi.pass_fields field -- in the
+ * query, a form body of any method, the cookies; read as passform.h
+ * says -- is verified in the form context; a request that cannot be
+ * read that way is refused (400, 415) before the handler runs; then:
  *   block  -> the handler never runs: a page (fastcgi.block_page, a
  *             template, or a built-in one; status 422) or a 302 redirect
  *             to fastcgi.block_redirect with ?mailverify_reason=...
@@ -17,7 +19,8 @@
  *   accept -> handed on untouched: method, query, body byte for byte,
  *             CGI variables.
  * A client's own warn_field fields and X-Mailverify header are always
- * removed, so a handler can trust them. Other body types (JSON, ...) are
+ * removed (before verifying, so that what is verified is what is handed
+ * on), so a handler can trust them. Other body types (JSON, ...) are
  * handed on unverified, with a log line. When the engine cannot answer,
  * the request is handed on (fail open), with a log line.
  */
