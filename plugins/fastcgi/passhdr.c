@@ -61,10 +61,18 @@ bool mv_ph_in_set(char c, const char *set)
 
 /* ---- names -------------------------------------------------------------- */
 
-/* mv_ph_canon - a field name as the loosest reader sees it (passform.h): decoded
- * if pct, up to a NUL or "[", leading blanks dropped, " " and "." as "_",
- * ASCII case folded; false if longer than any name looked for */
-bool mv_ph_canon(const char *s, size_t n, bool pct, char out[MV_PH_NAME_MAX])
+/* closed - is there a "]" (or %5D) in s after i? */
+static bool closed(const char *s, size_t n, size_t i, bool pct)
+{
+    for (; i < n; i++)
+        if (s[i] == ']' || (pct && mv_ph_pct_at(s, n, i) == ']'))
+            return true;
+    return false;
+}
+
+/* canon - the canonical name; at a "[" the name ends (an array), or with
+ * php, only when a "]" follows: PHP reads an unclosed "[" as "_" */
+static bool canon(const char *s, size_t n, bool pct, bool php, char out[MV_PH_NAME_MAX])
 {
     size_t o = 0;
 
@@ -75,24 +83,33 @@ bool mv_ph_canon(const char *s, size_t n, bool pct, char out[MV_PH_NAME_MAX])
             i += 2;
         else
             c = pct && s[i] == '+' ? ' ' : (unsigned char)s[i];
-        if (c == '\0' || c == '[')
+        if (c == '\0' || (c == '[' && (!php || closed(s, n, i + 1, pct))))
             break;
         if (o == 0 && (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
             continue;
         if (o + 1 >= MV_PH_NAME_MAX)
             return false;
-        out[o++] = c == ' ' || c == '.' ? '_' : c >= 'A' && c <= 'Z' ? (char)(c + 32) : (char)c;
+        out[o++] = c == ' ' || c == '.' || c == '[' ? '_' : c >= 'A' && c <= 'Z' ? (char)(c + 32) : (char)c;
     }
     out[o] = '\0';
     return true;
 }
 
-/* mv_ph_canon_is - is the name s[0..n) read as the canonical name want? */
+/* mv_ph_canon - a field name as the loosest reader sees it (passform.h): decoded
+ * if pct, up to a NUL or "[", leading blanks dropped, " " and "." as "_",
+ * ASCII case folded; false if longer than any name looked for */
+bool mv_ph_canon(const char *s, size_t n, bool pct, char out[MV_PH_NAME_MAX])
+{
+    return canon(s, n, pct, false, out);
+}
+
+/* mv_ph_canon_is - is the name s[0..n) read as the canonical name want,
+ * with a "[" ending it or, as PHP reads an unclosed one, as "_"? */
 bool mv_ph_canon_is(const char *s, size_t n, bool pct, const char *want)
 {
     char c[MV_PH_NAME_MAX];
 
-    return mv_ph_canon(s, n, pct, c) && strcmp(c, want) == 0;
+    return (canon(s, n, pct, false, c) && strcmp(c, want) == 0) || (canon(s, n, pct, true, c) && strcmp(c, want) == 0);
 }
 
 /* ---- header syntax ------------------------------------------------------ */

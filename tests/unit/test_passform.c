@@ -225,6 +225,9 @@ static const ecase url_cases[] = {
     /* every occurrence, in order */
     {"email=1&email=2&email=3", "email", true, "1|2|3"},
     {"email=first&x=1&email=last", "email", true, "first|last"},
+    /* names as PHP reads them: arrays, an unclosed "[" as "_", leading blanks */
+    {"email[]=a&email[x]=b&email%5B0%5D=c&+email=d&email[=e", "email", true, "a|b|c|d|e"},
+    {"email[=a&email_=b&email.=c&email[x=d&email[]=e", "email_", true, "a|b|c"},
     /* at the start, in the middle, at the end */
     {"email=a&x=1&y=2", "email", true, "a"},
     {"x=1&email=a&y=2", "email", true, "a"},
