@@ -71,7 +71,7 @@ void mv_http_init(mv_http_req *r, const mv_http_io *io)
     set_path(r);
 }
 
-/* mv_http_read_body - the whole body, at most max bytes; 0, 413 or 400 */
+/* mv_http_read_body - the whole body, at most max bytes; 0, 413, 400 or 408 */
 int mv_http_read_body(mv_http_req *r, size_t max)
 {
     size_t want;
@@ -86,6 +86,8 @@ int mv_http_read_body(mv_http_req *r, size_t max)
     while (r->body_len < want) {
         long n = r->io.read(r->io.io, r->body + r->body_len, want - r->body_len);
 
+        if (n == -2)
+            return 408;         /* too slow: the worker is not the client's to keep */
         if (n <= 0)
             return 400;         /* shorter than CONTENT_LENGTH said */
         r->body_len += (size_t)n;
@@ -106,6 +108,7 @@ static const char *reason(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";

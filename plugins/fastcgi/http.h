@@ -18,7 +18,8 @@
 
 typedef struct {
     const char *(*getenv)(void *io, const char *name);
-    long (*read)(void *io, char *buf, size_t n);        /* bytes, 0 at end, -1 error */
+    long (*read)(void *io, char *buf, size_t n);        /* bytes, 0 at end, -1 error,
+                                                         * -2 the read deadline passed */
     bool (*write)(void *io, const char *buf, size_t n);
     void *io;
     char **(*envp)(void *io);   /* every CGI variable, "NAME=value", NULL-terminated */
@@ -47,7 +48,8 @@ const char *mv_http_env(const mv_http_req *r, const char *name);
 /* mv_http_envp - every CGI variable ("NAME=value", NULL-terminated), or NULL */
 char **mv_http_envp(const mv_http_req *r);
 
-/* mv_http_read_body - the whole body, at most max bytes; 0, 413 or 400 */
+/* mv_http_read_body - the whole body, at most max bytes; 0, 413, 400, or 408
+ * (the client took longer than the read deadline) */
 int mv_http_read_body(mv_http_req *r, size_t max);
 
 /* mv_http_respond - status line, headers (each "Name: value\r\n"), body */

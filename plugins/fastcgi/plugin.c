@@ -156,6 +156,18 @@ static void preflight(mv_plugin *p, mv_http_req *r)
             NULL, NULL, 0);
 }
 
+/* key_known - does the request carry one of fastcgi.api_keys? */
+static bool key_known(mv_plugin *p, const mv_http_req *r)
+{
+    size_t n;
+    const char *const *keys = mv_config_strlist(p->cfg, "fastcgi.api_keys", &n);
+
+    for (size_t i = 0; r->api_key != NULL && i < n; i++)
+        if (strcmp(keys[i], r->api_key) == 0)
+            return true;
+    return false;
+}
+
 /* limited - rate limits and the API key; true if the request was refused */
 static bool limited(mv_plugin *p, mv_http_req *r)
 {
@@ -163,9 +175,7 @@ static bool limited(mv_plugin *p, mv_http_req *r)
     double now = now_s();
     unsigned wait;
     char extra[64];
-    size_t n;
-    const char *const *keys = mv_config_strlist(p->cfg, "fastcgi.api_keys", &n);
-    bool known = false;
+    bool known = key_known(p, r);
 
     if ((wait = mv_ratelimit_take(p->by_ip, r->remote, (double)s->fcgi_ip_rate,
                                   (double)s->fcgi_ip_burst, now)) > 0) {
@@ -174,8 +184,6 @@ static bool limited(mv_plugin *p, mv_http_req *r)
         error_json(p, r, 429, extra, "too many requests from your address");
         return true;
     }
-    for (size_t i = 0; r->api_key != NULL && i < n; i++)
-        known = known || strcmp(keys[i], r->api_key) == 0;
     if ((s->fcgi_require_api_key || r->api_key != NULL) && !known) {
         error_json(p, r, 401, NULL, r->api_key ? "unknown API key" : "an API key is required (X-Api-Key)");
         return true;
@@ -381,7 +389,9 @@ static void answer_verdict(mv_plugin *p, mv_http_req *r, const mv_verdict *v, bo
     mv_buf_free(&b);
 }
 
-/* context_of - the "context" field: form (default) or bulk */
+/* context_of - the "context" field: form (default), or bulk for callers
+ * with a known API key only -- bulk's deadline (60 s) would let anyone
+ * hold a worker that long per request; 0, 400, 403 or the field's status */
 static int context_of(mv_plugin *p, mv_http_req *r, mv_context *ctx)
 {
     char c[32];
@@ -398,7 +408,7 @@ static int context_of(mv_plugin *p, mv_http_req *r, mv_context *ctx)
         return 0;
     if (strcmp(c, "bulk") == 0) {
         *ctx = MV_CTX_BULK;
-        return 0;
+        return key_known(p, r) ? 0 : 403;
     }
     return 400;
 }
@@ -422,7 +432,8 @@ static void verify(mv_plugin *p, mv_http_req *r)
         return;
     if (strcmp(r->method, "POST") == 0 &&
         (rc = mv_http_read_body(r, (size_t)mv_config_settings(p->cfg)->fcgi_max_body)) != 0) {
-        error_json(p, r, rc, NULL, rc == 413 ? "request body too large" : "request body incomplete");
+        error_json(p, r, rc, NULL, rc == 413 ? "request body too large" : rc == 408 ?
+                   "request body too slow (fastcgi.read_timeout_ms)" : "request body incomplete");
         return;
     }
     if ((rc = field(p, r, "email", email, sizeof(email), &len, &why)) != 0) {
@@ -430,7 +441,8 @@ static void verify(mv_plugin *p, mv_http_req *r)
         return;
     }
     if ((rc = context_of(p, r, &ctx)) != 0) {
-        error_json(p, r, rc, NULL, "context must be form or bulk");
+        error_json(p, r, rc, NULL, rc == 403 ? "context bulk needs an API key (X-Api-Key)"
+                                             : "context must be form or bulk");
         return;
     }
     if (!check(p, email, len, ctx, &v, &was_pending)) {

@@ -174,9 +174,13 @@ class Common:
         self.assertEqual((j["address"], j["reason"]), ("alice@ok.test", "accepted_email"))
 
     def test_context_bulk(self):
+        # bulk's long deadline is for callers with an API key only
         j = self.assertJSON(http(self.url("a", "/verify"), "email=bob%40ok.test&context=bulk",
-                                 headers=FORM), 200)
+                                 headers=dict(FORM, **{"X-Api-Key": "opt-key"})), 200)
         self.assertEqual((j["context"], j["reason"]), ("bulk", "accepted_email"))
+        j = self.assertJSON(http(self.url("a", "/verify"), "email=bob%40ok.test&context=bulk",
+                                 headers=FORM), 403)
+        self.assertIn("API key", j["error"])
 
     def test_output_json_escaped(self):
         evil = "<script>alert(1)</script>@ok.test"
