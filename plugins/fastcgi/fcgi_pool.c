@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define ACCEPT_PAUSE_MS 100  /* out of file descriptors: accept again after this */
 #define CONNS_MAX 1000          /* open connections; libfcgi's close uses select(), so < FD_SETSIZE */
 
 /* One worker: what the watchdog needs to know about its reading. */
@@ -332,13 +333,16 @@ static void add(pollset *ps, int fd)
     ps->pfd[ps->n++] = (struct pollfd){.fd = fd, .events = POLLIN | POLLRDHUP};
 }
 
-/* accept_all - the new connections waiting on the listening socket */
-static void accept_all(pollset *ps, int listen_fd)
+/* accept_all - the new connections waiting on the listening socket;
+ * false when out of file descriptors (the caller pauses accepting rather
+ * than spin on a socket that stays readable) */
+static bool accept_all(pollset *ps, int listen_fd)
 {
     int fd;
 
     while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
         add(ps, fd);
+    return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
 }
 
 /* gather - kept connections the workers gave back join the poll set */
@@ -360,6 +364,7 @@ static void dispatch(int listen_fd)
 {
     static pollset ps;
     uint64_t junk;
+    long long paused = 0;       /* accepting paused (no fd left) since then, ms */
 
     ps.n = 2;
     ps.pfd[0] = (struct pollfd){.fd = P.wake, .events = POLLIN};
@@ -367,6 +372,12 @@ static void dispatch(int listen_fd)
     while (!atomic_load(&P.stopping)) {
         int timeout = watchdog();
 
+        if (paused != 0 && now_ms() - paused >= ACCEPT_PAUSE_MS) {
+            paused = 0;
+            ps.pfd[1].fd = listen_fd;
+        }
+        if (paused != 0 && (timeout < 0 || timeout > ACCEPT_PAUSE_MS))
+            timeout = ACCEPT_PAUSE_MS;
         if (poll(ps.pfd, (nfds_t)ps.n, timeout) < 0 && errno != EINTR)
             break;
         if (ps.pfd[0].revents & POLLIN)
@@ -378,8 +389,10 @@ static void dispatch(int listen_fd)
                 hand(ps.pfd[i].fd);
                 ps.pfd[i] = ps.pfd[--ps.n];
             }
-        if (ps.pfd[1].revents & POLLIN)
-            accept_all(&ps, listen_fd);
+        if ((ps.pfd[1].revents & POLLIN) && !accept_all(&ps, listen_fd)) {
+            paused = now_ms();
+            ps.pfd[1].fd = -1;  /* poll() skips it */
+        }
         ps.pfd[1].revents = 0;
     }
     for (int i = 2; i < ps.n; i++)

@@ -28,7 +28,9 @@ typedef struct {
 typedef struct {
     mv_http_io io;
     const char *method;         /* "GET" ... */
-    char path[256];             /* "/verify": the request path, query removed */
+    char path[512];             /* the path the server routed ("/verify"), no
+                                 * query; "" if too long; see http.c's set_path */
+    bool mounted;               /* a CGI program's PATH_INFO: path is already below the mount */
     const char *query;          /* QUERY_STRING, "" if none */
     const char *ctype;          /* CONTENT_TYPE, "" if none */
     long clen;                  /* CONTENT_LENGTH, -1 if none or bad */

@@ -92,12 +92,32 @@ void mv_plugin_fini(mv_plugin *p)
     mv_config_unref(p->cfg);
 }
 
-/* ends_with - is the path's last part this ("/x/verify" ends with "/verify")? */
-static bool ends_with(const char *path, const char *tail)
-{
-    size_t n = strlen(path), t = strlen(tail);
+/* The plugin's own endpoints. */
+typedef enum { EP_NONE, EP_VERIFY, EP_HEALTHZ, EP_METRICS } endpoint;
 
-    return n >= t && strcmp(path + n - t, tail) == 0;
+/* endpoint_of - which endpoint the path is: exactly fastcgi.mount +
+ * "/verify" (or /healthz, /metrics); anything else ("/x/metrics",
+ * "/verify/", "//verify") is none -- pass-through's, or 404. A CGI
+ * program's PATH_INFO is already below its mount (its SCRIPT_NAME). */
+static endpoint endpoint_of(mv_plugin *p, const mv_http_req *r)
+{
+    const char *m = mv_config_settings(p->cfg)->fcgi_mount, *rel = r->path;
+    size_t n = strlen(m);
+
+    while (n > 0 && m[n - 1] == '/')
+        n--;                    /* "/mailverify/" is "/mailverify"; "/" is the root */
+    if (!r->mounted) {
+        if (strncmp(rel, m, n) != 0)
+            return EP_NONE;
+        rel += n;
+    }
+    if (strcmp(rel, "/verify") == 0)
+        return EP_VERIFY;
+    if (strcmp(rel, "/healthz") == 0)
+        return EP_HEALTHZ;
+    if (strcmp(rel, "/metrics") == 0)
+        return EP_METRICS;
+    return EP_NONE;
 }
 
 /* cors - the CORS headers for an allowed origin, "" otherwise */
@@ -456,13 +476,15 @@ static void verify(mv_plugin *p, mv_http_req *r)
 /* mv_plugin_handle - answer one request */
 void mv_plugin_handle(mv_plugin *p, mv_http_req *r)
 {
+    endpoint ep = endpoint_of(p, r);
+
     if (strcmp(r->method, "OPTIONS") == 0) {
         preflight(p, r);
-    } else if (ends_with(r->path, "/verify")) {
+    } else if (ep == EP_VERIFY) {
         verify(p, r);
-    } else if (ends_with(r->path, "/healthz")) {
+    } else if (ep == EP_HEALTHZ) {
         respond(p, r, 200, NULL, "application/json", "{\"status\":\"ok\"}\n", 16);
-    } else if (ends_with(r->path, "/metrics")) {
+    } else if (ep == EP_METRICS) {
         mv_buf b = {0};
 
         mv_metrics_render(p->metrics, p->engine, &b);
@@ -472,6 +494,7 @@ void mv_plugin_handle(mv_plugin *p, mv_http_req *r)
     } else if (p->hooks.pass != NULL) {
         mv_metrics_status(p->metrics, p->hooks.pass(p, r, p->hooks.pass_arg));
     } else {
-        error_json(p, r, 404, NULL, "no such endpoint (POST /verify, GET /verify?email=, /healthz, /metrics)");
+        error_json(p, r, 404, NULL, "no such endpoint (POST /verify, GET /verify?email=, /healthz, "
+                   "/metrics, under fastcgi.mount)");
     }
 }

@@ -87,9 +87,10 @@ def tearDownModule():
 
 
 def no_fds():
-    """For the 503 worker: stdin, stdout, stderr, its listening socket and
-    one connection -- nothing left for the engine's event loop."""
-    resource.setrlimit(resource.RLIMIT_NOFILE, (5, 5))
+    """For the 503 worker: stdin, stdout, stderr, its listening socket, the
+    pool's eventfd, one connection and the dup the read deadline's watchdog
+    holds -- nothing left for the engine's event loop."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (7, 7))
 
 
 class Common:

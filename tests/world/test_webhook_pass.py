@@ -1102,6 +1102,7 @@ class TestWebhookQueue(WebhookBase, unittest.TestCase):
             p.stop()
 
     def start(self, name, url, **kw):
+        kw["fastcgi"] = dict(kw.get("fastcgi") or {}, mount='"/x"')     # nginx's location /x/
         w = started(FcgiWorker(webhook_plugin(name, url, **kw), spawn=True, log_dir=self.dir))
         ng = started(Nginx(os.path.join(self.dir, "ng-" + name), free_port(), {"/x/": w.port}))
         self.procs += [w, ng]
