@@ -74,7 +74,8 @@ static const char usage[] =
 static mv_plugin plugin;
 static mv_webhook *webhook;
 static mv_pass *pass;
-static long long cgi_deadline;   /* CGI mode: monotonic ms after which stdin is not read */
+static long long cgi_deadline;   /* CGI mode: monotonic ms after which stdin is not read
+                                 * (the process's start, until cgi() adds the timeout) */
 
 /* fcgx_getenv, fcgx_read, fcgx_write, fcgx_envp - the http.h I/O over a FastCGI request */
 static const char *fcgx_getenv(void *io, const char *name)
@@ -230,7 +231,7 @@ static int cgi(void)
     mv_http_req r;
     int rc;
 
-    cgi_deadline = mono_ms() + mv_config_settings(plugin.cfg)->fcgi_read_timeout_ms;
+    cgi_deadline += mv_config_settings(plugin.cfg)->fcgi_read_timeout_ms;
     mv_http_init(&r, &io);
     mv_plugin_handle(&plugin, &r);
     mv_http_free(&r);
@@ -307,6 +308,7 @@ int main(int argc, char **argv)
     mv_config *cfg;
     int c, rc;
 
+    cgi_deadline = mono_ms();           /* the client's time runs from our start, not after loading */
     while ((c = getopt_long(argc, argv, "c:s:t:hV", lo, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;

@@ -38,6 +38,13 @@
  * threads is reached only by real overload, and a thread costs little
  * more than its stack. Threads started on demand stay until exit.
  *
+ * Idle connections cost a descriptor and a poll entry, not a thread. A
+ * new connection that sends nothing within the read deadline is closed;
+ * a kept one waits for the web server's next request as long as the web
+ * server likes (nginx closes it after keepalive_timeout). At CONNS_MAX
+ * the longest idle one is closed to make room, so idle connections cannot
+ * lock the web server out.
+ *
  * mv_fpool_stop (SIGTERM): no more accepting, idle connections closed;
  * requests that arrived are answered, then the workers end.
  */
@@ -294,7 +301,8 @@ static void hand(int fd)
 }
 
 /* watchdog - shut the reads of workers past their deadline; the ms until
- * the next deadline, -1 if none */
+ * the next deadline, -1 if none. A worker not inside a read is left alone
+ * (mv_fpool_read looks at the deadline itself before reading). */
 static int watchdog(void)
 {
     long long now = now_ms(), next = -1;
@@ -303,12 +311,11 @@ static int watchdog(void)
     for (long i = 0; i < P.nthreads; i++) {
         slot *s = &P.slots[i];
 
-        if (s->watch_fd < 0 || s->expired)
+        if (s->watch_fd < 0 || s->expired || !s->reading)
             continue;
         if (now >= s->deadline) {
             s->expired = true;
-            if (s->reading)
-                shutdown(s->watch_fd, SHUT_RD);
+            shutdown(s->watch_fd, SHUT_RD);
         } else if (next < 0 || s->deadline - now < next) {
             next = s->deadline - now;
         }
@@ -317,20 +324,77 @@ static int watchdog(void)
     return next < 0 ? -1 : (int)(next + 1);
 }
 
-/* The dispatcher's poll set: [0] wake, [1] listen, then idle connections. */
+/* The dispatcher's poll set: [0] wake, [1] listen, then idle connections,
+ * each with when it became idle and whether it has yet sent anything. */
 typedef struct {
     struct pollfd pfd[CONNS_MAX + 2];
+    long long since[CONNS_MAX + 2];
+    bool fresh[CONNS_MAX + 2];
     int n;
 } pollset;
 
-/* add - an idle connection to watch; closed if there are too many */
-static void add(pollset *ps, int fd)
+/* drop - entry i leaves the poll set (closed if close_it) */
+static void drop(pollset *ps, int i, bool close_it)
 {
-    if (ps->n - 2 + P.nready >= CONNS_MAX || fd >= FD_SETSIZE) {
+    if (close_it)
+        close(ps->pfd[i].fd);
+    ps->n--;
+    ps->pfd[i] = ps->pfd[ps->n];
+    ps->since[i] = ps->since[ps->n];
+    ps->fresh[i] = ps->fresh[ps->n];
+}
+
+/* add - an idle connection to watch. When the set is full the longest
+ * idle one makes room: a client holding many idle connections cannot lock
+ * the web server out. */
+static void add(pollset *ps, int fd, bool fresh)
+{
+    int oldest = 2;
+
+    if (fd >= FD_SETSIZE) {
         close(fd);
         return;
     }
-    ps->pfd[ps->n++] = (struct pollfd){.fd = fd, .events = POLLIN | POLLRDHUP};
+    if (ps->n - 2 + P.nready >= CONNS_MAX) {
+        if (ps->n <= 2) {
+            close(fd);
+            return;
+        }
+        for (int i = 3; i < ps->n; i++)
+            if (ps->since[i] < ps->since[oldest])
+                oldest = i;
+        drop(ps, oldest, true);
+    }
+    ps->pfd[ps->n] = (struct pollfd){.fd = fd, .events = POLLIN | POLLRDHUP};
+    ps->since[ps->n] = now_ms();
+    ps->fresh[ps->n] = fresh;
+    ps->n++;
+}
+
+/* sweep - close new connections that sent nothing within the read
+ * deadline (kept ones wait for the web server's next request as long as
+ * it likes); the ms until the next such deadline, -1 if none */
+static int sweep(pollset *ps)
+{
+    long long now = now_ms(), next = -1;
+
+    for (int i = ps->n - 1; i >= 2; i--) {
+        long long left = ps->since[i] + P.timeout_ms - now;
+
+        if (!ps->fresh[i])
+            continue;
+        if (left <= 0)
+            drop(ps, i, true);
+        else if (next < 0 || left < next)
+            next = left;
+    }
+    return next < 0 ? -1 : (int)(next + 1);
+}
+
+/* sooner - the earlier of two poll timeouts (-1: none) */
+static int sooner(int a, int b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 /* accept_all - the new connections waiting on the listening socket;
@@ -341,7 +405,7 @@ static bool accept_all(pollset *ps, int listen_fd)
     int fd;
 
     while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-        add(ps, fd);
+        add(ps, fd, true);
     return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
 }
 
@@ -356,7 +420,7 @@ static void gather(pollset *ps)
     P.nback = 0;
     pthread_mutex_unlock(&P.mu);
     for (int i = 0; i < n; i++)
-        add(ps, fds[i]);
+        add(ps, fds[i], false);
 }
 
 /* dispatch - poll, hand out readable connections, enforce deadlines, until stopped */
@@ -370,7 +434,7 @@ static void dispatch(int listen_fd)
     ps.pfd[0] = (struct pollfd){.fd = P.wake, .events = POLLIN};
     ps.pfd[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
     while (!atomic_load(&P.stopping)) {
-        int timeout = watchdog();
+        int timeout = sooner(watchdog(), sweep(&ps));
 
         if (paused != 0 && now_ms() - paused >= ACCEPT_PAUSE_MS) {
             paused = 0;
@@ -387,7 +451,7 @@ static void dispatch(int listen_fd)
         for (int i = ps.n - 1; i >= 2; i--)
             if (ps.pfd[i].revents != 0) {
                 hand(ps.pfd[i].fd);
-                ps.pfd[i] = ps.pfd[--ps.n];
+                drop(&ps, i, false);
             }
         if ((ps.pfd[1].revents & POLLIN) && !accept_all(&ps, listen_fd)) {
             paused = now_ms();

@@ -36,7 +36,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 from world import World  # noqa: E402
 from web import (Plugin, FcgiWorker, Nginx, Proc, HTTPRecorder, http, free_port,  # noqa: E402
-                 wait_port, NGINX_CONF, FCGI_BIN)
+                 wait_port, NGINX_CONF, FCGI_BIN, sanitizer_reports)
 
 TMP = WORLD = None
 README = os.path.join(ROOT, "README.md")
@@ -59,6 +59,13 @@ def setUpModule():
 def tearDownModule():
     WORLD.stop()
     TMP.cleanup()
+
+
+def stop_clean(test, worker):
+    """Stop a worker: exit status 0 (SIGTERM ends it cleanly), no sanitizer report."""
+    rc = worker.stop(timeout=10)
+    test.assertEqual(sanitizer_reports(worker.log()), [])
+    test.assertEqual(rc, 0, worker.log()[-2000:])
 
 
 def concurrently(fn, n):
@@ -240,7 +247,9 @@ class TestKeepaliveBurst(unittest.TestCase):
                        max(r.seconds for r in rs if hasattr(r, "seconds"))))
                 self.assertEqual(codes, [200] * burst, ng.log()[-2000:])
                 self.assertLess(took, 10)
-            self.assertEqual(w.stop(timeout=10), 0, "SIGTERM with kept connections open")
+            t0 = time.monotonic()
+            stop_clean(self, w)                 # SIGTERM with kept connections open
+            say("SIGTERM with kept connections open: exit 0 after %.2f s" % (time.monotonic() - t0))
         finally:
             ng.stop()
             w.stop()
@@ -262,8 +271,10 @@ class Workers(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.nginx.stop()
-        rc = cls.worker.stop(timeout=10)
-        assert rc == 0, "worker exit status %r" % rc
+
+    def test_zz_sigterm_clean(self):
+        """Last: SIGTERM after all that ends the worker cleanly."""
+        stop_clean(self, self.worker)
 
     def url(self, path):
         return self.nginx.url("/h" + path)
@@ -369,6 +380,27 @@ class Workers(unittest.TestCase):
                  headers=dict(FORM, **{"X-Api-Key": "nope"}))
         self.assertEqual(r.status, 401, r)
 
+    def test_silent_connections_closed(self):
+        """Connections that never send anything hold no thread and are
+        closed after the read deadline; meanwhile requests are answered."""
+        socks = [socket.create_connection(("127.0.0.1", self.worker.port)) for _ in range(8)]
+        t0 = time.monotonic()
+        r = http(self.url("/healthz"), timeout=5)
+        self.assertEqual(r.status, 200)
+        ended = []
+        for s in socks:
+            s.settimeout(READ_TIMEOUT_MS / 1000 + 3)
+            try:
+                self.assertEqual(s.recv(16), b"")
+            except ConnectionResetError:
+                pass
+            ended.append(time.monotonic() - t0)
+            s.close()
+        say("8 silent connections: /healthz meanwhile %.3f s; closed after %.2f-%.2f s"
+            % (r.seconds, min(ended), max(ended)))
+        self.assertLess(r.seconds, 0.5)
+        self.assertLess(max(ended), READ_TIMEOUT_MS / 1000 + 1.0)
+
     def test_raw_fastcgi_keeps_connection(self):
         """Two requests on one kept connection, the second after an idle pause."""
         s = socket.create_connection(("127.0.0.1", self.worker.port))
@@ -380,6 +412,36 @@ class Workers(unittest.TestCase):
                 self.assertIn(b'"status":"ok"', fcgi_answer(s))
         finally:
             s.close()
+
+
+class TestSigterm(unittest.TestCase):
+    def test_request_in_progress_finishes(self):
+        """SIGTERM while requests wait on a tarpit: they get their (pending)
+        answers, then the worker exits 0."""
+        plugin = Plugin(WORLD, "term", {"fastcgi": {"ip_rate": "0", "rate_state": '""'},
+                                        "context": {"form": "{ deadline_ms = 1500; }"}})
+        w = FcgiWorker(plugin, spawn=True, threads=1, log_dir=WORLD.workdir)
+        ng = Nginx(WORLD.path("nginx-term"), free_port(), {"/term/": w.port})
+        try:
+            out = [None] * 3
+
+            def one(i):
+                out[i] = http(ng.url("/term/verify?email=t%d%%40tarpit.test" % i), timeout=20)
+            ts = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+            for t in ts:
+                t.start()
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            stop_clean(self, w)
+            took = time.monotonic() - t0
+            for t in ts:
+                t.join()
+            say("SIGTERM with 3 requests in progress: answers %s (pending %s), exit 0 after %.2f s"
+                % ([r.status for r in out], [r.json().get("pending") for r in out], took))
+            self.assertEqual([r.status for r in out], [200] * 3)
+        finally:
+            ng.stop()
+            w.stop()
 
 
 class TestCGISlowloris(unittest.TestCase):
@@ -416,6 +478,7 @@ class TestCGISlowloris(unittest.TestCase):
         say("CGI, stdin a byte every 0.25 s: exit %d after %.2f s, %r" % (
             p.returncode, took, out.split(b"\r\n")[0]))
         self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(sanitizer_reports(err.decode(errors="replace")), [])
         self.assertTrue(out.startswith(b"Status: 408"), out)
         self.assertLess(took, READ_TIMEOUT_MS / 1000 + 1.5)
 
@@ -443,6 +506,7 @@ class TestExactEndpoints(unittest.TestCase):
                 self.assertNotIn(b"mailverify_", r.body)
             say("mount /m: %d non-endpoint paths went to the handler: %s"
                 % (len(rec.requests), [q.path for q in rec.requests]))
+            stop_clean(self, w)
         finally:
             ng.stop()
             w.stop()
@@ -456,7 +520,7 @@ class TestExactEndpoints(unittest.TestCase):
         ng = Nginx(WORLD.path("nginx-b2"), free_port(), {"/b/": wb.port})
         try:
             self.assertEqual(http(ng.url("/b/healthz")).status, 200)
-            for path in ("/b/b/healthz", "/b/x/metrics", "/b/verify/"):
+            for path in ("/b/b/healthz", "/b/x/metrics", "/b/verify/", "/b/"):
                 self.assertEqual(http(ng.url(path)).status, 404, path)
             # nginx resolves "//", "/./" and %-escapes before DOCUMENT_URI; a
             # FastCGI client that does not gets no endpoint for them
@@ -466,6 +530,7 @@ class TestExactEndpoints(unittest.TestCase):
                 s.sendall(fcgi_request(params_for(path)))
                 self.assertIn(b"Status: 404", fcgi_answer(s), path)
                 s.close()
+            stop_clean(self, wb)
         finally:
             ng.stop()
             wb.stop()
@@ -475,6 +540,7 @@ class TestExactEndpoints(unittest.TestCase):
                        SCRIPT_NAME="/cgi-bin/mv.cgi", PATH_INFO=path_info, REMOTE_ADDR="127.0.0.9")
             p = subprocess.run([FCGI_BIN, "-c", bare.path], env=env, capture_output=True, timeout=20)
             self.assertTrue(p.stdout.startswith(status), (path_info, p.stdout[:200]))
+            self.assertEqual(sanitizer_reports(p.stderr.decode(errors="replace")), [])
 
 
 if __name__ == "__main__":
