@@ -134,6 +134,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns tests/milter/run
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_snippets.py
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/world/test_fastcgi.py
+	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi timeout 90 tests/in-netns /usr/bin/python3 tests/world/test_hostage.py
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi MAILVERIFY=$(B)/mailverify tests/in-netns /usr/bin/python3 tests/world/test_webhook_pass.py
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/web/test_browser.py
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/world/test_cache_shared.py

@@ -156,6 +156,8 @@ static const key keys[] = {
     STRK("fastcgi.block_redirect", fcgi_block_redirect, 0, 1024, ""),
     STRK("fastcgi.warn_field", fcgi_warn_field, 0, 64, "mailverify"),
     INTK("fastcgi.pass_timeout_ms", fcgi_pass_timeout_ms, 100, 600000, "30000"),
+    INTK("fastcgi.read_timeout_ms", fcgi_read_timeout_ms, 100, 600000, "5000"),
+    STRK("fastcgi.mount", fcgi_mount, 0, 256, ""),
     GROUP("webhook"),
     STRK("webhook.url", webhook_url, 0, 1024, ""),
     STRK("webhook.secret", webhook_secret, 0, 1024, ""),

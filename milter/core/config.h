@@ -81,6 +81,8 @@ typedef struct {
     bool fcgi_require_api_key;
     long long fcgi_key_rate, fcgi_key_burst;
     long long fcgi_pass_timeout_ms;     /* pass-through: the handler's time to answer */
+    long long fcgi_read_timeout_ms;     /* reading a request's params and body */
+    char *fcgi_mount;           /* the endpoints' URL prefix ("": /verify at the root) */
     char *fcgi_rate_state;      /* CGI mode: the shared token buckets ("" = none) */
     char *fcgi_pass_through, *fcgi_on_block, *fcgi_block_page, *fcgi_block_redirect;
     char *fcgi_warn_field;

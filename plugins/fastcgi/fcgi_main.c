@@ -5,17 +5,18 @@
  * one request in its environment and exits. As a FastCGI worker it serves
  * many requests with a pool of threads sharing one engine and one cache:
  * on the listening socket spawn-fcgi hands it as stdin, or on its own
- * (fastcgi.socket, --socket). Threads call FCGX_Accept_r without a
- * mutex, unlike libfcgi's threaded example: Linux's accept() needs no
- * serialization, and with the web server keeping connections open
- * (nginx's fastcgi_keep_conn) FCGX_Accept_r blocks reading the next
- * request of its kept connection -- under a mutex that one idle kept
- * connection would stall every other thread.
- * SIGTERM/SIGINT stop accepting (and end the reads on kept connections);
- * requests being answered finish; what the engine has in flight is
- * answered before exit.
+ * (fastcgi.socket, --socket). The threads and connections are
+ * fcgi_pool.c's: idle kept connections (nginx's fastcgi_keep_conn) hold
+ * no thread, reading a request has fastcgi.read_timeout_ms, and the pool
+ * grows while every thread is busy.
+ * SIGTERM/SIGINT stop accepting; requests being answered finish; what the
+ * engine has in flight is answered before exit.
+ * As a CGI program, reading stdin has the same deadline (poll() before
+ * each read): a client that dribbles its body gets 408, and the process
+ * ends, instead of waiting for the web server's timeout.
  */
 #include "version.h"
+#include "fcgi_pool.h"
 #include "passthrough.h"
 #include "plugin.h"
 #include "webhook.h"
@@ -24,10 +25,9 @@
 #include <fcntl.h>
 #include <fcgiapp.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #define CGI_LATE_MS 65000   /* a CGI process stays this long at most for a late verdict */
+#define GROW_SPARE 60       /* threads the pool may start beyond fastcgi.threads */
 
 
 static const char usage[] =
@@ -44,14 +45,19 @@ static const char usage[] =
     "one request and exits; run otherwise it is a FastCGI worker: on the socket\n"
     "spawn-fcgi gives it, or on its own (fastcgi.socket, -s).\n"
     "\n"
-    "Endpoints (the last part of the path decides, so any prefix works):\n"
+    "Endpoints, exactly these paths under fastcgi.mount (\"\": at the root; e.g.\n"
+    "\"/mailverify\" for /mailverify/verify); as a CGI program, the path after\n"
+    "the script (/cgi-bin/mailverify.cgi/verify):\n"
     "  POST /verify      email=... (form) or {\"email\": ...} (JSON), optional context\n"
+    "                    (bulk: only with a known X-Api-Key)\n"
     "  GET  /verify?email=...&context=form\n"
     "  GET  /healthz     {\"status\":\"ok\"}\n"
     "  GET  /metrics     Prometheus text format\n"
     "  OPTIONS           CORS preflight (fastcgi.cors_origins)\n"
+    "Any other path is a form for pass-through (fastcgi.pass_through), else 404.\n"
     "Answers: 200 with the verdict for any address; 400 malformed request;\n"
-    "401 API key; 405 method; 413 body too large; 415 media type; 429 rate\n"
+    "401 API key; 403 bulk without a key; 405 method; 408 body slower than\n"
+    "fastcgi.read_timeout_ms; 413 body too large; 415 media type; 429 rate\n"
     "limited (Retry-After); 503 the verifier cannot answer.\n"
     "\n"
     "Options:\n"
@@ -68,13 +74,8 @@ static const char usage[] =
 static mv_plugin plugin;
 static mv_webhook *webhook;
 static mv_pass *pass;
-static int listen_fd;
-/* shared by the worker threads and the signal handler: C11 atomics (lock
- * free, so async-signal-safe), not volatile sig_atomic_t, which is only
- * for a handler and the thread it interrupts */
-static atomic_int *kept;                /* per thread: its kept connection, or -1 */
-static atomic_long nkept;
-static atomic_int stopping;
+static long long cgi_deadline;   /* CGI mode: monotonic ms after which stdin is not read
+                                 * (the process's start, until cgi() adds the timeout) */
 
 /* fcgx_getenv, fcgx_read, fcgx_write, fcgx_envp - the http.h I/O over a FastCGI request */
 static const char *fcgx_getenv(void *io, const char *name)
@@ -84,9 +85,7 @@ static const char *fcgx_getenv(void *io, const char *name)
 
 static long fcgx_read(void *io, char *buf, size_t n)
 {
-    int got = FCGX_GetStr(buf, n > 65536 ? 65536 : (int)n, ((FCGX_Request *)io)->in);
-
-    return got < 0 ? -1 : got;
+    return mv_fpool_read(io, buf, n);
 }
 
 static bool fcgx_write(void *io, const char *buf, size_t n)
@@ -106,10 +105,40 @@ static const char *cgi_getenv(void *io, const char *name)
     return getenv(name);
 }
 
+/* mono_ms - the monotonic clock in ms */
+static long long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* cgi_read - stdin, unbuffered, each read within what is left of the
+ * request's read deadline: -2 past it */
 static long cgi_read(void *io, char *buf, size_t n)
 {
+    struct pollfd pfd = {.fd = 0, .events = POLLIN};
+
     (void)io;
-    return (long)fread(buf, 1, n, stdin);
+    for (;;) {
+        long long left = cgi_deadline - mono_ms();
+        ssize_t got;
+        int rc;
+
+        if (left <= 0)
+            return -2;
+        if ((rc = poll(&pfd, 1, (int)left)) == 0)
+            return -2;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+        if (rc < 0)
+            continue;
+        if ((got = read(0, buf, n)) >= 0)
+            return (long)got;
+        if (errno != EINTR && errno != EAGAIN)
+            return -1;
+    }
 }
 
 static bool cgi_write(void *io, const char *buf, size_t n)
@@ -124,94 +153,46 @@ static char **cgi_envp(void *io)
     return environ;
 }
 
-/* worker - a FastCGI thread: accept, answer, repeat */
-static void *worker(void *arg)
+/* answer - one FastCGI request (the pool's callback) */
+static void answer(void *arg, FCGX_Request *req)
 {
-    FCGX_Request req;
+    mv_http_io io = {fcgx_getenv, fcgx_read, fcgx_write, req, fcgx_envp};
+    mv_http_req r;
 
-    long me = (long)(intptr_t)arg;
-
-    if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
-        return NULL;
-    while (!atomic_load(&stopping)) {
-        mv_http_io io = {fcgx_getenv, fcgx_read, fcgx_write, &req, fcgx_envp};
-        mv_http_req r;
-        int rc;
-
-        /* published before stopping is looked at: on_stop either sees
-         * the fd and ends the read, or this thread sees stopping */
-        atomic_store(&kept[me], req.ipcFd);
-        rc = atomic_load(&stopping) ? -1 : FCGX_Accept_r(&req);
-        atomic_store(&kept[me], -1);
-        if (rc < 0)
-            break;
-        mv_http_init(&r, &io);
-        mv_plugin_handle(&plugin, &r);
-        mv_http_free(&r);
-        FCGX_Finish_r(&req);
-    }
-    FCGX_Free(&req, 1);
-    return NULL;
+    (void)arg;
+    mv_http_init(&r, &io);
+    mv_plugin_handle(&plugin, &r);
+    mv_http_free(&r);
 }
 
 /* on_stop - SIGTERM/SIGINT: no new requests */
 static void on_stop(int sig)
 {
-    long n = atomic_load(&nkept);
-
     (void)sig;
-    atomic_store(&stopping, 1);
-    FCGX_ShutdownPending();
-    shutdown(listen_fd, SHUT_RDWR);     /* wakes the threads blocked in accept */
-    for (long i = 0; i < n; i++) {      /* and those reading a kept connection */
-        int fd = atomic_load(&kept[i]);
-
-        if (fd >= 0)
-            shutdown(fd, SHUT_RD);
-    }
+    mv_fpool_stop();
 }
 
 /* serve - the FastCGI worker pool; an exit status */
-static int serve(const char *spec, long threads)
+static int serve(const char *spec, long threads, long read_timeout_ms)
 {
-    pthread_t *t = calloc((size_t)threads, sizeof(*t));
     struct sigaction sa = {.sa_handler = on_stop};
-    long started = 0;
+    int listen_fd = 0, rc;              /* 0: spawn-fcgi's socket */
 
-    if (t == NULL || (kept = calloc((size_t)threads, sizeof(*kept))) == NULL) {
-        free(t);
-        return 70;
-    }
-    for (long i = 0; i < threads; i++)
-        atomic_init(&kept[i], -1);
-    atomic_store(&nkept, threads);
-    if (FCGX_Init() != 0) {
-        free(t);
-        free((void *)kept);
+    if (FCGX_Init() != 0)
         return 71;
-    }
-    listen_fd = 0;                      /* spawn-fcgi's socket */
     if (FCGX_IsCGI()) {
         if ((listen_fd = FCGX_OpenSocket(spec, 128)) < 0) {
             fprintf(stderr, "mailverify.fcgi: cannot listen on %s: %s\n", spec, strerror(errno));
-            free(t);
-            free((void *)kept);
             return 71;
         }
     }
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    for (long i = 0; i < threads; i++)
-        started += pthread_create(&t[started], NULL, worker, (void *)(intptr_t)started) == 0;
-    for (long i = 0; i < started; i++)
-        pthread_join(t[i], NULL);
+    rc = mv_fpool_run(listen_fd, threads, threads + GROW_SPARE, read_timeout_ms, answer, NULL);
     sigaction(SIGTERM, &(struct sigaction){.sa_handler = SIG_IGN}, NULL);
     sigaction(SIGINT, &(struct sigaction){.sa_handler = SIG_IGN}, NULL);
-    atomic_store(&nkept, 0);
-    free((void *)kept);
-    free(t);
-    return started > 0 ? 0 : 70;
+    return rc;
 }
 
 /* cgi_linger - after a CGI answer, when a check is still running and the
@@ -250,6 +231,7 @@ static int cgi(void)
     mv_http_req r;
     int rc;
 
+    cgi_deadline += mv_config_settings(plugin.cfg)->fcgi_read_timeout_ms;
     mv_http_init(&r, &io);
     mv_plugin_handle(&plugin, &r);
     mv_http_free(&r);
@@ -326,6 +308,7 @@ int main(int argc, char **argv)
     mv_config *cfg;
     int c, rc;
 
+    cgi_deadline = mono_ms();           /* the client's time runs from our start, not after loading */
     while ((c = getopt_long(argc, argv, "c:s:t:hV", lo, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
@@ -355,7 +338,8 @@ int main(int argc, char **argv)
         rc = cgi();
     else
         rc = serve(spec ? spec : mv_config_settings(cfg)->fcgi_socket,
-                   threads ? threads : mv_config_settings(cfg)->fcgi_threads);
+                   threads ? threads : mv_config_settings(cfg)->fcgi_threads,
+                   mv_config_settings(cfg)->fcgi_read_timeout_ms);
     finish();
     mv_config_unref(cfg);
     return rc;

@@ -1,10 +1,8 @@
 /*
  * http.c - CGI-style requests and responses; see http.h.
  *
- * The request path comes from DOCUMENT_URI (nginx), else REQUEST_URI
- * without its query, else SCRIPT_NAME + PATH_INFO (CGI servers): the
- * handler only ever compares its last component ("/verify"), so the
- * plugin can be mounted under any prefix.
+ * The request path is the one the web server routed (set_path); the
+ * plugin compares it whole with its endpoints under fastcgi.mount.
  */
 #include "http.h"
 
@@ -25,26 +23,34 @@ char **mv_http_envp(const mv_http_req *r)
     return r->io.envp ? r->io.envp(r->io.io) : NULL;
 }
 
-/* set_path - the path part of the request */
-static void set_path(mv_http_req *r)
-{
-    const char *p = mv_http_env(r, "DOCUMENT_URI"), *q;
-
-    if (p == NULL || *p == '\0')
-        p = mv_http_env(r, "REQUEST_URI");
-    if (p != NULL && *p != '\0') {
-        q = strchr(p, '?');
-        snprintf(r->path, sizeof(r->path), "%.*s", q ? (int)(q - p) : (int)strlen(p), p);
-        return;
-    }
-    snprintf(r->path, sizeof(r->path), "%s%s", mv_http_env(r, "SCRIPT_NAME") ? mv_http_env(r, "SCRIPT_NAME") : "",
-             mv_http_env(r, "PATH_INFO") ? mv_http_env(r, "PATH_INFO") : "");
-}
-
 /* or_empty - a variable, "" when absent */
 static const char *or_empty(const char *s)
 {
     return s ? s : "";
+}
+
+/* set_path - the path the web server routed: a CGI program given a
+ * PATH_INFO is mounted at its SCRIPT_NAME and its part is PATH_INFO;
+ * otherwise DOCUMENT_URI (nginx: decoded, "//" and "/./" resolved, no
+ * query), else SCRIPT_NAME + PATH_INFO (decoded by the server, RFC 3875).
+ * Never REQUEST_URI: raw, and not the path the server matched. A path
+ * that does not fit is "" (never an endpoint). */
+static void set_path(mv_http_req *r)
+{
+    const char *du = mv_http_env(r, "DOCUMENT_URI");
+    const char *sn = or_empty(mv_http_env(r, "SCRIPT_NAME")), *pi = or_empty(mv_http_env(r, "PATH_INFO"));
+    int n;
+
+    if (getenv("GATEWAY_INTERFACE") != NULL && *pi != '\0') {
+        r->mounted = true;
+        n = snprintf(r->path, sizeof(r->path), "%s", pi);
+    } else if (du != NULL && *du != '\0') {
+        n = snprintf(r->path, sizeof(r->path), "%s", du);
+    } else {
+        n = snprintf(r->path, sizeof(r->path), "%s%s", sn, pi);
+    }
+    if (n < 0 || (size_t)n >= sizeof(r->path))
+        r->path[0] = '\0';
 }
 
 /* mv_http_init - the request's CGI variables */
@@ -71,7 +77,7 @@ void mv_http_init(mv_http_req *r, const mv_http_io *io)
     set_path(r);
 }
 
-/* mv_http_read_body - the whole body, at most max bytes; 0, 413 or 400 */
+/* mv_http_read_body - the whole body, at most max bytes; 0, 413, 400 or 408 */
 int mv_http_read_body(mv_http_req *r, size_t max)
 {
     size_t want;
@@ -86,6 +92,8 @@ int mv_http_read_body(mv_http_req *r, size_t max)
     while (r->body_len < want) {
         long n = r->io.read(r->io.io, r->body + r->body_len, want - r->body_len);
 
+        if (n == -2)
+            return 408;         /* too slow: the worker is not the client's to keep */
         if (n <= 0)
             return 400;         /* shorter than CONTENT_LENGTH said */
         r->body_len += (size_t)n;
@@ -106,6 +114,7 @@ static const char *reason(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";

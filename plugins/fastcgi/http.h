@@ -18,7 +18,8 @@
 
 typedef struct {
     const char *(*getenv)(void *io, const char *name);
-    long (*read)(void *io, char *buf, size_t n);        /* bytes, 0 at end, -1 error */
+    long (*read)(void *io, char *buf, size_t n);        /* bytes, 0 at end, -1 error,
+                                                         * -2 the read deadline passed */
     bool (*write)(void *io, const char *buf, size_t n);
     void *io;
     char **(*envp)(void *io);   /* every CGI variable, "NAME=value", NULL-terminated */
@@ -27,7 +28,9 @@ typedef struct {
 typedef struct {
     mv_http_io io;
     const char *method;         /* "GET" ... */
-    char path[256];             /* "/verify": the request path, query removed */
+    char path[512];             /* the path the server routed ("/verify"), no
+                                 * query; "" if too long; see http.c's set_path */
+    bool mounted;               /* a CGI program's PATH_INFO: path is already below the mount */
     const char *query;          /* QUERY_STRING, "" if none */
     const char *ctype;          /* CONTENT_TYPE, "" if none */
     long clen;                  /* CONTENT_LENGTH, -1 if none or bad */
@@ -47,7 +50,8 @@ const char *mv_http_env(const mv_http_req *r, const char *name);
 /* mv_http_envp - every CGI variable ("NAME=value", NULL-terminated), or NULL */
 char **mv_http_envp(const mv_http_req *r);
 
-/* mv_http_read_body - the whole body, at most max bytes; 0, 413 or 400 */
+/* mv_http_read_body - the whole body, at most max bytes; 0, 413, 400, or 408
+ * (the client took longer than the read deadline) */
 int mv_http_read_body(mv_http_req *r, size_t max);
 
 /* mv_http_respond - status line, headers (each "Name: value\r\n"), body */

@@ -99,6 +99,7 @@ static const char *status_text(int status)
 {
     switch (status) {
     case 400: return "400 Bad Request";
+    case 408: return "408 Request Timeout";
     case 413: return "413 Payload Too Large";
     case 415: return "415 Unsupported Media Type";
     case 422: return "422 Unprocessable Content";
@@ -516,8 +517,8 @@ int mv_pass_handle(mv_plugin *p, mv_http_req *r, void *arg)
     if (limited(p, r))
         return 429;
     if ((rc = mv_http_read_body(r, (size_t)ps->s->fcgi_max_body)) != 0)
-        return mv_pass_error(r, rc, rc == 413 ? "The form is larger than this server accepts."
-                                              : "The form arrived incomplete.");
+        return mv_pass_error(r, rc, rc == 413 ? "The form is larger than this server accepts." :
+                             rc == 408 ? "The form arrived too slowly." : "The form arrived incomplete.");
     if ((t = calloc(1, sizeof(*t))) == NULL || !prepare(ps, r, &bt, &x))
         rc = mv_pass_error(r, 503, "out of memory");
     else if ((rc = verify_all(ps, p, r, &bt, &x, t)) != 0)

@@ -93,12 +93,32 @@ void mv_plugin_fini(mv_plugin *p)
     mv_config_unref(p->cfg);
 }
 
-/* ends_with - is the path's last part this ("/x/verify" ends with "/verify")? */
-static bool ends_with(const char *path, const char *tail)
-{
-    size_t n = strlen(path), t = strlen(tail);
+/* The plugin's own endpoints. */
+typedef enum { EP_NONE, EP_VERIFY, EP_HEALTHZ, EP_METRICS } endpoint;
 
-    return n >= t && strcmp(path + n - t, tail) == 0;
+/* endpoint_of - which endpoint the path is: exactly fastcgi.mount +
+ * "/verify" (or /healthz, /metrics); anything else ("/x/metrics",
+ * "/verify/", "//verify") is none -- pass-through's, or 404. A CGI
+ * program's PATH_INFO is already below its mount (its SCRIPT_NAME). */
+static endpoint endpoint_of(mv_plugin *p, const mv_http_req *r)
+{
+    const char *m = mv_config_settings(p->cfg)->fcgi_mount, *rel = r->path;
+    size_t n = strlen(m);
+
+    while (n > 0 && m[n - 1] == '/')
+        n--;                    /* "/mailverify/" is "/mailverify"; "/" is the root */
+    if (!r->mounted) {
+        if (strncmp(rel, m, n) != 0)
+            return EP_NONE;
+        rel += n;
+    }
+    if (strcmp(rel, "/verify") == 0)
+        return EP_VERIFY;
+    if (strcmp(rel, "/healthz") == 0)
+        return EP_HEALTHZ;
+    if (strcmp(rel, "/metrics") == 0)
+        return EP_METRICS;
+    return EP_NONE;
 }
 
 /* cors - the CORS headers for an allowed origin, "" otherwise */
@@ -157,6 +177,18 @@ static void preflight(mv_plugin *p, mv_http_req *r)
             NULL, NULL, 0);
 }
 
+/* key_known - does the request carry one of fastcgi.api_keys? */
+static bool key_known(mv_plugin *p, const mv_http_req *r)
+{
+    size_t n;
+    const char *const *keys = mv_config_strlist(p->cfg, "fastcgi.api_keys", &n);
+
+    for (size_t i = 0; r->api_key != NULL && i < n; i++)
+        if (strcmp(keys[i], r->api_key) == 0)
+            return true;
+    return false;
+}
+
 /* limited - rate limits and the API key; true if the request was refused */
 static bool limited(mv_plugin *p, mv_http_req *r)
 {
@@ -164,9 +196,7 @@ static bool limited(mv_plugin *p, mv_http_req *r)
     double now = now_s();
     unsigned wait;
     char extra[64];
-    size_t n;
-    const char *const *keys = mv_config_strlist(p->cfg, "fastcgi.api_keys", &n);
-    bool known = false;
+    bool known = key_known(p, r);
     char who[MV_CLIENT_KEY_SIZE];       /* IPv6: the client's /64, not its address */
 
     mv_client_key(r->remote, (unsigned)s->fcgi_ipv6_prefix, who, sizeof(who));
@@ -177,8 +207,6 @@ static bool limited(mv_plugin *p, mv_http_req *r)
         error_json(p, r, 429, extra, "too many requests from your address");
         return true;
     }
-    for (size_t i = 0; r->api_key != NULL && i < n; i++)
-        known = known || strcmp(keys[i], r->api_key) == 0;
     if ((s->fcgi_require_api_key || r->api_key != NULL) && !known) {
         error_json(p, r, 401, NULL, r->api_key ? "unknown API key" : "an API key is required (X-Api-Key)");
         return true;
@@ -384,7 +412,9 @@ static void answer_verdict(mv_plugin *p, mv_http_req *r, const mv_verdict *v, bo
     mv_buf_free(&b);
 }
 
-/* context_of - the "context" field: form (default) or bulk */
+/* context_of - the "context" field: form (default), or bulk for callers
+ * with a known API key only -- bulk's deadline (60 s) would let anyone
+ * hold a worker that long per request; 0, 400, 403 or the field's status */
 static int context_of(mv_plugin *p, mv_http_req *r, mv_context *ctx)
 {
     char c[32];
@@ -401,7 +431,7 @@ static int context_of(mv_plugin *p, mv_http_req *r, mv_context *ctx)
         return 0;
     if (strcmp(c, "bulk") == 0) {
         *ctx = MV_CTX_BULK;
-        return 0;
+        return key_known(p, r) ? 0 : 403;
     }
     return 400;
 }
@@ -425,7 +455,8 @@ static void verify(mv_plugin *p, mv_http_req *r)
         return;
     if (strcmp(r->method, "POST") == 0 &&
         (rc = mv_http_read_body(r, (size_t)mv_config_settings(p->cfg)->fcgi_max_body)) != 0) {
-        error_json(p, r, rc, NULL, rc == 413 ? "request body too large" : "request body incomplete");
+        error_json(p, r, rc, NULL, rc == 413 ? "request body too large" : rc == 408 ?
+                   "request body too slow (fastcgi.read_timeout_ms)" : "request body incomplete");
         return;
     }
     if ((rc = field(p, r, "email", email, sizeof(email), &len, &why)) != 0) {
@@ -433,7 +464,8 @@ static void verify(mv_plugin *p, mv_http_req *r)
         return;
     }
     if ((rc = context_of(p, r, &ctx)) != 0) {
-        error_json(p, r, rc, NULL, "context must be form or bulk");
+        error_json(p, r, rc, NULL, rc == 403 ? "context bulk needs an API key (X-Api-Key)"
+                                             : "context must be form or bulk");
         return;
     }
     if (!check(p, email, len, ctx, &v, &was_pending)) {
@@ -447,13 +479,15 @@ static void verify(mv_plugin *p, mv_http_req *r)
 /* mv_plugin_handle - answer one request */
 void mv_plugin_handle(mv_plugin *p, mv_http_req *r)
 {
+    endpoint ep = endpoint_of(p, r);
+
     if (strcmp(r->method, "OPTIONS") == 0) {
         preflight(p, r);
-    } else if (ends_with(r->path, "/verify")) {
+    } else if (ep == EP_VERIFY) {
         verify(p, r);
-    } else if (ends_with(r->path, "/healthz")) {
+    } else if (ep == EP_HEALTHZ) {
         respond(p, r, 200, NULL, "application/json", "{\"status\":\"ok\"}\n", 16);
-    } else if (ends_with(r->path, "/metrics")) {
+    } else if (ep == EP_METRICS) {
         mv_buf b = {0};
 
         mv_metrics_render(p->metrics, p->engine, &b);
@@ -463,6 +497,7 @@ void mv_plugin_handle(mv_plugin *p, mv_http_req *r)
     } else if (p->hooks.pass != NULL) {
         mv_metrics_status(p->metrics, p->hooks.pass(p, r, p->hooks.pass_arg));
     } else {
-        error_json(p, r, 404, NULL, "no such endpoint (POST /verify, GET /verify?email=, /healthz, /metrics)");
+        error_json(p, r, 404, NULL, "no such endpoint (POST /verify, GET /verify?email=, /healthz, "
+                   "/metrics, under fastcgi.mount)");
     }
 }

@@ -216,7 +216,8 @@ class Shared(unittest.TestCase):
         W.clear_logs()
         before = W.postfix_log().count("connect from")
         env = dict(os.environ, GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="GET",
-                   SCRIPT_NAME="/verify", QUERY_STRING="email=bob%40ok.test",
+                   SCRIPT_NAME="/cgi-bin/mailverify.cgi", PATH_INFO="/verify",
+                   QUERY_STRING="email=bob%40ok.test",
                    REMOTE_ADDR="127.0.0.9", SERVER_PROTOCOL="HTTP/1.1")
         p = subprocess.run([fcgi, "-c", conf], env=env, capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)

@@ -21,7 +21,8 @@ include verbatim); docs/sendmail-snippet.mc its sendmail.mc line. Here:
   INPUT_MAIL_FILTER(name, S=socket, F=flags, T=C:..;S:..;R:..;E:..), with
   the same socket and a reply timeout longer than the deadlines (Sendmail
   itself is exercised by test_sendmail.py);
-- both are in the README word for word.
+- both are in the README word for word;
+- the README's nginx locations of /verify are the shipped fastcgi.mount's.
 
     MAILVERIFYD=build/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_snippets.py [-v]
 """
@@ -137,6 +138,18 @@ class Snippets(unittest.TestCase):
         self.assertGreaterEqual(seconds(e), seconds(r))
         self.assertGreater(seconds(c), 0)
         self.assertGreater(seconds(s), 0)
+
+    def test_nginx_snippets_match_the_shipped_mount(self):
+        """Each README nginx location of the plugin's /verify is exactly the
+        shipped fastcgi.mount + "/verify" (endpoints are exact paths); the
+        keepalive snippet is served by test_hostage.py with shipped defaults."""
+        with open(SHIPPED_CONF) as f:
+            mount = re.search(r'^\s*mount\s*=\s*"([^"]*)"', f.read(), re.M).group(1).rstrip("/")
+        blocks = re.findall(r"```nginx\n(.*?)```", read(README), re.S)
+        locs = [m for b in blocks for m in re.findall(r"location = (\S*/verify) \{", b)]
+        self.assertTrue(locs, "no nginx location of /verify in README.md")
+        for loc in locs:
+            self.assertEqual(loc, mount + "/verify")
 
     def test_in_readme_word_for_word(self):
         readme = read(README)

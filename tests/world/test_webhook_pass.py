@@ -163,11 +163,13 @@ def setUpModule():
         "ip_rate": "0", "pass_through": '"http://127.0.0.1:%d/legacy/submit"' % UPSTREAM.port,
         "pass_fields": fields, "block_page": '"%s"' % page}})
     # the slow-handler test: fastcgi.pass_timeout_ms of 2 s instead of 30
+    # (served at /pc/ and /ph/: mounted there)
     PLUGINS["pcs"] = Plugin(WORLD, "pcs", {"fastcgi": {
-        "ip_rate": "0", "pass_through": '"cgi:%s"' % LEGACY, "pass_timeout_ms": "2000"}})
+        "ip_rate": "0", "pass_through": '"cgi:%s"' % LEGACY, "pass_timeout_ms": "2000",
+        "mount": '"/pc"'}})
     PLUGINS["phs"] = Plugin(WORLD, "phs", {"fastcgi": {
         "ip_rate": "0", "pass_through": '"http://127.0.0.1:%d/legacy/submit"' % UPSTREAM.port,
-        "pass_timeout_ms": "2000"}})
+        "pass_timeout_ms": "2000", "mount": '"/ph"'}})
 
 
 def tearDownModule():
@@ -1110,6 +1112,7 @@ class TestWebhookQueue(WebhookBase, unittest.TestCase):
             p.stop()
 
     def start(self, name, url, **kw):
+        kw["fastcgi"] = dict(kw.get("fastcgi") or {}, mount='"/x"')     # nginx's location /x/
         w = started(FcgiWorker(webhook_plugin(name, url, **kw), spawn=True, log_dir=self.dir))
         ng = started(Nginx(os.path.join(self.dir, "ng-" + name), free_port(), {"/x/": w.port}))
         self.procs += [w, ng]

@@ -14,6 +14,8 @@ Plugin(world, name, groups) writes WORKDIR/NAME.conf: dns aimed at the
 world's unbound, probes to private (loopback) targets allowed, then the
 given groups (a dict of group -> {key: already-quoted value}; nested
 groups such as context.form as "context": {"form": "{ deadline_ms = 500; }"}).
+Its fastcgi.mount is "/NAME" unless given: the endpoints are exact paths
+under the mount, so nginx's location for config NAME is /NAME/.
 
 Nginx(dir, port, locations, static=None): nginx in the foreground
 (`-e stderr -p DIR -c DIR/nginx.conf -g "daemon off;"`), every temp path
@@ -26,8 +28,8 @@ worker keeps its FastCGI connections open), not in the README's set-up.
 The CGI servers run the binary in CGI mode through a two-line wrapper in
 their cgi-bin (`exec mailverify.fcgi -c NAME.conf`): a CGI program gets no
 arguments from the server, and the binary has no other way to be told its
-configuration. The URL of config NAME is /cgi-bin/NAME.cgi/verify (the
-plugin looks only at the last part of the path).
+configuration. The URL of config NAME is /cgi-bin/NAME.cgi/verify (a CGI
+program's endpoints are its PATH_INFO; the mount is not used).
 
 Every process is its own process group, stopped (SIGTERM, then SIGKILL
 after 5 s) by stop(); logs in DIR/*.log.
@@ -118,6 +120,7 @@ class Plugin:
         base = {
             "dns": {"servers": '"127.0.0.1"', "timeout_ms": "1000", "tries": "1"},
             "smtp": {"allow_private_targets": "true"},
+            "fastcgi": {"mount": '"/%s"' % name},
         }
         for g, kv in base.items():
             groups[g] = dict(kv, **groups.get(g, {}))
