@@ -34,9 +34,11 @@ go through the plugin. Exit status 1 if anything was smuggled (or 1./2.
 fail). Every smuggled case (id, class, handler, field, value) is written to
 /tmp/passdiff-smuggled.txt (PASSDIFF_SMUGGLED overrides).
 
---fuzz SECONDS: after the checks above, mutate for that long against the
-same handlers and write every smuggling case to --found (default
-tests/passdiff/found/) as JSON; prints cases tried and smuggled.
+--fuzz SECONDS (make fuzz-pass): after the legitimate bodies (2.), instead
+of the corpus, mutate for that long (seed: the time unless --seed) against
+the same handlers and write every smuggling case to --found (default
+tests/passdiff/found/, one JSON file per case: the case, the body as
+latin-1 text, what was read); prints cases tried and smuggled.
 """
 import argparse
 import concurrent.futures
@@ -44,7 +46,6 @@ import hashlib
 import json
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -302,11 +303,16 @@ def case_json(c):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mutations", type=int, default=int(os.environ.get("PASSDIFF_MUTATIONS", "200")))
-    ap.add_argument("--seed", type=int, default=int(os.environ.get("PASSDIFF_SEED", "1")))
-    ap.add_argument("--fuzz", type=float, default=0, help="seconds of mutation after the checks")
+    ap.add_argument("--seed", type=int, default=os.environ.get("PASSDIFF_SEED"),
+                    help="the mutator's seed (default 1; with --fuzz, the time)")
+    ap.add_argument("--fuzz", type=float, default=0,
+                    help="seconds of mutation (after the legitimate bodies, instead of the corpus)")
     ap.add_argument("--found", default=os.path.join(HERE, "found"))
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
+    if a.seed is None:
+        a.seed = int(time.time()) if a.fuzz > 0 else 1
+    a.seed = int(a.seed)
 
     t0 = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="mv-passdiff-")
@@ -328,24 +334,26 @@ def main():
             print("  LEGIT FAIL " + b)
         failures += ["legit: " + b for b in bad]
 
-        # 3. the hostile corpus and its mutations through the plugin
-        t = time.monotonic()
         rng = random.Random(a.seed)
-        muts = mutate.mutations(corpus.HOSTILE + corpus.LEGIT, a.mutations, rng, "mut%d" % a.seed)
-        hostile = run_plugin(rig, corpus.HOSTILE + muts, "pass")
-        times["plugin"] = time.monotonic() - t
-        results = hostile
+        results = []
+        if a.fuzz <= 0:
+            # 3. the hostile corpus and its mutations through the plugin
+            t = time.monotonic()
+            muts = mutate.mutations(corpus.HOSTILE + corpus.LEGIT, a.mutations, rng, "mut%d" % a.seed)
+            hostile = run_plugin(rig, corpus.HOSTILE + muts, "pass")
+            times["plugin"] = time.monotonic() - t
+            results = hostile
 
-        # 1. (after 3.: it reuses its runs) the hostile corpus without the plugin
-        t = time.monotonic()
-        delivered, nrun = run_direct(rig, corpus.HOSTILE, "pass")
-        share = len(delivered) / len(corpus.HOSTILE)
-        times["direct"] = time.monotonic() - t
-        print("without the plugin: %d of %d hostile cases (%.0f%%) deliver a blocked value to a handler "
-              "(%d run directly, the others' reads taken from their unchanged hand-on)"
-              % (len(delivered), len(corpus.HOSTILE), 100 * share, nrun))
-        if share < MIN_HOSTILE_SHARE:
-            failures.append("the corpus is not hostile enough: %.0f%% < %.0f%%" % (100 * share, 100 * MIN_HOSTILE_SHARE))
+            # 1. (after 3.: it reuses its runs) the hostile corpus without the plugin
+            t = time.monotonic()
+            delivered, nrun = run_direct(rig, corpus.HOSTILE, "pass")
+            share = len(delivered) / len(corpus.HOSTILE)
+            times["direct"] = time.monotonic() - t
+            print("without the plugin: %d of %d hostile cases (%.0f%%) deliver a blocked value to a handler "
+                  "(%d run directly, the others' reads taken from their unchanged hand-on)"
+                  % (len(delivered), len(corpus.HOSTILE), 100 * share, nrun))
+            if share < MIN_HOSTILE_SHARE:
+                failures.append("the corpus is not hostile enough: %.0f%% < %.0f%%" % (100 * share, 100 * MIN_HOSTILE_SHARE))
 
         fuzz_tried = fuzz_found = 0
         if a.fuzz > 0:
@@ -366,8 +374,8 @@ def main():
                                       f, indent=1)
                 results = results + res
             times["fuzz"] = time.monotonic() - t
-            print("fuzz: %d cases tried in %.0f s, %d smuggled (written to %s)"
-                  % (fuzz_tried, times["fuzz"], fuzz_found, a.found))
+            print("fuzz (seed %d): %d cases tried in %.0f s, %d smuggled (written to %s)"
+                  % (a.seed, fuzz_tried, times["fuzz"], fuzz_found, a.found))
 
         # the figures
         tried = len(results)
@@ -393,10 +401,12 @@ def main():
             print("SMUGGLED (%d cases; by class: %s); all in %s:" % (
                 len(smuggled), ", ".join("%s %d" % kv for kv in sorted(by_cls.items(), key=lambda kv: -kv[1])),
                 SMUGGLED_OUT))
-            for c, st, n, reads, smug in smuggled:
+            for c, st, n, reads, smug in smuggled[:150]:
                 print("  %s [%s] %d: %s" % (c["id"], c["cls"], st, "; ".join(
                     "%s read %s=%s" % (h, f, show(v, 60)) for h, f, v, why in smug[:4])
                     + ("; ..." if len(smug) > 4 else "")))
+            if len(smuggled) > 150:
+                print("  ... %d more in %s" % (len(smuggled) - 150, SMUGGLED_OUT))
             failures.append("%d cases smuggled a value past the plugin" % len(smuggled))
         twice = [r[0]["id"] for r in results if r[2] > 1]
         if twice:
