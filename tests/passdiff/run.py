@@ -408,6 +408,9 @@ def main():
             if len(smuggled) > 150:
                 print("  ... %d more in %s" % (len(smuggled) - 150, SMUGGLED_OUT))
             failures.append("%d cases smuggled a value past the plugin" % len(smuggled))
+        odd = ["%s (%d)" % (r[0]["id"], r[1]) for r in results if r[2] > 0 and r[1] in (400, 413, 422)]
+        if odd:
+            failures.append("the handler ran although the plugin answered with an error: %s" % odd[:10])
         twice = [r[0]["id"] for r in results if r[2] > 1]
         if twice:
             failures.append("the handler ran more than once for %s" % twice[:10])
