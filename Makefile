@@ -5,6 +5,8 @@
 #   make check        install missing Debian packages, build, run every test
 #   make check SANITIZE=1   the same under ASan+UBSan (build-san/)
 #   make fuzz         libFuzzer targets (clang), FUZZ_SECONDS each
+#   make fuzz-pass    mutated forms through pass-through to real handlers for FUZZ_PASS_SECONDS (300);
+#                     smuggling cases in tests/passdiff/found/
 #   make bench-offline      offline throughput against two peers
 #   make bench-engine       the network path in the test world, next to Postfix's verify(8)
 #   make bench-milter       mailverifyd behind a real Postfix, driven by smtp-source
@@ -55,7 +57,7 @@ BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -140,12 +142,15 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/world/test_cache_shared.py
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_cache_redis.py
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_recovery.py
+	@# pass-through against three real form handlers (last: it fails as long as a value gets by the plugin)
+	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/passdiff/run.py
 
 demo: deps all
 	@tools/deps world web
 	@tests/demo $(B)/mailverify
 
 FUZZ_SECONDS ?= 60
+FUZZ_PASS_SECONDS ?= 300
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS)
 	@mkdir -p build-fuzz
@@ -170,6 +175,12 @@ fuzz: deps-fuzz $(FUZZ_TARGETS)
 	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-$$n tests/fuzz/seed-$${n#fuzz_} || exit 1; \
 	done
+
+# pass-through's differential fuzzer: mutated forms through mailverify.fcgi
+# to Python's cgi, CGI.pm and PHP (tests/passdiff/run.py --fuzz)
+fuzz-pass: $(B)/mailverify.fcgi
+	@tools/deps world web
+	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/passdiff/run.py --fuzz $(FUZZ_PASS_SECONDS)
 
 bench-offline: deps deps-bench all $(B)/bench_offline
 	@tests/bench/bench-offline $(B)
