@@ -466,7 +466,8 @@ bool mv_pf_each(const mv_pf_type *t, const char *s, size_t len, const char *name
 
     if (!mv_ph_canon(name, strlen(name), false, want))
         return false;
-    if (each_reading(t, s, len, "&", want, &o) && t->kind == MV_PF_URLENCODED && memchr(s, ';', len) != NULL)
+    if (each_reading(t, s, len, "&", want, &o) && t->kind == MV_PF_URLENCODED && s != NULL &&
+        memchr(s, ';', len) != NULL)
         each_reading(t, s, len, "&;", want, &o);
     return o.ok;
 }
