@@ -70,6 +70,23 @@ static bool closed(const char *s, size_t n, size_t i, bool pct)
     return false;
 }
 
+/* pct_u_at - the character a "%uXXXX" escape at s[i] stands for (CGI.pm
+ * decodes them, as IIS did), or -1 if none starts there; a character
+ * beyond ASCII is 0x80 (it matches no ASCII name) */
+static int pct_u_at(const char *s, size_t n, size_t i)
+{
+    int c = 0;
+
+    if (s[i] != '%' || i + 5 >= n || (s[i + 1] | 32) != 'u')
+        return -1;
+    for (size_t k = i + 2; k < i + 6; k++) {
+        if (hexval(s[k]) < 0)
+            return -1;
+        c = c << 4 | hexval(s[k]);
+    }
+    return c < 0x80 ? c : 0x80;
+}
+
 /* canon - the canonical name; at a "[" the name ends (an array), or with
  * php, only when a "]" follows: PHP reads an unclosed "[" as "_" */
 static bool canon(const char *s, size_t n, bool pct, bool php, char out[MV_PH_NAME_MAX])
@@ -81,6 +98,8 @@ static bool canon(const char *s, size_t n, bool pct, bool php, char out[MV_PH_NA
 
         if (c >= 0)
             i += 2;
+        else if (pct && (c = pct_u_at(s, n, i)) >= 0)
+            i += 5;
         else
             c = pct && s[i] == '+' ? ' ' : (unsigned char)s[i];
         if (c == '\0' || (c == '[' && (!php || closed(s, n, i + 1, pct))))

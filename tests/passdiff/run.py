@@ -100,9 +100,9 @@ class Rig:
         os.makedirs(d, exist_ok=True)
         self.worker = FcgiWorker(plugin, spawn=True, threads=4, log_dir=d)
         self.procs.append(self.worker)
-        self.nginx = Nginx(d, free_port(), {"/p/": self.worker.port})
+        self.nginx = Nginx(d, free_port(), {"/pd/": self.worker.port})
         self.procs.append(self.nginx)
-        r = http(self.nginx.url("/p/healthz"))
+        r = http(self.nginx.url("/pd/healthz"))
         if r.status != 200:
             raise RuntimeError("healthz: %r" % r)
 
@@ -116,7 +116,7 @@ class Rig:
     def send(self, c, cid):
         """The case through nginx and the plugin; the status (0: no answer)."""
         conn = httpclient.HTTPConnection("127.0.0.1", self.nginx.port, timeout=60)
-        url = "/p/signup" + ("?" + c["query"] if c["query"] else "")
+        url = "/pd/signup" + ("?" + c["query"] if c["query"] else "")
         h = {"X-Case": cid}
         if c["ctype"] is not None:
             h["Content-Type"] = c["ctype"]
@@ -201,7 +201,7 @@ class Rig:
             res = (False, "NUL in the value")
         else:
             body = json.dumps({"email": text}).encode()
-            r = http(self.nginx.url("/p/verify"), body, headers={"Content-Type": "application/json"})
+            r = http(self.nginx.url("/pd/verify"), body, headers={"Content-Type": "application/json"})
             try:
                 j = r.json()
             except ValueError:

@@ -227,6 +227,7 @@ static const ecase url_cases[] = {
     {"email=first&x=1&email=last", "email", true, "first|last"},
     /* names as PHP reads them: arrays, an unclosed "[" as "_", leading blanks */
     {"email[]=a&email[x]=b&email%5B0%5D=c&+email=d&email[=e", "email", true, "a|b|c|d|e"},
+    {"%u0065mail=a&%U0065%u006D%u0061%u0069%u006C=b&%u00e9mail=c&%u006=d", "email", true, "a|b"},   /* CGI.pm */
     {"email[=a&email_=b&email.=c&email[x=d&email[]=e", "email_", true, "a|b|c"},
     /* at the start, in the middle, at the end */
     {"email=a&x=1&y=2", "email", true, "a"},
