@@ -307,6 +307,29 @@ static bool prepare(mv_pass *ps, const mv_http_req *r, const mv_pf_type *bt, tex
     return mv_buf_ok(&x->q) && mv_buf_ok(&x->b);
 }
 
+/* found - a value is there: stop */
+static bool found(void *arg, const char *value, size_t len)
+{
+    (void)value;
+    (void)len;
+    *(bool *)arg = true;
+    return false;
+}
+
+/* forged_inside - a warn field that a handler reading the multipart body
+ * as urlencoded (CGI.pm does, for PUT and PATCH) would find inside a part:
+ * it cannot be cut without changing the part, so the request is refused */
+static bool forged_inside(mv_pass *ps, const mv_pf_type *bt, const text *x)
+{
+    mv_pf_type qt = {MV_PF_URLENCODED, ""};
+    const char *wf = ps->s->fcgi_warn_field;
+    bool there = false;
+
+    if (*wf == '\0' || bt->kind != MV_PF_MULTIPART || x->body == NULL)
+        return false;
+    return !mv_pf_each(&qt, x->body, x->len, wf, x->len, found, &there) || there;
+}
+
 /* verify_all - every value any handler could read for every pass field,
  * in the query, the body and the cookies; 0, or the status refusing
  * the request (400 malformed, 415 unreadable) */
@@ -327,10 +350,16 @@ static int verify_all(mv_pass *ps, mv_plugin *p, const mv_http_req *r, const mv_
         if (t->worst != MV_ACT_BLOCK && is_form(r, bt) &&
             !mv_pf_each(bt, x->body, x->len, fields[i], MV_INPUT_MAX, on_value, t))
             return 400;
+        /* CGI.pm reads a PUT or PATCH body of any type as urlencoded */
+        if (t->worst != MV_ACT_BLOCK && bt->kind == MV_PF_MULTIPART && x->body != NULL &&
+            !mv_pf_each(&qt, x->body, x->len, fields[i], MV_INPUT_MAX, on_value, t))
+            return 400;
         if (t->worst != MV_ACT_BLOCK &&
             !mv_pf_cookie_each(mv_http_env(r, "HTTP_COOKIE"), fields[i], MV_INPUT_MAX, on_value, t))
             return 400;
     }
+    if (forged_inside(ps, bt, x))
+        return 400;
     if (x->len > 0 && bt->kind == MV_PF_OTHER)
         mv_pass_log("a body of type %s is handed on unverified (only urlencoded and multipart types "
                     "are read)", *r->ctype ? r->ctype : "(none)");

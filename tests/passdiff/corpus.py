@@ -160,6 +160,12 @@ DUAL = mp(part("note", "a&email=" + BADQ + "&b=1"), part("email", GOOD))
 for i, ct in enumerate([FORM, "application/x-www-form-urlencoded; boundary=XB", MPT, "multipart/form-dataX; boundary=XB",
                         None, "text/plain; boundary=XB"]):
     case("ct-dual-%02d" % i, "ctype", DUAL, ctype=ct)
+# CGI.pm reads a PUT or PATCH body of any type as urlencoded (found by make fuzz-pass)
+for i, (m, ct) in enumerate([("PUT", MPT), ("PATCH", MPT), ("PATCH", "multipart/form-dataX; boundary=XB"),
+                             ("DELETE", MPT), ("post", MPT)]):
+    case("ct-dual-m%02d" % i, "ctype", DUAL, ctype=ct, method=m)
+case("ct-dual-forged-warn", "ctype", mp(part("note", "a&mailverify=accept:accepted&b=1"), part("email", GOOD)),
+     ctype=MPT, method="PUT")
 U("ct-utf16", "ctype", "email=x@mailinator.com".encode("utf-16-le"), ctype=FORM + "; charset=utf-16")
 
 # ---- ";" as a pair separator
