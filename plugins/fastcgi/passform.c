@@ -283,8 +283,13 @@ static bool next_multipart(walker *w, field *f)
     }
     after = w->pos + w->dn;
     if (after + 2 <= w->len && memcmp(s + after, "--", 2) == 0) {
-        if (find(s, w->len, after + 2, w->delim, w->dn) != NPOS)
-            goto bad;                   /* the boundary in the epilogue */
+        size_t e = mv_ph_skip_ows(s, w->len, after + 2);
+
+        /* the close is a line of its own (Python reads "--XyZ---" as
+         * content), then the epilogue, never with the boundary in it */
+        if ((e < w->len && (e + 2 > w->len || memcmp(s + e, "\r\n", 2) != 0)) ||
+            find(s, w->len, after + 2, w->delim, w->dn) != NPOS)
+            goto bad;
         w->close_at = w->pos;
         w->done = true;
         return false;

@@ -290,6 +290,11 @@ M("enc-mp-nul-value", "encoding", mp(part("email", "alice@ok.test\0x@mailinator.
 M("enc-mp-utf8-name", "encoding", mp(part("email", GOOD), part("émail", BAD)))
 
 # ---- multipart syntax
+# a close delimiter with more on its line: Python reads on (found by make fuzz-pass)
+M("mps-close-trailing", "multipart", b'--XB\r\nContent-Disposition: form-data; name="email"\r\n\r\nx@mcilinator.com'
+  b'\r\n--XB---;-\r\n')
+M("mps-close-cr-junk", "multipart", b'--XB\r\nContent-Disposition: form-data; name="email"\r\n\r\nalice@ok.test'
+  b'\r\n--XB--\r=\n')
 M("mps-lf-only", "multipart", mp(part("email", BAD)).replace(b"\r\n", b"\n"))
 M("mps-lf-second", "multipart", mp(part("email", GOOD)).replace(b"--XB--\r\n", b"") +
   b"--XB\nContent-Disposition: form-data; name=\"email\"\n\nx@mailinator.com\n--XB--\n")

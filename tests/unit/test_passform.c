@@ -510,6 +510,11 @@ static const ecase mp_cases[] = {
     {B "\r\n" CD "\"email\"\r\n\r\na\r\n--XyZb\r\n" B "--", "email", BAD},
     {B "\r\n" CD "\"email\"\r\n\r\na\n--XyZ\r\n" CD "\"email\"\r\n\r\nb\r\n" B "--", "email", BAD},
     {B "\r\n" CD "\"x\"\r\n\r\na\r\n--XyZ-\r\n" B "--", "email", BAD},
+    /* the close is a line of its own: Python reads on otherwise */
+    {B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "---;-\r\n", "email", BAD},
+    {B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r=\n", "email", BAD},
+    {B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "-- \t\r\nepilogue", "email", true, "x"},
+    {B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--  ", "email", true, "x"},
     /* no closing delimiter, a delimiter after the close */
     {B "\r\n" CD "\"email\"\r\n\r\nx\r\n", "email", BAD},
     {B "\r\n" CD "\"email\"\r\n\r\nx", "email", BAD},
