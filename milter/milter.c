@@ -199,7 +199,8 @@ static bool verify(SMFICTX *ctx, conn *c, const char *addr, mv_context context, 
                    const char *hop, mv_verdict *v)
 {
     mvd *d = mvd_state();
-    mv_request req = {addr, strlen(addr), context, mode, 0, 0, c->cfg, hop};
+    mv_request req = {.address = addr, .len = strlen(addr), .context = context, .mode = mode, .config = c->cfg,
+                       .next_hop = hop};
     mv_call rc;
 
     atomic_fetch_add(&d->checks, 1);

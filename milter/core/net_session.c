@@ -444,9 +444,13 @@ static void session_done(void *arg, const mv_probe_result *pr)
     session *s = arg;
     mv_net *n = s->n;
     domain *d = s->d;
-    ending e = {pr, d->mx.hosts[d->targets[s->target].host].name,
-                pr->status == MV_PROBE_BLOCKED || pr->status == MV_PROBE_TEMP, conn_limit(pr),
-                {.reason = MV_R_TEMPORARY_ERROR}};
+    ending e = {
+        .pr = pr,
+        .hname = d->mx.hosts[d->targets[s->target].host].name,
+        .refused = pr->status == MV_PROBE_BLOCKED || pr->status == MV_PROBE_TEMP,
+        .limit = conn_limit(pr),
+        .rd = {.reason = MV_R_TEMPORARY_ERROR},
+    };
 
     d->pins++;
     if (s->prev) s->prev->next = s->next;

@@ -156,7 +156,7 @@ static char **cgi_envp(void *io)
 /* answer - one FastCGI request (the pool's callback) */
 static void answer(void *arg, FCGX_Request *req)
 {
-    mv_http_io io = {fcgx_getenv, fcgx_read, fcgx_write, req, fcgx_envp};
+    mv_http_io io = {.getenv = fcgx_getenv, .read = fcgx_read, .write = fcgx_write, .io = req, .envp = fcgx_envp};
     mv_http_req r;
 
     (void)arg;
@@ -227,7 +227,7 @@ static void cgi_linger(void)
 /* cgi - the one request of a CGI process */
 static int cgi(void)
 {
-    mv_http_io io = {cgi_getenv, cgi_read, cgi_write, NULL, cgi_envp};
+    mv_http_io io = {.getenv = cgi_getenv, .read = cgi_read, .write = cgi_write, .envp = cgi_envp};
     mv_http_req r;
     int rc;
 

@@ -366,7 +366,7 @@ static bool content_id(const field *f, seek *k)
 /* field_is - could f be read as the field whose canonical name is want? */
 static bool field_is(const field *f, const char *want)
 {
-    seek k = {want, false};
+    seek k = {.want = want};
 
     if (f->encoded)
         return mv_ph_canon_is(f->rname, f->rname_len, true, want);
@@ -466,7 +466,7 @@ static bool each_reading(const mv_pf_type *t, const char *s, size_t len, const c
 bool mv_pf_each(const mv_pf_type *t, const char *s, size_t len, const char *name, size_t max,
                 mv_pf_each_fn fn, void *arg)
 {
-    out o = {fn, arg, max, true, false};
+    out o = {.fn = fn, .arg = arg, .max = max, .ok = true};
     char want[MV_PH_NAME_MAX];
 
     if (!mv_ph_canon(name, strlen(name), false, want))
@@ -480,7 +480,7 @@ bool mv_pf_each(const mv_pf_type *t, const char *s, size_t len, const char *name
 /* mv_pf_cookie_each - every value of a cookie that could be read as name */
 bool mv_pf_cookie_each(const char *cookie, const char *name, size_t max, mv_pf_each_fn fn, void *arg)
 {
-    out o = {fn, arg, max, true, false};
+    out o = {.fn = fn, .arg = arg, .max = max, .ok = true};
     char want[MV_PH_NAME_MAX];
     const char *p = cookie != NULL ? cookie : "";
 

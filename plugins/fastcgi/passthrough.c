@@ -487,7 +487,7 @@ static int hand_on(mv_pass *ps, mv_http_req *r, const mv_pf_type *bt, text *x, c
     mv_pf_type qt = {MV_PF_URLENCODED, ""};
     bool in_body = has_form_body(r, bt);
     mv_buf mark = {0};
-    mv_pass_req out = {x->query, x->body, x->len, NULL, ps->s->fcgi_pass_timeout_ms};
+    mv_pass_req out = {.query = x->query, .body = x->body, .len = x->len, .timeout_ms = ps->s->fcgi_pass_timeout_ms};
     int status;
 
     for (size_t i = 0; *wf != '\0' && i < t->nmarks; i++) {

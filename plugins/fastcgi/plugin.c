@@ -296,7 +296,7 @@ static void on_verdict(void *arg, const mv_verdict *v)
 static void pending(mv_plugin *p, const char *addr, size_t len, mv_context ctx, unsigned ms,
                     mv_verdict *v)
 {
-    mv_request req = {addr, len, ctx, MV_MODE_OFFLINE, 0, 0, NULL, NULL};
+    mv_request req = {.address = addr, .len = len, .context = ctx, .mode = MV_MODE_OFFLINE};
 
     mv_engine_check(p->engine, &req, v);
     v->net_asked = true;
@@ -313,7 +313,7 @@ static bool check(mv_plugin *p, const char *addr, size_t len, mv_context ctx, mv
                   bool *was_pending)
 {
     unsigned budget = (unsigned)mv_config_settings(p->cfg)->context[ctx].deadline_ms;
-    mv_request req = {addr, len, ctx, MV_MODE_CONTEXT, LATE_MS, 0, NULL, NULL};
+    mv_request req = {.address = addr, .len = len, .context = ctx, .mode = MV_MODE_CONTEXT, .deadline_ms = LATE_MS};
     struct timespec until = mv_deadline_after(budget);
     waiter *w = calloc(1, sizeof(*w));
     bool ok = true;

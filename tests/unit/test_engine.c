@@ -40,7 +40,13 @@ static int teardown(void **state)
 /* check - one offline check that must answer MV_OK */
 static void check(mv_engine *e, const char *addr, mv_context ctx, int flags, mv_verdict *v)
 {
-    mv_request req = {addr, strlen(addr), ctx, MV_MODE_OFFLINE, 0, flags, NULL, NULL};
+    mv_request req = {
+        .address = addr,
+        .len = strlen(addr),
+        .context = ctx,
+        .mode = MV_MODE_OFFLINE,
+        .flags = flags,
+    };
     mv_call rc = mv_engine_check(e, &req, v);
 
     if (rc != MV_OK)
@@ -281,7 +287,12 @@ static void test_canonical(void **state)
 /* Bad requests are EINVAL, not a verdict. */
 static void test_call_status(void **state)
 {
-    mv_request req = {"jane@example.com", 16, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0, NULL, NULL};
+    mv_request req = {
+        .address = "jane@example.com",
+        .len = 16,
+        .context = MV_CTX_FORM,
+        .mode = MV_MODE_OFFLINE,
+    };
     mv_verdict v;
 
     (void)state;
@@ -395,8 +406,13 @@ static void *mt_worker(void *p)
         for (size_t i = 0; i < NADDR; i++) {
             size_t k = (i + (size_t)arg->id + (size_t)r) % NADDR;
             mv_context ctx = (mv_context)((k + (size_t)r) % MV_CTX_COUNT);
-            mv_request req = {mt_addrs[k], strlen(mt_addrs[k]), ctx, MV_MODE_OFFLINE, 0,
-                              MV_REQ_CANONICAL, NULL, NULL};
+            mv_request req = {
+                .address = mt_addrs[k],
+                .len = strlen(mt_addrs[k]),
+                .context = ctx,
+                .mode = MV_MODE_OFFLINE,
+                .flags = MV_REQ_CANONICAL,
+            };
             mv_verdict v;
 
             if (mv_engine_check(engine, &req, &v) != MV_OK || !same(&v, &mt_want[ctx][k]))

@@ -610,7 +610,7 @@ static int teardown_engine(void **state)
 static void verdict_doc(const char *addr, size_t len, mv_context ctx, int req_flags,
                         int json_flags, jparse *p, mv_buf *b)
 {
-    mv_request req = {addr, len, ctx, MV_MODE_OFFLINE, 0, req_flags, NULL, NULL};
+    mv_request req = {.address = addr, .len = len, .context = ctx, .mode = MV_MODE_OFFLINE, .flags = req_flags};
     mv_verdict v;
 
     *b = (mv_buf){0};

@@ -34,7 +34,7 @@ static int teardown(void **state)
 /* verdict - an offline verdict with the reason and action forced */
 static void verdict(const char *addr, mv_reason r, mv_action a, mv_verdict *v)
 {
-    mv_request req = {addr, strlen(addr), MV_CTX_RECIPIENT, MV_MODE_OFFLINE, 0, 0, NULL, NULL};
+    mv_request req = {.address = addr, .len = strlen(addr), .context = MV_CTX_RECIPIENT, .mode = MV_MODE_OFFLINE};
 
     assert_int_equal(mv_engine_check(engine, &req, v), MV_OK);
     v->reason = r;

@@ -313,7 +313,12 @@ static void test_engine_suggestion(void **state)
     (void)state;
     assert_non_null(e);
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-        mv_request req = {cases[i].addr, strlen(cases[i].addr), MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0, NULL, NULL};
+        mv_request req = {
+            .address = cases[i].addr,
+            .len = strlen(cases[i].addr),
+            .context = MV_CTX_FORM,
+            .mode = MV_MODE_OFFLINE,
+        };
 
         assert_int_equal(mv_engine_check(e, &req, &v), MV_OK);
         if (v.has_suggestion != (cases[i].want != NULL) ||
@@ -329,7 +334,12 @@ static void test_engine_suggestion(void **state)
     e = mv_engine_new(off);
     mv_config_unref(off);
     {
-        mv_request req = {"jane@gmial.com", 14, MV_CTX_FORM, MV_MODE_OFFLINE, 0, 0, NULL, NULL};
+        mv_request req = {
+            .address = "jane@gmial.com",
+            .len = 14,
+            .context = MV_CTX_FORM,
+            .mode = MV_MODE_OFFLINE,
+        };
 
         assert_int_equal(mv_engine_check(e, &req, &v), MV_OK);
         assert_false(v.has_suggestion);
