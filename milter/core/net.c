@@ -153,12 +153,8 @@ static void idle_unlink(mv_net *n, domain *d)
 {
     if (!d->idle)
         return;
-    if (d->idle_prev) d->idle_prev->idle_next = d->idle_next;
-    else n->idle_head = d->idle_next;
-    if (d->idle_next) d->idle_next->idle_prev = d->idle_prev;
-    else n->idle_tail = d->idle_prev;
+    TAILQ_REMOVE(&n->idle, d, idle_link);
     d->idle = false;
-    d->idle_prev = d->idle_next = NULL;
     n->nidle--;
 }
 
@@ -180,14 +176,10 @@ void net_domain_release(domain *d)
         return;
     mv_timer_stop(n->loop, &d->retry);
     d->idle = true;
-    d->idle_prev = NULL;
-    d->idle_next = n->idle_head;
-    if (n->idle_head) n->idle_head->idle_prev = d;
-    else n->idle_tail = d;
-    n->idle_head = d;
+    TAILQ_INSERT_HEAD(&n->idle, d, idle_link);
     n->nidle++;
-    while (n->nidle > n->p.idle_domains && n->idle_tail != NULL)
-        domain_destroy(n, n->idle_tail);
+    while (n->nidle > n->p.idle_domains && !TAILQ_EMPTY(&n->idle))
+        domain_destroy(n, TAILQ_LAST(&n->idle, idle_list));
 }
 
 /* net_unpin - a callback is done with d */
@@ -605,6 +597,8 @@ mv_net *mv_net_new(mv_loop *loop, mv_dns *dns, const mv_net_params *p)
     n->loop = loop;
     n->dns = dns;
     n->p = *p;
+    TAILQ_INIT(&n->idle);
+    LIST_INIT(&n->open);
     snprintf(n->helo, sizeof(n->helo), "%s", p->helo ? p->helo : "localhost");
     snprintf(n->from, sizeof(n->from), "%s", p->mail_from ? p->mail_from : "");
     snprintf(n->fallback, sizeof(n->fallback), "%s", p->fallback_from ? p->fallback_from : "");
@@ -738,8 +732,8 @@ void mv_net_close(mv_net *n)
 
     n->closing = true;
     net_incident_stop(n);
-    while (n->open != NULL)
-        mv_probe_cancel(n->open->probe);   /* session_done unlinks it */
+    while (!LIST_EMPTY(&n->open))
+        mv_probe_cancel(LIST_FIRST(&n->open)->probe);   /* session_done unlinks it */
     if ((all = all_values(n->waiting, &count)) != NULL) {
         for (size_t i = 0; i < count; i++) {
             job *j = all[i];

@@ -10,6 +10,7 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include <sys/queue.h>
 #include <stdatomic.h>
 
 #define MAX_TARGETS (MV_MX_MAX * MV_ADDRS_PER_HOST)
@@ -65,7 +66,7 @@ struct domain {
     mv_timer retry;             /* limits said "later" */
     int catch_all;              /* learned: 1, 0, -1 unknown */
     uint64_t refuses_until_ms;  /* blocked us: leave alone until then */
-    domain *idle_prev, *idle_next;
+    TAILQ_ENTRY(domain) idle_link;  /* in the net's idle list, when idle */
     bool idle;
     unsigned pins;              /* a callback is using it: don't free */
 };
@@ -100,7 +101,7 @@ typedef struct session {
     bool blocked;               /* an RCPT reply named our IP, reputation or rate */
     uint64_t started_ms;
     mv_probe *probe;
-    struct session *prev, *next;    /* every open session, for shutdown */
+    LIST_ENTRY(session) open_link;  /* every open session, for shutdown */
 } session;
 
 struct mv_net {
@@ -110,10 +111,10 @@ struct mv_net {
     char helo[256], from[256], fallback[256];
     mv_dict *jobs, *domains, *hosts;
     mv_dict *waiting;           /* background re-probes waiting for their time */
-    domain *idle_head, *idle_tail;
+    TAILQ_HEAD(idle_list, domain) idle; /* idle domains, most recent first */
     size_t nidle;
     atomic_size_t sessions;     /* read by other threads for metrics */
-    session *open;
+    LIST_HEAD(, session) open;
     bool closing;
     const mv_rules *rules_local, *rules_table;  /* reply rules (mv_net_set_rules) */
     unsigned session_seq;       /* the last session's id */

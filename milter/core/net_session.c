@@ -453,9 +453,7 @@ static void session_done(void *arg, const mv_probe_result *pr)
     };
 
     d->pins++;
-    if (s->prev) s->prev->next = s->next;
-    else n->open = s->next;
-    if (s->next) s->next->prev = s->prev;
+    LIST_REMOVE(s, open_link);
     s->h->active--;
     s->h->checking = false;     /* a check, if this was one, has its answer */
     d->active--;
@@ -624,10 +622,7 @@ static void launch(session *s, const struct sockaddr_storage *sa, mv_probe_param
     s->h->active++;
     d->active++;
     n->sessions++;
-    s->next = n->open;
-    if (n->open)
-        n->open->prev = s;
-    n->open = s;
+    LIST_INSERT_HEAD(&n->open, s, open_link);
     s->probe = mv_probe_start(n->loop, pp, (const struct sockaddr *)sa,
                               d->mx.hosts[d->targets[s->target].host].name, rc, s->njobs,
                               session_done, s);
