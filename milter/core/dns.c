@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/random.h>
 
 #define RCVBUF_BYTES (4 << 20)  /* our socket's receive buffer, asked for (capped at rmem_max) */
@@ -56,7 +57,7 @@ struct mv_dns {
     mv_timer timer;
     size_t pending;             /* lookups not finished: out, or waiting */
     size_t inflight;            /* out: at most MAX_INFLIGHT */
-    lookup *wait_head, *wait_tail;      /* waiting for a place, in order */
+    STAILQ_HEAD(, lookup) waiting;      /* waiting for a place, in order */
     bool starting;              /* inside start_waiting (no recursion) */
     uint64_t rng;
     bool closing;
@@ -73,7 +74,7 @@ typedef struct {
 
 struct lookup {
     mv_dns *d;
-    lookup *next;               /* in the waiting line */
+    STAILQ_ENTRY(lookup) link;  /* in the waiting line */
     bool mx;                    /* an MX lookup (else: a host's addresses only) */
     bool started;               /* counted in d->inflight */
     char domain[256];
@@ -157,6 +158,7 @@ mv_dns *mv_dns_new(mv_loop *loop, const char *servers, int timeout_ms, int tries
         return NULL;
     }
     d->loop = loop;
+    STAILQ_INIT(&d->waiting);
     o.flags = ARES_FLAG_NOCHECKRESP;
     o.timeout = timeout_ms;
     o.tries = tries;
@@ -199,8 +201,8 @@ void mv_dns_free(mv_dns *d)
     d->closing = true;
     mv_timer_stop(d->loop, &d->timer);
     ares_destroy(d->ch);        /* runs every callback of what is out */
-    while ((lk = d->wait_head) != NULL) {
-        d->wait_head = lk->next;
+    while ((lk = STAILQ_FIRST(&d->waiting)) != NULL) {
+        STAILQ_REMOVE_HEAD(&d->waiting, link);
         temp(lk, "cancelled");
     }
     free(d);
@@ -589,10 +591,8 @@ static void start_waiting(mv_dns *d)
     if (d->starting || d->closing)
         return;
     d->starting = true;
-    while (d->inflight < MAX_INFLIGHT && (lk = d->wait_head) != NULL) {
-        if ((d->wait_head = lk->next) == NULL)
-            d->wait_tail = NULL;
-        lk->next = NULL;
+    while (d->inflight < MAX_INFLIGHT && (lk = STAILQ_FIRST(&d->waiting)) != NULL) {
+        STAILQ_REMOVE_HEAD(&d->waiting, link);
         start(lk);
     }
     d->starting = false;
@@ -606,11 +606,7 @@ static void submit(mv_dns *d, lookup *lk)
         temp(lk, "cancelled");
         return;
     }
-    if (d->wait_tail != NULL)
-        d->wait_tail->next = lk;
-    else
-        d->wait_head = lk;
-    d->wait_tail = lk;
+    STAILQ_INSERT_TAIL(&d->waiting, lk, link);
     start_waiting(d);
 }
 
