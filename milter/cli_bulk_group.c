@@ -20,6 +20,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 typedef struct group {
     char key[256];
@@ -27,13 +28,13 @@ typedef struct group {
     size_t n;
     uint64_t since;             /* when the oldest was held (ms) */
     bool full;                  /* on the ready list */
-    struct group *prev, *next;  /* in the order groups were opened, or ready */
+    TAILQ_ENTRY(group) link;    /* in the filling list, or the ready list */
 } group;
 
 struct bulk_groups {
     mv_dict *by_key;
-    group *head, *tail;         /* filling, oldest first */
-    group *ready, *ready_tail;  /* full, in the order they filled */
+    TAILQ_HEAD(group_list, group) filling;  /* filling, oldest first */
+    struct group_list ready;                /* full, in the order they filled */
     size_t batch, held;
     uint64_t hold_ms;
     bulk_flush_fn fn;
@@ -49,6 +50,8 @@ bulk_groups *bulk_groups_new(size_t batch, uint64_t hold_ms, bulk_flush_fn fn, v
         free(g);
         return NULL;
     }
+    TAILQ_INIT(&g->filling);
+    TAILQ_INIT(&g->ready);
     g->batch = batch > 0 ? batch : 1;
     g->hold_ms = hold_ms;
     g->fn = fn;
@@ -56,30 +59,14 @@ bulk_groups *bulk_groups_new(size_t batch, uint64_t hold_ms, bulk_flush_fn fn, v
     return g;
 }
 
-/* unlink - take a group off the filling list */
-static void unlink_group(bulk_groups *g, group *gr)
-{
-    if (gr->prev != NULL)
-        gr->prev->next = gr->next;
-    else
-        g->head = gr->next;
-    if (gr->next != NULL)
-        gr->next->prev = gr->prev;
-    else
-        g->tail = gr->prev;
-    gr->prev = gr->next = NULL;
-}
-
 /* release - hand a group's rows on, in input order, and forget it */
 static void release(bulk_groups *g, group *gr)
 {
     if (gr->full) {
-        g->ready = gr->next;
-        if (g->ready == NULL)
-            g->ready_tail = NULL;
+        TAILQ_REMOVE(&g->ready, gr, link);
     } else {
         mv_dict_del(g->by_key, gr->key);
-        unlink_group(g, gr);
+        TAILQ_REMOVE(&g->filling, gr, link);
     }
     g->held -= gr->n;
     for (size_t i = 0; i < gr->n; i++)
@@ -104,12 +91,7 @@ static group *open_group(bulk_groups *g, const char *key, uint64_t now)
         return NULL;
     }
     gr->since = now;
-    gr->prev = g->tail;
-    if (g->tail != NULL)
-        g->tail->next = gr;
-    else
-        g->head = gr;
-    g->tail = gr;
+    TAILQ_INSERT_TAIL(&g->filling, gr, link);
     return gr;
 }
 
@@ -126,13 +108,9 @@ int bulk_groups_add(bulk_groups *g, const char *domain, uint64_t seq, uint64_t n
     if (gr->n >= g->batch) {
         /* full: off the filling list (the next row opens a new group) */
         mv_dict_del(g->by_key, gr->key);
-        unlink_group(g, gr);
+        TAILQ_REMOVE(&g->filling, gr, link);
         gr->full = true;
-        if (g->ready_tail != NULL)
-            g->ready_tail->next = gr;
-        else
-            g->ready = gr;
-        g->ready_tail = gr;
+        TAILQ_INSERT_TAIL(&g->ready, gr, link);
     }
     return 0;
 }
@@ -141,10 +119,12 @@ int bulk_groups_add(bulk_groups *g, const char *domain, uint64_t seq, uint64_t n
  * if it waited hold_ms or all is asked; false if none went */
 bool bulk_groups_release(bulk_groups *g, uint64_t now, bool all)
 {
-    if (g->ready != NULL)
-        release(g, g->ready);
-    else if (g->head != NULL && (all || now - g->head->since >= g->hold_ms))
-        release(g, g->head);
+    group *oldest = TAILQ_FIRST(&g->filling);
+
+    if (!TAILQ_EMPTY(&g->ready))
+        release(g, TAILQ_FIRST(&g->ready));
+    else if (oldest != NULL && (all || now - oldest->since >= g->hold_ms))
+        release(g, oldest);
     else
         return false;
     return true;
@@ -161,15 +141,14 @@ void bulk_groups_free(bulk_groups *g)
 {
     if (g == NULL)
         return;
-    for (int list = 0; list < 2; list++) {
-        group *gr = list ? g->ready : g->head;
+    for (int i = 0; i < 2; i++) {
+        struct group_list *list = i ? &g->ready : &g->filling;
+        group *gr;
 
-        while (gr != NULL) {
-            group *next = gr->next;
-
+        while ((gr = TAILQ_FIRST(list)) != NULL) {
+            TAILQ_REMOVE(list, gr, link);
             free(gr->seqs);
             free(gr);
-            gr = next;
         }
     }
     mv_dict_free(g->by_key);
