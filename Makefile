@@ -65,10 +65,23 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-# the shipped config and lists are embedded (builtin.S uses .incbin)
-$(B)/milter/core/builtin_S.o: milter/core/builtin.S $(BLOBS)
+# the shipped config and lists are embedded (builtin.S uses .incbin), and
+# the lists also as set images that need no parsing (tools/mktables.c)
+$(B)/milter/core/builtin_S.o: milter/core/builtin.S $(BLOBS) $(B)/tables/stamp
 	@mkdir -p $(@D)
-	$(CC) -c $< -o $@ -Wa,-I,etc
+	$(CC) -c $< -o $@ -Wa,-I,etc -Wa,-I,$(B)/tables
+
+# mktables loads the lists with the program's own loaders, so an image is
+# the set the text would have built at run time
+TABLE_TXT := $(addprefix etc/lists/,disposable.txt disposable-wildcards.txt free.txt role.txt tlds.txt)
+MKTABLES_OBJ := $(addprefix $(B)/milter/core/,lists.o strset.o typo.o address.o utf8.o diag.o slurp.o)
+$(B)/mktables: tools/mktables.c $(MKTABLES_OBJ)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(MKTABLES_OBJ) $(PKG_LIBS) $(LDFLAGS_ALL)
+
+$(B)/tables/stamp: $(B)/mktables $(TABLE_TXT)
+	@mkdir -p $(@D)
+	$(B)/mktables etc/lists $(@D)
+	@touch $@
 
 $(CORE_LIB): $(CORE_OBJ)
 	rm -f $@
@@ -152,9 +165,9 @@ demo: deps all
 FUZZ_SECONDS ?= 60
 FUZZ_PASS_SECONDS ?= 300
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS)
+build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS) $(B)/tables/stamp
 	@mkdir -p build-fuzz
-	clang -c $< -o $@ -Wa,-I,etc
+	clang -c $< -o $@ -Wa,-I,etc -Wa,-I,$(B)/tables
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/builtin_S.o
 	clang -std=gnu11 -g -O1 -pthread -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DMV_HAVE_HIREDIS -Imilter/core \
@@ -286,4 +299,4 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(FCGI_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(B)/mktables.d $(CLI_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(FCGI_OBJ:.o=.d)
