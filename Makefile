@@ -11,6 +11,8 @@
 #   make bench-engine       the network path in the test world, next to Postfix's verify(8)
 #   make bench-milter       mailverifyd behind a real Postfix, driven by smtp-source
 #   make bench-fastcgi      mailverify.fcgi behind nginx (wrk), next to a static file
+#   make bench-cold         only the cold starts: check --offline next to curl --version,
+#                           a CGI request next to a shell CGI (COLD_N=50 each, a few seconds)
 #   make bench-cache        cached-verdict lookups: memory vs LMDB; two processes sharing a store
 #   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
@@ -57,7 +59,7 @@ BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -196,7 +198,11 @@ fuzz-pass: $(B)/mailverify.fcgi
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/passdiff/run.py --fuzz $(FUZZ_PASS_SECONDS)
 
 bench-offline: deps deps-bench all $(B)/bench_offline
+	@tests/bench/bench-cold $(B) offline
 	@tests/bench/bench-offline $(B)
+
+bench-cold: deps $(B)/mailverify $(B)/mailverify.fcgi
+	@tests/bench/bench-cold $(B)
 
 $(B)/bench_offline: tests/bench/bench_offline.c $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
@@ -216,6 +222,7 @@ bench-milter: deps $(B)/mailverifyd $(B)/mailverify $(B)/nullmilter
 # file, a FastCGI responder that does nothing, and a cold CGI request
 bench-fastcgi: deps $(B)/mailverify.fcgi $(B)/nullfcgi
 	@tools/deps world web
+	@tests/bench/bench-cold $(B) cgi
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-fastcgi $(B)
 
 # mailverify bulk on 100,000 addresses over 1,000 domains in the test world,

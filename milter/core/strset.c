@@ -198,6 +198,7 @@ mv_strset *mv_strset_new(size_t expect)
     }
     set->mask = cap - 1;
     set->used = 1;      /* offset 0 means "empty slot" */
+    set->arena[0] = 0;  /* written out in an image: the same bytes every build */
     return set;
 }
 
