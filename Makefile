@@ -11,6 +11,8 @@
 #   make bench-engine       the network path in the test world, next to Postfix's verify(8)
 #   make bench-milter       mailverifyd behind a real Postfix, driven by smtp-source
 #   make bench-fastcgi      mailverify.fcgi behind nginx (wrk), next to a static file
+#   make bench-cold         only the cold starts: check --offline next to curl --version,
+#                           a CGI request next to a shell CGI (COLD_N=50 each, a few seconds)
 #   make bench-cache        cached-verdict lookups: memory vs LMDB; two processes sharing a store
 #   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
@@ -57,7 +59,7 @@ BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -65,10 +67,23 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-# the shipped config and lists are embedded (builtin.S uses .incbin)
-$(B)/milter/core/builtin_S.o: milter/core/builtin.S $(BLOBS)
+# the shipped config and lists are embedded (builtin.S uses .incbin), and
+# the lists also as set images that need no parsing (tools/mktables.c)
+$(B)/milter/core/builtin_S.o: milter/core/builtin.S $(BLOBS) $(B)/tables/stamp
 	@mkdir -p $(@D)
-	$(CC) -c $< -o $@ -Wa,-I,etc
+	$(CC) -c $< -o $@ -Wa,-I,etc -Wa,-I,$(B)/tables
+
+# mktables loads the lists with the program's own loaders, so an image is
+# the set the text would have built at run time
+TABLE_TXT := $(addprefix etc/lists/,disposable.txt disposable-wildcards.txt free.txt role.txt tlds.txt)
+MKTABLES_OBJ := $(addprefix $(B)/milter/core/,lists.o strset.o typo.o address.o utf8.o diag.o slurp.o)
+$(B)/mktables: tools/mktables.c $(MKTABLES_OBJ)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(MKTABLES_OBJ) $(PKG_LIBS) $(LDFLAGS_ALL)
+
+$(B)/tables/stamp: $(B)/mktables $(TABLE_TXT)
+	@mkdir -p $(@D)
+	$(B)/mktables etc/lists $(@D)
+	@touch $@
 
 $(CORE_LIB): $(CORE_OBJ)
 	rm -f $@
@@ -152,9 +167,9 @@ demo: deps all
 FUZZ_SECONDS ?= 60
 FUZZ_PASS_SECONDS ?= 300
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS)
+build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS) $(B)/tables/stamp
 	@mkdir -p build-fuzz
-	clang -c $< -o $@ -Wa,-I,etc
+	clang -c $< -o $@ -Wa,-I,etc -Wa,-I,$(B)/tables
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/builtin_S.o
 	clang -std=gnu11 -g -O1 -pthread -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DMV_HAVE_HIREDIS -Imilter/core \
@@ -183,7 +198,11 @@ fuzz-pass: $(B)/mailverify.fcgi
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/passdiff/run.py --fuzz $(FUZZ_PASS_SECONDS)
 
 bench-offline: deps deps-bench all $(B)/bench_offline
+	@tests/bench/bench-cold $(B) offline
 	@tests/bench/bench-offline $(B)
+
+bench-cold: deps $(B)/mailverify $(B)/mailverify.fcgi
+	@tests/bench/bench-cold $(B)
 
 $(B)/bench_offline: tests/bench/bench_offline.c $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) $(LDFLAGS_ALL)
@@ -203,6 +222,7 @@ bench-milter: deps $(B)/mailverifyd $(B)/mailverify $(B)/nullmilter
 # file, a FastCGI responder that does nothing, and a cold CGI request
 bench-fastcgi: deps $(B)/mailverify.fcgi $(B)/nullfcgi
 	@tools/deps world web
+	@tests/bench/bench-cold $(B) cgi
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-fastcgi $(B)
 
 # mailverify bulk on 100,000 addresses over 1,000 domains in the test world,
@@ -286,4 +306,4 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(FCGI_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(B)/mktables.d $(CLI_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(FCGI_OBJ:.o=.d)

@@ -1,6 +1,8 @@
 /*
  * builtin.S - embed the shipped config and lists (see builtin.h).
- * Paths are found through the assembler's include path (-Wa,-I...).
+ * Paths are found through the assembler's include path (-Wa,-I...): the
+ * text files from etc/, the set images (*.set) from what tools/mktables
+ * made of the lists. Images need 8-byte alignment; every blob has 16.
  * Each blob is followed by a NUL so that it can also be used as a string.
  */
 #define BLOB(sym, file)         \
@@ -21,5 +23,10 @@ BLOB(mv_blob_role, "lists/role.txt")
 BLOB(mv_blob_providers, "lists/providers.txt")
 BLOB(mv_blob_tlds, "lists/tlds.txt")
 BLOB(mv_blob_replies, "replies.conf")
+BLOB(mv_blob_disposable_set, "disposable.set")
+BLOB(mv_blob_disposable_wildcards_set, "disposable-wildcards.set")
+BLOB(mv_blob_free_set, "free.set")
+BLOB(mv_blob_role_set, "role.set")
+BLOB(mv_blob_tlds_set, "tlds.set")
 
     .section .note.GNU-stack,"",@progbits

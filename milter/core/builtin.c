@@ -14,6 +14,11 @@ BLOB(mv_blob_role);
 BLOB(mv_blob_providers);
 BLOB(mv_blob_tlds);
 BLOB(mv_blob_replies);
+BLOB(mv_blob_disposable_set);
+BLOB(mv_blob_disposable_wildcards_set);
+BLOB(mv_blob_free_set);
+BLOB(mv_blob_role_set);
+BLOB(mv_blob_tlds_set);
 
 static const struct {
     const char *name;
@@ -27,6 +32,11 @@ static const struct {
     {"providers.txt", mv_blob_providers, mv_blob_providers_end},
     {"tlds.txt", mv_blob_tlds, mv_blob_tlds_end},
     {"replies.conf", mv_blob_replies, mv_blob_replies_end},
+    {"disposable.set", mv_blob_disposable_set, mv_blob_disposable_set_end},
+    {"disposable-wildcards.set", mv_blob_disposable_wildcards_set, mv_blob_disposable_wildcards_set_end},
+    {"free.set", mv_blob_free_set, mv_blob_free_set_end},
+    {"role.set", mv_blob_role_set, mv_blob_role_set_end},
+    {"tlds.set", mv_blob_tlds_set, mv_blob_tlds_set_end},
 };
 
 /* mv_builtin - an embedded file by name, e.g. "disposable.txt" */

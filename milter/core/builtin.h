@@ -5,6 +5,10 @@
  * embedded (builtin.S), so that mailverify works with no file installed:
  * "builtin" in a lists.* key, or no --config at all, means these bytes.
  * An admin who wants fresher lists points the key at a file.
+ * The lists are also there as set images, "disposable.set" and so on
+ * (tools/mktables.c, strset.h), which the built-in lists are loaded from:
+ * pointing at an image costs nothing, parsing the text took most of a
+ * cold start. The text stays embedded for tests and tools.
  */
 #ifndef MV_BUILTIN_H
 #define MV_BUILTIN_H

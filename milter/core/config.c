@@ -488,6 +488,33 @@ static char *read_file(loader *L, const config_setting_t *setting, const char *p
     return text;
 }
 
+/*
+ * load_builtin - a shipped list: its image when the build made one (every
+ * list but the 77 providers, whose typo index is built as they load), so
+ * nothing is parsed; else its text
+ */
+static void load_builtin(loader *L, const list_src *ls)
+{
+    char name[128], full[160];
+    size_t stem = strlen(ls->builtin) - strlen(".txt");
+    mv_blob b;
+    int rc;
+
+    snprintf(name, sizeof(name), "%.*s.set", (int)stem, ls->builtin);
+    b = mv_builtin(name);
+    if (b.data == NULL) {
+        b = mv_builtin(ls->builtin);
+        snprintf(full, sizeof(full), "builtin:%s", ls->builtin);
+        load_text_into(L, ls, b.data, b.len, full);
+        return;
+    }
+    rc = ls->kind == -2 ? mv_typo_use_tlds_image(L->cfg->typo, b.data, b.len)
+                        : mv_lists_use_image(L->cfg->lists, (mv_list_kind)ls->kind, b.data, b.len);
+    if (rc < 0)
+        mv_diag_add(L->diag, MV_DIAG_ERROR, "builtin", 0, "%s: %s", name,
+                    rc == -1 ? "out of memory" : "not a usable image (a broken build?)");
+}
+
 /* load_lists - phase 3, last part: every list file */
 static void load_lists(loader *L, config_t *lc)
 {
@@ -500,10 +527,7 @@ static void load_lists(loader *L, config_t *lc)
         if (ls->kind < 0 && !L->cfg->s.typo_enabled)
             continue;
         if (strcmp(path, "builtin") == 0) {
-            mv_blob b = mv_builtin(ls->builtin);
-
-            snprintf(full, sizeof(full), "builtin:%s", ls->builtin);
-            load_text_into(L, ls, b.data, b.len, full);
+            load_builtin(L, ls);
             continue;
         }
         if (path[0] != '/' && L->basedir != NULL)

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef enum {
     MV_LIST_DISPOSABLE,         /* the domain itself */
@@ -37,6 +38,17 @@ int mv_lists_load_text(mv_lists *l, mv_list_kind kind, const char *text,
 /* mv_lists_load_file - add entries from a file; -1 (with an error) on failure */
 int mv_lists_load_file(mv_lists *l, mv_list_kind kind, const char *path,
                        mv_diag *diag);
+
+/* mv_lists_use_image - make an empty list a read-only view of an image
+ * (strset.h) of that list, e.g. one the build made of a shipped list; 0,
+ * -1 ENOMEM, -2 not an image or the list is not empty */
+int mv_lists_use_image(mv_lists *l, mv_list_kind kind, const void *image, size_t len);
+
+/* mv_lists_write_image - write one list as an image; 0, or -1 (errno) */
+int mv_lists_write_image(const mv_lists *l, mv_list_kind kind, FILE *out);
+
+/* mv_lists_set - one list's set of normalized entries, for tests */
+const struct mv_strset *mv_lists_set(const mv_lists *l, mv_list_kind kind);
 
 /* mv_lists_add - add one entry; 0 ok, -1 ENOMEM, -2 not a valid entry */
 int mv_lists_add(mv_lists *l, mv_list_kind kind, const char *entry, size_t len);

@@ -14,9 +14,17 @@
  * one 64-bit word per 16 slots (128 kB for that list): a "no" then costs
  * one read from a small, hot array instead of a cache miss into the table
  * and, often, one into the arena. About 3 in 100 misses still probe.
+ *
+ * An image is those three arrays as they are in memory, after a header:
+ * a view points into it and computes nothing, so a set in an image linked
+ * into the program costs no start-up time and only the pages a lookup
+ * touches. The header holds the hash of a fixed string, so an image made
+ * with another hash (or byte order) is refused instead of answering "no"
+ * to everything.
  */
 #include "strset.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +41,18 @@ struct mv_strset {
     size_t used;
     size_t cap;
     uint64_t *bloom;    /* (mask + 1) / 16 words, or NULL for a small set */
+    bool view;          /* the arrays are an image's, read-only, not ours */
 };
+
+/* The image header; slots, bloom words and arena follow, in that order. */
+struct image_head {
+    char magic[8];
+    uint64_t check;     /* set_hash(SEED, CHECK_KEY): the hash slots are filed under */
+    uint64_t mask, count, used, bloom_words;
+};
+
+static const char IMAGE_MAGIC[8] = "MVSET1\n";
+#define CHECK_KEY "mailverify"
 
 #define BLOOM_MIN_SLOTS 8192    /* smaller sets stay in cache anyway */
 
@@ -179,6 +198,7 @@ mv_strset *mv_strset_new(size_t expect)
     }
     set->mask = cap - 1;
     set->used = 1;      /* offset 0 means "empty slot" */
+    set->arena[0] = 0;  /* written out in an image: the same bytes every build */
     return set;
 }
 
@@ -267,6 +287,38 @@ static uint32_t arena_put(mv_strset *set, const char *key, size_t len)
     return off;
 }
 
+/* dup - a heap copy of n bytes; NULL on ENOMEM */
+static void *dup(const void *p, size_t n)
+{
+    void *c = malloc(n ? n : 1);
+
+    if (c != NULL && n != 0)
+        memcpy(c, p, n);
+    return c;
+}
+
+/* thaw - give a view its own heap copy of the arrays, so it can grow */
+static int thaw(mv_strset *set)
+{
+    size_t cap = set->mask + 1;
+    struct slot *slots = dup(set->slots, cap * sizeof(*slots));
+    char *arena = dup(set->arena, set->used);
+    uint64_t *bloom = set->bloom ? dup(set->bloom, cap / 16 * sizeof(*bloom)) : NULL;
+
+    if (slots == NULL || arena == NULL || (set->bloom != NULL && bloom == NULL)) {
+        free(slots);
+        free(arena);
+        free(bloom);
+        return -1;
+    }
+    set->slots = slots;
+    set->arena = arena;
+    set->cap = set->used;
+    set->bloom = bloom;
+    set->view = false;
+    return 0;
+}
+
 /* mv_strset_add - 1 added, 0 already there, -1 out of memory, -2 too long */
 int mv_strset_add(mv_strset *set, const char *key, size_t len)
 {
@@ -276,6 +328,8 @@ int mv_strset_add(mv_strset *set, const char *key, size_t len)
 
     if (len > MV_STRSET_KEY_MAX)
         return -2;
+    if (set->view && thaw(set) < 0)
+        return -1;
     if ((set->count + 1) * 2 > set->mask + 1 && grow(set) < 0)
         return -1;
     h = set_hash(SEED, key, len);
@@ -337,8 +391,91 @@ void mv_strset_free(mv_strset *set)
 {
     if (set == NULL)
         return;
+    if (set->view) {
+        free(set);
+        return;
+    }
     free(set->slots);
     free(set->arena);
     free(set->bloom);
     free(set);
+}
+
+/* mv_strset_each - call fn on every key, in insertion order; stops at the
+ * first nonzero return and returns it */
+int mv_strset_each(const mv_strset *set,
+                   int (*fn)(const char *key, size_t len, void *arg), void *arg)
+{
+    size_t off = 1;
+
+    while (set != NULL && off < set->used) {
+        const unsigned char *e = (const unsigned char *)set->arena + off;
+        int rc = fn((const char *)e + 1, e[0], arg);
+
+        if (rc != 0)
+            return rc;
+        off += (size_t)e[0] + 1;
+    }
+    return 0;
+}
+
+/* mv_strset_image_write - write the set as an image; 0, or -1 (errno) */
+int mv_strset_image_write(const mv_strset *set, FILE *out)
+{
+    struct image_head h = {.check = set_hash(SEED, CHECK_KEY, strlen(CHECK_KEY)),
+                           .mask = set->mask, .count = set->count, .used = set->used,
+                           .bloom_words = set->bloom ? (set->mask + 1) / 16 : 0};
+    size_t cap = set->mask + 1;
+
+    memcpy(h.magic, IMAGE_MAGIC, sizeof(h.magic));
+    if (fwrite(&h, sizeof(h), 1, out) != 1 ||
+        fwrite(set->slots, sizeof(*set->slots), cap, out) != cap ||
+        (h.bloom_words && fwrite(set->bloom, sizeof(uint64_t), h.bloom_words, out) != h.bloom_words) ||
+        fwrite(set->arena, 1, set->used, out) != set->used)
+        return -1;
+    return 0;
+}
+
+/* image_ok - is h the header of a well-formed image of len bytes? */
+static bool image_ok(const struct image_head *h, size_t len)
+{
+    uint64_t cap = h->mask + 1;
+
+    if (memcmp(h->magic, IMAGE_MAGIC, sizeof(h->magic)) != 0 ||
+        h->check != set_hash(SEED, CHECK_KEY, strlen(CHECK_KEY)) ||
+        cap < 16 || (cap & h->mask) != 0 || cap > (SIZE_MAX >> 5) ||
+        h->count * 2 > cap || h->used == 0 || h->used > UINT32_MAX ||
+        h->bloom_words != (cap < BLOOM_MIN_SLOTS ? 0 : cap / 16))
+        return false;
+    return len == sizeof(*h) + cap * sizeof(struct slot) +
+                  h->bloom_words * sizeof(uint64_t) + h->used;
+}
+
+/* mv_strset_view - a read-only set over an image in memory that outlives
+ * it; NULL with errno EINVAL (not an image) or ENOMEM */
+mv_strset *mv_strset_view(const void *image, size_t len)
+{
+    const struct image_head *h = image;
+    const unsigned char *p = image;
+    mv_strset *set;
+
+    if (len < sizeof(*h) || ((uintptr_t)image & 7) != 0 || !image_ok(h, len)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if ((set = calloc(1, sizeof(*set))) == NULL)
+        return NULL;
+    /* the casts drop const: a view never writes (mv_strset_add thaws it) */
+    p += sizeof(*h);
+    set->slots = (struct slot *)(uintptr_t)p;
+    p += (h->mask + 1) * sizeof(struct slot);
+    set->bloom = h->bloom_words ? (uint64_t *)(uintptr_t)p : NULL;
+    p += h->bloom_words * sizeof(uint64_t);
+    set->arena = (char *)(uintptr_t)p;
+    set->mask = h->mask;
+    set->count = h->count;
+    set->used = h->used;
+    set->cap = h->used;
+    set->view = true;
+    return set;
 }

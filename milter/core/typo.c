@@ -27,6 +27,7 @@
 #include "lists.h"
 #include "strset.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,33 @@ int mv_typo_load_tlds(mv_typo *t, const char *text, size_t len,
         }
     }
     return 0;
+}
+
+/* mv_typo_use_tlds_image - the TLDs from an image instead of text; 0,
+ * -1 ENOMEM, -2 not an image or TLDs already loaded */
+int mv_typo_use_tlds_image(mv_typo *t, const void *image, size_t len)
+{
+    mv_strset *v;
+
+    if (mv_strset_count(t->tlds) != 0)
+        return -2;
+    if ((v = mv_strset_view(image, len)) == NULL)
+        return errno == ENOMEM ? -1 : -2;
+    mv_strset_free(t->tlds);
+    t->tlds = v;
+    return 0;
+}
+
+/* mv_typo_write_tlds_image - write the TLDs as an image; 0, or -1 (errno) */
+int mv_typo_write_tlds_image(const mv_typo *t, FILE *out)
+{
+    return mv_strset_image_write(t->tlds, out);
+}
+
+/* mv_typo_tlds - the set of TLDs, for tests */
+const mv_strset *mv_typo_tlds(const mv_typo *t)
+{
+    return t->tlds;
 }
 
 /* mv_typo_well_known - is the domain one of the providers? */

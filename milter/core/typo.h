@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct mv_typo mv_typo;
 
@@ -28,6 +29,17 @@ int mv_typo_load_providers(mv_typo *t, const char *text, size_t len,
 /* mv_typo_load_tlds - every delegated TLD, one a line */
 int mv_typo_load_tlds(mv_typo *t, const char *text, size_t len,
                       const char *name, mv_diag *diag);
+
+/* mv_typo_use_tlds_image - the TLDs from an image (strset.h) of them,
+ * e.g. the one the build made of tlds.txt, instead of text; 0, -1 ENOMEM,
+ * -2 not an image or TLDs already loaded */
+int mv_typo_use_tlds_image(mv_typo *t, const void *image, size_t len);
+
+/* mv_typo_write_tlds_image - write the TLDs as an image; 0, or -1 (errno) */
+int mv_typo_write_tlds_image(const mv_typo *t, FILE *out);
+
+/* mv_typo_tlds - the set of TLDs, for tests */
+const struct mv_strset *mv_typo_tlds(const mv_typo *t);
 
 /* mv_typo_well_known - is the domain one of the providers? */
 bool mv_typo_well_known(const mv_typo *t, const char *domain, size_t len);
