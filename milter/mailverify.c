@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 
     if (cmd == NULL) {
         fputs(usage, stderr);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         fputs(usage, stdout);
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
                  : strcmp(argv[2], "stats") == 0 ? cli_stats(2, sub)
                  : strcmp(argv[2], "cache") == 0 ? cli_cache(2, sub)
                  : strcmp(argv[2], "webhook-verify") == 0 ? cli_webhook_verify(2, sub)
-                 : (fprintf(stderr, "mailverify: no command '%s'\n", argv[2]), EXIT_USAGE);
+                 : (fprintf(stderr, "mailverify: no command '%s'\n", argv[2]), EX_USAGE);
         }
         fputs(usage, stdout);
         return 0;
@@ -87,5 +87,5 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "cache") == 0)
         return cli_cache(argc - 1, argv + 1);
     fprintf(stderr, "mailverify: unknown command '%s' (try 'mailverify --help')\n", cmd);
-    return EXIT_USAGE;
+    return EX_USAGE;
 }
