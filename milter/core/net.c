@@ -115,6 +115,8 @@ static int64_t until_default(mv_reason r)
     }
 }
 
+static void net_domain_release(domain *d);
+
 /* net_complete - the job's one ending: store, answer every waiter, free */
 void net_complete(job *j)
 {
@@ -172,7 +174,7 @@ static void domain_destroy(mv_net *n, domain *d)
 }
 
 /* net_domain_release - a job or session left: keep the domain idle, bounded */
-void net_domain_release(domain *d)
+static void net_domain_release(domain *d)
 {
     mv_net *n = d->n;
 

@@ -21,8 +21,10 @@
 
 #define SUMMARY_HOSTS 5         /* hosts named in a summary; the rest counted */
 
+static void net_event(mv_net *n, mv_event_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* net_event - an event line; nothing is formatted without a sink */
-void net_event(mv_net *n, mv_event_level level, const char *fmt, ...)
+static void net_event(mv_net *n, mv_event_level level, const char *fmt, ...)
 {
     char line[MV_EVENT_LINE_MAX];
     va_list ap;
@@ -150,7 +152,7 @@ static void on_summary(void *arg)
 }
 
 /* net_fault_begins - one more fault; the summary's timer runs */
-void net_fault_begins(mv_net *n)
+static void net_fault_begins(mv_net *n)
 {
     n->faults++;
     if (mv_timer_armed(&n->summary))
@@ -161,7 +163,7 @@ void net_fault_begins(mv_net *n)
 }
 
 /* net_fault_ends - one fault fewer (the timer stops by itself) */
-void net_fault_ends(mv_net *n)
+static void net_fault_ends(mv_net *n)
 {
     if (n->faults > 0)
         n->faults--;

@@ -124,16 +124,6 @@ struct mv_net {
     mv_timer summary;           /* armed while a fault lasts */
 };
 
-/* net_event - an event line; nothing is formatted without a sink */
-void net_event(mv_net *n, mv_event_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* net_fault_begins - a host or the resolver started failing: one more
- * fault, and the summary's timer runs */
-void net_fault_begins(mv_net *n);
-
-/* net_fault_ends - one fault fewer */
-void net_fault_ends(mv_net *n);
-
 /* net_incident_stop - at shutdown: no more summaries */
 void net_incident_stop(mv_net *n);
 
@@ -168,8 +158,6 @@ void net_complete(job *j);
 /* net_save_facts - tell the other processes what d taught us */
 void net_save_facts(mv_net *n, domain *d);
 
-/* net_domain_release - a job or session left: keep the domain idle, bounded */
-void net_domain_release(domain *d);
 
 /* net_unpin - a callback is done with d */
 void net_unpin(domain *d);

@@ -41,7 +41,8 @@ static void connect_now(mv_redis *r);
 /* redis_say - one log line, prefixed with the server; the password is
  * masked wherever it shows up (a server's error reply to AUTH, a TLS
  * library's message: text we do not write ourselves) */
-void redis_say(mv_redis *r, int prio, const char *fmt, ...)
+static void redis_say(mv_redis *r, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void redis_say(mv_redis *r, int prio, const char *fmt, ...)
 {
     char msg[512];
     int n;

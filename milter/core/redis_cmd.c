@@ -90,6 +90,7 @@ static bool is_error(const redisReply *rep, const char *code)
 
 /* ---- sending ------------------------------------------------------------- */
 
+static void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 /* redis_send_argv - hand one command to hiredis (it copies the arguments) */
 mv_redis_status redis_send_argv(mv_redis *r, req *q, int argc, const char **argv,
@@ -255,7 +256,7 @@ static mv_redis_status script_reply(mv_redis *r, req *q, const redisReply *rep, 
 static mv_redis_status purge_next(mv_redis *r, req *q, const redisReply *rep, bool *again);
 
 /* redis_on_reply - hiredis' callback for every command; NULL: the connection is going */
-void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+static void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     req *q = privdata;
     mv_redis *r = q->r;

@@ -83,9 +83,6 @@ struct mv_redis {
 
 /* ---- redis.c ---- */
 
-/* redis_say - one log line, prefixed with the server */
-void redis_say(mv_redis *r, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* redis_fifo_push, redis_fifo_unlink - the outstanding commands and their deadline */
 void redis_fifo_push(mv_redis *r, req *q);
 void redis_fifo_unlink(mv_redis *r, req *q);
@@ -115,8 +112,5 @@ req *redis_new_req(mv_redis *r, op_kind op, void *arg, int n, const void *const 
 /* redis_send_argv - hand one command to hiredis (it copies the arguments) */
 mv_redis_status redis_send_argv(mv_redis *r, req *q, int argc, const char **argv,
                                 const size_t *lens);
-
-/* redis_on_reply - hiredis' callback for every command */
-void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 #endif
