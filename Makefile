@@ -126,6 +126,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-unit check-cli check-world
 
 check-unit: $(UNIT_BIN)
+	@tests/check-symbols $(CORE_LIB) $(MILTER_LIB) $(PLUGIN_LIB)
 	@tests/in-netns tests/run-unit $(UNIT_BIN)
 
 check-cli: $(B)/mailverify

@@ -13,15 +13,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sysexits.h>
 
-/* Exit statuses (sysexits.h values where one fits, as mail software does). */
+/* Exit statuses: the verdict's two, then <sysexits.h> for failures, as mail
+ * software does (EX_USAGE 64 bad command line, EX_DATAERR 65, EX_NOINPUT 66,
+ * EX_UNAVAILABLE 69, EX_SOFTWARE 70 internal error or out of memory,
+ * EX_CANTCREAT 73, EX_IOERR 74 cannot read input or write output, EX_CONFIG
+ * 78 the configuration has errors). */
 enum {
     EXIT_ALL_OK = 0,            /* done; no address is undeliverable */
     EXIT_UNDELIVERABLE = 1,     /* done; at least one is undeliverable */
-    EXIT_USAGE = 64,            /* bad command line */
-    EXIT_SOFTWARE = 70,         /* internal error, out of memory */
-    EXIT_IOERR = 74,            /* cannot read input or write output */
-    EXIT_CONFIG = 78,           /* the configuration has errors */
 };
 
 int cli_check(int argc, char **argv);

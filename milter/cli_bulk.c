@@ -242,7 +242,7 @@ void bulk_on_release(void *arg, uint64_t seq)
     bulk *bk = arg;
 
     if (!submit(bk, &bk->ring[seq % bk->nring]))
-        bk->fatal = EXIT_SOFTWARE;
+        bk->fatal = EX_SOFTWARE;
 }
 
 /* hold_or_submit - hold a row with its domain's, or submit it now */
@@ -273,11 +273,11 @@ static int read_one(bulk *bk)
     }
     if (st == MV_CSV_EIO) {
         fprintf(stderr, "mailverify bulk: cannot read %s: %s\n", bk->input, strerror(errno));
-        return EXIT_IOERR;
+        return EX_IOERR;
     }
     if (st == MV_CSV_ENOMEM || !fill_slot(bk, s, &rec, st == MV_CSV_BAD)) {
         fputs("mailverify bulk: out of memory\n", stderr);
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     }
     bk->seq_read++;
     if (st == MV_CSV_BAD)
@@ -288,7 +288,7 @@ static int read_one(bulk *bk)
         s->state = SLOT_DONE;
         return 1;
     }
-    return hold_or_submit(bk, s, bk->seq_read - 1) ? 1 : EXIT_SOFTWARE;
+    return hold_or_submit(bk, s, bk->seq_read - 1) ? 1 : EX_SOFTWARE;
 }
 
 /* ---- writing ----------------------------------------------------------- */
@@ -526,7 +526,7 @@ static int run(bulk *bk)
         uint64_t now;
 
         if (!drain(bk))
-            return EXIT_IOERR;
+            return EX_IOERR;
         if (bulk_got_signal && !bk->stopping)
             begin_stop(bk);
         if (bulk_signal_count >= 2 || finished(bk))
@@ -539,10 +539,10 @@ static int run(bulk *bk)
         if (bk->ngrey > 0 && !bk->stopping && now - bk->last_grey >= 100) {
             bk->last_grey = now;
             if (!resubmit_due(bk, now))
-                return EXIT_SOFTWARE;
+                return EX_SOFTWARE;
         }
         if (!tick(bk, now))
-            return EXIT_IOERR;
+            return EX_IOERR;
         /* read in bursts, but come back to write and tick now and then */
         for (reads = 0; reads < 256 && can_read(bk); reads++)
             if ((rc = read_one(bk)) != 1) {
@@ -561,7 +561,7 @@ int cli_bulk(int argc, char **argv)
     int rc;
 
     if (bk == NULL)
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     *bk = (bulk){.co = {.eo = {NULL, -1}, .mode = MV_MODE_CONTEXT}, .output = "-",
                  .header = true, .bad_keep = true, .window = 10000, .max_wait_s = 360,
                  .progress_s = 10, .in_fd = -1};
@@ -570,13 +570,13 @@ int cli_bulk(int argc, char **argv)
     if ((rc = bulk_parse_args(argc, argv, bk)) != 0) {
         bulk_cleanup(bk);
         free(bk);
-        return rc > 0 ? 0 : EXIT_USAGE;
+        return rc > 0 ? 0 : EX_USAGE;
     }
     bk->tty = isatty(STDERR_FILENO);
     bk->nring = bk->window * 8;
     bk->t0 = bk->last_ckpt = bk->last_prog = bulk_now_ms();
     if ((bk->ring = calloc(bk->nring, sizeof(*bk->ring))) == NULL)
-        rc = EXIT_SOFTWARE;
+        rc = EX_SOFTWARE;
     if (rc == 0 && (rc = bulk_start_engine(bk)) == 0 && (rc = bulk_prepare(bk)) == 0) {
         bulk_install_signals();
         rc = bulk_finish(bk, run(bk));

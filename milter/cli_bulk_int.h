@@ -31,8 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* sysexits.h values the check command does not use */
-enum { EXIT_DATAERR = 65, EXIT_NOINPUT = 66, EXIT_CANTCREAT = 73 };
+/* killed by a signal, as a shell reports it (128 + the signal) */
 enum { EXIT_SIGINT = 130, EXIT_SIGTERM = 143 };
 
 #define RAW_KEEP (1u << 20)     /* a malformed record is echoed at most this long */

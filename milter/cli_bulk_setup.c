@@ -284,14 +284,14 @@ static int find_column(bulk *bk, const mv_csv_record *hdr)
             return 0;
         fprintf(stderr, "mailverify bulk: %s: --column %lu, but the header has %zu columns\n",
                 bk->input, n, hdr->nfields);
-        return EXIT_DATAERR;
+        return EX_DATAERR;
     }
     if (bk->column != NULL && hdr != NULL && (bk->col = mv_csv_find_column(hdr, bk->column)) >= 0)
         return 0;
     if (bk->column != NULL) {
         fprintf(stderr, "mailverify bulk: %s: no column '%s'%s\n", bk->input, bk->column,
                 hdr ? " in the header" : " (without a header, --column is a number)");
-        return EXIT_DATAERR;
+        return EX_DATAERR;
     }
     bk->col = 0;
     if (hdr == NULL || hdr->nfields == 1)
@@ -301,7 +301,7 @@ static int find_column(bulk *bk, const mv_csv_record *hdr)
             return 0;
     fprintf(stderr, "mailverify bulk: %s: no column named email (or e-mail, email_address, "
             "mail, address) in the header; say which with --column NAME or N\n", bk->input);
-    return EXIT_DATAERR;
+    return EX_DATAERR;
 }
 
 /* header_row - the output's first row: the input's header and our columns */
@@ -335,7 +335,7 @@ static int open_reader(bulk *bk)
     mv_csv_free(bk->csv);
     if ((bk->csv = mv_csv_new(&o, bulk_read_fd, bk)) == NULL) {
         fputs("mailverify bulk: out of memory\n", stderr);
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     }
     return 0;
 }
@@ -356,7 +356,7 @@ static int read_header(bulk *bk, mv_buf *hrow)
                 st == MV_CSV_END ? "empty input: no header row"
                 : st == MV_CSV_BAD ? "the header row is malformed"
                 : st == MV_CSV_EIO ? strerror(errno) : "out of memory");
-        return st == MV_CSV_EIO ? EXIT_IOERR : st == MV_CSV_ENOMEM ? EXIT_SOFTWARE : EXIT_DATAERR;
+        return st == MV_CSV_EIO ? EX_IOERR : st == MV_CSV_ENOMEM ? EX_SOFTWARE : EX_DATAERR;
     }
     if ((rc = find_column(bk, &hdr)) != 0)
         return rc;
@@ -377,7 +377,7 @@ static int open_input(bulk *bk)
         bk->in_fd = STDIN_FILENO;
     } else if ((bk->in_fd = open(bk->input, O_RDONLY | O_CLOEXEC)) < 0) {
         fprintf(stderr, "mailverify bulk: cannot open %s: %s\n", bk->input, strerror(errno));
-        return EXIT_NOINPUT;
+        return EX_NOINPUT;
     }
     if (fstat(bk->in_fd, &st) == 0 && S_ISREG(st.st_mode)) {
         bk->in_size = (uint64_t)st.st_size;
@@ -418,7 +418,7 @@ static int restore(bulk *bk)
     int r = bulk_state_read(bk->state_path, &bk->id, &bk->p);
 
     if (r < 0)
-        return EXIT_DATAERR;
+        return EX_DATAERR;
     if (r == 0) {
         if (!bk->quiet)
             fprintf(stderr, "mailverify bulk: no state file %s: starting from the beginning\n",
@@ -428,7 +428,7 @@ static int restore(bulk *bk)
     }
     if (lseek(bk->in_fd, (off_t)bk->p.offset, SEEK_SET) < 0) {
         fprintf(stderr, "mailverify bulk: cannot seek in %s: %s\n", bk->input, strerror(errno));
-        return EXIT_IOERR;
+        return EX_IOERR;
     }
     bk->base_off = bk->p.offset;
     bk->base_line = bk->p.line;
@@ -452,17 +452,17 @@ static int open_outputs(bulk *bk, const mv_buf *hrow)
     char path[4200];
 
     if (bulk_file_open(&bk->out, bk->output, bk->resume, bk->p.out_len) < 0)
-        return EXIT_CANTCREAT;
+        return EX_CANTCREAT;
     if (!bk->resume && hrow->len > 0)
         bulk_file_put(&bk->out, hrow->data, hrow->len);
     if (bk->use_split && mkdir(bk->split_dir, 0777) < 0 && errno != EEXIST) {
         fprintf(stderr, "mailverify bulk: cannot create %s: %s\n", bk->split_dir, strerror(errno));
-        return EXIT_CANTCREAT;
+        return EX_CANTCREAT;
     }
     for (int i = 0; bk->use_split && i < BULK_NSPLIT; i++) {
         split_path(bk, i, path, sizeof(path));
         if (bulk_file_open(&bk->split[i], path, bk->resume, bk->p.split_len[i]) < 0)
-            return EXIT_CANTCREAT;
+            return EX_CANTCREAT;
         if (!bk->resume && hrow->len > 0)
             bulk_file_put(&bk->split[i], hrow->data, hrow->len);
     }
@@ -470,7 +470,7 @@ static int open_outputs(bulk *bk, const mv_buf *hrow)
         bk->p.offset = bk->data_off;
         bk->p.line = bk->data_line;
     }
-    return bulk_checkpoint(bk, true) ? 0 : EXIT_IOERR;
+    return bulk_checkpoint(bk, true) ? 0 : EX_IOERR;
 }
 
 /* bulk_prepare - input, header, state, outputs; an exit status */
@@ -486,12 +486,12 @@ int bulk_prepare(bulk *bk)
     if ((rc = open_input(bk)) != 0 || (rc = open_reader(bk)) != 0 || (rc = read_header(bk, &hrow)) != 0)
         goto out;
     if (!mv_buf_ok(&hrow) || !make_optstr(bk)) {
-        rc = EXIT_SOFTWARE;
+        rc = EX_SOFTWARE;
         goto out;
     }
     bk->id.options = bk->optstr;
     if (strcmp(bk->output, "-") != 0 && (bk->state_path = bulk_state_path(bk->output)) == NULL) {
-        rc = EXIT_SOFTWARE;
+        rc = EX_SOFTWARE;
         goto out;
     }
     new_job_id(bk->p.job_id);
@@ -543,7 +543,7 @@ int bulk_start_engine(bulk *bk)
     const mv_settings *st;
 
     if (cfg == NULL)
-        return EXIT_CONFIG;
+        return EX_CONFIG;
     st = mv_config_settings(cfg);
 
     bk->greylist_retry_s = (unsigned)st->smtp_greylist_retry_s;
@@ -553,17 +553,17 @@ int bulk_start_engine(bulk *bk)
                                       HOLD_MS, bulk_on_release, bk)) == NULL) {
         mv_config_unref(cfg);
         fputs("mailverify bulk: out of memory\n", stderr);
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     }
     bk->engine = mv_engine_new_opts(cfg, &bk->co.eo);
     if (bk->engine != NULL && !start_webhook(bk, cfg)) {
         mv_config_unref(cfg);
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     }
     mv_config_unref(cfg);
     if (bk->engine == NULL) {
         fputs("mailverify bulk: out of memory\n", stderr);
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     }
     bk->req = (mv_request){.context = MV_CTX_BULK, .mode = bk->co.mode,
                            .deadline_ms = bk->co.deadline_ms};
@@ -578,7 +578,7 @@ int bulk_finish(bulk *bk, int rc)
                         .split_dir = bk->split_dir, .complete = complete};
     bool ok = true;
 
-    if (rc == 0 || rc == EXIT_SOFTWARE)
+    if (rc == 0 || rc == EX_SOFTWARE)
         ok = bulk_checkpoint(bk, true);
     sum.run_seconds = (double)(bulk_now_ms() - bk->t0) / 1000.0;
     sum.run_rows = bk->run_rows;
@@ -611,7 +611,7 @@ int bulk_finish(bulk *bk, int rc)
     if (rc != 0)
         return rc;
     if (!ok)
-        return EXIT_IOERR;
+        return EX_IOERR;
     return complete ? 0 : bulk_got_signal == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
 }
 

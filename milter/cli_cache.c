@@ -22,8 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_UNAVAILABLE 69
-
 static const char cache_usage[] =
     "Usage: mailverify cache stats [--json] [--config FILE]\n"
     "       mailverify cache get ADDRESS [--config FILE]\n"
@@ -94,7 +92,7 @@ static int do_stats(mv_store *st, const mv_settings *s, bool json)
                "cache.lmdb_size_mb)\nmap size:  %" PRIu64 " bytes\n",
                ss.kind, s->cache_lmdb_path, ss.c.entries, ss.c.bytes,
                ss.map_size ? 100.0 * (double)ss.c.bytes / (double)ss.map_size : 0.0, ss.map_size);
-    return fflush(stdout) == 0 ? 0 : EXIT_IOERR;
+    return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }
 
 /* cli_cache_ttl - the cache's times from the settings, as the engine uses them */
@@ -174,7 +172,7 @@ static int do_get(mv_store *st, const mv_settings *s, const char *addr)
 
     if (!cli_cache_mailbox(addr, mb, sizeof(mb))) {
         fprintf(stderr, "mailverify cache: not an address: %s\n", addr);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     found = show(st, &ttl, true, mb);
     found |= show(st, &ttl, false, mb);
@@ -192,16 +190,16 @@ static int do_purge(mv_store *st, const char *what)
     if (strchr(what, '@') != NULL) {
         if (!cli_cache_mailbox(what, mb, sizeof(mb))) {
             fprintf(stderr, "mailverify cache: not an address: %s\n", what);
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
         what = mb;
     }
     if ((n = mv_store_purge(st, what)) < 0) {
         fprintf(stderr, "mailverify cache: purge %s failed\n", what);
-        return EXIT_UNAVAILABLE;
+        return EX_UNAVAILABLE;
     }
     printf("%s: %lld entr%s removed\n", what, n, n == 1 ? "y" : "ies");
-    return fflush(stdout) == 0 ? 0 : EXIT_IOERR;
+    return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }
 
 /* run - one subcommand on the configured store */
@@ -212,7 +210,7 @@ static int run(const char *sub, const char *arg, const char *config, bool json)
     int rc;
 
     if ((cfg = cli_load_config(config, true)) == NULL)
-        return EXIT_CONFIG;
+        return EX_CONFIG;
     if (strcmp(mv_config_settings(cfg)->cache_store, "redis") == 0) {
         rc = cli_cache_redis(mv_config_settings(cfg), sub, arg, json);
         mv_config_unref(cfg);
@@ -220,7 +218,7 @@ static int run(const char *sub, const char *arg, const char *config, bool json)
     }
     if ((st = open_store(mv_config_settings(cfg))) == NULL) {
         mv_config_unref(cfg);
-        return EXIT_UNAVAILABLE;
+        return EX_UNAVAILABLE;
     }
     rc = strcmp(sub, "stats") == 0 ? do_stats(st, mv_config_settings(cfg), json)
        : strcmp(sub, "get") == 0 ? do_get(st, mv_config_settings(cfg), arg)
@@ -246,7 +244,7 @@ int cli_cache(int argc, char **argv)
         case 'c': config = optarg; break;
         case 'j': json = true; break;
         case 'h': fputs(cache_usage, stdout); return 0;
-        default: fputs("Try 'mailverify cache --help'.\n", stderr); return EXIT_USAGE;
+        default: fputs("Try 'mailverify cache --help'.\n", stderr); return EX_USAGE;
         }
     }
     sub = optind < argc ? argv[optind] : "";
@@ -255,7 +253,7 @@ int cli_cache(int argc, char **argv)
           ((strcmp(sub, "get") == 0 || strcmp(sub, "purge") == 0) && nargs == 1))) {
         fputs("mailverify cache: expected stats, get ADDRESS or purge ADDRESS|DOMAIN\n"
               "Try 'mailverify cache --help'.\n", stderr);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     return run(sub, nargs == 1 ? argv[optind + 1] : NULL, config, json);
 }

@@ -27,7 +27,6 @@
 #include <syslog.h>
 #include <time.h>
 
-#define EXIT_UNAVAILABLE 69
 #define CLI_TIMEOUT_MIN_MS 1000    /* a person waits; the daemons' 100 ms is for mail flow */
 
 #ifdef MV_HAVE_HIREDIS
@@ -121,7 +120,7 @@ static void close_client(rctx *c)
 static int failed(const rctx *c, const char *what)
 {
     fprintf(stderr, "mailverify cache: %s: Redis: %s\n", what, mv_redis_strstatus(c->failed));
-    return EXIT_UNAVAILABLE;
+    return EX_UNAVAILABLE;
 }
 
 /* on_get - keep a copy: the entry lives only during the callback */
@@ -220,7 +219,7 @@ static int do_purge(rctx *c, const char *what)
     } else {
         n = snprintf(key, sizeof(key), "f:%s", what);
         if (n < 0 || (size_t)n >= sizeof(key))
-            return fprintf(stderr, "mailverify cache: domain too long\n"), EXIT_USAGE;
+            return fprintf(stderr, "mailverify cache: domain too long\n"), EX_USAGE;
         del_key(c, key, (size_t)n);
         c->pending++;
         if ((st = mv_redis_purge_domain(c->r, what, on_purge, c)) != MV_REDIS_OK)
@@ -234,7 +233,7 @@ static int do_purge(rctx *c, const char *what)
     }
     printf("%s: %llu entr%s removed\n", what, (unsigned long long)c->removed,
            c->removed == 1 ? "y" : "ies");
-    return fflush(stdout) == 0 ? 0 : EXIT_IOERR;
+    return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }
 
 /* on_count - the SCAN's tally */
@@ -282,7 +281,7 @@ static int do_stats(rctx *c, const mv_settings *s, bool json)
             printf("other:     %llu keys under the prefix that are not mailverify's\n",
                    (unsigned long long)n[MV_REDIS_OTHER]);
     }
-    return fflush(stdout) == 0 ? 0 : EXIT_IOERR;
+    return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }
 
 /* lower - a domain as the keys hold it (ASCII case; IDNs in A-labels as given) */
@@ -301,16 +300,16 @@ int cli_cache_redis(const mv_settings *s, const char *sub, const char *arg, bool
 
     if (arg != NULL && (strchr(arg, '@') != NULL || strcmp(sub, "get") == 0)) {
         if (!cli_cache_mailbox(arg, what, sizeof(what)))
-            return fprintf(stderr, "mailverify cache: not an address: %s\n", arg), EXIT_USAGE;
+            return fprintf(stderr, "mailverify cache: not an address: %s\n", arg), EX_USAGE;
     } else if (arg != NULL) {
         if (strlen(arg) >= sizeof(what))
-            return fprintf(stderr, "mailverify cache: domain too long\n"), EXIT_USAGE;
+            return fprintf(stderr, "mailverify cache: domain too long\n"), EX_USAGE;
         strcpy(what, arg);
         lower(what);
     }
     if (!open_client(&c, s)) {
         close_client(&c);
-        return EXIT_UNAVAILABLE;
+        return EX_UNAVAILABLE;
     }
     rc = strcmp(sub, "stats") == 0 ? do_stats(&c, s, json)
        : strcmp(sub, "get") == 0 ? do_get(&c, s, what)
@@ -325,7 +324,7 @@ int cli_cache_redis(const mv_settings *s, const char *sub, const char *arg, bool
 {
     (void)s, (void)sub, (void)arg, (void)json;
     fputs("mailverify cache: built without hiredis: no Redis support\n", stderr);
-    return EXIT_UNAVAILABLE;
+    return EX_UNAVAILABLE;
 }
 
 #endif

@@ -234,7 +234,7 @@ static int engine_failed(checker *ck, mv_call rc)
 {
     fprintf(stderr, "mailverify: engine: %s%s%s\n", mv_call_name(rc),
             rc == MV_ENETSTART ? ": " : "", rc == MV_ENETSTART ? mv_engine_error(ck->engine) : "");
-    return EXIT_SOFTWARE;
+    return EX_SOFTWARE;
 }
 
 /* put_verdict - one verdict into the output */
@@ -251,10 +251,10 @@ static int put_verdict(checker *ck, mv_verdict *v, size_t real_len)
     }
     if (!mv_buf_ok(&ck->out)) {
         fputs("mailverify: out of memory\n", stderr);
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     }
     if (ck->out.len >= 65536 && !flush(ck))
-        return EXIT_IOERR;
+        return EX_IOERR;
     return 0;
 }
 
@@ -333,7 +333,7 @@ static int check_args(checker *ck, char **addrs, size_t n)
         free(a.v);
         free(a.ready);
         fputs("mailverify: out of memory\n", stderr);
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     }
     while (out < n) {
         while (rc == 0 && sent < n && sent - out < ARGS_WINDOW && submit_arg(ck, &a, addrs, sent, &call))
@@ -425,14 +425,14 @@ static int check_stdin(checker *ck)
     int rc = 0;
 
     if (r == NULL)
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     while (rc == 0) {
         char *nl;
         size_t n;
 
         if (r->start == r->end) {
             if (fill(ck, r) < 0) {
-                rc = EXIT_IOERR;
+                rc = EX_IOERR;
                 break;
             }
             if (r->eof) {
@@ -522,16 +522,16 @@ int cli_check(int argc, char **argv)
     int rc = parse_args(argc, argv, &ck, &config);
 
     if (rc != 0)
-        return rc > 0 ? 0 : EXIT_USAGE;
+        return rc > 0 ? 0 : EX_USAGE;
     if ((cfg = cli_load_config(config, true)) == NULL)
-        return EXIT_CONFIG;
+        return EX_CONFIG;
     if (ck.req.deadline_ms == 0)    /* wait as an MTA would, not as a form does */
         ck.req.deadline_ms = (unsigned)mv_config_settings(cfg)->context[MV_CTX_BULK].deadline_ms;
     ck.engine = mv_engine_new_opts(cfg, &ck.opts);
     mv_config_unref(cfg);
     if (ck.engine == NULL) {
         fputs("mailverify: out of memory\n", stderr);
-        return EXIT_SOFTWARE;
+        return EX_SOFTWARE;
     }
     if (ck.trace)
         mv_engine_set_trace(ck.engine, trace_line, NULL);
@@ -547,7 +547,7 @@ int cli_check(int argc, char **argv)
         i = j + 1;
     }
     if (!flush(&ck) && rc == 0)
-        rc = EXIT_IOERR;
+        rc = EX_IOERR;
     mv_buf_free(&ck.out);
     mv_engine_free(ck.engine);
     return rc != 0 ? rc : ck.status;

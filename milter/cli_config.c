@@ -87,12 +87,12 @@ int cli_config_test(int argc, char **argv)
             return 0;
         } else {
             fputs("Try 'mailverify config-test --help'.\n", stderr);
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
     }
     if (argc - optind > 1) {
         fputs("mailverify config-test: one FILE at most\n", stderr);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     cfg = mv_config_load(optind < argc ? argv[optind] : NULL, 0, &d);
     cli_print_diag(&d);
@@ -100,7 +100,7 @@ int cli_config_test(int argc, char **argv)
         fprintf(stderr, "%s: %zu error%s\n", optind < argc ? argv[optind] : "(built-in)",
                 d.errors, d.errors == 1 ? "" : "s");
         mv_diag_clear(&d);
-        return EXIT_CONFIG;
+        return EX_CONFIG;
     }
     fprintf(stderr, "%s: ok%s\n", mv_config_source(cfg),
             d.warnings ? " (with warnings)" : "");
@@ -114,5 +114,5 @@ int cli_config_test(int argc, char **argv)
     }
     mv_diag_clear(&d);
     mv_config_unref(cfg);
-    return fflush(stdout) == 0 ? 0 : EXIT_IOERR;
+    return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }

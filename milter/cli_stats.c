@@ -44,7 +44,7 @@ static int ask(const char *path, bool json)
 
     if (strlen(path) >= sizeof(sun.sun_path)) {
         fprintf(stderr, "mailverify stats: socket path too long: %s\n", path);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
@@ -53,15 +53,15 @@ static int ask(const char *path, bool json)
         fprintf(stderr, "mailverify stats: cannot reach mailverifyd at %s: %s\n", path, strerror(errno));
         if (fd >= 0)
             close(fd);
-        return 69;
+        return EX_UNAVAILABLE;
     }
     while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
         if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
             close(fd);
-            return EXIT_IOERR;
+            return EX_IOERR;
         }
     close(fd);
-    return n < 0 ? 69 : (fflush(stdout) == 0 ? 0 : EXIT_IOERR);
+    return n < 0 ? EX_UNAVAILABLE : (fflush(stdout) == 0 ? 0 : EX_IOERR);
 }
 
 int cli_stats(int argc, char **argv)
@@ -82,17 +82,17 @@ int cli_stats(int argc, char **argv)
         case 'c': config = optarg; break;
         case 'j': json = true; break;
         case 'h': fputs(stats_usage, stdout); return 0;
-        default: fputs("Try 'mailverify stats --help'.\n", stderr); return EXIT_USAGE;
+        default: fputs("Try 'mailverify stats --help'.\n", stderr); return EX_USAGE;
         }
     }
     if (optind < argc) {
         fputs("mailverify stats: no arguments expected\n", stderr);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     if (sock != NULL)
         return ask(sock, json);
     if ((cfg = cli_load_config(config, true)) == NULL)
-        return EXIT_CONFIG;
+        return EX_CONFIG;
     rc = ask(mv_config_settings(cfg)->milter_control_socket, json);
     mv_config_unref(cfg);
     return rc;

@@ -175,7 +175,7 @@ static bool id_ok(const char *id)
 }
 
 /* seen_check - is id in the file (locked)? If not, add it; prune old ids.
- * WV_VALID, WV_REPLAYED or EXIT_IOERR */
+ * WV_VALID, WV_REPLAYED or EX_IOERR */
 static int seen_check(const char *path, const char *id, long long now, long long keep)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), rc = WV_VALID;
@@ -191,7 +191,7 @@ static int seen_check(const char *path, const char *id, long long now, long long
         else if (fd >= 0)
             close(fd);
         free(text);
-        return EXIT_IOERR;
+        return EX_IOERR;
     }
     for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
         char *sp = strchr(line, ' ');
@@ -209,13 +209,13 @@ static int seen_check(const char *path, const char *id, long long now, long long
         (out.len > 0 && fwrite(out.data, 1, out.len, f) != out.len) || fflush(f) != 0 ||
         ftruncate(fd, (off_t)out.len) != 0) {
         fprintf(stderr, "mailverify webhook-verify: cannot update %s: %s\n", path, strerror(errno));
-        rc = EXIT_IOERR;
+        rc = EX_IOERR;
     }
     free(text);
     mv_buf_free(&out);
-    if (fclose(f) != 0 && rc != EXIT_IOERR) {
+    if (fclose(f) != 0 && rc != EX_IOERR) {
         fprintf(stderr, "mailverify webhook-verify: cannot update %s: %s\n", path, strerror(errno));
-        rc = EXIT_IOERR;
+        rc = EX_IOERR;
     }
     return rc;
 }
@@ -251,7 +251,7 @@ static int verify(const char *secret, long long tolerance, const char *seen, cha
     if (!read_all(stdin, &body, &len)) {
         fprintf(stderr, "mailverify webhook-verify: cannot read the body from stdin: %s\n",
                 ferror(stdin) ? strerror(errno) : "too large");
-        return EXIT_IOERR;
+        return EX_IOERR;
     }
     if (!mv_webhook_verify(secret, strlen(secret), ts, body, len, sig)) {
         fputs("mailverify webhook-verify: invalid signature (not HMAC-SHA256 of TIMESTAMP.BODY "
@@ -299,28 +299,28 @@ int cli_webhook_verify(int argc, char **argv)
             tolerance = strtoll(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || tolerance < 0 || tolerance > 31536000) {
                 fprintf(stderr, "mailverify webhook-verify: bad --tolerance '%s' (0 to 31536000 s)\n", optarg);
-                return EXIT_USAGE;
+                return EX_USAGE;
             }
             break;
         case 'n': seen = optarg; break;
         case 'q': quiet = true; break;
         case 'h': fputs(webhook_usage, stdout); return 0;
-        default: fputs("Try 'mailverify webhook-verify --help'.\n", stderr); return EXIT_USAGE;
+        default: fputs("Try 'mailverify webhook-verify --help'.\n", stderr); return EX_USAGE;
         }
     }
     if (argc - optind != 3) {
         fputs("mailverify webhook-verify: expected TIMESTAMP SIGNATURE EVENT_ID (try --help)\n", stderr);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     if (secret == NULL && secret_file != NULL && (secret = owned = secret_from_file(secret_file)) == NULL)
-        return EXIT_IOERR;
+        return EX_IOERR;
     if (secret == NULL)
         secret = getenv("MAILVERIFY_WEBHOOK_SECRET");
     if (secret == NULL || *secret == '\0') {
         fputs("mailverify webhook-verify: no secret (--secret, --secret-file or "
               "MAILVERIFY_WEBHOOK_SECRET)\n", stderr);
         free(owned);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     rc = verify(secret, tolerance, seen, argv + optind, quiet);
     free(owned);

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,8 +67,9 @@ static const char usage[] =
     "Signals: SIGUSR1 reloads the configuration (a broken one is reported and\n"
     "ignored); SIGTERM and SIGINT stop it after answering what is in flight.\n"
     "\n"
-    "Exit status: 0 stopped cleanly; 64 usage; 71 cannot open the socket or\n"
-    "drop privileges; 78 configuration errors.\n";
+    "Exit status: 0 stopped cleanly; 64 usage; 70 out of memory at start;\n"
+    "71 cannot open the socket, detach, write the pid file or drop privileges;\n"
+    "78 configuration errors.\n";
 
 typedef struct {
     const char *config, *socket, *pidfile, *user, *group;
@@ -347,20 +349,20 @@ static int start(mvd *d, const options *o, pthread_t *rt)
     const char *pidfile = o->pidfile ? o->pidfile : s->milter_pidfile;
 
     if (mvd_register() < 0 || !open_socket(o->socket ? o->socket : s->milter_socket, s))
-        return 71;
+        return EX_OSERR;
     if (!o->foreground && daemon(0, 0) < 0) {
         fprintf(stderr, "mailverifyd: cannot detach: %s\n", strerror(errno));
-        return 71;
+        return EX_OSERR;
     }
     if (!write_pidfile(pidfile))
-        return 71;
+        return EX_OSERR;
     if (s->milter_control_socket[0] != '\0' && mv_stats_serve(d->stats, s->milter_control_socket) < 0)
         mvd_log(LOG_WARNING, "control socket %s: %s (mailverify stats will not work)",
                 s->milter_control_socket, strerror(errno));
     if (!drop(o->user ? o->user : s->milter_user, o->group ? o->group : s->milter_group))
-        return 71;
+        return EX_OSERR;
     if (pthread_create(rt, NULL, reloader, d) != 0)
-        return 71;
+        return EX_OSERR;
     mvd_log(LOG_INFO, "started (version %s, %s, socket %s%s)", MV_VERSION,
             d->config_path ? d->config_path : "built-in configuration",
             o->socket ? o->socket : s->milter_socket, d->dry_run ? ", dry run" : "");
@@ -400,14 +402,14 @@ int main(int argc, char **argv)
     int rc = parse(argc, argv, &o);
 
     if (rc != 0)
-        return rc < 0 ? 64 : 0;
+        return rc < 0 ? EX_USAGE : 0;
     signal(SIGPIPE, SIG_IGN);
     block_signals();
     d.config_path = config_path(&o);
     if ((d.cfg = load(d.config_path)) == NULL) {
         fprintf(stderr, "mailverifyd: %s: configuration has errors; not starting\n",
                 d.config_path ? d.config_path : "(built-in)");
-        return 78;
+        return EX_CONFIG;
     }
     if (o.test) {
         printf("%s: ok\n", d.config_path ? d.config_path : "(built-in)");
@@ -423,7 +425,7 @@ int main(int argc, char **argv)
     d.stats = mv_stats_new();
     if (d.engine == NULL || d.dha == NULL || d.stats == NULL) {
         fprintf(stderr, "mailverifyd: out of memory\n");
-        return 70;
+        return EX_SOFTWARE;
     }
     if (o.trace)
         mv_engine_set_trace(d.engine, trace_line, NULL);
@@ -431,7 +433,7 @@ int main(int argc, char **argv)
     mvd_set_state(&d);
     if ((rc = start(&d, &o, &rt)) == 0) {
         share_dha(&d);
-        rc = smfi_main() == MI_SUCCESS ? 0 : 71;
+        rc = smfi_main() == MI_SUCCESS ? 0 : EX_OSERR;
         mvd_log(LOG_INFO, "stopping: answering what is in flight");
         /* a check ends by its deadline at the latest: wait that long for
          * the connection threads to hand their answers to the MTA */

@@ -182,8 +182,8 @@ static void where(const loader *L, const config_setting_t *s, const char **file,
     *line = s ? (int)config_setting_source_line(s) : 0;
 }
 
-/* config_error - report an error at a setting */
-void config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
+/* mv_config_error - report an error at a setting */
+void mv_config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
 {
     char msg[768];
     const char *file;
@@ -197,8 +197,8 @@ void config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
     mv_diag_add(L->diag, MV_DIAG_ERROR, file, line, "%s", msg);
 }
 
-/* config_type_name - libconfig type as an admin would say it */
-const char *config_type_name(int t)
+/* mv_config_type_name - libconfig type as an admin would say it */
+const char *mv_config_type_name(int t)
 {
     switch (t) {
     case CONFIG_TYPE_GROUP: return "a group { }";
@@ -213,8 +213,8 @@ const char *config_type_name(int t)
     }
 }
 
-/* config_want_name - what a key type expects */
-const char *config_want_name(ktype t)
+/* mv_config_want_name - what a key type expects */
+const char *mv_config_want_name(ktype t)
 {
     switch (t) {
     case KT_GROUP: return "a group { }";
@@ -227,8 +227,8 @@ const char *config_want_name(ktype t)
     return "?";
 }
 
-/* config_type_ok - does the setting have the key's type? */
-bool config_type_ok(ktype t, const config_setting_t *s)
+/* mv_config_type_ok - does the setting have the key's type? */
+bool mv_config_type_ok(ktype t, const config_setting_t *s)
 {
     int st = config_setting_type(s);
 
@@ -249,8 +249,8 @@ bool config_type_ok(ktype t, const config_setting_t *s)
     return false;
 }
 
-/* config_find_key - a key of the table by full path */
-const key *config_find_key(const key *tab, size_t n, const char *path)
+/* mv_config_find_key - a key of the table by full path */
+const key *mv_config_find_key(const key *tab, size_t n, const char *path)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(tab[i].path, path) == 0)
@@ -258,8 +258,8 @@ const key *config_find_key(const key *tab, size_t n, const char *path)
     return NULL;
 }
 
-/* config_did_you_mean - the closest known name, or NULL (two edits at most) */
-const char *config_did_you_mean(const char *name, const char *const *cands, size_t n)
+/* mv_config_did_you_mean - the closest known name, or NULL (two edits at most) */
+const char *mv_config_did_you_mean(const char *name, const char *const *cands, size_t n)
 {
     const char *best = NULL;
     unsigned bd = 3;
@@ -283,11 +283,11 @@ static void unknown_key(loader *L, const config_setting_t *s, const char *path)
 
     for (size_t i = 0; i < NKEYS; i++)
         cands[i] = keys[i].path;
-    best = config_did_you_mean(path, cands, NKEYS);
+    best = mv_config_did_you_mean(path, cands, NKEYS);
     if (best != NULL)
-        config_error(L, s, "unknown key '%s' (did you mean '%s'?)", path, best);
+        mv_config_error(L, s, "unknown key '%s' (did you mean '%s'?)", path, best);
     else
-        config_error(L, s, "unknown key '%s'", path);
+        mv_config_error(L, s, "unknown key '%s'", path);
 }
 
 /* check_structure - phase 2 over one group */
@@ -300,23 +300,23 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
 
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
                  config_setting_name(s));
-        if ((k = config_find_key(keys, NKEYS, path)) == NULL) {
+        if ((k = mv_config_find_key(keys, NKEYS, path)) == NULL) {
             unknown_key(L, s, path);
             continue;
         }
-        if (!config_type_ok(k->type, s)) {
-            config_error(L, s, "'%s' must be %s, not %s", path, config_want_name(k->type),
-                  config_type_name(config_setting_type(s)));
+        if (!mv_config_type_ok(k->type, s)) {
+            mv_config_error(L, s, "'%s' must be %s, not %s", path, mv_config_want_name(k->type),
+                  mv_config_type_name(config_setting_type(s)));
             continue;
         }
         if (k->type == KT_GROUP && strcmp(path, "policy") == 0)
-            config_policy_check(L, s);
+            mv_config_policy_check(L, s);
         else if (k->type == KT_GROUP)
             check_structure(L, s, path);
         else if (k->type == KT_RULES && strcmp(path, "domains") == 0)
-            config_domains_check(L, s);
+            mv_config_domains_check(L, s);
         else if (k->type == KT_RULES && strcmp(path, "canonical") == 0)
-            config_rules_check(L, s);           /* replies.*: checked by rules.c */
+            mv_config_rules_check(L, s);           /* replies.*: checked by rules.c */
     }
 }
 
@@ -374,7 +374,7 @@ static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
         long long v = config_setting_get_int64(s);
 
         if (v < k->min || v > k->max)
-            config_error(L, s, "'%s' is %lld; it must be between %lld and %lld", path, v, k->min, k->max);
+            mv_config_error(L, s, "'%s' is %lld; it must be between %lld and %lld", path, v, k->min, k->max);
         else
             *(long long *)p = v;
     } else if (k->type == KT_STR) {
@@ -382,16 +382,16 @@ static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
         size_t n = strlen(v);
 
         if (k->choices != NULL && !in_choices(k->choices, v))
-            config_error(L, s, "'%s' is \"%s\"; it must be one of: %s", path, v, k->choices);
+            mv_config_error(L, s, "'%s' is \"%s\"; it must be one of: %s", path, v, k->choices);
         else if ((long long)n < k->min || (long long)n > k->max)
-            config_error(L, s, "'%s' must be %lld to %lld characters long", path, k->min, k->max);
+            mv_config_error(L, s, "'%s' must be %lld to %lld characters long", path, k->min, k->max);
         else if (!set_str((char **)p, v))
-            config_error(L, s, "out of memory");
+            mv_config_error(L, s, "out of memory");
     }
 }
 
-/* config_norm_domain - a config domain in normalized form, or false */
-bool config_norm_domain(const char *d, char *out)
+/* mv_config_norm_domain - a config domain in normalized form, or false */
+bool mv_config_norm_domain(const char *d, char *out)
 {
     char buf[MV_INPUT_MAX + 3];
     size_t n = strlen(d);
@@ -418,10 +418,10 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
 
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
                  config_setting_name(s));
-        if ((k = config_find_key(keys, NKEYS, path)) == NULL || !config_type_ok(k->type, s))
+        if ((k = mv_config_find_key(keys, NKEYS, path)) == NULL || !mv_config_type_ok(k->type, s))
             continue;           /* reported in phase 2 */
         if (k->type == KT_GROUP && strcmp(path, "policy") == 0)
-            config_policy_apply(L, s);
+            mv_config_policy_apply(L, s);
         else if (k->type == KT_GROUP)
             apply_values(L, s, path);
         else if (k->type == KT_RULES && strncmp(path, "replies.", 8) == 0)
@@ -433,12 +433,12 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
                 if (config_setting_type(r) != CONFIG_TYPE_GROUP)
                     continue;
                 if (strcmp(path, "domains") == 0)
-                    config_domains_apply(L, r, j + 1);
+                    mv_config_domains_apply(L, r, j + 1);
                 else
-                    config_rules_apply(L, r, j + 1);
+                    mv_config_rules_apply(L, r, j + 1);
             }
         else if (k->type == KT_STRLIST)
-            config_strlist_apply(L, s, path);
+            mv_config_strlist_apply(L, s, path);
         else
             apply_scalar(L, s, k, path);
     }
@@ -483,7 +483,7 @@ static char *read_file(loader *L, const config_setting_t *setting, const char *p
     char *text = mv_slurp(path, (size_t)256 << 20, len);
 
     if (text == NULL)
-        config_error(L, setting, "cannot read list %s: %s", path,
+        mv_config_error(L, setting, "cannot read list %s: %s", path,
               errno == EFBIG ? "larger than 256 MB" : strerror(errno));
     return text;
 }
@@ -641,7 +641,7 @@ static void check_redis(loader *L, config_t *lc, const mv_settings *s)
     p.tls_key_file = s->cache_redis_tls_key_file;
     p.tls_server_name = s->cache_redis_tls_server_name;
     if (!mv_redis_check_params(&p, err, sizeof(err)))
-        config_error(L, config_lookup(lc, p.tls ? "cache.redis_tls" : "cache.redis_server"),
+        mv_config_error(L, config_lookup(lc, p.tls ? "cache.redis_tls" : "cache.redis_server"),
                      "cache.store \"redis\": %s", err);
 }
 
@@ -685,27 +685,27 @@ static void check_meaning(loader *L, config_t *lc)
     char norm[MV_DOMAIN_MAX + 1], masked[4 * 1024 + 16];
 
     if (!mailbox_ok(s->smtp_mail_from))
-        config_error(L, config_lookup(lc, "smtp.mail_from"), "'smtp.mail_from' \"%s\" is not an address "
+        mv_config_error(L, config_lookup(lc, "smtp.mail_from"), "'smtp.mail_from' \"%s\" is not an address "
               "(leave it empty for the null sender)", s->smtp_mail_from);
     if (strcmp(s->smtp_fallback_from, "none") != 0 && !mailbox_ok(s->smtp_fallback_from))
-        config_error(L, config_lookup(lc, "smtp.fallback_from"), "'smtp.fallback_from' \"%s\" is not an "
+        mv_config_error(L, config_lookup(lc, "smtp.fallback_from"), "'smtp.fallback_from' \"%s\" is not an "
               "address (\"\" derives one from the host name, \"none\" turns the retry off)", s->smtp_fallback_from);
-    if (s->smtp_helo_name[0] != '\0' && !config_norm_domain(s->smtp_helo_name, norm))
-        config_error(L, config_lookup(lc, "smtp.helo_name"), "'smtp.helo_name' \"%s\" is not a host name "
+    if (s->smtp_helo_name[0] != '\0' && !mv_config_norm_domain(s->smtp_helo_name, norm))
+        mv_config_error(L, config_lookup(lc, "smtp.helo_name"), "'smtp.helo_name' \"%s\" is not a host name "
               "(use this host's fully qualified name)", s->smtp_helo_name);
     if (!servers_ok(s->dns_servers))
-        config_error(L, config_lookup(lc, "dns.servers"), "'dns.servers' \"%s\" must be addresses like "
+        mv_config_error(L, config_lookup(lc, "dns.servers"), "'dns.servers' \"%s\" must be addresses like "
               "\"127.0.0.1\", \"127.0.0.1:5353\" or \"[::1]:53\", separated by commas", s->dns_servers);
     if (s->dns_min_ttl > s->dns_max_ttl)
-        config_error(L, config_lookup(lc, "dns.min_ttl"), "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)",
+        mv_config_error(L, config_lookup(lc, "dns.min_ttl"), "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)",
               s->dns_min_ttl, s->dns_max_ttl);
     if (s->webhook_url[0] != '\0' && !url_ok(s->webhook_url))
-        config_error(L, config_lookup(lc, "webhook.url"), "'webhook.url' \"%s\" must be an http:// or "
+        mv_config_error(L, config_lookup(lc, "webhook.url"), "'webhook.url' \"%s\" must be an http:// or "
               "https:// URL with a host", mv_redact_url(s->webhook_url, masked, sizeof(masked)));
     if (strcmp(s->cache_store, "lmdb") == 0)
         check_lmdb_dir(L, lc, s->cache_lmdb_path);
     if (!mv_store_built(s->cache_store))
-        config_error(L, config_lookup(lc, "cache.store"), "'cache.store' \"%s\" is not built yet in "
+        mv_config_error(L, config_lookup(lc, "cache.store"), "'cache.store' \"%s\" is not built yet in "
               "this mailverify; use \"memory\" or \"lmdb\"", s->cache_store);
     else if (strcmp(s->cache_store, "redis") == 0)
         check_redis(L, lc, s);
@@ -723,8 +723,8 @@ static mv_config *finish(loader *L, config_t *lc)
     check_structure(L, config_root_setting(lc), "");
     apply_values(L, config_root_setting(lc), "");
     if (config_lookup(lc, "canonical") == NULL)
-        config_rules_default(L);
-    config_strlists_defaults(L->cfg);
+        mv_config_rules_default(L);
+    mv_config_strlists_defaults(L->cfg);
     check_meaning(L, lc);
     if (!(L->flags & MV_CONFIG_SKIP_LISTS)) {
         load_lists(L, lc);
@@ -828,8 +828,8 @@ void mv_config_unref(mv_config *cfg)
     for (size_t i = 0; i < NKEYS; i++)
         if (keys[i].type == KT_STR)
             free(*(char **)((char *)&cfg->s + keys[i].off));
-    config_strlists_free(cfg);
-    config_domains_free(cfg);
+    mv_config_strlists_free(cfg);
+    mv_config_domains_free(cfg);
     mv_lists_free(cfg->lists);
     mv_typo_free(cfg->typo);
     mv_canon_free(cfg->canon);
@@ -903,7 +903,7 @@ void mv_config_dump(const mv_config *cfg, mv_buf *out)
 {
     for (size_t i = 0; i < NKEYS; i++)
         dump_key(cfg, &keys[i], out);
-    config_strlists_dump(cfg, out);
+    mv_config_strlists_dump(cfg, out);
     for (int c = 0; c < MV_CTX_COUNT; c++) {
         const mv_policy *p = &cfg->policy[c];
 

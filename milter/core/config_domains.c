@@ -27,8 +27,8 @@ static const key domain_keys[] = {
 };
 #define NDKEYS (sizeof(domain_keys) / sizeof(*domain_keys))
 
-/* config_domains_check - phase 2 for the `domains` list */
-void config_domains_check(loader *L, const config_setting_t *list)
+/* mv_config_domains_check - phase 2 for the `domains` list */
+void mv_config_domains_check(loader *L, const config_setting_t *list)
 {
     const char *names[NDKEYS];
 
@@ -38,24 +38,24 @@ void config_domains_check(loader *L, const config_setting_t *list)
         const config_setting_t *r = config_setting_get_elem(list, (unsigned)i);
 
         if (config_setting_type(r) != CONFIG_TYPE_GROUP) {
-            config_error(L, r, "domains entry %d must be a group { }, not %s", i + 1,
-                         config_type_name(config_setting_type(r)));
+            mv_config_error(L, r, "domains entry %d must be a group { }, not %s", i + 1,
+                         mv_config_type_name(config_setting_type(r)));
             continue;
         }
         if (config_setting_get_member(r, "match") == NULL)
-            config_error(L, r, "domains entry %d: required key 'match' is missing", i + 1);
+            mv_config_error(L, r, "domains entry %d: required key 'match' is missing", i + 1);
         for (int j = 0; j < config_setting_length(r); j++) {
             const config_setting_t *e = config_setting_get_elem(r, (unsigned)j);
-            const key *k = config_find_key(domain_keys, NDKEYS, config_setting_name(e));
+            const key *k = mv_config_find_key(domain_keys, NDKEYS, config_setting_name(e));
             const char *best;
 
             if (k == NULL) {
-                best = config_did_you_mean(config_setting_name(e), names, NDKEYS);
-                config_error(L, e, "unknown key '%s' in domains entry %d%s%s%s", config_setting_name(e),
+                best = mv_config_did_you_mean(config_setting_name(e), names, NDKEYS);
+                mv_config_error(L, e, "unknown key '%s' in domains entry %d%s%s%s", config_setting_name(e),
                              i + 1, best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
-            } else if (!config_type_ok(k->type, e)) {
-                config_error(L, e, "'%s' in domains entry %d must be %s, not %s", k->path, i + 1,
-                             config_want_name(k->type), config_type_name(config_setting_type(e)));
+            } else if (!mv_config_type_ok(k->type, e)) {
+                mv_config_error(L, e, "'%s' in domains entry %d must be %s, not %s", k->path, i + 1,
+                             mv_config_want_name(k->type), mv_config_type_name(config_setting_type(e)));
             }
         }
     }
@@ -87,7 +87,7 @@ static bool hop_ok(const char *hop)
         const char *colon = strchr(hop, ':');
 
         snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - hop) : (int)strlen(hop), hop);
-        if (!config_norm_domain(host, norm))
+        if (!mv_config_norm_domain(host, norm))
             return false;
         port = colon ? colon + 1 : NULL;
     }
@@ -99,7 +99,7 @@ static bool hop_ok(const char *hop)
 static bool check_choice(loader *L, const config_setting_t *r, const char *name, int idx)
 {
     const char *v = str_member(r, name);
-    const key *k = config_find_key(domain_keys, NDKEYS, name);
+    const key *k = mv_config_find_key(domain_keys, NDKEYS, name);
     size_t n;
 
     if (v == NULL)
@@ -113,7 +113,7 @@ static bool check_choice(loader *L, const config_setting_t *r, const char *name,
             return true;
         c += len + (bar != NULL);
     }
-    config_error(L, config_setting_get_member(r, name), "domains entry %d: '%s' is \"%s\"; it must "
+    mv_config_error(L, config_setting_get_member(r, name), "domains entry %d: '%s' is \"%s\"; it must "
                  "be one of: %s", idx, name, v, k->choices);
     return false;
 }
@@ -137,8 +137,8 @@ static bool add_rule(mv_config *c, const char *match, const char *hop, bool skip
     return true;
 }
 
-/* config_domains_apply - phase 3 for one `domains` entry */
-void config_domains_apply(loader *L, const config_setting_t *r, int idx)
+/* mv_config_domains_apply - phase 3 for one `domains` entry */
+void mv_config_domains_apply(loader *L, const config_setting_t *r, int idx)
 {
     const char *match = str_member(r, "match"), *hop = str_member(r, "next_hop");
     const char *smtp = str_member(r, "smtp"), *action = str_member(r, "action");
@@ -149,30 +149,30 @@ void config_domains_apply(loader *L, const config_setting_t *r, int idx)
         return;                 /* reported in phase 2 */
     sub = match[0] == '.';
     norm[0] = '.';
-    if (!config_norm_domain(match + sub, norm + 1)) {
-        config_error(L, config_setting_get_member(r, "match"), "domains entry %d: \"%s\" is not a "
+    if (!mv_config_norm_domain(match + sub, norm + 1)) {
+        mv_config_error(L, config_setting_get_member(r, "match"), "domains entry %d: \"%s\" is not a "
                      "domain (\"example.com\", or \".example.com\" for its subdomains)", idx, match);
         ok = false;
     }
     if (hop != NULL && !hop_ok(hop)) {
-        config_error(L, config_setting_get_member(r, "next_hop"), "domains entry %d: next_hop \"%s\" "
+        mv_config_error(L, config_setting_get_member(r, "next_hop"), "domains entry %d: next_hop \"%s\" "
                      "must be [address]:port, [address], host:port or host", idx, hop);
         ok = false;
     }
     ok = check_choice(L, r, "smtp", idx) && ok;
     ok = check_choice(L, r, "action", idx) && ok;
     if (ok && hop != NULL && action != NULL && strcmp(action, "accept") == 0) {
-        config_error(L, r, "domains entry %d: action \"accept\" never verifies, so next_hop would "
+        mv_config_error(L, r, "domains entry %d: action \"accept\" never verifies, so next_hop would "
                      "never be used", idx);
         ok = false;
     }
     if (ok && !add_rule(L->cfg, sub ? norm : norm + 1, hop, smtp && strcmp(smtp, "skip") == 0,
                         action && strcmp(action, "accept") == 0))
-        config_error(L, r, "out of memory");
+        mv_config_error(L, r, "out of memory");
 }
 
-/* config_domains_free - release the `domains` list */
-void config_domains_free(mv_config *c)
+/* mv_config_domains_free - release the `domains` list */
+void mv_config_domains_free(mv_config *c)
 {
     for (size_t i = 0; i < c->ndomains; i++) {
         free(c->domains[i].match);

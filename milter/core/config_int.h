@@ -65,62 +65,62 @@ typedef struct {
     mv_config *cfg;
 } loader;
 
-/* config_error - report an error at a setting (file:line from libconfig) */
-void config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
+/* mv_config_error - report an error at a setting (file:line from libconfig) */
+void mv_config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* config_type_name - a libconfig type as an admin would say it */
-const char *config_type_name(int t);
+/* mv_config_type_name - a libconfig type as an admin would say it */
+const char *mv_config_type_name(int t);
 
-/* config_want_name - what a key type expects */
-const char *config_want_name(ktype t);
+/* mv_config_want_name - what a key type expects */
+const char *mv_config_want_name(ktype t);
 
-/* config_type_ok - does the setting have the key's type? */
-bool config_type_ok(ktype t, const config_setting_t *s);
+/* mv_config_type_ok - does the setting have the key's type? */
+bool mv_config_type_ok(ktype t, const config_setting_t *s);
 
-/* config_find_key - a key of a table by its path */
-const key *config_find_key(const key *tab, size_t n, const char *path);
+/* mv_config_find_key - a key of a table by its path */
+const key *mv_config_find_key(const key *tab, size_t n, const char *path);
 
-/* config_did_you_mean - the closest known name, or NULL (two edits at most) */
-const char *config_did_you_mean(const char *name, const char *const *cands, size_t n);
+/* mv_config_did_you_mean - the closest known name, or NULL (two edits at most) */
+const char *mv_config_did_you_mean(const char *name, const char *const *cands, size_t n);
 
-/* config_norm_domain - a config domain in normalized form, or false */
-bool config_norm_domain(const char *d, char *out);
+/* mv_config_norm_domain - a config domain in normalized form, or false */
+bool mv_config_norm_domain(const char *d, char *out);
 
-/* config_policy_check - phase 2 for the policy group */
-void config_policy_check(loader *L, const config_setting_t *g);
+/* mv_config_policy_check - phase 2 for the policy group */
+void mv_config_policy_check(loader *L, const config_setting_t *g);
 
-/* config_policy_apply - phase 3 for the policy group */
-void config_policy_apply(loader *L, const config_setting_t *g);
+/* mv_config_policy_apply - phase 3 for the policy group */
+void mv_config_policy_apply(loader *L, const config_setting_t *g);
 
-/* config_rules_check - phase 2 for the canonical rules */
-void config_rules_check(loader *L, const config_setting_t *list);
+/* mv_config_rules_check - phase 2 for the canonical rules */
+void mv_config_rules_check(loader *L, const config_setting_t *list);
 
-/* config_rules_apply - phase 3 for one canonical rule; false on an error */
-bool config_rules_apply(loader *L, const config_setting_t *r, int idx);
+/* mv_config_rules_apply - phase 3 for one canonical rule; false on an error */
+bool mv_config_rules_apply(loader *L, const config_setting_t *r, int idx);
 
-/* config_rules_default - the shipped rules, for a file without any */
-void config_rules_default(loader *L);
+/* mv_config_rules_default - the shipped rules, for a file without any */
+void mv_config_rules_default(loader *L);
 
-/* config_strlist_apply - phase 3 for any string-list key */
-void config_strlist_apply(loader *L, const config_setting_t *s, const char *path);
+/* mv_config_strlist_apply - phase 3 for any string-list key */
+void mv_config_strlist_apply(loader *L, const config_setting_t *s, const char *path);
 
-/* config_strlists_defaults - lists whose default is not empty */
-void config_strlists_defaults(mv_config *c);
+/* mv_config_strlists_defaults - lists whose default is not empty */
+void mv_config_strlists_defaults(mv_config *c);
 
-/* config_strlists_free - release every string-list key */
-void config_strlists_free(mv_config *c);
+/* mv_config_strlists_free - release every string-list key */
+void mv_config_strlists_free(mv_config *c);
 
-/* config_strlists_dump - every string-list key for config-test --print */
-void config_strlists_dump(const mv_config *c, mv_buf *out);
+/* mv_config_strlists_dump - every string-list key for config-test --print */
+void mv_config_strlists_dump(const mv_config *c, mv_buf *out);
 
-/* config_domains_check - phase 2 for the `domains` list */
-void config_domains_check(loader *L, const config_setting_t *list);
+/* mv_config_domains_check - phase 2 for the `domains` list */
+void mv_config_domains_check(loader *L, const config_setting_t *list);
 
-/* config_domains_apply - phase 3 for one `domains` entry */
-void config_domains_apply(loader *L, const config_setting_t *r, int idx);
+/* mv_config_domains_apply - phase 3 for one `domains` entry */
+void mv_config_domains_apply(loader *L, const config_setting_t *r, int idx);
 
-/* config_domains_free - release the `domains` list */
-void config_domains_free(mv_config *c);
+/* mv_config_domains_free - release the `domains` list */
+void mv_config_domains_free(mv_config *c);
 
 #endif

@@ -22,7 +22,7 @@ static void apply_allow(loader *L, const config_setting_t *s)
     int n = config_setting_length(s);
 
     if ((c->allow = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-        config_error(L, s, "out of memory");
+        mv_config_error(L, s, "out of memory");
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -30,9 +30,9 @@ static void apply_allow(loader *L, const config_setting_t *s)
         int rc = mv_lists_add(c->lists, MV_LIST_ALLOW, d, strlen(d));
 
         if (rc == -2)
-            config_error(L, s, "'lists.allow' entry \"%s\" is not a domain name", d);
+            mv_config_error(L, s, "'lists.allow' entry \"%s\" is not a domain name", d);
         else if (rc < 0 || (c->allow[c->nallow++] = strdup(d)) == NULL)
-            config_error(L, s, "out of memory");
+            mv_config_error(L, s, "out of memory");
     }
 }
 
@@ -75,17 +75,17 @@ static void apply_trusted(loader *L, const config_setting_t *s)
 
     if ((c->trusted = calloc((size_t)n + 1, sizeof(*c->trusted))) == NULL ||
         (c->trusted_text = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-        config_error(L, s, "out of memory");
+        mv_config_error(L, s, "out of memory");
         return;
     }
     for (int i = 0; i < n; i++) {
         const char *t = config_setting_get_string_elem(s, (unsigned)i);
 
         if (!parse_cidr(t, &c->trusted[c->ntrusted]))
-            config_error(L, s, "'milter.trusted_networks' entry \"%s\" is not an address or "
+            mv_config_error(L, s, "'milter.trusted_networks' entry \"%s\" is not an address or "
                          "network (like \"192.0.2.0/24\" or \"2001:db8::/32\")", t);
         else if ((c->trusted_text[c->ntrusted++] = strdup(t)) == NULL)
-            config_error(L, s, "out of memory");
+            mv_config_error(L, s, "out of memory");
     }
 }
 
@@ -109,16 +109,16 @@ static void apply_strlist(loader *L, const config_setting_t *s, const char *path
         free(sl->v);
         sl->n = 0;
         if ((sl->v = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-            config_error(L, s, "out of memory");
+            mv_config_error(L, s, "out of memory");
             return;
         }
         for (int j = 0; j < n; j++) {
             const char *v = config_setting_get_string_elem(s, (unsigned)j);
 
             if (*v == '\0' || strlen(v) > 1024)
-                config_error(L, s, "'%s' entry %d must be 1 to 1024 characters", path, j + 1);
+                mv_config_error(L, s, "'%s' entry %d must be 1 to 1024 characters", path, j + 1);
             else if ((sl->v[sl->n++] = strdup(v)) == NULL)
-                config_error(L, s, "out of memory");
+                mv_config_error(L, s, "out of memory");
         }
     }
 }
@@ -166,24 +166,24 @@ static void apply_tls_domains(loader *L, const config_setting_t *s)
     int n = config_setting_length(s);
 
     if ((c->tls_domains = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
-        config_error(L, s, "out of memory");
+        mv_config_error(L, s, "out of memory");
         return;
     }
     for (int i = 0; i < n; i++) {
         const char *d = config_setting_get_string_elem(s, (unsigned)i);
         char norm[MV_DOMAIN_MAX + 1];
 
-        if (!config_norm_domain(d, norm))
-            config_error(L, s, "'smtp.tls_required_domains' entry \"%s\" is not a domain name", d);
+        if (!mv_config_norm_domain(d, norm))
+            mv_config_error(L, s, "'smtp.tls_required_domains' entry \"%s\" is not a domain name", d);
         else if (mv_strset_add(c->tls_required, norm, strlen(norm)) < 0 ||
                  (c->tls_domains[c->ntls++] = strdup(d)) == NULL)
-            config_error(L, s, "out of memory");
+            mv_config_error(L, s, "out of memory");
     }
 }
 
 
-/* config_strlist_apply - phase 3 for any string-list key */
-void config_strlist_apply(loader *L, const config_setting_t *s, const char *path)
+/* mv_config_strlist_apply - phase 3 for any string-list key */
+void mv_config_strlist_apply(loader *L, const config_setting_t *s, const char *path)
 {
     if (strcmp(path, "lists.allow") == 0)
         apply_allow(L, s);
@@ -195,8 +195,8 @@ void config_strlist_apply(loader *L, const config_setting_t *s, const char *path
         apply_strlist(L, s, path);
 }
 
-/* config_strlists_defaults - lists whose default is not empty */
-void config_strlists_defaults(mv_config *c)
+/* mv_config_strlists_defaults - lists whose default is not empty */
+void mv_config_strlists_defaults(mv_config *c)
 {
     /* fastcgi.pass_fields defaults to [ "email" ] */
     if (c->strlists[2].n == 0 && (c->strlists[2].v = calloc(2, sizeof(char *))) != NULL &&
@@ -212,8 +212,8 @@ static void free_list(char **v, size_t n)
     free(v);
 }
 
-/* config_strlists_free - release every string-list key */
-void config_strlists_free(mv_config *c)
+/* mv_config_strlists_free - release every string-list key */
+void mv_config_strlists_free(mv_config *c)
 {
     free_list(c->allow, c->nallow);
     free_list(c->tls_domains, c->ntls);
@@ -240,8 +240,8 @@ static void dump_list(mv_buf *out, const char *name, char *const *v, size_t n, e
     mv_buf_puts(out, n ? " ]\n" : "]\n");
 }
 
-/* config_strlists_dump - every string-list key for config-test --print */
-void config_strlists_dump(const mv_config *c, mv_buf *out)
+/* mv_config_strlists_dump - every string-list key for config-test --print */
+void mv_config_strlists_dump(const mv_config *c, mv_buf *out)
 {
     /* in strlist_keys' order: CORS origins are URLs, API keys secrets */
     static const enum shown how[] = {SHOWN_URL, SHOWN_HIDDEN, SHOWN_PLAIN};

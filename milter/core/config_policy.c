@@ -23,8 +23,8 @@ static size_t policy_names(const char **out)
     return n;
 }
 
-/* config_policy_check - structure of the policy group */
-void config_policy_check(loader *L, const config_setting_t *g)
+/* mv_config_policy_check - structure of the policy group */
+void mv_config_policy_check(loader *L, const config_setting_t *g)
 {
     const char *names[MV_R_COUNT + 3];
     size_t nn = policy_names(names);
@@ -34,11 +34,11 @@ void config_policy_check(loader *L, const config_setting_t *g)
         const char *cn = config_setting_name(c);
 
         if (mv_context_lookup(cn) < 0) {
-            config_error(L, c, "unknown policy context 'policy.%s' (contexts: sender, recipient, form, bulk)", cn);
+            mv_config_error(L, c, "unknown policy context 'policy.%s' (contexts: sender, recipient, form, bulk)", cn);
             continue;
         }
         if (config_setting_type(c) != CONFIG_TYPE_GROUP) {
-            config_error(L, c, "'policy.%s' must be a group { }, not %s", cn, config_type_name(config_setting_type(c)));
+            mv_config_error(L, c, "'policy.%s' must be a group { }, not %s", cn, mv_config_type_name(config_setting_type(c)));
             continue;
         }
         for (int j = 0; j < config_setting_length(c); j++) {
@@ -49,12 +49,12 @@ void config_policy_check(loader *L, const config_setting_t *g)
             for (k = 0; k < nn && strcmp(names[k], en) != 0; k++)
                 ;
             if (k == nn) {
-                best = config_did_you_mean(en, names, nn);
-                config_error(L, e, "unknown reason or signal 'policy.%s.%s'%s%s%s", cn, en,
+                best = mv_config_did_you_mean(en, names, nn);
+                mv_config_error(L, e, "unknown reason or signal 'policy.%s.%s'%s%s%s", cn, en,
                       best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
             } else if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-                config_error(L, e, "'policy.%s.%s' must be an action string (accept, warn, review, tempfail, block), not %s",
-                      cn, en, config_type_name(config_setting_type(e)));
+                mv_config_error(L, e, "'policy.%s.%s' must be an action string (accept, warn, review, tempfail, block), not %s",
+                      cn, en, mv_config_type_name(config_setting_type(e)));
             }
         }
     }
@@ -69,8 +69,8 @@ static int action_of(loader *L, const config_setting_t *e, const char *ctx)
     const char *best;
 
     if (a < 0) {
-        best = config_did_you_mean(v, acts, 5);
-        config_error(L, e, "'policy.%s.%s': \"%s\" is not an action (accept, warn, review, tempfail, block)%s%s%s",
+        best = mv_config_did_you_mean(v, acts, 5);
+        mv_config_error(L, e, "'policy.%s.%s': \"%s\" is not an action (accept, warn, review, tempfail, block)%s%s%s",
               ctx, config_setting_name(e), v, best ? "; did you mean \"" : "",
               best ? best : "", best ? "\"?" : "");
     }
@@ -107,15 +107,15 @@ static void apply_context(loader *L, const config_setting_t *g, mv_context ctx)
         else if (strcmp(en, "free") == 0)
             p->free_provider = (mv_action)a;
         else if (a == MV_ACT_BLOCK)
-            config_error(L, e, "'policy.%s.suggestion' cannot be \"block\": a typo suggestion "
+            mv_config_error(L, e, "'policy.%s.suggestion' cannot be \"block\": a typo suggestion "
                   "is advice and never blocks on its own (use warn or review)", cn);
         else
             p->suggestion = (mv_action)a;
     }
 }
 
-/* config_policy_apply - every policy.<context> group */
-void config_policy_apply(loader *L, const config_setting_t *g)
+/* mv_config_policy_apply - every policy.<context> group */
+void mv_config_policy_apply(loader *L, const config_setting_t *g)
 {
     for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *c = config_setting_get_elem(g, (unsigned)i);

@@ -24,8 +24,8 @@ static const key rule_keys[] = {
 };
 #define NRULEKEYS (sizeof(rule_keys) / sizeof(*rule_keys))
 
-/* config_rules_check - structure of the canonical rules */
-void config_rules_check(loader *L, const config_setting_t *list)
+/* mv_config_rules_check - structure of the canonical rules */
+void mv_config_rules_check(loader *L, const config_setting_t *list)
 {
     const char *names[NRULEKEYS];
 
@@ -35,24 +35,24 @@ void config_rules_check(loader *L, const config_setting_t *list)
         const config_setting_t *r = config_setting_get_elem(list, (unsigned)i);
 
         if (config_setting_type(r) != CONFIG_TYPE_GROUP) {
-            config_error(L, r, "canonical rule %d must be a group { }, not %s", i + 1,
-                  config_type_name(config_setting_type(r)));
+            mv_config_error(L, r, "canonical rule %d must be a group { }, not %s", i + 1,
+                  mv_config_type_name(config_setting_type(r)));
             continue;
         }
         if (config_setting_get_member(r, "domains") == NULL)
-            config_error(L, r, "canonical rule %d: required key 'domains' is missing", i + 1);
+            mv_config_error(L, r, "canonical rule %d: required key 'domains' is missing", i + 1);
         for (int j = 0; j < config_setting_length(r); j++) {
             const config_setting_t *e = config_setting_get_elem(r, (unsigned)j);
-            const key *k = config_find_key(rule_keys, NRULEKEYS, config_setting_name(e));
+            const key *k = mv_config_find_key(rule_keys, NRULEKEYS, config_setting_name(e));
             const char *best;
 
             if (k == NULL) {
-                best = config_did_you_mean(config_setting_name(e), names, NRULEKEYS);
-                config_error(L, e, "unknown key '%s' in canonical rule %d%s%s%s", config_setting_name(e), i + 1,
+                best = mv_config_did_you_mean(config_setting_name(e), names, NRULEKEYS);
+                mv_config_error(L, e, "unknown key '%s' in canonical rule %d%s%s%s", config_setting_name(e), i + 1,
                       best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
-            } else if (!config_type_ok(k->type, e)) {
-                config_error(L, e, "'%s' in canonical rule %d must be %s, not %s", k->path, i + 1,
-                      config_want_name(k->type), config_type_name(config_setting_type(e)));
+            } else if (!mv_config_type_ok(k->type, e)) {
+                mv_config_error(L, e, "'%s' in canonical rule %d must be %s, not %s", k->path, i + 1,
+                      mv_config_want_name(k->type), mv_config_type_name(config_setting_type(e)));
             }
         }
     }
@@ -97,7 +97,7 @@ static bool rule_lengths_ok(loader *L, const config_setting_t *r, int idx)
             continue;
         n = strlen(config_setting_get_string(e));
         if ((long long)n < k->min || (long long)n > k->max) {
-            config_error(L, e, "canonical rule %d: '%s' must be %lld to %lld characters long",
+            mv_config_error(L, e, "canonical rule %d: '%s' must be %lld to %lld characters long",
                   idx, k->path, k->min, k->max);
             ok = false;
         }
@@ -105,8 +105,8 @@ static bool rule_lengths_ok(loader *L, const config_setting_t *r, int idx)
     return ok;
 }
 
-/* config_rules_apply - one canonical rule; false if it had an error */
-bool config_rules_apply(loader *L, const config_setting_t *r, int idx)
+/* mv_config_rules_apply - one canonical rule; false if it had an error */
+bool mv_config_rules_apply(loader *L, const config_setting_t *r, int idx)
 {
     const config_setting_t *ds = config_setting_get_member(r, "domains");
     char (*doms)[MV_DOMAIN_MAX + 1];
@@ -116,10 +116,10 @@ bool config_rules_apply(loader *L, const config_setting_t *r, int idx)
     bool ok = true;
     mv_canon_rule rule = {0};
 
-    if (ds == NULL || !config_type_ok(KT_STRLIST, ds))
+    if (ds == NULL || !mv_config_type_ok(KT_STRLIST, ds))
         return false;           /* reported in phase 2 */
     if (n < 1 || n > 64) {
-        config_error(L, ds, "canonical rule %d: 'domains' must list 1 to 64 domains", idx);
+        mv_config_error(L, ds, "canonical rule %d: 'domains' must list 1 to 64 domains", idx);
         return false;
     }
     if ((doms = calloc((size_t)n, sizeof(*doms))) == NULL)
@@ -127,36 +127,36 @@ bool config_rules_apply(loader *L, const config_setting_t *r, int idx)
     for (int i = 0; i < n; i++) {
         const char *d = config_setting_get_string_elem(ds, (unsigned)i);
 
-        if (!config_norm_domain(d, doms[i])) {
-            config_error(L, ds, "canonical rule %d: \"%s\" is not a domain name", idx, d);
+        if (!mv_config_norm_domain(d, doms[i])) {
+            mv_config_error(L, ds, "canonical rule %d: \"%s\" is not a domain name", idx, d);
             ok = false;
         }
         ptrs[i] = doms[i];
     }
-    if (to != NULL && !config_norm_domain(to, target)) {
-        config_error(L, config_setting_get_member(r, "domain"), "canonical rule %d: 'domain' \"%s\" is not a domain name", idx, to);
+    if (to != NULL && !mv_config_norm_domain(to, target)) {
+        mv_config_error(L, config_setting_get_member(r, "domain"), "canonical rule %d: 'domain' \"%s\" is not a domain name", idx, to);
         ok = false;
     }
     if (!rule_lengths_ok(L, r, idx))
         ok = false;
     if (tags != NULL && !tags_ok(tags)) {
-        config_error(L, config_setting_get_member(r, "tag_separators"),
+        mv_config_error(L, config_setting_get_member(r, "tag_separators"),
               "canonical rule %d: 'tag_separators' may hold only characters like + - = _ ~", idx);
         ok = false;
     }
     rule = (mv_canon_rule){ptrs, (size_t)n, to ? target : NULL, rule_bool(r, "ignore_case"),
                            rule_bool(r, "ignore_dots"), tags};
     if (ok && mv_canon_add(L->cfg->canon, &rule) < 0) {
-        config_error(L, r, "out of memory");
+        mv_config_error(L, r, "out of memory");
         ok = false;
     }
     free(doms);
     return ok;
 }
 
-/* config_rules_default - a file without `canonical` gets the shipped rules, which
+/* mv_config_rules_default - a file without `canonical` gets the shipped rules, which
  * live in the built-in mailverify.conf only: one source for the defaults */
-void config_rules_default(loader *L)
+void mv_config_rules_default(loader *L)
 {
     mv_blob b = mv_builtin("mailverify.conf");
     loader B = *L;
@@ -166,8 +166,8 @@ void config_rules_default(loader *L)
     config_init(&lc);
     B.name = "(built-in)";
     if (config_read_string(&lc, b.data) == CONFIG_TRUE &&
-        (s = config_lookup(&lc, "canonical")) != NULL && config_type_ok(KT_RULES, s))
+        (s = config_lookup(&lc, "canonical")) != NULL && mv_config_type_ok(KT_RULES, s))
         for (int j = 0; j < config_setting_length(s); j++)
-            config_rules_apply(&B, config_setting_get_elem(s, (unsigned)j), j + 1);
+            mv_config_rules_apply(&B, config_setting_get_elem(s, (unsigned)j), j + 1);
     config_destroy(&lc);
 }

@@ -14,7 +14,7 @@
  * preference order; a job walks them on connection failures and
  * temporary errors.
  *
- * Traces (net_trace) of what DNS answered and how each job ended are
+ * Traces (mv_net_trace) of what DNS answered and how each job ended are
  * written here; of sessions, in net_session.c. Event lines about faults
  * (a failing host, a failing resolver) are net_incident.c's. The resolver (dns.c) knows
  * nothing of them: its answer is shown when it reaches on_mx().
@@ -33,8 +33,8 @@
 #include <string.h>
 #include <time.h>
 
-/* net_outcome - fill reason and detail */
-void net_outcome(job *j, mv_reason r, const char *fmt, ...)
+/* mv_net_set_outcome - fill reason and detail */
+void mv_net_set_outcome(job *j, mv_reason r, const char *fmt, ...)
 {
     va_list ap;
 
@@ -44,8 +44,8 @@ void net_outcome(job *j, mv_reason r, const char *fmt, ...)
     va_end(ap);
 }
 
-/* net_trace - a trace line about domain d, in session sid (0: none) */
-void net_trace(const domain *d, unsigned sid, const char *fmt, ...)
+/* mv_net_trace - a trace line about domain d, in session sid (0: none) */
+void mv_net_trace(const domain *d, unsigned sid, const char *fmt, ...)
 {
     char text[MV_TRACE_LINE_MAX - 64];
     va_list ap;
@@ -73,7 +73,7 @@ static void trace_outcome(const job *j)
     if (o->rule[0] != '\0' && strstr(o->detail, o->rule) == NULL)
         snprintf(rule, sizeof(rule), " [rule %s]", o->rule);
     if (j->d != NULL)
-        net_trace(j->d, j->sid, "%s => %s%s: %s%s", j->mailbox, mv_reason_name(o->reason),
+        mv_net_trace(j->d, j->sid, "%s => %s%s: %s%s", j->mailbox, mv_reason_name(o->reason),
                   j->background ? " (background)" : "", det, rule);
     else
         mv_trace_emit(j->n->p.trace, j->n->p.trace_arg, "[%s] %s => %s%s: %s%s", j->domain, j->mailbox,
@@ -115,8 +115,10 @@ static int64_t until_default(mv_reason r)
     }
 }
 
-/* net_complete - the job's one ending: store, answer every waiter, free */
-void net_complete(job *j)
+static void net_domain_release(domain *d);
+
+/* mv_net_complete - the job's one ending: store, answer every waiter, free */
+void mv_net_complete(job *j)
 {
     mv_net *n = j->n;
     domain *d = j->d;
@@ -168,7 +170,7 @@ static void domain_destroy(mv_net *n, domain *d)
 }
 
 /* net_domain_release - a job or session left: keep the domain idle, bounded */
-void net_domain_release(domain *d)
+static void net_domain_release(domain *d)
 {
     mv_net *n = d->n;
 
@@ -182,8 +184,8 @@ void net_domain_release(domain *d)
         domain_destroy(n, TAILQ_LAST(&n->idle, idle_list));
 }
 
-/* net_unpin - a callback is done with d */
-void net_unpin(domain *d)
+/* mv_net_unpin - a callback is done with d */
+void mv_net_unpin(domain *d)
 {
     d->pins--;
     net_domain_release(d);
@@ -202,8 +204,8 @@ static void load_facts(mv_net *n, domain *d)
         d->refuses_until_ms = mv_loop_now() + (uint64_t)(f.refuses_until - now) * 1000;
 }
 
-/* net_save_facts - tell the other processes what d taught us */
-void net_save_facts(mv_net *n, domain *d)
+/* mv_net_save_facts - tell the other processes what d taught us */
+void mv_net_save_facts(mv_net *n, domain *d)
 {
     uint64_t mono = mv_loop_now();
     mv_net_facts f = {d->catch_all, 0};
@@ -282,33 +284,33 @@ static void proceed(job *j, bool start)
     switch (d->mx.status) {
     case MV_DNS_NXDOMAIN:
         if (d->hop[0] != '\0')
-            net_outcome(j, MV_R_NO_CONNECT, "next hop %s does not exist (NXDOMAIN)", d->hop);
+            mv_net_set_outcome(j, MV_R_NO_CONNECT, "next hop %s does not exist (NXDOMAIN)", d->hop);
         else
-            net_outcome(j, MV_R_INVALID_DOMAIN, "%s does not exist (NXDOMAIN)", d->name);
+            mv_net_set_outcome(j, MV_R_INVALID_DOMAIN, "%s does not exist (NXDOMAIN)", d->name);
         break;
     case MV_DNS_NULLMX:
-        net_outcome(j, MV_R_NO_MAIL_SERVER, "%s accepts no mail (null MX, RFC 7505)", d->name);
+        mv_net_set_outcome(j, MV_R_NO_MAIL_SERVER, "%s accepts no mail (null MX, RFC 7505)", d->name);
         break;
     case MV_DNS_NOHOST:
         if (d->hop[0] != '\0')
-            net_outcome(j, MV_R_NO_CONNECT, "next hop %s has no address", d->hop);
+            mv_net_set_outcome(j, MV_R_NO_CONNECT, "next hop %s has no address", d->hop);
         else
-            net_outcome(j, MV_R_NO_MAIL_SERVER, "%s has no mail server: %s", d->name, d->mx.detail);
+            mv_net_set_outcome(j, MV_R_NO_MAIL_SERVER, "%s has no mail server: %s", d->name, d->mx.detail);
         break;
     case MV_DNS_TEMP:
-        net_outcome(j, MV_R_DNS_ERROR, "DNS lookup for %s failed: %s", d->name, d->mx.detail);
+        mv_net_set_outcome(j, MV_R_DNS_ERROR, "DNS lookup for %s failed: %s", d->name, d->mx.detail);
         break;
     case MV_DNS_OK:
         if (!j->smtp) {
-            net_outcome(j, MV_R_UNVERIFIED, "%s has mail servers; the mailbox was not asked (mode dns)", d->name);
+            mv_net_set_outcome(j, MV_R_UNVERIFIED, "%s has mail servers; the mailbox was not asked (mode dns)", d->name);
             break;
         }
         if (d->refuses_until_ms > mv_loop_now()) {
-            net_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused probes recently; left alone for now", d->name);
+            mv_net_set_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused probes recently; left alone for now", d->name);
             break;
         }
         if (d->ntargets == 0) {
-            net_outcome(j, MV_R_NO_CONNECT, "every MX address of %s is private or special (%zu refused by "
+            mv_net_set_outcome(j, MV_R_NO_CONNECT, "every MX address of %s is private or special (%zu refused by "
                     "the SSRF guard; smtp.allow_private_targets is off)", d->name, d->nprivate);
             break;
         }
@@ -318,11 +320,11 @@ static void proceed(job *j, bool start)
         else d->q_head = j;
         d->q_tail = j;
         if (start)
-            net_schedule_arrival(d);
+            mv_net_schedule_arrival(d);
         return;
     }
     (void)n;
-    net_complete(j);
+    mv_net_complete(j);
 }
 
 /* addr_list - a host's addresses as text: "127.0.0.2, ::1" */
@@ -358,12 +360,12 @@ static void trace_hosts(const domain *d)
         mv_trace_escape(name, sizeof(name), h->name, strlen(h->name));
         addr_list(h, addrs, sizeof(addrs));
         if (d->hop[0] != '\0')
-            net_trace(d, 0, "dns: next hop %s: %s", name, addrs);
+            mv_net_trace(d, 0, "dns: next hop %s: %s", name, addrs);
         else if (d->mx.implicit)
-            net_trace(d, 0, "dns: no MX; implicit MX %s (the domain's own address, RFC 5321 5.1): %s",
+            mv_net_trace(d, 0, "dns: no MX; implicit MX %s (the domain's own address, RFC 5321 5.1): %s",
                       name, addrs);
         else
-            net_trace(d, 0, "dns: MX %u %s: %s", h->pref, name, addrs);
+            mv_net_trace(d, 0, "dns: MX %u %s: %s", h->pref, name, addrs);
     }
 }
 
@@ -378,22 +380,22 @@ static void trace_mx(const domain *d, uint32_t ttl)
     switch (d->mx.status) {
     case MV_DNS_OK:
         trace_hosts(d);
-        net_trace(d, 0, "dns: ttl %u s, remembered %u s", d->mx.ttl, ttl);
+        mv_net_trace(d, 0, "dns: ttl %u s, remembered %u s", d->mx.ttl, ttl);
         if (d->nprivate > 0)
-            net_trace(d, 0, "dns: %zu address(es) refused by the SSRF guard, %zu left to try",
+            mv_net_trace(d, 0, "dns: %zu address(es) refused by the SSRF guard, %zu left to try",
                       d->nprivate, d->ntargets);
         break;
     case MV_DNS_NULLMX:
-        net_trace(d, 0, "dns: null MX (MX 0 .): the domain accepts no mail (RFC 7505), ttl %u s", d->mx.ttl);
+        mv_net_trace(d, 0, "dns: null MX (MX 0 .): the domain accepts no mail (RFC 7505), ttl %u s", d->mx.ttl);
         break;
     case MV_DNS_NXDOMAIN:
-        net_trace(d, 0, "dns: NXDOMAIN: %s does not exist", d->hop[0] ? d->hop : d->name);
+        mv_net_trace(d, 0, "dns: NXDOMAIN: %s does not exist", d->hop[0] ? d->hop : d->name);
         break;
     case MV_DNS_NOHOST:
-        net_trace(d, 0, "dns: no mail host: %s", det[0] ? det : "no MX and no address");
+        mv_net_trace(d, 0, "dns: no mail host: %s", det[0] ? det : "no MX and no address");
         break;
     case MV_DNS_TEMP:
-        net_trace(d, 0, "dns: temporary failure: %s (not remembered)", det[0] ? det : "no answer");
+        mv_net_trace(d, 0, "dns: temporary failure: %s (not remembered)", det[0] ? det : "no answer");
         break;
     }
 }
@@ -410,7 +412,7 @@ static void on_mx(void *arg, const mv_mx_result *res)
     d->dns_inflight = false;
     d->mx = *res;
     d->mx_known = true;
-    net_dns_result(n, d->hop[0] ? d->hop : d->name, res);
+    mv_net_dns_result(n, d->hop[0] ? d->hop : d->name, res);
     if (ttl < n->p.dns_min_ttl)
         ttl = n->p.dns_min_ttl;
     if (ttl > n->p.dns_max_ttl)
@@ -426,8 +428,8 @@ static void on_mx(void *arg, const mv_mx_result *res)
         j->next = NULL;
         proceed(j, false);
     }
-    net_schedule(d);
-    net_unpin(d);
+    mv_net_schedule(d);
+    mv_net_unpin(d);
 }
 
 /* literal_hop - a next hop that is an IP address: its facts at once */
@@ -489,27 +491,27 @@ static void attach(job *j, const char *dom)
     char hname[256];
 
     if (d == NULL) {
-        net_outcome(j, MV_R_DNS_ERROR, "out of memory");
-        net_complete(j);
+        mv_net_set_outcome(j, MV_R_DNS_ERROR, "out of memory");
+        mv_net_complete(j);
         return;
     }
     j->d = d;
     d->jobs++;
     if (d->hop[0] != '\0' && !d->mx_known) {
         if (!split_hop(d->hop, hname, sizeof(hname), &d->port)) {
-            net_outcome(j, MV_R_NO_CONNECT, "next hop \"%s\" is not [address]:port or host:port", d->hop);
-            net_complete(j);
+            mv_net_set_outcome(j, MV_R_NO_CONNECT, "next hop \"%s\" is not [address]:port or host:port", d->hop);
+            mv_net_complete(j);
             return;
         }
         if (literal_hop(d, hname)) {
-            net_trace(d, 0, "%s: next hop %s, an address: no DNS", j->mailbox, hname);
+            mv_net_trace(d, 0, "%s: next hop %s, an address: no DNS", j->mailbox, hname);
             proceed(j, true);
             return;
         }
     }
     if (d->mx_known && mv_loop_now() < d->mx_expires_ms) {
         if (n->p.trace != NULL)
-            net_trace(d, 0, "%s: dns: %s answer known (%llu s left)", j->mailbox,
+            mv_net_trace(d, 0, "%s: dns: %s answer known (%llu s left)", j->mailbox,
                       d->hop[0] ? "next hop" : "MX", (unsigned long long)(d->mx_expires_ms - mv_loop_now()) / 1000);
         proceed(j, true);
         return;
@@ -521,14 +523,14 @@ static void attach(job *j, const char *dom)
     if (!d->dns_inflight) {
         d->dns_inflight = true;
         if (d->hop[0] != '\0' && split_hop(d->hop, hname, sizeof(hname), &d->port)) {
-            net_trace(d, 0, "%s: dns: A/AAAA lookup for next hop %s", j->mailbox, hname);
+            mv_net_trace(d, 0, "%s: dns: A/AAAA lookup for next hop %s", j->mailbox, hname);
             mv_dns_lookup_host(n->dns, hname, on_mx, d);
         } else {
-            net_trace(d, 0, "%s: dns: MX lookup", j->mailbox);
+            mv_net_trace(d, 0, "%s: dns: MX lookup", j->mailbox);
             mv_dns_lookup_mx(n->dns, d->name, on_mx, d);
         }
     } else {
-        net_trace(d, 0, "%s: dns: waiting for the lookup in flight", j->mailbox);
+        mv_net_trace(d, 0, "%s: dns: waiting for the lookup in flight", j->mailbox);
     }
 }
 
@@ -568,8 +570,8 @@ static void on_reprobe(void *arg)
     attach(j, j->domain);
 }
 
-/* net_reprobe_later - a background copy of j, started after seconds */
-void net_reprobe_later(job *j, unsigned seconds)
+/* mv_net_reprobe_later - a background copy of j, started after seconds */
+void mv_net_reprobe_later(job *j, unsigned seconds)
 {
     mv_net *n = j->n;
     job *b;
@@ -658,8 +660,8 @@ void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *
     }
     j->waiters = w;
     if (n->closing) {
-        net_outcome(j, MV_R_TIMEOUT, "shutting down");
-        net_complete(j);
+        mv_net_set_outcome(j, MV_R_TIMEOUT, "shutting down");
+        mv_net_complete(j);
         return;
     }
     attach(j, dom);
@@ -718,8 +720,8 @@ static void end_list(domain *d, job **head, job **tail)
         if (*head == NULL)
             *tail = NULL;
         j->next = NULL;
-        net_outcome(j, MV_R_TIMEOUT, "shutting down");
-        net_complete(j);
+        mv_net_set_outcome(j, MV_R_TIMEOUT, "shutting down");
+        mv_net_complete(j);
     }
     (void)d;
 }
@@ -731,7 +733,7 @@ void mv_net_close(mv_net *n)
     void **all;
 
     n->closing = true;
-    net_incident_stop(n);
+    mv_net_incident_stop(n);
     while (!LIST_EMPTY(&n->open))
         mv_probe_cancel(LIST_FIRST(&n->open)->probe);   /* session_done unlinks it */
     if ((all = all_values(n->waiting, &count)) != NULL) {
@@ -739,8 +741,8 @@ void mv_net_close(mv_net *n)
             job *j = all[i];
 
             mv_dict_del(n->waiting, j->key);
-            net_outcome(j, MV_R_TIMEOUT, "shutting down");
-            net_complete(j);
+            mv_net_set_outcome(j, MV_R_TIMEOUT, "shutting down");
+            mv_net_complete(j);
         }
         free(all);
     }

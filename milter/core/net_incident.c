@@ -21,8 +21,10 @@
 
 #define SUMMARY_HOSTS 5         /* hosts named in a summary; the rest counted */
 
+static void net_event(mv_net *n, mv_event_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* net_event - an event line; nothing is formatted without a sink */
-void net_event(mv_net *n, mv_event_level level, const char *fmt, ...)
+static void net_event(mv_net *n, mv_event_level level, const char *fmt, ...)
 {
     char line[MV_EVENT_LINE_MAX];
     va_list ap;
@@ -150,7 +152,7 @@ static void on_summary(void *arg)
 }
 
 /* net_fault_begins - one more fault; the summary's timer runs */
-void net_fault_begins(mv_net *n)
+static void net_fault_begins(mv_net *n)
 {
     n->faults++;
     if (mv_timer_armed(&n->summary))
@@ -161,24 +163,24 @@ void net_fault_begins(mv_net *n)
 }
 
 /* net_fault_ends - one fault fewer (the timer stops by itself) */
-void net_fault_ends(mv_net *n)
+static void net_fault_ends(mv_net *n)
 {
     if (n->faults > 0)
         n->faults--;
 }
 
-/* net_incident_stop - at shutdown: no more summaries */
-void net_incident_stop(mv_net *n)
+/* mv_net_incident_stop - at shutdown: no more summaries */
+void mv_net_incident_stop(mv_net *n)
 {
     mv_timer_stop(n->loop, &n->summary);
 }
 
 /* ---- hosts ------------------------------------------------------------- */
 
-/* net_host_failing - a session with h (asked as MX mx) failed for cause;
+/* mv_net_host_failing - a session with h (asked as MX mx) failed for cause;
  * left alone for backoff_ms (0: not left alone). One line when its fault
  * starts; later failures are counted */
-void net_host_failing(mv_net *n, host *h, const char *mx, const char *cause, uint64_t backoff_ms)
+void mv_net_host_failing(mv_net *n, host *h, const char *mx, const char *cause, uint64_t backoff_ms)
 {
     char label[INET6_ADDRSTRLEN + 16], name[MV_TRACE_TEXT_MAX + 8], until[16];
 
@@ -201,8 +203,8 @@ void net_host_failing(mv_net *n, host *h, const char *mx, const char *cause, uin
               (unsigned long long)(backoff_ms + 999) / 1000, until);
 }
 
-/* net_host_answers - a good session with h: the end of its fault, if any */
-void net_host_answers(mv_net *n, host *h)
+/* mv_net_host_answers - a good session with h: the end of its fault, if any */
+void mv_net_host_answers(mv_net *n, host *h)
 {
     char label[INET6_ADDRSTRLEN + 16], name[MV_TRACE_TEXT_MAX + 8];
     mv_fault f;
@@ -219,8 +221,8 @@ void net_host_answers(mv_net *n, host *h)
               f.answered, f.answered == 1 ? "" : "s");
 }
 
-/* net_host_without - count requests that did without the failing host h */
-void net_host_without(mv_net *n, host *h, unsigned long count)
+/* mv_net_host_without - count requests that did without the failing host h */
+void mv_net_host_without(mv_net *n, host *h, unsigned long count)
 {
     if (!mv_fault_active(&h->fault))
         return;
@@ -228,9 +230,9 @@ void net_host_without(mv_net *n, host *h, unsigned long count)
     n->period.without += count;
 }
 
-/* net_backoff_answer - a request answered r because every MX host of its
+/* mv_net_backoff_answer - a request answered r because every MX host of its
  * domain was left alone */
-void net_backoff_answer(mv_net *n, mv_reason r)
+void mv_net_backoff_answer(mv_net *n, mv_reason r)
 {
     if (r == MV_R_TIMEOUT)
         n->period.timeout++;
@@ -240,8 +242,8 @@ void net_backoff_answer(mv_net *n, mv_reason r)
 
 /* ---- the resolver ------------------------------------------------------ */
 
-/* net_dns_result - a lookup for name ended: the resolver's watch */
-void net_dns_result(mv_net *n, const char *name, const mv_mx_result *res)
+/* mv_net_dns_result - a lookup for name ended: the resolver's watch */
+void mv_net_dns_result(mv_net *n, const char *name, const mv_mx_result *res)
 {
     uint64_t now = mv_loop_now();
     mv_fault f;

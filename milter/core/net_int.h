@@ -125,63 +125,51 @@ struct mv_net {
     mv_timer summary;           /* armed while a fault lasts */
 };
 
-/* net_event - an event line; nothing is formatted without a sink */
-void net_event(mv_net *n, mv_event_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* mv_net_incident_stop - at shutdown: no more summaries */
+void mv_net_incident_stop(mv_net *n);
 
-/* net_fault_begins - a host or the resolver started failing: one more
- * fault, and the summary's timer runs */
-void net_fault_begins(mv_net *n);
-
-/* net_fault_ends - one fault fewer */
-void net_fault_ends(mv_net *n);
-
-/* net_incident_stop - at shutdown: no more summaries */
-void net_incident_stop(mv_net *n);
-
-/* net_host_failing - a session with h (asked as MX mx) failed for cause;
+/* mv_net_host_failing - a session with h (asked as MX mx) failed for cause;
  * left alone for backoff_ms (0: not). One line when its fault starts */
-void net_host_failing(mv_net *n, host *h, const char *mx, const char *cause, uint64_t backoff_ms);
+void mv_net_host_failing(mv_net *n, host *h, const char *mx, const char *cause, uint64_t backoff_ms);
 
-/* net_host_answers - a good session with h: the end of its fault, if any */
-void net_host_answers(mv_net *n, host *h);
+/* mv_net_host_answers - a good session with h: the end of its fault, if any */
+void mv_net_host_answers(mv_net *n, host *h);
 
-/* net_host_without - count requests that did without the failing host h */
-void net_host_without(mv_net *n, host *h, unsigned long count);
+/* mv_net_host_without - count requests that did without the failing host h */
+void mv_net_host_without(mv_net *n, host *h, unsigned long count);
 
-/* net_backoff_answer - a request answered r (timeout, blocked_by_server)
+/* mv_net_backoff_answer - a request answered r (timeout, blocked_by_server)
  * because every MX host of its domain was left alone */
-void net_backoff_answer(mv_net *n, mv_reason r);
+void mv_net_backoff_answer(mv_net *n, mv_reason r);
 
-/* net_dns_result - a lookup for name ended: the resolver's watch */
-void net_dns_result(mv_net *n, const char *name, const mv_mx_result *res);
+/* mv_net_dns_result - a lookup for name ended: the resolver's watch */
+void mv_net_dns_result(mv_net *n, const char *name, const mv_mx_result *res);
 
-/* net_trace - a trace line about domain d, in session sid (0: none);
+/* mv_net_trace - a trace line about domain d, in session sid (0: none);
  * nothing is formatted without a sink */
-void net_trace(const domain *d, unsigned sid, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void mv_net_trace(const domain *d, unsigned sid, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 
-/* net_outcome - fill a job's reason and detail */
-void net_outcome(job *j, mv_reason r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* mv_net_set_outcome - fill a job's reason and detail */
+void mv_net_set_outcome(job *j, mv_reason r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* net_complete - a job's one ending: store, answer every waiter, free */
-void net_complete(job *j);
+/* mv_net_complete - a job's one ending: store, answer every waiter, free */
+void mv_net_complete(job *j);
 
-/* net_save_facts - tell the other processes what d taught us */
-void net_save_facts(mv_net *n, domain *d);
+/* mv_net_save_facts - tell the other processes what d taught us */
+void mv_net_save_facts(mv_net *n, domain *d);
 
-/* net_domain_release - a job or session left: keep the domain idle, bounded */
-void net_domain_release(domain *d);
 
-/* net_unpin - a callback is done with d */
-void net_unpin(domain *d);
+/* mv_net_unpin - a callback is done with d */
+void mv_net_unpin(domain *d);
 
-/* net_schedule - start what sessions the limits allow; wait for the rest */
-void net_schedule(domain *d);
+/* mv_net_schedule - start what sessions the limits allow; wait for the rest */
+void mv_net_schedule(domain *d);
 
-/* net_schedule_arrival - a job joined d's queue: schedule now or gather */
-void net_schedule_arrival(domain *d);
+/* mv_net_schedule_arrival - a job joined d's queue: schedule now or gather */
+void mv_net_schedule_arrival(domain *d);
 
-/* net_reprobe_later - a background copy of a greylisted job, after seconds */
-void net_reprobe_later(job *j, unsigned seconds);
+/* mv_net_reprobe_later - a background copy of a greylisted job, after seconds */
+void mv_net_reprobe_later(job *j, unsigned seconds);
 
 #endif

@@ -3,7 +3,7 @@
  *
  * A host is one MX address (with our port): its open sessions, a token
  * bucket for new ones, and a back-off time after it refused or tarpitted
- * us. Scheduling (net_schedule()) runs whenever something changed for a
+ * us. Scheduling (mv_net_schedule()) runs whenever something changed for a
  * domain: it batches queued jobs that want the same target into one
  * session, as long as the domain and the host have room; otherwise it sets
  * a timer for when they will. A finished session's replies are classified
@@ -103,7 +103,7 @@ static void host_fail(mv_net *n, host *h, const mv_profile *pf, mv_reason reason
     h->backoff_reason = reason;
     if (h->backoff_level < 16)
         h->backoff_level++;
-    net_host_failing(n, h, mx, cause, ms);
+    mv_net_host_failing(n, h, mx, cause, ms);
 }
 
 /* host_ok - a session got its answers: the next failure starts short
@@ -114,7 +114,7 @@ static void host_ok(mv_net *n, host *h, uint64_t started_ms)
     h->backoff_level = 0;
     if (started_ms >= h->failed_at_ms)
         h->backoff_until_ms = 0;
-    net_host_answers(n, h);
+    mv_net_host_answers(n, h);
 }
 
 /* reply_cause - "refused our probes at STAGE: 550 5.7.1 text" for events */
@@ -160,7 +160,7 @@ static void advance(job *j, mv_reason r, const mv_probe_result *pr, const char *
 
     j->target++;
     if (j->target < d->ntargets) {
-        net_trace(d, j->sid, "%s: %s at %s: next MX address (%zu of %zu)", j->mailbox,
+        mv_net_trace(d, j->sid, "%s: %s at %s: next MX address (%zu of %zu)", j->mailbox,
                   mv_probe_status_name(pr->status), pr->stage, j->target + 1, d->ntargets);
         j->next = NULL;
         if (d->q_tail) d->q_tail->next = j;
@@ -171,10 +171,10 @@ static void advance(job *j, mv_reason r, const mv_probe_result *pr, const char *
     snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
     if (pr->last.code != 0)
         j->out.smtp = pr->last;
-    net_outcome(j, r, "%s at %s: %s%s%s", mv_probe_status_name(pr->status), pr->stage,
+    mv_net_set_outcome(j, r, "%s at %s: %s%s%s", mv_probe_status_name(pr->status), pr->stage,
             pr->error[0] ? pr->error : pr->last.text, d->ntargets > 1 ? "; every MX host tried" : "",
             "");
-    net_complete(j);
+    mv_net_complete(j);
 }
 
 /* requeue_front - put a job back at the head of its domain's queue */
@@ -188,7 +188,7 @@ static void requeue_front(job *j)
         d->q_tail = j;
 }
 
-void net_reprobe_later(job *j, unsigned seconds);
+void mv_net_reprobe_later(job *j, unsigned seconds);
 
 /* trace_reading - what a reply (its lines are in the trace above) was
  * read as, and why */
@@ -202,7 +202,7 @@ static void trace_reading(const session *s, const char *who, const mv_smtp_answe
         snprintf(code, sizeof(code), "%d %d.%d.%d", a->code, a->enh[0], a->enh[1], a->enh[2]);
     else if (a->code != 0)
         snprintf(code, sizeof(code), "%d", a->code);
-    net_trace(s->d, s->id, "%s: %s read as %s%s by %s", who, code, mv_reason_name(rd->reason),
+    mv_net_trace(s->d, s->id, "%s: %s read as %s%s by %s", who, code, mv_reason_name(rd->reason),
               rd->temporary ? " (temporary)" : "", rd->why);
 }
 
@@ -237,15 +237,15 @@ static void greylisted(session *s, job *j, const mv_smtp_answer *a, const char *
     j->out.retry_after = mv_classify_retry_after(a);
     delay = j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s;
     if ((wait = grey_wait(s->n, j, delay, j->out.retry_after != 0)) == 0) {
-        net_outcome(j, MV_R_GREYLISTED, "greylisted by %s; still after %u s, re-probes given up "
+        mv_net_set_outcome(j, MV_R_GREYLISTED, "greylisted by %s; still after %u s, re-probes given up "
                     "(smtp.greylist_budget_s)", host_name, s->n->p.greylist_budget_s);
         return;
     }
     /* the cache says greylisted until shortly after the re-probe is due; past
      * that, whoever asks first asks the server (also after a restart) */
     j->out.until = (int64_t)time(NULL) + wait + 5;
-    net_outcome(j, MV_R_GREYLISTED, "greylisted by %s; re-probe in %u s", host_name, wait);
-    net_reprobe_later(j, wait);
+    mv_net_set_outcome(j, MV_R_GREYLISTED, "greylisted by %s; re-probe in %u s", host_name, wait);
+    mv_net_reprobe_later(j, wait);
 }
 
 /* rcpt_done - one recipient's answer within a finished session */
@@ -279,10 +279,10 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
     if (r == MV_R_ACCEPTED_EMAIL && pf != NULL && pf->rcpt != MV_RCPT_MEANINGFUL) {
         /* it accepts every RCPT and refuses later: a 250 proves nothing */
         r = pf->rcpt == MV_RCPT_ACCEPT_ALL ? MV_R_ACCEPT_ALL : MV_R_UNVERIFIED;
-        net_outcome(j, r, "%d from %s: profile %s accepts every recipient at RCPT and refuses later",
+        mv_net_set_outcome(j, r, "%d from %s: profile %s accepts every recipient at RCPT and refuses later",
                     a->code, host_name, pf->name);
         j->out.catch_all = pf->rcpt == MV_RCPT_ACCEPT_ALL ? 1 : -1;
-        net_complete(j);
+        mv_net_complete(j);
         return;
     }
     if (r == MV_R_ACCEPTED_EMAIL && d->catch_all == 1)
@@ -291,10 +291,10 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
     if (r == MV_R_GREYLISTED) {
         greylisted(s, j, a, host_name);
     } else {
-        net_outcome(j, r, "%d %d.%d.%d from %s: %s", a->code, a->enh[0], a->enh[1], a->enh[2], host_name,
+        mv_net_set_outcome(j, r, "%d %d.%d.%d from %s: %s", a->code, a->enh[0], a->enh[1], a->enh[2], host_name,
                     rd.why);
     }
-    net_complete(j);
+    mv_net_complete(j);
 }
 
 /* conn_limit - "421 4.7.0 Too many concurrent SMTP connections": the host
@@ -367,11 +367,11 @@ static void remember_refusal(session *s, const ending *e)
         host_fail(s->n, s->h, pf, MV_R_BLOCKED_BY_SERVER, e->hname, cause);
     } else if (e->pr->status == MV_PROBE_NO_CONNECT && !s->n->closing) {
         snprintf(cause, sizeof(cause), "cannot be reached: %s", e->pr->error[0] ? e->pr->error : "no connection");
-        net_host_failing(s->n, s->h, e->hname, cause, 0);
+        mv_net_host_failing(s->n, s->h, e->hname, cause, 0);
     }
     if (e->pr->status == MV_PROBE_BLOCKED && blocked && !e->rd.temporary) {
         s->d->refuses_until_ms = mv_loop_now() + backoff_ms(s->n, pf, s->h->backoff_level ? s->h->backoff_level - 1 : 0);
-        net_save_facts(s->n, s->d);
+        mv_net_save_facts(s->n, s->d);
     }
 }
 
@@ -401,9 +401,9 @@ static void refused_job(job *j, const ending *e)
     if (pr->status == MV_PROBE_BLOCKED && e->rd.reason == MV_R_BLOCKED_BY_SERVER && !e->rd.temporary) {
         snprintf(j->out.host, sizeof(j->out.host), "%s", e->hname);
         j->out.smtp = pr->last;
-        net_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused the probe at %s: %d %s (%s)", e->hname,
+        mv_net_set_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused the probe at %s: %d %s (%s)", e->hname,
                     pr->stage, pr->last.code, pr->error[0] ? pr->error : pr->last.text, e->rd.why);
-        net_complete(j);
+        mv_net_complete(j);
         return;
     }
     advance(j, e->rd.reason, pr, e->hname);
@@ -417,19 +417,19 @@ static void session_job(session *s, size_t i, const ending *e)
     const mv_probe_result *pr = e->pr;
 
     if (s->n->closing) {
-        net_outcome(j, MV_R_TIMEOUT, "shutting down");
-        net_complete(j);
+        mv_net_set_outcome(j, MV_R_TIMEOUT, "shutting down");
+        mv_net_complete(j);
     } else if (pr->status == MV_PROBE_DONE && i < pr->nanswered) {
         rcpt_done(s, j, pr, &pr->rcpt[i], e->hname);
     } else if (pr->status == MV_PROBE_DONE) {
-        net_trace(d, s->id, "%s: not asked (too many recipients): a new session", j->mailbox);
+        mv_net_trace(d, s->id, "%s: not asked (too many recipients): a new session", j->mailbox);
         requeue_front(j);
     } else if (tls_fallback(s, pr)) {
         j->tls_off = true;
-        net_trace(d, s->id, "%s: TLS failed; asking again without TLS", j->mailbox);
+        mv_net_trace(d, s->id, "%s: TLS failed; asking again without TLS", j->mailbox);
         requeue_front(j);
     } else if (retryable(e) && busy_retry(s, j, pr, e->limit)) {
-        net_trace(d, s->id, "%s: %s; asking again after a pause", j->mailbox,
+        mv_net_trace(d, s->id, "%s: %s; asking again after a pause", j->mailbox,
                   e->limit ? "the host limits our sessions" : "a busy refusal before RCPT");
     } else if (e->refused) {
         refused_job(j, e);
@@ -460,7 +460,7 @@ static void session_done(void *arg, const mv_probe_result *pr)
     n->sessions--;
     if (pr->status == MV_PROBE_DONE && pr->catch_all >= 0 && d->catch_all != pr->catch_all) {
         d->catch_all = pr->catch_all;   /* learned once, used by every later RCPT */
-        net_save_facts(n, d);
+        mv_net_save_facts(n, d);
     }
     if (e.refused) {
         mv_classify_session_reply(n->rules_local, n->rules_table, e.hname, pr, &e.rd);
@@ -472,10 +472,10 @@ static void session_done(void *arg, const mv_probe_result *pr)
     if (pr->status == MV_PROBE_DONE && !s->blocked)
         host_ok(n, s->h, s->started_ms);    /* after the RCPTs: one naming our IP is no good session */
     else if (pr->status != MV_PROBE_CANCELLED)
-        net_host_without(n, s->h, s->njobs);
+        mv_net_host_without(n, s->h, s->njobs);
     free(s);
-    net_schedule(d);
-    net_unpin(d);
+    mv_net_schedule(d);
+    mv_net_unpin(d);
 }
 
 /* take_batch - queued jobs wanting target t (and the same TLS mode) */
@@ -514,8 +514,8 @@ static void backing_off(domain *d, job *j, const host *h)
     /* kept no longer than the next check: if the host answers then, the
      * next request should ask it rather than read this */
     j->out.until = (int64_t)time(NULL) + (int64_t)(((check && check < left ? check : left) + 999) / 1000);
-    net_backoff_answer(d->n, r);
-    net_outcome(j, r, "every MX host of %s is left alone for now: %s %s for %llu s more", d->name,
+    mv_net_backoff_answer(d->n, r);
+    mv_net_set_outcome(j, r, "every MX host of %s is left alone for now: %s %s for %llu s more", d->name,
                 h ? h->key : "?", r == MV_R_TIMEOUT ? "timed out (tarpit or silence)" : "refused our probes",
                 (unsigned long long)((left + 999) / 1000));
 }
@@ -539,11 +539,11 @@ static bool skip_backed_off(domain *d, job *j, host **hp, struct sockaddr_storag
              * within a minute of it */
             (*hp)->checking = true;
             (*hp)->check_at_ms = now + (uint64_t)BACKOFF_FIRST_S * 1000;
-            net_trace(d, 0, "%s: %s backs off; this session checks whether it answers again", j->mailbox, ip);
+            mv_net_trace(d, 0, "%s: %s backs off; this session checks whether it answers again", j->mailbox, ip);
             return true;
         }
-        net_trace(d, 0, "%s: %s backs off after refusing or tarpitting us: skipped", j->mailbox, ip);
-        net_host_without(n, *hp, 1);
+        mv_net_trace(d, 0, "%s: %s backs off after refusing or tarpitting us: skipped", j->mailbox, ip);
+        mv_net_host_without(n, *hp, 1);
         j->target++;
     }
     return false;
@@ -554,7 +554,7 @@ static void session_trace(void *arg, const char *line)
 {
     session *s = arg;
 
-    net_trace(s->d, s->id, "%s", line);
+    mv_net_trace(s->d, s->id, "%s", line);
 }
 
 /* trace_start - which MX host and address a session tries, for whom */
@@ -580,7 +580,7 @@ static void trace_start(const session *s, const struct sockaddr_storage *sa, con
         snprintf(kind, sizeof(kind), "next hop");
     else
         snprintf(kind, sizeof(kind), "%s %u", d->mx.implicit ? "implicit MX, pref" : "MX", mh->pref);
-    net_trace(d, s->id, "connect to %s [%s]:%u (%s, address %zu of %zu) for %s; TLS %s", name, ip, d->port,
+    mv_net_trace(d, s->id, "connect to %s [%s]:%u (%s, address %zu of %zu) for %s; TLS %s", name, ip, d->port,
               kind, s->target + 1, d->ntargets, who,
               pp->tls == MV_TLS_OFF ? (s->tls_off ? "off (plain retry after a TLS failure)" : "off")
               : pp->tls == MV_TLS_REQUIRED ? "required" : "when offered");
@@ -653,7 +653,7 @@ static bool start_session(domain *d, uint64_t *wait)
             d->q_tail = NULL;
         head->next = NULL;
         backing_off(d, head, h);
-        net_complete(head);
+        mv_net_complete(head);
         return true;
     }
     pf = profile_for(n, d->mx.hosts[d->targets[head->target].host].name);
@@ -678,8 +678,8 @@ static void on_retry(void *arg)
     domain *d = arg;
 
     d->pins++;
-    net_schedule(d);
-    net_unpin(d);
+    mv_net_schedule(d);
+    mv_net_unpin(d);
 }
 
 /*
@@ -690,7 +690,7 @@ static void on_retry(void *arg)
  * session alone (a session for one RCPT, then the rest queued behind both).
  * A few milliseconds, well under one SMTP round trip, let the burst gather
  * into full batches. The first session of a domain waits only for the
- * end of the loop's turn (see net_schedule_arrival): a single address
+ * end of the loop's turn (see mv_net_schedule_arrival): a single address
  * costs no latency.
  */
 #define GATHER_MS 10
@@ -705,14 +705,14 @@ static bool queued_at_least(const domain *d, size_t k)
     return k == 0;
 }
 
-/* net_schedule_arrival - a job joined d's queue: schedule now or gather */
-void net_schedule_arrival(domain *d)
+/* mv_net_schedule_arrival - a job joined d's queue: schedule now or gather */
+void mv_net_schedule_arrival(domain *d)
 {
     mv_net *n = d->n;
     size_t batch = n->p.max_rcpt < MV_PROBE_RCPT_MAX ? n->p.max_rcpt : MV_PROBE_RCPT_MAX;
 
     if (queued_at_least(d, batch)) {
-        net_schedule(d);
+        mv_net_schedule(d);
         return;
     }
     /* an armed timer (gathering already, or limits said "later") will
@@ -723,11 +723,11 @@ void net_schedule_arrival(domain *d)
      * it alone. */
     if (!mv_timer_armed(&d->retry) &&
         mv_timer_start(n->loop, &d->retry, d->active == 0 ? 0 : GATHER_MS, on_retry, d) < 0)
-        net_schedule(d);
+        mv_net_schedule(d);
 }
 
-/* net_schedule - start what sessions the limits allow; wait for the rest */
-void net_schedule(domain *d)
+/* mv_net_schedule - start what sessions the limits allow; wait for the rest */
+void mv_net_schedule(domain *d)
 {
     mv_net *n = d->n;
     uint64_t wait = 0;

@@ -41,7 +41,8 @@ static void connect_now(mv_redis *r);
 /* redis_say - one log line, prefixed with the server; the password is
  * masked wherever it shows up (a server's error reply to AUTH, a TLS
  * library's message: text we do not write ourselves) */
-void redis_say(mv_redis *r, int prio, const char *fmt, ...)
+static void redis_say(mv_redis *r, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void redis_say(mv_redis *r, int prio, const char *fmt, ...)
 {
     char msg[512];
     int n;
@@ -64,8 +65,8 @@ void redis_say(mv_redis *r, int prio, const char *fmt, ...)
 
 static void on_deadline(void *arg);
 
-/* redis_fifo_push - q is now waiting for an answer; the deadline timer covers the oldest */
-void redis_fifo_push(mv_redis *r, req *q)
+/* mv_redis_fifo_push - q is now waiting for an answer; the deadline timer covers the oldest */
+void mv_redis_fifo_push(mv_redis *r, req *q)
 {
     q->deadline = mv_loop_now() + r->timeout_ms;
     q->next = NULL;
@@ -78,7 +79,7 @@ void redis_fifo_push(mv_redis *r, req *q)
         mv_timer_start(r->loop, &r->deadline_t, r->timeout_ms, on_deadline, r);
 }
 
-void redis_fifo_unlink(mv_redis *r, req *q)
+void mv_redis_fifo_unlink(mv_redis *r, req *q)
 {
     *(q->prev ? &q->prev->next : &r->head) = q->next;
     *(q->next ? &q->next->prev : &r->tail) = q->prev;
@@ -88,8 +89,8 @@ void redis_fifo_unlink(mv_redis *r, req *q)
 
 /* ---- connection state ---------------------------------------------------- */
 
-/* redis_note_down - the connection is gone or going: one log line per change of state */
-void redis_note_down(mv_redis *r, const char *why)
+/* mv_redis_note_down - the connection is gone or going: one log line per change of state */
+void mv_redis_note_down(mv_redis *r, const char *why)
 {
     if (r->state == ST_CLOSED || r->state == ST_DOWN)
         return;
@@ -102,8 +103,8 @@ void redis_note_down(mv_redis *r, const char *why)
     r->state = ST_DOWN;
 }
 
-/* redis_ac_why - the best reason we have for a failure of the current connection */
-const char *redis_ac_why(const mv_redis *r)
+/* mv_redis_ac_why - the best reason we have for a failure of the current connection */
+const char *mv_redis_ac_why(const mv_redis *r)
 {
     if (r->why[0] != '\0')
         return r->why;
@@ -112,15 +113,15 @@ const char *redis_ac_why(const mv_redis *r)
     return "connection closed";
 }
 
-/* redis_drop - close the connection now; hiredis fails every outstanding command */
-void redis_drop(mv_redis *r, mv_redis_status st, const char *why)
+/* mv_redis_drop - close the connection now; hiredis fails every outstanding command */
+void mv_redis_drop(mv_redis *r, mv_redis_status st, const char *why)
 {
     if (r->ac == NULL || (r->ac->c.flags & (REDIS_FREEING | REDIS_DISCONNECTING)))
         return;
     r->drop_status = st;
     if (r->why[0] == '\0')
         snprintf(r->why, sizeof(r->why), "%s", why);
-    redis_note_down(r, redis_ac_why(r));
+    mv_redis_note_down(r, mv_redis_ac_why(r));
     /* inside a hiredis callback this only flags the context; hiredis frees it on return */
     redisAsyncFree(r->ac);
 }
@@ -160,7 +161,7 @@ static void on_io(void *arg, int fd, unsigned events)
         redisAsyncHandleWrite(r->ac);
     /* hiredis waits for a bulk of any announced size: don't let a server fill memory */
     if (r->ac != NULL && (rd = r->ac->c.reader) != NULL && rd->len - rd->pos > REPLY_BUF_MAX)
-        redis_drop(r, MV_REDIS_PROTO, "reply larger than 1 MiB");
+        mv_redis_drop(r, MV_REDIS_PROTO, "reply larger than 1 MiB");
     if (--r->depth == 0 && r->freeing)
         mv_redis_free(r);
 }
@@ -185,7 +186,7 @@ static void ev_cleanup(void *d)
 {
     mv_redis *r = d;
 
-    redis_note_down(r, redis_ac_why(r));
+    mv_redis_note_down(r, mv_redis_ac_why(r));
     if (r->fd >= 0)
         mv_loop_io_del(r->loop, r->fd);
     r->fd = -1;
@@ -241,8 +242,8 @@ static void *mk_nil(const redisReadTask *t)
     return top_ok(t) ? ((mv_redis *)t->privdata)->dflt->createNil(t) : NULL;
 }
 
-/* redis_guard_reader - the guards on a reader (a connection's, or mv_redis_parse's) */
-void redis_guard_reader(mv_redis *r, redisReader *rd)
+/* mv_redis_guard_reader - the guards on a reader (a connection's, or mv_redis_parse's) */
+void mv_redis_guard_reader(mv_redis *r, redisReader *rd)
 {
     r->dflt = rd->fn;
     r->fns = *r->dflt;
@@ -283,16 +284,16 @@ static bool hello_send(mv_redis *r)
         } else if (i >= 0) {
             argv[argc++] = "SCRIPT";
             argv[argc++] = "LOAD";
-            argv[argc++] = redis_scripts[i];
+            argv[argc++] = mv_redis_scripts[i];
         }
         if (argc == 0)
             continue;
         for (int j = 0; j < argc; j++)
             lens[j] = strlen(argv[j]);
-        if ((q = redis_new_req(r, OP_HELLO, NULL, 1, none, zero)) == NULL)
+        if ((q = mv_redis_new_req(r, OP_HELLO, NULL, 1, none, zero)) == NULL)
             return false;
         q->script = i;
-        if ((ok = redis_send_argv(r, q, argc, argv, lens) == MV_REDIS_OK))
+        if ((ok = mv_redis_send_argv(r, q, argc, argv, lens) == MV_REDIS_OK))
             r->hello_left++;
         else
             free(q);
@@ -300,8 +301,8 @@ static bool hello_send(mv_redis *r)
     return ok;
 }
 
-/* redis_hello_reply - one handshake answer; the last one makes us ready */
-void redis_hello_reply(mv_redis *r, req *q, const redisReply *rep)
+/* mv_redis_hello_reply - one handshake answer; the last one makes us ready */
+void mv_redis_hello_reply(mv_redis *r, req *q, const redisReply *rep)
 {
     char why[160];
     const char *what = q->script == -2 ? "AUTH" : q->script == -1 ? "SELECT" : "SCRIPT LOAD";
@@ -314,7 +315,7 @@ void redis_hello_reply(mv_redis *r, req *q, const redisReply *rep)
                  rep->type == REDIS_REPLY_ERROR ? (int)(rep->len > 120 ? 120 : rep->len) : 16,
                  rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
         free(q);
-        redis_drop(r, rep->type == REDIS_REPLY_ERROR ? MV_REDIS_SERVER : MV_REDIS_PROTO, why);
+        mv_redis_drop(r, rep->type == REDIS_REPLY_ERROR ? MV_REDIS_SERVER : MV_REDIS_PROTO, why);
         return;
     }
     free(q);
@@ -337,7 +338,7 @@ static void tls_failed(void *arg, const char *why)
 
     r->depth++;
     snprintf(r->why, sizeof(r->why), "%s", why);
-    redis_drop(r, MV_REDIS_DOWN, r->why);
+    mv_redis_drop(r, MV_REDIS_DOWN, r->why);
     if (--r->depth == 0 && r->freeing)
         mv_redis_free(r);
 }
@@ -351,7 +352,7 @@ static bool start_tls(mv_redis *r, redisAsyncContext *ac)
                                 sizeof(r->why))) != NULL)
         return true;
     redisAsyncFree(ac);
-    redis_note_down(r, r->why);
+    mv_redis_note_down(r, r->why);
     retry_later(r);
     return false;
 }
@@ -368,7 +369,7 @@ static void connect_now(mv_redis *r)
         snprintf(r->why, sizeof(r->why), "%s", ac ? ac->errstr : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
-        redis_note_down(r, r->why);
+        mv_redis_note_down(r, r->why);
         retry_later(r);
         return;
     }
@@ -386,9 +387,9 @@ static void connect_now(mv_redis *r)
     ac->ev.addWrite = ev_add_write;
     ac->ev.delWrite = ev_del_write;
     ac->ev.cleanup = ev_cleanup;
-    redis_guard_reader(r, ac->c.reader);
+    mv_redis_guard_reader(r, ac->c.reader);
     if (!hello_send(r))
-        redis_drop(r, MV_REDIS_ENOMEM, "out of memory");
+        mv_redis_drop(r, MV_REDIS_ENOMEM, "out of memory");
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -408,7 +409,7 @@ static void on_deadline(void *arg)
     r->depth++;
     r->st.timeouts++;
     snprintf(r->why, sizeof(r->why), "no answer within %u ms", r->timeout_ms);
-    redis_drop(r, MV_REDIS_TIMEOUT, r->why);
+    mv_redis_drop(r, MV_REDIS_TIMEOUT, r->why);
     if (--r->depth == 0 && r->freeing)
         mv_redis_free(r);
 }

@@ -51,7 +51,7 @@ static const char incr_lua[] =
     "end\n"
     "return {v, t}\n";
 
-const char *const redis_scripts[SCRIPTS] = {put_lua, incr_lua};
+const char *const mv_redis_scripts[SCRIPTS] = {put_lua, incr_lua};
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -90,16 +90,17 @@ static bool is_error(const redisReply *rep, const char *code)
 
 /* ---- sending ------------------------------------------------------------- */
 
+static void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
-/* redis_send_argv - hand one command to hiredis (it copies the arguments) */
-mv_redis_status redis_send_argv(mv_redis *r, req *q, int argc, const char **argv,
+/* mv_redis_send_argv - hand one command to hiredis (it copies the arguments) */
+mv_redis_status mv_redis_send_argv(mv_redis *r, req *q, int argc, const char **argv,
                                  const size_t *lens)
 {
     if (r->ac == NULL || redisAsyncCommandArgv(r->ac, redis_on_reply, q, argc, argv, lens) != REDIS_OK)
         return MV_REDIS_UNAVAILABLE;
     r->sent_conn++;
     r->st.sent++;
-    redis_fifo_push(r, q);
+    mv_redis_fifo_push(r, q);
     return MV_REDIS_OK;
 }
 
@@ -114,15 +115,15 @@ static mv_redis_status send_script(mv_redis *r, req *q, int script)
     if (q->retried || r->sha[script][0] == '\0') {
         argv[0] = "EVAL";
         lens[0] = 4;
-        argv[1] = redis_scripts[script];
-        lens[1] = strlen(redis_scripts[script]);
+        argv[1] = mv_redis_scripts[script];
+        lens[1] = strlen(mv_redis_scripts[script]);
     }
     q->script = script;
-    return redis_send_argv(r, q, 6, argv, lens);
+    return mv_redis_send_argv(r, q, 6, argv, lens);
 }
 
-/* redis_new_req - a request carrying n byte strings (copied) */
-req *redis_new_req(mv_redis *r, op_kind op, void *arg, int n, const void *const *s,
+/* mv_redis_new_req - a request carrying n byte strings (copied) */
+req *mv_redis_new_req(mv_redis *r, op_kind op, void *arg, int n, const void *const *s,
                     const size_t *len)
 {
     size_t total = 0;
@@ -255,7 +256,7 @@ static mv_redis_status script_reply(mv_redis *r, req *q, const redisReply *rep, 
 static mv_redis_status purge_next(mv_redis *r, req *q, const redisReply *rep, bool *again);
 
 /* redis_on_reply - hiredis' callback for every command; NULL: the connection is going */
-void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+static void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     req *q = privdata;
     mv_redis *r = q->r;
@@ -263,18 +264,18 @@ void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     mv_redis_status st = MV_REDIS_OK;
     bool again = false;
 
-    redis_fifo_unlink(r, q);
+    mv_redis_fifo_unlink(r, q);
     /* hiredis' reader gave up on what the server sent */
     if (rep == NULL && ac->err == REDIS_ERR_PROTOCOL && r->drop_status == MV_REDIS_DOWN)
         r->drop_status = MV_REDIS_PROTO;
     if (rep == NULL || r->state == ST_CLOSED) {
-        redis_note_down(r, redis_ac_why(r));
+        mv_redis_note_down(r, mv_redis_ac_why(r));
         fail(r, q, r->drop_status);
         return;
     }
     r->st.answered++;
     if (q->op == OP_HELLO) {
-        redis_hello_reply(r, q, rep);
+        mv_redis_hello_reply(r, q, rep);
         return;
     }
     switch (q->op) {
@@ -296,7 +297,7 @@ void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         break;
     }
     if (st == MV_REDIS_PROTO)
-        redis_drop(r, st, "protocol error: a reply of the wrong type");
+        mv_redis_drop(r, st, "protocol error: a reply of the wrong type");
     if (st != MV_REDIS_OK)
         fail(r, q, st == MV_REDIS_UNAVAILABLE ? r->drop_status : st);
     else if (!again)
@@ -334,7 +335,7 @@ static mv_redis_status send_scan(mv_redis *r, req *q)
     size_t lens[6] = {4, strlen(q->cursor), 5, q->len[0], 5, 3};
 
     q->op = OP_SCAN;
-    return redis_send_argv(r, q, 6, argv, lens);
+    return mv_redis_send_argv(r, q, 6, argv, lens);
 }
 
 /* send_unlink - delete this batch's keys of the domain; false: none */
@@ -368,7 +369,7 @@ static mv_redis_status send_unlink(mv_redis *r, req *q, const redisReply *keys, 
     if (st == MV_REDIS_OK && n > 1) {
         *sent = true;
         q->op = OP_UNLINK;
-        st = redis_send_argv(r, q, n, argv, lens);
+        st = mv_redis_send_argv(r, q, n, argv, lens);
     }
     free(argv);
     free(lens);
@@ -447,10 +448,10 @@ mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis
         return MV_REDIS_EINVAL;
     if (!redis_admit(r, false))
         return MV_REDIS_UNAVAILABLE;
-    if ((q = redis_new_req(r, OP_GET, arg, 0, NULL, NULL)) == NULL)
+    if ((q = mv_redis_new_req(r, OP_GET, arg, 0, NULL, NULL)) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.get = cb;
-    if ((st = redis_send_argv(r, q, 2, argv, lens)) != MV_REDIS_OK)
+    if ((st = mv_redis_send_argv(r, q, 2, argv, lens)) != MV_REDIS_OK)
         free(q);
     return st;
 }
@@ -477,7 +478,7 @@ mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache
     if (vlen > 0)
         memcpy(v + HDR_LEN, val, vlen);
     snprintf(ttl, sizeof(ttl), "%u", ttl_s);
-    if ((q = redis_new_req(r, OP_PUT, arg, 3, (const void *[]){k, v, ttl},
+    if ((q = mv_redis_new_req(r, OP_PUT, arg, 3, (const void *[]){k, v, ttl},
                      (size_t[]){kl, HDR_LEN + vlen, strlen(ttl)})) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.put = cb;
@@ -501,10 +502,10 @@ mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis
         return MV_REDIS_EINVAL;
     if (!redis_admit(r, true))
         return MV_REDIS_UNAVAILABLE;
-    if ((q = redis_new_req(r, OP_DEL, arg, 0, NULL, NULL)) == NULL)
+    if ((q = mv_redis_new_req(r, OP_DEL, arg, 0, NULL, NULL)) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.del = cb;
-    if ((st = redis_send_argv(r, q, 2, argv, lens)) != MV_REDIS_OK)
+    if ((st = mv_redis_send_argv(r, q, 2, argv, lens)) != MV_REDIS_OK)
         free(q);
     return st;
 }
@@ -524,7 +525,7 @@ mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t
         return MV_REDIS_UNAVAILABLE;
     snprintf(b, sizeof(b), "%lld", (long long)by);
     snprintf(w, sizeof(w), "%u", window_s);
-    if ((q = redis_new_req(r, OP_INCR, arg, 3, (const void *[]){k, b, w},
+    if ((q = mv_redis_new_req(r, OP_INCR, arg, 3, (const void *[]){k, b, w},
                      (size_t[]){kl, strlen(b), strlen(w)})) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.incr = cb;
@@ -577,7 +578,7 @@ mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_
         return MV_REDIS_EINVAL;
     if (!redis_admit(r, false))
         return MV_REDIS_UNAVAILABLE;
-    if ((q = redis_new_req(r, OP_SCAN, arg, 2, (const void *[]){pat, domain},
+    if ((q = mv_redis_new_req(r, OP_SCAN, arg, 2, (const void *[]){pat, domain},
                      (size_t[]){strlen(pat), dl})) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.purge = cb;
@@ -601,7 +602,7 @@ mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg)
     strcat(pat, "*");
     if (!redis_admit(r, false))
         return MV_REDIS_UNAVAILABLE;
-    if ((q = redis_new_req(r, OP_SCAN, arg, 2, (const void *[]){pat, ""},
+    if ((q = mv_redis_new_req(r, OP_SCAN, arg, 2, (const void *[]){pat, ""},
                      (size_t[]){strlen(pat), 0})) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.count = cb;
@@ -636,7 +637,7 @@ int mv_redis_parse(const void *data, size_t len, unsigned asked)
         return -1;
     memset(&r, 0, sizeof(r));
     r.sent_conn = asked;
-    redis_guard_reader(&r, rd);
+    mv_redis_guard_reader(&r, rd);
     if (redisReaderFeed(rd, data, len) != REDIS_OK)
         n = -1;
     while (n >= 0 && rd->len - rd->pos <= REPLY_BUF_MAX) {

@@ -23,7 +23,7 @@
 #define KEY_MAX (MV_REDIS_PREFIX_MAX + MV_CACHE_KEY_MAX)
 
 enum { SCRIPT_PUT, SCRIPT_INCR, SCRIPTS };
-extern const char *const redis_scripts[SCRIPTS];     /* redis_cmd.c; loaded at connect */
+extern const char *const mv_redis_scripts[SCRIPTS];     /* redis_cmd.c; loaded at connect */
 
 typedef enum { ST_DOWN, ST_CONNECTING, ST_READY, ST_CLOSED } conn_state;
 typedef enum { OP_HELLO, OP_GET, OP_PUT, OP_DEL, OP_INCR, OP_SCAN, OP_UNLINK } op_kind;
@@ -83,40 +83,34 @@ struct mv_redis {
 
 /* ---- redis.c ---- */
 
-/* redis_say - one log line, prefixed with the server */
-void redis_say(mv_redis *r, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* mv_redis_fifo_push, mv_redis_fifo_unlink - the outstanding commands and their deadline */
+void mv_redis_fifo_push(mv_redis *r, req *q);
+void mv_redis_fifo_unlink(mv_redis *r, req *q);
 
-/* redis_fifo_push, redis_fifo_unlink - the outstanding commands and their deadline */
-void redis_fifo_push(mv_redis *r, req *q);
-void redis_fifo_unlink(mv_redis *r, req *q);
+/* mv_redis_note_down - the connection is gone or going: one log line per change of state */
+void mv_redis_note_down(mv_redis *r, const char *why);
 
-/* redis_note_down - the connection is gone or going: one log line per change of state */
-void redis_note_down(mv_redis *r, const char *why);
+/* mv_redis_ac_why - the best reason known for a failure of the current connection */
+const char *mv_redis_ac_why(const mv_redis *r);
 
-/* redis_ac_why - the best reason known for a failure of the current connection */
-const char *redis_ac_why(const mv_redis *r);
+/* mv_redis_drop - close the connection now; hiredis fails every outstanding command */
+void mv_redis_drop(mv_redis *r, mv_redis_status st, const char *why);
 
-/* redis_drop - close the connection now; hiredis fails every outstanding command */
-void redis_drop(mv_redis *r, mv_redis_status st, const char *why);
+/* mv_redis_hello_reply - one handshake answer (q is freed) */
+void mv_redis_hello_reply(mv_redis *r, req *q, const redisReply *rep);
 
-/* redis_hello_reply - one handshake answer (q is freed) */
-void redis_hello_reply(mv_redis *r, req *q, const redisReply *rep);
-
-/* redis_guard_reader - put the client's guards on rd's reply constructors
+/* mv_redis_guard_reader - put the client's guards on rd's reply constructors
  * (r holds the state they keep: replies asked for and parsed) */
-void redis_guard_reader(mv_redis *r, redisReader *rd);
+void mv_redis_guard_reader(mv_redis *r, redisReader *rd);
 
 /* ---- redis_cmd.c ---- */
 
-/* redis_new_req - a request carrying n byte strings (copied); NULL on ENOMEM */
-req *redis_new_req(mv_redis *r, op_kind op, void *arg, int n, const void *const *s,
+/* mv_redis_new_req - a request carrying n byte strings (copied); NULL on ENOMEM */
+req *mv_redis_new_req(mv_redis *r, op_kind op, void *arg, int n, const void *const *s,
                    const size_t *len);
 
-/* redis_send_argv - hand one command to hiredis (it copies the arguments) */
-mv_redis_status redis_send_argv(mv_redis *r, req *q, int argc, const char **argv,
+/* mv_redis_send_argv - hand one command to hiredis (it copies the arguments) */
+mv_redis_status mv_redis_send_argv(mv_redis *r, req *q, int argc, const char **argv,
                                 const size_t *lens);
-
-/* redis_on_reply - hiredis' callback for every command */
-void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 #endif

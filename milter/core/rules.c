@@ -162,7 +162,7 @@ static void known_keys(ld *L, const config_setting_t *g, const char *what, int i
         for (size_t k = 0; k < nkeys && !ok; k++)
             ok = strcmp(n, keys[k]) == 0;
         if (!ok) {
-            const char *best = config_did_you_mean(n, keys, nkeys);
+            const char *best = mv_config_did_you_mean(n, keys, nkeys);
 
             err(L, e, "unknown key '%s' in %s %d%s%s%s", n, what, idx, best ? " (did you mean '" : "",
                 best ? best : "", best ? "'?)" : "");
@@ -180,7 +180,7 @@ static const char *get_str(ld *L, const config_setting_t *g, const char *kname, 
         return NULL;
     if (config_setting_type(e) != CONFIG_TYPE_STRING) {
         err(L, e, "'%s' in %s %d must be a string, not %s", kname, what, idx,
-            config_type_name(config_setting_type(e)));
+            mv_config_type_name(config_setting_type(e)));
         return NULL;
     }
     v = config_setting_get_string(e);
@@ -387,7 +387,7 @@ static const char *reason_hint(const char *v)
 
     for (int i = 0; i < MV_R_COUNT; i++)
         names[i] = mv_reason_name((mv_reason)i);
-    return config_did_you_mean(v, names, MV_R_COUNT);
+    return mv_config_did_you_mean(v, names, MV_R_COUNT);
 }
 
 /* load_rule - one group of the `rules` list into r */
@@ -497,7 +497,7 @@ static int check_list(ld *L, const config_setting_t *s, const char *kname)
         return 0;
     if (config_setting_type(s) != CONFIG_TYPE_LIST) {
         err(L, s, "'%s' must be a list of groups ( { ... }, ... ), not %s", kname,
-            config_type_name(config_setting_type(s)));
+            mv_config_type_name(config_setting_type(s)));
         return -1;
     }
     if ((n = config_setting_length(s)) > MV_RULES_MAX) {

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,8 +69,9 @@ static const char usage[] =
     "  -h, --help          this help\n"
     "  -V, --version       the version\n"
     "\n"
-    "Exit status: 0 stopped cleanly; 64 usage; 71 cannot open the socket;\n"
-    "78 configuration errors.\n";
+    "Exit status: 0 stopped cleanly (CGI: answered); 64 usage; 70 cannot start\n"
+    "(out of memory); 71 cannot open the socket; 74 (CGI) cannot write the\n"
+    "answer; 78 configuration errors.\n";
 
 static mv_plugin plugin;
 static mv_webhook *webhook;
@@ -179,11 +181,11 @@ static int serve(const char *spec, long threads, long read_timeout_ms)
     int listen_fd = 0, rc;              /* 0: spawn-fcgi's socket */
 
     if (FCGX_Init() != 0)
-        return 71;
+        return EX_OSERR;
     if (FCGX_IsCGI()) {
         if ((listen_fd = FCGX_OpenSocket(spec, 128)) < 0) {
             fprintf(stderr, "mailverify.fcgi: cannot listen on %s: %s\n", spec, strerror(errno));
-            return 71;
+            return EX_OSERR;
         }
     }
     sigemptyset(&sa.sa_mask);
@@ -235,7 +237,7 @@ static int cgi(void)
     mv_http_init(&r, &io);
     mv_plugin_handle(&plugin, &r);
     mv_http_free(&r);
-    rc = fflush(stdout) == 0 ? 0 : 74;
+    rc = fflush(stdout) == 0 ? 0 : EX_IOERR;
     cgi_linger();
     return rc;
 }
@@ -316,23 +318,23 @@ int main(int argc, char **argv)
         case 't': threads = strtol(optarg, NULL, 10); break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': printf("mailverify.fcgi %s\n", MV_VERSION); return 0;
-        default: fputs("Try 'mailverify.fcgi --help'.\n", stderr); return 64;
+        default: fputs("Try 'mailverify.fcgi --help'.\n", stderr); return EX_USAGE;
         }
     }
     if (optind < argc || threads < 0 || threads > 256) {
         fputs("mailverify.fcgi: bad arguments (try --help)\n", stderr);
-        return 64;
+        return EX_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
     if (config == NULL && access(installed, F_OK) == 0)
         config = installed;
     if ((cfg = load(config)) == NULL)
-        return 78;
+        return EX_CONFIG;
     if (!mv_plugin_init(&plugin, cfg) || !extras(cfg)) {
         fputs("mailverify.fcgi: cannot start (out of memory, or see above)\n", stderr);
         finish();
         mv_config_unref(cfg);
-        return 70;
+        return EX_SOFTWARE;
     }
     if (getenv("GATEWAY_INTERFACE") != NULL)
         rc = cgi();

@@ -59,6 +59,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -504,7 +505,7 @@ int mv_fpool_run(int listen_fd, long threads, long cap, long read_timeout_ms, mv
     /* accept() after poll() must not block when another process sharing
      * the socket (spawn-fcgi -F) took the connection first */
     if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return 71;
+        return EX_OSERR;
     P.cap = cap < threads ? threads : cap;
     P.timeout_ms = read_timeout_ms;
     P.fn = fn;
@@ -514,7 +515,7 @@ int mv_fpool_run(int listen_fd, long threads, long cap, long read_timeout_ms, mv
     if (P.slots == NULL || P.tids == NULL || (P.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
         free(P.slots);
         free(P.tids);
-        return 70;
+        return EX_SOFTWARE;
     }
     pthread_mutex_lock(&P.mu);
     while (P.nthreads < threads && grow()) {
@@ -528,5 +529,5 @@ int mv_fpool_run(int listen_fd, long threads, long cap, long read_timeout_ms, mv
     close(fl);
     free(P.slots);
     free(P.tids);
-    return P.nthreads > 0 ? 0 : 70;
+    return P.nthreads > 0 ? 0 : EX_SOFTWARE;
 }

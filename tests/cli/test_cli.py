@@ -61,6 +61,36 @@ class Usage(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertIn(b"config-test", out)
 
+    COMMANDS = ("check", "bulk", "config-test", "stats", "cache", "webhook-verify", "help")
+
+    def test_help_lists_every_command(self):
+        # the usage text is built from the dispatch table: every command
+        # that runs is listed, and the page fits a terminal
+        rc, out, err = run("--help")
+        self.assertEqual((rc, err), (0, ""))
+        text = out.decode()
+        listed = [line.split()[0] for line in text.split("Commands:\n")[1].split("\n\n")[0].splitlines()]
+        self.assertEqual(tuple(listed), self.COMMANDS)
+        self.assertIn("LMDB or Redis", text)
+        for line in text.splitlines():
+            self.assertLessEqual(len(line), 80, line)
+        rc, out2, err = run("help")
+        self.assertEqual((rc, out2), (0, out))
+        rc, out3, err = run()
+        self.assertEqual((rc, out3, err), (64, b"", text))
+
+    def test_help_command_is_command_help(self):
+        for cmd in self.COMMANDS[:-1]:
+            rc, out, err = run("help", cmd)
+            self.assertEqual((rc, err), (0, ""), cmd)
+            self.assertTrue(out.startswith(b"Usage: mailverify " + cmd.encode()), cmd)
+            self.assertIn(b"Exit status", out, cmd)
+            self.assertEqual(run(cmd, "--help"), (0, out, ""), cmd)
+        for args in (["help", "nope"], ["help", "check", "bulk"], ["nope", "--help"]):
+            rc, out, err = run(*args)
+            self.assertEqual((rc, out), (64, b""), args)
+            self.assertIn("mailverify --help", err, args)
+
     def test_usage_errors(self):
         for args in ([], ["frobnicate"], ["check"], ["check", "--context", "nope", "a@b.c"],
                      ["check", "--bogus", "a@b.c"], ["config-test", "a", "b"],
