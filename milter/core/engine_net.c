@@ -364,8 +364,10 @@ static void gate_tick(void *arg)
     mv_engine *e = arg;
     mv_areq *r;
 
-    if (first_connect(e) && mv_timer_start(e->loop, &e->gate, 2, gate_tick, e) == 0)
+    if (first_connect(e)) {
+        mv_timer_start(e->loop, &e->gate, 2, gate_tick, e);
         return;
+    }
     e->gate_open = true;
     while ((r = e->waiting) != NULL) {
         e->waiting = r->next;
@@ -382,8 +384,8 @@ static bool held_at_gate(mv_engine *e, mv_areq *r)
         gate_tick(e);           /* opens the gate, lets earlier ones on */
         return false;
     }
-    if (!mv_timer_armed(&e->gate) && mv_timer_start(e->loop, &e->gate, 2, gate_tick, e) < 0)
-        return false;
+    if (!mv_timer_armed(&e->gate))
+        mv_timer_start(e->loop, &e->gate, 2, gate_tick, e);
     r->next = e->waiting;
     e->waiting = r;
     return true;

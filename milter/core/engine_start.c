@@ -154,8 +154,7 @@ static void sweep_task(void *arg)
         return;
     if (e->store != NULL)
         n = mv_store_sweep(e->store, time(NULL));
-    if (mv_timer_start(e->loop, &e->sweep, n >= 256 ? 10 : 1000, sweep_task, e) < 0)
-        return;                 /* no more sweeps: a full store still makes room itself */
+    mv_timer_start(e->loop, &e->sweep, n >= 256 ? 10 : 1000, sweep_task, e);
 }
 
 /* start_redis - cache.store redis: connect the client on the loop (not yet
@@ -338,9 +337,10 @@ static void drain_task(void *arg)
 
     if (rc != NULL && mv_redis_up(rc))
         mv_redis_get_stats(rc, &rs);
-    if (rs.pending > 0 && mv_loop_now() < e->gate_until_ms &&
-        mv_timer_start(e->loop, &e->gate, 2, drain_task, e) == 0)
+    if (rs.pending > 0 && mv_loop_now() < e->gate_until_ms) {
+        mv_timer_start(e->loop, &e->gate, 2, drain_task, e);
         return;
+    }
     mv_store_redis_stop(e->store);
     mv_loop_stop(e->loop);
 }
