@@ -30,9 +30,9 @@
  *
  * With a trace sink (mv_engine_set_trace) each request says when it is
  * asked, answered from the cache or answered by its deadline; net.c
- * traces the rest. With an event sink (mv_engine_set_events) the cache's
- * lines go there instead of mv_store_log, and net_incident.c says when
- * hosts and the resolver start and stop failing.
+ * traces the rest. With a log sink (mv_engine_options.log) the cache's
+ * lines go there, and net_incident.c says when hosts and the resolver
+ * start and stop failing; without one the engine says nothing.
  */
 #include "engine_int.h"
 #include "outcome.h"
