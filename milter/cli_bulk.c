@@ -562,7 +562,7 @@ int cli_bulk(int argc, char **argv)
 
     if (bk == NULL)
         return EX_SOFTWARE;
-    *bk = (bulk){.co = {.eo = {NULL, -1}, .mode = MV_MODE_CONTEXT}, .output = "-",
+    *bk = (bulk){.co = {.eo = CLI_ENGINE_OPTIONS, .mode = MV_MODE_CONTEXT}, .output = "-",
                  .header = true, .bad_keep = true, .window = 10000, .max_wait_s = 360,
                  .progress_s = 10, .in_fd = -1};
     pthread_mutex_init(&bk->mu, NULL);

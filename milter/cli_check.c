@@ -474,7 +474,7 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cli_common co = {.eo = {NULL, -1}, .mode = MV_MODE_CONTEXT};
+    cli_common co = {.eo = CLI_ENGINE_OPTIONS, .mode = MV_MODE_CONTEXT};
     int c, ctx, mine;
 
     optind = 1;

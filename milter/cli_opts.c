@@ -12,6 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cli_engine_log - an engine's line on stderr (any thread: stdio locks
+ * the stream per call) */
+void cli_engine_log(void *arg, mv_event_level level, const char *line)
+{
+    (void)arg;
+    if (level == MV_EVENT_INFO)
+        return;
+    fprintf(stderr, "mailverify: %s%s\n", level == MV_EVENT_ERROR ? "error: "
+            : level == MV_EVENT_WARNING ? "warning: " : "", line);
+}
+
 /* cli_parse_mode - offline, dns or smtp; -1 if none of them */
 int cli_parse_mode(const char *s)
 {

@@ -24,12 +24,20 @@
     {"allow-private", no_argument, NULL, 'P'}
 #define CLI_COMMON_SHORTOPTS "c:m:t:r:"
 
+/* The engine's options before the command line: its log on stderr. */
+#define CLI_ENGINE_OPTIONS {NULL, -1, cli_engine_log, NULL}
+
 typedef struct {
     const char *config;         /* NULL: the built-in configuration */
-    mv_engine_options eo;       /* initialise with {NULL, -1} */
+    mv_engine_options eo;       /* initialise with CLI_ENGINE_OPTIONS */
     mv_mode mode;               /* MV_MODE_CONTEXT unless asked */
     unsigned deadline_ms;       /* 0: the context's */
 } cli_common;
+
+/* cli_engine_log - an engine's line on stderr, "mailverify: warning: ...";
+ * routine ones (Redis connected) are left out, as a command says nothing
+ * when all is well */
+void cli_engine_log(void *arg, mv_event_level level, const char *line);
 
 /* cli_common_opt - 1: option c was ours and is taken; 0: not ours;
  * -1: ours but bad (the message, naming cmd, is on stderr) */

@@ -205,11 +205,11 @@ static void reload(mvd *d)
     mv_config *cfg = mv_config_load(d->config_path, 0, &diag), *old;
 
     for (size_t i = 0; i < diag.count; i++)
-        mvd_log(diag.items[i].level == MV_DIAG_ERROR ? LOG_ERR : LOG_WARNING, "reload: %s",
-                diag.items[i].text);
+        mvd_log(diag.items[i].level == MV_DIAG_ERROR ? LOG_ERR : LOG_WARNING, "%s: reload: %s",
+                diag.items[i].level == MV_DIAG_ERROR ? "error" : "warning", diag.items[i].text);
     mv_diag_clear(&diag);
     if (cfg == NULL) {
-        mvd_log(LOG_ERR, "reload failed: %s has errors; the previous configuration stays in use",
+        mvd_log(LOG_ERR, "error: reload failed: %s has errors; the previous configuration stays in use",
                 d->config_path ? d->config_path : "(built-in)");
         return;
     }
@@ -309,7 +309,9 @@ static void trace_line(void *arg, const char *line)
     mvd_log(LOG_DEBUG, "trace: %s", line);
 }
 
-/* event_line - the engine's events, Postfix-style: "warning: ..." */
+/* event_line - the engine's log, Postfix-style: "warning: cache: ...", as
+ * mail.log shows no priority (its lines carry no queue id: they are about
+ * hosts and the cache, never one message) */
 static void event_line(void *arg, mv_event_level level, const char *line)
 {
     static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO};
@@ -357,7 +359,7 @@ static int start(mvd *d, const options *o, pthread_t *rt)
     if (!write_pidfile(pidfile))
         return EX_OSERR;
     if (s->milter_control_socket[0] != '\0' && mv_stats_serve(d->stats, s->milter_control_socket) < 0)
-        mvd_log(LOG_WARNING, "control socket %s: %s (mailverify stats will not work)",
+        mvd_log(LOG_WARNING, "warning: control socket %s: %s (mailverify stats will not work)",
                 s->milter_control_socket, strerror(errno));
     if (!drop(o->user ? o->user : s->milter_user, o->group ? o->group : s->milter_group))
         return EX_OSERR;
@@ -420,7 +422,7 @@ int main(int argc, char **argv)
             facility(mv_config_settings(d.cfg)->milter_syslog_facility));
     pthread_mutex_init(&d.mu, NULL);
     d.dry_run = o.dry_run;
-    d.engine = mv_engine_new(d.cfg);
+    d.engine = mv_engine_new_opts(d.cfg, &(mv_engine_options){NULL, -1, event_line, NULL});
     d.dha = mv_dha_new();
     d.stats = mv_stats_new();
     if (d.engine == NULL || d.dha == NULL || d.stats == NULL) {
@@ -429,7 +431,6 @@ int main(int argc, char **argv)
     }
     if (o.trace)
         mv_engine_set_trace(d.engine, trace_line, NULL);
-    mv_engine_set_events(d.engine, event_line, NULL);
     mvd_set_state(&d);
     if ((rc = start(&d, &o, &rt)) == 0) {
         share_dha(&d);
@@ -438,7 +439,7 @@ int main(int argc, char **argv)
         /* a check ends by its deadline at the latest: wait that long for
          * the connection threads to hand their answers to the MTA */
         if (!mvd_drain(&d, (unsigned)max_deadline(d.cfg) + 1000))
-            mvd_log(LOG_WARNING, "stopping with checks still in flight (the MTA applies "
+            mvd_log(LOG_WARNING, "warning: stopping with checks still in flight (the MTA applies "
                     "its milter_default_action to them)");
         stopping = 1;
         pthread_kill(rt, SIGUSR1);

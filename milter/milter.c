@@ -153,7 +153,7 @@ static sfsistat refuse(SMFICTX *ctx, const mv_verdict *v, bool sender)
 
     mv_milter_reply_for(v, sender, &r);
     if (smfi_setreply(ctx, r.code, r.enh, r.text) != MI_SUCCESS)
-        mvd_log(LOG_WARNING, "%s: cannot set reply %s %s", qid(ctx), r.code, r.enh);
+        mvd_log(LOG_WARNING, "%s: warning: cannot set reply %s %s", qid(ctx), r.code, r.enh);
     return v->action == MV_ACT_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
@@ -208,7 +208,7 @@ static bool verify(SMFICTX *ctx, conn *c, const char *addr, mv_context context, 
     atomic_fetch_sub(&d->checks, 1);
 
     if (rc != MV_OK) {
-        mvd_log(LOG_ERR, "%s: cannot verify <%s>: %s%s%s", qid(ctx), addr, mv_call_name(rc),
+        mvd_log(LOG_ERR, "%s: error: cannot verify <%s>: %s%s%s", qid(ctx), addr, mv_call_name(rc),
                 rc == MV_ENETSTART ? ": " : "", rc == MV_ENETSTART ? mv_engine_error(d->engine) : "");
         mv_stats_event(d->stats, MV_STAT_ENGINE_ERRORS);
         return false;
@@ -315,7 +315,7 @@ static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_s
                 "recipients are tempfailed unprobed, one summary line when the window ends", qid(ctx), addr,
                 who, s->milter_dha_limit, s->milter_dha_window_s);
     if (smfi_setreply(ctx, r.code, r.enh, r.text) != MI_SUCCESS)
-        mvd_log(LOG_WARNING, "%s: cannot set reply %s %s", qid(ctx), r.code, r.enh);
+        mvd_log(LOG_WARNING, "%s: warning: cannot set reply %s %s", qid(ctx), r.code, r.enh);
     return SMFIS_TEMPFAIL;
 }
 
@@ -361,9 +361,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
         return SMFIS_CONTINUE;
     for (note *n = c->notes; n != NULL; n = n->next)
         if (smfi_addheader(ctx, (char *)mv_config_settings(c->cfg)->milter_header, n->text) != MI_SUCCESS)
-            mvd_log(LOG_WARNING, "%s: cannot add header", qid(ctx));
+            mvd_log(LOG_WARNING, "%s: warning: cannot add header", qid(ctx));
     if (c->quarantine && smfi_quarantine(ctx, c->why) != MI_SUCCESS)
-        mvd_log(LOG_WARNING, "%s: cannot quarantine (does the MTA allow it?)", qid(ctx));
+        mvd_log(LOG_WARNING, "%s: warning: cannot quarantine (does the MTA allow it?)", qid(ctx));
     forget_message(c);
     return SMFIS_CONTINUE;
 }

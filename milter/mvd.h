@@ -47,7 +47,9 @@ bool mvd_drain(mvd *d, unsigned max_ms);
 /* mvd_register - hand the callbacks to libmilter; 0 or -1 */
 int mvd_register(void);
 
-/* mvd_log - one line to syslog (and stderr when configured) */
+/* mvd_log - one line to syslog (and stderr when configured), Postfix-style
+ * as mail.log shows it, without the priority: the queue id first when there
+ * is one, then "warning: " or "error: " where it applies */
 void mvd_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -26,6 +26,8 @@ mv_engine *mv_engine_new_opts(mv_config *cfg, const mv_engine_options *opts)
     e->allow_private = opts ? opts->allow_private : -1;
     if (opts != NULL && opts->resolver != NULL)
         snprintf(e->resolver, sizeof(e->resolver), "%s", opts->resolver);
+    if (opts != NULL)
+        mv_engine_set_events(e, opts->log, opts->log_arg);
     pthread_mutex_init(&e->mu, NULL);
     atomic_init(&e->closing, false);
     return e;

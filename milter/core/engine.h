@@ -60,6 +60,14 @@ typedef struct {
 typedef struct {
     const char *resolver;       /* overrides dns.servers; NULL: the config's */
     int allow_private;          /* overrides smtp.allow_private_targets; -1: config */
+    mv_event_fn log;            /* everything the engine has to say (incident.h):
+                                 * the cache's warnings (a store that cannot be
+                                 * opened, Redis down and up) and the faults. One
+                                 * line, no newline, with its level; the front end
+                                 * words and routes it. NULL: the engine says
+                                 * nothing -- it never writes to stderr or syslog
+                                 * itself, as it cannot know where either goes */
+    void *log_arg;
 } mv_engine_options;
 
 typedef struct mv_engine mv_engine;
@@ -87,14 +95,14 @@ mv_call mv_engine_submit(mv_engine *e, const mv_request *req, mv_verdict_cb cb, 
  * for answers from the cache, on the asking thread. */
 void mv_engine_set_trace(mv_engine *e, mv_trace_fn fn, void *arg);
 
-/* mv_engine_set_events - what an admin should hear of goes to fn from
- * now on, one line at a time with its level (incident.h): a host that
- * starts failing (timeout, refusal, no connection) and when it answers
- * again, the resolver failing and answering again, a summary once a
- * minute while a fault lasts, and the cache's own lines (a store that
- * cannot be opened, Redis down and up). Never a line per request. NULL:
- * none formatted (the default); the cache's lines then go to syslog and,
- * warnings, to stderr. Before the first request, like the trace sink. */
+/* mv_engine_set_events - the log sink of mv_engine_options, set later:
+ * what an admin should hear of goes to fn from now on, one line at a time
+ * with its level (incident.h): a host that starts failing (timeout,
+ * refusal, no connection) and when it answers again, the resolver failing
+ * and answering again, a summary once a minute while a fault lasts, and
+ * the cache's own lines (a store that cannot be opened, Redis down and
+ * up). Never a line per request. NULL: nothing is formatted or written
+ * anywhere (the default). Before the first request, like the trace sink. */
 void mv_engine_set_events(mv_engine *e, mv_event_fn fn, void *arg);
 
 /* mv_engine_rescore - reason, status and action again, after a caller

@@ -30,9 +30,9 @@
  *
  * With a trace sink (mv_engine_set_trace) each request says when it is
  * asked, answered from the cache or answered by its deadline; net.c
- * traces the rest. With an event sink (mv_engine_set_events) the cache's
- * lines go there instead of mv_store_log, and net_incident.c says when
- * hosts and the resolver start and stop failing.
+ * traces the rest. With a log sink (mv_engine_options.log) the cache's
+ * lines go there, and net_incident.c says when hosts and the resolver
+ * start and stop failing; without one the engine says nothing.
  */
 #include "engine_int.h"
 #include "outcome.h"
@@ -364,8 +364,10 @@ static void gate_tick(void *arg)
     mv_engine *e = arg;
     mv_areq *r;
 
-    if (first_connect(e) && mv_timer_start(e->loop, &e->gate, 2, gate_tick, e) == 0)
+    if (first_connect(e)) {
+        mv_timer_start(e->loop, &e->gate, 2, gate_tick, e);
         return;
+    }
     e->gate_open = true;
     while ((r = e->waiting) != NULL) {
         e->waiting = r->next;
@@ -382,8 +384,8 @@ static bool held_at_gate(mv_engine *e, mv_areq *r)
         gate_tick(e);           /* opens the gate, lets earlier ones on */
         return false;
     }
-    if (!mv_timer_armed(&e->gate) && mv_timer_start(e->loop, &e->gate, 2, gate_tick, e) < 0)
-        return false;
+    if (!mv_timer_armed(&e->gate))
+        mv_timer_start(e->loop, &e->gate, 2, gate_tick, e);
     r->next = e->waiting;
     e->waiting = r;
     return true;

@@ -6,7 +6,7 @@
  * (net.c, with its hooks into the verdict cache and the shared domain
  * facts) and the verdict cache (store.h: this process's memory, or a store
  * shared with other processes, LMDB or Redis, whose warnings go to the
- * event sink when there is one). It stops when the engine is freed: every
+ * front end's log sink, or nowhere). It stops when the engine is freed: every
  * request still waiting is answered, the last verdicts get a moment to
  * reach Redis, then the loop ends. The reply rules the scheduler reads
  * are those of the config each request carries (mv_engine_use_rules), so
@@ -154,8 +154,7 @@ static void sweep_task(void *arg)
         return;
     if (e->store != NULL)
         n = mv_store_sweep(e->store, time(NULL));
-    if (mv_timer_start(e->loop, &e->sweep, n >= 256 ? 10 : 1000, sweep_task, e) < 0)
-        return;                 /* no more sweeps: a full store still makes room itself */
+    mv_timer_start(e->loop, &e->sweep, n >= 256 ? 10 : 1000, sweep_task, e);
 }
 
 /* start_redis - cache.store redis: connect the client on the loop (not yet
@@ -193,27 +192,27 @@ static void store_line(void *arg, int priority, const char *msg)
     e->events(e->events_arg, event_level(priority), line);
 }
 
-/* cache_say - a line about the cache: the event sink's, else mv_store_log's */
+/* cache_say - a line about the cache to the front end's sink; none: silence
+ * (the library never picks a channel of the process's for it) */
 __attribute__((format(printf, 3, 4)))
 static void cache_say(mv_engine *e, int priority, const char *fmt, ...)
 {
     char msg[MV_EVENT_LINE_MAX - 16];
     va_list ap;
 
+    if (e->events == NULL)
+        return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (e->events != NULL)
-        store_line(e, priority, msg);
-    else
-        mv_store_log(priority, "%s", msg);
+    store_line(e, priority, msg);
 }
 
 /* open_store - the configured cache. An LMDB file that cannot be opened
  * (permissions, a path that is not a directory, a file grown by processes
  * with another lmdb_size_mb, ...) loses the sharing, not the verification:
- * this process gets a memory cache, and one line says why. With an event
- * sink the store's own lines go there too, and nowhere else. */
+ * this process gets a memory cache, and one line says why. The store's
+ * own lines go to the event sink too, and nowhere else. */
 static bool open_store(mv_engine *e, const mv_settings *s)
 {
     char why[sizeof(e->error)];
@@ -338,9 +337,10 @@ static void drain_task(void *arg)
 
     if (rc != NULL && mv_redis_up(rc))
         mv_redis_get_stats(rc, &rs);
-    if (rs.pending > 0 && mv_loop_now() < e->gate_until_ms &&
-        mv_timer_start(e->loop, &e->gate, 2, drain_task, e) == 0)
+    if (rs.pending > 0 && mv_loop_now() < e->gate_until_ms) {
+        mv_timer_start(e->loop, &e->gate, 2, drain_task, e);
         return;
+    }
     mv_store_redis_stop(e->store);
     mv_loop_stop(e->loop);
 }

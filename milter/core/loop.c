@@ -4,9 +4,11 @@
  * Watchers are kept in an array indexed by file descriptor (as Redis' ae
  * does): removing one clears its mask, and an event still pending for it
  * in the current batch finds the mask empty and is dropped. Timers are an
- * intrusive binary min-heap (1-based; index 0 means "not armed"), so a
- * timer embedded in a probe costs no allocation and stopping it is
- * O(log n). Tasks posted from other threads are a mutex-protected list
+ * intrusive pairing heap: the links live in the mv_timer, which lives in
+ * its owner (a probe, a request), so arming one never allocates and
+ * cannot fail -- a request's deadline is always set, and a thread waiting
+ * for its answer always gets one. Arming is O(1), stopping O(log n)
+ * amortized. Tasks posted from other threads are a mutex-protected list
  * drained in one swap, then run without the lock held.
  */
 #include "loop.h"
@@ -37,8 +39,7 @@ struct mv_loop {
     int ep, evfd;
     watcher *w;
     size_t nw;
-    mv_timer **heap;            /* heap[1..hlen] */
-    size_t hlen, hcap;
+    mv_timer *timers;           /* the pairing heap's root: the next to fire */
     pthread_mutex_t mu;
     task *head, *tail;
     atomic_bool stop;
@@ -140,7 +141,6 @@ void mv_loop_free(mv_loop *l)
     close(l->evfd);
     pthread_mutex_destroy(&l->mu);
     free(l->w);
-    free(l->heap);
     free(l);
 }
 
@@ -217,90 +217,97 @@ void mv_loop_io_del(mv_loop *l, int fd)
     l->w[fd].mask = 0;
 }
 
-/* heap_swap - exchange two heap slots, keeping their indexes right */
-static void heap_swap(mv_loop *l, size_t a, size_t b)
+/* meld - one heap of two (either may be NULL): the later root becomes the
+ * earlier one's first child; on a tie the first stays the root */
+static mv_timer *meld(mv_timer *a, mv_timer *b)
 {
-    mv_timer *t = l->heap[a];
+    mv_timer *t;
 
-    l->heap[a] = l->heap[b];
-    l->heap[b] = t;
-    l->heap[a]->heap_index = a;
-    l->heap[b]->heap_index = b;
+    if (a == NULL || b == NULL)
+        return a != NULL ? a : b;
+    if (b->when_ms < a->when_ms) {
+        t = a;
+        a = b;
+        b = t;
+    }
+    b->prev = a;
+    b->next = a->child;
+    if (a->child != NULL)
+        a->child->prev = b;
+    a->child = b;
+    return a;
 }
 
-/* heap_up - move slot i toward the root while it is earlier */
-static void heap_up(mv_loop *l, size_t i)
+/* merge_pairs - one heap of a list of siblings, by the two passes that
+ * give the pairing heap its O(log n) amortized removal: meld them in
+ * pairs left to right, then the pairs right to left. Iterative, so that a
+ * long list (many timers armed before the first one fires) costs no stack. */
+static mv_timer *merge_pairs(mv_timer *first)
 {
-    while (i > 1 && l->heap[i]->when_ms < l->heap[i / 2]->when_ms) {
-        heap_swap(l, i, i / 2);
-        i /= 2;
-    }
-}
+    mv_timer *pairs = NULL, *root = NULL;
 
-/* heap_down - move slot i toward the leaves while a child is earlier */
-static void heap_down(mv_loop *l, size_t i)
-{
-    for (;;) {
-        size_t c = i * 2;
+    while (first != NULL) {
+        mv_timer *a = first, *b = a->next;
 
-        if (c > l->hlen)
-            return;
-        if (c + 1 <= l->hlen && l->heap[c + 1]->when_ms < l->heap[c]->when_ms)
-            c++;
-        if (l->heap[i]->when_ms <= l->heap[c]->when_ms)
-            return;
-        heap_swap(l, i, c);
-        i = c;
+        first = b != NULL ? b->next : NULL;
+        a->next = a->prev = NULL;
+        if (b != NULL)
+            b->next = b->prev = NULL;
+        a = meld(a, b);
+        a->next = pairs;        /* the pairs, last first */
+        pairs = a;
     }
+    while (pairs != NULL) {
+        mv_timer *p = pairs;
+
+        pairs = p->next;
+        p->next = NULL;
+        root = meld(p, root);
+    }
+    return root;
 }
 
 /* mv_timer_stop - disarm t; harmless when not armed */
 void mv_timer_stop(mv_loop *l, mv_timer *t)
 {
-    size_t i = t->heap_index;
+    mv_timer *sub;
 
-    if (i == 0)
+    if (!t->armed)
         return;
-    t->heap_index = 0;
-    if (i != l->hlen) {
-        mv_timer *m = l->heap[l->hlen--];
-
-        /* the last timer fills the hole, then finds its place */
-        l->heap[i] = m;
-        m->heap_index = i;
-        heap_up(l, i);
-        heap_down(l, m->heap_index);
+    t->armed = false;
+    sub = merge_pairs(t->child);
+    if (t == l->timers) {
+        l->timers = sub;
     } else {
-        l->hlen--;
+        /* unlink t from its siblings; prev is the parent for a first child */
+        if (t->prev->child == t)
+            t->prev->child = t->next;
+        else
+            t->prev->next = t->next;
+        if (t->next != NULL)
+            t->next->prev = t->prev;
+        l->timers = meld(l->timers, sub);
     }
+    t->child = t->next = t->prev = NULL;
 }
 
-/* mv_timer_start - (re)arm t to fire once after ms; -1 ENOMEM */
-int mv_timer_start(mv_loop *l, mv_timer *t, uint64_t ms, mv_timer_fn fn, void *arg)
+/* mv_timer_start - (re)arm t to fire once after ms; the node is t itself,
+ * so arming allocates nothing and cannot fail */
+void mv_timer_start(mv_loop *l, mv_timer *t, uint64_t ms, mv_timer_fn fn, void *arg)
 {
     mv_timer_stop(l, t);
-    if (l->hlen + 1 >= l->hcap) {
-        size_t ncap = l->hcap ? l->hcap * 2 : 64;
-        mv_timer **h = realloc(l->heap, ncap * sizeof(*h));
-
-        if (h == NULL)
-            return -1;
-        l->heap = h;
-        l->hcap = ncap;
-    }
     t->when_ms = mv_loop_now() + ms;
     t->fn = fn;
     t->arg = arg;
-    l->heap[++l->hlen] = t;
-    t->heap_index = l->hlen;
-    heap_up(l, l->hlen);
-    return 0;
+    t->child = t->next = t->prev = NULL;
+    t->armed = true;
+    l->timers = meld(l->timers, t);
 }
 
 /* mv_timer_armed - is t waiting to fire? */
 bool mv_timer_armed(const mv_timer *t)
 {
-    return t->heap_index != 0;
+    return t->armed;
 }
 
 /* run_timers - fire every timer that is due */
@@ -308,8 +315,8 @@ static void run_timers(mv_loop *l)
 {
     uint64_t now = mv_loop_now();
 
-    while (l->hlen > 0 && l->heap[1]->when_ms <= now) {
-        mv_timer *t = l->heap[1];
+    while (l->timers != NULL && l->timers->when_ms <= now) {
+        mv_timer *t = l->timers;
 
         mv_timer_stop(l, t);
         t->fn(t->arg);  /* may re-arm t, or free it: not touched after */
@@ -321,10 +328,10 @@ static int wait_ms(const mv_loop *l, int max_ms)
 {
     uint64_t now, when;
 
-    if (l->hlen == 0)
+    if (l->timers == NULL)
         return max_ms;
     now = mv_loop_now();
-    when = l->heap[1]->when_ms;
+    when = l->timers->when_ms;
     if (when <= now)
         return 0;
     if (max_ms >= 0 && when - now > (uint64_t)max_ms)

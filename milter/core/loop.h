@@ -5,8 +5,9 @@
  * c-ares channel's sockets, every SMTP socket and every timer. Other
  * threads never touch those; they hand work over with mv_loop_post(),
  * which queues a task and wakes the loop (an eventfd). Built on epoll;
- * timers live in a binary heap on the monotonic clock, so thousands of
- * pending probes cost memory, not threads.
+ * timers live in a heap on the monotonic clock whose nodes are the timers
+ * themselves, so thousands of pending probes cost memory, not threads, and
+ * arming one cannot fail for want of memory.
  *
  * Callbacks run on the loop thread. A callback may add and remove any
  * watcher or timer, its own included: a watcher removed while events for
@@ -32,12 +33,15 @@ typedef void (*mv_io_fn)(void *arg, int fd, unsigned events);
 typedef void (*mv_timer_fn)(void *arg);
 typedef void (*mv_task_fn)(void *arg);
 
-/* A timer lives inside the caller's struct; zero-initialize it. */
-typedef struct {
+/* A timer lives inside the caller's struct; zero-initialize it. It is
+ * its own node in the loop's heap (the links below are the loop's), so
+ * arming it needs no memory and cannot fail. */
+typedef struct mv_timer {
     uint64_t when_ms;           /* monotonic deadline */
-    size_t heap_index;          /* 0: not armed */
     mv_timer_fn fn;
     void *arg;
+    struct mv_timer *child, *next, *prev;   /* pairing heap (loop.c) */
+    bool armed;
 } mv_timer;
 
 /* mv_loop_new - a loop; NULL with errno on failure */
@@ -64,8 +68,8 @@ int mv_loop_io_set(mv_loop *l, int fd, unsigned events, mv_io_fn fn, void *arg);
 /* mv_loop_io_del - stop watching fd (before closing it) */
 void mv_loop_io_del(mv_loop *l, int fd);
 
-/* mv_timer_start - (re)arm t to fire once after ms; -1 ENOMEM */
-int mv_timer_start(mv_loop *l, mv_timer *t, uint64_t ms, mv_timer_fn fn, void *arg);
+/* mv_timer_start - (re)arm t to fire once after ms; never fails */
+void mv_timer_start(mv_loop *l, mv_timer *t, uint64_t ms, mv_timer_fn fn, void *arg);
 
 /* mv_timer_stop - disarm t; harmless when not armed */
 void mv_timer_stop(mv_loop *l, mv_timer *t);

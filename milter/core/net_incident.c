@@ -147,8 +147,7 @@ static void on_summary(void *arg)
     if (!mv_period_quiet(&n->period))
         summary(n);
     mv_period_begin(&n->period, mv_loop_now());
-    if (mv_timer_start(n->loop, &n->summary, summary_ms(n), on_summary, n) < 0)
-        return;                 /* out of memory: no summaries until the next fault */
+    mv_timer_start(n->loop, &n->summary, summary_ms(n), on_summary, n);
 }
 
 /* net_fault_begins - one more fault; the summary's timer runs */
@@ -158,8 +157,7 @@ static void net_fault_begins(mv_net *n)
     if (mv_timer_armed(&n->summary))
         return;
     mv_period_begin(&n->period, mv_loop_now());
-    if (mv_timer_start(n->loop, &n->summary, summary_ms(n), on_summary, n) < 0)
-        return;                 /* out of memory: the fault goes without summaries */
+    mv_timer_start(n->loop, &n->summary, summary_ms(n), on_summary, n);
 }
 
 /* net_fault_ends - one fault fewer (the timer stops by itself) */

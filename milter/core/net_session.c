@@ -721,9 +721,8 @@ void mv_net_schedule_arrival(domain *d)
      * worth the name), so that the jobs of one burst -- a bulk group, the
      * Redis answers of one read -- share it instead of the first taking
      * it alone. */
-    if (!mv_timer_armed(&d->retry) &&
-        mv_timer_start(n->loop, &d->retry, d->active == 0 ? 0 : GATHER_MS, on_retry, d) < 0)
-        mv_net_schedule(d);
+    if (!mv_timer_armed(&d->retry))
+        mv_timer_start(n->loop, &d->retry, d->active == 0 ? 0 : GATHER_MS, on_retry, d);
 }
 
 /* mv_net_schedule - start what sessions the limits allow; wait for the rest */

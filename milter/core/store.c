@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <stdarg.h>
-#include <syslog.h>
 
 typedef struct {
     mv_store base;
@@ -106,21 +104,7 @@ mv_store *mv_store_open(const mv_settings *s, char *err, size_t errlen)
     return st;
 }
 
-/* mv_store_log - syslog, and warnings on stderr too */
-void mv_store_log(int priority, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    syslog(priority, "cache: %s", msg);
-    if (priority <= LOG_WARNING)
-        fprintf(stderr, "mailverify: cache: %s\n", msg);
-}
-
-/* mv_store_set_log - st's lines go to fn instead of mv_store_log */
+/* mv_store_set_log - st's lines go to fn; NULL: nowhere */
 void mv_store_set_log(mv_store *st, mv_store_log_fn fn, void *arg)
 {
     st->log = fn;

@@ -77,18 +77,13 @@ mv_redis *mv_store_redis_client(mv_store *st);
 void mv_store_redis_fill(mv_store *st, const void *key, size_t klen, const mv_cache_ttl *ttl,
                          const mv_redis_entry *en);
 
-/* mv_store_log - a line about the cache (priority: LOG_ERR, LOG_WARNING,
- * LOG_INFO) when no front end took them (mv_store_set_log): syslog, and
- * warnings to stderr too, where the command-line and FastCGI front ends'
- * syslog may go nowhere. */
-void mv_store_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* A store's own lines (Redis down, up again), priority as above. */
+/* A store's own lines (Redis down, up again); priority: syslog's LOG_ERR,
+ * LOG_WARNING, LOG_INFO. */
 typedef void (*mv_store_log_fn)(void *arg, int priority, const char *msg);
 
-/* mv_store_set_log - st's lines go to fn from now on, instead of
- * mv_store_log (NULL: back to it); before the store is started. A daemon
- * whose syslog already echoes to stderr gets each line once. */
+/* mv_store_set_log - st's lines go to fn from now on (NULL: nowhere, the
+ * default: the store never writes to stderr or syslog itself); before the
+ * store is started. */
 void mv_store_set_log(mv_store *st, mv_store_log_fn fn, void *arg);
 
 /* mv_store_free - close; NULL is fine */

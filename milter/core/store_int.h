@@ -31,7 +31,7 @@ typedef struct {
 /* Every store's struct begins with this. */
 struct mv_store {
     const mv_store_ops *ops;
-    mv_store_log_fn log;        /* mv_store_set_log; NULL: mv_store_log */
+    mv_store_log_fn log;        /* mv_store_set_log; NULL: silent */
     void *log_arg;
 };
 

@@ -43,17 +43,14 @@ typedef struct {
     uint64_t write_errors;      /* puts Redis refused or could not take */
 } redis_store;
 
-/* rlog - the client's state changes: to the front end's hook, else
- * mv_store_log (never both: a daemon echoing syslog to stderr would show
- * each line twice) */
+/* rlog - the client's state changes: to the front end's hook (set after
+ * open, so read at each line), or nowhere */
 static void rlog(void *arg, int priority, const char *msg)
 {
     redis_store *rs = arg;
 
     if (rs->base.log != NULL)
         rs->base.log(rs->base.log_arg, priority, msg);
-    else
-        mv_store_log(priority, "%s", msg);
 }
 
 /* rget - the first tier only; the engine asks Redis on the loop */

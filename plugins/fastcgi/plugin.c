@@ -46,6 +46,20 @@ static void rate_log(void *arg, const char *line)
     fprintf(stderr, "mailverify.fcgi: rate limits: %s\n", line);
 }
 
+/* engine_log - the engine's lines (the cache falling back, hosts failing)
+ * to the web server's error log, which has its own timestamps and levels
+ * (a CGI's stderr is logged at one level): the level is a word in the
+ * line. Routine lines (Redis connected) are left out: in CGI mode every
+ * request's process would say them again. */
+static void engine_log(void *arg, mv_event_level level, const char *line)
+{
+    (void)arg;
+    if (level == MV_EVENT_INFO)
+        return;
+    fprintf(stderr, "mailverify.fcgi: %s%s\n", level == MV_EVENT_ERROR ? "error: "
+            : level == MV_EVENT_WARNING ? "warning: " : "", line);
+}
+
 /* limits_new - the token buckets. A FastCGI worker keeps them in memory,
  * shared by its threads; a CGI process (the web server set
  * GATEWAY_INTERFACE, as fcgi_main.c tests) lives for one request, so its
@@ -77,7 +91,7 @@ bool mv_plugin_init(mv_plugin *p, mv_config *cfg)
 {
     memset(p, 0, sizeof(*p));
     p->cfg = mv_config_ref(cfg);
-    p->engine = mv_engine_new(cfg);
+    p->engine = mv_engine_new_opts(cfg, &(mv_engine_options){NULL, -1, engine_log, NULL});
     limits_new(p);
     p->metrics = mv_metrics_new();
     return p->engine && p->by_ip && p->by_key && p->metrics;

@@ -4,15 +4,22 @@
  * What a front end relies on: the reason that wins when several apply
  * (DESIGN.md order), the status each reason implies, the action the
  * built-in policy takes in each context, the canonical form on request,
- * a clear "not supported" for the network modes, and one engine shared
- * by many threads giving each the same answers it gives one.
+ * a clear "not supported" for the network modes, one engine shared by
+ * many threads giving each the same answers it gives one, and an engine
+ * that says what it has to say through the front end's log callback only,
+ * never on stderr.
  */
 #include "unit.h"
 
 #include "config.h"
 #include "engine.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static mv_config *cfg;
 static mv_engine *engine;
@@ -461,6 +468,89 @@ static void test_engine_owns_config(void **state)
     mv_diag_clear(&d);
 }
 
+/* -- the engine's log ---------------------------------------------------------- */
+
+typedef struct {
+    pthread_mutex_t mu;         /* the loop's thread may say something too */
+    int lines, warnings;
+    char first[MV_EVENT_LINE_MAX];
+} heard;
+
+static void hear(void *arg, mv_event_level level, const char *line)
+{
+    heard *h = arg;
+
+    pthread_mutex_lock(&h->mu);
+    if (h->lines++ == 0)
+        snprintf(h->first, sizeof(h->first), "%s", line);
+    h->warnings += level == MV_EVENT_WARNING;
+    assert_null(strchr(line, '\n'));
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* one_check - an engine on c with log fn (may be NULL), one DNS request
+ * (which opens the store), freed -- with fd 2 on a file: how many bytes
+ * reached it */
+static off_t one_check(mv_config *c, const char *dir, mv_event_fn fn, void *arg)
+{
+    mv_engine_options o = {"127.0.0.1:9", -1, fn, arg};
+    mv_request req = {"jane@example.com", 16, MV_CTX_FORM, MV_MODE_DNS, 300, 0, NULL, NULL};
+    char path[512];
+    struct stat st;
+    mv_verdict v;
+    mv_engine *e;
+    int saved, fd;
+
+    snprintf(path, sizeof(path), "%s/stderr", dir);
+    fflush(stderr);
+    assert_true((saved = dup(2)) >= 0);
+    assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    close(fd);
+    e = mv_engine_new_opts(c, &o);
+    assert_non_null(e);
+    assert_int_equal(mv_engine_check(e, &req, &v), MV_OK);
+    mv_engine_free(e);
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    assert_int_equal(stat(path, &st), 0);
+    unlink(path);
+    return st.st_size;
+}
+
+/* Issue 14: the library does not log by itself. A store that cannot be
+ * opened (an LMDB path under a regular file) is a warning, and it reaches
+ * the front end's callback, once, as one line without a newline -- and
+ * nothing reaches stderr, with a callback or without one (silence). */
+static void test_core_never_writes_stderr(void **state)
+{
+    char dir[] = "/tmp/mv-logXXXXXX", file[64], conf[512];
+    heard h = {PTHREAD_MUTEX_INITIALIZER, 0, 0, ""};
+    mv_diag d = {0};
+    mv_config *c;
+    int fd;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(file, sizeof(file), "%s/file", dir);
+    assert_true((fd = open(file, O_WRONLY | O_CREAT, 0600)) >= 0);
+    close(fd);
+    snprintf(conf, sizeof(conf), "dns = { timeout_ms = 200; tries = 1; };\n"
+             "cache = { store = \"lmdb\"; lmdb_path = \"%s/cache.mdb\"; };\n", file);
+    c = mv_config_load_text(conf, strlen(conf), "t.conf", NULL, 0, &d);
+    assert_non_null(c);
+    assert_int_equal(one_check(c, dir, hear, &h), 0);
+    assert_int_equal(h.warnings, 1);
+    assert_true(strncmp(h.first, "cache: ", 7) == 0);
+    assert_non_null(strstr(h.first, "using a memory cache in this process"));
+    assert_int_equal(one_check(c, dir, NULL, NULL), 0);
+    mv_config_unref(c);
+    mv_diag_clear(&d);
+    unlink(file);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_policy_from_config),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_engine_owns_config),
+        cmocka_unit_test(test_core_never_writes_stderr),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -241,6 +241,10 @@ class Shared(unittest.TestCase):
         self.assertEqual(v["reason"], "rejected_email", v)     # verified all the same
         self.assertIn("/etc/passwd/cache.mdb", p.stderr)
         self.assertIn("using a memory cache in this process", p.stderr)
+        # the CLI words the engine's line (issue 14): one line, its level a word
+        warn = [l for l in p.stderr.splitlines() if "cache.mdb" in l]
+        self.assertEqual(len(warn), 1, p.stderr)
+        self.assertTrue(warn[0].startswith("mailverify: warning: cache: "), warn[0])
         self.assertEqual(W.rcpts("users", "fallback@users.test"), 1)
         self.assertFalse(os.path.exists("/etc/passwd/cache.mdb"))
 
