@@ -74,7 +74,6 @@ void mv_redis_fifo_push(mv_redis *r, req *q)
     *(r->tail ? &r->tail->next : &r->head) = q;
     r->tail = q;
     r->st.pending++;
-    /* XXX: on ENOMEM there is no deadline; the next push tries again */
     if (!mv_timer_armed(&r->deadline_t))
         mv_timer_start(r->loop, &r->deadline_t, r->timeout_ms, on_deadline, r);
 }
@@ -140,7 +139,6 @@ static void retry_later(mv_redis *r)
 {
     if (r->state == ST_CLOSED)
         return;
-    /* XXX: on ENOMEM we stay down (calls answer unavailable) */
     mv_timer_start(r->loop, &r->retry_t, r->backoff_ms, on_retry, r);
     r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
 }
