@@ -69,10 +69,7 @@ static void on_deadline(void *arg);
 void mv_redis_fifo_push(mv_redis *r, req *q)
 {
     q->deadline = mv_loop_now() + r->timeout_ms;
-    q->next = NULL;
-    q->prev = r->tail;
-    *(r->tail ? &r->tail->next : &r->head) = q;
-    r->tail = q;
+    TAILQ_INSERT_TAIL(&r->fifo, q, link);
     r->st.pending++;
     if (!mv_timer_armed(&r->deadline_t))
         mv_timer_start(r->loop, &r->deadline_t, r->timeout_ms, on_deadline, r);
@@ -80,9 +77,7 @@ void mv_redis_fifo_push(mv_redis *r, req *q)
 
 void mv_redis_fifo_unlink(mv_redis *r, req *q)
 {
-    *(q->prev ? &q->prev->next : &r->head) = q->next;
-    *(q->next ? &q->next->prev : &r->tail) = q->prev;
-    q->prev = q->next = NULL;
+    TAILQ_REMOVE(&r->fifo, q, link);
     r->st.pending--;
 }
 
@@ -397,11 +392,12 @@ static void on_deadline(void *arg)
 {
     mv_redis *r = arg;
     uint64_t now = mv_loop_now();
+    req *oldest = TAILQ_FIRST(&r->fifo);
 
-    if (r->head == NULL)
+    if (oldest == NULL)
         return;
-    if (r->head->deadline > now) {
-        mv_timer_start(r->loop, &r->deadline_t, r->head->deadline - now, on_deadline, r);
+    if (oldest->deadline > now) {
+        mv_timer_start(r->loop, &r->deadline_t, oldest->deadline - now, on_deadline, r);
         return;
     }
     r->depth++;
@@ -506,6 +502,7 @@ mv_redis *mv_redis_new(mv_loop *loop, const mv_redis_params *p)
     if ((r = calloc(1, sizeof(*r))) == NULL)
         return NULL;
     r->loop = loop;
+    TAILQ_INIT(&r->fifo);
     r->fd = -1;
     r->state = ST_DOWN;
     r->backoff_ms = BACKOFF_MIN_MS;

@@ -12,6 +12,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <sys/queue.h>
 
 #define HDR_LEN 20              /* "MV" 1 cls stored_at(8, BE) probed_at(8, BE) */
 #define HDR_PROBED 12           /* offset of probed_at: the script's SETRANGE */
@@ -29,7 +30,7 @@ typedef enum { ST_DOWN, ST_CONNECTING, ST_READY, ST_CLOSED } conn_state;
 typedef enum { OP_HELLO, OP_GET, OP_PUT, OP_DEL, OP_INCR, OP_SCAN, OP_UNLINK } op_kind;
 
 typedef struct req {
-    struct req *prev, *next;    /* the FIFO of outstanding commands */
+    TAILQ_ENTRY(req) link;      /* the FIFO of outstanding commands */
     mv_redis *r;
     uint64_t deadline;
     op_kind op;
@@ -66,7 +67,7 @@ struct mv_redis {
     uint64_t sent_conn, parsed_conn;    /* commands and top-level replies on this connection */
     redisReplyObjectFunctions fns;
     redisReplyObjectFunctions *dflt;
-    req *head, *tail;
+    TAILQ_HEAD(, req) fifo;
     int depth;                  /* inside our own handlers: free later */
     bool freeing, logged_down;
     char sha[SCRIPTS][41];
