@@ -60,13 +60,13 @@ static mv_store *open_store(const mv_settings *s)
     char err[300];
     mv_store *st;
 
-    if (strcmp(s->cache_store, "memory") == 0) {
+    if (s->cache_store == MV_STORE_MEMORY) {
         fputs("mailverify cache: cache.store is \"memory\": the cache lives inside each process "
               "(mailverifyd, mailverify.fcgi, bulk runs); there is nothing to inspect from "
               "outside. Set cache.store = \"lmdb\" to share one cache.\n", stderr);
         return NULL;
     }
-    if (strcmp(s->cache_store, "lmdb") == 0 && access(s->cache_lmdb_path, F_OK) != 0) {
+    if (s->cache_store == MV_STORE_LMDB && access(s->cache_lmdb_path, F_OK) != 0) {
         fprintf(stderr, "mailverify cache: no cache file at %s (nothing cached yet, or "
                 "cache.lmdb_path differs from the daemon's)\n", s->cache_lmdb_path);
         return NULL;
@@ -211,7 +211,7 @@ static int run(const char *sub, const char *arg, const char *config, bool json)
 
     if ((cfg = cli_load_config(config, true)) == NULL)
         return EX_CONFIG;
-    if (strcmp(mv_config_settings(cfg)->cache_store, "redis") == 0) {
+    if (mv_config_settings(cfg)->cache_store == MV_STORE_REDIS) {
         rc = cli_cache_redis(mv_config_settings(cfg), sub, arg, json);
         mv_config_unref(cfg);
         return rc;

@@ -263,21 +263,6 @@ static void *reloader(void *arg)
     return NULL;
 }
 
-/* facility - a syslog facility by name */
-static int facility(const char *name)
-{
-    static const struct { const char *n; int f; } t[] = {
-        {"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
-        {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
-        {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
-    };
-
-    for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++)
-        if (strcmp(t[i].n, name) == 0)
-            return t[i].f;
-    return LOG_MAIL;
-}
-
 /* write_pidfile - our pid, for init scripts */
 static bool write_pidfile(const char *path)
 {
@@ -338,10 +323,11 @@ static void share_dha(mvd *d)
 {
     const mv_settings *s = mv_config_settings(d->cfg);
 
-    if (strcmp(s->cache_store, "memory") == 0 || s->milter_dha_limit == 0)
+    if (s->cache_store == MV_STORE_MEMORY || s->milter_dha_limit == 0)
         return;
     mv_dha_share(d->dha, dha_counter, d->engine);
-    mvd_log(LOG_INFO, "harvest budgets are kept in the shared cache (%s)", s->cache_store);
+    mvd_log(LOG_INFO, "harvest budgets are kept in the shared cache (%s)",
+            mv_store_type_name(s->cache_store));
 }
 
 /* start - everything before smfi_main; an exit status, 0 to run */
@@ -419,7 +405,7 @@ int main(int argc, char **argv)
         return 0;
     }
     openlog("mailverifyd", LOG_PID | (o.debug || mv_config_settings(d.cfg)->milter_log_stderr ? LOG_PERROR : 0),
-            facility(mv_config_settings(d.cfg)->milter_syslog_facility));
+            mv_config_settings(d.cfg)->milter_syslog_facility);
     pthread_mutex_init(&d.mu, NULL);
     d.dry_run = o.dry_run;
     d.engine = mv_engine_new_opts(d.cfg, &(mv_engine_options){NULL, -1, event_line, NULL});

@@ -175,7 +175,7 @@ static sfsistat act(SMFICTX *ctx, conn *c, const mv_verdict *v, bool sender)
     case MV_ACT_TEMPFAIL:
         return refuse(ctx, v, sender);
     case MV_ACT_REVIEW:
-        if (strcmp(mv_config_settings(c->cfg)->milter_review, "quarantine") == 0) {
+        if (mv_config_settings(c->cfg)->milter_review == MV_REVIEW_QUARANTINE) {
             char addr[300];
 
             ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);

@@ -32,19 +32,54 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 
 #define OFF(f) offsetof(mv_settings, f)
-#define GROUP(p) {p, KT_GROUP, 0, 0, 0, NULL, NULL}
-#define BOOLK(p, f, d) {p, KT_BOOL, OFF(f), 0, 1, d, NULL}
-#define INTK(p, f, lo, hi, d) {p, KT_INT, OFF(f), lo, hi, d, NULL}
-#define STRK(p, f, lo, hi, d) {p, KT_STR, OFF(f), lo, hi, d, NULL}
-#define ENUMK(p, f, d, c) {p, KT_STR, OFF(f), 1, 32, d, c}
-#define LISTK(p) {p, KT_STRLIST, 0, 0, 255, NULL, NULL}
+#define GROUP(p) {p, KT_GROUP, 0, 0, 0, NULL, NULL, NULL}
+#define BOOLK(p, f, d) {p, KT_BOOL, OFF(f), 0, 1, d, NULL, NULL}
+#define INTK(p, f, lo, hi, d) {p, KT_INT, OFF(f), lo, hi, d, NULL, NULL}
+#define STRK(p, f, lo, hi, d) {p, KT_STR, OFF(f), lo, hi, d, NULL, NULL}
+#define ENUMK(p, f, d, c) {p, KT_STR, OFF(f), 1, 32, d, c, NULL}
+#define CODEK(p, f, d, names) {p, KT_ENUM, OFF(f), 0, 0, d, NULL, names}
+#define LISTK(p) {p, KT_STRLIST, 0, 0, 255, NULL, NULL, NULL}
 #define LISTFILE(name, f) STRK("lists." name, f, 1, 4096, "builtin")
 #define CONTEXT(c, i, dmode, dms) \
     GROUP("context." c), \
-    ENUMK("context." c ".mode", context[i].mode, dmode, "offline|dns|smtp"), \
+    CODEK("context." c ".mode", context[i].mode, dmode, mode_names), \
     INTK("context." c ".deadline_ms", context[i].deadline_ms, 100, 600000, dms)
+
+/* The names of the enumerated keys and their codes (config.h). */
+static const enum_name mode_names[] = {
+    {"offline", MV_MODE_OFFLINE}, {"dns", MV_MODE_DNS}, {"smtp", MV_MODE_SMTP}, {NULL, 0},
+};
+static const enum_name tls_names[] = {
+    {"off", MV_SMTP_TLS_OFF}, {"opportunistic", MV_SMTP_TLS_OPPORTUNISTIC},
+    {"required", MV_SMTP_TLS_REQUIRED}, {NULL, 0},
+};
+static const enum_name store_names[] = {
+    {"memory", MV_STORE_MEMORY}, {"lmdb", MV_STORE_LMDB}, {"redis", MV_STORE_REDIS}, {NULL, 0},
+};
+static const enum_name review_names[] = {
+    {"quarantine", MV_REVIEW_QUARANTINE}, {"header", MV_REVIEW_HEADER}, {NULL, 0},
+};
+static const enum_name facility_names[] = {
+    {"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+    {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0},
+};
+static const enum_name on_block_names[] = {
+    {"page", MV_ON_BLOCK_PAGE}, {"redirect", MV_ON_BLOCK_REDIRECT}, {NULL, 0},
+};
+
+/* The loader stores a code through an int pointer: each coded field must
+ * be int-sized (an enum of small codes is, with GCC and Clang). */
+#define INT_SIZED(f) _Static_assert(sizeof(((mv_settings *)0)->f) == sizeof(int), #f " is not an int")
+INT_SIZED(context[0].mode);
+INT_SIZED(smtp_tls);
+INT_SIZED(cache_store);
+INT_SIZED(milter_review);
+INT_SIZED(milter_syslog_facility);
+INT_SIZED(fcgi_on_block);
 
 /* The key table: every key a config file may set, and its default. */
 static const key keys[] = {
@@ -60,8 +95,8 @@ static const key keys[] = {
     BOOLK("typo.enabled", typo_enabled, "true"),
     GROUP("replies"),
     STRK("replies.table", replies_table, 0, 4096, "builtin"),
-    {"replies.rules", KT_RULES, 0, 0, 0, NULL, NULL},
-    {"replies.profiles", KT_RULES, 0, 0, 0, NULL, NULL},
+    {"replies.rules", KT_RULES, 0, 0, 0, NULL, NULL, NULL},
+    {"replies.profiles", KT_RULES, 0, 0, 0, NULL, NULL, NULL},
     GROUP("dns"),
     STRK("dns.servers", dns_servers, 0, 1024, ""),
     INTK("dns.timeout_ms", dns_timeout_ms, 100, 60000, "2000"),
@@ -73,7 +108,7 @@ static const key keys[] = {
     STRK("smtp.mail_from", smtp_mail_from, 0, 254, ""),
     STRK("smtp.fallback_from", smtp_fallback_from, 0, 254, ""),
     INTK("smtp.port", smtp_port, 1, 65535, "25"),
-    ENUMK("smtp.tls", smtp_tls, "opportunistic", "off|opportunistic|required"),
+    CODEK("smtp.tls", smtp_tls, "opportunistic", tls_names),
     LISTK("smtp.tls_required_domains"),
     INTK("smtp.connect_timeout_ms", smtp_connect_timeout_ms, 100, 120000, "5000"),
     INTK("smtp.reply_timeout_ms", smtp_reply_timeout_ms, 100, 300000, "10000"),
@@ -95,7 +130,7 @@ static const key keys[] = {
     INTK("cache.negative_expire_s", cache_negative_expire_s, 1, 31536000, "259200"),
     INTK("cache.negative_refresh_s", cache_negative_refresh_s, 0, 31536000, "10800"),
     INTK("cache.temporary_expire_s", cache_temporary_expire_s, 1, 86400, "300"),
-    ENUMK("cache.store", cache_store, "memory", "memory|lmdb|redis"),
+    CODEK("cache.store", cache_store, "memory", store_names),
     STRK("cache.lmdb_path", cache_lmdb_path, 1, 1024, "/var/lib/mailverify/cache.mdb"),
     INTK("cache.lmdb_size_mb", cache_lmdb_size_mb, 1, 1048576, "256"),
     STRK("cache.redis_server", cache_redis_server, 1, 1024, "127.0.0.1:6379"),
@@ -123,7 +158,7 @@ static const key keys[] = {
     STRK("milter.pidfile", milter_pidfile, 0, 1024, ""),
     STRK("milter.control_socket", milter_control_socket, 0, 107, "/run/mailverifyd/control.sock"),
     STRK("milter.header", milter_header, 1, 64, "X-Mailverify"),
-    ENUMK("milter.review", milter_review, "quarantine", "quarantine|header"),
+    CODEK("milter.review", milter_review, "quarantine", review_names),
     BOOLK("milter.dry_run", milter_dry_run, "false"),
     BOOLK("milter.skip_authenticated", milter_skip_authenticated, "true"),
     BOOLK("milter.skip_null_sender", milter_skip_null_sender, "true"),
@@ -133,8 +168,7 @@ static const key keys[] = {
     INTK("milter.dha_limit", milter_dha_limit, 0, 100000, "20"),
     INTK("milter.dha_window_s", milter_dha_window_s, 1, 86400, "300"),
     INTK("milter.ipv6_prefix", milter_ipv6_prefix, 1, 128, "64"),
-    ENUMK("milter.syslog_facility", milter_syslog_facility, "mail",
-          "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"),
+    CODEK("milter.syslog_facility", milter_syslog_facility, "mail", facility_names),
     BOOLK("milter.log_stderr", milter_log_stderr, "false"),
     GROUP("fastcgi"),
     STRK("fastcgi.socket", fcgi_socket, 0, 1024, ":9000"),
@@ -151,7 +185,7 @@ static const key keys[] = {
     STRK("fastcgi.rate_state", fcgi_rate_state, 0, 1024, "/var/lib/mailverify/ratelimit"),
     STRK("fastcgi.pass_through", fcgi_pass_through, 0, 1024, ""),
     LISTK("fastcgi.pass_fields"),
-    ENUMK("fastcgi.on_block", fcgi_on_block, "page", "page|redirect"),
+    CODEK("fastcgi.on_block", fcgi_on_block, "page", on_block_names),
     STRK("fastcgi.block_page", fcgi_block_page, 0, 1024, ""),
     STRK("fastcgi.block_redirect", fcgi_block_redirect, 0, 1024, ""),
     STRK("fastcgi.warn_field", fcgi_warn_field, 0, 64, "mailverify"),
@@ -166,8 +200,8 @@ static const key keys[] = {
     INTK("webhook.retry_base_ms", webhook_retry_base_ms, 10, 3600000, "1000"),
     INTK("webhook.max_queue", webhook_max_queue, 1, 1000000, "10000"),
     GROUP("policy"),
-    {"canonical", KT_RULES, 0, 0, 0, NULL, NULL},
-    {"domains", KT_RULES, 0, 0, 0, NULL, NULL},
+    {"canonical", KT_RULES, 0, 0, 0, NULL, NULL, NULL},
+    {"domains", KT_RULES, 0, 0, 0, NULL, NULL, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(*keys))
 
@@ -220,7 +254,8 @@ const char *mv_config_want_name(ktype t)
     case KT_GROUP: return "a group { }";
     case KT_BOOL: return "true or false";
     case KT_INT: return "an integer";
-    case KT_STR: return "a string";
+    case KT_STR:
+    case KT_ENUM: return "a string";
     case KT_STRLIST: return "an array of strings [ \"...\" ]";
     case KT_RULES: return "a list of groups ( { ... } )";
     }
@@ -236,7 +271,8 @@ bool mv_config_type_ok(ktype t, const config_setting_t *s)
     case KT_GROUP: return st == CONFIG_TYPE_GROUP;
     case KT_BOOL: return st == CONFIG_TYPE_BOOL;
     case KT_INT: return st == CONFIG_TYPE_INT || st == CONFIG_TYPE_INT64;
-    case KT_STR: return st == CONFIG_TYPE_STRING;
+    case KT_STR:
+    case KT_ENUM: return st == CONFIG_TYPE_STRING;
     case KT_STRLIST:
         if (st != CONFIG_TYPE_ARRAY && st != CONFIG_TYPE_LIST)
             return false;
@@ -333,6 +369,26 @@ static bool set_str(char **slot, const char *v)
     return true;
 }
 
+/* enum_code - the code of a name in an enumerated key's table */
+static bool enum_code(const enum_name *t, const char *name, int *code)
+{
+    for (; t->name != NULL; t++)
+        if (strcmp(t->name, name) == 0) {
+            *code = t->code;
+            return true;
+        }
+    return false;
+}
+
+/* enum_name_of - the name of a code, for --print and messages */
+static const char *enum_name_of(const enum_name *t, int code)
+{
+    for (; t->name != NULL; t++)
+        if (t->code == code)
+            return t->name;
+    return "?";
+}
+
 /* set_default - one key's default into the settings */
 static bool set_default(mv_settings *s, const key *k)
 {
@@ -342,6 +398,7 @@ static bool set_default(mv_settings *s, const key *k)
     case KT_BOOL: *(bool *)p = strcmp(k->def, "true") == 0; return true;
     case KT_INT: *(long long *)p = strtoll(k->def, NULL, 10); return true;
     case KT_STR: return set_str((char **)p, k->def);
+    case KT_ENUM: return enum_code(k->names, k->def, (int *)p);    /* a typo in keys[] */
     default: return true;
     }
 }
@@ -360,6 +417,29 @@ static bool in_choices(const char *choices, const char *v)
         c += len + (bar != NULL);
     }
     return false;
+}
+
+/* apply_enum - phase 3 for an enumerated key: the name becomes its code
+ * here, once; a wrong name gets every valid one, and the closest when it
+ * looks like a typo of it */
+static void apply_enum(loader *L, const config_setting_t *s, const key *k, const char *path)
+{
+    const char *v = config_setting_get_string(s), *cands[32], *best;
+    char list[512];
+    size_t n = 0, len = 0;
+
+    if (enum_code(k->names, v, (int *)((char *)&L->cfg->s + k->off)))
+        return;
+    list[0] = '\0';
+    for (; k->names[n].name != NULL && n < sizeof(cands) / sizeof(*cands); n++) {
+        cands[n] = k->names[n].name;
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", n ? ", " : "", cands[n]);
+        if (len >= sizeof(list))
+            len = sizeof(list) - 1;     /* cut short; the tables are far smaller */
+    }
+    best = mv_config_did_you_mean(v, cands, n);
+    mv_config_error(L, s, "'%s' is \"%s\"; it must be one of: %s%s%s%s", path, v, list,
+                 best ? " (did you mean \"" : "", best ? best : "", best ? "\"?)" : "");
 }
 
 /* apply_scalar - phase 3 for one table key with the right type */
@@ -387,6 +467,8 @@ static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
             mv_config_error(L, s, "'%s' must be %lld to %lld characters long", path, k->min, k->max);
         else if (!set_str((char **)p, v))
             mv_config_error(L, s, "out of memory");
+    } else if (k->type == KT_ENUM) {
+        apply_enum(L, s, k, path);
     }
 }
 
@@ -702,12 +784,12 @@ static void check_meaning(loader *L, config_t *lc)
     if (s->webhook_url[0] != '\0' && !url_ok(s->webhook_url))
         mv_config_error(L, config_lookup(lc, "webhook.url"), "'webhook.url' \"%s\" must be an http:// or "
               "https:// URL with a host", mv_redact_url(s->webhook_url, masked, sizeof(masked)));
-    if (strcmp(s->cache_store, "lmdb") == 0)
+    if (s->cache_store == MV_STORE_LMDB)
         check_lmdb_dir(L, lc, s->cache_lmdb_path);
     if (!mv_store_built(s->cache_store))
         mv_config_error(L, config_lookup(lc, "cache.store"), "'cache.store' \"%s\" is not built yet in "
-              "this mailverify; use \"memory\" or \"lmdb\"", s->cache_store);
-    else if (strcmp(s->cache_store, "redis") == 0)
+              "this mailverify; use \"memory\" or \"lmdb\"", mv_store_type_name(s->cache_store));
+    else if (s->cache_store == MV_STORE_REDIS)
         check_redis(L, lc, s);
 }
 
@@ -844,6 +926,7 @@ const mv_lists *mv_config_lists(const mv_config *cfg) { return cfg->lists; }
 const mv_typo *mv_config_typo(const mv_config *cfg) { return cfg->typo; }
 const mv_canon *mv_config_canon(const mv_config *cfg) { return cfg->canon; }
 const char *mv_config_source(const mv_config *cfg) { return cfg->source; }
+const char *mv_store_type_name(mv_store_type t) { return enum_name_of(store_names, (int)t); }
 const mv_strset *mv_config_tls_required(const mv_config *cfg) { return cfg->tls_required; }
 
 /* mv_config_rules - the admin's reply rules and the table; either may be NULL */
@@ -896,6 +979,8 @@ static void dump_key(const mv_config *cfg, const key *k, mv_buf *out)
                       mv_redact_url(*(char *const *)p, masked, sizeof(masked)));
     else if (k->type == KT_STR)
         mv_buf_printf(out, "%s = \"%s\"\n", k->path, *(char *const *)p);
+    else if (k->type == KT_ENUM)
+        mv_buf_printf(out, "%s = \"%s\"\n", k->path, enum_name_of(k->names, *(const int *)p));
 }
 
 /* mv_config_dump - every effective setting, in libconfig syntax */

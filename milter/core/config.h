@@ -26,9 +26,24 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+/* The codes of the enumerated keys: the loader turns each name into its
+ * code once, so that nothing compares the names again at run time (the
+ * names are in config.c's tables; config-test --print prints them). */
+typedef enum {
+    MV_MODE_OFFLINE,            /* syntax, lists, typo: no network */
+    MV_MODE_DNS,                /* + MX lookup */
+    MV_MODE_SMTP,               /* + SMTP RCPT probe */
+    MV_MODE_CONTEXT,            /* a request: whatever its context's config says */
+} mv_mode;
+
+typedef enum { MV_STORE_MEMORY, MV_STORE_LMDB, MV_STORE_REDIS } mv_store_type;
+typedef enum { MV_SMTP_TLS_OFF, MV_SMTP_TLS_OPPORTUNISTIC, MV_SMTP_TLS_REQUIRED } mv_smtp_tls;
+typedef enum { MV_REVIEW_QUARANTINE, MV_REVIEW_HEADER } mv_review_mode;
+typedef enum { MV_ON_BLOCK_PAGE, MV_ON_BLOCK_REDIRECT } mv_on_block;
+
 /* Plain settings, filled from the key table (config.c). */
 typedef struct {
-    char *mode;                 /* "offline", "dns" or "smtp" */
+    mv_mode mode;               /* offline, dns or smtp; never MV_MODE_CONTEXT */
     long long deadline_ms;
 } mv_context_settings;
 
@@ -47,7 +62,7 @@ typedef struct {
     char *smtp_mail_from;       /* "" : the null sender */
     char *smtp_fallback_from;
     long long smtp_port;
-    char *smtp_tls;             /* off, opportunistic, required */
+    mv_smtp_tls smtp_tls;
     long long smtp_connect_timeout_ms, smtp_reply_timeout_ms;
     bool smtp_catch_all_check, smtp_allow_private_targets;
     long long smtp_max_rcpt, smtp_domain_sessions, smtp_host_sessions, smtp_host_rate;
@@ -56,7 +71,7 @@ typedef struct {
     long long cache_positive_expire_s, cache_positive_refresh_s;
     long long cache_negative_expire_s, cache_negative_refresh_s;
     long long cache_temporary_expire_s;
-    char *cache_store;          /* memory, lmdb, redis */
+    mv_store_type cache_store;
     char *cache_lmdb_path;
     long long cache_lmdb_size_mb;       /* the map's size: the file's bound */
     char *cache_redis_server;   /* "host:port" or "unix:/path" */
@@ -69,7 +84,9 @@ typedef struct {
     /* mailverifyd */
     char *milter_socket, *milter_socket_mode, *milter_socket_group;
     char *milter_user, *milter_group, *milter_pidfile, *milter_control_socket;
-    char *milter_header, *milter_review, *milter_syslog_facility;
+    char *milter_header;
+    mv_review_mode milter_review;
+    int milter_syslog_facility;         /* LOG_MAIL, LOG_LOCAL0 ... (syslog.h) */
     bool milter_dry_run, milter_skip_authenticated, milter_skip_null_sender;
     bool milter_check_senders, milter_check_recipients, milter_log_stderr;
     long long milter_dha_limit, milter_dha_window_s;
@@ -84,7 +101,8 @@ typedef struct {
     long long fcgi_read_timeout_ms;     /* reading a request's params and body */
     char *fcgi_mount;           /* the endpoints' URL prefix ("": /verify at the root) */
     char *fcgi_rate_state;      /* CGI mode: the shared token buckets ("" = none) */
-    char *fcgi_pass_through, *fcgi_on_block, *fcgi_block_page, *fcgi_block_redirect;
+    char *fcgi_pass_through, *fcgi_block_page, *fcgi_block_redirect;
+    mv_on_block fcgi_on_block;
     char *fcgi_warn_field;
     /* webhooks */
     char *webhook_url, *webhook_secret;
@@ -146,6 +164,9 @@ bool mv_config_trusted(const mv_config *cfg, const struct sockaddr *sa);
 
 /* mv_config_source - the file it came from, or "(built-in)" */
 const char *mv_config_source(const mv_config *cfg);
+
+/* mv_store_type_name - cache.store's name for a code ("memory" ...) */
+const char *mv_store_type_name(mv_store_type t);
 
 /* mv_config_dump - every effective setting, in libconfig syntax */
 void mv_config_dump(const mv_config *cfg, mv_buf *out);

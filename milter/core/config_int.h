@@ -46,7 +46,14 @@ struct mv_config {
     size_t ndomains;
 };
 
-typedef enum { KT_GROUP, KT_BOOL, KT_INT, KT_STR, KT_STRLIST, KT_RULES } ktype;
+typedef enum { KT_GROUP, KT_BOOL, KT_INT, KT_STR, KT_STRLIST, KT_RULES, KT_ENUM } ktype;
+
+/* One name of an enumerated key and its code; a table ends with a NULL
+ * name. The setting holds the code, an int-sized enum (config.c checks). */
+typedef struct {
+    const char *name;
+    int code;
+} enum_name;
 
 typedef struct {
     const char *path;
@@ -55,6 +62,7 @@ typedef struct {
     long long min, max;         /* ints: bounds; strings: length bounds */
     const char *def;            /* default, as text */
     const char *choices;        /* strings: "a|b|c", or NULL for any */
+    const enum_name *names;     /* KT_ENUM: the names and their codes */
 } key;
 
 typedef struct {

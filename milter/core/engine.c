@@ -186,13 +186,9 @@ static mv_config *cfg_of(const mv_engine *e, const mv_request *req)
 /* mode_of - the request's mode, the context's when it says so */
 static mv_mode mode_of(const mv_engine *e, const mv_request *req)
 {
-    const char *m;
-
     if (req->mode != MV_MODE_CONTEXT)
         return req->mode;
-    m = mv_config_settings(cfg_of(e, req))->context[req->context].mode;
-    return strcmp(m, "smtp") == 0 ? MV_MODE_SMTP : strcmp(m, "dns") == 0 ? MV_MODE_DNS
-                                                                         : MV_MODE_OFFLINE;
+    return mv_config_settings(cfg_of(e, req))->context[req->context].mode;
 }
 
 /* needs_net - does this verdict go on to DNS/SMTP? */

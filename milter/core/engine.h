@@ -32,12 +32,7 @@ typedef enum {
     MV_ENETSTART,               /* the network half could not start */
 } mv_call;
 
-typedef enum {
-    MV_MODE_OFFLINE,            /* syntax, lists, typo: no network */
-    MV_MODE_DNS,                /* + MX lookup */
-    MV_MODE_SMTP,               /* + SMTP RCPT probe */
-    MV_MODE_CONTEXT,            /* whatever the context's config says */
-} mv_mode;
+/* mv_mode (config.h): a request's mode; context[].mode holds one too */
 
 enum {
     MV_REQ_CANONICAL = 1 << 0,  /* fill in the canonical form */

@@ -547,7 +547,7 @@ long long mv_engine_counter(mv_engine *e, const char *key, unsigned delta, unsig
     size_t kl = strlen(key);
 
     if (kl == 0 || kl > MV_CACHE_KEY_MAX || window_s == 0 ||
-        strcmp(mv_config_settings(e->cfg)->cache_store, "memory") == 0 || !mv_engine_ensure_started(e) ||
+        mv_config_settings(e->cfg)->cache_store == MV_STORE_MEMORY || !mv_engine_ensure_started(e) ||
         e->store == NULL || mv_loop_in_thread(e->loop))
         return -1;
     if (strcmp(mv_store_kind(e->store), "redis") == 0)    /* its client is the loop's */

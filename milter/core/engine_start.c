@@ -82,10 +82,14 @@ static void fallback_from(mv_engine *e)
 }
 
 /* tls_mode - the smtp.tls setting as the probe's enum */
-static mv_tls_mode tls_mode(const char *s)
+static mv_tls_mode tls_mode(mv_smtp_tls t)
 {
-    return strcmp(s, "off") == 0 ? MV_TLS_OFF : strcmp(s, "required") == 0 ? MV_TLS_REQUIRED
-                                                                          : MV_TLS_OPPORTUNISTIC;
+    switch (t) {
+    case MV_SMTP_TLS_OFF: return MV_TLS_OFF;
+    case MV_SMTP_TLS_REQUIRED: return MV_TLS_REQUIRED;
+    case MV_SMTP_TLS_OPPORTUNISTIC: break;
+    }
+    return MV_TLS_OPPORTUNISTIC;
 }
 
 /* net_params - the scheduler's settings from the config */
@@ -222,7 +226,7 @@ static bool open_store(mv_engine *e, const mv_settings *s)
             mv_store_set_log(e->store, store_line, e);
         return true;
     }
-    if (strcmp(s->cache_store, "lmdb") != 0) {
+    if (s->cache_store != MV_STORE_LMDB) {
         snprintf(e->error, sizeof(e->error), "%s", why);
         return false;
     }

@@ -75,13 +75,13 @@ mv_store *mv_store_memory_new(size_t max_entries, size_t max_bytes)
 }
 
 /* mv_store_built - is this cache.store kind compiled in? */
-bool mv_store_built(const char *kind)
+bool mv_store_built(mv_store_type kind)
 {
 #ifdef MV_HAVE_HIREDIS
-    if (strcmp(kind, "redis") == 0)
+    if (kind == MV_STORE_REDIS)
         return true;            /* store_redis.c */
 #endif
-    return strcmp(kind, "memory") == 0 || strcmp(kind, "lmdb") == 0;
+    return kind == MV_STORE_MEMORY || kind == MV_STORE_LMDB;
 }
 
 /* mv_store_open - the store the settings choose; NULL with err */
@@ -90,12 +90,12 @@ mv_store *mv_store_open(const mv_settings *s, char *err, size_t errlen)
     mv_store *st = NULL;
 
     err[0] = '\0';
-    if (strcmp(s->cache_store, "lmdb") == 0)
+    if (s->cache_store == MV_STORE_LMDB)
         return mv_store_lmdb_open(s->cache_lmdb_path, (size_t)s->cache_lmdb_size_mb, err, errlen);
-    if (strcmp(s->cache_store, "redis") == 0 && mv_store_built("redis"))
+    if (s->cache_store == MV_STORE_REDIS && mv_store_built(MV_STORE_REDIS))
         return mv_store_redis_open(s, err, errlen);
-    if (strcmp(s->cache_store, "memory") != 0) {
-        snprintf(err, errlen, "cache.store \"%s\" is not built yet", s->cache_store);
+    if (s->cache_store != MV_STORE_MEMORY) {
+        snprintf(err, errlen, "cache.store \"%s\" is not built yet", mv_store_type_name(s->cache_store));
         return NULL;
     }
     if (s->cache_max_entries > 0 &&

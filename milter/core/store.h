@@ -45,7 +45,7 @@ typedef struct {
 } mv_store_stats;
 
 /* mv_store_built - is this cache.store kind compiled in? */
-bool mv_store_built(const char *kind);
+bool mv_store_built(mv_store_type kind);
 
 /* mv_store_open - the store the settings choose; NULL with err (memory with
  * cache.max_entries 0 is no cache: NULL and err "") */

@@ -196,8 +196,8 @@ mv_pass *mv_pass_new(mv_config *cfg, bool *failed)
     ps->http = http;
     ps->target = http ? t : t + 4;
     ps->page = read_page(s->fcgi_block_page);
-    ps->redirect = strcmp(s->fcgi_on_block, "redirect") == 0 && s->fcgi_block_redirect[0] != '\0';
-    if (strcmp(s->fcgi_on_block, "redirect") == 0 && !ps->redirect)
+    ps->redirect = s->fcgi_on_block == MV_ON_BLOCK_REDIRECT && s->fcgi_block_redirect[0] != '\0';
+    if (s->fcgi_on_block == MV_ON_BLOCK_REDIRECT && !ps->redirect)
         mv_pass_log("fastcgi.on_block is \"redirect\" but fastcgi.block_redirect is empty: a page instead");
     return ps;
 }

@@ -288,6 +288,22 @@ class ConfigTest(unittest.TestCase):
             self.assertIn(words, err)
         self.assertIn("5 errors", err)
 
+    def test_enum_value_did_you_mean(self):
+        # a mistyped value of an enumerated key: its line, the closest
+        # name, and every error of the file in the one run
+        path = self.write('cache = {\n  store = "lmbd";\n};\n'
+                          'smtp = { tls = "nope-not-a-mode"; };\n'
+                          'fastcgi = {\n  on_block = "redirct";\n};\n')
+        rc, out, err = run("config-test", path)
+        self.assertEqual(rc, 78)
+        self.assertIn('%s:2: \'cache.store\' is "lmbd"; it must be one of: memory, lmdb, redis '
+                      '(did you mean "lmdb"?)' % path, err)
+        self.assertIn("%s:4: 'smtp.tls' is \"nope-not-a-mode\"; it must be one of: off, "
+                      "opportunistic, required\n" % path, err)
+        self.assertIn('%s:6: ' % path, err)
+        self.assertIn('(did you mean "redirect"?)', err)
+        self.assertIn("3 errors", err)
+
     def test_syntax_error(self):
         path = self.write("typo = {\n  enabled = true;\n  = false;\n};\n")
         rc, _, err = run("config-test", path)

@@ -12,9 +12,11 @@
 
 #include "config.h"
 #include "engine.h"
+#include "store.h"
 
 #include <ftw.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 static char tmpdir[256];
@@ -540,6 +542,141 @@ static void test_several_errors(void **state)
     mv_diag_clear(&d);
 }
 
+/* -- enumerated keys: names become codes once, at load ---------------------- */
+
+typedef struct {
+    const char *key;            /* "context.form.mode" */
+    size_t off;                 /* its code in mv_settings (an int-sized enum) */
+    const char *names[11];      /* every valid name, NULL-terminated ... */
+    int codes[11];              /* ... and the code each one gives */
+    const char *typo, *meant;   /* a near miss and the name it suggests */
+} enum_case;
+
+#define CTX_MODE(c, x) \
+    {"context." c ".mode", offsetof(mv_settings, context[x].mode), {"offline", "dns", "smtp"}, \
+     {MV_MODE_OFFLINE, MV_MODE_DNS, MV_MODE_SMTP}, "dsn", "dns"}
+
+static const enum_case enum_cases[] = {
+    CTX_MODE("sender", MV_CTX_SENDER),
+    CTX_MODE("recipient", MV_CTX_RECIPIENT),
+    CTX_MODE("form", MV_CTX_FORM),
+    CTX_MODE("bulk", MV_CTX_BULK),
+    {"smtp.tls", offsetof(mv_settings, smtp_tls), {"off", "opportunistic", "required"},
+     {MV_SMTP_TLS_OFF, MV_SMTP_TLS_OPPORTUNISTIC, MV_SMTP_TLS_REQUIRED}, "opportunistc", "opportunistic"},
+    {"cache.store", offsetof(mv_settings, cache_store), {"memory", "lmdb", "redis"},
+     {MV_STORE_MEMORY, MV_STORE_LMDB, MV_STORE_REDIS}, "lmbd", "lmdb"},
+    {"milter.review", offsetof(mv_settings, milter_review), {"quarantine", "header"},
+     {MV_REVIEW_QUARANTINE, MV_REVIEW_HEADER}, "headers", "header"},
+    {"milter.syslog_facility", offsetof(mv_settings, milter_syslog_facility),
+     {"mail", "daemon", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"},
+     {LOG_MAIL, LOG_DAEMON, LOG_LOCAL0, LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5,
+      LOG_LOCAL6, LOG_LOCAL7}, "deamon", "daemon"},
+    {"fastcgi.on_block", offsetof(mv_settings, fcgi_on_block), {"page", "redirect"},
+     {MV_ON_BLOCK_PAGE, MV_ON_BLOCK_REDIRECT}, "redirct", "redirect"},
+};
+
+/* enum_conf - a file setting key (a.b or a.b.c) to value on line 3 */
+static void enum_conf(const char *key, const char *value, char *out, size_t n)
+{
+    const char *dot1 = strchr(key, '.'), *dot2 = strchr(dot1 + 1, '.');
+
+    if (dot2 == NULL)
+        snprintf(out, n, "# enum\n%.*s = {\n  %s = \"%s\";\n};\n", (int)(dot1 - key), key,
+                 dot1 + 1, value);
+    else
+        snprintf(out, n, "# enum\n%.*s = { %.*s = {\n  %s = \"%s\";\n}; };\n", (int)(dot1 - key),
+                 key, (int)(dot2 - dot1 - 1), dot1 + 1, dot2 + 1, value);
+}
+
+/* enum_valid - every name loads, gives its code, and --print names it */
+static void enum_valid(const enum_case *c)
+{
+    for (size_t i = 0; i < 11 && c->names[i] != NULL; i++) {
+        char conf[256], path[512], want[128], *text;
+        mv_diag d = {0};
+        mv_config *cfg;
+
+        if (c->codes[i] == MV_STORE_REDIS && strcmp(c->key, "cache.store") == 0 &&
+            !mv_store_built(MV_STORE_REDIS))
+            continue;           /* refused by check_meaning: not built */
+        enum_conf(c->key, c->names[i], conf, sizeof(conf));
+        if ((cfg = load_str("enum.conf", conf, MV_CONFIG_SKIP_LISTS, &d, path, sizeof(path))) == NULL) {
+            print_diag(&d);
+            fail_case("%s = \"%s\" was refused", c->key, c->names[i]);
+        }
+        if (*(const int *)((const char *)mv_config_settings(cfg) + c->off) != c->codes[i])
+            fail_case("%s = \"%s\": code %d, want %d", c->key, c->names[i],
+                      *(const int *)((const char *)mv_config_settings(cfg) + c->off), c->codes[i]);
+        snprintf(want, sizeof(want), "\n%s = \"%s\"\n", c->key, c->names[i]);
+        text = dump(cfg);
+        if (strstr(text, want) == NULL)
+            fail_case("--print lacks %s = \"%s\"", c->key, c->names[i]);
+        free(text);
+        mv_config_unref(cfg);
+        mv_diag_clear(&d);
+    }
+}
+
+/* enum_refused - a wrong name: one error at its line with msg in it,
+ * and without unwanted */
+static void enum_refused(const enum_case *c, const char *value, const char *msg,
+                         const char *unwanted)
+{
+    char conf[256], path[512];
+    mv_diag d = {0};
+    want_msg want[1] = {{3, msg}};
+
+    enum_conf(c->key, value, conf, sizeof(conf));
+    assert_null(load_str("enum.conf", conf, MV_CONFIG_SKIP_LISTS, &d, path, sizeof(path)));
+    expect_errors(c->key, path, &d, want, 1, 1, unwanted);
+    mv_diag_clear(&d);
+}
+
+static void test_enum_keys(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(enum_cases) / sizeof(*enum_cases); i++) {
+        const enum_case *c = &enum_cases[i];
+        char msg[256], list[200] = "";
+
+        enum_valid(c);
+        snprintf(msg, sizeof(msg), "'%s' is \"%s\"; it must be one of: ", c->key, c->typo);
+        enum_refused(c, c->typo, msg, NULL);
+        snprintf(msg, sizeof(msg), "(did you mean \"%s\"?)", c->meant);
+        enum_refused(c, c->typo, msg, NULL);
+        for (size_t j = 0; j < 11 && c->names[j] != NULL; j++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", j ? ", " : "",
+                     c->names[j]);
+        snprintf(msg, sizeof(msg), "'%s' is \"qqqqqqqqq\"; it must be one of: %s", c->key, list);
+        enum_refused(c, "qqqqqqqqq", msg, "did you mean");
+    }
+}
+
+/* Every wrong value of a file at once, each at its line. */
+static void test_enum_errors_at_once(void **state)
+{
+    static const char conf[] =
+        "cache = {\n"                                           /* 1 */
+        "  store = \"lmbd\";\n"                                 /* 2 */
+        "};\n"                                                  /* 3 */
+        "smtp = { tls = \"requried\"; };\n"                     /* 4 */
+        "context = {\n"                                         /* 5 */
+        "  bulk = { mode = \"nothing-like-it\"; };\n"           /* 6 */
+        "};\n";                                                 /* 7 */
+    static const want_msg want[] = {
+        {2, "(did you mean \"lmdb\"?)"},
+        {4, "(did you mean \"required\"?)"},
+        {6, "it must be one of: offline, dns, smtp"},
+    };
+    mv_diag d = {0};
+    char path[512];
+
+    (void)state;
+    assert_null(load_str("enums.conf", conf, MV_CONFIG_SKIP_LISTS, &d, path, sizeof(path)));
+    expect_errors("enum errors", path, &d, want, 3, 3, NULL);
+    mv_diag_clear(&d);
+}
+
 /* -- meaning -------------------------------------------------------------- */
 
 static void test_policy_default(void **state)
@@ -788,6 +925,8 @@ int main(void)
         cmocka_unit_test(test_canonical_empty),
         cmocka_unit_test(test_unreadable_config),
         cmocka_unit_test(test_several_errors),
+        cmocka_unit_test(test_enum_keys),
+        cmocka_unit_test(test_enum_errors_at_once),
         cmocka_unit_test(test_policy_default),
         cmocka_unit_test(test_include_relative),
         cmocka_unit_test(test_nul_byte),

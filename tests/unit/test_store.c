@@ -403,7 +403,7 @@ static void test_open_from_settings(void **state)
     mv_store *st;
 
     (void)state;
-    s.cache_store = "memory";
+    s.cache_store = MV_STORE_MEMORY;
     s.cache_max_entries = 0;    /* no cache: NULL, and no error */
     assert_null(mv_store_open(&s, err, sizeof(err)));
     assert_string_equal(err, "");
@@ -413,7 +413,7 @@ static void test_open_from_settings(void **state)
     assert_string_equal(mv_store_kind(st), "memory");
     mv_store_free(st);
     tmp_path(path, sizeof(path));
-    s.cache_store = "lmdb";
+    s.cache_store = MV_STORE_LMDB;
     s.cache_lmdb_path = path;
     s.cache_lmdb_size_mb = 4;
     assert_non_null(st = mv_store_open(&s, err, sizeof(err)));
@@ -423,9 +423,9 @@ static void test_open_from_settings(void **state)
     s.cache_lmdb_path = "/nonexistent-dir/cache.mdb";
     assert_null(mv_store_open(&s, err, sizeof(err)));
     assert_non_null(strstr(err, "/nonexistent-dir/cache.mdb"));
-    assert_true(mv_store_built("memory") && mv_store_built("lmdb"));
-    s.cache_store = "redis";
-    if (!mv_store_built("redis")) {
+    assert_true(mv_store_built(MV_STORE_MEMORY) && mv_store_built(MV_STORE_LMDB));
+    s.cache_store = MV_STORE_REDIS;
+    if (!mv_store_built(MV_STORE_REDIS)) {
         assert_null(mv_store_open(&s, err, sizeof(err)));
         assert_non_null(strstr(err, "not built"));
         return;
