@@ -39,7 +39,6 @@
 #define BOOLK(p, f, d) {p, KT_BOOL, OFF(f), 0, 1, d, NULL, NULL}
 #define INTK(p, f, lo, hi, d) {p, KT_INT, OFF(f), lo, hi, d, NULL, NULL}
 #define STRK(p, f, lo, hi, d) {p, KT_STR, OFF(f), lo, hi, d, NULL, NULL}
-#define ENUMK(p, f, d, c) {p, KT_STR, OFF(f), 1, 32, d, c, NULL}
 #define CODEK(p, f, d, names) {p, KT_ENUM, OFF(f), 0, 0, d, NULL, names}
 #define LISTK(p) {p, KT_STRLIST, 0, 0, 255, NULL, NULL, NULL}
 #define LISTFILE(name, f) STRK("lists." name, f, 1, 4096, "builtin")
