@@ -42,7 +42,9 @@ ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Im
 PKGS := libconfig libidn2 libcares openssl
 # recursive (=): evaluated when a recipe runs, after `make deps` installed them
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lhiredis -llmdb
+# libcurl is not linked: the core dlopen()s it at its first use (curlload.h);
+# -ldl for that (part of libc since glibc 2.34, a separate library before)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lhiredis -llmdb -ldl
 LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(wildcard milter/core/*.c)
@@ -89,16 +91,17 @@ $(CORE_LIB): $(CORE_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# bulk posts its completion through the core's webhook sender (libcurl)
+# bulk posts its completion through the core's webhook sender (libcurl,
+# loaded when the first event is sent)
 $(B)/mailverify: $(CLI_OBJ) $(CORE_LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(CORE_LIB) $(PKG_LIBS) -lcurl
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(CORE_LIB) $(PKG_LIBS)
 
 $(B)/mailverifyd: $(MILTER_OBJ) $(CORE_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(MILTER_OBJ) $(CORE_LIB) $(PKG_LIBS) -lmilter
 
 $(B)/plugins/fastcgi/%.o: ALL_CFLAGS += -Iplugins/fastcgi
 $(B)/mailverify.fcgi: $(FCGI_OBJ) $(CORE_LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(FCGI_OBJ) $(CORE_LIB) $(PKG_LIBS) -lfcgi -lcurl -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $(FCGI_OBJ) $(CORE_LIB) $(PKG_LIBS) -lfcgi -lm
 
 # the milter's parts that need no libmilter, for unit tests
 MILTER_LIB := $(B)/libmvmilter.a
@@ -174,7 +177,7 @@ build-fuzz/builtin_S.o: milter/core/builtin.S $(BLOBS) $(B)/tables/stamp
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/builtin_S.o
 	clang -std=gnu11 -g -O1 -pthread -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DMV_HAVE_HIREDIS -Imilter/core \
-	  -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA) build-fuzz/builtin_S.o $(PKG_LIBS) -lcurl
+	  -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA) build-fuzz/builtin_S.o $(PKG_LIBS)
 
 # the web plugin's parsers
 build-fuzz/fuzz_form: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/formparse.c

@@ -11,6 +11,7 @@
  * backoff or not, until the grace period is over; what is left is logged.
  */
 #include "webhook.h"
+#include "curlload.h"
 #include "hmac.h"
 #include "json.h"
 #include "loop.h"
@@ -219,9 +220,9 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 }
 
 /* add - append one header line; false on ENOMEM */
-static bool add(struct curl_slist **h, const char *line)
+static bool add(const mv_curl_api *cu, struct curl_slist **h, const char *line)
 {
-    struct curl_slist *t = curl_slist_append(*h, line);
+    struct curl_slist *t = cu->slist_append(*h, line);
 
     if (t == NULL)
         return false;
@@ -230,7 +231,7 @@ static bool add(struct curl_slist **h, const char *line)
 }
 
 /* headers - the signed headers of one attempt; NULL on failure */
-static struct curl_slist *headers(mv_webhook *w, const event *e)
+static struct curl_slist *headers(const mv_curl_api *cu, mv_webhook *w, const event *e)
 {
     const char *secret = w->s->webhook_secret;
     char ts[24], sig[MV_SIG_SIZE] = "", stamp[64], id[64], signature[96];
@@ -242,45 +243,59 @@ static struct curl_slist *headers(mv_webhook *w, const event *e)
     snprintf(stamp, sizeof(stamp), "X-Mailverify-Timestamp: %s", ts);
     snprintf(id, sizeof(id), "X-Mailverify-Event: %s", e->id);
     snprintf(signature, sizeof(signature), "X-Mailverify-Signature: %s", sig);
-    if (add(&h, "Content-Type: application/json") && add(&h, "User-Agent: mailverify/" MV_VERSION) &&
-        add(&h, "Expect:") && add(&h, stamp) && add(&h, id) && (*secret == '\0' || add(&h, signature)))
+    if (add(cu, &h, "Content-Type: application/json") && add(cu, &h, "User-Agent: mailverify/" MV_VERSION) &&
+        add(cu, &h, "Expect:") && add(cu, &h, stamp) && add(cu, &h, id) &&
+        (*secret == '\0' || add(cu, &h, signature)))
         return h;
-    curl_slist_free_all(h);
+    cu->slist_free_all(h);
     return NULL;
 }
 
-/* attempt - one POST of the event; true on 2xx, else why in err */
-static bool attempt(mv_webhook *w, CURL *c, const event *e, long timeout_ms, char *err, size_t size)
+/* attempt - one POST of the event with the sender's handle *c (made on
+ * the first attempt, when libcurl is loaded); true on 2xx, else why in err */
+static bool attempt(mv_webhook *w, CURL **c, const event *e, long timeout_ms, char *err, size_t size)
 {
-    struct curl_slist *h = headers(w, e);
+    const char *why = NULL;
+    const mv_curl_api *cu = mv_curl(&why);
+    struct curl_slist *h;
     char cerr[CURL_ERROR_SIZE] = "";
     long status = 0;
     CURLcode rc;
 
-    if (h == NULL || c == NULL) {
-        snprintf(err, size, "out of memory");
-        curl_slist_free_all(h);
+    if (cu == NULL) {
+        /* counted and retried like any failed attempt, so the loss is
+         * logged with the event id; the reason is in every line */
+        snprintf(err, size, "%s", why);
+        if (w->on_attempt != NULL)
+            w->on_attempt(w->on_attempt_arg, false);
         return false;
     }
-    curl_easy_setopt(c, CURLOPT_URL, w->s->webhook_url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, e->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)e->len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    rc = curl_easy_perform(c);
+    if (*c == NULL)
+        *c = cu->easy_init();
+    if ((h = headers(cu, w, e)) == NULL || *c == NULL) {
+        snprintf(err, size, "out of memory");
+        cu->slist_free_all(h);
+        return false;
+    }
+    cu->easy_setopt(*c, CURLOPT_URL, w->s->webhook_url);
+    cu->easy_setopt(*c, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(*c, CURLOPT_FOLLOWLOCATION, 0L);
+    cu->easy_setopt(*c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(*c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    cu->easy_setopt(*c, CURLOPT_POST, 1L);
+    cu->easy_setopt(*c, CURLOPT_POSTFIELDS, e->body);
+    cu->easy_setopt(*c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)e->len);
+    cu->easy_setopt(*c, CURLOPT_HTTPHEADER, h);
+    cu->easy_setopt(*c, CURLOPT_WRITEFUNCTION, discard);
+    cu->easy_setopt(*c, CURLOPT_ERRORBUFFER, cerr);
+    rc = cu->easy_perform(*c);
     if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-    curl_slist_free_all(h);
+        cu->easy_getinfo(*c, CURLINFO_RESPONSE_CODE, &status);
+    cu->easy_setopt(*c, CURLOPT_HTTPHEADER, NULL);
+    cu->easy_setopt(*c, CURLOPT_ERRORBUFFER, NULL);
+    cu->slist_free_all(h);
     if (rc != CURLE_OK)
-        snprintf(err, size, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+        snprintf(err, size, "%s", cerr[0] ? cerr : cu->easy_strerror(rc));
     else if (status < 200 || status > 299)
         snprintf(err, size, "HTTP %ld", status);
     /* curl's message goes to the log: never with the URL's credentials or token */
@@ -366,7 +381,7 @@ static long attempt_timeout(mv_webhook *w, uint64_t now)
 static void *sender(void *arg)
 {
     mv_webhook *w = arg;
-    CURL *c = curl_easy_init();
+    CURL *c = NULL;             /* libcurl is loaded at the first attempt, not before */
     sigset_t all;
 
     sigfillset(&all);
@@ -397,12 +412,16 @@ static void *sender(void *arg)
         timeout = attempt_timeout(w, now);
         pthread_mutex_unlock(&w->mu);
         e->attempts++;
-        ok = attempt(w, c, e, timeout, err, sizeof(err));
+        ok = attempt(w, &c, e, timeout, err, sizeof(err));
         pthread_mutex_lock(&w->mu);
         settle(w, e, ok, err);
     }
     pthread_mutex_unlock(&w->mu);
-    curl_easy_cleanup(c);
+    if (c != NULL) {
+        const char *why;
+
+        mv_curl(&why)->easy_cleanup(c);     /* c exists only if libcurl was loaded */
+    }
     return NULL;
 }
 
@@ -416,8 +435,7 @@ mv_webhook *mv_webhook_new(mv_config *cfg, mv_webhook_log_fn log, void *log_arg,
     *failed = false;
     if (s->webhook_url == NULL || s->webhook_url[0] == '\0')
         return NULL;
-    if ((w = calloc(1, sizeof(*w))) == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        free(w);
+    if ((w = calloc(1, sizeof(*w))) == NULL) {
         *failed = true;
         return NULL;
     }
@@ -436,7 +454,6 @@ mv_webhook *mv_webhook_new(mv_config *cfg, mv_webhook_log_fn log, void *log_arg,
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         mv_config_unref(w->cfg);
-        curl_global_cleanup();
         free(w);
         *failed = true;
         return NULL;
@@ -466,6 +483,5 @@ void mv_webhook_free(mv_webhook *w, unsigned grace_ms)
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     mv_config_unref(w->cfg);
-    curl_global_cleanup();
     free(w);
 }

@@ -23,10 +23,6 @@ typedef struct {
 /* mv_pass_cgi - run the CGI script for the request, relay its answer; the status */
 int mv_pass_cgi(const char *script, mv_http_req *r, const mv_pass_req *q);
 
-/* mv_pass_http_init, mv_pass_http_fini - libcurl's global state (main thread only) */
-bool mv_pass_http_init(void);
-void mv_pass_http_fini(void);
-
 /* mv_pass_http - forward the request to the HTTP upstream, relay its answer; the status */
 int mv_pass_http(const char *url, mv_http_req *r, const mv_pass_req *q);
 

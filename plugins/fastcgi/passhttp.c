@@ -11,6 +11,7 @@
  * as it was encoded; redirects are relayed, not followed. No answer
  * within fastcgi.pass_timeout_ms: 504; no connection or a broken answer: 502.
  */
+#include "curlload.h"
 #include "pass_int.h"
 #include "passthrough.h"
 #include "redact.h"
@@ -30,18 +31,6 @@ typedef struct {
     mv_buf body;
     bool too_big;
 } answer;
-
-/* mv_pass_http_init - libcurl's global state */
-bool mv_pass_http_init(void)
-{
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-}
-
-/* mv_pass_http_fini - release it */
-void mv_pass_http_fini(void)
-{
-    curl_global_cleanup();
-}
 
 /* on_header - one header line of the answer (a new status line starts over) */
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
@@ -101,9 +90,9 @@ static bool skipped(const char *var, size_t n)
 }
 
 /* add - append a header line; false on ENOMEM */
-static bool add(struct curl_slist **h, const char *line)
+static bool add(const mv_curl_api *cu, struct curl_slist **h, const char *line)
 {
-    struct curl_slist *t = curl_slist_append(*h, line);
+    struct curl_slist *t = cu->slist_append(*h, line);
 
     if (t == NULL)
         return false;
@@ -112,7 +101,7 @@ static bool add(struct curl_slist **h, const char *line)
 }
 
 /* client_header - "HTTP_ACCEPT_LANGUAGE=x" as "Accept-Language: x"; false on ENOMEM */
-static bool client_header(struct curl_slist **h, const char *var, bool *accept)
+static bool client_header(const mv_curl_api *cu, struct curl_slist **h, const char *var, bool *accept)
 {
     const char *eq = strchr(var, '=');
     mv_buf b = {0};
@@ -127,13 +116,13 @@ static bool client_header(struct curl_slist **h, const char *var, bool *accept)
     mv_buf_printf(&b, ": %s", eq + 1);
     mv_buf_putc(&b, '\0');
     *accept = *accept || strcmp(var, "HTTP_ACCEPT") == 0 || strncmp(var, "HTTP_ACCEPT=", 12) == 0;
-    ok = mv_buf_ok(&b) && add(h, b.data);
+    ok = mv_buf_ok(&b) && add(cu, h, b.data);
     mv_buf_free(&b);
     return ok;
 }
 
 /* request_headers - the client's headers for the upstream, and ours; NULL on ENOMEM */
-static struct curl_slist *request_headers(mv_http_req *r, const mv_pass_req *q)
+static struct curl_slist *request_headers(const mv_curl_api *cu, mv_http_req *r, const mv_pass_req *q)
 {
     char **vars = mv_http_envp(r), line[1200];
     const char *xff = mv_http_env(r, "HTTP_X_FORWARDED_FOR"), *host = mv_http_env(r, "HTTP_HOST");
@@ -142,51 +131,51 @@ static struct curl_slist *request_headers(mv_http_req *r, const mv_pass_req *q)
     bool ok = true, accept = false;
 
     for (size_t i = 0; ok && vars != NULL && vars[i] != NULL; i++)
-        ok = client_header(&h, vars[i], &accept);
+        ok = client_header(cu, &h, vars[i], &accept);
     if (ok && *r->ctype != '\0') {
         snprintf(line, sizeof(line), "Content-Type: %s", r->ctype);
-        ok = add(&h, line);
+        ok = add(cu, &h, line);
     }
     snprintf(line, sizeof(line), "X-Forwarded-For: %s%s%s", xff ? xff : "", xff ? ", " : "", r->remote);
-    ok = ok && add(&h, line) && add(&h, "Expect:") && (accept || add(&h, "Accept:"));
+    ok = ok && add(cu, &h, line) && add(cu, &h, "Expect:") && (accept || add(cu, &h, "Accept:"));
     snprintf(line, sizeof(line), "X-Forwarded-Proto: %s", https && *https && strcmp(https, "off") ? "https" : "http");
-    ok = ok && add(&h, line);
+    ok = ok && add(cu, &h, line);
     if (host != NULL) {
         snprintf(line, sizeof(line), "X-Forwarded-Host: %s", host);
-        ok = ok && add(&h, line);
+        ok = ok && add(cu, &h, line);
     }
     if (q->mark != NULL) {
         snprintf(line, sizeof(line), "X-Mailverify: %s", q->mark);
-        ok = ok && add(&h, line);
+        ok = ok && add(cu, &h, line);
     }
     if (!ok) {
-        curl_slist_free_all(h);
+        cu->slist_free_all(h);
         return NULL;
     }
     return h;
 }
 
 /* set_method - the request's method and body on the handle */
-static void set_method(CURL *c, const mv_http_req *r, const mv_pass_req *q)
+static void set_method(const mv_curl_api *cu, CURL *c, const mv_http_req *r, const mv_pass_req *q)
 {
     if (strcmp(r->method, "GET") == 0 && q->body == NULL) {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        cu->easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(r->method, "HEAD") == 0) {
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        cu->easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body ? q->body : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(q->body ? q->len : 0));
+        cu->easy_setopt(c, CURLOPT_POST, 1L);
+        cu->easy_setopt(c, CURLOPT_POSTFIELDS, q->body ? q->body : "");
+        cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(q->body ? q->len : 0));
         if (strcmp(r->method, "POST") != 0)
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+            cu->easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
     }
 }
 
 /* perform - one exchange with the upstream; curl's code, the answer in a */
-static CURLcode perform(const char *url, mv_http_req *r, const mv_pass_req *q, answer *a, char *err)
+static CURLcode perform(const mv_curl_api *cu, const char *url, mv_http_req *r, const mv_pass_req *q, answer *a, char *err)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = request_headers(r, q);
+    CURL *c = cu->easy_init();
+    struct curl_slist *h = request_headers(cu, r, q);
     mv_buf u = {0};
     CURLcode rc = CURLE_OUT_OF_MEMORY;
 
@@ -197,22 +186,22 @@ static CURLcode perform(const char *url, mv_http_req *r, const mv_pass_req *q, a
     }
     mv_buf_putc(&u, '\0');
     if (c != NULL && h != NULL && mv_buf_ok(&u)) {
-        curl_easy_setopt(c, CURLOPT_URL, u.data);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)q->timeout_ms);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-        set_method(c, r, q);
-        rc = curl_easy_perform(c);
+        cu->easy_setopt(c, CURLOPT_URL, u.data);
+        cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+        cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)q->timeout_ms);
+        cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        cu->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        cu->easy_setopt(c, CURLOPT_HEADERDATA, a);
+        cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        cu->easy_setopt(c, CURLOPT_WRITEDATA, a);
+        cu->easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+        set_method(cu, c, r, q);
+        rc = cu->easy_perform(c);
     }
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
+    cu->easy_cleanup(c);
+    cu->slist_free_all(h);
     mv_buf_free(&u);
     return rc;
 }
@@ -222,19 +211,26 @@ int mv_pass_http(const char *url, mv_http_req *r, const mv_pass_req *q)
 {
     answer a = {"", "", {0}, {0}, false};
     char err[CURL_ERROR_SIZE] = "", shown[4 * 1024 + 16];
-    CURLcode rc = perform(url, r, q, &a, err);
+    const char *why = NULL;
+    const mv_curl_api *cu = mv_curl(&why);    /* loaded by the first request that needs it */
+    CURLcode rc;
     int status = 0;
 
     /* the upstream's URL and curl's words on it go to the log masked:
      * never its credentials or a token in its query (redact.h) */
     mv_redact_url(url, shown, sizeof(shown));
+    if (cu == NULL) {
+        mv_pass_log("%s: not forwarded: %s", shown, why);
+        return mv_pass_error(r, 502, "The form handler did not answer properly.");
+    }
+    rc = perform(cu, url, r, q, &a, err);
     mv_redact_scrub_url(err, sizeof(err), url);
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         mv_pass_log("%s did not answer within %lld ms", shown, q->timeout_ms);
         status = mv_pass_error(r, 504, "The form handler did not answer in time.");
     } else if (rc != CURLE_OK || a.too_big || !mv_buf_ok(&a.head) || !mv_buf_ok(&a.body) ||
                (status = atoi(a.status)) < 100 || status > 599) {
-        mv_pass_log("%s: %s", shown, a.too_big ? "answer too large" : err[0] ? err : curl_easy_strerror(rc));
+        mv_pass_log("%s: %s", shown, a.too_big ? "answer too large" : err[0] ? err : cu->easy_strerror(rc));
         status = mv_pass_error(r, 502, "The form handler did not answer properly.");
     } else {
         mv_buf_putc(&a.head, '\0');

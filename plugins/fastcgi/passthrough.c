@@ -186,7 +186,9 @@ mv_pass *mv_pass_new(mv_config *cfg, bool *failed)
         *failed = true;
         return NULL;
     }
-    if ((ps = calloc(1, sizeof(*ps))) == NULL || (http && !mv_pass_http_init())) {
+    /* an http upstream's libcurl is loaded by the first request sent to
+     * it (curlload.h), so a CGI request that is not passed on never maps it */
+    if ((ps = calloc(1, sizeof(*ps))) == NULL) {
         free(ps);
         *failed = true;
         return NULL;
@@ -207,8 +209,6 @@ void mv_pass_free(mv_pass *ps)
 {
     if (ps == NULL)
         return;
-    if (ps->http)
-        mv_pass_http_fini();
     free(ps->page);
     mv_config_unref(ps->cfg);
     free(ps);
