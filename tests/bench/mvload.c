@@ -356,7 +356,7 @@ int main(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     mv_request req = {.context = MV_CTX_BULK, .mode = MV_MODE_CONTEXT};
-    mv_engine_options eo = {NULL, -1};
+    mv_engine_options eo = {.resolver = NULL, .allow_private = -1};
     const char *config = NULL;
     long window = 1000, passes = 1;
     input in = {0};

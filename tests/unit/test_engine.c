@@ -493,7 +493,7 @@ static void hear(void *arg, mv_event_level level, const char *line)
  * reached it */
 static off_t one_check(mv_config *c, const char *dir, mv_event_fn fn, void *arg)
 {
-    mv_engine_options o = {"127.0.0.1:9", -1, fn, arg};
+    mv_engine_options o = {.resolver = "127.0.0.1:9", .allow_private = -1, .log = fn, .log_arg = arg};
     mv_request req = {"jane@example.com", 16, MV_CTX_FORM, MV_MODE_DNS, 300, 0, NULL, NULL};
     char path[512];
     struct stat st;
