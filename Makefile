@@ -51,8 +51,11 @@ CORE_SRC := $(wildcard milter/core/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/milter/core/builtin_S.o
 CORE_LIB := $(B)/libmvcore.a
 CLI_SRC := $(wildcard milter/cli*.c) milter/mailverify.c
-CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
-MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/replies.c milter/dha.c milter/stats.c
+# the CLI's config-test and check know every program's keys, as postconf
+# knows every Postfix daemon's: they link the two key tables (data, no code
+# of the daemon's or the plugin's) and nothing else from either
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/milter/milter_config.o $(B)/plugins/fastcgi/fcgi_config.o
+MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/milter_config.c milter/replies.c milter/dha.c milter/stats.c
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 FCGI_SRC := $(wildcard plugins/fastcgi/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/%.o)
@@ -100,18 +103,19 @@ $(B)/mailverifyd: $(MILTER_OBJ) $(CORE_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(MILTER_OBJ) $(CORE_LIB) $(PKG_LIBS) -lmilter
 
 $(B)/plugins/fastcgi/%.o: ALL_CFLAGS += -Iplugins/fastcgi
+$(B)/milter/cli_tables.o: ALL_CFLAGS += -Iplugins/fastcgi
 $(B)/mailverify.fcgi: $(FCGI_OBJ) $(CORE_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(FCGI_OBJ) $(CORE_LIB) $(PKG_LIBS) -lfcgi -lm
 
 # the milter's parts that need no libmilter, for unit tests
 MILTER_LIB := $(B)/libmvmilter.a
-$(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o
+$(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o $(B)/milter/milter_config.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
 # the web plugin's parsers and token buckets (no libfcgi), for unit tests
 PLUGIN_LIB := $(B)/libmvplugin.a
-$(PLUGIN_LIB): $(B)/plugins/fastcgi/formparse.o $(B)/plugins/fastcgi/ratelimit.o $(B)/plugins/fastcgi/passform.o $(B)/plugins/fastcgi/passhdr.o
+$(PLUGIN_LIB): $(B)/plugins/fastcgi/fcgi_config.o $(B)/plugins/fastcgi/formparse.o $(B)/plugins/fastcgi/ratelimit.o $(B)/plugins/fastcgi/passform.o $(B)/plugins/fastcgi/passhdr.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -180,6 +184,8 @@ build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/builtin_S.o
 	  -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA) build-fuzz/builtin_S.o $(PKG_LIBS)
 
 # the web plugin's parsers
+build-fuzz/fuzz_config: FUZZ_EXTRA := -Imilter -Iplugins/fastcgi milter/milter_config.c plugins/fastcgi/fcgi_config.c
+build-fuzz/fuzz_config: milter/milter_config.c plugins/fastcgi/fcgi_config.c
 build-fuzz/fuzz_form: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/formparse.c
 build-fuzz/fuzz_form: plugins/fastcgi/formparse.c plugins/fastcgi/formparse.h
 build-fuzz/fuzz_passform: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/passform.c plugins/fastcgi/passhdr.c plugins/fastcgi/formparse.c

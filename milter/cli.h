@@ -45,7 +45,11 @@ mv_cache_ttl cli_cache_ttl(const mv_settings *s);
 /* cli_cache_mailbox - an address as the engine keys it; false if it is none */
 bool cli_cache_mailbox(const char *in, char *out, size_t size);
 
-/* cli_load_config - load (NULL: built-in), print diagnostics to stderr */
+/* Every program's key table (cli_tables.c), NULL-terminated. */
+extern const mv_config_table *const cli_tables[];
+
+/* cli_load_config - load (NULL: built-in) with every program's keys,
+ * print diagnostics to stderr */
 mv_config *cli_load_config(const char *path, bool quiet_ok);
 
 /* cli_print_diag - every diagnostic on stderr, with a count */

@@ -1,10 +1,11 @@
 /*
  * cli_config.c - `mailverify config-test`, and config loading for the CLI.
  *
- * config-test runs mv_config_load(), the very function the daemon runs
- * at start and on SIGUSR1, and prints every diagnostic as
- * "file:line: message" -- the check an admin runs before a reload, as with
- * `postfix check` or `nginx -t`.
+ * config-test runs mv_config_load_with(), the very function the daemon
+ * and the web plugin run at start and on SIGUSR1, with every program's key
+ * table (cli_tables.c), and prints every diagnostic as "file:line:
+ * message" -- the check an admin runs before a reload, as with `postfix
+ * check` or `nginx -t`.
  */
 #include "cli.h"
 
@@ -56,7 +57,7 @@ void cli_print_diag(const mv_diag *d)
 mv_config *cli_load_config(const char *path, bool quiet_ok)
 {
     mv_diag d = {0};
-    mv_config *cfg = mv_config_load(path, 0, &d);
+    mv_config *cfg = mv_config_load_with(path, cli_tables, MV_CONFIG_ALL_TABLES, &d);
 
     if (cfg == NULL || !quiet_ok || d.count > 0)
         cli_print_diag(&d);
@@ -95,7 +96,7 @@ int cli_config_test(int argc, char **argv)
         fputs("mailverify config-test: one FILE at most\n", stderr);
         return EX_USAGE;
     }
-    cfg = mv_config_load(optind < argc ? argv[optind] : NULL, 0, &d);
+    cfg = mv_config_load_with(optind < argc ? argv[optind] : NULL, cli_tables, MV_CONFIG_ALL_TABLES, &d);
     cli_print_diag(&d);
     if (cfg == NULL) {
         fprintf(stderr, "%s: %zu error%s\n", optind < argc ? argv[optind] : "(built-in)",

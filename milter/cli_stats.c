@@ -7,6 +7,7 @@
  * latency percentiles.
  */
 #include "cli.h"
+#include "milter_config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -93,7 +94,7 @@ int cli_stats(int argc, char **argv)
         return ask(sock, json);
     if ((cfg = cli_load_config(config, true)) == NULL)
         return EX_CONFIG;
-    rc = ask(mv_config_settings(cfg)->milter_control_socket, json);
+    rc = ask(mv_milter_settings_of(cfg)->control_socket, json);
     mv_config_unref(cfg);
     return rc;
 }

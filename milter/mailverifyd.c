@@ -118,7 +118,7 @@ static int parse(int argc, char **argv, options *o)
 static mv_config *load(const char *path)
 {
     mv_diag d = {0};
-    mv_config *cfg = mv_config_load(path, 0, &d);
+    mv_config *cfg = mv_config_load_with(path, mv_milter_config_tables, 0, &d);
 
     for (size_t i = 0; i < d.count; i++)
         fprintf(stderr, "mailverifyd: %s: %s\n", d.items[i].level == MV_DIAG_ERROR ? "error" : "warning",
@@ -138,10 +138,10 @@ static const char *socket_path(const char *spec)
 }
 
 /* open_socket - bind the milter socket (as root), then its mode and group */
-static bool open_socket(const char *spec, const mv_settings *s)
+static bool open_socket(const char *spec, const mv_milter_settings *s)
 {
     const char *path = socket_path(spec);
-    mode_t mode = (mode_t)strtol(s->milter_socket_mode, NULL, 8);
+    mode_t mode = (mode_t)strtol(s->socket_mode, NULL, 8);
     mode_t old = umask(0177);
     bool ok;
 
@@ -157,12 +157,12 @@ static bool open_socket(const char *spec, const mv_settings *s)
         fprintf(stderr, "mailverifyd: chmod %s: %s\n", path, strerror(errno));
         return false;
     }
-    if (s->milter_socket_group[0] != '\0') {
-        struct group *g = getgrnam(s->milter_socket_group);
+    if (s->socket_group[0] != '\0') {
+        struct group *g = getgrnam(s->socket_group);
 
         if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) < 0) {
             fprintf(stderr, "mailverifyd: cannot give %s to group %s: %s\n", path,
-                    s->milter_socket_group, g ? strerror(errno) : "no such group");
+                    s->socket_group, g ? strerror(errno) : "no such group");
             return false;
         }
     }
@@ -202,7 +202,7 @@ static volatile sig_atomic_t stopping;
 static void reload(mvd *d)
 {
     mv_diag diag = {0};
-    mv_config *cfg = mv_config_load(d->config_path, 0, &diag), *old;
+    mv_config *cfg = mv_config_load_with(d->config_path, mv_milter_config_tables, 0, &diag), *old;
 
     for (size_t i = 0; i < diag.count; i++)
         mvd_log(diag.items[i].level == MV_DIAG_ERROR ? LOG_ERR : LOG_WARNING, "%s: reload: %s",
@@ -323,7 +323,7 @@ static void share_dha(mvd *d)
 {
     const mv_settings *s = mv_config_settings(d->cfg);
 
-    if (s->cache_store == MV_STORE_MEMORY || s->milter_dha_limit == 0)
+    if (s->cache_store == MV_STORE_MEMORY || mv_milter_settings_of(d->cfg)->dha_limit == 0)
         return;
     mv_dha_share(d->dha, dha_counter, d->engine);
     mvd_log(LOG_INFO, "harvest budgets are kept in the shared cache (%s)",
@@ -333,10 +333,10 @@ static void share_dha(mvd *d)
 /* start - everything before smfi_main; an exit status, 0 to run */
 static int start(mvd *d, const options *o, pthread_t *rt)
 {
-    const mv_settings *s = mv_config_settings(d->cfg);
-    const char *pidfile = o->pidfile ? o->pidfile : s->milter_pidfile;
+    const mv_milter_settings *s = mv_milter_settings_of(d->cfg);
+    const char *pidfile = o->pidfile ? o->pidfile : s->pidfile;
 
-    if (mvd_register() < 0 || !open_socket(o->socket ? o->socket : s->milter_socket, s))
+    if (mvd_register() < 0 || !open_socket(o->socket ? o->socket : s->socket, s))
         return EX_OSERR;
     if (!o->foreground && daemon(0, 0) < 0) {
         fprintf(stderr, "mailverifyd: cannot detach: %s\n", strerror(errno));
@@ -344,16 +344,16 @@ static int start(mvd *d, const options *o, pthread_t *rt)
     }
     if (!write_pidfile(pidfile))
         return EX_OSERR;
-    if (s->milter_control_socket[0] != '\0' && mv_stats_serve(d->stats, s->milter_control_socket) < 0)
+    if (s->control_socket[0] != '\0' && mv_stats_serve(d->stats, s->control_socket) < 0)
         mvd_log(LOG_WARNING, "warning: control socket %s: %s (mailverify stats will not work)",
-                s->milter_control_socket, strerror(errno));
-    if (!drop(o->user ? o->user : s->milter_user, o->group ? o->group : s->milter_group))
+                s->control_socket, strerror(errno));
+    if (!drop(o->user ? o->user : s->user, o->group ? o->group : s->group))
         return EX_OSERR;
     if (pthread_create(rt, NULL, reloader, d) != 0)
         return EX_OSERR;
     mvd_log(LOG_INFO, "started (version %s, %s, socket %s%s)", MV_VERSION,
             d->config_path ? d->config_path : "built-in configuration",
-            o->socket ? o->socket : s->milter_socket, d->dry_run ? ", dry run" : "");
+            o->socket ? o->socket : s->socket, d->dry_run ? ", dry run" : "");
     return 0;
 }
 
@@ -404,8 +404,8 @@ int main(int argc, char **argv)
         mv_config_unref(d.cfg);
         return 0;
     }
-    openlog("mailverifyd", LOG_PID | (o.debug || mv_config_settings(d.cfg)->milter_log_stderr ? LOG_PERROR : 0),
-            mv_config_settings(d.cfg)->milter_syslog_facility);
+    openlog("mailverifyd", LOG_PID | (o.debug || mv_milter_settings_of(d.cfg)->log_stderr ? LOG_PERROR : 0),
+            mv_milter_settings_of(d.cfg)->syslog_facility);
     pthread_mutex_init(&d.mu, NULL);
     d.dry_run = o.dry_run;
     d.engine = mv_engine_new_opts(d.cfg, &(mv_engine_options){NULL, -1, event_line, NULL});
@@ -435,8 +435,8 @@ int main(int argc, char **argv)
     mv_engine_free(d.engine);   /* every request still out gets its answer */
     mv_stats_free(d.stats);
     mv_dha_free(d.dha);
-    if (rc == 0 && (o.pidfile || mv_config_settings(d.cfg)->milter_pidfile[0]))
-        unlink(o.pidfile ? o.pidfile : mv_config_settings(d.cfg)->milter_pidfile);
+    if (rc == 0 && (o.pidfile || mv_milter_settings_of(d.cfg)->pidfile[0]))
+        unlink(o.pidfile ? o.pidfile : mv_milter_settings_of(d.cfg)->pidfile);
     mv_config_unref(d.cfg);
     mvd_log(LOG_INFO, "stopped");
     closelog();

@@ -163,7 +163,7 @@ static sfsistat act(SMFICTX *ctx, conn *c, const mv_verdict *v, bool sender)
     mvd *d = mvd_state();
     bool refusing = v->action == MV_ACT_BLOCK || v->action == MV_ACT_TEMPFAIL;
 
-    if (d->dry_run || mv_config_settings(c->cfg)->milter_dry_run) {
+    if (d->dry_run || mv_milter_settings_of(c->cfg)->dry_run) {
         log_verdict(ctx, c, v, sender, refusing ? " dry-run=accepted" : "");
         if (refusing)
             mv_stats_event(d->stats, MV_STAT_DRY_RUN);
@@ -175,7 +175,7 @@ static sfsistat act(SMFICTX *ctx, conn *c, const mv_verdict *v, bool sender)
     case MV_ACT_TEMPFAIL:
         return refuse(ctx, v, sender);
     case MV_ACT_REVIEW:
-        if (mv_config_settings(c->cfg)->milter_review == MV_REVIEW_QUARANTINE) {
+        if (mv_milter_settings_of(c->cfg)->review == MV_REVIEW_QUARANTINE) {
             char addr[300];
 
             ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
@@ -231,9 +231,9 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
         inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->addr, sizeof(c->addr));
     else if (sa != NULL && sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, c->addr, sizeof(c->addr));
-    mv_client_key(c->addr, (unsigned)mv_config_settings(c->cfg)->milter_ipv6_prefix, c->dha_key,
+    mv_client_key(c->addr, (unsigned)mv_milter_settings_of(c->cfg)->ipv6_prefix, c->dha_key,
                   sizeof(c->dha_key));
-    c->trusted = sa != NULL && mv_config_trusted(c->cfg, sa);
+    c->trusted = sa != NULL && mv_nets_match(&mv_milter_settings_of(c->cfg)->trusted_networks, sa);
     mv_stats_event(d->stats, MV_STAT_CONNECTIONS);
     if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
         mv_config_unref(c->cfg);
@@ -257,7 +257,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
     conn *c = smfi_getpriv(ctx);
     mvd *d = mvd_state();
-    const mv_settings *s;
+    const mv_milter_settings *s;
     const char *auth = smfi_getsymval(ctx, "{auth_authen}");
     const char *from = argv && argv[0] ? argv[0] : "<>";
     mv_verdict v;
@@ -265,8 +265,8 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     if (c == NULL)
         return SMFIS_TEMPFAIL;
     forget_message(c);
-    s = mv_config_settings(c->cfg);
-    if (s->milter_skip_authenticated && auth != NULL && *auth != '\0') {
+    s = mv_milter_settings_of(c->cfg);
+    if (s->skip_authenticated && auth != NULL && *auth != '\0') {
         mv_stats_event(d->stats, MV_STAT_SKIP_AUTH);
         return SMFIS_ACCEPT;    /* our own users' mail: not ours to judge */
     }
@@ -274,9 +274,9 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
         mv_stats_event(d->stats, MV_STAT_SKIP_TRUSTED);
         return SMFIS_ACCEPT;
     }
-    if (!s->milter_check_senders)
+    if (!s->check_senders)
         return SMFIS_CONTINUE;
-    if (strcmp(from, "<>") == 0 && s->milter_skip_null_sender) {
+    if (strcmp(from, "<>") == 0 && s->skip_null_sender) {
         mv_stats_event(d->stats, MV_STAT_SKIP_NULL);
         return SMFIS_CONTINUE;
     }
@@ -300,7 +300,7 @@ static const mv_domain_rule *rcpt_rule(conn *c, const char *rcpt)
  * first refusal of an episode is logged, with what it means; the rest
  * are counted, and mailverifyd logs one summary when the window ends
  * (the MTA's own log still has every refused RCPT) */
-static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_settings *s, int64_t now)
+static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_milter_settings *s, int64_t now)
 {
     mv_milter_reply r;
     char who[320], addr[300];
@@ -309,11 +309,11 @@ static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_s
     client_text(c, who, sizeof(who));
     ascii(addr, sizeof(addr), rcpt, strlen(rcpt));
     mv_stats_event(mvd_state()->stats, MV_STAT_DHA);
-    if (mv_dha_refused(mvd_state()->dha, c->dha_key, who, (unsigned)s->milter_dha_window_s, now))
+    if (mv_dha_refused(mvd_state()->dha, c->dha_key, who, (unsigned)s->dha_window_s, now))
         mvd_log(LOG_NOTICE, "%s: to=%s client=%s action=tempfail reason=harvest_budget (not probed); "
                 "the client spent its budget (milter.dha_limit %lld unknown recipients per %lld s): its "
                 "recipients are tempfailed unprobed, one summary line when the window ends", qid(ctx), addr,
-                who, s->milter_dha_limit, s->milter_dha_window_s);
+                who, s->dha_limit, s->dha_window_s);
     if (smfi_setreply(ctx, r.code, r.enh, r.text) != MI_SUCCESS)
         mvd_log(LOG_WARNING, "%s: warning: cannot set reply %s %s", qid(ctx), r.code, r.enh);
     return SMFIS_TEMPFAIL;
@@ -324,7 +324,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 {
     conn *c = smfi_getpriv(ctx);
     mvd *d = mvd_state();
-    const mv_settings *s;
+    const mv_milter_settings *s;
     const mv_domain_rule *rule;
     const char *rcpt = argv && argv[0] ? argv[0] : "";
     int64_t now = (int64_t)time(NULL);
@@ -333,22 +333,22 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 
     if (c == NULL)
         return SMFIS_TEMPFAIL;
-    s = mv_config_settings(c->cfg);
-    if (!s->milter_check_recipients)
+    s = mv_milter_settings_of(c->cfg);
+    if (!s->check_recipients)
         return SMFIS_CONTINUE;
     if ((rule = rcpt_rule(c, rcpt)) != NULL && rule->accept) {
         mv_stats_event(d->stats, MV_STAT_SKIP_DOMAIN);
         return SMFIS_CONTINUE;
     }
-    if (c->addr[0] && mv_dha_spent(d->dha, c->dha_key, (unsigned)s->milter_dha_limit,
-                                   (unsigned)s->milter_dha_window_s, now))
+    if (c->addr[0] && mv_dha_spent(d->dha, c->dha_key, (unsigned)s->dha_limit,
+                                   (unsigned)s->dha_window_s, now))
         return dha_tempfail(ctx, c, rcpt, s, now);
     if (!verify(ctx, c, rcpt, MV_CTX_RECIPIENT, rule && rule->skip_smtp ? MV_MODE_DNS : MV_MODE_CONTEXT,
                 rule ? rule->next_hop : NULL, &v))
         return SMFIS_CONTINUE;
     rc = act(ctx, c, &v, false);
-    if (v.status == MV_STATUS_UNDELIVERABLE && c->addr[0] && s->milter_dha_limit > 0)
-        mv_dha_count(d->dha, c->dha_key, (unsigned)s->milter_dha_window_s, now);
+    if (v.status == MV_STATUS_UNDELIVERABLE && c->addr[0] && s->dha_limit > 0)
+        mv_dha_count(d->dha, c->dha_key, (unsigned)s->dha_window_s, now);
     return rc;
 }
 
@@ -360,7 +360,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
     if (c == NULL)
         return SMFIS_CONTINUE;
     for (note *n = c->notes; n != NULL; n = n->next)
-        if (smfi_addheader(ctx, (char *)mv_config_settings(c->cfg)->milter_header, n->text) != MI_SUCCESS)
+        if (smfi_addheader(ctx, (char *)mv_milter_settings_of(c->cfg)->header, n->text) != MI_SUCCESS)
             mvd_log(LOG_WARNING, "%s: warning: cannot add header", qid(ctx));
     if (c->quarantine && smfi_quarantine(ctx, c->why) != MI_SUCCESS)
         mvd_log(LOG_WARNING, "%s: warning: cannot quarantine (does the MTA allow it?)", qid(ctx));

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "dha.h"
+#include "milter_config.h"
 #include "engine.h"
 #include "stats.h"
 

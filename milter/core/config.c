@@ -32,15 +32,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <syslog.h>
 
 #define OFF(f) offsetof(mv_settings, f)
-#define GROUP(p) {p, KT_GROUP, 0, 0, 0, NULL, NULL, NULL}
-#define BOOLK(p, f, d) {p, KT_BOOL, OFF(f), 0, 1, d, NULL, NULL}
-#define INTK(p, f, lo, hi, d) {p, KT_INT, OFF(f), lo, hi, d, NULL, NULL}
-#define STRK(p, f, lo, hi, d) {p, KT_STR, OFF(f), lo, hi, d, NULL, NULL}
-#define CODEK(p, f, d, names) {p, KT_ENUM, OFF(f), 0, 0, d, NULL, names}
-#define LISTK(p) {p, KT_STRLIST, 0, 0, 255, NULL, NULL, NULL}
+#define GROUP(p) MV_GROUP_KEY(p)
+#define BOOLK(p, f, d) MV_BOOL_KEY(p, mv_settings, f, d)
+#define INTK(p, f, lo, hi, d) MV_INT_KEY(p, mv_settings, f, lo, hi, d)
+#define STRK(p, f, lo, hi, d) MV_STR_KEY(p, mv_settings, f, lo, hi, d, 0)
+#define CODEK(p, f, d, names) MV_CODE_KEY(p, mv_settings, f, d, names)
+#define LISTK(p) {.path = p, .type = KT_STRLIST, .max = 255, .flags = KEY_ENGINE_LIST}
+#define RULESK(p) {.path = p, .type = KT_RULES}
 #define LISTFILE(name, f) STRK("lists." name, f, 1, 4096, "builtin")
 #define CONTEXT(c, i, dmode, dms) \
     GROUP("context." c), \
@@ -58,17 +58,6 @@ static const enum_name tls_names[] = {
 static const enum_name store_names[] = {
     {"memory", MV_STORE_MEMORY}, {"lmdb", MV_STORE_LMDB}, {"redis", MV_STORE_REDIS}, {NULL, 0},
 };
-static const enum_name review_names[] = {
-    {"quarantine", MV_REVIEW_QUARANTINE}, {"header", MV_REVIEW_HEADER}, {NULL, 0},
-};
-static const enum_name facility_names[] = {
-    {"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
-    {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
-    {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0},
-};
-static const enum_name on_block_names[] = {
-    {"page", MV_ON_BLOCK_PAGE}, {"redirect", MV_ON_BLOCK_REDIRECT}, {NULL, 0},
-};
 
 /* The loader stores a code through an int pointer: each coded field must
  * be int-sized (an enum of small codes is, with GCC and Clang). */
@@ -76,9 +65,6 @@ static const enum_name on_block_names[] = {
 INT_SIZED(context[0].mode);
 INT_SIZED(smtp_tls);
 INT_SIZED(cache_store);
-INT_SIZED(milter_review);
-INT_SIZED(milter_syslog_facility);
-INT_SIZED(fcgi_on_block);
 
 /* The key table: every key a config file may set, and its default. */
 static const key keys[] = {
@@ -94,8 +80,8 @@ static const key keys[] = {
     BOOLK("typo.enabled", typo_enabled, "true"),
     GROUP("replies"),
     STRK("replies.table", replies_table, 0, 4096, "builtin"),
-    {"replies.rules", KT_RULES, 0, 0, 0, NULL, NULL, NULL},
-    {"replies.profiles", KT_RULES, 0, 0, 0, NULL, NULL, NULL},
+    RULESK("replies.rules"),
+    RULESK("replies.profiles"),
     GROUP("dns"),
     STRK("dns.servers", dns_servers, 0, 1024, ""),
     INTK("dns.timeout_ms", dns_timeout_ms, 100, 60000, "2000"),
@@ -132,9 +118,9 @@ static const key keys[] = {
     CODEK("cache.store", cache_store, "memory", store_names),
     STRK("cache.lmdb_path", cache_lmdb_path, 1, 1024, "/var/lib/mailverify/cache.mdb"),
     INTK("cache.lmdb_size_mb", cache_lmdb_size_mb, 1, 1048576, "256"),
-    STRK("cache.redis_server", cache_redis_server, 1, 1024, "127.0.0.1:6379"),
+    MV_STR_KEY("cache.redis_server", mv_settings, cache_redis_server, 1, 1024, "127.0.0.1:6379", MV_KEY_URL),
     STRK("cache.redis_user", cache_redis_user, 0, 255, ""),
-    STRK("cache.redis_password", cache_redis_password, 0, 1024, ""),
+    MV_STR_KEY("cache.redis_password", mv_settings, cache_redis_password, 0, 1024, "", MV_KEY_SECRET),
     INTK("cache.redis_db", cache_redis_db, 0, 1000000, "0"),
     STRK("cache.redis_prefix", cache_redis_prefix, 0, 255, "mailverify:"),
     BOOLK("cache.redis_tls", cache_redis_tls, "false"),
@@ -148,59 +134,16 @@ static const key keys[] = {
     CONTEXT("recipient", MV_CTX_RECIPIENT, "smtp", "25000"),
     CONTEXT("form", MV_CTX_FORM, "smtp", "1500"),
     CONTEXT("bulk", MV_CTX_BULK, "smtp", "60000"),
-    GROUP("milter"),
-    STRK("milter.socket", milter_socket, 1, 1024, "unix:/run/mailverifyd/mailverifyd.sock"),
-    STRK("milter.socket_mode", milter_socket_mode, 3, 4, "0660"),
-    STRK("milter.socket_group", milter_socket_group, 0, 64, ""),
-    STRK("milter.user", milter_user, 0, 64, ""),
-    STRK("milter.group", milter_group, 0, 64, ""),
-    STRK("milter.pidfile", milter_pidfile, 0, 1024, ""),
-    STRK("milter.control_socket", milter_control_socket, 0, 107, "/run/mailverifyd/control.sock"),
-    STRK("milter.header", milter_header, 1, 64, "X-Mailverify"),
-    CODEK("milter.review", milter_review, "quarantine", review_names),
-    BOOLK("milter.dry_run", milter_dry_run, "false"),
-    BOOLK("milter.skip_authenticated", milter_skip_authenticated, "true"),
-    BOOLK("milter.skip_null_sender", milter_skip_null_sender, "true"),
-    LISTK("milter.trusted_networks"),
-    BOOLK("milter.check_senders", milter_check_senders, "true"),
-    BOOLK("milter.check_recipients", milter_check_recipients, "true"),
-    INTK("milter.dha_limit", milter_dha_limit, 0, 100000, "20"),
-    INTK("milter.dha_window_s", milter_dha_window_s, 1, 86400, "300"),
-    INTK("milter.ipv6_prefix", milter_ipv6_prefix, 1, 128, "64"),
-    CODEK("milter.syslog_facility", milter_syslog_facility, "mail", facility_names),
-    BOOLK("milter.log_stderr", milter_log_stderr, "false"),
-    GROUP("fastcgi"),
-    STRK("fastcgi.socket", fcgi_socket, 0, 1024, ":9000"),
-    INTK("fastcgi.threads", fcgi_threads, 1, 256, "4"),
-    INTK("fastcgi.max_body", fcgi_max_body, 64, 10485760, "16384"),
-    LISTK("fastcgi.cors_origins"),
-    INTK("fastcgi.ip_rate", fcgi_ip_rate, 0, 100000, "5"),
-    INTK("fastcgi.ip_burst", fcgi_ip_burst, 1, 100000, "20"),
-    INTK("fastcgi.ipv6_prefix", fcgi_ipv6_prefix, 1, 128, "64"),
-    BOOLK("fastcgi.require_api_key", fcgi_require_api_key, "false"),
-    LISTK("fastcgi.api_keys"),
-    INTK("fastcgi.key_rate", fcgi_key_rate, 0, 100000, "50"),
-    INTK("fastcgi.key_burst", fcgi_key_burst, 1, 100000, "100"),
-    STRK("fastcgi.rate_state", fcgi_rate_state, 0, 1024, "/var/lib/mailverify/ratelimit"),
-    STRK("fastcgi.pass_through", fcgi_pass_through, 0, 1024, ""),
-    LISTK("fastcgi.pass_fields"),
-    CODEK("fastcgi.on_block", fcgi_on_block, "page", on_block_names),
-    STRK("fastcgi.block_page", fcgi_block_page, 0, 1024, ""),
-    STRK("fastcgi.block_redirect", fcgi_block_redirect, 0, 1024, ""),
-    STRK("fastcgi.warn_field", fcgi_warn_field, 0, 64, "mailverify"),
-    INTK("fastcgi.pass_timeout_ms", fcgi_pass_timeout_ms, 100, 600000, "30000"),
-    INTK("fastcgi.read_timeout_ms", fcgi_read_timeout_ms, 100, 600000, "5000"),
-    STRK("fastcgi.mount", fcgi_mount, 0, 256, ""),
     GROUP("webhook"),
-    STRK("webhook.url", webhook_url, 0, 1024, ""),
-    STRK("webhook.secret", webhook_secret, 0, 1024, ""),
+    MV_STR_KEY("webhook.url", mv_settings, webhook_url, 0, 1024, "", MV_KEY_URL),
+    MV_STR_KEY("webhook.secret", mv_settings, webhook_secret, 0, 1024, "", MV_KEY_SECRET),
     INTK("webhook.timeout_ms", webhook_timeout_ms, 100, 120000, "5000"),
     INTK("webhook.retries", webhook_retries, 0, 100, "8"),
     INTK("webhook.retry_base_ms", webhook_retry_base_ms, 10, 3600000, "1000"),
     INTK("webhook.max_queue", webhook_max_queue, 1, 1000000, "10000"),
     GROUP("policy"),
-    {"canonical", KT_RULES, 0, 0, 0, NULL, NULL, NULL},
-    {"domains", KT_RULES, 0, 0, 0, NULL, NULL, NULL},
+    RULESK("canonical"),
+    RULESK("domains"),
 };
 #define NKEYS (sizeof(keys) / sizeof(*keys))
 
@@ -255,7 +198,8 @@ const char *mv_config_want_name(ktype t)
     case KT_INT: return "an integer";
     case KT_STR:
     case KT_ENUM: return "a string";
-    case KT_STRLIST: return "an array of strings [ \"...\" ]";
+    case KT_STRLIST:
+    case KT_NETS: return "an array of strings [ \"...\" ]";
     case KT_RULES: return "a list of groups ( { ... } )";
     }
     return "?";
@@ -273,6 +217,7 @@ bool mv_config_type_ok(ktype t, const config_setting_t *s)
     case KT_STR:
     case KT_ENUM: return st == CONFIG_TYPE_STRING;
     case KT_STRLIST:
+    case KT_NETS:
         if (st != CONFIG_TYPE_ARRAY && st != CONFIG_TYPE_LIST)
             return false;
         for (int i = 0; i < config_setting_length(s); i++)
@@ -310,19 +255,68 @@ const char *mv_config_did_you_mean(const char *name, const char *const *cands, s
     return best;
 }
 
-/* unknown_key - report a key that is not in the table */
+/* A key found in the engine's table or a front end's, with the struct
+ * its value goes into. */
+typedef struct {
+    const key *k;
+    void *base;                 /* &cfg->s, or a table's block */
+} found;
+
+/* lookup - a key by its full path in the engine's table, then the tables
+ * the loader was given; false if none has it */
+static bool lookup(loader *L, const char *path, found *f)
+{
+    f->base = &L->cfg->s;
+    if ((f->k = mv_config_find_key(keys, NKEYS, path)) != NULL)
+        return true;
+    for (size_t i = 0; i < L->cfg->nblocks; i++) {
+        const mv_config_table *t = L->cfg->blocks[i].t;
+
+        f->base = L->cfg->blocks[i].p;
+        if ((f->k = mv_config_find_key(t->keys, t->nkeys, path)) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* add_names - the paths of a key table as candidates, up to max */
+static size_t add_names(const char **cands, size_t n, size_t max, const key *tab, size_t count)
+{
+    for (size_t i = 0; i < count && n < max; i++)
+        cands[n++] = tab[i].path;
+    return n;
+}
+
+/* best_known - the known path closest to a mistyped one, or NULL */
+static const char *best_known(const loader *L, const char *path)
+{
+    const char *cands[512];
+    size_t n = add_names(cands, 0, sizeof(cands) / sizeof(*cands), keys, NKEYS);
+
+    for (size_t i = 0; i < L->cfg->nblocks; i++)
+        n = add_names(cands, n, sizeof(cands) / sizeof(*cands), L->cfg->blocks[i].t->keys,
+                      L->cfg->blocks[i].t->nkeys);
+    return mv_config_did_you_mean(path, cands, n);
+}
+
+/* unknown_key - report a key no table has */
 static void unknown_key(loader *L, const config_setting_t *s, const char *path)
 {
-    const char *cands[NKEYS];
-    const char *best;
+    const char *best = best_known(L, path);
 
-    for (size_t i = 0; i < NKEYS; i++)
-        cands[i] = keys[i].path;
-    best = mv_config_did_you_mean(path, cands, NKEYS);
     if (best != NULL)
         mv_config_error(L, s, "unknown key '%s' (did you mean '%s'?)", path, best);
     else
         mv_config_error(L, s, "unknown key '%s'", path);
+}
+
+/* others_group - a top-level group no table given claims, and not a typo
+ * of one that is: another program's (mailverify.fcgi's "fastcgi" read by
+ * mailverifyd). Skipped unless the loader has every program's tables. */
+static bool others_group(const loader *L, const config_setting_t *s, const char *prefix)
+{
+    return *prefix == '\0' && !(L->flags & MV_CONFIG_ALL_TABLES) &&
+           config_setting_type(s) == CONFIG_TYPE_GROUP && best_known(L, config_setting_name(s)) == NULL;
 }
 
 /* check_structure - phase 2 over one group */
@@ -331,26 +325,27 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
     for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         char path[512];
-        const key *k;
+        found f;
 
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
                  config_setting_name(s));
-        if ((k = mv_config_find_key(keys, NKEYS, path)) == NULL) {
-            unknown_key(L, s, path);
+        if (!lookup(L, path, &f)) {
+            if (!others_group(L, s, prefix))
+                unknown_key(L, s, path);
             continue;
         }
-        if (!mv_config_type_ok(k->type, s)) {
-            mv_config_error(L, s, "'%s' must be %s, not %s", path, mv_config_want_name(k->type),
+        if (!mv_config_type_ok(f.k->type, s)) {
+            mv_config_error(L, s, "'%s' must be %s, not %s", path, mv_config_want_name(f.k->type),
                   mv_config_type_name(config_setting_type(s)));
             continue;
         }
-        if (k->type == KT_GROUP && strcmp(path, "policy") == 0)
+        if (f.k->type == KT_GROUP && strcmp(path, "policy") == 0)
             mv_config_policy_check(L, s);
-        else if (k->type == KT_GROUP)
+        else if (f.k->type == KT_GROUP)
             check_structure(L, s, path);
-        else if (k->type == KT_RULES && strcmp(path, "domains") == 0)
+        else if (f.k->type == KT_RULES && strcmp(path, "domains") == 0)
             mv_config_domains_check(L, s);
-        else if (k->type == KT_RULES && strcmp(path, "canonical") == 0)
+        else if (f.k->type == KT_RULES && strcmp(path, "canonical") == 0)
             mv_config_rules_check(L, s);           /* replies.*: checked by rules.c */
     }
 }
@@ -388,16 +383,20 @@ static const char *enum_name_of(const enum_name *t, int code)
     return "?";
 }
 
-/* set_default - one key's default into the settings */
-static bool set_default(mv_settings *s, const key *k)
+/* set_default - one key's default into the struct (NULL: zero, "", empty) */
+static bool set_default(void *base, const key *k)
 {
-    void *p = (char *)s + k->off;
+    void *p = (char *)base + k->off;
+    const char *def = k->def;
 
+    if (k->flags & KEY_ENGINE_LIST)
+        return true;
     switch (k->type) {
-    case KT_BOOL: *(bool *)p = strcmp(k->def, "true") == 0; return true;
-    case KT_INT: *(long long *)p = strtoll(k->def, NULL, 10); return true;
-    case KT_STR: return set_str((char **)p, k->def);
-    case KT_ENUM: return enum_code(k->names, k->def, (int *)p);    /* a typo in keys[] */
+    case KT_BOOL: *(bool *)p = def != NULL && strcmp(def, "true") == 0; return true;
+    case KT_INT: *(long long *)p = def != NULL ? strtoll(def, NULL, 10) : 0; return true;
+    case KT_STR: return set_str((char **)p, def != NULL ? def : "");
+    case KT_ENUM: return def != NULL && enum_code(k->names, def, (int *)p); /* a typo in a table */
+    case KT_STRLIST: return def == NULL || mv_config_strlist_default((mv_strlist *)p, def);
     default: return true;
     }
 }
@@ -421,13 +420,14 @@ static bool in_choices(const char *choices, const char *v)
 /* apply_enum - phase 3 for an enumerated key: the name becomes its code
  * here, once; a wrong name gets every valid one, and the closest when it
  * looks like a typo of it */
-static void apply_enum(loader *L, const config_setting_t *s, const key *k, const char *path)
+static void apply_enum(loader *L, const config_setting_t *s, const found *f, const char *path)
 {
+    const key *k = f->k;
     const char *v = config_setting_get_string(s), *cands[32], *best;
     char list[512];
     size_t n = 0, len = 0;
 
-    if (enum_code(k->names, v, (int *)((char *)&L->cfg->s + k->off)))
+    if (enum_code(k->names, v, (int *)((char *)f->base + k->off)))
         return;
     list[0] = '\0';
     for (; k->names[n].name != NULL && n < sizeof(cands) / sizeof(*cands); n++) {
@@ -442,10 +442,11 @@ static void apply_enum(loader *L, const config_setting_t *s, const key *k, const
 }
 
 /* apply_scalar - phase 3 for one table key with the right type */
-static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
+static void apply_scalar(loader *L, const config_setting_t *s, const found *f,
                          const char *path)
 {
-    void *p = (char *)&L->cfg->s + k->off;
+    const key *k = f->k;
+    void *p = (char *)f->base + k->off;
 
     if (k->type == KT_BOOL) {
         *(bool *)p = config_setting_get_bool(s);
@@ -467,7 +468,11 @@ static void apply_scalar(loader *L, const config_setting_t *s, const key *k,
         else if (!set_str((char **)p, v))
             mv_config_error(L, s, "out of memory");
     } else if (k->type == KT_ENUM) {
-        apply_enum(L, s, k, path);
+        apply_enum(L, s, f, path);
+    } else if (k->type == KT_STRLIST) {
+        mv_config_strlist_apply(L, s, path, (mv_strlist *)p);
+    } else if (k->type == KT_NETS) {
+        mv_config_nets_apply(L, s, path, (mv_nets *)p);
     }
 }
 
@@ -496,11 +501,13 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         char path[512];
         const key *k;
+        found f;
 
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
                  config_setting_name(s));
-        if ((k = mv_config_find_key(keys, NKEYS, path)) == NULL || !mv_config_type_ok(k->type, s))
-            continue;           /* reported in phase 2 */
+        if (!lookup(L, path, &f) || !mv_config_type_ok(f.k->type, s))
+            continue;           /* reported (or skipped) in phase 2 */
+        k = f.k;
         if (k->type == KT_GROUP && strcmp(path, "policy") == 0)
             mv_config_policy_apply(L, s);
         else if (k->type == KT_GROUP)
@@ -518,10 +525,10 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
                 else
                     mv_config_rules_apply(L, r, j + 1);
             }
-        else if (k->type == KT_STRLIST)
-            mv_config_strlist_apply(L, s, path);
+        else if (k->flags & KEY_ENGINE_LIST)
+            mv_config_engine_list_apply(L, s, path);
         else
-            apply_scalar(L, s, k, path);
+            apply_scalar(L, s, &f, path);
     }
 }
 
@@ -642,8 +649,26 @@ static void load_replies(loader *L, config_t *lc)
     L->cfg->rules_table = mv_rules_load_file(full, L->diag);
 }
 
+/* add_blocks - a struct of defaults for each front end's table */
+static bool add_blocks(mv_config *c, const mv_config_table *const *tables)
+{
+    for (size_t i = 0; tables != NULL && tables[i] != NULL; i++) {
+        const mv_config_table *t = tables[i];
+        struct block *b = &c->blocks[c->nblocks];
+
+        if (c->nblocks == MV_CONFIG_MAX_TABLES || (b->p = calloc(1, t->size)) == NULL)
+            return false;
+        b->t = t;
+        c->nblocks++;
+        for (size_t k = 0; k < t->nkeys; k++)
+            if (!set_default(b->p, &t->keys[k]))
+                return false;
+    }
+    return true;
+}
+
 /* config_new - a config holding defaults; NULL on ENOMEM */
-static mv_config *config_new(const char *source)
+static mv_config *config_new(const char *source, const mv_config_table *const *tables)
 {
     mv_config *c = calloc(1, sizeof(*c));
     bool ok;
@@ -657,6 +682,7 @@ static mv_config *config_new(const char *source)
     for (size_t i = 0; ok && i < NKEYS; i++)
         if (keys[i].def != NULL)
             ok = set_default(&c->s, &keys[i]);
+    ok = ok && add_blocks(c, tables);
     for (int x = 0; x < MV_CTX_COUNT; x++)
         mv_policy_defaults(&c->policy[x], (mv_context)x);
     if (!ok) {
@@ -797,7 +823,7 @@ static mv_config *finish(loader *L, config_t *lc)
 {
     size_t before = L->diag->errors;
 
-    if ((L->cfg = config_new(L->name)) == NULL) {
+    if ((L->cfg = config_new(L->name, L->tables)) == NULL) {
         mv_diag_add(L->diag, MV_DIAG_ERROR, L->name, 0, "out of memory");
         return NULL;
     }
@@ -805,8 +831,13 @@ static mv_config *finish(loader *L, config_t *lc)
     apply_values(L, config_root_setting(lc), "");
     if (config_lookup(lc, "canonical") == NULL)
         mv_config_rules_default(L);
-    mv_config_strlists_defaults(L->cfg);
     check_meaning(L, lc);
+    for (size_t i = 0; i < L->cfg->nblocks; i++) {
+        struct mv_config_check ck = {L, lc};
+
+        if (L->cfg->blocks[i].t->check != NULL)
+            L->cfg->blocks[i].t->check(&ck, L->cfg->blocks[i].p);
+    }
     if (!(L->flags & MV_CONFIG_SKIP_LISTS)) {
         load_lists(L, lc);
         load_replies(L, lc);
@@ -832,11 +863,24 @@ static void syntax_error(loader *L, config_t *lc)
                     config_error_text(lc));
 }
 
-/* mv_config_load_text - the same from text; name is used in messages */
-mv_config *mv_config_load_text(const char *text, size_t len, const char *name,
-                               const char *basedir, int flags, mv_diag *diag)
+/* mv_config_check_error - a table's meaning error at a key */
+void mv_config_check_error(struct mv_config_check *ck, const char *path, const char *fmt, ...)
 {
-    loader L = {name, basedir, flags, diag, NULL};
+    char msg[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    mv_config_error(ck->L, config_lookup(ck->lc, path), "%s", msg);
+}
+
+/* mv_config_load_text_with - from text, with front ends' tables */
+mv_config *mv_config_load_text_with(const char *text, size_t len, const char *name,
+                                    const char *basedir, const mv_config_table *const *tables,
+                                    int flags, mv_diag *diag)
+{
+    loader L = {.name = name, .basedir = basedir, .flags = flags, .diag = diag, .tables = tables};
     config_t lc;
     char *copy;
     mv_config *cfg = NULL;
@@ -865,8 +909,22 @@ mv_config *mv_config_load_text(const char *text, size_t len, const char *name,
     return cfg;
 }
 
+/* mv_config_load_text - the same from text; name is used in messages */
+mv_config *mv_config_load_text(const char *text, size_t len, const char *name,
+                               const char *basedir, int flags, mv_diag *diag)
+{
+    return mv_config_load_text_with(text, len, name, basedir, NULL, flags, diag);
+}
+
 /* mv_config_load - load a file (NULL: the built-in config); NULL on error */
 mv_config *mv_config_load(const char *path, int flags, mv_diag *diag)
+{
+    return mv_config_load_with(path, NULL, flags, diag);
+}
+
+/* mv_config_load_with - a file with front ends' tables; NULL on error */
+mv_config *mv_config_load_with(const char *path, const mv_config_table *const *tables, int flags,
+                               mv_diag *diag)
 {
     mv_blob b;
     char dir[4096];
@@ -877,7 +935,7 @@ mv_config *mv_config_load(const char *path, int flags, mv_diag *diag)
 
     if (path == NULL) {
         b = mv_builtin("mailverify.conf");
-        return mv_config_load_text(b.data, b.len, "(built-in)", NULL, flags, diag);
+        return mv_config_load_text_with(b.data, b.len, "(built-in)", NULL, tables, flags, diag);
     }
     if ((text = mv_slurp(path, (size_t)16 << 20, &len)) == NULL) {
         mv_diag_add(diag, MV_DIAG_ERROR, path, 0, "cannot read: %s",
@@ -889,7 +947,7 @@ mv_config *mv_config_load(const char *path, int flags, mv_diag *diag)
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
     if (slash == path)
         snprintf(dir, sizeof(dir), "/");
-    cfg = mv_config_load_text(text, len, path, dir, flags, diag);
+    cfg = mv_config_load_text_with(text, len, path, dir, tables, flags, diag);
     free(text);
     return cfg;
 }
@@ -901,15 +959,34 @@ mv_config *mv_config_ref(mv_config *cfg)
     return cfg;
 }
 
+/* free_values - what a table's strings and lists hold */
+static void free_values(void *base, const key *tab, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *p = (char *)base + tab[i].off;
+
+        if (tab[i].flags & KEY_ENGINE_LIST)
+            continue;
+        if (tab[i].type == KT_STR)
+            free(*(char **)p);
+        else if (tab[i].type == KT_STRLIST)
+            mv_config_strlist_free((mv_strlist *)p);
+        else if (tab[i].type == KT_NETS)
+            mv_config_nets_free((mv_nets *)p);
+    }
+}
+
 /* mv_config_unref - drop a reference; frees on the last; NULL is fine */
 void mv_config_unref(mv_config *cfg)
 {
     if (cfg == NULL || atomic_fetch_sub(&cfg->refs, 1) != 1)
         return;
-    for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].type == KT_STR)
-            free(*(char **)((char *)&cfg->s + keys[i].off));
-    mv_config_strlists_free(cfg);
+    free_values(&cfg->s, keys, NKEYS);
+    for (size_t i = 0; i < cfg->nblocks; i++) {
+        free_values(cfg->blocks[i].p, cfg->blocks[i].t->keys, cfg->blocks[i].t->nkeys);
+        free(cfg->blocks[i].p);
+    }
+    mv_config_engine_lists_free(cfg);
     mv_config_domains_free(cfg);
     mv_lists_free(cfg->lists);
     mv_typo_free(cfg->typo);
@@ -921,6 +998,15 @@ void mv_config_unref(mv_config *cfg)
 }
 
 const mv_settings *mv_config_settings(const mv_config *cfg) { return &cfg->s; }
+
+/* mv_config_table_settings - a front end's struct, or NULL without its table */
+const void *mv_config_table_settings(const mv_config *cfg, const mv_config_table *t)
+{
+    for (size_t i = 0; i < cfg->nblocks; i++)
+        if (cfg->blocks[i].t == t)
+            return cfg->blocks[i].p;
+    return NULL;
+}
 const mv_lists *mv_config_lists(const mv_config *cfg) { return cfg->lists; }
 const mv_typo *mv_config_typo(const mv_config *cfg) { return cfg->typo; }
 const mv_canon *mv_config_canon(const mv_config *cfg) { return cfg->canon; }
@@ -940,54 +1026,53 @@ const mv_policy *mv_config_policy(const mv_config *cfg, mv_context ctx)
     return &cfg->policy[(unsigned)ctx < MV_CTX_COUNT ? ctx : MV_CTX_FORM];
 }
 
-/* is_secret - a key whose whole value is key material (issue 13) */
-static bool is_secret(const char *path)
+/* shown - how a key's value may be shown: a table marks its secrets and
+ * URLs; a key named like a secret is hidden even if a table forgot */
+static unsigned shown(const key *k)
 {
-    return strstr(path, "secret") != NULL || strstr(path, "password") != NULL ||
-           strstr(path, "passphrase") != NULL;
+    if (strstr(k->path, "secret") != NULL || strstr(k->path, "password") != NULL ||
+        strstr(k->path, "passphrase") != NULL || strstr(k->path, "api_key") != NULL)
+        return k->flags | MV_KEY_SECRET;
+    return k->flags;
 }
 
-/* is_url - a key whose value may be a URL, and so may carry credentials
- * in its userinfo or a token in its query (redact.h) */
-static bool is_url(const char *path)
+/* dump_key - one key's effective value, secrets masked */
+static void dump_key(const void *base, const key *k, mv_buf *out)
 {
-    static const char *const urls[] = {
-        "webhook.url", "fastcgi.pass_through", "fastcgi.block_redirect", "cache.redis_server",
-    };
-
-    for (size_t i = 0; i < sizeof(urls) / sizeof(*urls); i++)
-        if (strcmp(urls[i], path) == 0)
-            return true;
-    return false;
-}
-
-/* dump_key - one scalar key's effective value, secrets masked */
-static void dump_key(const mv_config *cfg, const key *k, mv_buf *out)
-{
-    const void *p = (const char *)&cfg->s + k->off;
+    const void *p = (const char *)base + k->off;
     char masked[4 * 1024 + 16];         /* a masked value of up to 1024 bytes fits */
+    unsigned how = shown(k);
 
+    if (k->flags & KEY_ENGINE_LIST)
+        return;
     if (k->type == KT_BOOL)
         mv_buf_printf(out, "%s = %s\n", k->path, *(const bool *)p ? "true" : "false");
     else if (k->type == KT_INT)
         mv_buf_printf(out, "%s = %lld\n", k->path, *(const long long *)p);
-    else if (k->type == KT_STR && is_secret(k->path) && **(char *const *)p)
+    else if (k->type == KT_STR && (how & MV_KEY_SECRET) && **(char *const *)p)
         mv_buf_printf(out, "%s = \"" MV_REDACT_HIDDEN "\"\n", k->path);
-    else if (k->type == KT_STR && is_url(k->path))
+    else if (k->type == KT_STR && (how & MV_KEY_URL))
         mv_buf_printf(out, "%s = \"%s\"\n", k->path,
                       mv_redact_url(*(char *const *)p, masked, sizeof(masked)));
     else if (k->type == KT_STR)
         mv_buf_printf(out, "%s = \"%s\"\n", k->path, *(char *const *)p);
     else if (k->type == KT_ENUM)
         mv_buf_printf(out, "%s = \"%s\"\n", k->path, enum_name_of(k->names, *(const int *)p));
+    else if (k->type == KT_STRLIST)
+        mv_config_dump_list(out, k->path, ((const mv_strlist *)p)->v, ((const mv_strlist *)p)->n, how);
+    else if (k->type == KT_NETS)
+        mv_config_dump_list(out, k->path, ((const mv_nets *)p)->text, ((const mv_nets *)p)->n, how);
 }
 
 /* mv_config_dump - every effective setting, in libconfig syntax */
 void mv_config_dump(const mv_config *cfg, mv_buf *out)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        dump_key(cfg, &keys[i], out);
-    mv_config_strlists_dump(cfg, out);
+        dump_key(&cfg->s, &keys[i], out);
+    mv_config_engine_lists_dump(cfg, out);
+    for (size_t b = 0; b < cfg->nblocks; b++)
+        for (size_t i = 0; i < cfg->blocks[b].t->nkeys; i++)
+            dump_key(cfg->blocks[b].p, &cfg->blocks[b].t->keys[i], out);
     for (int c = 0; c < MV_CTX_COUNT; c++) {
         const mv_policy *p = &cfg->policy[c];
 

@@ -24,11 +24,13 @@
 #include "typo.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
-/* The codes of the enumerated keys: the loader turns each name into its
- * code once, so that nothing compares the names again at run time (the
- * names are in config.c's tables; config-test --print prints them). */
+/* The codes of the engine's enumerated keys: the loader turns each name
+ * into its code once, so that nothing compares the names again at run
+ * time (the names are in config.c's tables; config-test --print prints
+ * them). */
 typedef enum {
     MV_MODE_OFFLINE,            /* syntax, lists, typo: no network */
     MV_MODE_DNS,                /* + MX lookup */
@@ -38,8 +40,6 @@ typedef enum {
 
 typedef enum { MV_STORE_MEMORY, MV_STORE_LMDB, MV_STORE_REDIS } mv_store_type;
 typedef enum { MV_SMTP_TLS_OFF, MV_SMTP_TLS_OPPORTUNISTIC, MV_SMTP_TLS_REQUIRED } mv_smtp_tls;
-typedef enum { MV_REVIEW_QUARANTINE, MV_REVIEW_HEADER } mv_review_mode;
-typedef enum { MV_ON_BLOCK_PAGE, MV_ON_BLOCK_REDIRECT } mv_on_block;
 
 /* Plain settings, filled from the key table (config.c). */
 typedef struct {
@@ -47,6 +47,8 @@ typedef struct {
     long long deadline_ms;
 } mv_context_settings;
 
+/* The engine's settings: the keys every program shares. A front end's
+ * own keys (milter.*, fastcgi.*) are in a table it owns (below). */
 typedef struct {
     char *lists_disposable;
     char *lists_disposable_wildcards;
@@ -81,33 +83,100 @@ typedef struct {
     char *cache_redis_tls_ca_file, *cache_redis_tls_cert_file, *cache_redis_tls_key_file;
     char *cache_redis_tls_server_name;
     mv_context_settings context[MV_CTX_COUNT];
-    /* mailverifyd */
-    char *milter_socket, *milter_socket_mode, *milter_socket_group;
-    char *milter_user, *milter_group, *milter_pidfile, *milter_control_socket;
-    char *milter_header;
-    mv_review_mode milter_review;
-    int milter_syslog_facility;         /* LOG_MAIL, LOG_LOCAL0 ... (syslog.h) */
-    bool milter_dry_run, milter_skip_authenticated, milter_skip_null_sender;
-    bool milter_check_senders, milter_check_recipients, milter_log_stderr;
-    long long milter_dha_limit, milter_dha_window_s;
-    long long milter_ipv6_prefix;       /* IPv6 clients share a budget per prefix */
-    /* mailverify.fcgi */
-    char *fcgi_socket;
-    long long fcgi_threads, fcgi_max_body, fcgi_ip_rate, fcgi_ip_burst;
-    long long fcgi_ipv6_prefix;         /* IPv6 clients share a bucket per prefix */
-    bool fcgi_require_api_key;
-    long long fcgi_key_rate, fcgi_key_burst;
-    long long fcgi_pass_timeout_ms;     /* pass-through: the handler's time to answer */
-    long long fcgi_read_timeout_ms;     /* reading a request's params and body */
-    char *fcgi_mount;           /* the endpoints' URL prefix ("": /verify at the root) */
-    char *fcgi_rate_state;      /* CGI mode: the shared token buckets ("" = none) */
-    char *fcgi_pass_through, *fcgi_block_page, *fcgi_block_redirect;
-    mv_on_block fcgi_on_block;
-    char *fcgi_warn_field;
-    /* webhooks */
+    /* the signed-webhook sender (webhook.h), a service of the core */
     char *webhook_url, *webhook_secret;
     long long webhook_timeout_ms, webhook_retries, webhook_retry_base_ms, webhook_max_queue;
 } mv_settings;
+
+/*
+ * A front end's own settings. Like each Postfix daemon handing its
+ * parameter table to its server skeleton, mailverifyd and mailverify.fcgi
+ * each own a key table for their group ("milter", "fastcgi") and a struct
+ * the loader fills from it; they pass the table to mv_config_load_with().
+ * The engine knows only its own keys. A load checks the engine's keys and
+ * every table it is given, and skips top-level groups no table claims
+ * (another program's) unless told its tables are all there are
+ * (MV_CONFIG_ALL_TABLES: config-test), when those are unknown keys too.
+ */
+typedef enum {
+    MV_KEY_GROUP,               /* a group { }; its keys follow as "group.key" */
+    MV_KEY_BOOL,                /* bool */
+    MV_KEY_INT,                 /* long long within [min, max] */
+    MV_KEY_STR,                 /* char *, length within [min, max] */
+    MV_KEY_STRLIST,             /* mv_strlist; def: a one-entry default */
+    MV_KEY_RULES,               /* a list of groups, read by the engine itself */
+    MV_KEY_CODE,                /* int-sized enum: one of names */
+    MV_KEY_NETS,                /* mv_nets: addresses and CIDR blocks */
+} mv_key_type;
+
+enum {
+    MV_KEY_SECRET = 1 << 0,     /* config-test --print hides the value */
+    MV_KEY_URL = 1 << 1,        /* ... masks a URL's userinfo and query (redact.h) */
+};
+
+/* One name of an enumerated key and its code; a table ends with NULL. */
+typedef struct {
+    const char *name;
+    int code;
+} mv_key_name;
+
+typedef struct {
+    const char *path;           /* "milter.socket" */
+    mv_key_type type;
+    size_t off;                 /* into the table's struct (offsetof) */
+    long long min, max;         /* ints: bounds; strings: length bounds */
+    const char *def;            /* default, as text; NULL: zero, "" or empty */
+    const char *choices;        /* strings: "a|b|c", or NULL for any */
+    const mv_key_name *names;   /* MV_KEY_CODE: the names and their codes */
+    unsigned flags;             /* MV_KEY_SECRET, MV_KEY_URL */
+} mv_config_key;
+
+#define MV_KEY_OFF(type, f) offsetof(type, f)
+#define MV_GROUP_KEY(p) {.path = p, .type = MV_KEY_GROUP}
+#define MV_BOOL_KEY(p, T, f, d) {.path = p, .type = MV_KEY_BOOL, .off = offsetof(T, f), .max = 1, .def = d}
+#define MV_INT_KEY(p, T, f, lo, hi, d) \
+    {.path = p, .type = MV_KEY_INT, .off = offsetof(T, f), .min = lo, .max = hi, .def = d}
+#define MV_STR_KEY(p, T, f, lo, hi, d, fl) \
+    {.path = p, .type = MV_KEY_STR, .off = offsetof(T, f), .min = lo, .max = hi, .def = d, .flags = fl}
+#define MV_CODE_KEY(p, T, f, d, nm) \
+    {.path = p, .type = MV_KEY_CODE, .off = offsetof(T, f), .def = d, .names = nm}
+#define MV_LIST_KEY(p, T, f, d, fl) \
+    {.path = p, .type = MV_KEY_STRLIST, .off = offsetof(T, f), .min = 1, .max = 1024, .def = d, .flags = fl}
+#define MV_NETS_KEY(p, T, f) {.path = p, .type = MV_KEY_NETS, .off = offsetof(T, f)}
+
+/* A string-list value (MV_KEY_STRLIST), as written. */
+typedef struct {
+    char **v;
+    size_t n;
+} mv_strlist;
+
+/* An address-or-network list value (MV_KEY_NETS). */
+typedef struct {
+    struct mv_net *net;         /* parsed (config_lists.c) */
+    char **text;                /* as written, for config-test --print */
+    size_t n;
+} mv_nets;
+
+struct mv_config_check;
+
+/* A front end's key table. */
+typedef struct {
+    const char *group;          /* the top-level group it owns: "milter" */
+    const mv_config_key *keys;  /* its GROUP key first, then "group.key"s */
+    size_t nkeys;
+    size_t size;                /* sizeof the struct the keys point into */
+    /* values that must agree with each other or the world; NULL: none.
+     * Report with mv_config_check_error(); runs after every value is set. */
+    void (*check)(struct mv_config_check *ck, const void *settings);
+} mv_config_table;
+
+/* mv_config_check_error - a meaning error at a key (file:line of the
+ * setting when the file sets it, else of the file) */
+void mv_config_check_error(struct mv_config_check *ck, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* mv_nets_match - is the address in one of the networks? */
+bool mv_nets_match(const mv_nets *nets, const struct sockaddr *sa);
 
 /* A per-domain override (the `domains` list): how to treat recipients. */
 typedef struct {
@@ -121,14 +190,31 @@ typedef struct mv_config mv_config;
 
 enum {
     MV_CONFIG_SKIP_LISTS = 1 << 0,  /* check keys only (fuzzing, tests) */
+    MV_CONFIG_ALL_TABLES = 1 << 1,  /* the tables given are every program's:
+                                     * a group none claims is an unknown key */
 };
 
-/* mv_config_load - load a file (NULL: the built-in config); NULL on error */
+/* mv_config_load - load a file (NULL: the built-in config) with the
+ * engine's keys only; NULL on error */
 mv_config *mv_config_load(const char *path, int flags, mv_diag *diag);
+
+/* mv_config_load_with - the same, also checking and filling the front
+ * ends' tables (a NULL-terminated array; NULL: none) */
+mv_config *mv_config_load_with(const char *path, const mv_config_table *const *tables, int flags,
+                               mv_diag *diag);
 
 /* mv_config_load_text - the same from text; name is used in messages */
 mv_config *mv_config_load_text(const char *text, size_t len, const char *name,
                                const char *basedir, int flags, mv_diag *diag);
+
+/* mv_config_load_text_with - mv_config_load_text with front ends' tables */
+mv_config *mv_config_load_text_with(const char *text, size_t len, const char *name,
+                                    const char *basedir, const mv_config_table *const *tables,
+                                    int flags, mv_diag *diag);
+
+/* mv_config_table_settings - the struct a front end's table was loaded
+ * into, or NULL if this config was loaded without that table */
+const void *mv_config_table_settings(const mv_config *cfg, const mv_config_table *t);
 
 /* mv_config_ref - take a reference; returns cfg */
 mv_config *mv_config_ref(mv_config *cfg);
@@ -154,13 +240,6 @@ const mv_strset *mv_config_tls_required(const mv_config *cfg);
 
 /* mv_config_domain_rule - the override for a normalized domain, or NULL */
 const mv_domain_rule *mv_config_domain_rule(const mv_config *cfg, const char *domain);
-
-/* mv_config_strlist - a string-list key as written (fastcgi.cors_origins,
- * fastcgi.api_keys, fastcgi.pass_fields); count in *n */
-const char *const *mv_config_strlist(const mv_config *cfg, const char *name, size_t *n);
-
-/* mv_config_trusted - is the address in milter.trusted_networks? */
-bool mv_config_trusted(const mv_config *cfg, const struct sockaddr *sa);
 
 /* mv_config_source - the file it came from, or "(built-in)" */
 const char *mv_config_source(const mv_config *cfg);

@@ -20,10 +20,10 @@
 #include <string.h>
 
 static const key domain_keys[] = {
-    {"match", KT_STR, 0, 1, 255, NULL, NULL, NULL},
-    {"next_hop", KT_STR, 0, 1, 300, NULL, NULL, NULL},
-    {"smtp", KT_STR, 0, 1, 8, NULL, "probe|skip", NULL},
-    {"action", KT_STR, 0, 1, 8, NULL, "verify|accept", NULL},
+    {.path = "match", .type = KT_STR, .min = 1, .max = 255},
+    {.path = "next_hop", .type = KT_STR, .min = 1, .max = 300},
+    {.path = "smtp", .type = KT_STR, .min = 1, .max = 8, .choices = "probe|skip"},
+    {.path = "action", .type = KT_STR, .min = 1, .max = 8, .choices = "verify|accept"},
 };
 #define NDKEYS (sizeof(domain_keys) / sizeof(*domain_keys))
 

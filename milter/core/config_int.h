@@ -12,6 +12,8 @@
 #include <libconfig.h>
 #include <stdatomic.h>
 
+#define MV_CONFIG_MAX_TABLES 4   /* front-end tables one config holds */
+
 struct mv_config {
     atomic_int refs;
     char *source;
@@ -27,43 +29,41 @@ struct mv_config {
     mv_strset *tls_required;    /* smtp.tls_required_domains, normalized */
     char **tls_domains;         /* ... as written, for the dump */
     size_t ntls;
-    struct cidr {
-        int family;
-        unsigned char addr[16];
-        unsigned bits;
-    } *trusted;                 /* milter.trusted_networks */
-    char **trusted_text;
-    size_t ntrusted;
-    struct strlist {
-        const char *key;
-        char **v;
-        size_t n;
-    } strlists[3];              /* cors_origins, api_keys, pass_fields */
     struct domain_rule {
         mv_domain_rule r;
         char *match, *next_hop;
     } *domains;                 /* the `domains` list */
     size_t ndomains;
+    struct block {
+        const mv_config_table *t;
+        void *p;                /* the front end's struct, t->size bytes */
+    } blocks[MV_CONFIG_MAX_TABLES];
+    size_t nblocks;
 };
 
-typedef enum { KT_GROUP, KT_BOOL, KT_INT, KT_STR, KT_STRLIST, KT_RULES, KT_ENUM } ktype;
+/* One parsed entry of an mv_nets (MV_KEY_NETS). */
+struct mv_net {
+    int family;
+    unsigned char addr[16];
+    unsigned bits;
+};
 
-/* One name of an enumerated key and its code; a table ends with a NULL
- * name. The setting holds the code, an int-sized enum (config.c checks). */
-typedef struct {
-    const char *name;
-    int code;
-} enum_name;
+/* The loader's short names for the public key types (config.h). */
+typedef mv_key_type ktype;
+#define KT_GROUP MV_KEY_GROUP
+#define KT_BOOL MV_KEY_BOOL
+#define KT_INT MV_KEY_INT
+#define KT_STR MV_KEY_STR
+#define KT_STRLIST MV_KEY_STRLIST
+#define KT_RULES MV_KEY_RULES
+#define KT_ENUM MV_KEY_CODE
+#define KT_NETS MV_KEY_NETS
+typedef mv_key_name enum_name;
+typedef mv_config_key key;
 
-typedef struct {
-    const char *path;
-    ktype type;
-    size_t off;                 /* into mv_settings (scalars) */
-    long long min, max;         /* ints: bounds; strings: length bounds */
-    const char *def;            /* default, as text */
-    const char *choices;        /* strings: "a|b|c", or NULL for any */
-    const enum_name *names;     /* KT_ENUM: the names and their codes */
-} key;
+/* An engine list key whose entries go into the engine's own structures
+ * (lists.allow, smtp.tls_required_domains), not into a stored mv_strlist */
+#define KEY_ENGINE_LIST (1u << 8)
 
 typedef struct {
     const char *name;           /* file name for messages */
@@ -71,7 +71,14 @@ typedef struct {
     int flags;
     mv_diag *diag;
     mv_config *cfg;
+    const mv_config_table *const *tables;   /* front ends' tables; NULL-ended */
 } loader;
+
+/* What a table's check callback reports through (config.h). */
+struct mv_config_check {
+    loader *L;
+    config_t *lc;
+};
 
 /* mv_config_error - report an error at a setting (file:line from libconfig) */
 void mv_config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
@@ -110,17 +117,32 @@ bool mv_config_rules_apply(loader *L, const config_setting_t *r, int idx);
 /* mv_config_rules_default - the shipped rules, for a file without any */
 void mv_config_rules_default(loader *L);
 
-/* mv_config_strlist_apply - phase 3 for any string-list key */
-void mv_config_strlist_apply(loader *L, const config_setting_t *s, const char *path);
+/* mv_config_engine_list_apply - phase 3 for the engine's own list keys */
+void mv_config_engine_list_apply(loader *L, const config_setting_t *s, const char *path);
 
-/* mv_config_strlists_defaults - lists whose default is not empty */
-void mv_config_strlists_defaults(mv_config *c);
+/* mv_config_strlist_apply - phase 3 for a stored string list (MV_KEY_STRLIST) */
+void mv_config_strlist_apply(loader *L, const config_setting_t *s, const char *path, mv_strlist *sl);
 
-/* mv_config_strlists_free - release every string-list key */
-void mv_config_strlists_free(mv_config *c);
+/* mv_config_strlist_default - a list key's one-entry default; false on ENOMEM */
+bool mv_config_strlist_default(mv_strlist *sl, const char *def);
 
-/* mv_config_strlists_dump - every string-list key for config-test --print */
-void mv_config_strlists_dump(const mv_config *c, mv_buf *out);
+/* mv_config_strlist_free - release a stored string list */
+void mv_config_strlist_free(mv_strlist *sl);
+
+/* mv_config_nets_apply - phase 3 for an address-or-network list */
+void mv_config_nets_apply(loader *L, const config_setting_t *s, const char *path, mv_nets *nets);
+
+/* mv_config_nets_free - release an address-or-network list */
+void mv_config_nets_free(mv_nets *nets);
+
+/* mv_config_engine_lists_free - release the engine's own list keys */
+void mv_config_engine_lists_free(mv_config *c);
+
+/* mv_config_engine_lists_dump - the engine's own list keys for --print */
+void mv_config_engine_lists_dump(const mv_config *c, mv_buf *out);
+
+/* mv_config_dump_list - "key = [ ... ]", hidden or masked per the flags */
+void mv_config_dump_list(mv_buf *out, const char *name, char *const *v, size_t n, unsigned flags);
 
 /* mv_config_domains_check - phase 2 for the `domains` list */
 void mv_config_domains_check(loader *L, const config_setting_t *list);

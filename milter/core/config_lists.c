@@ -1,12 +1,13 @@
 /*
- * config_lists.c - the configuration's string-list keys.
+ * config_lists.c - the configuration's list keys.
  *
- * lists.allow (domains, into the allow list), milter.trusted_networks
- * (CIDR blocks), smtp.tls_required_domains (normalized into a set), and
- * the plain lists of the fastcgi group (CORS origins, API keys, pass
- * fields), kept as written. Each is checked in phase 3 with the line of
- * its key; each is shown by config-test --print (API keys hidden, CORS
- * origins masked like any URL).
+ * The engine's own lists go into its structures: lists.allow (domains,
+ * into the allow list) and smtp.tls_required_domains (normalized into a
+ * set). Front ends' tables hold two kinds of list in their own structs:
+ * plain strings kept as written (mv_strlist: CORS origins, API keys, pass
+ * fields) and addresses or CIDR blocks (mv_nets: trusted networks). Each
+ * is checked in phase 3 with the line of its key, and shown by
+ * config-test --print (secrets hidden, URLs masked, per the key's flags).
  */
 #include "config_int.h"
 #include "redact.h"
@@ -37,7 +38,7 @@ static void apply_allow(loader *L, const config_setting_t *s)
 }
 
 /* parse_cidr - "10.0.0.0/8", "::1/128" or a bare address */
-static bool parse_cidr(const char *text, struct cidr *c)
+static bool parse_cidr(const char *text, struct mv_net *c)
 {
     char buf[64], *slash;
     unsigned long bits;
@@ -67,76 +68,80 @@ static bool parse_cidr(const char *text, struct cidr *c)
     return true;
 }
 
-/* apply_trusted - milter.trusted_networks: CIDR blocks */
-static void apply_trusted(loader *L, const config_setting_t *s)
+/* mv_config_nets_apply - phase 3 for an address-or-network list */
+void mv_config_nets_apply(loader *L, const config_setting_t *s, const char *path, mv_nets *nets)
 {
-    mv_config *c = L->cfg;
     int n = config_setting_length(s);
 
-    if ((c->trusted = calloc((size_t)n + 1, sizeof(*c->trusted))) == NULL ||
-        (c->trusted_text = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
+    mv_config_nets_free(nets);
+    if ((nets->net = calloc((size_t)n + 1, sizeof(*nets->net))) == NULL ||
+        (nets->text = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
         mv_config_error(L, s, "out of memory");
         return;
     }
     for (int i = 0; i < n; i++) {
         const char *t = config_setting_get_string_elem(s, (unsigned)i);
 
-        if (!parse_cidr(t, &c->trusted[c->ntrusted]))
-            mv_config_error(L, s, "'milter.trusted_networks' entry \"%s\" is not an address or "
-                         "network (like \"192.0.2.0/24\" or \"2001:db8::/32\")", t);
-        else if ((c->trusted_text[c->ntrusted++] = strdup(t)) == NULL)
+        if (!parse_cidr(t, &nets->net[nets->n]))
+            mv_config_error(L, s, "'%s' entry \"%s\" is not an address or network (like "
+                            "\"192.0.2.0/24\" or \"2001:db8::/32\")", path, t);
+        else if ((nets->text[nets->n++] = strdup(t)) == NULL)
             mv_config_error(L, s, "out of memory");
     }
 }
 
-static const char *const strlist_keys[] = {
-    "fastcgi.cors_origins", "fastcgi.api_keys", "fastcgi.pass_fields",
-};
-
-/* apply_strlist - a plain list of strings, kept as written */
-static void apply_strlist(loader *L, const config_setting_t *s, const char *path)
+/* mv_config_nets_free - release an address-or-network list */
+void mv_config_nets_free(mv_nets *nets)
 {
-    mv_config *c = L->cfg;
+    for (size_t i = 0; nets->text != NULL && i < nets->n; i++)
+        free(nets->text[i]);
+    free(nets->text);
+    free(nets->net);
+    memset(nets, 0, sizeof(*nets));
+}
+
+/* mv_config_strlist_free - release a stored string list */
+void mv_config_strlist_free(mv_strlist *sl)
+{
+    for (size_t i = 0; sl->v != NULL && i < sl->n; i++)
+        free(sl->v[i]);
+    free(sl->v);
+    sl->v = NULL;
+    sl->n = 0;
+}
+
+/* mv_config_strlist_default - a list key's one-entry default */
+bool mv_config_strlist_default(mv_strlist *sl, const char *def)
+{
+    if ((sl->v = calloc(2, sizeof(char *))) == NULL || (sl->v[0] = strdup(def)) == NULL)
+        return false;
+    sl->n = 1;
+    return true;
+}
+
+/* mv_config_strlist_apply - a plain list of strings, kept as written;
+ * the file's list replaces the default */
+void mv_config_strlist_apply(loader *L, const config_setting_t *s, const char *path, mv_strlist *sl)
+{
     int n = config_setting_length(s);
 
-    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++) {
-        struct strlist *sl = &c->strlists[i];
+    mv_config_strlist_free(sl);
+    if ((sl->v = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
+        mv_config_error(L, s, "out of memory");
+        return;
+    }
+    for (int j = 0; j < n; j++) {
+        const char *v = config_setting_get_string_elem(s, (unsigned)j);
 
-        if (strcmp(strlist_keys[i], path) != 0)
-            continue;
-        for (size_t j = 0; j < sl->n; j++)
-            free(sl->v[j]);
-        free(sl->v);
-        sl->n = 0;
-        if ((sl->v = calloc((size_t)n + 1, sizeof(char *))) == NULL) {
+        if (*v == '\0' || strlen(v) > 1024)
+            mv_config_error(L, s, "'%s' entry %d must be 1 to 1024 characters", path, j + 1);
+        else if ((sl->v[sl->n++] = strdup(v)) == NULL)
             mv_config_error(L, s, "out of memory");
-            return;
-        }
-        for (int j = 0; j < n; j++) {
-            const char *v = config_setting_get_string_elem(s, (unsigned)j);
-
-            if (*v == '\0' || strlen(v) > 1024)
-                mv_config_error(L, s, "'%s' entry %d must be 1 to 1024 characters", path, j + 1);
-            else if ((sl->v[sl->n++] = strdup(v)) == NULL)
-                mv_config_error(L, s, "out of memory");
-        }
     }
 }
 
-/* mv_config_strlist - a string-list key as written; count in *n */
-const char *const *mv_config_strlist(const mv_config *cfg, const char *name, size_t *n)
-{
-    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++)
-        if (strcmp(strlist_keys[i], name) == 0) {
-            *n = cfg->strlists[i].n;
-            return (const char *const *)cfg->strlists[i].v;
-        }
-    *n = 0;
-    return NULL;
-}
-
-/* mv_config_trusted - is the address in milter.trusted_networks? */
-bool mv_config_trusted(const mv_config *cfg, const struct sockaddr *sa)
+/* mv_nets_match - is the address in one of the networks? */
+bool mv_nets_match(const mv_nets *nets, const struct sockaddr *sa)
 {
     const unsigned char *a;
     int fam = sa->sa_family;
@@ -147,8 +152,8 @@ bool mv_config_trusted(const mv_config *cfg, const struct sockaddr *sa)
         a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
     else
         return false;
-    for (size_t i = 0; i < cfg->ntrusted; i++) {
-        const struct cidr *c = &cfg->trusted[i];
+    for (size_t i = 0; i < nets->n; i++) {
+        const struct mv_net *c = &nets->net[i];
         unsigned full = c->bits / 8, rest = c->bits % 8;
 
         if (c->family != fam || memcmp(a, c->addr, full) != 0)
@@ -182,26 +187,13 @@ static void apply_tls_domains(loader *L, const config_setting_t *s)
 }
 
 
-/* mv_config_strlist_apply - phase 3 for any string-list key */
-void mv_config_strlist_apply(loader *L, const config_setting_t *s, const char *path)
+/* mv_config_engine_list_apply - phase 3 for the engine's own list keys */
+void mv_config_engine_list_apply(loader *L, const config_setting_t *s, const char *path)
 {
     if (strcmp(path, "lists.allow") == 0)
         apply_allow(L, s);
-    else if (strcmp(path, "milter.trusted_networks") == 0)
-        apply_trusted(L, s);
-    else if (strcmp(path, "smtp.tls_required_domains") == 0)
-        apply_tls_domains(L, s);
     else
-        apply_strlist(L, s, path);
-}
-
-/* mv_config_strlists_defaults - lists whose default is not empty */
-void mv_config_strlists_defaults(mv_config *c)
-{
-    /* fastcgi.pass_fields defaults to [ "email" ] */
-    if (c->strlists[2].n == 0 && (c->strlists[2].v = calloc(2, sizeof(char *))) != NULL &&
-        (c->strlists[2].v[0] = strdup("email")) != NULL)
-        c->strlists[2].n = 1;
+        apply_tls_domains(L, s);
 }
 
 /* free_list - an array of n strings */
@@ -212,43 +204,30 @@ static void free_list(char **v, size_t n)
     free(v);
 }
 
-/* mv_config_strlists_free - release every string-list key */
-void mv_config_strlists_free(mv_config *c)
+/* mv_config_engine_lists_free - release the engine's own list keys */
+void mv_config_engine_lists_free(mv_config *c)
 {
     free_list(c->allow, c->nallow);
     free_list(c->tls_domains, c->ntls);
     mv_strset_free(c->tls_required);
-    free_list(c->trusted_text, c->ntrusted);
-    free(c->trusted);
-    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++)
-        free_list(c->strlists[i].v, c->strlists[i].n);
 }
 
-/* How a list's entries are shown. */
-enum shown { SHOWN_PLAIN, SHOWN_HIDDEN, SHOWN_URL };
-
-/* dump_list - "key = [ "a", "b" ]"; keys hidden, URLs masked (redact.h) */
-static void dump_list(mv_buf *out, const char *name, char *const *v, size_t n, enum shown how)
+/* mv_config_dump_list - "key = [ "a", "b" ]"; secrets hidden, URLs masked */
+void mv_config_dump_list(mv_buf *out, const char *name, char *const *v, size_t n, unsigned flags)
 {
     char masked[4 * 1024 + 16];
 
     mv_buf_printf(out, "%s = [", name);
     for (size_t i = 0; i < n; i++)
         mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ",
-                      how == SHOWN_HIDDEN ? MV_REDACT_HIDDEN :
-                      how == SHOWN_URL ? mv_redact_url(v[i], masked, sizeof(masked)) : v[i]);
+                      flags & MV_KEY_SECRET ? MV_REDACT_HIDDEN :
+                      flags & MV_KEY_URL ? mv_redact_url(v[i], masked, sizeof(masked)) : v[i]);
     mv_buf_puts(out, n ? " ]\n" : "]\n");
 }
 
-/* mv_config_strlists_dump - every string-list key for config-test --print */
-void mv_config_strlists_dump(const mv_config *c, mv_buf *out)
+/* mv_config_engine_lists_dump - the engine's own list keys for --print */
+void mv_config_engine_lists_dump(const mv_config *c, mv_buf *out)
 {
-    /* in strlist_keys' order: CORS origins are URLs, API keys secrets */
-    static const enum shown how[] = {SHOWN_URL, SHOWN_HIDDEN, SHOWN_PLAIN};
-
-    dump_list(out, "lists.allow", c->allow, c->nallow, SHOWN_PLAIN);
-    dump_list(out, "milter.trusted_networks", c->trusted_text, c->ntrusted, SHOWN_PLAIN);
-    for (size_t i = 0; i < sizeof(strlist_keys) / sizeof(*strlist_keys); i++)
-        dump_list(out, strlist_keys[i], c->strlists[i].v, c->strlists[i].n, how[i]);
-    dump_list(out, "smtp.tls_required_domains", c->tls_domains, c->ntls, SHOWN_PLAIN);
+    mv_config_dump_list(out, "lists.allow", c->allow, c->nallow, 0);
+    mv_config_dump_list(out, "smtp.tls_required_domains", c->tls_domains, c->ntls, 0);
 }

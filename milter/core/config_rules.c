@@ -16,11 +16,11 @@
 
 /* Keys of one canonical rule. */
 static const key rule_keys[] = {
-    {"domains", KT_STRLIST, 0, 1, 255, NULL, NULL, NULL},
-    {"domain", KT_STR, 0, 1, 255, NULL, NULL, NULL},
-    {"ignore_case", KT_BOOL, 0, 0, 1, "false", NULL, NULL},
-    {"ignore_dots", KT_BOOL, 0, 0, 1, "false", NULL, NULL},
-    {"tag_separators", KT_STR, 0, 1, 8, NULL, NULL, NULL},
+    {.path = "domains", .type = KT_STRLIST, .min = 1, .max = 255},
+    {.path = "domain", .type = KT_STR, .min = 1, .max = 255},
+    {.path = "ignore_case", .type = KT_BOOL, .max = 1, .def = "false"},
+    {.path = "ignore_dots", .type = KT_BOOL, .max = 1, .def = "false"},
+    {.path = "tag_separators", .type = KT_STR, .min = 1, .max = 8},
 };
 #define NRULEKEYS (sizeof(rule_keys) / sizeof(*rule_keys))
 

@@ -233,7 +233,7 @@ static int cgi(void)
     mv_http_req r;
     int rc;
 
-    cgi_deadline += mv_config_settings(plugin.cfg)->fcgi_read_timeout_ms;
+    cgi_deadline += mv_fcgi_settings_of(plugin.cfg)->read_timeout_ms;
     mv_http_init(&r, &io);
     mv_plugin_handle(&plugin, &r);
     mv_http_free(&r);
@@ -289,7 +289,7 @@ static void finish(void)
 static mv_config *load(const char *path)
 {
     mv_diag d = {0};
-    mv_config *cfg = mv_config_load(path, 0, &d);
+    mv_config *cfg = mv_config_load_with(path, mv_fcgi_config_tables, 0, &d);
 
     for (size_t i = 0; i < d.count; i++)
         fprintf(stderr, "mailverify.fcgi: %s\n", d.items[i].text);
@@ -339,9 +339,9 @@ int main(int argc, char **argv)
     if (getenv("GATEWAY_INTERFACE") != NULL)
         rc = cgi();
     else
-        rc = serve(spec ? spec : mv_config_settings(cfg)->fcgi_socket,
-                   threads ? threads : mv_config_settings(cfg)->fcgi_threads,
-                   mv_config_settings(cfg)->fcgi_read_timeout_ms);
+        rc = serve(spec ? spec : mv_fcgi_settings_of(cfg)->socket,
+                   threads ? threads : mv_fcgi_settings_of(cfg)->threads,
+                   mv_fcgi_settings_of(cfg)->read_timeout_ms);
     finish();
     mv_config_unref(cfg);
     return rc;

@@ -29,7 +29,7 @@
 
 struct mv_pass {
     mv_config *cfg;
-    const mv_settings *s;
+    const mv_fcgi_settings *s;
     bool http;                  /* an http(s):// upstream, else a CGI script */
     const char *target;         /* the script's path, or the URL */
     char *page;                 /* the block_page template, or NULL: built-in */
@@ -169,8 +169,8 @@ static char *read_page(const char *path)
 /* mv_pass_new - from fastcgi.pass_through; NULL if not set or on failure */
 mv_pass *mv_pass_new(mv_config *cfg, bool *failed)
 {
-    const mv_settings *s = mv_config_settings(cfg);
-    const char *t = s->fcgi_pass_through;
+    const mv_fcgi_settings *s = mv_fcgi_settings_of(cfg);
+    const char *t = s->pass_through;
     mv_pass *ps;
     bool http;
 
@@ -197,9 +197,9 @@ mv_pass *mv_pass_new(mv_config *cfg, bool *failed)
     ps->s = s;
     ps->http = http;
     ps->target = http ? t : t + 4;
-    ps->page = read_page(s->fcgi_block_page);
-    ps->redirect = s->fcgi_on_block == MV_ON_BLOCK_REDIRECT && s->fcgi_block_redirect[0] != '\0';
-    if (s->fcgi_on_block == MV_ON_BLOCK_REDIRECT && !ps->redirect)
+    ps->page = read_page(s->block_page);
+    ps->redirect = s->on_block == MV_ON_BLOCK_REDIRECT && s->block_redirect[0] != '\0';
+    if (s->on_block == MV_ON_BLOCK_REDIRECT && !ps->redirect)
         mv_pass_log("fastcgi.on_block is \"redirect\" but fastcgi.block_redirect is empty: a page instead");
     return ps;
 }
@@ -285,7 +285,7 @@ typedef struct {
 /* prepare - the text of the request; false on ENOMEM */
 static bool prepare(mv_pass *ps, const mv_http_req *r, const mv_pf_type *bt, text *x)
 {
-    const char *wf = ps->s->fcgi_warn_field;
+    const char *wf = ps->s->warn_field;
     mv_pf_type qt = {MV_PF_URLENCODED, ""};
 
     *x = (text){.query = r->query, .body = r->body, .len = r->body_len};
@@ -322,7 +322,7 @@ static bool found(void *arg, const char *value, size_t len)
 static bool forged_inside(mv_pass *ps, const mv_pf_type *bt, const text *x)
 {
     mv_pf_type qt = {MV_PF_URLENCODED, ""};
-    const char *wf = ps->s->fcgi_warn_field;
+    const char *wf = ps->s->warn_field;
     bool there = false;
 
     if (*wf == '\0' || bt->kind != MV_PF_MULTIPART || x->body == NULL)
@@ -336,8 +336,8 @@ static bool forged_inside(mv_pass *ps, const mv_pf_type *bt, const text *x)
 static int verify_all(mv_pass *ps, mv_plugin *p, const mv_http_req *r, const mv_pf_type *bt, const text *x,
                       tally *t)
 {
-    size_t n;
-    const char *const *fields = mv_config_strlist(ps->cfg, "fastcgi.pass_fields", &n);
+    size_t n = ps->s->pass_fields.n;
+    const char *const *fields = (const char *const *)ps->s->pass_fields.v;
     mv_pf_type qt = {MV_PF_URLENCODED, ""};
 
     if (x->len > 0 && bt->kind == MV_PF_UNREADABLE)
@@ -449,7 +449,7 @@ static int block_page(mv_pass *ps, mv_http_req *r, const tally *t)
 /* block_redirect - 302 to block_redirect with the reason and suggestion in its query */
 static int block_redirect(mv_pass *ps, mv_http_req *r, const tally *t)
 {
-    const char *url = ps->s->fcgi_block_redirect, *hash = strchr(url, '#');
+    const char *url = ps->s->block_redirect, *hash = strchr(url, '#');
     size_t base = hash ? (size_t)(hash - url) : strlen(url);
     const char *reason = mv_reason_name(t->blocked.reason);
     mv_buf b = {0};
@@ -483,11 +483,11 @@ static int block_redirect(mv_pass *ps, mv_http_req *r, const tally *t)
 /* hand_on - the request, its warn fields added, to the handler */
 static int hand_on(mv_pass *ps, mv_http_req *r, const mv_pf_type *bt, text *x, const tally *t)
 {
-    const char *wf = ps->s->fcgi_warn_field;
+    const char *wf = ps->s->warn_field;
     mv_pf_type qt = {MV_PF_URLENCODED, ""};
     bool in_body = has_form_body(r, bt);
     mv_buf mark = {0};
-    mv_pass_req out = {.query = x->query, .body = x->body, .len = x->len, .timeout_ms = ps->s->fcgi_pass_timeout_ms};
+    mv_pass_req out = {.query = x->query, .body = x->body, .len = x->len, .timeout_ms = ps->s->pass_timeout_ms};
     int status;
 
     for (size_t i = 0; *wf != '\0' && i < t->nmarks; i++) {
@@ -514,7 +514,7 @@ static int hand_on(mv_pass *ps, mv_http_req *r, const mv_pf_type *bt, text *x, c
 /* limited - the per-address token bucket of /verify; true if refused (answered) */
 static bool limited(mv_plugin *p, mv_http_req *r)
 {
-    const mv_settings *s = mv_config_settings(p->cfg);
+    const mv_fcgi_settings *s = mv_fcgi_settings_of(p->cfg);
     struct timespec ts;
     unsigned wait;
     char hdr[64];
@@ -523,8 +523,8 @@ static bool limited(mv_plugin *p, mv_http_req *r)
                                "from your address: please wait a moment and send the form again.</p>\n";
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    mv_client_key(r->remote, (unsigned)s->fcgi_ipv6_prefix, who, sizeof(who));
-    wait = mv_ratelimit_take(p->by_ip, who, (double)s->fcgi_ip_rate, (double)s->fcgi_ip_burst,
+    mv_client_key(r->remote, (unsigned)s->ipv6_prefix, who, sizeof(who));
+    wait = mv_ratelimit_take(p->by_ip, who, (double)s->ip_rate, (double)s->ip_burst,
                              (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
     if (wait == 0)
         return false;
@@ -545,7 +545,7 @@ int mv_pass_handle(mv_plugin *p, mv_http_req *r, void *arg)
 
     if (limited(p, r))
         return 429;
-    if ((rc = mv_http_read_body(r, (size_t)ps->s->fcgi_max_body)) != 0)
+    if ((rc = mv_http_read_body(r, (size_t)ps->s->max_body)) != 0)
         return mv_pass_error(r, rc, rc == 413 ? "The form is larger than this server accepts." :
                              rc == 408 ? "The form arrived too slowly." : "The form arrived incomplete.");
     if ((t = calloc(1, sizeof(*t))) == NULL || !prepare(ps, r, &bt, &x))

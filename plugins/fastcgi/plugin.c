@@ -69,16 +69,15 @@ static void engine_log(void *arg, mv_event_level level, const char *line)
  * request (the in-memory tables, full), never the request itself. */
 static void limits_new(mv_plugin *p)
 {
-    const mv_settings *s = mv_config_settings(p->cfg);
-    const char *path = s->fcgi_rate_state;
-    size_t nkeys;
+    const mv_fcgi_settings *s = mv_fcgi_settings_of(p->cfg);
+    const char *path = s->rate_state;
+    size_t nkeys = s->api_keys.n;
     bool cgi = getenv("GATEWAY_INTERFACE") != NULL && path[0] != '\0';
-    bool ip = cgi && s->fcgi_ip_rate > 0;
+    bool ip = cgi && s->ip_rate > 0;
 
-    (void)mv_config_strlist(p->cfg, "fastcgi.api_keys", &nkeys);
     if (ip)
         p->by_ip = mv_ratelimit_open(path, "ip", rate_log, NULL);
-    if (cgi && s->fcgi_key_rate > 0 && nkeys > 0 && (!ip || p->by_ip != NULL))
+    if (cgi && s->key_rate > 0 && nkeys > 0 && (!ip || p->by_ip != NULL))
         p->by_key = mv_ratelimit_open(path, "key", rate_log, NULL);
     if (p->by_ip == NULL)
         p->by_ip = mv_ratelimit_new();
@@ -116,7 +115,7 @@ typedef enum { EP_NONE, EP_VERIFY, EP_HEALTHZ, EP_METRICS } endpoint;
  * program's PATH_INFO is already below its mount (its SCRIPT_NAME). */
 static endpoint endpoint_of(mv_plugin *p, const mv_http_req *r)
 {
-    const char *m = mv_config_settings(p->cfg)->fcgi_mount, *rel = r->path;
+    const char *m = mv_fcgi_settings_of(p->cfg)->mount, *rel = r->path;
     size_t n = strlen(m);
 
     while (n > 0 && m[n - 1] == '/')
@@ -138,8 +137,9 @@ static endpoint endpoint_of(mv_plugin *p, const mv_http_req *r)
 /* cors - the CORS headers for an allowed origin, "" otherwise */
 static void cors(mv_plugin *p, const mv_http_req *r, char *out, size_t size)
 {
-    size_t n;
-    const char *const *origins = mv_config_strlist(p->cfg, "fastcgi.cors_origins", &n);
+    const mv_strlist *ol = &mv_fcgi_settings_of(p->cfg)->cors_origins;
+    size_t n = ol->n;
+    const char *const *origins = (const char *const *)ol->v;
 
     out[0] = '\0';
     if (r->origin == NULL)
@@ -194,8 +194,9 @@ static void preflight(mv_plugin *p, mv_http_req *r)
 /* key_known - does the request carry one of fastcgi.api_keys? */
 static bool key_known(mv_plugin *p, const mv_http_req *r)
 {
-    size_t n;
-    const char *const *keys = mv_config_strlist(p->cfg, "fastcgi.api_keys", &n);
+    const mv_strlist *kl = &mv_fcgi_settings_of(p->cfg)->api_keys;
+    size_t n = kl->n;
+    const char *const *keys = (const char *const *)kl->v;
 
     for (size_t i = 0; r->api_key != NULL && i < n; i++)
         if (strcmp(keys[i], r->api_key) == 0)
@@ -206,27 +207,27 @@ static bool key_known(mv_plugin *p, const mv_http_req *r)
 /* limited - rate limits and the API key; true if the request was refused */
 static bool limited(mv_plugin *p, mv_http_req *r)
 {
-    const mv_settings *s = mv_config_settings(p->cfg);
+    const mv_fcgi_settings *s = mv_fcgi_settings_of(p->cfg);
     double now = now_s();
     unsigned wait;
     char extra[64];
     bool known = key_known(p, r);
     char who[MV_CLIENT_KEY_SIZE];       /* IPv6: the client's /64, not its address */
 
-    mv_client_key(r->remote, (unsigned)s->fcgi_ipv6_prefix, who, sizeof(who));
-    if ((wait = mv_ratelimit_take(p->by_ip, who, (double)s->fcgi_ip_rate,
-                                  (double)s->fcgi_ip_burst, now)) > 0) {
+    mv_client_key(r->remote, (unsigned)s->ipv6_prefix, who, sizeof(who));
+    if ((wait = mv_ratelimit_take(p->by_ip, who, (double)s->ip_rate,
+                                  (double)s->ip_burst, now)) > 0) {
         mv_metrics_limited(p->metrics, MV_RL_IP);
         snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);
         error_json(p, r, 429, extra, "too many requests from your address");
         return true;
     }
-    if ((s->fcgi_require_api_key || r->api_key != NULL) && !known) {
+    if ((s->require_api_key || r->api_key != NULL) && !known) {
         error_json(p, r, 401, NULL, r->api_key ? "unknown API key" : "an API key is required (X-Api-Key)");
         return true;
     }
-    if (known && (wait = mv_ratelimit_take(p->by_key, r->api_key, (double)s->fcgi_key_rate,
-                                           (double)s->fcgi_key_burst, now)) > 0) {
+    if (known && (wait = mv_ratelimit_take(p->by_key, r->api_key, (double)s->key_rate,
+                                           (double)s->key_burst, now)) > 0) {
         mv_metrics_limited(p->metrics, MV_RL_KEY);
         snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);
         error_json(p, r, 429, extra, "too many requests for this API key");
@@ -468,7 +469,7 @@ static void verify(mv_plugin *p, mv_http_req *r)
     if (limited(p, r))
         return;
     if (strcmp(r->method, "POST") == 0 &&
-        (rc = mv_http_read_body(r, (size_t)mv_config_settings(p->cfg)->fcgi_max_body)) != 0) {
+        (rc = mv_http_read_body(r, (size_t)mv_fcgi_settings_of(p->cfg)->max_body)) != 0) {
         error_json(p, r, rc, NULL, rc == 413 ? "request body too large" : rc == 408 ?
                    "request body too slow (fastcgi.read_timeout_ms)" : "request body incomplete");
         return;

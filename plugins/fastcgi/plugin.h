@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "fcgi_config.h"
 #include "http.h"
 #include "metrics.h"
 #include "ratelimit.h"

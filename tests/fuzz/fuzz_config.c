@@ -1,7 +1,8 @@
 /*
  * fuzz_config.c - libFuzzer target for the config loader.
  *
- * mv_config_load_text() with MV_CONFIG_SKIP_LISTS, so that each run checks
+ * mv_config_load_text_with() with every program's key table (as
+ * config-test loads) and MV_CONFIG_SKIP_LISTS, so that each run checks
  * the three phases on the text alone and stays fast. Everything is freed
  * (LeakSanitizer runs at exit). Invariants: a config comes back exactly
  * when no error was reported, and every diagnostic names the file.
@@ -9,6 +10,8 @@
  * machine (/dev/zero, a FIFO), which tests the machine, not the loader.
  */
 #include "config.h"
+#include "fcgi_config.h"
+#include "milter_config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,13 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static const mv_config_table *const tables[] = {&mv_milter_config_table, &mv_fcgi_config_table, NULL};
     mv_diag d = {0};
     mv_config *cfg;
 
     if (has_include(data, size))
         return 0;
-    cfg = mv_config_load_text((const char *)data, size, "fuzz.conf", NULL,
-                              MV_CONFIG_SKIP_LISTS, &d);
+    cfg = mv_config_load_text_with((const char *)data, size, "fuzz.conf", NULL, tables,
+                                   MV_CONFIG_SKIP_LISTS | MV_CONFIG_ALL_TABLES, &d);
     CHECK((cfg == NULL) == (d.errors > 0));
     for (size_t i = 0; i < d.count; i++)
         CHECK(d.items[i].text != NULL && strncmp(d.items[i].text, "fuzz.conf", 9) == 0);

@@ -12,8 +12,11 @@
 
 #include "config.h"
 #include "engine.h"
+#include "fcgi_config.h"
+#include "milter_config.h"
 #include "store.h"
 
+#include <arpa/inet.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -101,12 +104,28 @@ static char *dump(const mv_config *cfg)
     return s;
 }
 
+/* Every program's table, as `mailverify config-test` loads them. */
+static const mv_config_table *const all_tables[] = {&mv_milter_config_table, &mv_fcgi_config_table, NULL};
+
+/* load_all - a file as config-test loads it: every table, all there are */
+static mv_config *load_all(const char *path, int flags, mv_diag *d)
+{
+    return mv_config_load_with(path, all_tables, flags | MV_CONFIG_ALL_TABLES, d);
+}
+
+/* load_text_all - the same from text */
+static mv_config *load_text_all(const char *text, size_t len, const char *name, const char *dir,
+                                int flags, mv_diag *d)
+{
+    return mv_config_load_text_with(text, len, name, dir, all_tables, flags | MV_CONFIG_ALL_TABLES, d);
+}
+
 /* load_str - write text to tmpdir/name and load it as a file */
 static mv_config *load_str(const char *name, const char *text, int flags, mv_diag *d,
                            char *path, size_t pathsize)
 {
     write_str(name, text, path, pathsize);
-    return mv_config_load(path, flags, d);
+    return load_all(path, flags, d);
 }
 
 /* -- defaults ------------------------------------------------------------ */
@@ -117,7 +136,7 @@ static void test_builtin_loads_clean(void **state)
     mv_config *cfg;
 
     (void)state;
-    cfg = mv_config_load(NULL, 0, &d);
+    cfg = load_all(NULL, 0, &d);
     if (cfg == NULL || d.count != 0 || d.errors != 0 || d.warnings != 0) {
         print_diag(&d);
         fail_msg("built-in config: %zu errors, %zu warnings", d.errors, d.warnings);
@@ -140,8 +159,8 @@ static void test_shipped_file_equals_defaults(void **state)
     char path[512], *a, *b, *c, *x;
 
     (void)state;
-    builtin = mv_config_load(NULL, 0, &d);
-    disk = mv_config_load("etc/mailverify.conf", 0, &d);
+    builtin = load_all(NULL, 0, &d);
+    disk = load_all("etc/mailverify.conf", 0, &d);
     empty = load_str("empty.conf", "", 0, &d, path, sizeof(path));
     changed = load_str("changed.conf", "policy = { recipient = { disposable = \"warn\"; }; };\n",
                        0, &d, path, sizeof(path));
@@ -362,7 +381,7 @@ static void test_error_from_text(void **state)
     mv_config *cfg;
 
     (void)state;
-    cfg = mv_config_load_text(conf, sizeof(conf) - 1, "my.conf", NULL, MV_CONFIG_SKIP_LISTS, &d);
+    cfg = load_text_all(conf, sizeof(conf) - 1, "my.conf", NULL, MV_CONFIG_SKIP_LISTS, &d);
     assert_null(cfg);
     expect_errors("load_text", "my.conf", &d,
                   (const want_msg[]){{2, "'typo.enabled' must be true or false"}}, 1, 1, NULL);
@@ -451,11 +470,11 @@ static void test_canonical_empty(void **state)
     mv_config *cfg;
 
     (void)state;
-    cfg = mv_config_load_text("canonical = ( );", 16, "e.conf", NULL, MV_CONFIG_SKIP_LISTS, &d);
+    cfg = load_text_all("canonical = ( );", 16, "e.conf", NULL, MV_CONFIG_SKIP_LISTS, &d);
     assert_non_null(cfg);
     assert_int_equal(mv_canon_count(mv_config_canon(cfg)), 0);
     mv_config_unref(cfg);
-    cfg = mv_config_load_text("typo = { };", 11, "e.conf", NULL, MV_CONFIG_SKIP_LISTS, &d);
+    cfg = load_text_all("typo = { };", 11, "e.conf", NULL, MV_CONFIG_SKIP_LISTS, &d);
     assert_non_null(cfg);
     assert_int_equal(mv_canon_count(mv_config_canon(cfg)), 6);
     mv_config_unref(cfg);
@@ -471,12 +490,12 @@ static void test_unreadable_config(void **state)
 
     (void)state;
     snprintf(missing, sizeof(missing), "%s/no-such.conf", tmpdir);
-    assert_null(mv_config_load(missing, 0, &d));
+    assert_null(load_all(missing, 0, &d));
     assert_int_equal(d.errors, 1);
     assert_non_null(find_diag(&d, MV_DIAG_ERROR, missing, 0, "cannot read: No such file"));
     mv_diag_clear(&d);
 
-    assert_null(mv_config_load(tmpdir, 0, &d));     /* a directory */
+    assert_null(load_all(tmpdir, 0, &d));     /* a directory */
     assert_int_equal(d.errors, 1);
     assert_non_null(find_diag(&d, MV_DIAG_ERROR, tmpdir, 0, "cannot read"));
     mv_diag_clear(&d);
@@ -486,7 +505,7 @@ static void test_unreadable_config(void **state)
     assert_non_null(f);
     assert_int_equal(ftruncate(fileno(f), 17 << 20), 0);
     assert_int_equal(fclose(f), 0);
-    assert_null(mv_config_load(big, 0, &d));
+    assert_null(load_all(big, 0, &d));
     assert_int_equal(d.errors, 1);
     assert_non_null(find_diag(&d, MV_DIAG_ERROR, big, 0, "larger than 16 MB"));
     mv_diag_clear(&d);
@@ -546,14 +565,15 @@ static void test_several_errors(void **state)
 
 typedef struct {
     const char *key;            /* "context.form.mode" */
-    size_t off;                 /* its code in mv_settings (an int-sized enum) */
+    const mv_config_table *table;   /* whose struct: NULL the engine's mv_settings */
+    size_t off;                 /* its code in that struct (an int-sized enum) */
     const char *names[11];      /* every valid name, NULL-terminated ... */
     int codes[11];              /* ... and the code each one gives */
     const char *typo, *meant;   /* a near miss and the name it suggests */
 } enum_case;
 
 #define CTX_MODE(c, x) \
-    {"context." c ".mode", offsetof(mv_settings, context[x].mode), {"offline", "dns", "smtp"}, \
+    {"context." c ".mode", NULL, offsetof(mv_settings, context[x].mode), {"offline", "dns", "smtp"}, \
      {MV_MODE_OFFLINE, MV_MODE_DNS, MV_MODE_SMTP}, "dsn", "dns"}
 
 static const enum_case enum_cases[] = {
@@ -561,17 +581,17 @@ static const enum_case enum_cases[] = {
     CTX_MODE("recipient", MV_CTX_RECIPIENT),
     CTX_MODE("form", MV_CTX_FORM),
     CTX_MODE("bulk", MV_CTX_BULK),
-    {"smtp.tls", offsetof(mv_settings, smtp_tls), {"off", "opportunistic", "required"},
+    {"smtp.tls", NULL, offsetof(mv_settings, smtp_tls), {"off", "opportunistic", "required"},
      {MV_SMTP_TLS_OFF, MV_SMTP_TLS_OPPORTUNISTIC, MV_SMTP_TLS_REQUIRED}, "opportunistc", "opportunistic"},
-    {"cache.store", offsetof(mv_settings, cache_store), {"memory", "lmdb", "redis"},
+    {"cache.store", NULL, offsetof(mv_settings, cache_store), {"memory", "lmdb", "redis"},
      {MV_STORE_MEMORY, MV_STORE_LMDB, MV_STORE_REDIS}, "lmbd", "lmdb"},
-    {"milter.review", offsetof(mv_settings, milter_review), {"quarantine", "header"},
+    {"milter.review", &mv_milter_config_table, offsetof(mv_milter_settings, review), {"quarantine", "header"},
      {MV_REVIEW_QUARANTINE, MV_REVIEW_HEADER}, "headers", "header"},
-    {"milter.syslog_facility", offsetof(mv_settings, milter_syslog_facility),
+    {"milter.syslog_facility", &mv_milter_config_table, offsetof(mv_milter_settings, syslog_facility),
      {"mail", "daemon", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"},
      {LOG_MAIL, LOG_DAEMON, LOG_LOCAL0, LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5,
       LOG_LOCAL6, LOG_LOCAL7}, "deamon", "daemon"},
-    {"fastcgi.on_block", offsetof(mv_settings, fcgi_on_block), {"page", "redirect"},
+    {"fastcgi.on_block", &mv_fcgi_config_table, offsetof(mv_fcgi_settings, on_block), {"page", "redirect"},
      {MV_ON_BLOCK_PAGE, MV_ON_BLOCK_REDIRECT}, "redirct", "redirect"},
 };
 
@@ -595,6 +615,7 @@ static void enum_valid(const enum_case *c)
         char conf[256], path[512], want[128], *text;
         mv_diag d = {0};
         mv_config *cfg;
+        const void *base;
 
         if (c->codes[i] == MV_STORE_REDIS && strcmp(c->key, "cache.store") == 0 &&
             !mv_store_built(MV_STORE_REDIS))
@@ -604,9 +625,10 @@ static void enum_valid(const enum_case *c)
             print_diag(&d);
             fail_case("%s = \"%s\" was refused", c->key, c->names[i]);
         }
-        if (*(const int *)((const char *)mv_config_settings(cfg) + c->off) != c->codes[i])
+        base = c->table ? mv_config_table_settings(cfg, c->table) : (const void *)mv_config_settings(cfg);
+        if (*(const int *)((const char *)base + c->off) != c->codes[i])
             fail_case("%s = \"%s\": code %d, want %d", c->key, c->names[i],
-                      *(const int *)((const char *)mv_config_settings(cfg) + c->off), c->codes[i]);
+                      *(const int *)((const char *)base + c->off), c->codes[i]);
         snprintf(want, sizeof(want), "\n%s = \"%s\"\n", c->key, c->names[i]);
         text = dump(cfg);
         if (strstr(text, want) == NULL)
@@ -731,7 +753,7 @@ static void test_include_relative(void **state)
     assert_int_equal(mkdir(sub, 0700), 0);
     write_str("inc/policy.inc", "form = {\n  role_account = \"block\";\n};\n", inc, sizeof(inc));
     write_str("inc/main.conf", "policy = {\n  @include \"policy.inc\"\n};\ntypo = { enabled = false; };\n", path, sizeof(path));
-    cfg = mv_config_load(path, MV_CONFIG_SKIP_LISTS, &d);
+    cfg = load_all(path, MV_CONFIG_SKIP_LISTS, &d);
     if (cfg == NULL || d.count != 0) {
         print_diag(&d);
         fail_msg("include: load failed");
@@ -742,7 +764,7 @@ static void test_include_relative(void **state)
 
     /* an error inside the included file names that file and its line */
     write_str("inc/policy.inc", "form = {\n\n  role_account = \"blocc\";\n};\n", inc, sizeof(inc));
-    assert_null(mv_config_load(path, MV_CONFIG_SKIP_LISTS, &d));
+    assert_null(load_all(path, MV_CONFIG_SKIP_LISTS, &d));
     if (d.errors != 1 || d.count != 1 || strstr(d.items[0].text, "policy.inc:3: ") == NULL ||
         strstr(d.items[0].text, "\"blocc\" is not an action") == NULL) {
         print_diag(&d);
@@ -759,14 +781,14 @@ static void test_nul_byte(void **state)
     char path[512];
 
     (void)state;
-    assert_null(mv_config_load_text(conf, sizeof(conf) - 1, "nul.conf", NULL,
+    assert_null(load_text_all(conf, sizeof(conf) - 1, "nul.conf", NULL,
                                     MV_CONFIG_SKIP_LISTS, &d));
     assert_int_equal(d.errors, 1);
     assert_non_null(find_diag(&d, MV_DIAG_ERROR, "nul.conf", 0, "NUL byte"));
     mv_diag_clear(&d);
 
     write_file("nul.conf", conf, sizeof(conf) - 1, path, sizeof(path));
-    assert_null(mv_config_load(path, MV_CONFIG_SKIP_LISTS, &d));
+    assert_null(load_all(path, MV_CONFIG_SKIP_LISTS, &d));
     assert_int_equal(d.errors, 1);
     assert_non_null(find_diag(&d, MV_DIAG_ERROR, path, 0, "NUL byte"));
     mv_diag_clear(&d);
@@ -813,7 +835,7 @@ static void test_relative_list_paths(void **state)
     write_str("rel/lists/role.txt", "boss\n", list, sizeof(list));
     write_str("rel/my.conf",
                "lists = {\n  free = \"lists/free.txt\";\n  role = \"lists/role.txt\";\n};\n", path, sizeof(path));
-    cfg = mv_config_load(path, 0, &d);
+    cfg = load_all(path, 0, &d);
     if (cfg == NULL || d.count != 0) {
         print_diag(&d);
         fail_msg("relative list paths: load failed");
@@ -891,6 +913,150 @@ static void test_list_bad_lines(void **state)
     mv_diag_clear(&d);
 }
 
+/* -- front ends' tables ------------------------------------------------------ */
+
+/* load_tabs - a file loaded as a program loads it: its own tables only */
+static mv_config *load_tabs(const char *name, const char *text, const mv_config_table *const *tabs,
+                            int flags, mv_diag *d)
+{
+    char path[512];
+
+    write_str(name, text, path, sizeof(path));
+    return mv_config_load_with(path, tabs, flags | MV_CONFIG_SKIP_LISTS, d);
+}
+
+/* mailverifyd reads the file it shares with mailverify.fcgi: the fastcgi
+ * group is the plugin's, not its own, and is skipped; its own keys are
+ * checked as before, and a mistyped group is still a mistake */
+static void test_daemon_reads_its_own_group(void **state)
+{
+    static const char conf[] = "milter = {\n  socket = \"inet:9999@127.0.0.1\";\n"
+                               "  trusted_networks = [ \"10.0.0.0/8\", \"2001:db8::/32\" ];\n};\n"
+                               "fastcgi = {\n  threads = 8;\n  whatever = 1;\n};\n";
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    mv_diag d = {0};
+    mv_config *cfg;
+    const mv_milter_settings *ms;
+
+    (void)state;
+    cfg = load_tabs("mvd.conf", conf, mv_milter_config_tables, 0, &d);
+    if (cfg == NULL || d.count != 0) {
+        print_diag(&d);
+        fail_msg("mailverifyd refused a file with another program's group");
+    }
+    ms = mv_milter_settings_of(cfg);
+    assert_string_equal(ms->socket, "inet:9999@127.0.0.1");
+    assert_string_equal(ms->header, "X-Mailverify");           /* a default */
+    assert_int_equal(ms->trusted_networks.n, 2);
+    inet_pton(AF_INET, "10.200.1.2", &in.sin_addr);
+    assert_true(mv_nets_match(&ms->trusted_networks, (struct sockaddr *)&in));
+    inet_pton(AF_INET, "11.0.0.1", &in.sin_addr);
+    assert_false(mv_nets_match(&ms->trusted_networks, (struct sockaddr *)&in));
+    assert_null(mv_config_table_settings(cfg, &mv_fcgi_config_table));
+    mv_config_unref(cfg);
+    mv_diag_clear(&d);
+
+    /* its own group's keys and a near miss of a group name are still errors */
+    assert_null(load_tabs("mvd2.conf", "milter = {\n  sokcet = \"x\";\n};\nsmpt = { port = 26; };\n",
+                          mv_milter_config_tables, 0, &d));
+    {
+        want_msg want[] = {{2, "unknown key 'milter.sokcet' (did you mean 'milter.socket'?)"},
+                           {4, "unknown key 'smpt' (did you mean 'smtp'?)"}};
+        char path[512];
+
+        snprintf(path, sizeof(path), "%s/mvd2.conf", tmpdir);
+        expect_errors("daemon's own keys", path, &d, want, 2, 2, NULL);
+    }
+    mv_diag_clear(&d);
+}
+
+/* config-test has every table and says so: a group no program knows, or a
+ * mistyped key in any program's group, is an error at its line */
+static void test_config_test_knows_every_group(void **state)
+{
+    static const char conf[] = "fastcgi = {\n  threds = 8;\n};\nmilter = {\n  trusted_networks = "
+                               "[ \"10.0.0.0/33\" ];\n};\nfrobnicate = { a = 1; };\n";
+    want_msg want[] = {{2, "unknown key 'fastcgi.threds' (did you mean 'fastcgi.threads'?)"},
+                       {5, "'milter.trusted_networks' entry \"10.0.0.0/33\" is not an address or network"},
+                       {7, "unknown key 'frobnicate'"}};
+    char path[512];
+    mv_diag d = {0};
+
+    (void)state;
+    write_str("all.conf", conf, path, sizeof(path));
+    assert_null(load_all(path, MV_CONFIG_SKIP_LISTS, &d));
+    expect_errors("config-test", path, &d, want, 3, 3, NULL);
+    mv_diag_clear(&d);
+    /* without the flag, the unknown group is somebody else's: 2 errors */
+    assert_null(mv_config_load_with(path, all_tables, MV_CONFIG_SKIP_LISTS, &d));
+    assert_int_equal(d.errors, 2);
+    mv_diag_clear(&d);
+}
+
+/* A table of a new front end: its defaults, its values, its own meaning
+ * check reported at the key's line, its secrets hidden by --print */
+typedef struct {
+    long long limit, floor;
+    char *token;
+    mv_strlist names;
+} demo_settings;
+
+static const mv_config_key demo_keys[] = {
+    MV_GROUP_KEY("demo"),
+    MV_INT_KEY("demo.limit", demo_settings, limit, 0, 100, "10"),
+    MV_INT_KEY("demo.floor", demo_settings, floor, 0, 100, "1"),
+    MV_STR_KEY("demo.token", demo_settings, token, 0, 64, "", MV_KEY_SECRET),
+    MV_LIST_KEY("demo.names", demo_settings, names, "alpha", 0),
+};
+
+static void demo_check(struct mv_config_check *ck, const void *settings)
+{
+    const demo_settings *s = settings;
+
+    if (s->floor > s->limit)
+        mv_config_check_error(ck, "demo.floor", "'demo.floor' (%lld) is above 'demo.limit' (%lld)",
+                              s->floor, s->limit);
+}
+
+static const mv_config_table demo_table = {
+    .group = "demo", .keys = demo_keys, .nkeys = sizeof(demo_keys) / sizeof(*demo_keys),
+    .size = sizeof(demo_settings), .check = demo_check,
+};
+static const mv_config_table *const demo_tables[] = {&demo_table, NULL};
+
+static void test_new_front_end_table(void **state)
+{
+    mv_diag d = {0};
+    mv_config *cfg;
+    const demo_settings *ds;
+    char *text;
+
+    (void)state;
+    cfg = load_tabs("demo1.conf", "demo = { token = \"s3cret\"; };\n", demo_tables, 0, &d);
+    assert_non_null(cfg);
+    ds = mv_config_table_settings(cfg, &demo_table);
+    assert_int_equal(ds->limit, 10);
+    assert_int_equal(ds->names.n, 1);
+    assert_string_equal(ds->names.v[0], "alpha");
+    assert_string_equal(ds->token, "s3cret");
+    text = dump(cfg);
+    assert_non_null(strstr(text, "\ndemo.limit = 10\n"));
+    assert_non_null(strstr(text, "\ndemo.names = [ \"alpha\" ]\n"));
+    assert_null(strstr(text, "s3cret"));
+    free(text);
+    mv_config_unref(cfg);
+
+    assert_null(load_tabs("demo2.conf", "# x\ndemo = {\n  limit = 3;\n  floor = 4;\n};\n", demo_tables, 0, &d));
+    {
+        want_msg want[] = {{4, "'demo.floor' (4) is above 'demo.limit' (3)"}};
+        char path[512];
+
+        snprintf(path, sizeof(path), "%s/demo2.conf", tmpdir);
+        expect_errors("demo check", path, &d, want, 1, 1, NULL);
+    }
+    mv_diag_clear(&d);
+}
+
 /* A reference outlives the engine that took it; unref frees on the last. */
 static void test_refcount(void **state)
 {
@@ -899,7 +1065,7 @@ static void test_refcount(void **state)
     mv_engine *e;
 
     (void)state;
-    cfg = mv_config_load(NULL, MV_CONFIG_SKIP_LISTS, &d);
+    cfg = load_all(NULL, MV_CONFIG_SKIP_LISTS, &d);
     assert_non_null(cfg);
     e = mv_engine_new(cfg);
     assert_non_null(e);
@@ -935,6 +1101,9 @@ int main(void)
         cmocka_unit_test(test_missing_list_file),
         cmocka_unit_test(test_list_bad_lines),
         cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_daemon_reads_its_own_group),
+        cmocka_unit_test(test_config_test_knows_every_group),
+        cmocka_unit_test(test_new_front_end_table),
     };
 
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
