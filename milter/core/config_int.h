@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <libconfig.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #define MV_CONFIG_MAX_TABLES 4   /* front-end tables one config holds */
@@ -23,6 +24,9 @@ struct mv_config {
     mv_canon *canon;
     struct mv_rules *rules_local;   /* replies.rules and replies.profiles */
     struct mv_rules *rules_table;   /* replies.table */
+    bool rules_builtin;         /* ... is the shipped one, parsed at first use */
+    atomic_bool rules_parsed;   /* ... and it has been */
+    pthread_mutex_t rules_mu;   /* the first use parses under it */
     mv_policy policy[MV_CTX_COUNT];
     char **allow;               /* lists.allow as written, for the dump */
     size_t nallow;
