@@ -15,6 +15,7 @@
 #include "siphash.h"
 
 #include <pthread.h>
+#include <sys/queue.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@
 
 typedef struct entry {
     struct entry *hnext;        /* hash chain */
-    struct entry *prev, *next;  /* LRU list, most recent first */
+    TAILQ_ENTRY(entry) lru;     /* LRU list, most recent first */
     uint32_t hash;
     uint32_t stored_at;         /* seconds (the caller's clock) */
     uint32_t probed_at;
@@ -36,7 +37,7 @@ typedef struct {
     pthread_mutex_t mu;
     entry **buckets;
     size_t nbuckets;            /* power of two */
-    entry *head, *tail;
+    TAILQ_HEAD(lru_list, entry) lru;    /* most recent first */
     size_t count, bytes;
     mv_cache_stats st;
 } shard;
@@ -69,6 +70,7 @@ mv_cache *mv_cache_new(size_t max_entries, size_t max_bytes)
     c->max_bytes = max_bytes / SHARDS + 1;
     for (int i = 0; i < SHARDS; i++) {
         pthread_mutex_init(&c->s[i].mu, NULL);
+        TAILQ_INIT(&c->s[i].lru);
         c->s[i].nbuckets = 64;
         if ((c->s[i].buckets = calloc(64, sizeof(entry *))) == NULL) {
             mv_cache_free(c);
@@ -84,13 +86,11 @@ void mv_cache_free(mv_cache *c)
     if (c == NULL)
         return;
     for (int i = 0; i < SHARDS; i++) {
-        entry *e = c->s[i].head;
+        entry *e;
 
-        while (e != NULL) {
-            entry *n = e->next;
-
+        while ((e = TAILQ_FIRST(&c->s[i].lru)) != NULL) {
+            TAILQ_REMOVE(&c->s[i].lru, e, lru);
             free(e);
-            e = n;
         }
         free(c->s[i].buckets);
         pthread_mutex_destroy(&c->s[i].mu);
@@ -101,27 +101,13 @@ void mv_cache_free(mv_cache *c)
 /* lru_unlink - take e out of the LRU list */
 static void lru_unlink(shard *s, entry *e)
 {
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        s->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        s->tail = e->prev;
-    e->prev = e->next = NULL;
+    TAILQ_REMOVE(&s->lru, e, lru);
 }
 
 /* lru_front - put e first in the LRU list */
 static void lru_front(shard *s, entry *e)
 {
-    e->prev = NULL;
-    e->next = s->head;
-    if (s->head)
-        s->head->prev = e;
-    s->head = e;
-    if (s->tail == NULL)
-        s->tail = e;
+    TAILQ_INSERT_HEAD(&s->lru, e, lru);
 }
 
 /* slot - the hash chain link that points at key, or at the chain's end */
@@ -174,10 +160,10 @@ static void grow(shard *s)
 /* evict - drop least recently used entries until within budget */
 static void evict(mv_cache *c, shard *s, size_t incoming)
 {
-    while (s->tail != NULL && (s->count + 1 > c->max_entries ||
-                               s->bytes + incoming > c->max_bytes)) {
-        entry *t = s->tail;
+    entry *t;
 
+    while ((t = TAILQ_LAST(&s->lru, lru_list)) != NULL &&
+           (s->count + 1 > c->max_entries || s->bytes + incoming > c->max_bytes)) {
         remove_entry(s, slot(s, t->hash, t->data, t->klen));
         s->st.evictions++;
     }
@@ -273,8 +259,8 @@ mv_cache_put_result mv_cache_put(mv_cache *c, const void *key, size_t klen, int6
         pthread_mutex_unlock(&s->mu);
         return MV_CACHE_ENOMEM;
     }
-    *e = (entry){NULL, NULL, NULL, h, (uint32_t)now, (uint32_t)now, (uint8_t)cls,
-                 (uint8_t)klen, (uint16_t)vlen};
+    *e = (entry){.hash = h, .stored_at = (uint32_t)now, .probed_at = (uint32_t)now,
+                 .cls = (uint8_t)cls, .klen = (uint8_t)klen, .vlen = (uint16_t)vlen};
     memcpy(e->data, key, klen);
     memcpy(e->data + klen, val, vlen);
     if (s->count + 1 > s->nbuckets)
