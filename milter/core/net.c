@@ -240,6 +240,8 @@ static domain *domain_get(mv_net *n, const char *name, const char *hop)
     if ((d = calloc(1, sizeof(*d))) == NULL)
         return NULL;
     d->n = n;
+    TAILQ_INIT(&d->dns_wait);
+    TAILQ_INIT(&d->queue);
     d->catch_all = -1;
     d->port = n->p.port;
     snprintf(d->key, sizeof(d->key), "%s", key);
@@ -315,10 +317,7 @@ static void proceed(job *j, bool start)
             break;
         }
         j->target = 0;
-        j->next = NULL;
-        if (d->q_tail) d->q_tail->next = j;
-        else d->q_head = j;
-        d->q_tail = j;
+        TAILQ_INSERT_TAIL(&d->queue, j, link);
         if (start)
             mv_net_schedule_arrival(d);
         return;
@@ -421,11 +420,8 @@ static void on_mx(void *arg, const mv_mx_result *res)
     d->mx_expires_ms = res->status == MV_DNS_TEMP ? 0 : mv_loop_now() + (uint64_t)ttl * 1000;
     build_targets(d);
     trace_mx(d, ttl);
-    while ((j = d->dns_head) != NULL) {
-        d->dns_head = j->next;
-        if (d->dns_head == NULL)
-            d->dns_tail = NULL;
-        j->next = NULL;
+    while ((j = TAILQ_FIRST(&d->dns_wait)) != NULL) {
+        TAILQ_REMOVE(&d->dns_wait, j, link);
         proceed(j, false);
     }
     mv_net_schedule(d);
@@ -516,10 +512,7 @@ static void attach(job *j, const char *dom)
         proceed(j, true);
         return;
     }
-    j->next = NULL;
-    if (d->dns_tail) d->dns_tail->next = j;
-    else d->dns_head = j;
-    d->dns_tail = j;
+    TAILQ_INSERT_TAIL(&d->dns_wait, j, link);
     if (!d->dns_inflight) {
         d->dns_inflight = true;
         if (d->hop[0] != '\0' && split_hop(d->hop, hname, sizeof(hname), &d->port)) {
@@ -711,19 +704,15 @@ static void **all_values(mv_dict *dict, size_t *count)
 }
 
 /* end_list - complete every job of a domain list (queue or DNS wait) */
-static void end_list(domain *d, job **head, job **tail)
+static void end_list(struct job_list *list)
 {
     job *j;
 
-    while ((j = *head) != NULL) {
-        *head = j->next;
-        if (*head == NULL)
-            *tail = NULL;
-        j->next = NULL;
+    while ((j = TAILQ_FIRST(list)) != NULL) {
+        TAILQ_REMOVE(list, j, link);
         mv_net_set_outcome(j, MV_R_TIMEOUT, "shutting down");
         mv_net_complete(j);
     }
-    (void)d;
 }
 
 /* mv_net_close - stop: cancel sessions, end queued and waiting jobs */
@@ -751,7 +740,7 @@ void mv_net_close(mv_net *n)
             domain *d = all[i];
 
             d->pins++;
-            end_list(d, &d->q_head, &d->q_tail);
+            end_list(&d->queue);
             d->pins--;
         }
         free(all);
@@ -774,7 +763,7 @@ void mv_net_free(mv_net *n)
             domain *d = all[i];
 
             d->pins++;
-            end_list(d, &d->dns_head, &d->dns_tail);
+            end_list(&d->dns_wait);
             domain_destroy(n, d);
         }
         free(all);

@@ -38,7 +38,7 @@ struct job {
     domain *d;
     size_t target;              /* next target to try */
     unsigned sid;               /* the last session that asked for it (traces) */
-    job *next;                  /* in the domain's DNS wait list or queue */
+    TAILQ_ENTRY(job) link;      /* in the domain's DNS wait list or queue */
     mv_net_outcome out;
     mv_timer timer;             /* background re-probe delay */
 };
@@ -59,8 +59,8 @@ struct domain {
     uint64_t mx_expires_ms;
     target targets[MAX_TARGETS];
     size_t ntargets, nprivate;
-    job *dns_head, *dns_tail;   /* waiting for the MX answer */
-    job *q_head, *q_tail;       /* waiting for a session */
+    TAILQ_HEAD(job_list, job) dns_wait;     /* waiting for the MX answer */
+    struct job_list queue;      /* waiting for a session */
     size_t jobs;                /* jobs attached (waiting or in a session) */
     unsigned active;            /* sessions open */
     mv_timer retry;             /* limits said "later" */

@@ -162,10 +162,7 @@ static void advance(job *j, mv_reason r, const mv_probe_result *pr, const char *
     if (j->target < d->ntargets) {
         mv_net_trace(d, j->sid, "%s: %s at %s: next MX address (%zu of %zu)", j->mailbox,
                   mv_probe_status_name(pr->status), pr->stage, j->target + 1, d->ntargets);
-        j->next = NULL;
-        if (d->q_tail) d->q_tail->next = j;
-        else d->q_head = j;
-        d->q_tail = j;
+        TAILQ_INSERT_TAIL(&d->queue, j, link);
         return;
     }
     snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
@@ -180,12 +177,7 @@ static void advance(job *j, mv_reason r, const mv_probe_result *pr, const char *
 /* requeue_front - put a job back at the head of its domain's queue */
 static void requeue_front(job *j)
 {
-    domain *d = j->d;
-
-    j->next = d->q_head;
-    d->q_head = j;
-    if (d->q_tail == NULL)
-        d->q_tail = j;
+    TAILQ_INSERT_HEAD(&j->d->queue, j, link);
 }
 
 void mv_net_reprobe_later(job *j, unsigned seconds);
@@ -481,21 +473,14 @@ static void session_done(void *arg, const mv_probe_result *pr)
 /* take_batch - queued jobs wanting target t (and the same TLS mode) */
 static size_t take_batch(domain *d, size_t t, bool tls_off, job **out, size_t max)
 {
-    job **link = &d->q_head, *prev = NULL;
+    job *j = TAILQ_FIRST(&d->queue), *next;
     size_t k = 0;
 
-    while (*link != NULL && k < max) {
-        job *j = *link;
-
+    for (; j != NULL && k < max; j = next) {
+        next = TAILQ_NEXT(j, link);
         if (j->target == t && j->tls_off == tls_off) {
-            *link = j->next;
-            if (d->q_tail == j)
-                d->q_tail = prev;
-            j->next = NULL;
+            TAILQ_REMOVE(&d->queue, j, link);
             out[k++] = j;
-        } else {
-            prev = j;
-            link = &j->next;
         }
     }
     return k;
@@ -638,7 +623,7 @@ static void launch(session *s, const struct sockaddr_storage *sa, mv_probe_param
 static bool start_session(domain *d, uint64_t *wait)
 {
     mv_net *n = d->n;
-    job *head = d->q_head;
+    job *head = TAILQ_FIRST(&d->queue);
     host *h = NULL;
     struct sockaddr_storage sa;
     session *s;
@@ -648,10 +633,7 @@ static bool start_session(domain *d, uint64_t *wait)
     unsigned max;
 
     if (!skip_backed_off(d, head, &h, &sa)) {
-        d->q_head = head->next;
-        if (d->q_tail == head)
-            d->q_tail = NULL;
-        head->next = NULL;
+        TAILQ_REMOVE(&d->queue, head, link);
         backing_off(d, head, h);
         mv_net_complete(head);
         return true;
@@ -698,9 +680,9 @@ static void on_retry(void *arg)
 /* queued_at_least - whether d's queue holds at least k jobs (O(k)) */
 static bool queued_at_least(const domain *d, size_t k)
 {
-    const job *j = d->q_head;
+    const job *j = TAILQ_FIRST(&d->queue);
 
-    for (; j != NULL && k > 0; j = j->next)
+    for (; j != NULL && k > 0; j = TAILQ_NEXT(j, link))
         k--;
     return k == 0;
 }
@@ -733,10 +715,10 @@ void mv_net_schedule(domain *d)
 
     if (n->closing)
         return;
-    while (d->q_head != NULL && d->active < n->p.domain_sessions)
+    while (!TAILQ_EMPTY(&d->queue) && d->active < n->p.domain_sessions)
         if (!start_session(d, &wait))
             break;
-    if (d->q_head != NULL && wait > 0 && !mv_timer_armed(&d->retry))
+    if (!TAILQ_EMPTY(&d->queue) && wait > 0 && !mv_timer_armed(&d->retry))
         mv_timer_start(n->loop, &d->retry, wait, on_retry, d);
 }
 
