@@ -122,7 +122,7 @@ void mv_net_complete(job *j)
 {
     mv_net *n = j->n;
     domain *d = j->d;
-    waiter *w = j->waiters;
+    waiter *w;
 
     mv_timer_stop(n->loop, &j->timer);
     if (d != NULL && d->mx_known)
@@ -134,12 +134,10 @@ void mv_net_complete(job *j)
         n->p.store(n->p.store_arg, j->mailbox, j->hop, j->smtp, &j->out);
     if (!j->background)
         mv_dict_del(n->jobs, j->key);
-    while (w != NULL) {
-        waiter *next = w->next;
-
+    while ((w = SLIST_FIRST(&j->waiters)) != NULL) {
+        SLIST_REMOVE_HEAD(&j->waiters, link);
         w->cb(w->arg, &j->out);
         free(w);
-        w = next;
     }
     if (d != NULL) {
         d->jobs--;
@@ -630,13 +628,11 @@ void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *
         return;
     }
     if (w != NULL)
-        *w = (waiter){cb, arg, NULL};
+        *w = (waiter){.cb = cb, .arg = arg};
     if ((j = mv_dict_get(n->jobs, key)) != NULL) {
         /* single-flight: the same address is already being asked */
-        if (w != NULL) {
-            w->next = j->waiters;
-            j->waiters = w;
-        }
+        if (w != NULL)
+            SLIST_INSERT_HEAD(&j->waiters, w, link);
         return;
     }
     if ((j = job_new(n, mailbox, dom, hop, smtp, smtputf8)) == NULL ||
@@ -651,7 +647,9 @@ void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *
         }
         return;
     }
-    j->waiters = w;
+    SLIST_INIT(&j->waiters);
+    if (w != NULL)
+        SLIST_INSERT_HEAD(&j->waiters, w, link);
     if (n->closing) {
         mv_net_set_outcome(j, MV_R_TIMEOUT, "shutting down");
         mv_net_complete(j);

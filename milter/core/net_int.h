@@ -18,7 +18,7 @@
 typedef struct waiter {
     mv_net_cb cb;
     void *arg;
-    struct waiter *next;
+    SLIST_ENTRY(waiter) link;   /* in its job's waiters */
 } waiter;
 
 typedef struct domain domain;
@@ -34,7 +34,7 @@ struct job {
     unsigned grey_round;        /* re-probes after greylisting so far */
     int64_t grey_first;         /* when it was first greylisted (unix s), or 0 */
     unsigned temp_retries;      /* whole MX walks retried after a busy refusal */
-    waiter *waiters;
+    SLIST_HEAD(, waiter) waiters;   /* every caller waiting for the answer */
     domain *d;
     size_t target;              /* next target to try */
     unsigned sid;               /* the last session that asked for it (traces) */
