@@ -52,7 +52,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/milter/core/builtin_S.o
 CORE_LIB := $(B)/libmvcore.a
 CLI_SRC := $(wildcard milter/cli*.c) milter/mailverify.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
-MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/replies.c milter/dha.c milter/stats.c
+MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/replies.c milter/dha.c milter/stats.c milter/policyreq.c milter/policyd.c
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 FCGI_SRC := $(wildcard plugins/fastcgi/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/%.o)
@@ -105,7 +105,7 @@ $(B)/mailverify.fcgi: $(FCGI_OBJ) $(CORE_LIB)
 
 # the milter's parts that need no libmilter, for unit tests
 MILTER_LIB := $(B)/libmvmilter.a
-$(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o
+$(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o $(B)/milter/policyreq.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -184,6 +184,10 @@ build-fuzz/fuzz_form: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/formparse.
 build-fuzz/fuzz_form: plugins/fastcgi/formparse.c plugins/fastcgi/formparse.h
 build-fuzz/fuzz_passform: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/passform.c plugins/fastcgi/passhdr.c plugins/fastcgi/formparse.c
 build-fuzz/fuzz_passform: plugins/fastcgi/passform.c plugins/fastcgi/passform.h plugins/fastcgi/passhdr.c plugins/fastcgi/passhdr.h plugins/fastcgi/formparse.c
+
+# the policy listener's request parser
+build-fuzz/fuzz_policyreq: FUZZ_EXTRA := -Imilter milter/policyreq.c
+build-fuzz/fuzz_policyreq: milter/policyreq.c milter/policyreq.h
 
 deps-fuzz:
 	@tools/deps build fuzz
