@@ -66,6 +66,12 @@ static const enum_name facility_names[] = {
     {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
     {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0},
 };
+static const enum_name serve_names[] = {
+    {"milter", MV_SERVE_MILTER}, {"policy", MV_SERVE_POLICY}, {"both", MV_SERVE_BOTH}, {NULL, 0},
+};
+static const enum_name policy_tempfail_names[] = {
+    {"defer_if_permit", MV_POLICY_DEFER_IF_PERMIT}, {"defer", MV_POLICY_DEFER}, {NULL, 0},
+};
 static const enum_name on_block_names[] = {
     {"page", MV_ON_BLOCK_PAGE}, {"redirect", MV_ON_BLOCK_REDIRECT}, {NULL, 0},
 };
@@ -79,6 +85,8 @@ INT_SIZED(cache_store);
 INT_SIZED(milter_review);
 INT_SIZED(milter_syslog_facility);
 INT_SIZED(fcgi_on_block);
+INT_SIZED(milter_policy_serve);
+INT_SIZED(milter_policy_tempfail);
 
 /* The key table: every key a config file may set, and its default. */
 static const key keys[] = {
@@ -169,6 +177,13 @@ static const key keys[] = {
     INTK("milter.ipv6_prefix", milter_ipv6_prefix, 1, 128, "64"),
     CODEK("milter.syslog_facility", milter_syslog_facility, "mail", facility_names),
     BOOLK("milter.log_stderr", milter_log_stderr, "false"),
+    CODEK("milter.serve", milter_policy_serve, "milter", serve_names),
+    STRK("milter.policy_socket", milter_policy_socket, 1, 1024, "inet:10041@127.0.0.1"),
+    CODEK("milter.policy_tempfail", milter_policy_tempfail, "defer_if_permit", policy_tempfail_names),
+    INTK("milter.policy_idle_timeout_s", milter_policy_idle_timeout_s, 1, 86400, "600"),
+    INTK("milter.policy_max_line", milter_policy_max_line, 256, 65536, "4096"),
+    INTK("milter.policy_max_attributes", milter_policy_max_attributes, 8, 1024, "100"),
+    INTK("milter.policy_max_request", milter_policy_max_request, 1024, 1048576, "32768"),
     GROUP("fastcgi"),
     STRK("fastcgi.socket", fcgi_socket, 0, 1024, ":9000"),
     INTK("fastcgi.threads", fcgi_threads, 1, 256, "4"),

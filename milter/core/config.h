@@ -40,6 +40,8 @@ typedef enum { MV_STORE_MEMORY, MV_STORE_LMDB, MV_STORE_REDIS } mv_store_type;
 typedef enum { MV_SMTP_TLS_OFF, MV_SMTP_TLS_OPPORTUNISTIC, MV_SMTP_TLS_REQUIRED } mv_smtp_tls;
 typedef enum { MV_REVIEW_QUARANTINE, MV_REVIEW_HEADER } mv_review_mode;
 typedef enum { MV_ON_BLOCK_PAGE, MV_ON_BLOCK_REDIRECT } mv_on_block;
+typedef enum { MV_SERVE_MILTER, MV_SERVE_POLICY, MV_SERVE_BOTH } mv_serve;
+typedef enum { MV_POLICY_DEFER_IF_PERMIT, MV_POLICY_DEFER } mv_policy_tempfail;
 
 /* Plain settings, filled from the key table (config.c). */
 typedef struct {
@@ -91,6 +93,12 @@ typedef struct {
     bool milter_check_senders, milter_check_recipients, milter_log_stderr;
     long long milter_dha_limit, milter_dha_window_s;
     long long milter_ipv6_prefix;       /* IPv6 clients share a budget per prefix */
+    /* mailverifyd's Postfix policy listener (check_policy_service) */
+    mv_serve milter_policy_serve;       /* milter.serve: milter, policy or both */
+    char *milter_policy_socket;
+    mv_policy_tempfail milter_policy_tempfail;  /* DEFER_IF_PERMIT or DEFER */
+    long long milter_policy_idle_timeout_s;
+    long long milter_policy_max_line, milter_policy_max_attributes, milter_policy_max_request;
     /* mailverify.fcgi */
     char *fcgi_socket;
     long long fcgi_threads, fcgi_max_body, fcgi_ip_rate, fcgi_ip_burst;
