@@ -55,7 +55,8 @@ CLI_SRC := $(wildcard milter/cli*.c) milter/mailverify.c
 # knows every Postfix daemon's: they link the two key tables (data, no code
 # of the daemon's or the plugin's) and nothing else from either
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/milter/milter_config.o $(B)/plugins/fastcgi/fcgi_config.o
-MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/milter_config.c milter/replies.c milter/dha.c milter/stats.c
+MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/milter_config.c milter/replies.c milter/dha.c \
+	milter/stats.c milter/policyreq.c milter/policyd.c
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 FCGI_SRC := $(wildcard plugins/fastcgi/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/%.o)
@@ -109,7 +110,8 @@ $(B)/mailverify.fcgi: $(FCGI_OBJ) $(CORE_LIB)
 
 # the milter's parts that need no libmilter, for unit tests
 MILTER_LIB := $(B)/libmvmilter.a
-$(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o $(B)/milter/milter_config.o
+$(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o $(B)/milter/milter_config.o \
+	$(B)/milter/policyreq.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -154,6 +156,7 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_etiquette.py
 	@MVLOAD=$(B)/mvload tests/in-netns /usr/bin/python3 tests/world/test_dns_burst.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_milter.py
+	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_policy.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_incident_log.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_sendmail.py
 	@MAILVERIFYD=$(B)/mailverifyd tests/in-netns tests/milter/run
@@ -190,6 +193,10 @@ build-fuzz/fuzz_form: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/formparse.
 build-fuzz/fuzz_form: plugins/fastcgi/formparse.c plugins/fastcgi/formparse.h
 build-fuzz/fuzz_passform: FUZZ_EXTRA := -Iplugins/fastcgi plugins/fastcgi/passform.c plugins/fastcgi/passhdr.c plugins/fastcgi/formparse.c
 build-fuzz/fuzz_passform: plugins/fastcgi/passform.c plugins/fastcgi/passform.h plugins/fastcgi/passhdr.c plugins/fastcgi/passhdr.h plugins/fastcgi/formparse.c
+
+# the policy listener's request parser
+build-fuzz/fuzz_policyreq: FUZZ_EXTRA := -Imilter milter/policyreq.c
+build-fuzz/fuzz_policyreq: milter/policyreq.c milter/policyreq.h
 
 deps-fuzz:
 	@tools/deps build fuzz

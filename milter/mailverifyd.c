@@ -11,6 +11,11 @@
  * reported and not used. SIGTERM stops accepting connections; what is in
  * flight is answered before the engine is freed.
  *
+ * With milter.serve "policy" or "both", the Postfix policy listener
+ * (policyd.h) opens its socket beside the milter's, as root, and runs
+ * its own event-loop thread after the privilege drop; "policy" alone
+ * waits for SIGTERM/SIGINT instead of running libmilter.
+ *
  * The log tells an incident's story per fault, Postfix-style: the
  * engine's events (a host or the resolver starting to fail, answering
  * again, a summary while it lasts, the cache's own lines) at
@@ -20,6 +25,7 @@
  */
 #include "version.h"
 #include "mvd.h"
+#include "policyd.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -44,12 +50,18 @@ static const char usage[] =
     "sender (context \"sender\") and each recipient (context \"recipient\")\n"
     "and answers with what the policy in mailverify.conf says: accept, a\n"
     "header (warn), quarantine (review), 4xx (tempfail) or 5xx (block).\n"
+    "It can also serve Postfix's policy delegation protocol\n"
+    "(check_policy_service), beside the milter or alone: milter.serve,\n"
+    "milter.policy_socket (DUNNO, 5xx, DEFER_IF_PERMIT, PREPEND, HOLD).\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE    configuration (default " MV_SYSCONFDIR "/mailverify.conf;\n"
     "                       the built-in one if that file does not exist)\n"
     "  -p, --socket SPEC    milter socket, overrides milter.socket:\n"
     "                       unix:/path, inet:PORT@HOST or inet6:PORT@HOST\n"
+    "  -s, --policy-socket SPEC\n"
+    "                       policy socket, overrides milter.policy_socket\n"
+    "                       (same forms); serves it when milter.serve says so\n"
     "  -f, --foreground     do not detach (for systemd, runit, tests)\n"
     "  -P, --pidfile FILE   write the pid here (overrides milter.pidfile)\n"
     "  -u, --user USER      run as USER after binding (overrides milter.user)\n"
@@ -72,7 +84,7 @@ static const char usage[] =
     "78 configuration errors.\n";
 
 typedef struct {
-    const char *config, *socket, *pidfile, *user, *group;
+    const char *config, *socket, *policy_socket, *pidfile, *user, *group;
     bool foreground, dry_run, debug, test, trace;
 } options;
 
@@ -81,6 +93,7 @@ static int parse(int argc, char **argv, options *o)
 {
     static const struct option lo[] = {
         {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 'p'},
+        {"policy-socket", required_argument, NULL, 's'},
         {"foreground", no_argument, NULL, 'f'}, {"pidfile", required_argument, NULL, 'P'},
         {"user", required_argument, NULL, 'u'}, {"group", required_argument, NULL, 'g'},
         {"dry-run", no_argument, NULL, 'n'}, {"debug", no_argument, NULL, 'd'},
@@ -90,10 +103,11 @@ static int parse(int argc, char **argv, options *o)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:p:fP:u:g:ndTthV", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:p:s:fP:u:g:ndTthV", lo, NULL)) != -1) {
         switch (c) {
         case 'c': o->config = optarg; break;
         case 'p': o->socket = optarg; break;
+        case 's': o->policy_socket = optarg; break;
         case 'f': o->foreground = true; break;
         case 'P': o->pidfile = optarg; break;
         case 'u': o->user = optarg; break;
@@ -141,7 +155,6 @@ static const char *socket_path(const char *spec)
 static bool open_socket(const char *spec, const mv_milter_settings *s)
 {
     const char *path = socket_path(spec);
-    mode_t mode = (mode_t)strtol(s->socket_mode, NULL, 8);
     mode_t old = umask(0177);
     bool ok;
 
@@ -151,8 +164,14 @@ static bool open_socket(const char *spec, const mv_milter_settings *s)
         fprintf(stderr, "mailverifyd: cannot open milter socket %s\n", spec);
         return false;
     }
-    if (path == NULL)
-        return true;
+    return path == NULL || mvd_socket_perms(path, s);
+}
+
+/* mvd_socket_perms - a unix socket's mode and group from the settings */
+bool mvd_socket_perms(const char *path, const mv_milter_settings *s)
+{
+    mode_t mode = (mode_t)strtol(s->socket_mode, NULL, 8);
+
     if (chmod(path, mode) < 0) {
         fprintf(stderr, "mailverifyd: chmod %s: %s\n", path, strerror(errno));
         return false;
@@ -330,13 +349,43 @@ static void share_dha(mvd *d)
             mv_store_type_name(s->cache_store));
 }
 
+/* open_sockets - the milter's and the policy listener's, as milter.serve
+ * says, while still root; false with a message on stderr */
+static bool open_sockets(mvd *d, const options *o, mvd_policy **pol)
+{
+    const mv_milter_settings *s = mv_milter_settings_of(d->cfg);
+
+    if (s->serve != MV_SERVE_POLICY &&
+        (mvd_register() < 0 || !open_socket(o->socket ? o->socket : s->socket, s)))
+        return false;
+    if (s->serve != MV_SERVE_MILTER &&
+        (*pol = mvd_policy_open(d, o->policy_socket ? o->policy_socket : s->policy_socket, s)) == NULL)
+        return false;
+    return true;
+}
+
+/* started - the log line that says what listens where */
+static void started(const mvd *d, const options *o, const mv_milter_settings *s)
+{
+    char milter[1100] = "", policy[1100] = "";
+
+    if (s->serve != MV_SERVE_POLICY)
+        snprintf(milter, sizeof(milter), "socket %s", o->socket ? o->socket : s->socket);
+    if (s->serve != MV_SERVE_MILTER)
+        snprintf(policy, sizeof(policy), "%spolicy socket %s", milter[0] ? ", " : "",
+                 o->policy_socket ? o->policy_socket : s->policy_socket);
+    mvd_log(LOG_INFO, "started (version %s, %s, %s%s%s)", MV_VERSION,
+            d->config_path ? d->config_path : "built-in configuration", milter, policy,
+            d->dry_run ? ", dry run" : "");
+}
+
 /* start - everything before smfi_main; an exit status, 0 to run */
-static int start(mvd *d, const options *o, pthread_t *rt)
+static int start(mvd *d, const options *o, pthread_t *rt, mvd_policy **pol)
 {
     const mv_milter_settings *s = mv_milter_settings_of(d->cfg);
     const char *pidfile = o->pidfile ? o->pidfile : s->pidfile;
 
-    if (mvd_register() < 0 || !open_socket(o->socket ? o->socket : s->socket, s))
+    if (!open_sockets(d, o, pol))
         return EX_OSERR;
     if (!o->foreground && daemon(0, 0) < 0) {
         fprintf(stderr, "mailverifyd: cannot detach: %s\n", strerror(errno));
@@ -351,9 +400,26 @@ static int start(mvd *d, const options *o, pthread_t *rt)
         return EX_OSERR;
     if (pthread_create(rt, NULL, reloader, d) != 0)
         return EX_OSERR;
-    mvd_log(LOG_INFO, "started (version %s, %s, socket %s%s)", MV_VERSION,
-            d->config_path ? d->config_path : "built-in configuration",
-            o->socket ? o->socket : s->socket, d->dry_run ? ", dry run" : "");
+    if (*pol != NULL && mvd_policy_start(*pol) < 0) {
+        mvd_log(LOG_ERR, "error: cannot start the policy listener: %s", strerror(errno));
+        return EX_OSERR;
+    }
+    started(d, o, s);
+    return 0;
+}
+
+/* wait_stop - policy only: wait for SIGTERM or SIGINT (blocked in every
+ * thread, as libmilter would have them) */
+static int wait_stop(void)
+{
+    sigset_t set;
+    int sig = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    while (sigwait(&set, &sig) != 0)
+        ;
     return 0;
 }
 
@@ -386,6 +452,7 @@ int main(int argc, char **argv)
 {
     options o = {0};
     mvd d = {0};
+    mvd_policy *pol = NULL;
     pthread_t rt;
     int rc = parse(argc, argv, &o);
 
@@ -418,21 +485,27 @@ int main(int argc, char **argv)
     if (o.trace)
         mv_engine_set_trace(d.engine, trace_line, NULL);
     mvd_set_state(&d);
-    if ((rc = start(&d, &o, &rt)) == 0) {
+    if ((rc = start(&d, &o, &rt, &pol)) == 0) {
         share_dha(&d);
-        rc = smfi_main() == MI_SUCCESS ? 0 : EX_OSERR;
+        if (mv_milter_settings_of(d.cfg)->serve != MV_SERVE_POLICY)
+            rc = smfi_main() == MI_SUCCESS ? 0 : EX_OSERR;
+        else
+            rc = wait_stop();
         mvd_log(LOG_INFO, "stopping: answering what is in flight");
+        mvd_policy_close(pol);
         /* a check ends by its deadline at the latest: wait that long for
          * the connection threads to hand their answers to the MTA */
         if (!mvd_drain(&d, (unsigned)max_deadline(d.cfg) + 1000))
             mvd_log(LOG_WARNING, "warning: stopping with checks still in flight (the MTA applies "
-                    "its milter_default_action to them)");
+                    "its milter_default_action or the policy service's default_action to them)");
+        mvd_policy_stop(pol);
         stopping = 1;
         pthread_kill(rt, SIGUSR1);
         pthread_join(rt, NULL);
         dha_summaries(&d, INT64_MAX);
     }
     mv_engine_free(d.engine);   /* every request still out gets its answer */
+    mvd_policy_free(pol);       /* after the engine's last verdicts were posted */
     mv_stats_free(d.stats);
     mv_dha_free(d.dha);
     if (rc == 0 && (o.pidfile || mv_milter_settings_of(d.cfg)->pidfile[0]))

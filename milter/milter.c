@@ -133,15 +133,10 @@ static void log_verdict(SMFICTX *ctx, conn *c, const mv_verdict *v, bool sender,
 static void add_note(conn *c, const mv_verdict *v, bool sender)
 {
     note *n = malloc(sizeof(*n));
-    char addr[300];
 
     if (n == NULL)
         return;
-    ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
-    snprintf(n->text, sizeof(n->text), "%s %s; status=%s; reason=%s; action=%s%s%s",
-             sender ? "sender" : "recipient", addr, mv_status_name(v->status),
-             mv_reason_name(v->reason), mv_action_name(v->action),
-             v->has_suggestion ? "; suggestion=" : "", v->has_suggestion ? v->suggestion : "");
+    mv_milter_note(v, sender, n->text, sizeof(n->text));
     n->next = c->notes;
     c->notes = n;
 }

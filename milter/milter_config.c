@@ -23,8 +23,17 @@ static const mv_key_name facility_names[] = {
     {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0},
 };
 
+static const mv_key_name serve_names[] = {
+    {"milter", MV_SERVE_MILTER}, {"policy", MV_SERVE_POLICY}, {"both", MV_SERVE_BOTH}, {NULL, 0},
+};
+static const mv_key_name policy_tempfail_names[] = {
+    {"defer_if_permit", MV_POLICY_DEFER_IF_PERMIT}, {"defer", MV_POLICY_DEFER}, {NULL, 0},
+};
+
 /* The loader stores a code through an int pointer. */
 _Static_assert(sizeof(((T *)0)->review) == sizeof(int), "review is not int-sized");
+_Static_assert(sizeof(((T *)0)->serve) == sizeof(int), "serve is not int-sized");
+_Static_assert(sizeof(((T *)0)->policy_tempfail) == sizeof(int), "policy_tempfail is not int-sized");
 
 static const mv_config_key keys[] = {
     MV_GROUP_KEY("milter"),
@@ -48,6 +57,13 @@ static const mv_config_key keys[] = {
     INTK("ipv6_prefix", ipv6_prefix, 1, 128, "64"),
     MV_CODE_KEY("milter.syslog_facility", T, syslog_facility, "mail", facility_names),
     BOOLK("log_stderr", log_stderr, "false"),
+    MV_CODE_KEY("milter.serve", T, serve, "milter", serve_names),
+    STRK("policy_socket", policy_socket, 1, 1024, "inet:10041@127.0.0.1"),
+    MV_CODE_KEY("milter.policy_tempfail", T, policy_tempfail, "defer_if_permit", policy_tempfail_names),
+    INTK("policy_idle_timeout_s", policy_idle_timeout_s, 1, 86400, "600"),
+    INTK("policy_max_line", policy_max_line, 256, 65536, "4096"),
+    INTK("policy_max_attributes", policy_max_attributes, 8, 1024, "100"),
+    INTK("policy_max_request", policy_max_request, 1024, 1048576, "32768"),
 };
 
 const mv_config_table mv_milter_config_table = {

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 
 typedef enum { MV_REVIEW_QUARANTINE, MV_REVIEW_HEADER } mv_review_mode;
+typedef enum { MV_SERVE_MILTER, MV_SERVE_POLICY, MV_SERVE_BOTH } mv_serve;
+typedef enum { MV_POLICY_DEFER_IF_PERMIT, MV_POLICY_DEFER } mv_policy_tempfail;
 
 typedef struct {
     char *socket, *socket_mode, *socket_group;
@@ -28,6 +30,12 @@ typedef struct {
     mv_nets trusted_networks;
     long long dha_limit, dha_window_s;
     long long ipv6_prefix;      /* IPv6 clients share a budget per prefix */
+    /* the Postfix policy listener (check_policy_service, policyd.c) */
+    mv_serve serve;             /* milter.serve: milter, policy or both */
+    char *policy_socket;
+    mv_policy_tempfail policy_tempfail;     /* DEFER_IF_PERMIT or DEFER */
+    long long policy_idle_timeout_s;
+    long long policy_max_line, policy_max_attributes, policy_max_request;
 } mv_milter_settings;
 
 /* The table mailverifyd passes to mv_config_load_with(). */

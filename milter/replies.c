@@ -149,3 +149,93 @@ void mv_milter_reply_dha(mv_milter_reply *out)
     snprintf(out->text, sizeof(out->text), "Too many unknown recipients from your address; "
              "try again later");
 }
+
+/* ascii - printable ASCII for a policy answer: other bytes as "?" */
+static void ascii(char *out, size_t size, const char *in, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len && n + 1 < size; i++) {
+        unsigned char c = (unsigned char)in[i];
+
+        out[n++] = c >= 0x20 && c < 0x7F ? (char)c : '?';
+    }
+    out[n] = '\0';
+}
+
+/* mv_milter_note - the header value "warn" (and "review" as a header) adds */
+void mv_milter_note(const mv_verdict *v, bool sender, char *out, size_t size)
+{
+    char addr[300];
+
+    ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
+    snprintf(out, size, "%s %s; status=%s; reason=%s; action=%s%s%s", sender ? "sender" : "recipient",
+             addr, mv_status_name(v->status), mv_reason_name(v->reason), mv_action_name(v->action),
+             v->has_suggestion ? "; suggestion=" : "", v->has_suggestion ? v->suggestion : "");
+}
+
+/* policy_refusal - "550 5.1.1 text" or "DEFER_IF_PERMIT 4.4.3 text": the
+ * milter's reply without the "<addr>: Who address rejected: " that
+ * Postfix writes itself */
+static void policy_refusal(const mv_verdict *v, bool sender, const mv_policy_style *st, char *out,
+                           size_t size)
+{
+    const char *verb = st->tempfail == MV_POLICY_DEFER ? "DEFER" : "DEFER_IF_PERMIT";
+    const row *r;
+    char w[64];
+
+    if (v->action == MV_ACT_TEMPFAIL) {
+        words(w, sizeof(w), v->reason);
+        if (v->reason == MV_R_MAILBOX_FULL)
+            snprintf(out, size, "%s 4.2.2 mailbox is full, try again later", verb);
+        else
+            snprintf(out, size, "%s %s verification failed for now (%s), try again later", verb,
+                     sender ? "4.1.8" : "4.4.3", w);
+        return;
+    }
+    r = sender ? find(sender_block, sizeof(sender_block) / sizeof(*sender_block), v->reason)
+               : find(rcpt_block, sizeof(rcpt_block) / sizeof(*rcpt_block), v->reason);
+    if (r != NULL) {
+        snprintf(out, size, "%s %s %s", r->code, r->enh, r->what);
+        return;
+    }
+    words(w, sizeof(w), v->reason);
+    snprintf(out, size, "550 5.7.1 not accepted here (%s)", w);
+}
+
+/* mv_policy_action - the answer for a verdict, the text after "action=" */
+void mv_policy_action(const mv_verdict *v, bool sender, const mv_policy_style *st, char *out,
+                      size_t size)
+{
+    char note[700], addr[300];
+
+    switch (v->action) {
+    case MV_ACT_BLOCK:
+    case MV_ACT_TEMPFAIL:
+        policy_refusal(v, sender, st, out, size);
+        return;
+    case MV_ACT_REVIEW:
+        if (st->review == MV_REVIEW_QUARANTINE) {
+            ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
+            snprintf(out, size, "HOLD mailverify: %s %s (%s)", sender ? "sender" : "recipient", addr,
+                     mv_reason_name(v->reason));
+            return;
+        }
+        /* review as a header */
+        /* fall through */
+    case MV_ACT_WARN:
+        mv_milter_note(v, sender, note, sizeof(note));
+        snprintf(out, size, "PREPEND %s: %s", st->header, note);
+        return;
+    default:
+        snprintf(out, size, "DUNNO");
+        return;
+    }
+}
+
+/* mv_policy_action_dha - the answer when a client spent its budget */
+void mv_policy_action_dha(const mv_policy_style *st, char *out, size_t size)
+{
+    snprintf(out, size, "%s 4.7.1 Too many unknown recipients from your address; try again later",
+             st->tempfail == MV_POLICY_DEFER ? "DEFER" : "DEFER_IF_PERMIT");
+}

@@ -105,6 +105,81 @@ static void test_safe_text(void **state)
     assert_string_equal(out, "50%% off?");
 }
 
+/* The policy listener's answers: the milter's codes and words, in
+ * access(5) actions, and nothing that could break the protocol's lines. */
+static void test_policy_actions(void **state)
+{
+    static const mv_policy_style dip = {MV_POLICY_DEFER_IF_PERMIT, MV_REVIEW_QUARANTINE, "X-Mailverify"};
+    static const mv_policy_style defer = {MV_POLICY_DEFER, MV_REVIEW_HEADER, "X-Check"};
+    static const struct {
+        bool sender;
+        mv_reason r;
+        mv_action a;
+        const mv_policy_style *st;
+        const char *want;       /* the answer starts with this */
+    } t[] = {
+        {false, MV_R_REJECTED_EMAIL, MV_ACT_BLOCK, &dip, "550 5.1.1 mailbox does not exist"},
+        {false, MV_R_INVALID_DOMAIN, MV_ACT_BLOCK, &dip, "550 5.1.2 domain does not exist"},
+        {false, MV_R_NO_MAIL_SERVER, MV_ACT_BLOCK, &dip, "556 5.1.10 domain does not accept mail"},
+        {false, MV_R_INVALID_SYNTAX, MV_ACT_BLOCK, &dip, "501 5.1.3 bad address syntax"},
+        {false, MV_R_MAILBOX_DISABLED, MV_ACT_BLOCK, &dip, "550 5.2.1 mailbox is disabled"},
+        {false, MV_R_MAILBOX_FULL, MV_ACT_BLOCK, &dip, "552 5.2.2 mailbox is full"},
+        {false, MV_R_DISPOSABLE, MV_ACT_BLOCK, &dip, "550 5.7.1 not accepted here (disposable)"},
+        {false, MV_R_TIMEOUT, MV_ACT_TEMPFAIL, &dip,
+         "DEFER_IF_PERMIT 4.4.3 verification failed for now (timeout), try again later"},
+        {false, MV_R_TIMEOUT, MV_ACT_TEMPFAIL, &defer, "DEFER 4.4.3 verification failed for now"},
+        {false, MV_R_MAILBOX_FULL, MV_ACT_TEMPFAIL, &dip, "DEFER_IF_PERMIT 4.2.2 mailbox is full"},
+        {true, MV_R_INVALID_DOMAIN, MV_ACT_BLOCK, &dip, "550 5.1.8 domain does not exist"},
+        {true, MV_R_DNS_ERROR, MV_ACT_TEMPFAIL, &dip, "DEFER_IF_PERMIT 4.1.8 verification failed"},
+        {false, MV_R_ROLE_ACCOUNT, MV_ACT_WARN, &dip,
+         "PREPEND X-Mailverify: recipient jane@example.com; status=risky; reason=role_account; action=warn"},
+        {false, MV_R_ACCEPT_ALL, MV_ACT_REVIEW, &dip, "HOLD mailverify: recipient jane@example.com (accept_all)"},
+        {false, MV_R_ACCEPT_ALL, MV_ACT_REVIEW, &defer, "PREPEND X-Check: recipient jane@example.com;"},
+        {false, MV_R_ACCEPTED_EMAIL, MV_ACT_ACCEPT, &dip, "DUNNO"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
+        mv_verdict v;
+        mv_milter_reply m;
+        char out[1024];
+
+        verdict("jane@example.com", t[i].r, t[i].a, &v);
+        if (t[i].a == MV_ACT_WARN)
+            v.status = MV_STATUS_RISKY;
+        mv_policy_action(&v, t[i].sender, t[i].st, out, sizeof(out));
+        if (strncmp(out, t[i].want, strlen(t[i].want)) != 0)
+            fail_case("%zu: %s, want %s", i, out, t[i].want);
+        if (t[i].a != MV_ACT_BLOCK)
+            continue;
+        /* the same code, enhanced code and words as the milter's reply */
+        mv_milter_reply_for(&v, t[i].sender, &m);
+        if (strncmp(out, m.code, 3) != 0 || strncmp(out + 4, m.enh, strlen(m.enh)) != 0 ||
+            strstr(m.text, out + 5 + strlen(m.enh)) == NULL)
+            fail_case("%zu: policy %s, milter %s %s %s", i, out, m.code, m.enh, m.text);
+    }
+}
+
+static void test_policy_hostile_address(void **state)
+{
+    static const mv_policy_style st = {MV_POLICY_DEFER_IF_PERMIT, MV_REVIEW_QUARANTINE, "X-Mailverify"};
+    static const mv_action acts[] = {MV_ACT_BLOCK, MV_ACT_TEMPFAIL, MV_ACT_WARN, MV_ACT_REVIEW};
+    char out[1024];
+    mv_verdict v;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(acts) / sizeof(*acts); i++) {
+        verdict("a\r\n\naction=OK\x01\xff@x.test", MV_R_INVALID_SYNTAX, acts[i], &v);
+        mv_policy_action(&v, false, &st, out, sizeof(out));
+        for (const char *p = out; *p; p++)
+            if (!(*p >= 0x20 && *p < 0x7F))
+                fail_case("%zu: byte 0x%02x in %s", i, (unsigned char)*p, out);
+    }
+    mv_policy_action_dha(&st, out, sizeof(out));
+    assert_string_equal(out, "DEFER_IF_PERMIT 4.7.1 Too many unknown recipients from your address; "
+                        "try again later");
+}
+
 static void test_dha(void **state)
 {
     mv_dha *d = mv_dha_new();
@@ -177,6 +252,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_safe_text),
+        cmocka_unit_test(test_policy_actions),
+        cmocka_unit_test(test_policy_hostile_address),
         cmocka_unit_test(test_dha),
         cmocka_unit_test(test_dha_shared),
     };

@@ -21,7 +21,13 @@ include verbatim); docs/sendmail-snippet.mc its sendmail.mc line. Here:
   INPUT_MAIL_FILTER(name, S=socket, F=flags, T=C:..;S:..;R:..;E:..), with
   the same socket and a reply timeout longer than the deadlines (Sendmail
   itself is exercised by test_sendmail.py);
-- both are in the README word for word;
+- docs/postfix-policy-snippet.cf, the policy service's main.cf text: a real
+  Postfix whose main.cf ends with it exactly as printed calls mailverifyd
+  (milter.serve = "policy", the shipped milter.policy_socket) after
+  reject_unauth_destination: 550 5.1.1 for an unknown recipient, 250 for a
+  known one, a relay attempt refused by Postfix without asking mailverifyd,
+  and with mailverifyd killed, default_action=DUNNO: 250, unchecked;
+- all three are in the README word for word;
 - the README's nginx locations of /verify are the shipped fastcgi.mount's.
 
     MAILVERIFYD=build/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_snippets.py [-v]
@@ -46,6 +52,7 @@ from world import World  # noqa: E402
 from mvd import Milter, swaks, reply_to, FRONT_IP  # noqa: E402
 
 POSTFIX_SNIPPET = os.path.join(ROOT, "docs", "postfix-snippet.cf")
+POLICY_SNIPPET = os.path.join(ROOT, "docs", "postfix-policy-snippet.cf")
 SENDMAIL_SNIPPET = os.path.join(ROOT, "docs", "sendmail-snippet.mc")
 SHIPPED_CONF = os.path.join(ROOT, "etc", "mailverify.conf")
 README = os.path.join(ROOT, "README.md")
@@ -153,7 +160,7 @@ class Snippets(unittest.TestCase):
 
     def test_in_readme_word_for_word(self):
         readme = read(README)
-        for path in (POSTFIX_SNIPPET, SENDMAIL_SNIPPET):
+        for path in (POSTFIX_SNIPPET, SENDMAIL_SNIPPET, POLICY_SNIPPET):
             self.assertIn(read(path), readme, "%s is not in README.md as it is" % path)
 
 
@@ -271,6 +278,88 @@ class PostfixWithSnippet(unittest.TestCase):
             self.assertTrue(reply_to(t, "MAIL FROM").startswith("451 4.7.1"), t)
         else:
             self.assertTrue(reply_to(t, "RCPT TO").startswith("250 "), t)
+
+
+def main_cf(text):
+    """name = value of a main.cf text, continuation lines (leading
+    whitespace) joined to their setting, as Postfix reads them."""
+    joined = []
+    for ln in text.splitlines():
+        if not ln.strip() or ln.lstrip().startswith("#"):
+            continue
+        if ln[0].isspace() and joined:
+            joined[-1] += " " + ln.strip()
+        else:
+            joined.append(ln)
+    return {n.strip(): v.strip() for n, _, v in (ln.partition("=") for ln in joined)}
+
+
+def shipped_policy_socket():
+    with open(SHIPPED_CONF) as f:
+        return re.search(r'^\s*policy_socket\s*=\s*"([^"]+)"', f.read(), re.M).group(1)
+
+
+class PolicySnippet(unittest.TestCase):
+    """A real Postfix with docs/postfix-policy-snippet.cf as printed, and
+    mailverifyd serving the policy protocol on the shipped socket."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="mv-policy-snippet-")
+        os.chmod(cls.tmp.name, 0o755)
+        cls.w = World(os.path.join(cls.tmp.name, "world"))
+        cls.w.start()
+        cls.m = None
+        try:
+            port, host = re.fullmatch(r"inet:(\d+)@(.+)", shipped_policy_socket()).groups()
+            cls.m = Milter(cls.w, port=int(port), milter={
+                "serve": '"policy"', "policy_socket": '"%s"' % shipped_policy_socket()})
+            cls.m.start()
+            cls.base = cls.w.add_postfix("front", FRONT_IP, FRONT_CF + read(POLICY_SNIPPET))
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.m is not None and cls.m.proc is not None and cls.m.proc.poll() is None:
+            cls.m.kill()
+        cls.w.stop()
+        cls.tmp.cleanup()
+
+    def rcpt(self, to):
+        _, t = swaks("--from", "sender@ok.test", "--to", to, "--quit-after", "RCPT")
+        return reply_to(t, "RCPT TO")
+
+    def test_1_snippet_settings(self):
+        s = main_cf(read(POLICY_SNIPPET))
+        self.assertEqual(set(s), {"smtpd_recipient_restrictions"})
+        rr = s["smtpd_recipient_restrictions"]
+        # mailverifyd is asked last, after the restrictions that let no relay
+        # attempt and none of the site's own users through to a probe
+        self.assertRegex(rr, r"reject_unauth_destination, check_policy_service \{ inet:(\S+), "
+                             r"default_action=DUNNO \}$")
+        port, host = re.fullmatch(r"inet:(\d+)@(.+)", shipped_policy_socket()).groups()
+        self.assertIn("inet:%s:%s," % (host, port), rr)
+        etc = os.path.join(self.base, "etc")
+        got = subprocess.run(["postconf", "-c", etc, "-h", "smtpd_recipient_restrictions"],
+                             capture_output=True, text=True).stdout.strip()
+        self.assertEqual(re.sub(r"\s+", " ", got), rr)
+
+    def test_2_unknown_rejected_known_accepted(self):
+        r = self.rcpt("nobody@ok.test")
+        self.assertTrue(r.startswith("550 5.1.1 <nobody@ok.test>: Recipient address rejected: "), r)
+        self.assertTrue(self.rcpt("alice@ok.test").startswith("250 "))
+        self.assertRegex(self.m.log(), r"to=<alice@ok\.test> .*action=accept")
+
+    def test_3_relay_attempt_never_asks(self):
+        mark = len(self.m.log())
+        self.assertTrue(self.rcpt("someone@elsewhere.test").startswith("554 5.7.1 "))
+        self.assertNotIn("elsewhere.test", self.m.log()[mark:])
+
+    def test_4_killed_mail_flows(self):
+        self.m.kill()
+        self.assertTrue(self.rcpt("nobody@ok.test").startswith("250 "))
 
 
 if __name__ == "__main__":
