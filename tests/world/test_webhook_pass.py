@@ -211,6 +211,16 @@ def ready(nginx, prefixes):
             raise AssertionError("%shealthz: %r" % (prefix, r))
 
 
+def server_logs(server):
+    """lighttpd's own log and its error.log (CGI programs' stderr), for a failure's message."""
+    out = "lighttpd log:\n" + server.log()
+    errlog = os.path.join(server.dir, "error.log")
+    if os.path.exists(errlog):
+        with open(errlog, errors="replace") as f:
+            out += "\nerror.log:\n" + f.read()
+    return out
+
+
 def lighttpd_reports(server):
     """Sanitizer lines from lighttpd's logs (a CGI program's stderr goes to its error.log)."""
     bad = sanitizer_reports(server.log())
@@ -1081,7 +1091,7 @@ class TestWebhookCGI(WebhookBase, unittest.TestCase):
             answered = t0 + r.seconds
             self.assertIs(r.json()["pending"], True)
             got = receiver.wait(1, timeout=20)
-            self.assertEqual(len(got), 1)
+            self.assertEqual(len(got), 1, server_logs(server))
             # the answer did not wait for the check (3 s for the banner)
             # nor for the webhook: the verdict came well after it
             self.assertGreater(got[0].mono - answered, 1.5, r.seconds)
