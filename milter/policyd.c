@@ -384,7 +384,12 @@ static void on_verdict(void *arg, const mv_verdict *v)
     pconn *c = arg;
     mvd_policy *p = c->p;
 
-    c->v = *v;                  /* input points at c->addr, which stays */
+    /* the verdict is the engine's until we return, and so is what its
+     * input points at (the request's copy): point it at our own c->addr,
+     * the address we submitted, which stays until the answer is sent */
+    c->v = *v;
+    c->v.input = c->addr;
+    c->v.input_len = strlen(c->addr);
     if (pthread_equal(pthread_self(), p->self)) {
         c->inline_done = true;  /* process() finishes it when submit returns */
         return;
