@@ -22,13 +22,13 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define EVENT_ID_BYTES 16
@@ -104,8 +104,13 @@ static void event_free(event *e)
 static bool new_id(char out[2 * EVENT_ID_BYTES + 1])
 {
     unsigned char r[EVENT_ID_BYTES];
+    ssize_t n;
 
-    if (RAND_bytes(r, sizeof(r)) != 1)
+    /* the kernel's CSPRNG, as for the SipHash keys (siphash.c): it blocks
+     * only until the pool is seeded at boot, and EINTR only then */
+    while ((n = getrandom(r, sizeof(r), 0)) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof(r))
         return false;
     for (size_t i = 0; i < sizeof(r); i++)
         snprintf(out + 2 * i, 3, "%02x", r[i]);
