@@ -39,10 +39,11 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP \
 	-DMV_SYSCONFDIR='"$(SYSCONFDIR)"' -DMV_HAVE_HIREDIS
-PKGS := libconfig libidn2 libcares openssl
+PKGS := libconfig libidn2 libcares
 # recursive (=): evaluated when a recipe runs, after `make deps` installed them
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-# libcurl is not linked: the core dlopen()s it at its first use (curlload.h);
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) openssl)
+# libcurl and OpenSSL are not linked: the core dlopen()s them at their
+# first use (curlload.h, sslload.h), their headers only compiled against;
 # -ldl for that (part of libc since glibc 2.34, a separate library before)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lhiredis -llmdb -ldl
 LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)

@@ -47,7 +47,8 @@ static void load(void)
     void *lib;
 
     /* RTLD_LOCAL: curl's dependencies stay out of the global namespace,
-     * where they could interpose on the program's own libssl/libcrypto */
+     * where they could interpose on the program's own libraries; its
+     * libssl/libcrypto are the same objects sslload.c opens */
     if ((lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
         const char *e = dlerror();
 

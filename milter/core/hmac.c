@@ -6,35 +6,36 @@
  * in constant time (CRYPTO_memcmp) and accepts a header listing several
  * signatures ("v1=aa..,v1=bb..") so that a receiver can be told about a
  * new secret before the old one is retired; entries of other schemes are
- * skipped, never an error.
+ * skipped, never an error. OpenSSL is loaded (sslload.h) at the first
+ * signature; if it cannot be, signing and verifying fail as they would
+ * on any other OpenSSL failure.
  */
 #include "hmac.h"
 
+#include "sslload.h"
+
 #include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <string.h>
 
 /* mac_parts - HMAC-SHA256 of the concatenated parts; false on failure */
-static bool mac_parts(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
-                      size_t n, unsigned char out[MV_HMAC_LEN])
+static bool mac_parts(const mv_ssl_api *api, const void *key, size_t keylen, const void *const *parts,
+                      const size_t *lens, size_t n, unsigned char out[MV_HMAC_LEN])
 {
     static const unsigned char nokey[1];
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC *mac = api->EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? api->EVP_MAC_CTX_new(mac) : NULL;
     OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end(),
+        api->OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        api->OSSL_PARAM_construct_end(),
     };
     size_t got = 0;
-    bool ok = ctx != NULL && EVP_MAC_init(ctx, keylen ? key : nokey, keylen, params) == 1;
+    bool ok = ctx != NULL && api->EVP_MAC_init(ctx, keylen ? key : nokey, keylen, params) == 1;
 
     for (size_t i = 0; ok && i < n; i++)
-        ok = lens[i] == 0 || EVP_MAC_update(ctx, parts[i], lens[i]) == 1;
-    ok = ok && EVP_MAC_final(ctx, out, &got, MV_HMAC_LEN) == 1 && got == MV_HMAC_LEN;
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
+        ok = lens[i] == 0 || api->EVP_MAC_update(ctx, parts[i], lens[i]) == 1;
+    ok = ok && api->EVP_MAC_final(ctx, out, &got, MV_HMAC_LEN) == 1 && got == MV_HMAC_LEN;
+    api->EVP_MAC_CTX_free(ctx);
+    api->EVP_MAC_free(mac);
     return ok;
 }
 
@@ -44,18 +45,21 @@ bool mv_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msgl
 {
     const void *parts[] = {msg};
     size_t lens[] = {msglen};
+    const mv_ssl_api *api;
+    const char *why;
 
-    return mac_parts(key, keylen, parts, lens, 1, out);
+    return (api = mv_ssl(&why)) != NULL && mac_parts(api, key, keylen, parts, lens, 1, out);
 }
 
 /* signed_mac - the HMAC of timestamp "." body */
-static bool signed_mac(const char *secret, size_t secretlen, const char *timestamp, const void *body,
-                       size_t len, unsigned char out[MV_HMAC_LEN])
+static bool signed_mac(const mv_ssl_api *api, const char *secret, size_t secretlen,
+                       const char *timestamp, const void *body, size_t len,
+                       unsigned char out[MV_HMAC_LEN])
 {
     const void *parts[] = {timestamp, ".", body};
     size_t lens[] = {strlen(timestamp), 1, len};
 
-    return mac_parts(secret, secretlen, parts, lens, 3, out);
+    return mac_parts(api, secret, secretlen, parts, lens, 3, out);
 }
 
 /* mv_webhook_sign - "v1=<hex>" for this timestamp and body into out */
@@ -65,9 +69,11 @@ bool mv_webhook_sign(const char *secret, size_t secretlen, const char *timestamp
     static const char hex[] = "0123456789abcdef";
     unsigned char mac[MV_HMAC_LEN];
     char *o = out + strlen(MV_SIG_SCHEME);
+    const mv_ssl_api *api;
+    const char *why;
 
     out[0] = '\0';
-    if (!signed_mac(secret, secretlen, timestamp, body, len, mac))
+    if ((api = mv_ssl(&why)) == NULL || !signed_mac(api, secret, secretlen, timestamp, body, len, mac))
         return false;
     memcpy(out, MV_SIG_SCHEME, strlen(MV_SIG_SCHEME));
     for (size_t i = 0; i < MV_HMAC_LEN; i++) {
@@ -87,7 +93,8 @@ static int unhex(char c)
 }
 
 /* entry_matches - is s[0..n) "v1=" and 64 hex digits equal to mac? */
-static bool entry_matches(const char *s, size_t n, const unsigned char mac[MV_HMAC_LEN])
+static bool entry_matches(const mv_ssl_api *api, const char *s, size_t n,
+                          const unsigned char mac[MV_HMAC_LEN])
 {
     size_t scheme = strlen(MV_SIG_SCHEME);
     unsigned char got[MV_HMAC_LEN];
@@ -102,7 +109,7 @@ static bool entry_matches(const char *s, size_t n, const unsigned char mac[MV_HM
             return false;
         got[i] = (unsigned char)(hi << 4 | lo);
     }
-    return CRYPTO_memcmp(got, mac, MV_HMAC_LEN) == 0;
+    return api->CRYPTO_memcmp(got, mac, MV_HMAC_LEN) == 0;
 }
 
 /* mv_webhook_verify - does the header hold a valid "v1=" entry? */
@@ -110,16 +117,19 @@ bool mv_webhook_verify(const char *secret, size_t secretlen, const char *timesta
                        const void *body, size_t len, const char *header)
 {
     unsigned char mac[MV_HMAC_LEN];
+    const mv_ssl_api *api;
+    const char *why;
     bool ok = false;
 
-    if (header == NULL || !signed_mac(secret, secretlen, timestamp, body, len, mac))
+    if (header == NULL || (api = mv_ssl(&why)) == NULL ||
+        !signed_mac(api, secret, secretlen, timestamp, body, len, mac))
         return false;
     while (*header != '\0') {
         size_t n;
 
         header += strspn(header, ", \t");
         n = strcspn(header, ", \t");
-        ok = entry_matches(header, n, mac) || ok;      /* every entry looked at: no early exit */
+        ok = entry_matches(api, header, n, mac) || ok;      /* every entry looked at: no early exit */
         header += n;
     }
     return ok;

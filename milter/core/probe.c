@@ -286,20 +286,26 @@ static void send_mail(mv_probe *p, state s, const char *from)
 /* after_ehlo - extensions known: STARTTLS or MAIL */
 static void after_ehlo(mv_probe *p, const mv_reply *r, bool tls_done)
 {
+    const char *no_ctx = "no TLS context";
+
     p->starttls_offered = has_word(r->text, "STARTTLS");
     p->smtputf8_offered = has_word(r->text, "SMTPUTF8");
-    if (!tls_done && p->prm.tls != MV_TLS_OFF && p->starttls_offered && p->prm.tls_ctx != NULL) {
+    /* the context loads OpenSSL at the first STARTTLS it is asked for;
+     * if it cannot, this is a server offering STARTTLS to a client
+     * without TLS: plain text when TLS is opportunistic */
+    if (!tls_done && p->prm.tls != MV_TLS_OFF && p->starttls_offered && p->prm.tls_ctx != NULL &&
+        mv_tls_ctx_ready(p->prm.tls_ctx, &no_ctx)) {
         send_cmd(p, S_STARTTLS, "STARTTLS");
         return;
     }
     if (!tls_done && p->prm.tls == MV_TLS_REQUIRED) {
-        finish(p, MV_PROBE_TLS, "TLS required, STARTTLS not offered");
+        finish(p, MV_PROBE_TLS, "TLS required, %s", p->starttls_offered ? no_ctx : "STARTTLS not offered");
         return;
     }
     if (!tls_done)
         say(p, "no TLS: %s", !p->starttls_offered ? "STARTTLS not offered"
                              : p->prm.tls == MV_TLS_OFF ? "STARTTLS offered, TLS off for this session"
-                                                        : "no TLS context");
+                                                        : no_ctx);
     send_mail(p, S_MAIL, p->from);
 }
 

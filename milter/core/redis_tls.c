@@ -11,18 +11,18 @@
  * so each direction remembers what its last call asked for. A full
  * buffer stops reading its source, so memory stays bounded whatever
  * either side does. hiredis starts writing (AUTH, SCRIPT LOAD) before
- * the handshake ends; that waits in up.
+ * the handshake ends; that waits in up. OpenSSL is loaded (sslload.h)
+ * by the first context, made when the configuration asks for TLS.
  */
 #ifdef MV_HAVE_HIREDIS
 
 #include "redis_tls.h"
 
+#include "sslload.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +32,14 @@
 #define BUF 16384
 
 struct mv_rtls_ctx {
+    const mv_ssl_api *api;
     SSL_CTX *ctx;
 };
 
 typedef enum { T_CONNECT, T_HANDSHAKE, T_OPEN, T_DEAD } tstate;
 
 struct mv_rtls {
+    const mv_ssl_api *api;      /* the context's */
     mv_loop *loop;
     SSL *ssl;
     int tcp, sp;
@@ -55,17 +57,17 @@ struct mv_rtls {
 /* ssl_why - OpenSSL's reason for the last failure, with the verify result */
 static void ssl_why(const mv_rtls *t, const char *what, char *out, size_t size)
 {
-    unsigned long e = ERR_peek_last_error();
-    long v = t->ssl ? SSL_get_verify_result(t->ssl) : X509_V_OK;
+    unsigned long e = t->api->ERR_peek_last_error();
+    long v = t->ssl ? t->api->SSL_get_verify_result(t->ssl) : X509_V_OK;
     char buf[200];
 
     if (v != X509_V_OK) {
         snprintf(out, size, "TLS %s: certificate verify failed: %s", what,
-                 X509_verify_cert_error_string(v));
+                 t->api->X509_verify_cert_error_string(v));
         return;
     }
     if (e != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
+        t->api->ERR_error_string_n(e, buf, sizeof(buf));
         snprintf(out, size, "TLS %s: %s", what, buf);
     } else {
         snprintf(out, size, "TLS %s: %s", what, errno ? strerror(errno) : "connection closed");
@@ -114,15 +116,15 @@ static bool step_handshake(mv_rtls *t, bool *moved)
     char why[300];
     int rc, e;
 
-    ERR_clear_error();
+    t->api->ERR_clear_error();
     errno = 0;
-    if ((rc = SSL_connect(t->ssl)) == 1) {
+    if ((rc = t->api->SSL_connect(t->ssl)) == 1) {
         t->state = T_OPEN;
         t->hs_wants = 0;
         *moved = true;
         return true;
     }
-    e = SSL_get_error(t->ssl, rc);
+    e = t->api->SSL_get_error(t->ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         t->hs_wants = e == SSL_ERROR_WANT_READ ? MV_EV_READ : MV_EV_WRITE;
         return true;
@@ -139,14 +141,14 @@ static int ssl_io(mv_rtls *t, bool wr, void *buf, size_t n, unsigned *wants)
     char why[300];
     int rc, e;
 
-    ERR_clear_error();
+    t->api->ERR_clear_error();
     errno = 0;
-    rc = wr ? SSL_write(t->ssl, buf, (int)n) : SSL_read(t->ssl, buf, (int)n);
+    rc = wr ? t->api->SSL_write(t->ssl, buf, (int)n) : t->api->SSL_read(t->ssl, buf, (int)n);
     if (rc > 0) {
         *wants = 0;
         return rc;
     }
-    e = SSL_get_error(t->ssl, rc);
+    e = t->api->SSL_get_error(t->ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         *wants = e == SSL_ERROR_WANT_READ ? MV_EV_READ : MV_EV_WRITE;
         return 0;
@@ -272,42 +274,63 @@ static void on_event(void *arg, int fd, unsigned events)
 
 /* ---- public -------------------------------------------------------------- */
 
+/* ctx_setup - verification and the files; NULL, or what failed */
+static const char *ctx_setup(const mv_rtls_ctx *c, const char *ca_file, const char *cert_file,
+                             const char *key_file)
+{
+    const mv_ssl_api *api = c->api;
+    bool ca = ca_file != NULL && ca_file[0] != '\0';
+    bool cert = cert_file != NULL && cert_file[0] != '\0';
+    bool key = key_file != NULL && key_file[0] != '\0';
+
+    /* SSL_CTX_set_min_proto_version and SSL_CTX_set_mode are macros over
+     * SSL_CTX_ctrl, whose answer they too ignore */
+    api->SSL_CTX_ctrl(c->ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
+    api->SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    api->SSL_CTX_ctrl(c->ctx, SSL_CTRL_MODE,
+                      SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, NULL);
+    if (cert != key)
+        return "give both a certificate and its key, or neither";
+    if (ca ? api->SSL_CTX_load_verify_locations(c->ctx, ca_file, NULL) != 1
+           : api->SSL_CTX_set_default_verify_paths(c->ctx) != 1)
+        return ca ? ca_file : "the system's CA store";
+    if (cert && api->SSL_CTX_use_certificate_chain_file(c->ctx, cert_file) != 1)
+        return cert_file;
+    if (key && api->SSL_CTX_use_PrivateKey_file(c->ctx, key_file, SSL_FILETYPE_PEM) != 1)
+        return key_file;
+    if (cert && api->SSL_CTX_check_private_key(c->ctx) != 1)
+        return "the key does not match the certificate";
+    return NULL;
+}
+
 /* mv_rtls_ctx_new - verification on, TLS 1.2 at least, a client pair if given */
 mv_rtls_ctx *mv_rtls_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
                              char *err, size_t errsize)
 {
     mv_rtls_ctx *c = calloc(1, sizeof(*c));
-    bool ca = ca_file != NULL && ca_file[0] != '\0';
-    bool cert = cert_file != NULL && cert_file[0] != '\0';
-    bool key = key_file != NULL && key_file[0] != '\0';
-    const char *what = NULL;
+    const char *what;
 
-    ERR_clear_error();
-    if (c == NULL || (c->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+    if (c == NULL) {
+        snprintf(err, errsize, "TLS: out of memory");
+        return NULL;
+    }
+    if ((c->api = mv_ssl(&what)) == NULL) {
+        snprintf(err, errsize, "TLS: %s", what);
+        mv_rtls_ctx_free(c);
+        return NULL;
+    }
+    c->api->ERR_clear_error();
+    if ((c->ctx = c->api->SSL_CTX_new(c->api->TLS_client_method())) == NULL) {
         snprintf(err, errsize, "TLS: out of memory");
         mv_rtls_ctx_free(c);
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (cert != key)
-        what = "give both a certificate and its key, or neither";
-    else if (ca ? SSL_CTX_load_verify_locations(c->ctx, ca_file, NULL) != 1
-                : SSL_CTX_set_default_verify_paths(c->ctx) != 1)
-        what = ca ? ca_file : "the system's CA store";
-    else if (cert && SSL_CTX_use_certificate_chain_file(c->ctx, cert_file) != 1)
-        what = cert_file;
-    else if (key && SSL_CTX_use_PrivateKey_file(c->ctx, key_file, SSL_FILETYPE_PEM) != 1)
-        what = key_file;
-    else if (cert && SSL_CTX_check_private_key(c->ctx) != 1)
-        what = "the key does not match the certificate";
-    if (what != NULL) {
-        unsigned long e = ERR_peek_last_error();
+    if ((what = ctx_setup(c, ca_file, cert_file, key_file)) != NULL) {
+        unsigned long e = c->api->ERR_peek_last_error();
         char buf[200] = "";
 
         if (e != 0)
-            ERR_error_string_n(e, buf, sizeof(buf));
+            c->api->ERR_error_string_n(e, buf, sizeof(buf));
         snprintf(err, errsize, "TLS: %s%s%s", what, buf[0] ? ": " : "", buf);
         mv_rtls_ctx_free(c);
         return NULL;
@@ -319,19 +342,22 @@ void mv_rtls_ctx_free(mv_rtls_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    SSL_CTX_free(ctx->ctx);
+    if (ctx->ctx != NULL)
+        ctx->api->SSL_CTX_free(ctx->ctx);
     free(ctx);
 }
 
 /* set_name - what the certificate must name: an IP address (SAN iPAddress)
  * or a DNS name (also SNI) */
-static bool set_name(SSL *ssl, const char *name)
+static bool set_name(const mv_ssl_api *api, SSL *ssl, const char *name)
 {
     unsigned char a[16];
 
     if (inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1)
-        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1;
-    return SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1;
+        return api->X509_VERIFY_PARAM_set1_ip_asc(api->SSL_get0_param(ssl), name) == 1;
+    /* SSL_set_tlsext_host_name, a macro over SSL_ctrl */
+    return api->SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)name) == 1 &&
+           api->SSL_set1_host(ssl, name) == 1;
 }
 
 /* mv_rtls_start - swap hiredis' socket for a socketpair end; TLS on the socket */
@@ -345,12 +371,13 @@ mv_rtls *mv_rtls_start(mv_loop *loop, mv_rtls_ctx *ctx, int fd, const char *name
         snprintf(err, errsize, "out of memory");
         return NULL;
     }
+    t->api = ctx->api;
     t->loop = loop;
     t->tcp = t->sp = -1;
     t->fail = fail;
     t->arg = arg;
-    ERR_clear_error();
-    if ((t->ssl = SSL_new(ctx->ctx)) == NULL || !set_name(t->ssl, name)) {
+    t->api->ERR_clear_error();
+    if ((t->ssl = t->api->SSL_new(ctx->ctx)) == NULL || !set_name(t->api, t->ssl, name)) {
         snprintf(err, errsize, "TLS: cannot set up a session for %s", name);
         goto fail;
     }
@@ -361,13 +388,13 @@ mv_rtls *mv_rtls_start(mv_loop *loop, mv_rtls_ctx *ctx, int fd, const char *name
     }
     close(sv[0]);
     t->sp = sv[1];
-    if (SSL_set_fd(t->ssl, t->tcp) != 1) {
+    if (t->api->SSL_set_fd(t->ssl, t->tcp) != 1) {
         snprintf(err, errsize, "TLS: cannot attach the socket");
         close(t->sp);           /* fd now reads EOF: hiredis sees a closed connection */
         t->sp = -1;
         goto fail;
     }
-    SSL_set_connect_state(t->ssl);
+    t->api->SSL_set_connect_state(t->ssl);
     t->state = T_CONNECT;
     watch(t);
     return t;
@@ -378,14 +405,14 @@ fail:
     }
     if (t->tcp >= 0)
         close(t->tcp);
-    SSL_free(t->ssl);
+    t->api->SSL_free(t->ssl);
     free(t);
     return NULL;
 }
 
 const char *mv_rtls_version(const mv_rtls *t)
 {
-    return t != NULL && t->state == T_OPEN ? SSL_get_version(t->ssl) : "";
+    return t != NULL && t->state == T_OPEN ? t->api->SSL_get_version(t->ssl) : "";
 }
 
 /* mv_rtls_free - stop watching, close our descriptors (no close_notify:
@@ -402,7 +429,7 @@ void mv_rtls_free(mv_rtls *t)
         mv_loop_io_del(t->loop, t->sp);
         close(t->sp);
     }
-    SSL_free(t->ssl);
+    t->api->SSL_free(t->ssl);
     free(t);
 }
 

@@ -5,21 +5,32 @@
  * it first and copies the reason into the session afterwards, so that the
  * loop thread never reports another session's error. SIGPIPE is avoided
  * by the probe's sockets (MSG_NOSIGNAL is not available to SSL_write, so
- * the front ends ignore SIGPIPE; the CLI does too).
+ * the front ends ignore SIGPIPE; the CLI does too). OpenSSL is loaded
+ * (sslload.h) and the SSL_CTX made at the first probe that wants TLS,
+ * not with the context: an engine that answers from its lists or its
+ * cache never pays for either.
  */
 #include "tls.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include "sslload.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct mv_tls_ctx {
+    pthread_mutex_t mu;
+    bool tried;                 /* made, or failed for good (why) */
+    const mv_ssl_api *api;
     SSL_CTX *ctx;
+    char why[200];
 };
 
 struct mv_tls {
+    const mv_ssl_api *api;
     SSL *ssl;
     char err[160];
 };
@@ -29,16 +40,54 @@ mv_tls_ctx *mv_tls_ctx_new(char *err, size_t errlen)
 {
     mv_tls_ctx *c = calloc(1, sizeof(*c));
 
-    if (c == NULL || (c->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-        snprintf(err, errlen, "TLS: %s", c ? ERR_reason_error_string(ERR_get_error()) : "out of memory");
+    if (c == NULL || (errno = pthread_mutex_init(&c->mu, NULL)) != 0) {
+        snprintf(err, errlen, "TLS: %s", c ? strerror(errno) : "out of memory");
         free(c);
         return NULL;
     }
-    /* TLS 1.2 and up, as RFC 8996 says; no verification (see tls.h) */
-    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-    SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     return c;
+}
+
+/* make - the SSL_CTX, once; on failure c->why says why */
+static void make(mv_tls_ctx *c)
+{
+    const mv_ssl_api *api;
+    const char *why;
+
+    if ((api = mv_ssl(&why)) == NULL) {
+        snprintf(c->why, sizeof(c->why), "%s", why);
+        return;
+    }
+    api->ERR_clear_error();
+    if ((c->ctx = api->SSL_CTX_new(api->TLS_client_method())) == NULL) {
+        why = api->ERR_reason_error_string(api->ERR_get_error());
+        snprintf(c->why, sizeof(c->why), "TLS: %s", why ? why : "cannot make a context");
+        return;
+    }
+    c->api = api;
+    /* TLS 1.2 and up, as RFC 8996 says; no verification (see tls.h).
+     * SSL_CTX_set_min_proto_version and SSL_CTX_set_mode are macros over
+     * SSL_CTX_ctrl, whose answer they too ignore */
+    api->SSL_CTX_ctrl(c->ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
+    api->SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
+    api->SSL_CTX_ctrl(c->ctx, SSL_CTRL_MODE,
+                      SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, NULL);
+}
+
+/* mv_tls_ctx_ready - can sessions be made? loads OpenSSL the first time */
+bool mv_tls_ctx_ready(mv_tls_ctx *c, const char **why)
+{
+    bool ok;
+
+    pthread_mutex_lock(&c->mu);
+    if (!c->tried) {
+        make(c);
+        c->tried = true;
+    }
+    ok = c->ctx != NULL;
+    pthread_mutex_unlock(&c->mu);
+    *why = ok ? "" : c->why;    /* written once, before tried */
+    return ok;
 }
 
 /* mv_tls_ctx_free - release; NULL is fine */
@@ -46,26 +95,34 @@ void mv_tls_ctx_free(mv_tls_ctx *c)
 {
     if (c == NULL)
         return;
-    SSL_CTX_free(c->ctx);
+    if (c->ctx != NULL)
+        c->api->SSL_CTX_free(c->ctx);
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
-/* mv_tls_new - a session on a connected socket, SNI set to host */
+/* mv_tls_new - a session on a connected socket, SNI set to host; NULL if
+ * the context is not ready or out of memory */
 mv_tls *mv_tls_new(mv_tls_ctx *c, int fd, const char *host)
 {
-    mv_tls *t = calloc(1, sizeof(*t));
+    const mv_ssl_api *api;
+    const char *why;
+    mv_tls *t;
 
-    if (t == NULL)
+    if (!mv_tls_ctx_ready(c, &why) || (t = calloc(1, sizeof(*t))) == NULL)
         return NULL;
-    ERR_clear_error();
-    if ((t->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(t->ssl, fd) != 1) {
-        SSL_free(t->ssl);
+    t->api = api = c->api;
+    api->ERR_clear_error();
+    if ((t->ssl = api->SSL_new(c->ctx)) == NULL || api->SSL_set_fd(t->ssl, fd) != 1) {
+        api->SSL_free(t->ssl);
         free(t);
         return NULL;
     }
+    /* SSL_set_tlsext_host_name, a macro over SSL_ctrl; a name it refuses
+     * (too long) only means no SNI, as before */
     if (host != NULL && *host != '\0')
-        SSL_set_tlsext_host_name(t->ssl, host);
-    SSL_set_connect_state(t->ssl);
+        api->SSL_ctrl(t->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)host);
+    api->SSL_set_connect_state(t->ssl);
     return t;
 }
 
@@ -74,7 +131,7 @@ static mv_tls_status status(mv_tls *t, int rc)
 {
     unsigned long e;
 
-    switch (SSL_get_error(t->ssl, rc)) {
+    switch (t->api->SSL_get_error(t->ssl, rc)) {
     case SSL_ERROR_NONE: return MV_TLS_DONE;
     case SSL_ERROR_WANT_READ: return MV_TLS_WANT_READ;
     case SSL_ERROR_WANT_WRITE: return MV_TLS_WANT_WRITE;
@@ -83,8 +140,8 @@ static mv_tls_status status(mv_tls *t, int rc)
         snprintf(t->err, sizeof(t->err), "connection lost during TLS");
         return MV_TLS_ERROR;
     default:
-        e = ERR_get_error();
-        snprintf(t->err, sizeof(t->err), "%s", e ? ERR_reason_error_string(e) : "TLS failure");
+        e = t->api->ERR_get_error();
+        snprintf(t->err, sizeof(t->err), "%s", e ? t->api->ERR_reason_error_string(e) : "TLS failure");
         if (t->err[0] == '\0' || strcmp(t->err, "(null)") == 0)
             snprintf(t->err, sizeof(t->err), "TLS failure");
         return MV_TLS_ERROR;
@@ -94,8 +151,8 @@ static mv_tls_status status(mv_tls *t, int rc)
 /* mv_tls_handshake - drive the handshake */
 mv_tls_status mv_tls_handshake(mv_tls *t)
 {
-    ERR_clear_error();
-    return status(t, SSL_do_handshake(t->ssl));
+    t->api->ERR_clear_error();
+    return status(t, t->api->SSL_do_handshake(t->ssl));
 }
 
 /* mv_tls_read - up to n bytes; *got set when MV_TLS_DONE */
@@ -103,8 +160,8 @@ mv_tls_status mv_tls_read(mv_tls *t, void *buf, size_t n, size_t *got)
 {
     int rc;
 
-    ERR_clear_error();
-    rc = SSL_read(t->ssl, buf, n > 65536 ? 65536 : (int)n);
+    t->api->ERR_clear_error();
+    rc = t->api->SSL_read(t->ssl, buf, n > 65536 ? 65536 : (int)n);
     if (rc > 0) {
         *got = (size_t)rc;
         return MV_TLS_DONE;
@@ -117,8 +174,8 @@ mv_tls_status mv_tls_write(mv_tls *t, const void *buf, size_t n, size_t *put)
 {
     int rc;
 
-    ERR_clear_error();
-    rc = SSL_write(t->ssl, buf, n > 65536 ? 65536 : (int)n);
+    t->api->ERR_clear_error();
+    rc = t->api->SSL_write(t->ssl, buf, n > 65536 ? 65536 : (int)n);
     if (rc > 0) {
         *put = (size_t)rc;
         return MV_TLS_DONE;
@@ -129,8 +186,9 @@ mv_tls_status mv_tls_write(mv_tls *t, const void *buf, size_t n, size_t *put)
 /* mv_tls_describe - "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 void mv_tls_describe(const mv_tls *t, char *version, size_t vlen, char *cipher, size_t clen)
 {
-    snprintf(version, vlen, "%s", SSL_get_version(t->ssl));
-    snprintf(cipher, clen, "%s", SSL_get_cipher_name(t->ssl));
+    snprintf(version, vlen, "%s", t->api->SSL_get_version(t->ssl));
+    /* SSL_get_cipher_name, a macro */
+    snprintf(cipher, clen, "%s", t->api->SSL_CIPHER_get_name(t->api->SSL_get_current_cipher(t->ssl)));
 }
 
 /* mv_tls_error - the last error, for logs and the verdict */
@@ -144,6 +202,6 @@ void mv_tls_free(mv_tls *t)
 {
     if (t == NULL)
         return;
-    SSL_free(t->ssl);
+    t->api->SSL_free(t->ssl);
     free(t);
 }

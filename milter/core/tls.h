@@ -12,6 +12,7 @@
 #ifndef MV_TLS_H
 #define MV_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,13 +27,21 @@ typedef enum {
     MV_TLS_ERROR,
 } mv_tls_status;
 
-/* mv_tls_ctx_new - a client context; NULL with a message on failure */
+/* mv_tls_ctx_new - a client context; NULL with a message on failure.
+ * Cheap: OpenSSL is loaded and set up by the first mv_tls_ctx_ready()
+ * or mv_tls_new() */
 mv_tls_ctx *mv_tls_ctx_new(char *err, size_t errlen);
+
+/* mv_tls_ctx_ready - can sessions be made? false, with why (a string that
+ * lives as long as ctx), if OpenSSL cannot be loaded or set up; the
+ * answer is final. Loads OpenSSL the first time (thread-safe) */
+bool mv_tls_ctx_ready(mv_tls_ctx *ctx, const char **why);
 
 /* mv_tls_ctx_free - release; NULL is fine */
 void mv_tls_ctx_free(mv_tls_ctx *ctx);
 
-/* mv_tls_new - a session on a connected socket, SNI set to host */
+/* mv_tls_new - a session on a connected socket, SNI set to host; NULL if
+ * the context is not ready or out of memory */
 mv_tls *mv_tls_new(mv_tls_ctx *ctx, int fd, const char *host);
 
 /* mv_tls_handshake - drive the handshake */

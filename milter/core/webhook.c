@@ -16,19 +16,20 @@
 #include "json.h"
 #include "loop.h"
 #include "redact.h"
+#include "sslload.h"
 #include "version.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define EVENT_ID_BYTES 16
@@ -104,8 +105,13 @@ static void event_free(event *e)
 static bool new_id(char out[2 * EVENT_ID_BYTES + 1])
 {
     unsigned char r[EVENT_ID_BYTES];
+    ssize_t n;
 
-    if (RAND_bytes(r, sizeof(r)) != 1)
+    /* the kernel's CSPRNG, as for the SipHash keys (siphash.c): it blocks
+     * only until the pool is seeded at boot, and EINTR only then */
+    while ((n = getrandom(r, sizeof(r), 0)) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof(r))
         return false;
     for (size_t i = 0; i < sizeof(r); i++)
         snprintf(out + 2 * i, 3, "%02x", r[i]);
@@ -230,16 +236,21 @@ static bool add(const mv_curl_api *cu, struct curl_slist **h, const char *line)
     return true;
 }
 
-/* headers - the signed headers of one attempt; NULL on failure */
-static struct curl_slist *headers(const mv_curl_api *cu, mv_webhook *w, const event *e)
+/* headers - the signed headers of one attempt; NULL on failure, with why */
+static struct curl_slist *headers(const mv_curl_api *cu, mv_webhook *w, const event *e, char *err,
+                                  size_t size)
 {
     const char *secret = w->s->webhook_secret;
     char ts[24], sig[MV_SIG_SIZE] = "", stamp[64], id[64], signature[96];
     struct curl_slist *h = NULL;
+    const char *why;
 
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-    if (*secret != '\0' && !mv_webhook_sign(secret, strlen(secret), ts, e->body, e->len, sig))
+    if (*secret != '\0' && !mv_webhook_sign(secret, strlen(secret), ts, e->body, e->len, sig)) {
+        /* OpenSSL missing is the likely cause, and worth naming */
+        snprintf(err, size, "cannot sign the event: %s", mv_ssl(&why) ? "HMAC-SHA256 failed" : why);
         return NULL;
+    }
     snprintf(stamp, sizeof(stamp), "X-Mailverify-Timestamp: %s", ts);
     snprintf(id, sizeof(id), "X-Mailverify-Event: %s", e->id);
     snprintf(signature, sizeof(signature), "X-Mailverify-Signature: %s", sig);
@@ -247,6 +258,7 @@ static struct curl_slist *headers(const mv_curl_api *cu, mv_webhook *w, const ev
         add(cu, &h, "Expect:") && add(cu, &h, stamp) && add(cu, &h, id) &&
         (*secret == '\0' || add(cu, &h, signature)))
         return h;
+    snprintf(err, size, "out of memory");
     cu->slist_free_all(h);
     return NULL;
 }
@@ -272,8 +284,9 @@ static bool attempt(mv_webhook *w, CURL **c, const event *e, long timeout_ms, ch
     }
     if (*c == NULL)
         *c = cu->easy_init();
-    if ((h = headers(cu, w, e)) == NULL || *c == NULL) {
-        snprintf(err, size, "out of memory");
+    if ((h = headers(cu, w, e, err, size)) == NULL || *c == NULL) {
+        if (h != NULL)
+            snprintf(err, size, "out of memory");
         cu->slist_free_all(h);
         return false;
     }
