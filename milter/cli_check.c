@@ -516,7 +516,8 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
 
 int cli_check(int argc, char **argv)
 {
-    checker ck = {.opts = {NULL, -1}, .req = {.context = MV_CTX_FORM, .mode = MV_MODE_CONTEXT}};
+    checker ck = {.opts = {.resolver = NULL, .allow_private = -1},
+                  .req = {.context = MV_CTX_FORM, .mode = MV_MODE_CONTEXT}};
     const char *config = NULL;
     mv_config *cfg;
     int rc = parse_args(argc, argv, &ck, &config);

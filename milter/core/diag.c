@@ -13,6 +13,9 @@
 
 /* format - "file:line: " + message, malloc'd; NULL on ENOMEM */
 static char *format(const char *file, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static char *format(const char *file, int line, const char *fmt, va_list ap)
 {
     char msg[1024];
     char *out;

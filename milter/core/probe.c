@@ -152,6 +152,9 @@ static void quit(mv_probe *p)
 
 /* finish - the one completion: report, then free */
 static void finish(mv_probe *p, mv_probe_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void finish(mv_probe *p, mv_probe_status status, const char *fmt, ...)
 {
     va_list ap;
 
