@@ -137,6 +137,7 @@ check: deps
 
 check-unit: $(UNIT_BIN)
 	@tests/check-symbols $(CORE_LIB) $(MILTER_LIB) $(PLUGIN_LIB)
+	@tests/check-format
 	@tests/in-netns tests/run-unit $(UNIT_BIN)
 
 check-cli: $(B)/mailverify

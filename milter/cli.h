@@ -21,8 +21,8 @@
  * EX_CANTCREAT 73, EX_IOERR 74 cannot read input or write output, EX_CONFIG
  * 78 the configuration has errors). */
 enum {
-    EXIT_ALL_OK = 0,            /* done; no address is undeliverable */
-    EXIT_UNDELIVERABLE = 1,     /* done; at least one is undeliverable */
+    EXIT_ALL_OK = 0,        /* done; no address is undeliverable */
+    EXIT_UNDELIVERABLE = 1, /* done; at least one is undeliverable */
 };
 
 int cli_check(int argc, char **argv);
@@ -36,8 +36,8 @@ int cli_cache(int argc, char **argv);
 int cli_cache_redis(const mv_settings *s, const char *sub, const char *arg, bool json);
 
 /* cli_cache_print - print one cached verdict's value, decoded */
-void cli_cache_print(const char *mailbox, bool smtp, mv_cache_class cls, bool stale,
-                     const void *val, size_t vl);
+void cli_cache_print(const char *mailbox, bool smtp, mv_cache_class cls, bool stale, const void *val,
+                     size_t vl);
 
 /* cli_cache_ttl - the cache's expire and refresh times from the settings */
 mv_cache_ttl cli_cache_ttl(const mv_settings *s);

@@ -87,8 +87,7 @@ static bool grey_again(bulk *bk, slot *s, const mv_verdict *v, uint64_t now)
     if (v->cached)
         wait = 2000;
     else
-        wait = (uint64_t)(v->net.retry_after ? v->net.retry_after : bk->greylist_retry_s) * 1000 +
-               1000;
+        wait = (uint64_t)(v->net.retry_after ? v->net.retry_after : bk->greylist_retry_s) * 1000 + 1000;
     if (now + wait > s->grey_until)
         return false;
     s->grey_at = now + wait;
@@ -147,8 +146,8 @@ static bool submit(bulk *bk, slot *s)
     bk->inflight--;
     s->state = SLOT_FREE;
     pthread_mutex_unlock(&bk->mu);
-    fprintf(stderr, "mailverify bulk: engine: %s%s%s\n", mv_call_name(rc),
-            rc == MV_ENETSTART ? ": " : "", rc == MV_ENETSTART ? mv_engine_error(bk->engine) : "");
+    fprintf(stderr, "mailverify bulk: engine: %s%s%s\n", mv_call_name(rc), rc == MV_ENETSTART ? ": " : "",
+            rc == MV_ENETSTART ? mv_engine_error(bk->engine) : "");
     return false;
 }
 
@@ -183,8 +182,7 @@ static void report_bad(bulk *bk, uint64_t line, const char *why)
             strcmp(bk->input, "-") == 0 ? "standard input" : bk->input, line, why,
             bk->bad_keep ? "kept as invalid_syntax" : "skipped");
     if (bk->bad_seen == BAD_REPORTED)
-        fputs("mailverify bulk: further malformed rows are only counted (see the summary)\n",
-              stderr);
+        fputs("mailverify bulk: further malformed rows are only counted (see the summary)\n", stderr);
 }
 
 /* dup_bytes - a copy of n bytes (NUL-terminated), or NULL */
@@ -227,8 +225,7 @@ static bool domain_key(const char *a, size_t n, char *key, size_t size)
     const char *at = memrchr(a, '@', n);
     size_t k;
 
-    if (at == NULL || (k = n - (size_t)(at + 1 - a)) == 0 || k >= size ||
-        memchr(at + 1, '\0', k) != NULL)
+    if (at == NULL || (k = n - (size_t)(at + 1 - a)) == 0 || k >= size || memchr(at + 1, '\0', k) != NULL)
         return false;
     for (size_t i = 0; i < k; i++)
         key[i] = (char)tolower((unsigned char)at[1 + i]);
@@ -400,16 +397,16 @@ static void progress(bulk *bk, uint64_t now)
         if (run_bytes > 0 && secs > 1) {
             double left = (double)(bk->in_size - done_bytes) * secs / (double)run_bytes;
 
-            snprintf(eta, sizeof(eta), "%d:%02d:%02d", (int)(left / 3600),
-                     (int)(left / 60) % 60, (int)left % 60);
+            snprintf(eta, sizeof(eta), "%d:%02d:%02d", (int)(left / 3600), (int)(left / 60) % 60,
+                     (int)left % 60);
         }
     }
-    fprintf(stderr, "%s%" PRIu64 " rows%s, %.0f/s, ETA %s; deliverable %" PRIu64
-            ", undeliverable %" PRIu64 ", risky %" PRIu64 ", unknown %" PRIu64
-            "; in flight %zu", bk->tty ? "\r\033[K" : "mailverify bulk: ", bk->p.rows, share,
-            rate, eta, bk->p.by_status[MV_STATUS_DELIVERABLE],
-            bk->p.by_status[MV_STATUS_UNDELIVERABLE], bk->p.by_status[MV_STATUS_RISKY],
-            bk->p.by_status[MV_STATUS_UNKNOWN], bk->inflight);
+    fprintf(stderr,
+            "%s%" PRIu64 " rows%s, %.0f/s, ETA %s; deliverable %" PRIu64 ", undeliverable %" PRIu64
+            ", risky %" PRIu64 ", unknown %" PRIu64 "; in flight %zu",
+            bk->tty ? "\r\033[K" : "mailverify bulk: ", bk->p.rows, share, rate, eta,
+            bk->p.by_status[MV_STATUS_DELIVERABLE], bk->p.by_status[MV_STATUS_UNDELIVERABLE],
+            bk->p.by_status[MV_STATUS_RISKY], bk->p.by_status[MV_STATUS_UNKNOWN], bk->inflight);
     if (bk->ngrey)
         fprintf(stderr, ", greylisted waiting %zu", bk->ngrey);
     if (!bk->tty)
@@ -443,9 +440,10 @@ static void begin_stop(bulk *bk)
     pthread_mutex_unlock(&bk->mu);
     if (!bk->quiet) {
         bulk_clear_progress(bk);
-        fprintf(stderr, "mailverify bulk: %s: finishing %zu addresses in flight "
-                "(again to stop at once)\n", bulk_got_signal == SIGTERM ? "SIGTERM" : "interrupted",
-                bk->inflight);
+        fprintf(stderr,
+                "mailverify bulk: %s: finishing %zu addresses in flight "
+                "(again to stop at once)\n",
+                bulk_got_signal == SIGTERM ? "SIGTERM" : "interrupted", bk->inflight);
     }
 }
 
@@ -562,11 +560,16 @@ int cli_bulk(int argc, char **argv)
 
     if (bk == NULL)
         return EX_SOFTWARE;
-    *bk = (bulk){.co = {.eo = CLI_ENGINE_OPTIONS, .mode = MV_MODE_CONTEXT}, .output = "-",
-                 .header = true, .bad_keep = true, .window = 10000, .max_wait_s = 360,
-                 .progress_s = 10, .in_fd = -1};
+    *bk = (bulk){.co = {.eo = CLI_ENGINE_OPTIONS, .mode = MV_MODE_CONTEXT},
+                 .output = "-",
+                 .header = true,
+                 .bad_keep = true,
+                 .window = 10000,
+                 .max_wait_s = 360,
+                 .progress_s = 10,
+                 .in_fd = -1};
     pthread_mutex_init(&bk->mu, NULL);
-    mv_cond_init_monotonic(&bk->cond);     /* a wall-clock step does not stall the loop */
+    mv_cond_init_monotonic(&bk->cond); /* a wall-clock step does not stall the loop */
     if ((rc = bulk_parse_args(argc, argv, bk)) != 0) {
         bulk_cleanup(bk);
         free(bk);

@@ -33,34 +33,34 @@ typedef struct {
     int fd;
     char *path;
     mv_buf buf;
-    uint64_t len;               /* bytes written or buffered so far */
+    uint64_t len; /* bytes written or buffered so far */
 } bulk_file;
 
 /* What a run has done: restored from the state file on --resume. */
 typedef struct {
-    char job_id[33];            /* 32 hex digits, kept across resumes */
-    uint64_t offset;            /* input bytes consumed by the written rows */
-    uint64_t line;              /* the input line the next record starts on */
-    uint64_t out_len;           /* bytes of the main output */
+    char job_id[33];  /* 32 hex digits, kept across resumes */
+    uint64_t offset;  /* input bytes consumed by the written rows */
+    uint64_t line;    /* the input line the next record starts on */
+    uint64_t out_len; /* bytes of the main output */
     uint64_t split_len[BULK_NSPLIT];
-    uint64_t rows;              /* rows with a verdict written */
-    uint64_t bad_rows;          /* malformed records (kept or skipped) */
-    uint64_t blank;             /* empty lines skipped */
+    uint64_t rows;     /* rows with a verdict written */
+    uint64_t bad_rows; /* malformed records (kept or skipped) */
+    uint64_t blank;    /* empty lines skipped */
     uint64_t by_status[MV_STATUS_COUNT];
     uint64_t by_reason[MV_R_COUNT];
-    uint64_t greylist_waits;    /* addresses asked again after greylisting */
-    double seconds;             /* wall time of every run of this job */
+    uint64_t greylist_waits; /* addresses asked again after greylisting */
+    double seconds;          /* wall time of every run of this job */
 } bulk_progress;
 
 /* The end of a job, for people (summary) and programs (completion JSON). */
 typedef struct {
     const bulk_progress *p;
-    const char *input;          /* path, or "-" */
-    const char *output;         /* path, or "-" */
-    const char *split_dir;      /* NULL: none */
-    bool complete;              /* false: interrupted, resumable */
-    double run_seconds;         /* this run only */
-    uint64_t run_rows;          /* rows written by this run only */
+    const char *input;     /* path, or "-" */
+    const char *output;    /* path, or "-" */
+    const char *split_dir; /* NULL: none */
+    bool complete;         /* false: interrupted, resumable */
+    double run_seconds;    /* this run only */
+    uint64_t run_rows;     /* rows written by this run only */
 } bulk_summary;
 
 /* The identity of a job's input and options, checked on --resume. */
@@ -68,7 +68,7 @@ typedef struct {
     const char *input;
     uint64_t size;
     int64_t mtime_ns;
-    const char *options;        /* a canonical string of the options that shape output */
+    const char *options; /* a canonical string of the options that shape output */
 } bulk_ident;
 
 /* Rows held by domain until a group is full (cli_bulk_group.c). */

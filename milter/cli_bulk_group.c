@@ -26,15 +26,15 @@ typedef struct group {
     char key[256];
     uint64_t *seqs;
     size_t n;
-    uint64_t since;             /* when the oldest was held (ms) */
-    bool full;                  /* on the ready list */
-    TAILQ_ENTRY(group) link;    /* in the filling list, or the ready list */
+    uint64_t since;          /* when the oldest was held (ms) */
+    bool full;               /* on the ready list */
+    TAILQ_ENTRY(group) link; /* in the filling list, or the ready list */
 } group;
 
 struct bulk_groups {
     mv_dict *by_key;
-    TAILQ_HEAD(group_list, group) filling;  /* filling, oldest first */
-    struct group_list ready;                /* full, in the order they filled */
+    TAILQ_HEAD(group_list, group) filling; /* filling, oldest first */
+    struct group_list ready;               /* full, in the order they filled */
     size_t batch, held;
     uint64_t hold_ms;
     bulk_flush_fn fn;

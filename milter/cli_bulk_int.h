@@ -34,10 +34,10 @@
 /* killed by a signal, as a shell reports it (128 + the signal) */
 enum { EXIT_SIGINT = 130, EXIT_SIGTERM = 143 };
 
-#define RAW_KEEP (1u << 20)     /* a malformed record is echoed at most this long */
-#define BAD_REPORTED 20         /* malformed rows named on stderr, then only counted */
+#define RAW_KEEP (1u << 20) /* a malformed record is echoed at most this long */
+#define BAD_REPORTED 20     /* malformed rows named on stderr, then only counted */
 #define CHECKPOINT_MS 1000
-#define HOLD_MS 300            /* a domain's rows wait at most this long for company */
+#define HOLD_MS 300                /* a domain's rows wait at most this long for company */
 #define BULK_WEBHOOK_WAIT_MS 30000 /* a finished job waits this long at most for its webhook */
 
 enum { SLOT_FREE, SLOT_HELD, SLOT_INFLIGHT, SLOT_GREY, SLOT_DONE };
@@ -47,18 +47,18 @@ struct bulk;
 /* One input record on its way to the output. */
 typedef struct {
     struct bulk *bk;
-    int state;                  /* SLOT_*; under bk->mu once submitted */
-    bool skip;                  /* no output row (an empty line, a skipped bad row) */
+    int state; /* SLOT_*; under bk->mu once submitted */
+    bool skip; /* no output row (an empty line, a skipped bad row) */
     bool blank, bad, greyed;
-    char *addr;                 /* the engine borrows it until the verdict */
+    char *addr; /* the engine borrows it until the verdict */
     size_t addrlen;
-    char *raw;                  /* the record as read (CSV: written back) */
+    char *raw; /* the record as read (CSV: written back) */
     size_t rawlen;
-    uint64_t line, next_line, end;  /* input line; the next record's; offset past it */
-    uint64_t grey_at, grey_until;   /* ask again at; give up after (ms) */
+    uint64_t line, next_line, end; /* input line; the next record's; offset past it */
+    uint64_t grey_at, grey_until;  /* ask again at; give up after (ms) */
     mv_status status;
     mv_reason reason;
-    char *out;                  /* the finished row */
+    char *out; /* the finished row */
     size_t outlen;
     bool oom;
 } slot;
@@ -76,16 +76,16 @@ typedef struct bulk {
     unsigned max_wait_s, progress_s;
     /* the engine */
     mv_engine *engine;
-    mv_webhook *webhook;        /* webhook.url's sender (bulk.completed), or NULL */
+    mv_webhook *webhook; /* webhook.url's sender (bulk.completed), or NULL */
     mv_request req;
     unsigned greylist_retry_s;
-    bulk_groups *groups;        /* rows held by domain; NULL offline */
-    int fatal;                  /* an engine error while releasing a group */
+    bulk_groups *groups; /* rows held by domain; NULL offline */
+    int fatal;           /* an engine error while releasing a group */
     /* input */
     int in_fd;
     mv_csv *csv;
-    uint64_t base_off, base_line, in_size;   /* where this run's reader begins */
-    uint64_t data_off, data_line;             /* where the records begin */
+    uint64_t base_off, base_line, in_size; /* where this run's reader begins */
+    uint64_t data_off, data_line;          /* where the records begin */
     long col;
     size_t hdr_fields;
     const char *eol;

@@ -36,8 +36,7 @@ int bulk_file_open(bulk_file *f, const char *path, bool resume, uint64_t keep)
     f->fd = -1;
     if (strcmp(path, "-") == 0) {
         f->fd = STDOUT_FILENO;
-    } else if ((f->fd = open(path, O_WRONLY | O_CREAT | (resume ? 0 : O_TRUNC) | O_CLOEXEC,
-                             0666)) < 0) {
+    } else if ((f->fd = open(path, O_WRONLY | O_CREAT | (resume ? 0 : O_TRUNC) | O_CLOEXEC, 0666)) < 0) {
         fprintf(stderr, "mailverify bulk: cannot create %s: %s\n", path, strerror(errno));
         return -1;
     }
@@ -49,9 +48,10 @@ int bulk_file_open(bulk_file *f, const char *path, bool resume, uint64_t keep)
         return 0;
     /* the bytes past the last checkpoint are rows that will be written again */
     if (fstat(f->fd, &st) < 0 || (uint64_t)st.st_size < keep) {
-        fprintf(stderr, "mailverify bulk: %s is shorter (%lld bytes) than the state file "
-                "says (%" PRIu64 "): it was changed since; rerun without --resume\n", path,
-                (long long)st.st_size, keep);
+        fprintf(stderr,
+                "mailverify bulk: %s is shorter (%lld bytes) than the state file "
+                "says (%" PRIu64 "): it was changed since; rerun without --resume\n",
+                path, (long long)st.st_size, keep);
         return -1;
     }
     if (ftruncate(f->fd, (off_t)keep) < 0 || lseek(f->fd, (off_t)keep, SEEK_SET) < 0) {
@@ -156,8 +156,8 @@ void bulk_defuse_put(mv_buf *b, const char *s, size_t n, char delim)
 }
 
 static const char *const columns[] = {
-    "status", "reason", "action", "suggestion", "normalized", "disposable", "role", "free",
-    "catch_all", "mx", "smtp_code", "smtp_enhanced", "smtp_reply",
+    "status", "reason",    "action", "suggestion", "normalized",    "disposable", "role",
+    "free",   "catch_all", "mx",     "smtp_code",  "smtp_enhanced", "smtp_reply",
 };
 
 /* bulk_csv_columns - our column names, after the input's (header row) */
@@ -197,9 +197,12 @@ void bulk_csv_fields(mv_buf *b, const mv_verdict *v, char delim)
      * a rejected one whether it was learned depends on which session it
      * shared (a session of rejections never asks), so it is left empty and
      * the output stays the same from run to run */
-    put_str(b, delim, !v->net_asked || n->catch_all < 0 ||
-            (n->reason != MV_R_ACCEPTED_EMAIL && n->reason != MV_R_ACCEPT_ALL) ? ""
-            : n->catch_all ? "true" : "false");
+    put_str(b, delim,
+            !v->net_asked || n->catch_all < 0 ||
+                    (n->reason != MV_R_ACCEPTED_EMAIL && n->reason != MV_R_ACCEPT_ALL)
+                ? ""
+            : n->catch_all ? "true"
+                           : "false");
     put_str(b, delim, v->net_asked ? n->mx : "");
     snprintf(num, sizeof(num), "%d", n->smtp.code);
     put_str(b, delim, v->net_asked && n->smtp.code ? num : "");
@@ -251,16 +254,16 @@ static void state_text(mv_buf *b, const bulk_ident *id, const bulk_progress *p)
     mv_buf_printf(b, "mailverify-bulk-state 1\njob %s\n", p->job_id);
     mv_buf_puts(b, "input ");
     mv_json_cstr(b, id->input, 0);
-    mv_buf_printf(b, "\ninput_size %" PRIu64 "\ninput_mtime_ns %" PRId64 "\noptions ",
-                  id->size, id->mtime_ns);
+    mv_buf_printf(b, "\ninput_size %" PRIu64 "\ninput_mtime_ns %" PRId64 "\noptions ", id->size,
+                  id->mtime_ns);
     mv_json_cstr(b, id->options, 0);
-    mv_buf_printf(b, "\noffset %" PRIu64 "\nline %" PRIu64 "\nout %" PRIu64 "\nsplit",
-                  p->offset, p->line, p->out_len);
+    mv_buf_printf(b, "\noffset %" PRIu64 "\nline %" PRIu64 "\nout %" PRIu64 "\nsplit", p->offset, p->line,
+                  p->out_len);
     for (int i = 0; i < BULK_NSPLIT; i++)
         mv_buf_printf(b, " %" PRIu64, p->split_len[i]);
-    mv_buf_printf(b, "\nrows %" PRIu64 "\nbad %" PRIu64 "\nblank %" PRIu64 "\ngrey %" PRIu64
-                  "\nseconds %.3f\nstatus", p->rows, p->bad_rows, p->blank, p->greylist_waits,
-                  p->seconds);
+    mv_buf_printf(
+        b, "\nrows %" PRIu64 "\nbad %" PRIu64 "\nblank %" PRIu64 "\ngrey %" PRIu64 "\nseconds %.3f\nstatus",
+        p->rows, p->bad_rows, p->blank, p->greylist_waits, p->seconds);
     for (int i = 0; i < MV_STATUS_COUNT; i++)
         mv_buf_printf(b, " %" PRIu64, p->by_status[i]);
     mv_buf_puts(b, "\nreason");
@@ -291,8 +294,7 @@ bool bulk_state_write(const char *path, const bulk_ident *id, const bulk_progres
     if (ok && rename(tmp, path) < 0)
         ok = false;
     if (!ok) {
-        fprintf(stderr, "mailverify bulk: cannot write the state file %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "mailverify bulk: cannot write the state file %s: %s\n", path, strerror(errno));
         unlink(tmp);
     }
     mv_buf_free(&b);
@@ -348,11 +350,9 @@ static bool parse_state(const char *text, bulk_progress *p)
     p->job_id[32] = '\0';
     p->seconds = strtod(sec + 9, NULL);
     return parse_nums(text, "offset", &p->offset, 1) && parse_nums(text, "line", &p->line, 1) &&
-           parse_nums(text, "out", &p->out_len, 1) &&
-           parse_nums(text, "split", p->split_len, BULK_NSPLIT) &&
+           parse_nums(text, "out", &p->out_len, 1) && parse_nums(text, "split", p->split_len, BULK_NSPLIT) &&
            parse_nums(text, "rows", &p->rows, 1) && parse_nums(text, "bad", &p->bad_rows, 1) &&
-           parse_nums(text, "blank", &p->blank, 1) &&
-           parse_nums(text, "grey", &p->greylist_waits, 1) &&
+           parse_nums(text, "blank", &p->blank, 1) && parse_nums(text, "grey", &p->greylist_waits, 1) &&
            parse_nums(text, "status", p->by_status, MV_STATUS_COUNT) &&
            parse_nums(text, "reason", p->by_reason, MV_R_COUNT);
 }
@@ -367,24 +367,27 @@ int bulk_state_read(const char *path, const bulk_ident *id, bulk_progress *p)
     int rc = -1;
 
     if (text == NULL)
-        return errno == ENOENT ? 0 : (fprintf(stderr, "mailverify bulk: cannot read %s: %s\n",
-                                              path, strerror(errno)), -1);
+        return errno == ENOENT
+                   ? 0
+                   : (fprintf(stderr, "mailverify bulk: cannot read %s: %s\n", path, strerror(errno)), -1);
     sum = strstr(text, "sum ");
     if (sum == NULL || sum == text || sum[-1] != '\n' ||
-        strtoull(sum + 4, NULL, 16) != fnv(text, (size_t)(sum - text)) ||
-        !parse_state(text, &tmp)) {
-        fprintf(stderr, "mailverify bulk: the state file %s is damaged; rerun without "
-                "--resume\n", path);
+        strtoull(sum + 4, NULL, 16) != fnv(text, (size_t)(sum - text)) || !parse_state(text, &tmp)) {
+        fprintf(stderr,
+                "mailverify bulk: the state file %s is damaged; rerun without "
+                "--resume\n",
+                path);
         goto out;
     }
     /* the same input (path, size, time) and the same options, or the
      * offsets mean nothing */
     state_text(&want, id, &tmp);
-    if (!mv_buf_ok(&want) || want.len != (size_t)(sum - text) ||
-        memcmp(want.data, text, want.len) != 0) {
-        fprintf(stderr, "mailverify bulk: %s belongs to another run: the input file or the "
+    if (!mv_buf_ok(&want) || want.len != (size_t)(sum - text) || memcmp(want.data, text, want.len) != 0) {
+        fprintf(stderr,
+                "mailverify bulk: %s belongs to another run: the input file or the "
                 "options that shape the output differ; rerun with the same ones, or without "
-                "--resume to start again\n", path);
+                "--resume to start again\n",
+                path);
         goto out;
     }
     *p = tmp;
@@ -412,13 +415,12 @@ void bulk_completion_json(mv_buf *b, const bulk_summary *s)
         mv_json_cstr(b, s->split_dir, 0);
     else
         mv_buf_puts(b, "null");
-    mv_buf_printf(b, ",\"complete\":%s,\"rows\":%" PRIu64 ",\"bad_rows\":%" PRIu64
-                  ",\"blank_lines\":%" PRIu64 ",\"greylist_waits\":%" PRIu64 ",\"status\":{",
-                  s->complete ? "true" : "false", p->rows, p->bad_rows, p->blank,
-                  p->greylist_waits);
+    mv_buf_printf(b,
+                  ",\"complete\":%s,\"rows\":%" PRIu64 ",\"bad_rows\":%" PRIu64 ",\"blank_lines\":%" PRIu64
+                  ",\"greylist_waits\":%" PRIu64 ",\"status\":{",
+                  s->complete ? "true" : "false", p->rows, p->bad_rows, p->blank, p->greylist_waits);
     for (int i = 0; i < MV_STATUS_COUNT; i++)
-        mv_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", mv_status_name((mv_status)i),
-                      p->by_status[i]);
+        mv_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", mv_status_name((mv_status)i), p->by_status[i]);
     mv_buf_puts(b, "},\"reason\":{");
     for (int i = 0, k = 0; i < MV_R_COUNT; i++)
         if (p->by_reason[i] > 0)
@@ -438,24 +440,26 @@ void bulk_summary_print(FILE *f, const bulk_summary *s)
 {
     const bulk_progress *p = s->p;
 
-    fprintf(f, "mailverify bulk: %s: %" PRIu64 " rows in %.1f s (this run: %" PRIu64
-            " rows in %.1f s, %.0f rows/s)\n", s->complete ? "done" : "interrupted",
-            p->rows, p->seconds, s->run_rows, s->run_seconds,
+    fprintf(f,
+            "mailverify bulk: %s: %" PRIu64 " rows in %.1f s (this run: %" PRIu64
+            " rows in %.1f s, %.0f rows/s)\n",
+            s->complete ? "done" : "interrupted", p->rows, p->seconds, s->run_rows, s->run_seconds,
             s->run_seconds > 0 ? (double)s->run_rows / s->run_seconds : 0.0);
     for (int i = 0; i < MV_STATUS_COUNT; i++)
-        fprintf(f, "  %-15s %10" PRIu64 "  %5.1f%%\n", mv_status_name((mv_status)i),
-                p->by_status[i], pct(p->by_status[i], p->rows));
+        fprintf(f, "  %-15s %10" PRIu64 "  %5.1f%%\n", mv_status_name((mv_status)i), p->by_status[i],
+                pct(p->by_status[i], p->rows));
     fputs("  by reason:\n", f);
     for (int i = 0; i < MV_R_COUNT; i++)
         if (p->by_reason[i] > 0)
-            fprintf(f, "    %-20s %10" PRIu64 "  %5.1f%%\n", mv_reason_name((mv_reason)i),
-                    p->by_reason[i], pct(p->by_reason[i], p->rows));
+            fprintf(f, "    %-20s %10" PRIu64 "  %5.1f%%\n", mv_reason_name((mv_reason)i), p->by_reason[i],
+                    pct(p->by_reason[i], p->rows));
     if (p->bad_rows || p->blank || p->greylist_waits)
-        fprintf(f, "  malformed rows %" PRIu64 ", empty lines skipped %" PRIu64
-                ", asked again after greylisting %" PRIu64 "\n", p->bad_rows, p->blank,
-                p->greylist_waits);
-    fprintf(f, "  job %s, output %s%s%s\n", p->job_id, s->output,
-            s->split_dir ? ", split files in " : "", s->split_dir ? s->split_dir : "");
+        fprintf(f,
+                "  malformed rows %" PRIu64 ", empty lines skipped %" PRIu64
+                ", asked again after greylisting %" PRIu64 "\n",
+                p->bad_rows, p->blank, p->greylist_waits);
+    fprintf(f, "  job %s, output %s%s%s\n", p->job_id, s->output, s->split_dir ? ", split files in " : "",
+            s->split_dir ? s->split_dir : "");
     if (!s->complete && strcmp(s->output, "-") != 0)
         fputs("  rerun the same command with --resume to continue where this run stopped\n", f);
 }

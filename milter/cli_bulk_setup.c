@@ -213,9 +213,7 @@ static int bulk_opt(bulk *bk, int c, const char *arg)
         bk->progress_s = (unsigned)v;
         return 0;
     case 'h': fputs(bulk_usage, stdout); return 1;
-    default:
-        fputs("Try 'mailverify bulk --help'.\n", stderr);
-        return -1;
+    default: fputs("Try 'mailverify bulk --help'.\n", stderr); return -1;
     }
     fprintf(stderr, "mailverify bulk: bad value '%s' for -%c (see --help)\n", arg, c);
     return -1;
@@ -226,14 +224,22 @@ int bulk_parse_args(int argc, char **argv, bulk *bk)
 {
     static const struct option opts[] = {
         CLI_COMMON_LONGOPTS,
-        {"output", required_argument, NULL, 'o'}, {"input-format", required_argument, NULL, 'f'},
-        {"column", required_argument, NULL, 'C'}, {"delimiter", required_argument, NULL, 'd'},
-        {"no-header", no_argument, NULL, 'H'}, {"on-bad-row", required_argument, NULL, 'B'},
-        {"format", required_argument, NULL, 'F'}, {"split", required_argument, NULL, 'S'},
-        {"resume", no_argument, NULL, 'R'}, {"quiet", no_argument, NULL, 'q'},
-        {"summary-json", required_argument, NULL, 'J'}, {"window", required_argument, NULL, 'w'},
-        {"max-wait", required_argument, NULL, 'W'}, {"progress", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"output", required_argument, NULL, 'o'},
+        {"input-format", required_argument, NULL, 'f'},
+        {"column", required_argument, NULL, 'C'},
+        {"delimiter", required_argument, NULL, 'd'},
+        {"no-header", no_argument, NULL, 'H'},
+        {"on-bad-row", required_argument, NULL, 'B'},
+        {"format", required_argument, NULL, 'F'},
+        {"split", required_argument, NULL, 'S'},
+        {"resume", no_argument, NULL, 'R'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"summary-json", required_argument, NULL, 'J'},
+        {"window", required_argument, NULL, 'w'},
+        {"max-wait", required_argument, NULL, 'W'},
+        {"progress", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c, mine;
 
@@ -246,13 +252,15 @@ int bulk_parse_args(int argc, char **argv, bulk *bk)
     }
     if (argc - optind > 1) {
         fputs("mailverify bulk: one input at most (a file, or - for stdin)\n"
-              "Try 'mailverify bulk --help'.\n", stderr);
+              "Try 'mailverify bulk --help'.\n",
+              stderr);
         return -1;
     }
     bk->input = optind < argc ? argv[optind] : "-";
     if (bk->resume && (strcmp(bk->input, "-") == 0 || strcmp(bk->output, "-") == 0)) {
         fputs("mailverify bulk: --resume needs an input file and -o FILE (standard input "
-              "cannot be read again, standard output cannot be cut back)\n", stderr);
+              "cannot be read again, standard output cannot be cut back)\n",
+              stderr);
         return -1;
     }
     return 0;
@@ -264,8 +272,7 @@ static void defaults_from_name(bulk *bk)
     bool tsv = ends_with(bk->input, ".tsv");
 
     if (!bk->kind_set)
-        bk->kind = bk->column != NULL || tsv || ends_with(bk->input, ".csv") ? MV_CSV_RFC4180
-                                                                             : MV_CSV_PLAIN;
+        bk->kind = bk->column != NULL || tsv || ends_with(bk->input, ".csv") ? MV_CSV_RFC4180 : MV_CSV_PLAIN;
     if (bk->delim == 0)
         bk->delim = tsv ? '\t' : ',';
 }
@@ -282,8 +289,8 @@ static int find_column(bulk *bk, const mv_csv_record *hdr)
         bk->col = (long)n - 1;
         if (hdr == NULL || n <= hdr->nfields)
             return 0;
-        fprintf(stderr, "mailverify bulk: %s: --column %lu, but the header has %zu columns\n",
-                bk->input, n, hdr->nfields);
+        fprintf(stderr, "mailverify bulk: %s: --column %lu, but the header has %zu columns\n", bk->input, n,
+                hdr->nfields);
         return EX_DATAERR;
     }
     if (bk->column != NULL && hdr != NULL && (bk->col = mv_csv_find_column(hdr, bk->column)) >= 0)
@@ -299,8 +306,10 @@ static int find_column(bulk *bk, const mv_csv_record *hdr)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((bk->col = mv_csv_find_column(hdr, names[i])) >= 0)
             return 0;
-    fprintf(stderr, "mailverify bulk: %s: no column named email (or e-mail, email_address, "
-            "mail, address) in the header; say which with --column NAME or N\n", bk->input);
+    fprintf(stderr,
+            "mailverify bulk: %s: no column named email (or e-mail, email_address, "
+            "mail, address) in the header; say which with --column NAME or N\n",
+            bk->input);
     return EX_DATAERR;
 }
 
@@ -329,8 +338,7 @@ static void header_row(bulk *bk, const mv_csv_record *hdr, mv_buf *b)
 /* open_reader - a CSV reader over the input from its current offset */
 static int open_reader(bulk *bk)
 {
-    mv_csv_opts o = {.kind = bk->kind, .delimiter = bk->delim, .offset = bk->base_off,
-                     .line = bk->base_line};
+    mv_csv_opts o = {.kind = bk->kind, .delimiter = bk->delim, .offset = bk->base_off, .line = bk->base_line};
 
     mv_csv_free(bk->csv);
     if ((bk->csv = mv_csv_new(&o, bulk_read_fd, bk)) == NULL) {
@@ -353,9 +361,10 @@ static int read_header(bulk *bk, mv_buf *hrow)
     }
     if ((st = mv_csv_next(bk->csv, &hdr)) != MV_CSV_ROW) {
         fprintf(stderr, "mailverify bulk: %s: %s\n", bk->input,
-                st == MV_CSV_END ? "empty input: no header row"
+                st == MV_CSV_END   ? "empty input: no header row"
                 : st == MV_CSV_BAD ? "the header row is malformed"
-                : st == MV_CSV_EIO ? strerror(errno) : "out of memory");
+                : st == MV_CSV_EIO ? strerror(errno)
+                                   : "out of memory");
         return st == MV_CSV_EIO ? EX_IOERR : st == MV_CSV_ENOMEM ? EX_SOFTWARE : EX_DATAERR;
     }
     if ((rc = find_column(bk, &hdr)) != 0)
@@ -391,8 +400,10 @@ static int open_input(bulk *bk)
 /* make_optstr - the options that shape the output, for the state file */
 static bool make_optstr(bulk *bk)
 {
-    return asprintf(&bk->optstr, "format=%s kind=%s delim=%d header=%d column=%s bad=%s "
-                    "split=%s mode=%d", bk->format == BULK_OUT_JSONL ? "jsonl" : "csv",
+    return asprintf(&bk->optstr,
+                    "format=%s kind=%s delim=%d header=%d column=%s bad=%s "
+                    "split=%s mode=%d",
+                    bk->format == BULK_OUT_JSONL ? "jsonl" : "csv",
                     bk->kind == MV_CSV_PLAIN ? "plain" : "csv", bk->delim, bk->header,
                     bk->column ? bk->column : "", bk->bad_keep ? "invalid" : "skip",
                     bk->split_dir ? bk->split_dir : "", (int)bk->co.mode) >= 0;
@@ -434,8 +445,8 @@ static int restore(bulk *bk)
     bk->base_line = bk->p.line;
     bk->prev_seconds = bk->p.seconds;
     if (!bk->quiet)
-        fprintf(stderr, "mailverify bulk: resuming job %s at line %" PRIu64 " (%" PRIu64
-                " rows done)\n", bk->p.job_id, bk->p.line, bk->p.rows);
+        fprintf(stderr, "mailverify bulk: resuming job %s at line %" PRIu64 " (%" PRIu64 " rows done)\n",
+                bk->p.job_id, bk->p.line, bk->p.rows);
     return open_reader(bk);
 }
 
@@ -549,8 +560,8 @@ int bulk_start_engine(bulk *bk)
     bk->greylist_retry_s = (unsigned)st->smtp_greylist_retry_s;
     /* a group is what the domain's sessions can carry at once */
     if (bk->co.mode != MV_MODE_OFFLINE &&
-        (bk->groups = bulk_groups_new((size_t)(st->smtp_max_rcpt * st->smtp_domain_sessions),
-                                      HOLD_MS, bulk_on_release, bk)) == NULL) {
+        (bk->groups = bulk_groups_new((size_t)(st->smtp_max_rcpt * st->smtp_domain_sessions), HOLD_MS,
+                                      bulk_on_release, bk)) == NULL) {
         mv_config_unref(cfg);
         fputs("mailverify bulk: out of memory\n", stderr);
         return EX_SOFTWARE;
@@ -565,8 +576,7 @@ int bulk_start_engine(bulk *bk)
         fputs("mailverify bulk: out of memory\n", stderr);
         return EX_SOFTWARE;
     }
-    bk->req = (mv_request){.context = MV_CTX_BULK, .mode = bk->co.mode,
-                           .deadline_ms = bk->co.deadline_ms};
+    bk->req = (mv_request){.context = MV_CTX_BULK, .mode = bk->co.mode, .deadline_ms = bk->co.deadline_ms};
     return 0;
 }
 
@@ -574,8 +584,11 @@ int bulk_start_engine(bulk *bk)
 int bulk_finish(bulk *bk, int rc)
 {
     bool complete = rc == 0 && !bk->stopping && bulk_signal_count < 2;
-    bulk_summary sum = {.p = &bk->p, .input = bk->input, .output = bk->output,
-                        .split_dir = bk->split_dir, .complete = complete};
+    bulk_summary sum = {.p = &bk->p,
+                        .input = bk->input,
+                        .output = bk->output,
+                        .split_dir = bk->split_dir,
+                        .complete = complete};
     bool ok = true;
 
     if (rc == 0 || rc == EX_SOFTWARE)

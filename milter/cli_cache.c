@@ -63,12 +63,15 @@ static mv_store *open_store(const mv_settings *s)
     if (s->cache_store == MV_STORE_MEMORY) {
         fputs("mailverify cache: cache.store is \"memory\": the cache lives inside each process "
               "(mailverifyd, mailverify.fcgi, bulk runs); there is nothing to inspect from "
-              "outside. Set cache.store = \"lmdb\" to share one cache.\n", stderr);
+              "outside. Set cache.store = \"lmdb\" to share one cache.\n",
+              stderr);
         return NULL;
     }
     if (s->cache_store == MV_STORE_LMDB && access(s->cache_lmdb_path, F_OK) != 0) {
-        fprintf(stderr, "mailverify cache: no cache file at %s (nothing cached yet, or "
-                "cache.lmdb_path differs from the daemon's)\n", s->cache_lmdb_path);
+        fprintf(stderr,
+                "mailverify cache: no cache file at %s (nothing cached yet, or "
+                "cache.lmdb_path differs from the daemon's)\n",
+                s->cache_lmdb_path);
         return NULL;
     }
     if ((st = mv_store_open(s, err, sizeof(err))) == NULL)
@@ -85,8 +88,7 @@ static int do_stats(mv_store *st, const mv_settings *s, bool json)
     if (json)
         printf("{\"store\":\"%s\",\"path\":\"%s\",\"entries\":%zu,\"bytes\":%zu,"
                "\"map_size\":%" PRIu64 ",\"stale_readers_cleared\":%" PRIu64 "}\n",
-               ss.kind, s->cache_lmdb_path, ss.c.entries, ss.c.bytes, ss.map_size,
-               ss.stale_readers);
+               ss.kind, s->cache_lmdb_path, ss.c.entries, ss.c.bytes, ss.map_size, ss.stale_readers);
     else
         printf("store:     %s\npath:      %s\nentries:   %zu\nfile used: %zu bytes (%.1f%% of "
                "cache.lmdb_size_mb)\nmap size:  %" PRIu64 " bytes\n",
@@ -109,8 +111,8 @@ mv_cache_ttl cli_cache_ttl(const mv_settings *s)
 }
 
 /* cli_cache_print - one cached outcome, decoded (LMDB and Redis alike) */
-void cli_cache_print(const char *mailbox, bool smtp, mv_cache_class cls, bool stale,
-                     const void *val, size_t vl)
+void cli_cache_print(const char *mailbox, bool smtp, mv_cache_class cls, bool stale, const void *val,
+                     size_t vl)
 {
     static const char *const classes[] = {"positive", "negative", "temporary"};
     mv_net_outcome o;
@@ -123,8 +125,8 @@ void cli_cache_print(const char *mailbox, bool smtp, mv_cache_class cls, bool st
            mv_status_name(mv_reason_status(o.reason)), mv_reason_name(o.reason), classes[cls],
            stale ? ", re-probe due" : "");
     if (o.smtp.code)
-        printf("  smtp: %d %d.%d.%d %s\n", o.smtp.code, o.smtp.enh[0], o.smtp.enh[1],
-               o.smtp.enh[2], o.smtp.text);
+        printf("  smtp: %d %d.%d.%d %s\n", o.smtp.code, o.smtp.enh[0], o.smtp.enh[1], o.smtp.enh[2],
+               o.smtp.text);
     if (o.mx[0])
         printf("  mx: %s%s%s\n", o.mx, o.host[0] ? " " : "", o.host);
     if (o.catch_all >= 0)
@@ -221,8 +223,8 @@ static int run(const char *sub, const char *arg, const char *config, bool json)
         return EX_UNAVAILABLE;
     }
     rc = strcmp(sub, "stats") == 0 ? do_stats(st, mv_config_settings(cfg), json)
-       : strcmp(sub, "get") == 0 ? do_get(st, mv_config_settings(cfg), arg)
-       : do_purge(st, arg);
+         : strcmp(sub, "get") == 0 ? do_get(st, mv_config_settings(cfg), arg)
+                                   : do_purge(st, arg);
     mv_store_free(st);
     mv_config_unref(cfg);
     return rc;
@@ -231,8 +233,10 @@ static int run(const char *sub, const char *arg, const char *config, bool json)
 int cli_cache(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *sub;
     bool json = false;
@@ -252,7 +256,8 @@ int cli_cache(int argc, char **argv)
     if (!((strcmp(sub, "stats") == 0 && nargs == 0) ||
           ((strcmp(sub, "get") == 0 || strcmp(sub, "purge") == 0) && nargs == 1))) {
         fputs("mailverify cache: expected stats, get ADDRESS or purge ADDRESS|DOMAIN\n"
-              "Try 'mailverify cache --help'.\n", stderr);
+              "Try 'mailverify cache --help'.\n",
+              stderr);
         return EX_USAGE;
     }
     return run(sub, nargs == 1 ? argv[optind + 1] : NULL, config, json);

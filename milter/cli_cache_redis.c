@@ -27,7 +27,7 @@
 #include <syslog.h>
 #include <time.h>
 
-#define CLI_TIMEOUT_MIN_MS 1000    /* a person waits; the daemons' 100 ms is for mail flow */
+#define CLI_TIMEOUT_MIN_MS 1000 /* a person waits; the daemons' 100 ms is for mail flow */
 
 #ifdef MV_HAVE_HIREDIS
 
@@ -42,16 +42,16 @@ typedef struct {
 typedef struct rctx {
     mv_loop *l;
     mv_redis *r;
-    int pending;                /* callbacks still to come */
-    mv_redis_status failed;     /* the first failure, or MV_REDIS_OK */
-    bool found[2];              /* get: smtp, dns */
+    int pending;            /* callbacks still to come */
+    mv_redis_status failed; /* the first failure, or MV_REDIS_OK */
+    bool found[2];          /* get: smtp, dns */
     got_entry got[2];
-    uint64_t removed;           /* purge: keys deleted */
-    uint64_t counts[MV_REDIS_KINDS];    /* stats */
+    uint64_t removed;                /* purge: keys deleted */
+    uint64_t counts[MV_REDIS_KINDS]; /* stats */
     struct slot {
         struct rctx *c;
         int i;
-    } slot[2];                  /* get: which mode a callback answers */
+    } slot[2]; /* get: which mode a callback answers */
 } rctx;
 
 /* say - the client's state changes, on stderr; "connected" is not news here */
@@ -83,12 +83,17 @@ static bool open_client(rctx *c, const mv_settings *s)
 {
     unsigned tmo = (unsigned)s->cache_redis_timeout_ms;
     mv_redis_params p = {
-        .server = s->cache_redis_server, .user = s->cache_redis_user,
+        .server = s->cache_redis_server,
+        .user = s->cache_redis_user,
         .password = s->cache_redis_password,
-        .db = (unsigned)s->cache_redis_db, .prefix = s->cache_redis_prefix,
-        .tls = s->cache_redis_tls, .tls_ca_file = s->cache_redis_tls_ca_file,
-        .tls_cert_file = s->cache_redis_tls_cert_file, .tls_key_file = s->cache_redis_tls_key_file,
-        .tls_server_name = s->cache_redis_tls_server_name, .log = say,
+        .db = (unsigned)s->cache_redis_db,
+        .prefix = s->cache_redis_prefix,
+        .tls = s->cache_redis_tls,
+        .tls_ca_file = s->cache_redis_tls_ca_file,
+        .tls_cert_file = s->cache_redis_tls_cert_file,
+        .tls_key_file = s->cache_redis_tls_key_file,
+        .tls_server_name = s->cache_redis_tls_server_name,
+        .log = say,
         .timeout_ms = tmo < CLI_TIMEOUT_MIN_MS ? CLI_TIMEOUT_MIN_MS : tmo,
     };
     uint64_t deadline;
@@ -103,8 +108,10 @@ static bool open_client(rctx *c, const mv_settings *s)
         mv_loop_run_once(c->l, 20);
     if (mv_redis_up(c->r))
         return true;
-    fprintf(stderr, "mailverify cache: Redis at %s cannot be reached (see above; "
-            "cache.redis_server, cache.redis_password)\n", s->cache_redis_server);
+    fprintf(stderr,
+            "mailverify cache: Redis at %s cannot be reached (see above; "
+            "cache.redis_server, cache.redis_password)\n",
+            s->cache_redis_server);
     return false;
 }
 
@@ -155,7 +162,7 @@ static int do_get(rctx *c, const mv_settings *s, const char *mb)
             continue;
         c->pending++;
         if ((st = mv_redis_get(c->r, key, kl, on_get, &c->slot[i])) != MV_REDIS_OK)
-            note(c, st);        /* refused at once: its callback will not come */
+            note(c, st); /* refused at once: its callback will not come */
     }
     wait_all(c);
     if (c->failed != MV_REDIS_OK)
@@ -166,8 +173,8 @@ static int do_get(rctx *c, const mv_settings *s, const char *mb)
 
         /* the engine's rule (cache.c): a re-probe is due after the class's refresh time */
         if (c->found[i])
-            cli_cache_print(mb, i == 0, g->cls, rf != 0 && now - g->probed_at >= (int64_t)rf,
-                            g->val, g->vlen);
+            cli_cache_print(mb, i == 0, g->cls, rf != 0 && now - g->probed_at >= (int64_t)rf, g->val,
+                            g->vlen);
     }
     if (!c->found[0] && !c->found[1])
         printf("%s: not cached\n", mb);
@@ -231,8 +238,7 @@ static int do_purge(rctx *c, const char *what)
                 (unsigned long long)c->removed);
         return failed(c, what);
     }
-    printf("%s: %llu entr%s removed\n", what, (unsigned long long)c->removed,
-           c->removed == 1 ? "y" : "ies");
+    printf("%s: %llu entr%s removed\n", what, (unsigned long long)c->removed, c->removed == 1 ? "y" : "ies");
     return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }
 
@@ -263,9 +269,8 @@ static int do_stats(rctx *c, const mv_settings *s, bool json)
         pfx[mv_json_escape(pfx, s->cache_redis_prefix, strlen(s->cache_redis_prefix), 0)] = '\0';
         printf("{\"store\":\"redis\",\"server\":\"%s\",\"db\":%d,\"prefix\":\"%s\","
                "\"reachable\":true,\"entries\":%llu,\"smtp\":%llu,\"dns\":%llu,"
-               "\"domain_facts\":%llu,\"counters\":%llu,\"other\":%llu}\n", srv,
-               (int)s->cache_redis_db, pfx,
-               (unsigned long long)(n[MV_REDIS_SMTP] + n[MV_REDIS_DNS]),
+               "\"domain_facts\":%llu,\"counters\":%llu,\"other\":%llu}\n",
+               srv, (int)s->cache_redis_db, pfx, (unsigned long long)(n[MV_REDIS_SMTP] + n[MV_REDIS_DNS]),
                (unsigned long long)n[MV_REDIS_SMTP], (unsigned long long)n[MV_REDIS_DNS],
                (unsigned long long)n[MV_REDIS_FACTS], (unsigned long long)n[MV_REDIS_COUNTERS],
                (unsigned long long)n[MV_REDIS_OTHER]);
@@ -274,9 +279,9 @@ static int do_stats(rctx *c, const mv_settings *s, bool json)
                "entries:   %llu verdicts (smtp %llu, dns %llu)\n"
                "facts:     %llu domains\ncounters:  %llu\n",
                s->cache_redis_server, (int)s->cache_redis_db, s->cache_redis_prefix,
-               (unsigned long long)(n[MV_REDIS_SMTP] + n[MV_REDIS_DNS]),
-               (unsigned long long)n[MV_REDIS_SMTP], (unsigned long long)n[MV_REDIS_DNS],
-               (unsigned long long)n[MV_REDIS_FACTS], (unsigned long long)n[MV_REDIS_COUNTERS]);
+               (unsigned long long)(n[MV_REDIS_SMTP] + n[MV_REDIS_DNS]), (unsigned long long)n[MV_REDIS_SMTP],
+               (unsigned long long)n[MV_REDIS_DNS], (unsigned long long)n[MV_REDIS_FACTS],
+               (unsigned long long)n[MV_REDIS_COUNTERS]);
         if (n[MV_REDIS_OTHER] > 0)
             printf("other:     %llu keys under the prefix that are not mailverify's\n",
                    (unsigned long long)n[MV_REDIS_OTHER]);
@@ -312,8 +317,8 @@ int cli_cache_redis(const mv_settings *s, const char *sub, const char *arg, bool
         return EX_UNAVAILABLE;
     }
     rc = strcmp(sub, "stats") == 0 ? do_stats(&c, s, json)
-       : strcmp(sub, "get") == 0 ? do_get(&c, s, what)
-       : do_purge(&c, what);
+         : strcmp(sub, "get") == 0 ? do_get(&c, s, what)
+                                   : do_purge(&c, what);
     close_client(&c);
     return rc;
 }

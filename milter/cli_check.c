@@ -104,7 +104,7 @@ typedef struct {
     mv_request req;
     bool json, trace;
     mv_buf out;
-    int status;                 /* exit status so far */
+    int status; /* exit status so far */
     bool write_failed;
 } checker;
 
@@ -200,8 +200,8 @@ static void human(mv_buf *b, const mv_verdict *v)
         mv_buf_printf(b, "... (%zu bytes)", v->input_len);
     mv_buf_printf(b, "\n  verdict     %s (%s)\n", mv_status_name(v->status), mv_reason_name(v->reason));
     if (a->error != MV_SYN_OK)
-        mv_buf_printf(b, "  syntax      %s at byte %zu: %s\n", mv_syntax_name(a->error),
-                      a->error_pos, mv_syntax_message(a->error));
+        mv_buf_printf(b, "  syntax      %s at byte %zu: %s\n", mv_syntax_name(a->error), a->error_pos,
+                      mv_syntax_message(a->error));
     mv_buf_printf(b, "  action      %s (context %s)\n", mv_action_name(v->action),
                   mv_context_name(v->context));
     if (v->has_suggestion) {
@@ -220,9 +220,8 @@ static void human(mv_buf *b, const mv_verdict *v)
         mv_buf_putc(b, '\n');
     }
     if (a->error == MV_SYN_OK && a->kind == MV_ADDR_MAILBOX)
-        mv_buf_printf(b, "  signals     disposable %s, role %s, free %s%s%s\n",
-                      v->disposable ? "yes" : "no", v->role ? "yes" : "no",
-                      v->free ? "yes" : "no", a->smtputf8 ? ", needs SMTPUTF8" : "",
+        mv_buf_printf(b, "  signals     disposable %s, role %s, free %s%s%s\n", v->disposable ? "yes" : "no",
+                      v->role ? "yes" : "no", v->free ? "yes" : "no", a->smtputf8 ? ", needs SMTPUTF8" : "",
                       a->idn ? ", IDN" : "");
     human_net(b, v);
     if (v->reason == MV_R_UNVERIFIED && !v->net_asked)
@@ -232,15 +231,15 @@ static void human(mv_buf *b, const mv_verdict *v)
 /* engine_failed - a call the engine could not take */
 static int engine_failed(checker *ck, mv_call rc)
 {
-    fprintf(stderr, "mailverify: engine: %s%s%s\n", mv_call_name(rc),
-            rc == MV_ENETSTART ? ": " : "", rc == MV_ENETSTART ? mv_engine_error(ck->engine) : "");
+    fprintf(stderr, "mailverify: engine: %s%s%s\n", mv_call_name(rc), rc == MV_ENETSTART ? ": " : "",
+            rc == MV_ENETSTART ? mv_engine_error(ck->engine) : "");
     return EX_SOFTWARE;
 }
 
 /* put_verdict - one verdict into the output */
 static int put_verdict(checker *ck, mv_verdict *v, size_t real_len)
 {
-    v->input_len = real_len;    /* the echo never reads past len (<= MV_ECHO_MAX) */
+    v->input_len = real_len; /* the echo never reads past len (<= MV_ECHO_MAX) */
     if (v->status == MV_STATUS_UNDELIVERABLE)
         ck->status = EXIT_UNDELIVERABLE;
     if (ck->json) {
@@ -271,13 +270,13 @@ static int check_one(checker *ck, const char *addr, size_t len, size_t real_len)
     return put_verdict(ck, &v, real_len);
 }
 
-#define ARGS_WINDOW 64          /* argument addresses in flight at once */
+#define ARGS_WINDOW 64 /* argument addresses in flight at once */
 
 /* Verdicts of argument addresses, arriving in any order. */
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    mv_verdict *v;              /* one per address */
+    mv_verdict *v; /* one per address */
     bool *ready;
 } arrivals;
 
@@ -292,7 +291,7 @@ static void on_arrival(void *arg, const mv_verdict *v)
     arrival *x = arg;
 
     pthread_mutex_lock(&x->a->mu);
-    x->a->v[x->i] = *v;         /* all but the input echo, which check_args sets */
+    x->a->v[x->i] = *v; /* all but the input echo, which check_args sets */
     x->a->ready[x->i] = true;
     pthread_cond_signal(&x->a->cv);
     pthread_mutex_unlock(&x->a->mu);
@@ -341,12 +340,12 @@ static int check_args(checker *ck, char **addrs, size_t n)
         if (rc == 0 && sent < n && sent - out < ARGS_WINDOW)
             rc = engine_failed(ck, call);
         if (out == sent)
-            break;              /* the engine refused; nothing more will come */
+            break; /* the engine refused; nothing more will come */
         pthread_mutex_lock(&a.mu);
         while (!a.ready[out])
             pthread_cond_wait(&a.cv, &a.mu);
         pthread_mutex_unlock(&a.mu);
-        a.v[out].input = addrs[out];    /* the engine's echo was its own, gone with the callback */
+        a.v[out].input = addrs[out]; /* the engine's echo was its own, gone with the callback */
         if (rc == 0)
             rc = put_verdict(ck, &a.v[out], strlen(addrs[out]));
         out++;
@@ -357,14 +356,14 @@ static int check_args(checker *ck, char **addrs, size_t n)
 }
 
 #define READ_CHUNK 65536
-#define KEEP (MV_INPUT_MAX + 1)     /* enough to know a line is too long */
+#define KEEP (MV_INPUT_MAX + 1) /* enough to know a line is too long */
 
 /* Line reader over stdin that never holds more than one chunk + KEEP. */
 typedef struct {
     char buf[READ_CHUNK];
     size_t start, end;
     bool eof;
-    char line[KEEP];            /* the line being assembled across reads */
+    char line[KEEP]; /* the line being assembled across reads */
     size_t kept, total;
 } reader;
 
@@ -437,7 +436,7 @@ static int check_stdin(checker *ck)
             }
             if (r->eof) {
                 if (r->total > 0)
-                    rc = emit_kept(ck, r);  /* last line without a newline */
+                    rc = emit_kept(ck, r); /* last line without a newline */
                 break;
             }
         }
@@ -491,15 +490,15 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
         case 'h': fputs(check_usage, stdout); return 1;
         case 'x':
             if ((ctx = mv_context_lookup(optarg)) < 0) {
-                fprintf(stderr, "mailverify check: unknown context '%s' "
-                        "(sender, recipient, form, bulk)\n", optarg);
+                fprintf(stderr,
+                        "mailverify check: unknown context '%s' "
+                        "(sender, recipient, form, bulk)\n",
+                        optarg);
                 return -1;
             }
             ck->req.context = (mv_context)ctx;
             break;
-        default:
-            fputs("Try 'mailverify check --help'.\n", stderr);
-            return -1;
+        default: fputs("Try 'mailverify check --help'.\n", stderr); return -1;
         }
     }
     *config = co.config;
@@ -508,7 +507,8 @@ static int parse_args(int argc, char **argv, checker *ck, const char **config)
     ck->req.deadline_ms = co.deadline_ms;
     if (optind >= argc) {
         fputs("mailverify check: no address given (use - to read from stdin)\n"
-              "Try 'mailverify check --help'.\n", stderr);
+              "Try 'mailverify check --help'.\n",
+              stderr);
         return -1;
     }
     return 0;
@@ -526,7 +526,7 @@ int cli_check(int argc, char **argv)
         return rc > 0 ? 0 : EX_USAGE;
     if ((cfg = cli_load_config(config, true)) == NULL)
         return EX_CONFIG;
-    if (ck.req.deadline_ms == 0)    /* wait as an MTA would, not as a form does */
+    if (ck.req.deadline_ms == 0) /* wait as an MTA would, not as a form does */
         ck.req.deadline_ms = (unsigned)mv_config_settings(cfg)->context[MV_CTX_BULK].deadline_ms;
     ck.engine = mv_engine_new_opts(cfg, &ck.opts);
     mv_config_unref(cfg);
@@ -540,7 +540,7 @@ int cli_check(int argc, char **argv)
         int j = i;
 
         while (j < argc && strcmp(argv[j], "-") != 0)
-            j++;                /* a run of addresses: together */
+            j++; /* a run of addresses: together */
         if (j > i)
             rc = check_args(&ck, argv + i, (size_t)(j - i));
         if (rc == 0 && j < argc)

@@ -62,8 +62,8 @@ mv_config *cli_load_config(const char *path, bool quiet_ok)
     if (cfg == NULL || !quiet_ok || d.count > 0)
         cli_print_diag(&d);
     if (cfg == NULL)
-        fprintf(stderr, "mailverify: %s: %zu error%s, configuration not loaded\n",
-                path ? path : "(built-in)", d.errors, d.errors == 1 ? "" : "s");
+        fprintf(stderr, "mailverify: %s: %zu error%s, configuration not loaded\n", path ? path : "(built-in)",
+                d.errors, d.errors == 1 ? "" : "s");
     mv_diag_clear(&d);
     return cfg;
 }
@@ -99,13 +99,12 @@ int cli_config_test(int argc, char **argv)
     cfg = mv_config_load_with(optind < argc ? argv[optind] : NULL, cli_tables, MV_CONFIG_ALL_TABLES, &d);
     cli_print_diag(&d);
     if (cfg == NULL) {
-        fprintf(stderr, "%s: %zu error%s\n", optind < argc ? argv[optind] : "(built-in)",
-                d.errors, d.errors == 1 ? "" : "s");
+        fprintf(stderr, "%s: %zu error%s\n", optind < argc ? argv[optind] : "(built-in)", d.errors,
+                d.errors == 1 ? "" : "s");
         mv_diag_clear(&d);
         return EX_CONFIG;
     }
-    fprintf(stderr, "%s: ok%s\n", mv_config_source(cfg),
-            d.warnings ? " (with warnings)" : "");
+    fprintf(stderr, "%s: ok%s\n", mv_config_source(cfg), d.warnings ? " (with warnings)" : "");
     if (print) {
         mv_buf b = {0};
 

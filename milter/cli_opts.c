@@ -19,16 +19,20 @@ void cli_engine_log(void *arg, mv_event_level level, const char *line)
     (void)arg;
     if (level == MV_EVENT_INFO)
         return;
-    fprintf(stderr, "mailverify: %s%s\n", level == MV_EVENT_ERROR ? "error: "
-            : level == MV_EVENT_WARNING ? "warning: " : "", line);
+    fprintf(stderr, "mailverify: %s%s\n",
+            level == MV_EVENT_ERROR     ? "error: "
+            : level == MV_EVENT_WARNING ? "warning: "
+                                        : "",
+            line);
 }
 
 /* cli_parse_mode - offline, dns or smtp; -1 if none of them */
 int cli_parse_mode(const char *s)
 {
     return strcmp(s, "offline") == 0 ? MV_MODE_OFFLINE
-         : strcmp(s, "dns") == 0 ? MV_MODE_DNS
-         : strcmp(s, "smtp") == 0 ? MV_MODE_SMTP : -1;
+           : strcmp(s, "dns") == 0   ? MV_MODE_DNS
+           : strcmp(s, "smtp") == 0  ? MV_MODE_SMTP
+                                     : -1;
 }
 
 /* cli_parse_ms - a deadline in milliseconds, 100..600000 */
@@ -68,8 +72,8 @@ bool cli_resolver_ok(const char *s)
     }
     if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
         return false;
-    return port == NULL || (*port != '\0' && strspn(port, "0123456789") == strlen(port) &&
-                            atoi(port) >= 1 && atoi(port) <= 65535);
+    return port == NULL || (*port != '\0' && strspn(port, "0123456789") == strlen(port) && atoi(port) >= 1 &&
+                            atoi(port) <= 65535);
 }
 
 /* cli_common_opt - 1: option c was ours and is taken; 0: not ours; -1: bad */
@@ -96,13 +100,14 @@ int cli_common_opt(int c, const char *arg, const char *cmd, cli_common *co)
         return 1;
     case 'r':
         if (!cli_resolver_ok(arg)) {
-            fprintf(stderr, "mailverify %s: --resolver wants an IP address, with an "
-                    "optional :PORT ([IPv6]:PORT)\n", cmd);
+            fprintf(stderr,
+                    "mailverify %s: --resolver wants an IP address, with an "
+                    "optional :PORT ([IPv6]:PORT)\n",
+                    cmd);
             return -1;
         }
         co->eo.resolver = arg;
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }

@@ -16,22 +16,25 @@
 
 /* The long options of cli_common_opt(), for a command's option table. */
 #define CLI_COMMON_LONGOPTS \
-    {"config", required_argument, NULL, 'c'}, \
-    {"offline", no_argument, NULL, 'O'}, \
-    {"mode", required_argument, NULL, 'm'}, \
-    {"timeout", required_argument, NULL, 't'}, \
-    {"resolver", required_argument, NULL, 'r'}, \
-    {"allow-private", no_argument, NULL, 'P'}
+    {"config", required_argument, NULL, 'c'}, {"offline", no_argument, NULL, 'O'}, \
+        {"mode", required_argument, NULL, 'm'}, {"timeout", required_argument, NULL, 't'}, \
+        {"resolver", required_argument, NULL, 'r'}, \
+    { \
+        "allow-private", no_argument, NULL, 'P' \
+    }
 #define CLI_COMMON_SHORTOPTS "c:m:t:r:"
 
 /* The engine's options before the command line: its log on stderr. */
-#define CLI_ENGINE_OPTIONS {NULL, -1, cli_engine_log, NULL}
+#define CLI_ENGINE_OPTIONS \
+    { \
+        NULL, -1, cli_engine_log, NULL \
+    }
 
 typedef struct {
-    const char *config;         /* NULL: the built-in configuration */
-    mv_engine_options eo;       /* initialise with CLI_ENGINE_OPTIONS */
-    mv_mode mode;               /* MV_MODE_CONTEXT unless asked */
-    unsigned deadline_ms;       /* 0: the context's */
+    const char *config;   /* NULL: the built-in configuration */
+    mv_engine_options eo; /* initialise with CLI_ENGINE_OPTIONS */
+    mv_mode mode;         /* MV_MODE_CONTEXT unless asked */
+    unsigned deadline_ms; /* 0: the context's */
 } cli_common;
 
 /* cli_engine_log - an engine's line on stderr, "mailverify: warning: ...";

@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SEEN_KEEP_S 86400       /* how long an accepted event id is remembered */
-#define BODY_MAX (64L << 20)    /* refuse bodies larger than this */
+#define SEEN_KEEP_S 86400    /* how long an accepted event id is remembered */
+#define BODY_MAX (64L << 20) /* refuse bodies larger than this */
 #define ID_MAX 128
 
 enum { WV_VALID = 0, WV_BAD_SIGNATURE = 1, WV_STALE = 2, WV_REPLAYED = 3 };
@@ -85,7 +85,8 @@ static const char webhook_usage[] =
     "timestamp; 3 replayed event id; 64 usage; 74 cannot read the body or FILE.\n"
     "\n"
     "Example (a receiver in Python, without this command):\n"
-    "  ts, sig, ev = h[\"X-Mailverify-Timestamp\"], h[\"X-Mailverify-Signature\"], h[\"X-Mailverify-Event\"]\n"
+    "  ts, sig, ev = h[\"X-Mailverify-Timestamp\"], h[\"X-Mailverify-Signature\"], "
+    "h[\"X-Mailverify-Event\"]\n"
     "  mac = hmac.new(secret, ts.encode() + b\".\" + body, hashlib.sha256).hexdigest()\n"
     "  ok = any(hmac.compare_digest(\"v1=\" + mac, s.strip().lower()) for s in sig.split(\",\"))\n"
     "  ok = ok and ts.isdigit() and abs(time.time() - int(ts)) <= 300\n"
@@ -198,7 +199,7 @@ static int seen_check(const char *path, const char *id, long long now, long long
         long long when = sp ? strtoll(sp + 1, NULL, 10) : 0;
 
         if (sp == NULL || when < now - keep)
-            continue;                   /* expired (or not ours): dropped */
+            continue; /* expired (or not ours): dropped */
         if ((size_t)(sp - line) == strlen(id) && strncmp(line, id, strlen(id)) == 0)
             rc = WV_REPLAYED;
         mv_buf_printf(&out, "%s\n", line);
@@ -255,7 +256,8 @@ static int verify(const char *secret, long long tolerance, const char *seen, cha
     }
     if (!mv_webhook_verify(secret, strlen(secret), ts, body, len, sig)) {
         fputs("mailverify webhook-verify: invalid signature (not HMAC-SHA256 of TIMESTAMP.BODY "
-              "under this secret)\n", stderr);
+              "under this secret)\n",
+              stderr);
         rc = WV_BAD_SIGNATURE;
     } else if ((fresh = mv_webhook_fresh(ts, now, tolerance, &t)) != MV_TS_FRESH) {
         if (fresh == MV_TS_MALFORMED)
@@ -268,7 +270,8 @@ static int verify(const char *secret, long long tolerance, const char *seen, cha
         fputs("mailverify webhook-verify: the event id does not match the body's \"id\"\n", stderr);
         rc = WV_BAD_SIGNATURE;
     } else if (seen != NULL &&
-               (rc = seen_check(seen, id, now, tolerance * 2 > SEEN_KEEP_S ? tolerance * 2 : SEEN_KEEP_S)) == WV_REPLAYED) {
+               (rc = seen_check(seen, id, now, tolerance * 2 > SEEN_KEEP_S ? tolerance * 2 : SEEN_KEEP_S)) ==
+                   WV_REPLAYED) {
         fprintf(stderr, "mailverify webhook-verify: replayed event %s (already accepted)\n", id);
     }
     if (rc == WV_VALID && !quiet)
@@ -280,9 +283,13 @@ static int verify(const char *secret, long long tolerance, const char *seen, cha
 int cli_webhook_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"secret", required_argument, NULL, 's'}, {"secret-file", required_argument, NULL, 'S'},
-        {"tolerance", required_argument, NULL, 't'}, {"seen", required_argument, NULL, 'n'},
-        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"secret", required_argument, NULL, 's'},
+        {"secret-file", required_argument, NULL, 'S'},
+        {"tolerance", required_argument, NULL, 't'},
+        {"seen", required_argument, NULL, 'n'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *secret = NULL, *secret_file = NULL, *seen = NULL;
     char *owned = NULL, *end;
@@ -298,7 +305,8 @@ int cli_webhook_verify(int argc, char **argv)
         case 't':
             tolerance = strtoll(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || tolerance < 0 || tolerance > 31536000) {
-                fprintf(stderr, "mailverify webhook-verify: bad --tolerance '%s' (0 to 31536000 s)\n", optarg);
+                fprintf(stderr, "mailverify webhook-verify: bad --tolerance '%s' (0 to 31536000 s)\n",
+                        optarg);
                 return EX_USAGE;
             }
             break;
@@ -318,7 +326,8 @@ int cli_webhook_verify(int argc, char **argv)
         secret = getenv("MAILVERIFY_WEBHOOK_SECRET");
     if (secret == NULL || *secret == '\0') {
         fputs("mailverify webhook-verify: no secret (--secret, --secret-file or "
-              "MAILVERIFY_WEBHOOK_SECRET)\n", stderr);
+              "MAILVERIFY_WEBHOOK_SECRET)\n",
+              stderr);
         free(owned);
         return EX_USAGE;
     }

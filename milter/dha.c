@@ -25,23 +25,23 @@
 #include <string.h>
 
 #define MAX_CLIENTS 65536
-#define MAX_EPISODES 4096       /* clients refused at once that the log follows */
+#define MAX_EPISODES 4096 /* clients refused at once that the log follows */
 
 typedef struct {
-    int64_t opened;             /* when the window began */
+    int64_t opened; /* when the window began */
     unsigned count;
 } budget;
 
 typedef struct {
     mv_dha_episode e;
-    int64_t ends;               /* when its window is over */
-} episode;                      /* the client's address follows it */
+    int64_t ends; /* when its window is over */
+} episode;        /* the client's address follows it */
 
 struct mv_dha {
     pthread_mutex_t mu;
     mv_dict *clients;
-    mv_dict *episodes;          /* by client address */
-    mv_dha_counter_fn counter;  /* shared counters, or NULL: this process's */
+    mv_dict *episodes;         /* by client address */
+    mv_dha_counter_fn counter; /* shared counters, or NULL: this process's */
     void *counter_arg;
 };
 
@@ -144,8 +144,7 @@ static long long shared_count(mv_dha *d, const char *client, unsigned window_s, 
     fn = d->counter;
     arg = d->counter_arg;
     pthread_mutex_unlock(&d->mu);
-    if (fn == NULL || (n = snprintf(key, sizeof(key), "c:dha:%s", client)) < 0 ||
-        (size_t)n >= sizeof(key))
+    if (fn == NULL || (n = snprintf(key, sizeof(key), "c:dha:%s", client)) < 0 || (size_t)n >= sizeof(key))
         return -1;
     return fn(arg, key, delta, window_s);
 }

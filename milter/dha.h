@@ -30,8 +30,7 @@ typedef struct mv_dha mv_dha;
 
 /* A shared fixed-window counter: add delta (0 reads), the count or -1
  * when it cannot answer (mv_engine_counter has this shape). */
-typedef long long (*mv_dha_counter_fn)(void *arg, const char *key, unsigned delta,
-                                       unsigned window_s);
+typedef long long (*mv_dha_counter_fn)(void *arg, const char *key, unsigned delta, unsigned window_s);
 
 /* mv_dha_new - a budget tracker; NULL on ENOMEM */
 mv_dha *mv_dha_new(void);
@@ -45,9 +44,9 @@ void mv_dha_count(mv_dha *d, const char *client, unsigned window_s, int64_t now)
 /* A client's refusals, from its first recipient refused by the budget
  * to the end of the budget's window. */
 typedef struct {
-    char who[320];              /* the client as logs name it: "name[addr]" */
-    unsigned long refused;      /* recipients refused unprobed */
-    int64_t first, last;        /* the first and last refusal (unix s) */
+    char who[320];         /* the client as logs name it: "name[addr]" */
+    unsigned long refused; /* recipients refused unprobed */
+    int64_t first, last;   /* the first and last refusal (unix s) */
 } mv_dha_episode;
 
 /* mv_dha_refused - a recipient of client (its address; who: as logs name

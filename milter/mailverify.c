@@ -22,8 +22,8 @@
 /* a subcommand: argv[0] is its name, its result an exit status */
 typedef struct {
     const char *name;
-    const char *synopsis;       /* what follows the name in the usage text */
-    const char *summary;        /* one line for the usage text */
+    const char *synopsis; /* what follows the name in the usage text */
+    const char *summary;  /* one line for the usage text */
     int (*run)(int argc, char **argv);
 } command;
 
@@ -35,8 +35,7 @@ static const command commands[] = {
     {"config-test", "[FILE]", "check a configuration as the daemon loads it", cli_config_test},
     {"stats", "", "mailverifyd's counters (from its control socket)", cli_stats},
     {"cache", "stats|get|purge", "the shared verdict cache (LMDB or Redis)", cli_cache},
-    {"webhook-verify", "TS SIG ID", "check a webhook request's signature",
-     cli_webhook_verify},
+    {"webhook-verify", "TS SIG ID", "check a webhook request's signature", cli_webhook_verify},
     {"help", "[COMMAND]", "this text, or a command's own help", cli_help},
 };
 
@@ -61,7 +60,8 @@ static void usage(FILE *f)
           "and (if allowed) an SMTP probe, and the action the policy in\n"
           "mailverify.conf takes for each.\n"
           "\n"
-          "Commands:\n", f);
+          "Commands:\n",
+          f);
     for (size_t i = 0; i < NCOMMANDS; i++) {
         char head[64];
 
@@ -75,7 +75,8 @@ static void usage(FILE *f)
           "\n"
           "Run 'mailverify COMMAND --help' or 'mailverify help COMMAND' for a\n"
           "command's options, exit statuses and examples. See mailverify(1) and\n"
-          "mailverify.conf(5).\n", f);
+          "mailverify.conf(5).\n",
+          f);
 }
 
 /* cli_help - `mailverify help [COMMAND]`: the usage, or the command's --help */

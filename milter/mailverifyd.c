@@ -92,14 +92,20 @@ typedef struct {
 static int parse(int argc, char **argv, options *o)
 {
     static const struct option lo[] = {
-        {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 'p'},
+        {"config", required_argument, NULL, 'c'},
+        {"socket", required_argument, NULL, 'p'},
         {"policy-socket", required_argument, NULL, 's'},
-        {"foreground", no_argument, NULL, 'f'}, {"pidfile", required_argument, NULL, 'P'},
-        {"user", required_argument, NULL, 'u'}, {"group", required_argument, NULL, 'g'},
-        {"dry-run", no_argument, NULL, 'n'}, {"debug", no_argument, NULL, 'd'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"pidfile", required_argument, NULL, 'P'},
+        {"user", required_argument, NULL, 'u'},
+        {"group", required_argument, NULL, 'g'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"debug", no_argument, NULL, 'd'},
         {"trace", no_argument, NULL, 'T'},
-        {"test", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+        {"test", no_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     int c;
 
@@ -180,8 +186,8 @@ bool mvd_socket_perms(const char *path, const mv_milter_settings *s)
         struct group *g = getgrnam(s->socket_group);
 
         if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) < 0) {
-            fprintf(stderr, "mailverifyd: cannot give %s to group %s: %s\n", path,
-                    s->socket_group, g ? strerror(errno) : "no such group");
+            fprintf(stderr, "mailverifyd: cannot give %s to group %s: %s\n", path, s->socket_group,
+                    g ? strerror(errno) : "no such group");
             return false;
         }
     }
@@ -236,9 +242,11 @@ static void reload(mvd *d)
     old = d->cfg;
     d->cfg = cfg;
     pthread_mutex_unlock(&d->mu);
-    mv_config_unref(old);       /* connections that began with it keep theirs */
-    mvd_log(LOG_INFO, "reloaded %s (policy, lists and milter settings; dns, smtp and cache "
-            "settings take effect at restart)", d->config_path ? d->config_path : "(built-in)");
+    mv_config_unref(old); /* connections that began with it keep theirs */
+    mvd_log(LOG_INFO,
+            "reloaded %s (policy, lists and milter settings; dns, smtp and cache "
+            "settings take effect at restart)",
+            d->config_path ? d->config_path : "(built-in)");
 }
 
 /* dha_summaries - one line per client whose harvest episode is over by
@@ -254,8 +262,10 @@ static void dha_summaries(mvd *d, int64_t now)
         for (size_t i = 0; i < n; i++) {
             mv_incident_clock(first, sizeof(first), (time_t)ep[i].first);
             mv_incident_clock(last, sizeof(last), (time_t)ep[i].last);
-            mvd_log(LOG_NOTICE, "harvest budget: client=%s: %lu recipient%s tempfailed unprobed from %s "
-                    "to %s%s", ep[i].who, ep[i].refused, ep[i].refused == 1 ? "" : "s", first, last,
+            mvd_log(LOG_NOTICE,
+                    "harvest budget: client=%s: %lu recipient%s tempfailed unprobed from %s "
+                    "to %s%s",
+                    ep[i].who, ep[i].refused, ep[i].refused == 1 ? "" : "s", first, last,
                     now == INT64_MAX ? " (stopping)" : "; the window is over");
         }
     } while (n == sizeof(ep) / sizeof(*ep));
@@ -497,15 +507,15 @@ int main(int argc, char **argv)
          * the connection threads to hand their answers to the MTA */
         if (!mvd_drain(&d, (unsigned)max_deadline(d.cfg) + 1000))
             mvd_log(LOG_WARNING, "warning: stopping with checks still in flight (the MTA applies "
-                    "its milter_default_action or the policy service's default_action to them)");
+                                 "its milter_default_action or the policy service's default_action to them)");
         mvd_policy_stop(pol);
         stopping = 1;
         pthread_kill(rt, SIGUSR1);
         pthread_join(rt, NULL);
         dha_summaries(&d, INT64_MAX);
     }
-    mv_engine_free(d.engine);   /* every request still out gets its answer */
-    mvd_policy_free(pol);       /* after the engine's last verdicts were posted */
+    mv_engine_free(d.engine); /* every request still out gets its answer */
+    mvd_policy_free(pol);     /* after the engine's last verdicts were posted */
     mv_stats_free(d.stats);
     mv_dha_free(d.dha);
     if (rc == 0 && (o.pidfile || mv_milter_settings_of(d.cfg)->pidfile[0]))

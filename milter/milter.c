@@ -37,14 +37,14 @@ typedef struct note {
 } note;
 
 typedef struct {
-    mv_config *cfg;             /* the config this connection began with */
-    char name[256];             /* client host name, as the MTA knows it */
+    mv_config *cfg; /* the config this connection began with */
+    char name[256]; /* client host name, as the MTA knows it */
     char addr[INET6_ADDRSTRLEN];
-    char dha_key[MV_CLIENT_KEY_SIZE];   /* its harvest budget's: IPv6 per prefix */
+    char dha_key[MV_CLIENT_KEY_SIZE]; /* its harvest budget's: IPv6 per prefix */
     bool trusted;
-    note *notes;                /* header values to add at end of message */
+    note *notes; /* header values to add at end of message */
     bool quarantine;
-    char why[400];              /* quarantine reason */
+    char why[400]; /* quarantine reason */
 } conn;
 
 static mvd *state;
@@ -122,11 +122,13 @@ static void log_verdict(SMFICTX *ctx, conn *c, const mv_verdict *v, bool sender,
     client_text(c, who, sizeof(who));
     ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
     ascii(detail, sizeof(detail), v->net.detail, strlen(v->net.detail));
-    mvd_log(LOG_INFO, "%s: %s=%s client=%s status=%s reason=%s action=%s%s elapsed=%llums "
-            "cached=%s%s%s", qid(ctx), sender ? "from" : "to", addr, who, mv_status_name(v->status),
-            mv_reason_name(v->reason), mv_action_name(v->action), extra,
-            (unsigned long long)(v->elapsed_us / 1000), v->cached ? "yes" : "no",
-            v->net_asked && detail[0] ? " detail=" : "", v->net_asked ? detail : "");
+    mvd_log(LOG_INFO,
+            "%s: %s=%s client=%s status=%s reason=%s action=%s%s elapsed=%llums "
+            "cached=%s%s%s",
+            qid(ctx), sender ? "from" : "to", addr, who, mv_status_name(v->status), mv_reason_name(v->reason),
+            mv_action_name(v->action), extra, (unsigned long long)(v->elapsed_us / 1000),
+            v->cached ? "yes" : "no", v->net_asked && detail[0] ? " detail=" : "",
+            v->net_asked ? detail : "");
 }
 
 /* add_note - a header value for end of message */
@@ -167,35 +169,35 @@ static sfsistat act(SMFICTX *ctx, conn *c, const mv_verdict *v, bool sender)
     log_verdict(ctx, c, v, sender, "");
     switch (v->action) {
     case MV_ACT_BLOCK:
-    case MV_ACT_TEMPFAIL:
-        return refuse(ctx, v, sender);
+    case MV_ACT_TEMPFAIL: return refuse(ctx, v, sender);
     case MV_ACT_REVIEW:
         if (mv_milter_settings_of(c->cfg)->review == MV_REVIEW_QUARANTINE) {
             char addr[300];
 
             ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
             c->quarantine = true;
-            snprintf(c->why, sizeof(c->why), "mailverify: %s %s (%s)", sender ? "sender" : "recipient",
-                     addr, mv_reason_name(v->reason));
+            snprintf(c->why, sizeof(c->why), "mailverify: %s %s (%s)", sender ? "sender" : "recipient", addr,
+                     mv_reason_name(v->reason));
         } else {
             add_note(c, v, sender);
         }
         return SMFIS_CONTINUE;
-    case MV_ACT_WARN:
-        add_note(c, v, sender);
-        return SMFIS_CONTINUE;
-    default:
-        return SMFIS_CONTINUE;
+    case MV_ACT_WARN: add_note(c, v, sender); return SMFIS_CONTINUE;
+    default: return SMFIS_CONTINUE;
     }
 }
 
 /* verify - one address through the engine, counted */
-static bool verify(SMFICTX *ctx, conn *c, const char *addr, mv_context context, mv_mode mode,
-                   const char *hop, mv_verdict *v)
+static bool verify(SMFICTX *ctx, conn *c, const char *addr, mv_context context, mv_mode mode, const char *hop,
+                   mv_verdict *v)
 {
     mvd *d = mvd_state();
-    mv_request req = {.address = addr, .len = strlen(addr), .context = context, .mode = mode, .config = c->cfg,
-                       .next_hop = hop};
+    mv_request req = {.address = addr,
+                      .len = strlen(addr),
+                      .context = context,
+                      .mode = mode,
+                      .config = c->cfg,
+                      .next_hop = hop};
     mv_call rc;
 
     atomic_fetch_add(&d->checks, 1);
@@ -263,7 +265,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     s = mv_milter_settings_of(c->cfg);
     if (s->skip_authenticated && auth != NULL && *auth != '\0') {
         mv_stats_event(d->stats, MV_STAT_SKIP_AUTH);
-        return SMFIS_ACCEPT;    /* our own users' mail: not ours to judge */
+        return SMFIS_ACCEPT; /* our own users' mail: not ours to judge */
     }
     if (c->trusted) {
         mv_stats_event(d->stats, MV_STAT_SKIP_TRUSTED);
@@ -276,7 +278,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
         return SMFIS_CONTINUE;
     }
     if (!verify(ctx, c, from, MV_CTX_SENDER, MV_MODE_CONTEXT, NULL, &v))
-        return SMFIS_CONTINUE;  /* the engine failing must not stop mail */
+        return SMFIS_CONTINUE; /* the engine failing must not stop mail */
     return act(ctx, c, &v, true);
 }
 
@@ -295,7 +297,8 @@ static const mv_domain_rule *rcpt_rule(conn *c, const char *rcpt)
  * first refusal of an episode is logged, with what it means; the rest
  * are counted, and mailverifyd logs one summary when the window ends
  * (the MTA's own log still has every refused RCPT) */
-static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_milter_settings *s, int64_t now)
+static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_milter_settings *s,
+                             int64_t now)
 {
     mv_milter_reply r;
     char who[320], addr[300];
@@ -305,10 +308,11 @@ static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_m
     ascii(addr, sizeof(addr), rcpt, strlen(rcpt));
     mv_stats_event(mvd_state()->stats, MV_STAT_DHA);
     if (mv_dha_refused(mvd_state()->dha, c->dha_key, who, (unsigned)s->dha_window_s, now))
-        mvd_log(LOG_NOTICE, "%s: to=%s client=%s action=tempfail reason=harvest_budget (not probed); "
+        mvd_log(LOG_NOTICE,
+                "%s: to=%s client=%s action=tempfail reason=harvest_budget (not probed); "
                 "the client spent its budget (milter.dha_limit %lld unknown recipients per %lld s): its "
-                "recipients are tempfailed unprobed, one summary line when the window ends", qid(ctx), addr,
-                who, s->dha_limit, s->dha_window_s);
+                "recipients are tempfailed unprobed, one summary line when the window ends",
+                qid(ctx), addr, who, s->dha_limit, s->dha_window_s);
     if (smfi_setreply(ctx, r.code, r.enh, r.text) != MI_SUCCESS)
         mvd_log(LOG_WARNING, "%s: warning: cannot set reply %s %s", qid(ctx), r.code, r.enh);
     return SMFIS_TEMPFAIL;
@@ -335,8 +339,8 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
         mv_stats_event(d->stats, MV_STAT_SKIP_DOMAIN);
         return SMFIS_CONTINUE;
     }
-    if (c->addr[0] && mv_dha_spent(d->dha, c->dha_key, (unsigned)s->dha_limit,
-                                   (unsigned)s->dha_window_s, now))
+    if (c->addr[0] &&
+        mv_dha_spent(d->dha, c->dha_key, (unsigned)s->dha_limit, (unsigned)s->dha_window_s, now))
         return dha_tempfail(ctx, c, rcpt, s, now);
     if (!verify(ctx, c, rcpt, MV_CTX_RECIPIENT, rule && rule->skip_smtp ? MV_MODE_DNS : MV_MODE_CONTEXT,
                 rule ? rule->next_hop : NULL, &v))
@@ -389,8 +393,8 @@ static sfsistat cb_close(SMFICTX *ctx)
 
 /* cb_negotiate - ask only for the steps and macros we use */
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
-                             unsigned long f3, unsigned long *pf0, unsigned long *pf1,
-                             unsigned long *pf2, unsigned long *pf3)
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+                             unsigned long *pf3)
 {
     /* not SMFIP_NODATA: Postfix still sends the DATA macros, unanswered,
      * and over TCP the end of message then waits ~40 ms for their ACK
@@ -427,8 +431,11 @@ int mvd_register(void)
 {
     static struct smfiDesc desc = {
         "mailverifyd", SMFI_VERSION, SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
-        cb_connect, cb_helo, cb_envfrom, cb_envrcpt, NULL, NULL, NULL, cb_eom, cb_abort,
-        cb_close, NULL, NULL, cb_negotiate,
+        cb_connect,    cb_helo,      cb_envfrom,
+        cb_envrcpt,    NULL,         NULL,
+        NULL,          cb_eom,       cb_abort,
+        cb_close,      NULL,         NULL,
+        cb_negotiate,
     };
 
     return smfi_register(desc) == MI_SUCCESS ? 0 : -1;

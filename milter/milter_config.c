@@ -15,19 +15,34 @@
 #define INTK(p, f, lo, hi, d) MV_INT_KEY("milter." p, T, f, lo, hi, d)
 
 static const mv_key_name review_names[] = {
-    {"quarantine", MV_REVIEW_QUARANTINE}, {"header", MV_REVIEW_HEADER}, {NULL, 0},
+    {"quarantine", MV_REVIEW_QUARANTINE},
+    {"header", MV_REVIEW_HEADER},
+    {NULL, 0},
 };
 static const mv_key_name facility_names[] = {
-    {"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
-    {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
-    {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0},
+    {"mail", LOG_MAIL},
+    {"daemon", LOG_DAEMON},
+    {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1},
+    {"local2", LOG_LOCAL2},
+    {"local3", LOG_LOCAL3},
+    {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5},
+    {"local6", LOG_LOCAL6},
+    {"local7", LOG_LOCAL7},
+    {NULL, 0},
 };
 
 static const mv_key_name serve_names[] = {
-    {"milter", MV_SERVE_MILTER}, {"policy", MV_SERVE_POLICY}, {"both", MV_SERVE_BOTH}, {NULL, 0},
+    {"milter", MV_SERVE_MILTER},
+    {"policy", MV_SERVE_POLICY},
+    {"both", MV_SERVE_BOTH},
+    {NULL, 0},
 };
 static const mv_key_name policy_tempfail_names[] = {
-    {"defer_if_permit", MV_POLICY_DEFER_IF_PERMIT}, {"defer", MV_POLICY_DEFER}, {NULL, 0},
+    {"defer_if_permit", MV_POLICY_DEFER_IF_PERMIT},
+    {"defer", MV_POLICY_DEFER},
+    {NULL, 0},
 };
 
 /* The loader stores a code through an int pointer. */

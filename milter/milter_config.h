@@ -24,16 +24,16 @@ typedef struct {
     char *user, *group, *pidfile, *control_socket;
     char *header;
     mv_review_mode review;
-    int syslog_facility;        /* LOG_MAIL, LOG_LOCAL0 ... (syslog.h) */
+    int syslog_facility; /* LOG_MAIL, LOG_LOCAL0 ... (syslog.h) */
     bool dry_run, skip_authenticated, skip_null_sender;
     bool check_senders, check_recipients, log_stderr;
     mv_nets trusted_networks;
     long long dha_limit, dha_window_s;
-    long long ipv6_prefix;      /* IPv6 clients share a budget per prefix */
+    long long ipv6_prefix; /* IPv6 clients share a budget per prefix */
     /* the Postfix policy listener (check_policy_service, policyd.c) */
-    mv_serve serve;             /* milter.serve: milter, policy or both */
+    mv_serve serve; /* milter.serve: milter, policy or both */
     char *policy_socket;
-    mv_policy_tempfail policy_tempfail;     /* DEFER_IF_PERMIT or DEFER */
+    mv_policy_tempfail policy_tempfail; /* DEFER_IF_PERMIT or DEFER */
     long long policy_idle_timeout_s;
     long long policy_max_line, policy_max_attributes, policy_max_request;
 } mv_milter_settings;

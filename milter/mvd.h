@@ -23,14 +23,14 @@
 #include <stdbool.h>
 
 typedef struct {
-    pthread_mutex_t mu;         /* guards cfg */
-    mv_config *cfg;             /* the current configuration */
-    const char *config_path;    /* NULL: built-in */
+    pthread_mutex_t mu;      /* guards cfg */
+    mv_config *cfg;          /* the current configuration */
+    const char *config_path; /* NULL: built-in */
     mv_engine *engine;
     mv_dha *dha;
     mv_stats *stats;
-    bool dry_run;               /* -n on the command line, or milter.dry_run */
-    atomic_int checks;          /* checks in flight, for the drain at stop */
+    bool dry_run;      /* -n on the command line, or milter.dry_run */
+    atomic_int checks; /* checks in flight, for the drain at stop */
 } mvd;
 
 /* mvd_state - the daemon's state */

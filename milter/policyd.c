@@ -42,39 +42,39 @@
 typedef struct pconn {
     mvd_policy *p;
     int fd;
-    char peer[64];              /* for logs: "127.0.0.1:40000" or "unix" */
-    char *buf;                  /* the stream, from the current request on */
+    char peer[64]; /* for logs: "127.0.0.1:40000" or "unix" */
+    char *buf;     /* the stream, from the current request on */
     size_t len, cap;
-    bool busy;                  /* a check is with the engine */
-    bool dead;                  /* the peer went away while busy */
-    bool inline_done;           /* the verdict came before submit returned */
-    int64_t last_ms;            /* last read or answer (monotonic) */
+    bool busy;        /* a check is with the engine */
+    bool dead;        /* the peer went away while busy */
+    bool inline_done; /* the verdict came before submit returned */
+    int64_t last_ms;  /* last read or answer (monotonic) */
     /* the request being checked */
     mv_config *cfg;
     bool sender;
-    char addr[MV_MAILBOX_MAX * 2 + 8];  /* "<address>": the verdict borrows it */
+    char addr[MV_MAILBOX_MAX * 2 + 8]; /* "<address>": the verdict borrows it */
     char qid[32], who[320], dha_key[MV_CLIENT_KEY_SIZE];
     mv_verdict v;
-    struct pconn *done_next;    /* the completion queue */
-    struct pconn *prev, *next;  /* every connection, for the idle sweep */
+    struct pconn *done_next;   /* the completion queue */
+    struct pconn *prev, *next; /* every connection, for the idle sweep */
 } pconn;
 
 struct mvd_policy {
     mvd *d;
     int lfd, efd, ep;
     char spec[1100];
-    char *unix_path;            /* unlinked at free */
-    pthread_t th, self;         /* self: set by the thread itself */
+    char *unix_path;    /* unlinked at free */
+    pthread_t th, self; /* self: set by the thread itself */
     bool started;
-    mv_config *cfg;             /* the loop's reference to the current config */
+    mv_config *cfg; /* the loop's reference to the current config */
     atomic_bool stop;
-    pthread_mutex_t mu;         /* guards the completion queue */
+    pthread_mutex_t mu; /* guards the completion queue */
     pconn *done_head, *done_tail;
     pconn *conns;
     size_t nconns;
 };
 
-#define MAX_CONNS 4096          /* beyond, new connections are closed at once */
+#define MAX_CONNS 4096 /* beyond, new connections are closed at once */
 
 /* now_ms - the monotonic clock */
 static int64_t now_ms(void)
@@ -140,7 +140,7 @@ static int listen_unix(const char *path, const mv_milter_settings *s)
         return -1;
     }
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    (void)unlink(path);         /* a stale socket of an earlier run */
+    (void)unlink(path); /* a stale socket of an earlier run */
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
         fprintf(stderr, "mailverifyd: policy socket: %s\n", strerror(errno));
         return -1;
@@ -333,9 +333,11 @@ static void log_verdict(const pconn *c, const mv_verdict *v, const char *extra, 
     for (const char *q = v->net.detail; *q && n + 1 < sizeof(detail); q++)
         detail[n++] = (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7F ? *q : '?';
     detail[n] = '\0';
-    mvd_log(LOG_INFO, "%s: %s=%s client=%s status=%s reason=%s action=%s%s elapsed=%llums "
-            "cached=%s%s%s policy=\"%s\"", c->qid, c->sender ? "from" : "to", c->addr, c->who,
-            mv_status_name(v->status), mv_reason_name(v->reason), mv_action_name(v->action), extra,
+    mvd_log(LOG_INFO,
+            "%s: %s=%s client=%s status=%s reason=%s action=%s%s elapsed=%llums "
+            "cached=%s%s%s policy=\"%s\"",
+            c->qid, c->sender ? "from" : "to", c->addr, c->who, mv_status_name(v->status),
+            mv_reason_name(v->reason), mv_action_name(v->action), extra,
             (unsigned long long)(v->elapsed_us / 1000), v->cached ? "yes" : "no",
             v->net_asked && detail[0] ? " detail=" : "", v->net_asked ? detail : "", action);
 }
@@ -348,8 +350,7 @@ static bool finish(mvd_policy *p, pconn *c)
     const mv_milter_settings *s = mv_milter_settings_of(c->cfg);
     mv_policy_style st = style(s);
     const mv_verdict *v = &c->v;
-    bool dry = d->dry_run || s->dry_run, refusing = v->action == MV_ACT_BLOCK ||
-                                                             v->action == MV_ACT_TEMPFAIL;
+    bool dry = d->dry_run || s->dry_run, refusing = v->action == MV_ACT_BLOCK || v->action == MV_ACT_TEMPFAIL;
     char action[1024];
 
     atomic_fetch_sub(&d->checks, 1);
@@ -369,8 +370,8 @@ static bool finish(mvd_policy *p, pconn *c)
     c->cfg = NULL;
     if (c->dead || !answer(c, action)) {
         if (!c->dead)
-            mvd_log(LOG_WARNING, "warning: policy: client %s: cannot answer: %s; connection closed",
-                    c->peer, strerror(errno));
+            mvd_log(LOG_WARNING, "warning: policy: client %s: cannot answer: %s; connection closed", c->peer,
+                    strerror(errno));
         conn_close(p, c);
         return false;
     }
@@ -391,7 +392,7 @@ static void on_verdict(void *arg, const mv_verdict *v)
     c->v.input = c->addr;
     c->v.input_len = strlen(c->addr);
     if (pthread_equal(pthread_self(), p->self)) {
-        c->inline_done = true;  /* process() finishes it when submit returns */
+        c->inline_done = true; /* process() finishes it when submit returns */
         return;
     }
     pthread_mutex_lock(&p->mu);
@@ -426,7 +427,7 @@ static void drain(mvd_policy *p)
         pconn *next = c->done_next;
 
         if (finish(p, c))
-            process(p, c);      /* whatever came early */
+            process(p, c); /* whatever came early */
         c = next;
     }
 }
@@ -468,10 +469,11 @@ static bool dha_refuse(mvd_policy *p, pconn *c, const mv_milter_settings *s)
     mv_policy_action_dha(&st, action, sizeof(action));
     mv_stats_event(p->d->stats, MV_STAT_DHA);
     if (mv_dha_refused(p->d->dha, c->dha_key, c->who, (unsigned)s->dha_window_s, (int64_t)time(NULL)))
-        mvd_log(LOG_NOTICE, "%s: to=%s client=%s action=tempfail reason=harvest_budget (not probed); "
+        mvd_log(LOG_NOTICE,
+                "%s: to=%s client=%s action=tempfail reason=harvest_budget (not probed); "
                 "the client spent its budget (milter.dha_limit %lld unknown recipients per %lld s): its "
-                "recipients are tempfailed unprobed, one summary line when the window ends", c->qid,
-                c->addr, c->who, s->dha_limit, s->dha_window_s);
+                "recipients are tempfailed unprobed, one summary line when the window ends",
+                c->qid, c->addr, c->who, s->dha_limit, s->dha_window_s);
     return answer(c, action);
 }
 
@@ -479,10 +481,12 @@ static bool dha_refuse(mvd_policy *p, pconn *c, const mv_milter_settings *s)
 static bool submit(mvd_policy *p, pconn *c, const mv_domain_rule *rule)
 {
     mvd *d = p->d;
-    mv_request req = {.address = c->addr, .len = strlen(c->addr),
+    mv_request req = {.address = c->addr,
+                      .len = strlen(c->addr),
                       .context = c->sender ? MV_CTX_SENDER : MV_CTX_RECIPIENT,
                       .mode = rule && rule->skip_smtp ? MV_MODE_DNS : MV_MODE_CONTEXT,
-                      .config = c->cfg, .next_hop = rule ? rule->next_hop : NULL};
+                      .config = c->cfg,
+                      .next_hop = rule ? rule->next_hop : NULL};
     mv_call rc;
 
     c->busy = true;
@@ -502,7 +506,8 @@ static bool submit(mvd_policy *p, pconn *c, const mv_domain_rule *rule)
 }
 
 /* skip - why this request is not checked, or NULL (counted) */
-static const char *skip(mvd_policy *p, const mv_policyreq *r, const mv_milter_settings *s, const mv_config *cfg)
+static const char *skip(mvd_policy *p, const mv_policyreq *r, const mv_milter_settings *s,
+                        const mv_config *cfg)
 {
     const char *st = r->protocol_state ? r->protocol_state : "";
     bool rcpt = strcmp(st, "RCPT") == 0 || strcmp(st, "VRFY") == 0, mail = strcmp(st, "MAIL") == 0;
@@ -567,11 +572,11 @@ static bool request(mvd_policy *p, pconn *c, const mv_policyreq *r)
         mv_config_unref(cfg);
         return ok;
     }
-    c->cfg = cfg;               /* the request's, until its verdict */
+    c->cfg = cfg; /* the request's, until its verdict */
     if (!submit(p, c, rule)) {
         mv_config_unref(c->cfg);
         c->cfg = NULL;
-        return answer(c, "DUNNO");     /* the engine failing must not stop mail */
+        return answer(c, "DUNNO"); /* the engine failing must not stop mail */
     }
     return true;
 }
@@ -580,8 +585,7 @@ static bool request(mvd_policy *p, pconn *c, const mv_policyreq *r)
 static void process(mvd_policy *p, pconn *c)
 {
     const mv_milter_settings *s = mv_milter_settings_of(p->cfg);
-    mv_policyreq_limits lim = {(size_t)s->policy_max_line, (size_t)s->policy_max_attributes,
-                               c->cap};
+    mv_policyreq_limits lim = {(size_t)s->policy_max_line, (size_t)s->policy_max_attributes, c->cap};
 
     while (!c->busy && c->len > 0) {
         mv_policyreq r;
@@ -604,7 +608,7 @@ static void process(mvd_policy *p, pconn *c)
             return;
         }
         if (c->busy && !c->inline_done)
-            return;             /* drain() goes on from here */
+            return; /* drain() goes on from here */
         if (c->busy && !finish(p, c))
             return;
     }
@@ -630,12 +634,13 @@ static void readable(mvd_policy *p, pconn *c, uint32_t events)
         if (n < 0)
             conn_drop(p, c, strerror(errno));
         else if (c->len > 0) {
-            mvd_log(LOG_WARNING, "warning: policy: client %s closed the connection in the middle of a "
-                    "request", c->peer);
+            mvd_log(LOG_WARNING,
+                    "warning: policy: client %s closed the connection in the middle of a "
+                    "request",
+                    c->peer);
             conn_close(p, c);
-        }
-        else
-            conn_close(p, c);   /* Postfix's max_idle, max_ttl, or its stop */
+        } else
+            conn_close(p, c); /* Postfix's max_idle, max_ttl, or its stop */
         return;
     }
     c->len += (size_t)n;

@@ -35,8 +35,7 @@ static const struct {
 
 /* line_end - the length of the line at p (CR LF or LF not counted) and
  * of its terminator; MV_PREQ_MORE when no LF within the limit yet */
-static mv_policyreq_status line_end(const char *p, size_t avail, size_t max_line, size_t *n,
-                                    size_t *term)
+static mv_policyreq_status line_end(const char *p, size_t avail, size_t max_line, size_t *n, size_t *term)
 {
     size_t i;
 
@@ -91,8 +90,7 @@ static mv_policyreq_status check_line(const char *p, size_t n, int *k)
 }
 
 /* scan - pass one: the request's length in *used, or why not */
-static mv_policyreq_status scan(const char *buf, size_t len, const mv_policyreq_limits *lim,
-                                size_t *used)
+static mv_policyreq_status scan(const char *buf, size_t len, const mv_policyreq_limits *lim, size_t *used)
 {
     bool seen[NKNOWN] = {false};
     size_t pos = 0, attrs = 0;
@@ -103,7 +101,7 @@ static mv_policyreq_status scan(const char *buf, size_t len, const mv_policyreq_
         mv_policyreq_status st = line_end(buf + pos, len - pos, lim->max_line, &n, &term);
 
         if (st == MV_PREQ_MORE && len >= lim->max_request)
-            return MV_PREQ_TOO_BIG;     /* no end within the request's bound */
+            return MV_PREQ_TOO_BIG; /* no end within the request's bound */
         if (st != MV_PREQ_DONE)
             return st;
         if (pos + n + term > lim->max_request)

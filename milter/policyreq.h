@@ -24,23 +24,23 @@
 #include <stddef.h>
 
 typedef enum {
-    MV_PREQ_DONE = 0,           /* a complete request; *used bytes taken */
-    MV_PREQ_MORE,               /* no empty line yet, within the limits */
-    MV_PREQ_LINE_TOO_LONG,      /* a line over max_line bytes */
-    MV_PREQ_TOO_MANY,           /* more than max_attrs attributes */
-    MV_PREQ_TOO_BIG,            /* more than max_request bytes before the empty line */
-    MV_PREQ_NUL,                /* a NUL byte */
-    MV_PREQ_CONTROL,            /* a control byte other than TAB (CR only before LF) */
-    MV_PREQ_NO_EQUALS,          /* a line that is not name=value */
-    MV_PREQ_BAD_NAME,           /* a name not made of [a-z0-9_] */
-    MV_PREQ_DUPLICATE,          /* a known attribute twice */
-    MV_PREQ_EMPTY,              /* an empty line with no attribute before it */
+    MV_PREQ_DONE = 0,      /* a complete request; *used bytes taken */
+    MV_PREQ_MORE,          /* no empty line yet, within the limits */
+    MV_PREQ_LINE_TOO_LONG, /* a line over max_line bytes */
+    MV_PREQ_TOO_MANY,      /* more than max_attrs attributes */
+    MV_PREQ_TOO_BIG,       /* more than max_request bytes before the empty line */
+    MV_PREQ_NUL,           /* a NUL byte */
+    MV_PREQ_CONTROL,       /* a control byte other than TAB (CR only before LF) */
+    MV_PREQ_NO_EQUALS,     /* a line that is not name=value */
+    MV_PREQ_BAD_NAME,      /* a name not made of [a-z0-9_] */
+    MV_PREQ_DUPLICATE,     /* a known attribute twice */
+    MV_PREQ_EMPTY,         /* an empty line with no attribute before it */
 } mv_policyreq_status;
 
 typedef struct {
-    size_t max_line;            /* bytes of one line, without its LF */
-    size_t max_attrs;           /* attributes in one request */
-    size_t max_request;         /* bytes of one request, the empty line included */
+    size_t max_line;    /* bytes of one line, without its LF */
+    size_t max_attrs;   /* attributes in one request */
+    size_t max_request; /* bytes of one request, the empty line included */
 } mv_policyreq_limits;
 
 /* The attributes mailverifyd reads; NULL when absent. */
@@ -52,7 +52,7 @@ typedef struct {
     const char *client_address, *client_name;
     const char *helo_name, *queue_id, *instance;
     const char *sasl_username;
-    size_t attrs;               /* attributes in the request, unknown ones too */
+    size_t attrs; /* attributes in the request, unknown ones too */
 } mv_policyreq;
 
 /* mv_policyreq_parse - the request at the start of buf[0..len); on

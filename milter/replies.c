@@ -92,8 +92,7 @@ static void permanent(const mv_verdict *v, bool sender, const char *addr, mv_mil
     words(w, sizeof(w), v->reason);
     snprintf(out->code, sizeof(out->code), "550");
     snprintf(out->enh, sizeof(out->enh), "5.7.1");
-    snprintf(out->text, sizeof(out->text), "<%s>: %s address rejected: not accepted here (%s)",
-             addr, who, w);
+    snprintf(out->text, sizeof(out->text), "<%s>: %s address rejected: not accepted here (%s)", addr, who, w);
 }
 
 /* temporary - a 4xx for an address to try again later */
@@ -106,14 +105,18 @@ static void temporary(const mv_verdict *v, bool sender, const char *addr, mv_mil
     if (v->reason == MV_R_MAILBOX_FULL) {
         snprintf(out->code, sizeof(out->code), "452");
         snprintf(out->enh, sizeof(out->enh), "4.2.2");
-        snprintf(out->text, sizeof(out->text), "<%s>: %s address rejected: mailbox is full, "
-                 "try again later", addr, who);
+        snprintf(out->text, sizeof(out->text),
+                 "<%s>: %s address rejected: mailbox is full, "
+                 "try again later",
+                 addr, who);
         return;
     }
     snprintf(out->code, sizeof(out->code), "451");
     snprintf(out->enh, sizeof(out->enh), sender ? "4.1.8" : "4.4.3");
-    snprintf(out->text, sizeof(out->text), "<%s>: %s address verification failed for now (%s), "
-             "try again later", addr, who, w);
+    snprintf(out->text, sizeof(out->text),
+             "<%s>: %s address verification failed for now (%s), "
+             "try again later",
+             addr, who, w);
 }
 
 /* mv_milter_reply_for - the reply for a verdict whose action is block or tempfail */
@@ -146,7 +149,8 @@ void mv_milter_reply_dha(mv_milter_reply *out)
 {
     snprintf(out->code, sizeof(out->code), "451");
     snprintf(out->enh, sizeof(out->enh), "4.7.1");
-    snprintf(out->text, sizeof(out->text), "Too many unknown recipients from your address; "
+    snprintf(out->text, sizeof(out->text),
+             "Too many unknown recipients from your address; "
              "try again later");
 }
 
@@ -169,8 +173,8 @@ void mv_milter_note(const mv_verdict *v, bool sender, char *out, size_t size)
     char addr[300];
 
     ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
-    snprintf(out, size, "%s %s; status=%s; reason=%s; action=%s%s%s", sender ? "sender" : "recipient",
-             addr, mv_status_name(v->status), mv_reason_name(v->reason), mv_action_name(v->action),
+    snprintf(out, size, "%s %s; status=%s; reason=%s; action=%s%s%s", sender ? "sender" : "recipient", addr,
+             mv_status_name(v->status), mv_reason_name(v->reason), mv_action_name(v->action),
              v->has_suggestion ? "; suggestion=" : "", v->has_suggestion ? v->suggestion : "");
 }
 
@@ -204,16 +208,13 @@ static void policy_refusal(const mv_verdict *v, bool sender, const mv_policy_sty
 }
 
 /* mv_policy_action - the answer for a verdict, the text after "action=" */
-void mv_policy_action(const mv_verdict *v, bool sender, const mv_policy_style *st, char *out,
-                      size_t size)
+void mv_policy_action(const mv_verdict *v, bool sender, const mv_policy_style *st, char *out, size_t size)
 {
     char note[700], addr[300];
 
     switch (v->action) {
     case MV_ACT_BLOCK:
-    case MV_ACT_TEMPFAIL:
-        policy_refusal(v, sender, st, out, size);
-        return;
+    case MV_ACT_TEMPFAIL: policy_refusal(v, sender, st, out, size); return;
     case MV_ACT_REVIEW:
         if (st->review == MV_REVIEW_QUARANTINE) {
             ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
@@ -227,9 +228,7 @@ void mv_policy_action(const mv_verdict *v, bool sender, const mv_policy_style *s
         mv_milter_note(v, sender, note, sizeof(note));
         snprintf(out, size, "PREPEND %s: %s", st->header, note);
         return;
-    default:
-        snprintf(out, size, "DUNNO");
-        return;
+    default: snprintf(out, size, "DUNNO"); return;
     }
 }
 

@@ -27,9 +27,9 @@
 #include <stddef.h>
 
 typedef struct {
-    char code[4];               /* "550" */
-    char enh[12];               /* "5.1.1" */
-    char text[800];             /* safe for smfi_setreply: printable, "%" doubled */
+    char code[4];   /* "550" */
+    char enh[12];   /* "5.1.1" */
+    char text[800]; /* safe for smfi_setreply: printable, "%" doubled */
 } mv_milter_reply;
 
 /* mv_milter_reply_for - the reply for a verdict whose action is block or tempfail */
@@ -46,15 +46,14 @@ void mv_milter_note(const mv_verdict *v, bool sender, char *out, size_t size);
 
 /* How the policy listener words its answers (mailverify.conf, milter.*). */
 typedef struct {
-    mv_policy_tempfail tempfail;        /* DEFER_IF_PERMIT or DEFER */
-    mv_review_mode review;              /* HOLD, or PREPEND the header */
-    const char *header;                 /* "X-Mailverify" */
+    mv_policy_tempfail tempfail; /* DEFER_IF_PERMIT or DEFER */
+    mv_review_mode review;       /* HOLD, or PREPEND the header */
+    const char *header;          /* "X-Mailverify" */
 } mv_policy_style;
 
 /* mv_policy_action - the answer for a verdict, the text after "action=":
  * printable ASCII, no CR or LF, whatever the address held */
-void mv_policy_action(const mv_verdict *v, bool sender, const mv_policy_style *st, char *out,
-                      size_t size);
+void mv_policy_action(const mv_verdict *v, bool sender, const mv_policy_style *st, char *out, size_t size);
 
 /* mv_policy_action_dha - the answer when a client spent its budget */
 void mv_policy_action_dha(const mv_policy_style *st, char *out, size_t size);

@@ -20,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUCKETS 32              /* bucket i: latency < 2^i microseconds */
+#define BUCKETS 32 /* bucket i: latency < 2^i microseconds */
 
 static const char *const event_names[MV_STAT_COUNT] = {
-    "skipped_authenticated", "skipped_trusted", "skipped_null_sender", "skipped_domain",
-    "dha_tempfail", "dry_run_would_refuse", "connections", "engine_errors",
+    "skipped_authenticated", "skipped_trusted",      "skipped_null_sender", "skipped_domain",
+    "dha_tempfail",          "dry_run_would_refuse", "connections",         "engine_errors",
 };
 
 struct mv_stats {
@@ -103,15 +103,16 @@ void mv_stats_render(mv_stats *s, mv_buf *out, bool json)
 
     for (unsigned b = 0; b < BUCKETS; b++)
         h[b] = atomic_load(&s->hist[b]);
-    mv_buf_printf(out, json ? "{\"uptime_s\":%lld,\"verdicts\":%llu,\"cached\":%llu"
-                            : "uptime_s %lld\nverdicts %llu\ncached %llu\n",
+    mv_buf_printf(out,
+                  json ? "{\"uptime_s\":%lld,\"verdicts\":%llu,\"cached\":%llu"
+                       : "uptime_s %lld\nverdicts %llu\ncached %llu\n",
                   (long long)(time(NULL) - s->started), n, (unsigned long long)atomic_load(&s->cached));
     for (int r = 0; r < MV_R_COUNT; r++)
-        mv_buf_printf(out, json ? ",\"reason.%s\":%llu" : "reason.%s %llu\n",
-                      mv_reason_name((mv_reason)r), (unsigned long long)atomic_load(&s->reason[r]));
+        mv_buf_printf(out, json ? ",\"reason.%s\":%llu" : "reason.%s %llu\n", mv_reason_name((mv_reason)r),
+                      (unsigned long long)atomic_load(&s->reason[r]));
     for (int a = 0; a < MV_ACT_COUNT; a++)
-        mv_buf_printf(out, json ? ",\"action.%s\":%llu" : "action.%s %llu\n",
-                      mv_action_name((mv_action)a), (unsigned long long)atomic_load(&s->action[a]));
+        mv_buf_printf(out, json ? ",\"action.%s\":%llu" : "action.%s %llu\n", mv_action_name((mv_action)a),
+                      (unsigned long long)atomic_load(&s->action[a]));
     for (int e = 0; e < MV_STAT_COUNT; e++)
         mv_buf_printf(out, json ? ",\"%s\":%llu" : "%s %llu\n", event_names[e],
                       (unsigned long long)atomic_load(&s->event[e]));
@@ -158,7 +159,7 @@ static void *serve(void *arg)
         if (c < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            return NULL;        /* the socket was shut down */
+            return NULL; /* the socket was shut down */
         }
         /* a client that never writes must not hold the socket */
         setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){2, 0}, sizeof(struct timeval));
@@ -200,7 +201,7 @@ void mv_stats_free(mv_stats *s)
     if (s == NULL)
         return;
     if (s->serving) {
-        shutdown(s->fd, SHUT_RDWR);     /* wakes accept() with an error */
+        shutdown(s->fd, SHUT_RDWR); /* wakes accept() with an error */
         pthread_join(s->thread, NULL);
         unlink(s->path);
     }

@@ -18,12 +18,12 @@
 #include <stdint.h>
 
 typedef enum {
-    MV_STAT_SKIP_AUTH,          /* authenticated client */
-    MV_STAT_SKIP_TRUSTED,       /* trusted network */
-    MV_STAT_SKIP_NULL,          /* null sender */
-    MV_STAT_SKIP_DOMAIN,        /* domains: action = accept */
-    MV_STAT_DHA,                /* tempfailed by the DHA budget */
-    MV_STAT_DRY_RUN,            /* would have refused (dry run) */
+    MV_STAT_SKIP_AUTH,    /* authenticated client */
+    MV_STAT_SKIP_TRUSTED, /* trusted network */
+    MV_STAT_SKIP_NULL,    /* null sender */
+    MV_STAT_SKIP_DOMAIN,  /* domains: action = accept */
+    MV_STAT_DHA,          /* tempfailed by the DHA budget */
+    MV_STAT_DRY_RUN,      /* would have refused (dry run) */
     MV_STAT_CONNECTIONS,
     MV_STAT_ENGINE_ERRORS,
     MV_STAT_COUNT

@@ -25,8 +25,8 @@
 #include <string.h>
 
 typedef struct {
-    const char *name;           /* "disposable": .txt in, .set out */
-    int kind;                   /* mv_list_kind, or -2 for the TLDs */
+    const char *name; /* "disposable": .txt in, .set out */
+    int kind;         /* mv_list_kind, or -2 for the TLDs */
 } table;
 
 static const table tables[] = {
@@ -75,8 +75,7 @@ static int save(const table *tb, const char *dir, const mv_lists *l, const mv_ty
         fprintf(stderr, "mktables: %s: %s\n", tmp, strerror(errno));
         return -1;
     }
-    rc = tb->kind == -2 ? mv_typo_write_tlds_image(t, f)
-                        : mv_lists_write_image(l, (mv_list_kind)tb->kind, f);
+    rc = tb->kind == -2 ? mv_typo_write_tlds_image(t, f) : mv_lists_write_image(l, (mv_list_kind)tb->kind, f);
     if (fclose(f) != 0)
         rc = -1;
     if (rc == 0 && rename(tmp, path) != 0)

@@ -52,12 +52,26 @@ static const unsigned char ctab[256] = {
     ['A' ... 'Z'] = C_ATEXT | C_LDH,
     ['0' ... '9'] = C_ATEXT | C_LDH | C_DIGIT,
     ['-'] = C_ATEXT | C_LDH,
-    ['!'] = C_ATEXT, ['#'] = C_ATEXT, ['$'] = C_ATEXT, ['%'] = C_ATEXT,
-    ['&'] = C_ATEXT, ['\''] = C_ATEXT, ['*'] = C_ATEXT, ['+'] = C_ATEXT,
-    ['/'] = C_ATEXT, ['='] = C_ATEXT, ['?'] = C_ATEXT, ['^'] = C_ATEXT,
-    ['_'] = C_ATEXT, ['`'] = C_ATEXT, ['{'] = C_ATEXT, ['|'] = C_ATEXT,
-    ['}'] = C_ATEXT, ['~'] = C_ATEXT,
-    [' '] = C_SPACE, ['\t'] = C_SPACE,
+    ['!'] = C_ATEXT,
+    ['#'] = C_ATEXT,
+    ['$'] = C_ATEXT,
+    ['%'] = C_ATEXT,
+    ['&'] = C_ATEXT,
+    ['\''] = C_ATEXT,
+    ['*'] = C_ATEXT,
+    ['+'] = C_ATEXT,
+    ['/'] = C_ATEXT,
+    ['='] = C_ATEXT,
+    ['?'] = C_ATEXT,
+    ['^'] = C_ATEXT,
+    ['_'] = C_ATEXT,
+    ['`'] = C_ATEXT,
+    ['{'] = C_ATEXT,
+    ['|'] = C_ATEXT,
+    ['}'] = C_ATEXT,
+    ['~'] = C_ATEXT,
+    [' '] = C_SPACE,
+    ['\t'] = C_SPACE,
 };
 
 static const struct {
@@ -76,20 +90,24 @@ static const struct {
     [MV_SYN_LEADING_DOT] = {"leading_dot", "the part before the @ starts with a dot"},
     [MV_SYN_TRAILING_DOT] = {"trailing_dot", "the part before the @ ends with a dot"},
     [MV_SYN_CONSECUTIVE_DOTS] = {"consecutive_dots", "two dots in a row before the @"},
-    [MV_SYN_UNQUOTED_SPECIAL] = {"unquoted_special", "a space or one of ( ) , : ; < > [ ] \\ \" appears outside quotes"},
+    [MV_SYN_UNQUOTED_SPECIAL] = {"unquoted_special",
+                                 "a space or one of ( ) , : ; < > [ ] \\ \" appears outside quotes"},
     [MV_SYN_CONTROL_CHAR] = {"control_character", "the address contains a control character"},
     [MV_SYN_INVALID_UTF8] = {"invalid_utf8", "the address contains bytes that are not valid UTF-8"},
     [MV_SYN_UNTERMINATED_QUOTE] = {"unterminated_quote", "a quoted part is not closed"},
-    [MV_SYN_INVALID_QUOTED] = {"invalid_quoted_char", "a backslash in quotes is not followed by a printable character"},
+    [MV_SYN_INVALID_QUOTED] = {"invalid_quoted_char",
+                               "a backslash in quotes is not followed by a printable character"},
     [MV_SYN_PARTIAL_QUOTE] = {"partial_quote", "quotes must enclose the whole part before the @"},
     [MV_SYN_MULTIPLE_AT] = {"multiple_at", "there is more than one @"},
-    [MV_SYN_DOMAIN_INVALID_CHAR] = {"domain_invalid_char", "the domain may contain only letters, digits, hyphens and dots"},
+    [MV_SYN_DOMAIN_INVALID_CHAR] = {"domain_invalid_char",
+                                    "the domain may contain only letters, digits, hyphens and dots"},
     [MV_SYN_DOMAIN_LEADING_DOT] = {"domain_leading_dot", "the domain starts with a dot"},
     [MV_SYN_DOMAIN_TRAILING_DOT] = {"domain_trailing_dot", "the domain ends with a dot"},
     [MV_SYN_DOMAIN_CONSECUTIVE_DOTS] = {"domain_consecutive_dots", "two dots in a row in the domain"},
     [MV_SYN_LABEL_HYPHEN] = {"label_hyphen", "a part of the domain starts or ends with a hyphen"},
     [MV_SYN_SINGLE_LABEL_DOMAIN] = {"single_label_domain", "the domain has no dot (like .com)"},
-    [MV_SYN_NUMERIC_TLD] = {"numeric_tld", "the domain ends in digits; an IP address must be written [1.2.3.4]"},
+    [MV_SYN_NUMERIC_TLD] = {"numeric_tld",
+                            "the domain ends in digits; an IP address must be written [1.2.3.4]"},
     [MV_SYN_INVALID_IDN] = {"invalid_idn", "the domain is not a valid internationalized domain name"},
     [MV_SYN_INVALID_LITERAL] = {"invalid_address_literal", "the address literal is not [IPv4] or [IPv6:...]"},
     [MV_SYN_UNBALANCED_ANGLE] = {"unbalanced_angle", "angle brackets < > do not enclose the whole address"},
@@ -120,8 +138,8 @@ int mv_syntax_lookup(const char *name)
 
 /* Parser state: the input and where in it we are. */
 typedef struct {
-    const unsigned char *s;     /* whole input as given */
-    size_t end;                 /* one past the last byte to parse */
+    const unsigned char *s; /* whole input as given */
+    size_t end;             /* one past the last byte to parse */
     size_t pos;
     mv_address *out;
 } parser;
@@ -272,7 +290,7 @@ static mv_syntax_error parse_quoted(parser *p)
         n += len;
         i += len;
     }
-    i++;                        /* past the closing quote */
+    i++; /* past the closing quote */
     if (i >= p->end)
         return fail(p, MV_SYN_NO_AT, i);
     if (p->s[i] != '@')
@@ -372,8 +390,7 @@ static mv_syntax_error parse_literal(parser *p)
 }
 
 /* check_labels - LDH label rules on a lowercase ASCII domain */
-static mv_syntax_error check_labels(parser *p, const char *d, size_t n,
-                                    size_t base, bool exact_pos)
+static mv_syntax_error check_labels(parser *p, const char *d, size_t n, size_t base, bool exact_pos)
 {
     size_t label = 0, last = 0;
     bool numeric = true;
@@ -424,15 +441,11 @@ static bool has_alabel(const char *d, size_t n)
 static mv_syntax_error idn_error(int rc)
 {
     switch (rc) {
-    case IDN2_TOO_BIG_DOMAIN:
-        return MV_SYN_DOMAIN_TOO_LONG;
+    case IDN2_TOO_BIG_DOMAIN: return MV_SYN_DOMAIN_TOO_LONG;
     case IDN2_TOO_BIG_LABEL:
-    case IDN2_PUNYCODE_BIG_OUTPUT:      /* an A-label over 63 octets */
-        return MV_SYN_LABEL_TOO_LONG;
-    case IDN2_HYPHEN_STARTEND:
-        return MV_SYN_LABEL_HYPHEN;
-    default:
-        return MV_SYN_INVALID_IDN;
+    case IDN2_PUNYCODE_BIG_OUTPUT: /* an A-label over 63 octets */ return MV_SYN_LABEL_TOO_LONG;
+    case IDN2_HYPHEN_STARTEND: return MV_SYN_LABEL_HYPHEN;
+    default: return MV_SYN_INVALID_IDN;
     }
 }
 
@@ -449,8 +462,7 @@ static bool std3_ok(const char *d, size_t n)
 static mv_syntax_error to_alabels(parser *p, char *buf, size_t *n, size_t base)
 {
     char *out = NULL;
-    int rc = idn2_lookup_u8((const uint8_t *)buf, (uint8_t **)&out,
-                            IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+    int rc = idn2_lookup_u8((const uint8_t *)buf, (uint8_t **)&out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
     size_t len;
 
     if (rc != IDN2_OK)
@@ -515,9 +527,8 @@ static mv_syntax_error parse_domain(parser *p)
     }
     if (ascii && (err = check_labels(p, buf, n, base, true)) != MV_SYN_OK)
         return err;
-    if ((!ascii || has_alabel(buf, n)) &&
-        ((err = to_alabels(p, buf, &n, base)) != MV_SYN_OK ||
-         (err = check_labels(p, buf, n, base, false)) != MV_SYN_OK))
+    if ((!ascii || has_alabel(buf, n)) && ((err = to_alabels(p, buf, &n, base)) != MV_SYN_OK ||
+                                           (err = check_labels(p, buf, n, base, false)) != MV_SYN_OK))
         return err;
     memcpy(p->out->domain, buf, n + 1);
     p->out->domain_len = n;
@@ -531,8 +542,7 @@ static bool route_label(const unsigned char *s, size_t n)
         return false;
     for (size_t i = 0, len = 1; i < n; i += len) {
         len = s[i] < 0x80 ? 1 : mv_utf8_seq(s + i, n - i);
-        if (len == 0 || (len == 2 && s[i] == 0xC2 && s[i + 1] < 0xA0) ||
-            (len == 1 && !(ctab[s[i]] & C_LDH)))
+        if (len == 0 || (len == 2 && s[i] == 0xC2 && s[i + 1] < 0xA0) || (len == 1 && !(ctab[s[i]] & C_LDH)))
             return false;
     }
     return true;
@@ -613,8 +623,7 @@ static mv_syntax_error strip_path(parser *p, int flags)
 }
 
 /* mv_address_parse - parse input; MV_SYN_OK or the first error */
-mv_syntax_error mv_address_parse(const char *input, size_t len, int flags,
-                                 mv_address *out)
+mv_syntax_error mv_address_parse(const char *input, size_t len, int flags, mv_address *out)
 {
     parser p = {(const unsigned char *)input, len, 0, out};
     mv_syntax_error err;
@@ -630,7 +639,7 @@ mv_syntax_error mv_address_parse(const char *input, size_t len, int flags,
         err = parse_dot_string(&p);
     if (err != MV_SYN_OK)
         return err;
-    p.pos++;                    /* past the "@" */
+    p.pos++; /* past the "@" */
     if ((err = parse_domain(&p)) != MV_SYN_OK)
         return err;
     if (out->local_len + 1 + out->domain_len > MV_MAILBOX_MAX)

@@ -15,11 +15,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MV_LOCAL_MAX    64      /* RFC 5321 4.5.3.1.1, octets */
-#define MV_DOMAIN_MAX   255     /* RFC 5321 4.5.3.1.2, octets */
-#define MV_PATH_MAX     256     /* RFC 5321 4.5.3.1.3, with "<" and ">" */
-#define MV_MAILBOX_MAX  (MV_PATH_MAX - 2)
-#define MV_INPUT_MAX    2048    /* longer input cannot be a mailbox at all */
+#define MV_LOCAL_MAX 64   /* RFC 5321 4.5.3.1.1, octets */
+#define MV_DOMAIN_MAX 255 /* RFC 5321 4.5.3.1.2, octets */
+#define MV_PATH_MAX 256   /* RFC 5321 4.5.3.1.3, with "<" and ">" */
+#define MV_MAILBOX_MAX (MV_PATH_MAX - 2)
+#define MV_INPUT_MAX 2048 /* longer input cannot be a mailbox at all */
 
 /* Syntax errors, each with a stable identifier (mv_syntax_name). */
 typedef enum {
@@ -58,22 +58,22 @@ typedef enum {
 } mv_syntax_error;
 
 enum {
-    MV_PARSE_ALLOW_NULL = 1 << 0,   /* "<>" is valid (MAIL FROM) */
+    MV_PARSE_ALLOW_NULL = 1 << 0, /* "<>" is valid (MAIL FROM) */
 };
 
 typedef enum {
     MV_ADDR_MAILBOX = 0,
-    MV_ADDR_NULL,               /* the null path "<>" */
+    MV_ADDR_NULL, /* the null path "<>" */
 } mv_addr_kind;
 
 typedef struct {
     mv_syntax_error error;
-    size_t error_pos;           /* byte offset in the input as given */
+    size_t error_pos; /* byte offset in the input as given */
     mv_addr_kind kind;
-    bool smtputf8;              /* local part has UTF-8: needs SMTPUTF8 */
-    bool quoted;                /* local part needs quoting */
-    bool literal;               /* domain is an address literal */
-    bool idn;                   /* domain had U-labels or A-labels */
+    bool smtputf8; /* local part has UTF-8: needs SMTPUTF8 */
+    bool quoted;   /* local part needs quoting */
+    bool literal;  /* domain is an address literal */
+    bool idn;      /* domain had U-labels or A-labels */
     size_t local_len;
     size_t domain_len;
     char local[MV_LOCAL_MAX + 1];   /* normalized local part */
@@ -81,8 +81,7 @@ typedef struct {
 } mv_address;
 
 /* mv_address_parse - parse input; MV_SYN_OK or the first error */
-mv_syntax_error mv_address_parse(const char *input, size_t len, int flags,
-                                 mv_address *out);
+mv_syntax_error mv_address_parse(const char *input, size_t len, int flags, mv_address *out);
 
 /* mv_address_format - "local@domain" into buf; length, or 0 if too small */
 size_t mv_address_format(const mv_address *a, char *buf, size_t size);

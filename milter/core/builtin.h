@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *data;           /* NULL when there is no such file */
+    const char *data; /* NULL when there is no such file */
     size_t len;
 } mv_blob;
 

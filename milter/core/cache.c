@@ -22,29 +22,29 @@
 #define SHARDS 16
 
 typedef struct entry {
-    struct entry *hnext;        /* hash chain */
-    TAILQ_ENTRY(entry) lru;     /* LRU list, most recent first */
+    struct entry *hnext;    /* hash chain */
+    TAILQ_ENTRY(entry) lru; /* LRU list, most recent first */
     uint32_t hash;
-    uint32_t stored_at;         /* seconds (the caller's clock) */
+    uint32_t stored_at; /* seconds (the caller's clock) */
     uint32_t probed_at;
     uint8_t cls;
     uint8_t klen;
     uint16_t vlen;
-    char data[];                /* key, then value */
+    char data[]; /* key, then value */
 } entry;
 
 typedef struct {
     pthread_mutex_t mu;
     entry **buckets;
-    size_t nbuckets;            /* power of two */
-    TAILQ_HEAD(lru_list, entry) lru;    /* most recent first */
+    size_t nbuckets;                 /* power of two */
+    TAILQ_HEAD(lru_list, entry) lru; /* most recent first */
     size_t count, bytes;
     mv_cache_stats st;
 } shard;
 
 struct mv_cache {
     uint8_t key[MV_SIPHASH_KEY];
-    size_t max_entries, max_bytes;  /* per shard */
+    size_t max_entries, max_bytes; /* per shard */
     shard s[SHARDS];
 };
 
@@ -115,8 +115,7 @@ static entry **slot(shard *s, uint32_t h, const void *key, size_t klen)
 {
     entry **p = &s->buckets[h & (s->nbuckets - 1)];
 
-    while (*p != NULL && ((*p)->hash != h || (*p)->klen != klen ||
-                          memcmp((*p)->data, key, klen) != 0))
+    while (*p != NULL && ((*p)->hash != h || (*p)->klen != klen || memcmp((*p)->data, key, klen) != 0))
         p = &(*p)->hnext;
     return p;
 }
@@ -140,7 +139,7 @@ static void grow(shard *s)
     entry **b = calloc(n, sizeof(*b));
 
     if (b == NULL)
-        return;                 /* longer chains, still correct */
+        return; /* longer chains, still correct */
     for (size_t i = 0; i < s->nbuckets; i++) {
         entry *e = s->buckets[i];
 
@@ -185,9 +184,8 @@ static bool expired(const entry *e, int64_t now, const mv_cache_ttl *ttl)
 }
 
 /* mv_cache_get - copy the value out (up to size); class and age too */
-mv_cache_result mv_cache_get(mv_cache *c, const void *key, size_t klen, int64_t now,
-                             const mv_cache_ttl *ttl, void *val, size_t size,
-                             size_t *vlen, mv_cache_class *cls)
+mv_cache_result mv_cache_get(mv_cache *c, const void *key, size_t klen, int64_t now, const mv_cache_ttl *ttl,
+                             void *val, size_t size, size_t *vlen, mv_cache_class *cls)
 {
     uint32_t h;
     shard *s;
@@ -232,8 +230,7 @@ static bool keeps(mv_cache_class old, mv_cache_class neu)
 
 /* mv_cache_put - store, unless an unexpired better entry must stay */
 mv_cache_put_result mv_cache_put(mv_cache *c, const void *key, size_t klen, int64_t now,
-                                 const mv_cache_ttl *ttl, mv_cache_class cls,
-                                 const void *val, size_t vlen)
+                                 const mv_cache_ttl *ttl, mv_cache_class cls, const void *val, size_t vlen)
 {
     uint32_t h;
     shard *s;
@@ -259,8 +256,12 @@ mv_cache_put_result mv_cache_put(mv_cache *c, const void *key, size_t klen, int6
         pthread_mutex_unlock(&s->mu);
         return MV_CACHE_ENOMEM;
     }
-    *e = (entry){.hash = h, .stored_at = (uint32_t)now, .probed_at = (uint32_t)now,
-                 .cls = (uint8_t)cls, .klen = (uint8_t)klen, .vlen = (uint16_t)vlen};
+    *e = (entry){.hash = h,
+                 .stored_at = (uint32_t)now,
+                 .probed_at = (uint32_t)now,
+                 .cls = (uint8_t)cls,
+                 .klen = (uint8_t)klen,
+                 .vlen = (uint16_t)vlen};
     memcpy(e->data, key, klen);
     memcpy(e->data + klen, val, vlen);
     if (s->count + 1 > s->nbuckets)

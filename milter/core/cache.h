@@ -29,26 +29,26 @@
 #define MV_CACHE_VAL_MAX 1024
 
 typedef enum {
-    MV_CACHE_POSITIVE,          /* deliverable, risky */
-    MV_CACHE_NEGATIVE,          /* undeliverable */
-    MV_CACHE_TEMPORARY,         /* unknown: greylisted, timeout, ... */
+    MV_CACHE_POSITIVE,  /* deliverable, risky */
+    MV_CACHE_NEGATIVE,  /* undeliverable */
+    MV_CACHE_TEMPORARY, /* unknown: greylisted, timeout, ... */
     MV_CACHE_CLASSES
 } mv_cache_class;
 
 typedef struct {
-    uint32_t expire[MV_CACHE_CLASSES];   /* seconds after the store */
-    uint32_t refresh[MV_CACHE_CLASSES];  /* seconds after the last probe; 0: never */
+    uint32_t expire[MV_CACHE_CLASSES];  /* seconds after the store */
+    uint32_t refresh[MV_CACHE_CLASSES]; /* seconds after the last probe; 0: never */
 } mv_cache_ttl;
 
 typedef enum {
     MV_CACHE_MISS,
     MV_CACHE_HIT,
-    MV_CACHE_STALE,             /* a hit, and a re-probe is due */
+    MV_CACHE_STALE, /* a hit, and a re-probe is due */
 } mv_cache_result;
 
 typedef enum {
     MV_CACHE_STORED,
-    MV_CACHE_KEPT,              /* the old entry was better and stays */
+    MV_CACHE_KEPT, /* the old entry was better and stays */
     MV_CACHE_ENOMEM,
     MV_CACHE_TOOBIG,
 } mv_cache_put_result;
@@ -68,14 +68,12 @@ mv_cache *mv_cache_new(size_t max_entries, size_t max_bytes);
 void mv_cache_free(mv_cache *c);
 
 /* mv_cache_get - copy the value out (up to size); class and age too */
-mv_cache_result mv_cache_get(mv_cache *c, const void *key, size_t klen, int64_t now,
-                             const mv_cache_ttl *ttl, void *val, size_t size,
-                             size_t *vlen, mv_cache_class *cls);
+mv_cache_result mv_cache_get(mv_cache *c, const void *key, size_t klen, int64_t now, const mv_cache_ttl *ttl,
+                             void *val, size_t size, size_t *vlen, mv_cache_class *cls);
 
 /* mv_cache_put - store, unless an unexpired better entry must stay */
 mv_cache_put_result mv_cache_put(mv_cache *c, const void *key, size_t klen, int64_t now,
-                                 const mv_cache_ttl *ttl, mv_cache_class cls,
-                                 const void *val, size_t vlen);
+                                 const mv_cache_ttl *ttl, mv_cache_class cls, const void *val, size_t vlen);
 
 /* mv_cache_del - remove a key; true if it was there */
 bool mv_cache_del(mv_cache *c, const void *key, size_t klen);

@@ -123,8 +123,7 @@ static size_t fold(const rule *r, const mv_address *a, char *out)
 }
 
 /* mv_canon_apply - canonical "local@domain" into out; its length, or 0 */
-size_t mv_canon_apply(const mv_canon *c, const mv_address *a, char *out,
-                      size_t outsize)
+size_t mv_canon_apply(const mv_canon *c, const mv_address *a, char *out, size_t outsize)
 {
     const rule *r = a->literal ? NULL : find(c, a->domain, a->domain_len);
     char local[MV_LOCAL_MAX + 1];

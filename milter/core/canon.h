@@ -22,7 +22,7 @@ typedef struct mv_canon mv_canon;
 typedef struct {
     const char *const *domains; /* the rule applies to these */
     size_t ndomains;
-    const char *domain;         /* map them to this one; NULL keeps each */
+    const char *domain; /* map them to this one; NULL keeps each */
     bool ignore_case;
     bool ignore_dots;
     const char *tag_separators; /* characters that start a tag; NULL: none */
@@ -35,8 +35,7 @@ mv_canon *mv_canon_new(void);
 int mv_canon_add(mv_canon *c, const mv_canon_rule *rule);
 
 /* mv_canon_apply - canonical "local@domain" into out; its length, or 0 */
-size_t mv_canon_apply(const mv_canon *c, const mv_address *a, char *out,
-                      size_t outsize);
+size_t mv_canon_apply(const mv_canon *c, const mv_address *a, char *out, size_t outsize);
 
 /* mv_canon_count - number of rules */
 size_t mv_canon_count(const mv_canon *c);

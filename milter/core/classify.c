@@ -32,41 +32,119 @@ static bool any_word(const char *text, const char *const *words)
 }
 
 static const char *const grey_words[] = {
-    "greylist", "graylist", "grey-list", "gray-list", "greylisted", "postgrey",
-    "try again later", "try later", "please retry", "deferred", NULL,
+    "greylist",        "graylist",  "grey-list",    "gray-list", "greylisted", "postgrey",
+    "try again later", "try later", "please retry", "deferred",  NULL,
 };
 
 /* Text about the prober: its address, reputation, rate, a blocklist, its
  * sender or HELO. Never a word on the recipient's mailbox. */
 static const char *const prober_words[] = {
-    "your ip", "sending ip", "sender ip", "client ip", "connecting ip", "source ip", "ip address",
-    "client host", "reputation", "rate limit", "rate-limit", "ratelimit", "rate limited",
-    "unusual rate", "too many connections", "too many concurrent", "connection limit",
-    "too many messages", "too much mail", "throttl", "unexpected volume", "user complaints",
-    "blocklist", "blacklist", "block list", "black list", "blocked using", "listed at", "listed in",
-    "listed on", "spamhaus", "spamcop", "sorbs", "dnsbl", "rbl", "barracudacentral", "unsolicited",
-    "spam", "junk mail", "abuse", "poor reputation", "reverse dns", "rdns", "ptr record",
-    "reverse lookup", "dynamic ip", "residential", "dialup", "dial-up", "sender address rejected",
-    "sender rejected", "sender domain", "sender verify", "helo command rejected", "helo name",
-    "invalid helo", "bad helo", "helo host",
-    "spf", "dmarc", "dkim", "relay access denied", "relaying denied", "relay not permitted",
-    "unable to relay", "not permitted to relay", "[tss", "[ts0", "[bl2", "[rl0", NULL,
+    "your ip",
+    "sending ip",
+    "sender ip",
+    "client ip",
+    "connecting ip",
+    "source ip",
+    "ip address",
+    "client host",
+    "reputation",
+    "rate limit",
+    "rate-limit",
+    "ratelimit",
+    "rate limited",
+    "unusual rate",
+    "too many connections",
+    "too many concurrent",
+    "connection limit",
+    "too many messages",
+    "too much mail",
+    "throttl",
+    "unexpected volume",
+    "user complaints",
+    "blocklist",
+    "blacklist",
+    "block list",
+    "black list",
+    "blocked using",
+    "listed at",
+    "listed in",
+    "listed on",
+    "spamhaus",
+    "spamcop",
+    "sorbs",
+    "dnsbl",
+    "rbl",
+    "barracudacentral",
+    "unsolicited",
+    "spam",
+    "junk mail",
+    "abuse",
+    "poor reputation",
+    "reverse dns",
+    "rdns",
+    "ptr record",
+    "reverse lookup",
+    "dynamic ip",
+    "residential",
+    "dialup",
+    "dial-up",
+    "sender address rejected",
+    "sender rejected",
+    "sender domain",
+    "sender verify",
+    "helo command rejected",
+    "helo name",
+    "invalid helo",
+    "bad helo",
+    "helo host",
+    "spf",
+    "dmarc",
+    "dkim",
+    "relay access denied",
+    "relaying denied",
+    "relay not permitted",
+    "unable to relay",
+    "not permitted to relay",
+    "[tss",
+    "[ts0",
+    "[bl2",
+    "[rl0",
+    NULL,
 };
 
 /* Text that plainly says the mailbox does not exist. */
 static const char *const user_words[] = {
-    "user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
-    "mailbox does not exist", "mailbox not found", "user not found", "recipient not found",
-    "recipientnotfound", "recipient unknown", "unknown recipient", "address does not exist",
-    "account does not exist", "does not exist", "doesn't exist", "invalid recipient",
-    "invalid mailbox", "not a valid mailbox", "no mailbox", "unknown or illegal alias",
-    "no longer in use", NULL,
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "no such mailbox",
+    "no such recipient",
+    "mailbox does not exist",
+    "mailbox not found",
+    "user not found",
+    "recipient not found",
+    "recipientnotfound",
+    "recipient unknown",
+    "unknown recipient",
+    "address does not exist",
+    "account does not exist",
+    "does not exist",
+    "doesn't exist",
+    "invalid recipient",
+    "invalid mailbox",
+    "not a valid mailbox",
+    "no mailbox",
+    "unknown or illegal alias",
+    "no longer in use",
+    NULL,
 };
 
 /* RFC 5321's own 550 text: unknown mailbox at most servers, but too vague
  * to outrank a policy code. */
 static const char *const weak_user_words[] = {
-    "mailbox unavailable", "not found", NULL,
+    "mailbox unavailable",
+    "not found",
+    NULL,
 };
 
 /* Text that plainly says the mailbox is disabled. */
@@ -76,17 +154,17 @@ static const char *const disabled_words[] = {
 
 /* Text that says the mailbox is full (some say it in German: GMX, WEB.DE). */
 static const char *const full_words[] = {
-    "mailbox full", "mailbox is full", "over quota", "overquota", "quota exceeded", "exceeded storage",
-    "insufficient storage", "speichervolumen", "speicherplatz", NULL,
+    "mailbox full",     "mailbox is full",      "over quota",      "overquota",     "quota exceeded",
+    "exceeded storage", "insufficient storage", "speichervolumen", "speicherplatz", NULL,
 };
 
 /* Without an enhanced code, a 5xx names the recipient only in words like
  * these; a 5xx that names nothing ("550 must be authenticated", "550
  * Message contained unsafe content") is a refusal of us, not a verdict */
 static const char *const rcpt_words[] = {
-    "unknown", "no such", "not exist", "unrouteable", "unroutable", "invalid address",
-    "invalid recipient", "address rejected", "recipient", "mailbox", "addressee", "user",
-    "account", "no longer", NULL,
+    "unknown",           "no such",          "not exist", "unrouteable", "unroutable", "invalid address",
+    "invalid recipient", "address rejected", "recipient", "mailbox",     "addressee",  "user",
+    "account",           "no longer",        NULL,
 };
 
 /* Text that says TLS is required. */
@@ -164,49 +242,47 @@ static int by_enhanced(const mv_smtp_answer *a)
     if (cls == 2)
         return MV_R_ACCEPTED_EMAIL;
     if (sub == 2 && det == 2)
-        return MV_R_MAILBOX_FULL;           /* 5.2.2 and 4.2.2 */
+        return MV_R_MAILBOX_FULL; /* 5.2.2 and 4.2.2 */
     if (cls == 4)
         return mv_classify_greylist(a) ? MV_R_GREYLISTED : MV_R_TEMPORARY_ERROR;
     if (sub == 7)
-        return MV_R_BLOCKED_BY_SERVER;      /* 5.7.x: policy, not the mailbox */
-    if (sub == 1 && det == 10)              /* null MX, or Exchange's RecipientNotFound */
+        return MV_R_BLOCKED_BY_SERVER; /* 5.7.x: policy, not the mailbox */
+    if (sub == 1 && det == 10)         /* null MX, or Exchange's RecipientNotFound */
         return strcasestr(a->text, "null mx") ? MV_R_NO_MAIL_SERVER : MV_R_REJECTED_EMAIL;
     if (sub == 1 && (det == 7 || det == 8))
-        return MV_R_BLOCKED_BY_SERVER;      /* our sender's address */
+        return MV_R_BLOCKED_BY_SERVER; /* our sender's address */
     if (sub == 1 && det == 2)
         return MV_R_INVALID_DOMAIN;
     if (sub == 2 && det == 1)
         return MV_R_MAILBOX_DISABLED;
     if (sub == 1 || sub == 2)
         return MV_R_REJECTED_EMAIL;
-    return -1;                              /* 5.3.x, 5.4.x, 5.5.x: codes decide */
+    return -1; /* 5.3.x, 5.4.x, 5.5.x: codes decide */
 }
 
 /* by_code - the basic code and the text, when no enhanced code decided */
 static mv_reason by_code(const mv_smtp_answer *a)
 {
     switch (a->code / 100) {
-    case 2:
-        return MV_R_ACCEPTED_EMAIL;
+    case 2: return MV_R_ACCEPTED_EMAIL;
     case 4:
         if (mv_classify_greylist(a))
             return MV_R_GREYLISTED;
-        if (a->code == 452 && (strcasestr(a->text, "full") || strcasestr(a->text, "quota") ||
-                               strcasestr(a->text, "storage")))
+        if (a->code == 452 &&
+            (strcasestr(a->text, "full") || strcasestr(a->text, "quota") || strcasestr(a->text, "storage")))
             return MV_R_MAILBOX_FULL;
         return MV_R_TEMPORARY_ERROR;
     case 5:
         if (a->code == 552 || any_word(a->text, full_words))
             return MV_R_MAILBOX_FULL;
         if (any_word(a->text, weak_user_words))
-            return MV_R_REJECTED_EMAIL;     /* "550 Requested action not taken: mailbox unavailable" */
-        if (any_word(a->text, (const char *const[]){"blocked", "policy", "denied", "not allowed",
-                                                     "refused", "banned", NULL}))
+            return MV_R_REJECTED_EMAIL; /* "550 Requested action not taken: mailbox unavailable" */
+        if (any_word(a->text, (const char *const[]){"blocked", "policy", "denied", "not allowed", "refused",
+                                                    "banned", NULL}))
             return MV_R_BLOCKED_BY_SERVER;
         /* the worst error is a false block: a 5xx that names no recipient is about us */
         return any_word(a->text, rcpt_words) ? MV_R_REJECTED_EMAIL : MV_R_BLOCKED_BY_SERVER;
-    default:
-        return MV_R_TEMPORARY_ERROR;        /* 1xx/3xx to RCPT: a broken server */
+    default: return MV_R_TEMPORARY_ERROR; /* 1xx/3xx to RCPT: a broken server */
     }
 }
 
@@ -286,8 +362,8 @@ static void guard(const mv_smtp_answer *a, mv_reading *out)
 }
 
 /* mv_classify_reply - what a reply at a stage from an MX host means */
-void mv_classify_reply(const mv_rules *local, const mv_rules *shipped, const char *host,
-                       mv_stage stage, const mv_smtp_answer *a, mv_reading *out)
+void mv_classify_reply(const mv_rules *local, const mv_rules *shipped, const char *host, mv_stage stage,
+                       const mv_smtp_answer *a, mv_reading *out)
 {
     bool before_rcpt = stage != MV_STAGE_RCPT && stage != MV_STAGE_DATA;
 

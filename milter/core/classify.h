@@ -25,8 +25,8 @@
 /* mv_classify_reply - what a reply at a stage from an MX host means: the
  * local rules, then the shipped rules (either may be NULL), then the
  * RFC 3463 enhanced code, then the basic code and text */
-void mv_classify_reply(const mv_rules *local, const mv_rules *shipped, const char *host,
-                       mv_stage stage, const mv_smtp_answer *a, mv_reading *out);
+void mv_classify_reply(const mv_rules *local, const mv_rules *shipped, const char *host, mv_stage stage,
+                       const mv_smtp_answer *a, mv_reading *out);
 
 /* mv_classify_rcpt - the reason for a reply to RCPT TO, without rules */
 mv_reason mv_classify_rcpt(const mv_smtp_answer *a);

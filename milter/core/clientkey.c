@@ -45,7 +45,7 @@ char *mv_client_key(const char *addr, unsigned prefix, char *out, size_t size)
 
     if (size == 0)
         return out;
-    if (prefix < 1 || prefix > 128)     /* the config allows 1-128 only */
+    if (prefix < 1 || prefix > 128) /* the config allows 1-128 only */
         prefix = prefix < 1 ? 1 : 128;
     if (inet_pton(AF_INET, addr, &a4) == 1)
         return put(out, size, inet_ntop(AF_INET, &a4, text, sizeof(text)), addr, 0);

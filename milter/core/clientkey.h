@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#define MV_CLIENT_KEY_SIZE 64   /* an IPv6 key fits: 45 + "/128" + NUL */
+#define MV_CLIENT_KEY_SIZE 64 /* an IPv6 key fits: 45 + "/128" + NUL */
 
 /* mv_client_key - the key of client address addr into out (size bytes,
  * NUL-terminated; an unparsable addr longer than that is cut); IPv6

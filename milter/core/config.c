@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* clang-format off */
 #define OFF(f) offsetof(mv_settings, f)
 #define GROUP(p) MV_GROUP_KEY(p)
 #define BOOLK(p, f, d) MV_BOOL_KEY(p, mv_settings, f, d)
@@ -46,17 +47,26 @@
     GROUP("context." c), \
     CODEK("context." c ".mode", context[i].mode, dmode, mode_names), \
     INTK("context." c ".deadline_ms", context[i].deadline_ms, 100, 600000, dms)
+/* clang-format on */
 
 /* The names of the enumerated keys and their codes (config.h). */
 static const enum_name mode_names[] = {
-    {"offline", MV_MODE_OFFLINE}, {"dns", MV_MODE_DNS}, {"smtp", MV_MODE_SMTP}, {NULL, 0},
+    {"offline", MV_MODE_OFFLINE},
+    {"dns", MV_MODE_DNS},
+    {"smtp", MV_MODE_SMTP},
+    {NULL, 0},
 };
 static const enum_name tls_names[] = {
-    {"off", MV_SMTP_TLS_OFF}, {"opportunistic", MV_SMTP_TLS_OPPORTUNISTIC},
-    {"required", MV_SMTP_TLS_REQUIRED}, {NULL, 0},
+    {"off", MV_SMTP_TLS_OFF},
+    {"opportunistic", MV_SMTP_TLS_OPPORTUNISTIC},
+    {"required", MV_SMTP_TLS_REQUIRED},
+    {NULL, 0},
 };
 static const enum_name store_names[] = {
-    {"memory", MV_STORE_MEMORY}, {"lmdb", MV_STORE_LMDB}, {"redis", MV_STORE_REDIS}, {NULL, 0},
+    {"memory", MV_STORE_MEMORY},
+    {"lmdb", MV_STORE_LMDB},
+    {"redis", MV_STORE_REDIS},
+    {NULL, 0},
 };
 
 /* The loader stores a code through an int pointer: each coded field must
@@ -149,8 +159,7 @@ static const key keys[] = {
 
 
 /* where - file and line of a setting, for messages */
-static void where(const loader *L, const config_setting_t *s, const char **file,
-                  int *line)
+static void where(const loader *L, const config_setting_t *s, const char **file, int *line)
 {
     const char *f = s ? config_setting_source_file(s) : NULL;
 
@@ -259,7 +268,7 @@ const char *mv_config_did_you_mean(const char *name, const char *const *cands, s
  * its value goes into. */
 typedef struct {
     const key *k;
-    void *base;                 /* &cfg->s, or a table's block */
+    void *base; /* &cfg->s, or a table's block */
 } found;
 
 /* lookup - a key by its full path in the engine's table, then the tables
@@ -327,8 +336,7 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
         char path[512];
         found f;
 
-        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
-                 config_setting_name(s));
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(s));
         if (!lookup(L, path, &f)) {
             if (!others_group(L, s, prefix))
                 unknown_key(L, s, path);
@@ -336,7 +344,7 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
         }
         if (!mv_config_type_ok(f.k->type, s)) {
             mv_config_error(L, s, "'%s' must be %s, not %s", path, mv_config_want_name(f.k->type),
-                  mv_config_type_name(config_setting_type(s)));
+                            mv_config_type_name(config_setting_type(s)));
             continue;
         }
         if (f.k->type == KT_GROUP && strcmp(path, "policy") == 0)
@@ -346,7 +354,7 @@ static void check_structure(loader *L, const config_setting_t *g, const char *pr
         else if (f.k->type == KT_RULES && strcmp(path, "domains") == 0)
             mv_config_domains_check(L, s);
         else if (f.k->type == KT_RULES && strcmp(path, "canonical") == 0)
-            mv_config_rules_check(L, s);           /* replies.*: checked by rules.c */
+            mv_config_rules_check(L, s); /* replies.*: checked by rules.c */
     }
 }
 
@@ -434,16 +442,15 @@ static void apply_enum(loader *L, const config_setting_t *s, const found *f, con
         cands[n] = k->names[n].name;
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", n ? ", " : "", cands[n]);
         if (len >= sizeof(list))
-            len = sizeof(list) - 1;     /* cut short; the tables are far smaller */
+            len = sizeof(list) - 1; /* cut short; the tables are far smaller */
     }
     best = mv_config_did_you_mean(v, cands, n);
     mv_config_error(L, s, "'%s' is \"%s\"; it must be one of: %s%s%s%s", path, v, list,
-                 best ? " (did you mean \"" : "", best ? best : "", best ? "\"?)" : "");
+                    best ? " (did you mean \"" : "", best ? best : "", best ? "\"?)" : "");
 }
 
 /* apply_scalar - phase 3 for one table key with the right type */
-static void apply_scalar(loader *L, const config_setting_t *s, const found *f,
-                         const char *path)
+static void apply_scalar(loader *L, const config_setting_t *s, const found *f, const char *path)
 {
     const key *k = f->k;
     void *p = (char *)f->base + k->off;
@@ -503,17 +510,16 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
         const key *k;
         found f;
 
-        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
-                 config_setting_name(s));
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(s));
         if (!lookup(L, path, &f) || !mv_config_type_ok(f.k->type, s))
-            continue;           /* reported (or skipped) in phase 2 */
+            continue; /* reported (or skipped) in phase 2 */
         k = f.k;
         if (k->type == KT_GROUP && strcmp(path, "policy") == 0)
             mv_config_policy_apply(L, s);
         else if (k->type == KT_GROUP)
             apply_values(L, s, path);
         else if (k->type == KT_RULES && strncmp(path, "replies.", 8) == 0)
-            continue;           /* load_replies */
+            continue; /* load_replies */
         else if (k->type == KT_RULES)
             for (int j = 0; j < config_setting_length(s); j++) {
                 const config_setting_t *r = config_setting_get_elem(s, (unsigned)j);
@@ -534,9 +540,9 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
 
 /* A list file setting and what loads it. */
 typedef struct {
-    size_t off;                 /* the path setting */
-    const char *builtin;        /* embedded file name */
-    int kind;                   /* mv_list_kind, or -1 providers, -2 tlds */
+    size_t off;          /* the path setting */
+    const char *builtin; /* embedded file name */
+    int kind;            /* mv_list_kind, or -1 providers, -2 tlds */
 } list_src;
 
 static const list_src list_srcs[] = {
@@ -550,13 +556,12 @@ static const list_src list_srcs[] = {
 
 /* The keys of list_srcs, in the same order, for error lines. */
 static const char *const list_keys[] = {
-    "lists.disposable", "lists.disposable_wildcards", "lists.free",
-    "lists.role", "lists.providers", "lists.tlds",
+    "lists.disposable", "lists.disposable_wildcards", "lists.free", "lists.role", "lists.providers",
+    "lists.tlds",
 };
 
 /* load_text_into - hand list text to its loader */
-static int load_text_into(loader *L, const list_src *ls, const char *text,
-                          size_t len, const char *name)
+static int load_text_into(loader *L, const list_src *ls, const char *text, size_t len, const char *name)
 {
     if (ls->kind == -1)
         return mv_typo_load_providers(L->cfg->typo, text, len, name, L->diag);
@@ -572,7 +577,7 @@ static char *read_file(loader *L, const config_setting_t *setting, const char *p
 
     if (text == NULL)
         mv_config_error(L, setting, "cannot read list %s: %s", path,
-              errno == EFBIG ? "larger than 256 MB" : strerror(errno));
+                        errno == EFBIG ? "larger than 256 MB" : strerror(errno));
     return text;
 }
 
@@ -634,16 +639,17 @@ static void load_lists(loader *L, config_t *lc)
 static void load_replies(loader *L, config_t *lc)
 {
     const char *path = L->cfg->s.replies_table;
-    const config_setting_t *r = config_lookup(lc, "replies.rules"), *p = config_lookup(lc, "replies.profiles");
+    const config_setting_t *r = config_lookup(lc, "replies.rules"),
+                           *p = config_lookup(lc, "replies.profiles");
     char full[4096 + 512];
 
     if ((r != NULL || p != NULL) &&
         (L->cfg->rules_local = mv_rules_from_settings(r, p, L->name, L->diag)) == NULL)
         return;
     if (path[0] == '\0')
-        return;                 /* no table: the admin's rules, then RFC 3463 */
+        return; /* no table: the admin's rules, then RFC 3463 */
     if (strcmp(path, "builtin") == 0) {
-        L->cfg->rules_builtin = true;   /* parsed at first use: mv_config_rules */
+        L->cfg->rules_builtin = true; /* parsed at first use: mv_config_rules */
         return;
     }
     if (path[0] != '/' && L->basedir != NULL)
@@ -729,8 +735,8 @@ static bool servers_ok(const char *v)
         }
         if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
             return false;
-        if (port != NULL && (strspn(port, "0123456789") != strlen(port) || *port == '\0' ||
-                             atoi(port) < 1 || atoi(port) > 65535))
+        if (port != NULL && (strspn(port, "0123456789") != strlen(port) || *port == '\0' || atoi(port) < 1 ||
+                             atoi(port) > 65535))
             return false;
     }
     return true;
@@ -755,7 +761,7 @@ static void check_redis(loader *L, config_t *lc, const mv_settings *s)
     p.tls_server_name = s->cache_redis_tls_server_name;
     if (!mv_redis_check_params(&p, err, sizeof(err)))
         mv_config_error(L, config_lookup(lc, p.tls ? "cache.redis_tls" : "cache.redis_server"),
-                     "cache.store \"redis\": %s", err);
+                        "cache.store \"redis\": %s", err);
 }
 
 /* check_lmdb_dir - the LMDB file's directory must exist (LMDB creates the
@@ -775,9 +781,11 @@ static void check_lmdb_dir(loader *L, config_t *lc, const char *path)
         int line;
 
         where(L, config_lookup(lc, "cache.lmdb_path"), &file, &line);
-        mv_diag_add(L->diag, MV_DIAG_WARNING, file, line, "'cache.lmdb_path': directory %s does not "
+        mv_diag_add(L->diag, MV_DIAG_WARNING, file, line,
+                    "'cache.lmdb_path': directory %s does not "
                     "exist; each process uses a memory cache of its own until it does (create it, "
-                    "writable by the daemon's user)", dir);
+                    "writable by the daemon's user)",
+                    dir);
     }
 }
 
@@ -787,8 +795,7 @@ static bool url_ok(const char *u)
 {
     size_t n = strncasecmp(u, "https://", 8) == 0 ? 8 : strncasecmp(u, "http://", 7) == 0 ? 7 : 0;
 
-    return n > 0 && u[n] != '\0' && strchr("/?#:@", u[n]) == NULL &&
-           strpbrk(u, " \t\r\n") == NULL;
+    return n > 0 && u[n] != '\0' && strchr("/?#:@", u[n]) == NULL && strpbrk(u, " \t\r\n") == NULL;
 }
 
 /* check_meaning - values that must agree with the world or each other */
@@ -798,28 +805,40 @@ static void check_meaning(loader *L, config_t *lc)
     char norm[MV_DOMAIN_MAX + 1], masked[4 * 1024 + 16];
 
     if (!mailbox_ok(s->smtp_mail_from))
-        mv_config_error(L, config_lookup(lc, "smtp.mail_from"), "'smtp.mail_from' \"%s\" is not an address "
-              "(leave it empty for the null sender)", s->smtp_mail_from);
+        mv_config_error(L, config_lookup(lc, "smtp.mail_from"),
+                        "'smtp.mail_from' \"%s\" is not an address "
+                        "(leave it empty for the null sender)",
+                        s->smtp_mail_from);
     if (strcmp(s->smtp_fallback_from, "none") != 0 && !mailbox_ok(s->smtp_fallback_from))
-        mv_config_error(L, config_lookup(lc, "smtp.fallback_from"), "'smtp.fallback_from' \"%s\" is not an "
-              "address (\"\" derives one from the host name, \"none\" turns the retry off)", s->smtp_fallback_from);
+        mv_config_error(L, config_lookup(lc, "smtp.fallback_from"),
+                        "'smtp.fallback_from' \"%s\" is not an "
+                        "address (\"\" derives one from the host name, \"none\" turns the retry off)",
+                        s->smtp_fallback_from);
     if (s->smtp_helo_name[0] != '\0' && !mv_config_norm_domain(s->smtp_helo_name, norm))
-        mv_config_error(L, config_lookup(lc, "smtp.helo_name"), "'smtp.helo_name' \"%s\" is not a host name "
-              "(use this host's fully qualified name)", s->smtp_helo_name);
+        mv_config_error(L, config_lookup(lc, "smtp.helo_name"),
+                        "'smtp.helo_name' \"%s\" is not a host name "
+                        "(use this host's fully qualified name)",
+                        s->smtp_helo_name);
     if (!servers_ok(s->dns_servers))
-        mv_config_error(L, config_lookup(lc, "dns.servers"), "'dns.servers' \"%s\" must be addresses like "
-              "\"127.0.0.1\", \"127.0.0.1:5353\" or \"[::1]:53\", separated by commas", s->dns_servers);
+        mv_config_error(L, config_lookup(lc, "dns.servers"),
+                        "'dns.servers' \"%s\" must be addresses like "
+                        "\"127.0.0.1\", \"127.0.0.1:5353\" or \"[::1]:53\", separated by commas",
+                        s->dns_servers);
     if (s->dns_min_ttl > s->dns_max_ttl)
-        mv_config_error(L, config_lookup(lc, "dns.min_ttl"), "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)",
-              s->dns_min_ttl, s->dns_max_ttl);
+        mv_config_error(L, config_lookup(lc, "dns.min_ttl"),
+                        "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)", s->dns_min_ttl, s->dns_max_ttl);
     if (s->webhook_url[0] != '\0' && !url_ok(s->webhook_url))
-        mv_config_error(L, config_lookup(lc, "webhook.url"), "'webhook.url' \"%s\" must be an http:// or "
-              "https:// URL with a host", mv_redact_url(s->webhook_url, masked, sizeof(masked)));
+        mv_config_error(L, config_lookup(lc, "webhook.url"),
+                        "'webhook.url' \"%s\" must be an http:// or "
+                        "https:// URL with a host",
+                        mv_redact_url(s->webhook_url, masked, sizeof(masked)));
     if (s->cache_store == MV_STORE_LMDB)
         check_lmdb_dir(L, lc, s->cache_lmdb_path);
     if (!mv_store_built(s->cache_store))
-        mv_config_error(L, config_lookup(lc, "cache.store"), "'cache.store' \"%s\" is not built yet in "
-              "this mailverify; use \"memory\" or \"lmdb\"", mv_store_type_name(s->cache_store));
+        mv_config_error(L, config_lookup(lc, "cache.store"),
+                        "'cache.store' \"%s\" is not built yet in "
+                        "this mailverify; use \"memory\" or \"lmdb\"",
+                        mv_store_type_name(s->cache_store));
     else if (s->cache_store == MV_STORE_REDIS)
         check_redis(L, lc, s);
 }
@@ -861,8 +880,7 @@ static void syntax_error(loader *L, config_t *lc)
     const char *f = config_error_file(lc);
 
     if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
-        mv_diag_add(L->diag, MV_DIAG_ERROR, f ? f : L->name, 0, "cannot read: %s",
-                    config_error_text(lc));
+        mv_diag_add(L->diag, MV_DIAG_ERROR, f ? f : L->name, 0, "cannot read: %s", config_error_text(lc));
     else
         mv_diag_add(L->diag, MV_DIAG_ERROR, f ? f : L->name, config_error_line(lc),
                     strstr(config_error_text(lc), "syntax error") ? "%s" : "syntax error: %s",
@@ -882,9 +900,8 @@ void mv_config_check_error(struct mv_config_check *ck, const char *path, const c
 }
 
 /* mv_config_load_text_with - from text, with front ends' tables */
-mv_config *mv_config_load_text_with(const char *text, size_t len, const char *name,
-                                    const char *basedir, const mv_config_table *const *tables,
-                                    int flags, mv_diag *diag)
+mv_config *mv_config_load_text_with(const char *text, size_t len, const char *name, const char *basedir,
+                                    const mv_config_table *const *tables, int flags, mv_diag *diag)
 {
     loader L = {.name = name, .basedir = basedir, .flags = flags, .diag = diag, .tables = tables};
     config_t lc;
@@ -916,8 +933,8 @@ mv_config *mv_config_load_text_with(const char *text, size_t len, const char *na
 }
 
 /* mv_config_load_text - the same from text; name is used in messages */
-mv_config *mv_config_load_text(const char *text, size_t len, const char *name,
-                               const char *basedir, int flags, mv_diag *diag)
+mv_config *mv_config_load_text(const char *text, size_t len, const char *name, const char *basedir, int flags,
+                               mv_diag *diag)
 {
     return mv_config_load_text_with(text, len, name, basedir, NULL, flags, diag);
 }
@@ -1004,7 +1021,10 @@ void mv_config_unref(mv_config *cfg)
     free(cfg);
 }
 
-const mv_settings *mv_config_settings(const mv_config *cfg) { return &cfg->s; }
+const mv_settings *mv_config_settings(const mv_config *cfg)
+{
+    return &cfg->s;
+}
 
 /* mv_config_table_settings - a front end's struct, or NULL without its table */
 const void *mv_config_table_settings(const mv_config *cfg, const mv_config_table *t)
@@ -1014,12 +1034,30 @@ const void *mv_config_table_settings(const mv_config *cfg, const mv_config_table
             return cfg->blocks[i].p;
     return NULL;
 }
-const mv_lists *mv_config_lists(const mv_config *cfg) { return cfg->lists; }
-const mv_typo *mv_config_typo(const mv_config *cfg) { return cfg->typo; }
-const mv_canon *mv_config_canon(const mv_config *cfg) { return cfg->canon; }
-const char *mv_config_source(const mv_config *cfg) { return cfg->source; }
-const char *mv_store_type_name(mv_store_type t) { return enum_name_of(store_names, (int)t); }
-const mv_strset *mv_config_tls_required(const mv_config *cfg) { return cfg->tls_required; }
+const mv_lists *mv_config_lists(const mv_config *cfg)
+{
+    return cfg->lists;
+}
+const mv_typo *mv_config_typo(const mv_config *cfg)
+{
+    return cfg->typo;
+}
+const mv_canon *mv_config_canon(const mv_config *cfg)
+{
+    return cfg->canon;
+}
+const char *mv_config_source(const mv_config *cfg)
+{
+    return cfg->source;
+}
+const char *mv_store_type_name(mv_store_type t)
+{
+    return enum_name_of(store_names, (int)t);
+}
+const mv_strset *mv_config_tls_required(const mv_config *cfg)
+{
+    return cfg->tls_required;
+}
 
 /*
  * builtin_rules - the shipped reply table, parsed at its first use. It is
@@ -1075,7 +1113,7 @@ static unsigned shown(const key *k)
 static void dump_key(const void *base, const key *k, mv_buf *out)
 {
     const void *p = (const char *)base + k->off;
-    char masked[4 * 1024 + 16];         /* a masked value of up to 1024 bytes fits */
+    char masked[4 * 1024 + 16]; /* a masked value of up to 1024 bytes fits */
     unsigned how = shown(k);
 
     if (k->flags & KEY_ENGINE_LIST)

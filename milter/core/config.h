@@ -32,10 +32,10 @@
  * time (the names are in config.c's tables; config-test --print prints
  * them). */
 typedef enum {
-    MV_MODE_OFFLINE,            /* syntax, lists, typo: no network */
-    MV_MODE_DNS,                /* + MX lookup */
-    MV_MODE_SMTP,               /* + SMTP RCPT probe */
-    MV_MODE_CONTEXT,            /* a request: whatever its context's config says */
+    MV_MODE_OFFLINE, /* syntax, lists, typo: no network */
+    MV_MODE_DNS,     /* + MX lookup */
+    MV_MODE_SMTP,    /* + SMTP RCPT probe */
+    MV_MODE_CONTEXT, /* a request: whatever its context's config says */
 } mv_mode;
 
 typedef enum { MV_STORE_MEMORY, MV_STORE_LMDB, MV_STORE_REDIS } mv_store_type;
@@ -43,7 +43,7 @@ typedef enum { MV_SMTP_TLS_OFF, MV_SMTP_TLS_OPPORTUNISTIC, MV_SMTP_TLS_REQUIRED 
 
 /* Plain settings, filled from the key table (config.c). */
 typedef struct {
-    mv_mode mode;               /* offline, dns or smtp; never MV_MODE_CONTEXT */
+    mv_mode mode; /* offline, dns or smtp; never MV_MODE_CONTEXT */
     long long deadline_ms;
 } mv_context_settings;
 
@@ -58,10 +58,10 @@ typedef struct {
     char *lists_tlds;
     char *replies_table;
     bool typo_enabled;
-    char *dns_servers;          /* "" : the system's resolver */
+    char *dns_servers; /* "" : the system's resolver */
     long long dns_timeout_ms, dns_tries, dns_min_ttl, dns_max_ttl;
-    char *smtp_helo_name;       /* "" : this host's name */
-    char *smtp_mail_from;       /* "" : the null sender */
+    char *smtp_helo_name; /* "" : this host's name */
+    char *smtp_mail_from; /* "" : the null sender */
     char *smtp_fallback_from;
     long long smtp_port;
     mv_smtp_tls smtp_tls;
@@ -75,8 +75,8 @@ typedef struct {
     long long cache_temporary_expire_s;
     mv_store_type cache_store;
     char *cache_lmdb_path;
-    long long cache_lmdb_size_mb;       /* the map's size: the file's bound */
-    char *cache_redis_server;   /* "host:port" or "unix:/path" */
+    long long cache_lmdb_size_mb; /* the map's size: the file's bound */
+    char *cache_redis_server;     /* "host:port" or "unix:/path" */
     char *cache_redis_user, *cache_redis_password, *cache_redis_prefix;
     long long cache_redis_db, cache_redis_timeout_ms;
     bool cache_redis_tls;
@@ -99,19 +99,19 @@ typedef struct {
  * (MV_CONFIG_ALL_TABLES: config-test), when those are unknown keys too.
  */
 typedef enum {
-    MV_KEY_GROUP,               /* a group { }; its keys follow as "group.key" */
-    MV_KEY_BOOL,                /* bool */
-    MV_KEY_INT,                 /* long long within [min, max] */
-    MV_KEY_STR,                 /* char *, length within [min, max] */
-    MV_KEY_STRLIST,             /* mv_strlist; def: a one-entry default */
-    MV_KEY_RULES,               /* a list of groups, read by the engine itself */
-    MV_KEY_CODE,                /* int-sized enum: one of names */
-    MV_KEY_NETS,                /* mv_nets: addresses and CIDR blocks */
+    MV_KEY_GROUP,   /* a group { }; its keys follow as "group.key" */
+    MV_KEY_BOOL,    /* bool */
+    MV_KEY_INT,     /* long long within [min, max] */
+    MV_KEY_STR,     /* char *, length within [min, max] */
+    MV_KEY_STRLIST, /* mv_strlist; def: a one-entry default */
+    MV_KEY_RULES,   /* a list of groups, read by the engine itself */
+    MV_KEY_CODE,    /* int-sized enum: one of names */
+    MV_KEY_NETS,    /* mv_nets: addresses and CIDR blocks */
 } mv_key_type;
 
 enum {
-    MV_KEY_SECRET = 1 << 0,     /* config-test --print hides the value */
-    MV_KEY_URL = 1 << 1,        /* ... masks a URL's userinfo and query (redact.h) */
+    MV_KEY_SECRET = 1 << 0, /* config-test --print hides the value */
+    MV_KEY_URL = 1 << 1,    /* ... masks a URL's userinfo and query (redact.h) */
 };
 
 /* One name of an enumerated key and its code; a table ends with NULL. */
@@ -121,16 +121,17 @@ typedef struct {
 } mv_key_name;
 
 typedef struct {
-    const char *path;           /* "milter.socket" */
+    const char *path; /* "milter.socket" */
     mv_key_type type;
-    size_t off;                 /* into the table's struct (offsetof) */
-    long long min, max;         /* ints: bounds; strings: length bounds */
-    const char *def;            /* default, as text; NULL: zero, "" or empty */
-    const char *choices;        /* strings: "a|b|c", or NULL for any */
-    const mv_key_name *names;   /* MV_KEY_CODE: the names and their codes */
-    unsigned flags;             /* MV_KEY_SECRET, MV_KEY_URL */
+    size_t off;               /* into the table's struct (offsetof) */
+    long long min, max;       /* ints: bounds; strings: length bounds */
+    const char *def;          /* default, as text; NULL: zero, "" or empty */
+    const char *choices;      /* strings: "a|b|c", or NULL for any */
+    const mv_key_name *names; /* MV_KEY_CODE: the names and their codes */
+    unsigned flags;           /* MV_KEY_SECRET, MV_KEY_URL */
 } mv_config_key;
 
+/* clang-format off */
 #define MV_KEY_OFF(type, f) offsetof(type, f)
 #define MV_GROUP_KEY(p) {.path = p, .type = MV_KEY_GROUP}
 #define MV_BOOL_KEY(p, T, f, d) {.path = p, .type = MV_KEY_BOOL, .off = offsetof(T, f), .max = 1, .def = d}
@@ -143,6 +144,7 @@ typedef struct {
 #define MV_LIST_KEY(p, T, f, d, fl) \
     {.path = p, .type = MV_KEY_STRLIST, .off = offsetof(T, f), .min = 1, .max = 1024, .def = d, .flags = fl}
 #define MV_NETS_KEY(p, T, f) {.path = p, .type = MV_KEY_NETS, .off = offsetof(T, f)}
+/* clang-format on */
 
 /* A string-list value (MV_KEY_STRLIST), as written. */
 typedef struct {
@@ -152,8 +154,8 @@ typedef struct {
 
 /* An address-or-network list value (MV_KEY_NETS). */
 typedef struct {
-    struct mv_net *net;         /* parsed (config_lists.c) */
-    char **text;                /* as written, for config-test --print */
+    struct mv_net *net; /* parsed (config_lists.c) */
+    char **text;        /* as written, for config-test --print */
     size_t n;
 } mv_nets;
 
@@ -161,10 +163,10 @@ struct mv_config_check;
 
 /* A front end's key table. */
 typedef struct {
-    const char *group;          /* the top-level group it owns: "milter" */
-    const mv_config_key *keys;  /* its GROUP key first, then "group.key"s */
+    const char *group;         /* the top-level group it owns: "milter" */
+    const mv_config_key *keys; /* its GROUP key first, then "group.key"s */
     size_t nkeys;
-    size_t size;                /* sizeof the struct the keys point into */
+    size_t size; /* sizeof the struct the keys point into */
     /* values that must agree with each other or the world; NULL: none.
      * Report with mv_config_check_error(); runs after every value is set. */
     void (*check)(struct mv_config_check *ck, const void *settings);
@@ -180,17 +182,17 @@ bool mv_nets_match(const mv_nets *nets, const struct sockaddr *sa);
 
 /* A per-domain override (the `domains` list): how to treat recipients. */
 typedef struct {
-    const char *match;          /* "example.com", or ".example.com" for subdomains too */
-    const char *next_hop;       /* verify against this server; NULL: MX */
-    bool skip_smtp;             /* never probe: syntax + DNS + lists only */
-    bool accept;                /* never verify: always accept */
+    const char *match;    /* "example.com", or ".example.com" for subdomains too */
+    const char *next_hop; /* verify against this server; NULL: MX */
+    bool skip_smtp;       /* never probe: syntax + DNS + lists only */
+    bool accept;          /* never verify: always accept */
 } mv_domain_rule;
 
 typedef struct mv_config mv_config;
 
 enum {
-    MV_CONFIG_SKIP_LISTS = 1 << 0,  /* check keys only (fuzzing, tests) */
-    MV_CONFIG_ALL_TABLES = 1 << 1,  /* the tables given are every program's:
+    MV_CONFIG_SKIP_LISTS = 1 << 0, /* check keys only (fuzzing, tests) */
+    MV_CONFIG_ALL_TABLES = 1 << 1, /* the tables given are every program's:
                                      * a group none claims is an unknown key */
 };
 
@@ -204,13 +206,12 @@ mv_config *mv_config_load_with(const char *path, const mv_config_table *const *t
                                mv_diag *diag);
 
 /* mv_config_load_text - the same from text; name is used in messages */
-mv_config *mv_config_load_text(const char *text, size_t len, const char *name,
-                               const char *basedir, int flags, mv_diag *diag);
+mv_config *mv_config_load_text(const char *text, size_t len, const char *name, const char *basedir, int flags,
+                               mv_diag *diag);
 
 /* mv_config_load_text_with - mv_config_load_text with front ends' tables */
-mv_config *mv_config_load_text_with(const char *text, size_t len, const char *name,
-                                    const char *basedir, const mv_config_table *const *tables,
-                                    int flags, mv_diag *diag);
+mv_config *mv_config_load_text_with(const char *text, size_t len, const char *name, const char *basedir,
+                                    const mv_config_table *const *tables, int flags, mv_diag *diag);
 
 /* mv_config_table_settings - the struct a front end's table was loaded
  * into, or NULL if this config was loaded without that table */
@@ -232,8 +233,7 @@ struct mv_rules;
 
 /* mv_config_rules - the admin's reply rules (replies.rules, .profiles)
  * and the table (replies.table); either may be NULL */
-void mv_config_rules(const mv_config *cfg, const struct mv_rules **local,
-                     const struct mv_rules **table);
+void mv_config_rules(const mv_config *cfg, const struct mv_rules **local, const struct mv_rules **table);
 
 /* mv_config_tls_required - domains that must be probed over TLS */
 const mv_strset *mv_config_tls_required(const mv_config *cfg);

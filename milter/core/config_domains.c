@@ -39,7 +39,7 @@ void mv_config_domains_check(loader *L, const config_setting_t *list)
 
         if (config_setting_type(r) != CONFIG_TYPE_GROUP) {
             mv_config_error(L, r, "domains entry %d must be a group { }, not %s", i + 1,
-                         mv_config_type_name(config_setting_type(r)));
+                            mv_config_type_name(config_setting_type(r)));
             continue;
         }
         if (config_setting_get_member(r, "match") == NULL)
@@ -52,10 +52,10 @@ void mv_config_domains_check(loader *L, const config_setting_t *list)
             if (k == NULL) {
                 best = mv_config_did_you_mean(config_setting_name(e), names, NDKEYS);
                 mv_config_error(L, e, "unknown key '%s' in domains entry %d%s%s%s", config_setting_name(e),
-                             i + 1, best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+                                i + 1, best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
             } else if (!mv_config_type_ok(k->type, e)) {
                 mv_config_error(L, e, "'%s' in domains entry %d must be %s, not %s", k->path, i + 1,
-                             mv_config_want_name(k->type), mv_config_type_name(config_setting_type(e)));
+                                mv_config_want_name(k->type), mv_config_type_name(config_setting_type(e)));
             }
         }
     }
@@ -91,8 +91,8 @@ static bool hop_ok(const char *hop)
             return false;
         port = colon ? colon + 1 : NULL;
     }
-    return port == NULL || (*port && strspn(port, "0123456789") == strlen(port) &&
-                            atoi(port) >= 1 && atoi(port) <= 65535);
+    return port == NULL ||
+           (*port && strspn(port, "0123456789") == strlen(port) && atoi(port) >= 1 && atoi(port) <= 65535);
 }
 
 /* check_choice - a member that must be one of the key's choices */
@@ -113,8 +113,10 @@ static bool check_choice(loader *L, const config_setting_t *r, const char *name,
             return true;
         c += len + (bar != NULL);
     }
-    mv_config_error(L, config_setting_get_member(r, name), "domains entry %d: '%s' is \"%s\"; it must "
-                 "be one of: %s", idx, name, v, k->choices);
+    mv_config_error(L, config_setting_get_member(r, name),
+                    "domains entry %d: '%s' is \"%s\"; it must "
+                    "be one of: %s",
+                    idx, name, v, k->choices);
     return false;
 }
 
@@ -146,24 +148,30 @@ void mv_config_domains_apply(loader *L, const config_setting_t *r, int idx)
     bool sub, ok = true;
 
     if (match == NULL)
-        return;                 /* reported in phase 2 */
+        return; /* reported in phase 2 */
     sub = match[0] == '.';
     norm[0] = '.';
     if (!mv_config_norm_domain(match + sub, norm + 1)) {
-        mv_config_error(L, config_setting_get_member(r, "match"), "domains entry %d: \"%s\" is not a "
-                     "domain (\"example.com\", or \".example.com\" for its subdomains)", idx, match);
+        mv_config_error(L, config_setting_get_member(r, "match"),
+                        "domains entry %d: \"%s\" is not a "
+                        "domain (\"example.com\", or \".example.com\" for its subdomains)",
+                        idx, match);
         ok = false;
     }
     if (hop != NULL && !hop_ok(hop)) {
-        mv_config_error(L, config_setting_get_member(r, "next_hop"), "domains entry %d: next_hop \"%s\" "
-                     "must be [address]:port, [address], host:port or host", idx, hop);
+        mv_config_error(L, config_setting_get_member(r, "next_hop"),
+                        "domains entry %d: next_hop \"%s\" "
+                        "must be [address]:port, [address], host:port or host",
+                        idx, hop);
         ok = false;
     }
     ok = check_choice(L, r, "smtp", idx) && ok;
     ok = check_choice(L, r, "action", idx) && ok;
     if (ok && hop != NULL && action != NULL && strcmp(action, "accept") == 0) {
-        mv_config_error(L, r, "domains entry %d: action \"accept\" never verifies, so next_hop would "
-                     "never be used", idx);
+        mv_config_error(L, r,
+                        "domains entry %d: action \"accept\" never verifies, so next_hop would "
+                        "never be used",
+                        idx);
         ok = false;
     }
     if (ok && !add_rule(L->cfg, sub ? norm : norm + 1, hop, smtp && strcmp(smtp, "skip") == 0,

@@ -13,7 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define MV_CONFIG_MAX_TABLES 4   /* front-end tables one config holds */
+#define MV_CONFIG_MAX_TABLES 4 /* front-end tables one config holds */
 
 struct mv_config {
     atomic_int refs;
@@ -22,25 +22,25 @@ struct mv_config {
     mv_lists *lists;
     mv_typo *typo;
     mv_canon *canon;
-    struct mv_rules *rules_local;   /* replies.rules and replies.profiles */
-    struct mv_rules *rules_table;   /* replies.table */
-    bool rules_builtin;         /* ... is the shipped one, parsed at first use */
-    atomic_bool rules_parsed;   /* ... and it has been */
-    pthread_mutex_t rules_mu;   /* the first use parses under it */
+    struct mv_rules *rules_local; /* replies.rules and replies.profiles */
+    struct mv_rules *rules_table; /* replies.table */
+    bool rules_builtin;           /* ... is the shipped one, parsed at first use */
+    atomic_bool rules_parsed;     /* ... and it has been */
+    pthread_mutex_t rules_mu;     /* the first use parses under it */
     mv_policy policy[MV_CTX_COUNT];
-    char **allow;               /* lists.allow as written, for the dump */
+    char **allow; /* lists.allow as written, for the dump */
     size_t nallow;
-    mv_strset *tls_required;    /* smtp.tls_required_domains, normalized */
-    char **tls_domains;         /* ... as written, for the dump */
+    mv_strset *tls_required; /* smtp.tls_required_domains, normalized */
+    char **tls_domains;      /* ... as written, for the dump */
     size_t ntls;
     struct domain_rule {
         mv_domain_rule r;
         char *match, *next_hop;
-    } *domains;                 /* the `domains` list */
+    } * domains; /* the `domains` list */
     size_t ndomains;
     struct block {
         const mv_config_table *t;
-        void *p;                /* the front end's struct, t->size bytes */
+        void *p; /* the front end's struct, t->size bytes */
     } blocks[MV_CONFIG_MAX_TABLES];
     size_t nblocks;
 };
@@ -70,12 +70,12 @@ typedef mv_config_key key;
 #define KEY_ENGINE_LIST (1u << 8)
 
 typedef struct {
-    const char *name;           /* file name for messages */
-    const char *basedir;        /* relative list paths start here */
+    const char *name;    /* file name for messages */
+    const char *basedir; /* relative list paths start here */
     int flags;
     mv_diag *diag;
     mv_config *cfg;
-    const mv_config_table *const *tables;   /* front ends' tables; NULL-ended */
+    const mv_config_table *const *tables; /* front ends' tables; NULL-ended */
 } loader;
 
 /* What a table's check callback reports through (config.h). */

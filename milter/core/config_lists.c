@@ -83,8 +83,10 @@ void mv_config_nets_apply(loader *L, const config_setting_t *s, const char *path
         const char *t = config_setting_get_string_elem(s, (unsigned)i);
 
         if (!parse_cidr(t, &nets->net[nets->n]))
-            mv_config_error(L, s, "'%s' entry \"%s\" is not an address or network (like "
-                            "\"192.0.2.0/24\" or \"2001:db8::/32\")", path, t);
+            mv_config_error(L, s,
+                            "'%s' entry \"%s\" is not an address or network (like "
+                            "\"192.0.2.0/24\" or \"2001:db8::/32\")",
+                            path, t);
         else if ((nets->text[nets->n++] = strdup(t)) == NULL)
             mv_config_error(L, s, "out of memory");
     }
@@ -220,8 +222,9 @@ void mv_config_dump_list(mv_buf *out, const char *name, char *const *v, size_t n
     mv_buf_printf(out, "%s = [", name);
     for (size_t i = 0; i < n; i++)
         mv_buf_printf(out, "%s\"%s\"", i ? ", " : " ",
-                      flags & MV_KEY_SECRET ? MV_REDACT_HIDDEN :
-                      flags & MV_KEY_URL ? mv_redact_url(v[i], masked, sizeof(masked)) : v[i]);
+                      flags & MV_KEY_SECRET ? MV_REDACT_HIDDEN
+                      : flags & MV_KEY_URL  ? mv_redact_url(v[i], masked, sizeof(masked))
+                                            : v[i]);
     mv_buf_puts(out, n ? " ]\n" : "]\n");
 }
 

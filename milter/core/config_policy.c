@@ -34,11 +34,13 @@ void mv_config_policy_check(loader *L, const config_setting_t *g)
         const char *cn = config_setting_name(c);
 
         if (mv_context_lookup(cn) < 0) {
-            mv_config_error(L, c, "unknown policy context 'policy.%s' (contexts: sender, recipient, form, bulk)", cn);
+            mv_config_error(
+                L, c, "unknown policy context 'policy.%s' (contexts: sender, recipient, form, bulk)", cn);
             continue;
         }
         if (config_setting_type(c) != CONFIG_TYPE_GROUP) {
-            mv_config_error(L, c, "'policy.%s' must be a group { }, not %s", cn, mv_config_type_name(config_setting_type(c)));
+            mv_config_error(L, c, "'policy.%s' must be a group { }, not %s", cn,
+                            mv_config_type_name(config_setting_type(c)));
             continue;
         }
         for (int j = 0; j < config_setting_length(c); j++) {
@@ -51,10 +53,12 @@ void mv_config_policy_check(loader *L, const config_setting_t *g)
             if (k == nn) {
                 best = mv_config_did_you_mean(en, names, nn);
                 mv_config_error(L, e, "unknown reason or signal 'policy.%s.%s'%s%s%s", cn, en,
-                      best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+                                best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
             } else if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-                mv_config_error(L, e, "'policy.%s.%s' must be an action string (accept, warn, review, tempfail, block), not %s",
-                      cn, en, mv_config_type_name(config_setting_type(e)));
+                mv_config_error(
+                    L, e,
+                    "'policy.%s.%s' must be an action string (accept, warn, review, tempfail, block), not %s",
+                    cn, en, mv_config_type_name(config_setting_type(e)));
             }
         }
     }
@@ -70,9 +74,10 @@ static int action_of(loader *L, const config_setting_t *e, const char *ctx)
 
     if (a < 0) {
         best = mv_config_did_you_mean(v, acts, 5);
-        mv_config_error(L, e, "'policy.%s.%s': \"%s\" is not an action (accept, warn, review, tempfail, block)%s%s%s",
-              ctx, config_setting_name(e), v, best ? "; did you mean \"" : "",
-              best ? best : "", best ? "\"?" : "");
+        mv_config_error(
+            L, e, "'policy.%s.%s': \"%s\" is not an action (accept, warn, review, tempfail, block)%s%s%s",
+            ctx, config_setting_name(e), v, best ? "; did you mean \"" : "", best ? best : "",
+            best ? "\"?" : "");
     }
     return a;
 }
@@ -85,8 +90,7 @@ static void apply_context(loader *L, const config_setting_t *g, mv_context ctx)
     const config_setting_t *d = config_setting_get_member(g, "default");
     int a;
 
-    if (d != NULL && config_setting_type(d) == CONFIG_TYPE_STRING &&
-        (a = action_of(L, d, cn)) >= 0) {
+    if (d != NULL && config_setting_type(d) == CONFIG_TYPE_STRING && (a = action_of(L, d, cn)) >= 0) {
         for (int r = 0; r < MV_R_COUNT; r++)
             if (config_setting_get_member(g, mv_reason_name((mv_reason)r)) == NULL)
                 p->reason[r] = (mv_action)a;
@@ -99,7 +103,7 @@ static void apply_context(loader *L, const config_setting_t *g, mv_context ctx)
         if (config_setting_type(e) != CONFIG_TYPE_STRING || strcmp(en, "default") == 0)
             continue;
         if (r < 0 && strcmp(en, "free") != 0 && strcmp(en, "suggestion") != 0)
-            continue;           /* reported in phase 2 */
+            continue; /* reported in phase 2 */
         if ((a = action_of(L, e, cn)) < 0)
             continue;
         if (r >= 0)
@@ -107,8 +111,10 @@ static void apply_context(loader *L, const config_setting_t *g, mv_context ctx)
         else if (strcmp(en, "free") == 0)
             p->free_provider = (mv_action)a;
         else if (a == MV_ACT_BLOCK)
-            mv_config_error(L, e, "'policy.%s.suggestion' cannot be \"block\": a typo suggestion "
-                  "is advice and never blocks on its own (use warn or review)", cn);
+            mv_config_error(L, e,
+                            "'policy.%s.suggestion' cannot be \"block\": a typo suggestion "
+                            "is advice and never blocks on its own (use warn or review)",
+                            cn);
         else
             p->suggestion = (mv_action)a;
     }

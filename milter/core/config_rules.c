@@ -36,7 +36,7 @@ void mv_config_rules_check(loader *L, const config_setting_t *list)
 
         if (config_setting_type(r) != CONFIG_TYPE_GROUP) {
             mv_config_error(L, r, "canonical rule %d must be a group { }, not %s", i + 1,
-                  mv_config_type_name(config_setting_type(r)));
+                            mv_config_type_name(config_setting_type(r)));
             continue;
         }
         if (config_setting_get_member(r, "domains") == NULL)
@@ -48,11 +48,11 @@ void mv_config_rules_check(loader *L, const config_setting_t *list)
 
             if (k == NULL) {
                 best = mv_config_did_you_mean(config_setting_name(e), names, NRULEKEYS);
-                mv_config_error(L, e, "unknown key '%s' in canonical rule %d%s%s%s", config_setting_name(e), i + 1,
-                      best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+                mv_config_error(L, e, "unknown key '%s' in canonical rule %d%s%s%s", config_setting_name(e),
+                                i + 1, best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
             } else if (!mv_config_type_ok(k->type, e)) {
                 mv_config_error(L, e, "'%s' in canonical rule %d must be %s, not %s", k->path, i + 1,
-                      mv_config_want_name(k->type), mv_config_type_name(config_setting_type(e)));
+                                mv_config_want_name(k->type), mv_config_type_name(config_setting_type(e)));
             }
         }
     }
@@ -97,8 +97,8 @@ static bool rule_lengths_ok(loader *L, const config_setting_t *r, int idx)
             continue;
         n = strlen(config_setting_get_string(e));
         if ((long long)n < k->min || (long long)n > k->max) {
-            mv_config_error(L, e, "canonical rule %d: '%s' must be %lld to %lld characters long",
-                  idx, k->path, k->min, k->max);
+            mv_config_error(L, e, "canonical rule %d: '%s' must be %lld to %lld characters long", idx,
+                            k->path, k->min, k->max);
             ok = false;
         }
     }
@@ -109,7 +109,7 @@ static bool rule_lengths_ok(loader *L, const config_setting_t *r, int idx)
 bool mv_config_rules_apply(loader *L, const config_setting_t *r, int idx)
 {
     const config_setting_t *ds = config_setting_get_member(r, "domains");
-    char (*doms)[MV_DOMAIN_MAX + 1];
+    char(*doms)[MV_DOMAIN_MAX + 1];
     const char *ptrs[64], *tags = rule_str(r, "tag_separators"), *to = rule_str(r, "domain");
     char target[MV_DOMAIN_MAX + 1];
     int n = ds ? config_setting_length(ds) : 0;
@@ -117,7 +117,7 @@ bool mv_config_rules_apply(loader *L, const config_setting_t *r, int idx)
     mv_canon_rule rule = {0};
 
     if (ds == NULL || !mv_config_type_ok(KT_STRLIST, ds))
-        return false;           /* reported in phase 2 */
+        return false; /* reported in phase 2 */
     if (n < 1 || n > 64) {
         mv_config_error(L, ds, "canonical rule %d: 'domains' must list 1 to 64 domains", idx);
         return false;
@@ -134,18 +134,19 @@ bool mv_config_rules_apply(loader *L, const config_setting_t *r, int idx)
         ptrs[i] = doms[i];
     }
     if (to != NULL && !mv_config_norm_domain(to, target)) {
-        mv_config_error(L, config_setting_get_member(r, "domain"), "canonical rule %d: 'domain' \"%s\" is not a domain name", idx, to);
+        mv_config_error(L, config_setting_get_member(r, "domain"),
+                        "canonical rule %d: 'domain' \"%s\" is not a domain name", idx, to);
         ok = false;
     }
     if (!rule_lengths_ok(L, r, idx))
         ok = false;
     if (tags != NULL && !tags_ok(tags)) {
         mv_config_error(L, config_setting_get_member(r, "tag_separators"),
-              "canonical rule %d: 'tag_separators' may hold only characters like + - = _ ~", idx);
+                        "canonical rule %d: 'tag_separators' may hold only characters like + - = _ ~", idx);
         ok = false;
     }
-    rule = (mv_canon_rule){ptrs, (size_t)n, to ? target : NULL, rule_bool(r, "ignore_case"),
-                           rule_bool(r, "ignore_dots"), tags};
+    rule = (mv_canon_rule){
+        ptrs, (size_t)n, to ? target : NULL, rule_bool(r, "ignore_case"), rule_bool(r, "ignore_dots"), tags};
     if (ok && mv_canon_add(L->cfg->canon, &rule) < 0) {
         mv_config_error(L, r, "out of memory");
         ok = false;
@@ -165,8 +166,8 @@ void mv_config_rules_default(loader *L)
 
     config_init(&lc);
     B.name = "(built-in)";
-    if (config_read_string(&lc, b.data) == CONFIG_TRUE &&
-        (s = config_lookup(&lc, "canonical")) != NULL && mv_config_type_ok(KT_RULES, s))
+    if (config_read_string(&lc, b.data) == CONFIG_TRUE && (s = config_lookup(&lc, "canonical")) != NULL &&
+        mv_config_type_ok(KT_RULES, s))
         for (int j = 0; j < config_setting_length(s); j++)
             mv_config_rules_apply(&B, config_setting_get_elem(s, (unsigned)j), j + 1);
     config_destroy(&lc);

@@ -32,36 +32,36 @@ enum { C_ORD, C_DELIM, C_QUOTE, C_CR, C_LF };
 enum { S_START, S_UNQ, S_QUO, S_QQ };
 
 struct mv_csv {
-    mv_csv_opts o;              /* with the defaults filled in */
+    mv_csv_opts o; /* with the defaults filled in */
     mv_csv_read_fn fn;
     void *arg;
-    unsigned char cls[256];     /* byte classes for this delimiter and mode */
-    char *buf;                  /* input; buf[start..len) not consumed yet */
+    unsigned char cls[256]; /* byte classes for this delimiter and mode */
+    char *buf;              /* input; buf[start..len) not consumed yet */
     size_t cap, cap_max, start, len;
-    uint64_t base;              /* input offset of buf[0] */
-    uint64_t dropped;           /* bytes of a bad record dropped after buf[start + record_max] */
-    uint64_t line;              /* line of buf[start] */
-    char *dec;                  /* the decoded fields of the current record */
+    uint64_t base;    /* input offset of buf[0] */
+    uint64_t dropped; /* bytes of a bad record dropped after buf[start + record_max] */
+    uint64_t line;    /* line of buf[start] */
+    char *dec;        /* the decoded fields of the current record */
     size_t deccap;
     mv_csv_field *fields;
     size_t fieldcap;
     bool eof, started, bom;
-    mv_csv_status fatal;        /* EIO or ENOMEM, sticky; 0 if none */
+    mv_csv_status fatal; /* EIO or ENOMEM, sticky; 0 if none */
     int saved_errno;
     const char *why;
 };
 
 /* the scanner's state for one record; positions relative to c->start */
 typedef struct {
-    size_t i;                   /* bytes scanned */
+    size_t i; /* bytes scanned */
     int state;
-    size_t nf;                  /* fields finished */
-    size_t dlen;                /* decoded bytes */
-    size_t fstart;              /* where the current field's decoded bytes begin */
-    size_t quote;               /* the open quoted field's opening quote */
-    bool quoted;                /* a quoted field seen: line ends may be inside */
-    bool too_many;              /* more than fields_max fields */
-    uint64_t offset;            /* the record's input offset */
+    size_t nf;       /* fields finished */
+    size_t dlen;     /* decoded bytes */
+    size_t fstart;   /* where the current field's decoded bytes begin */
+    size_t quote;    /* the open quoted field's opening quote */
+    bool quoted;     /* a quoted field seen: line ends may be inside */
+    bool too_many;   /* more than fields_max fields */
+    uint64_t offset; /* the record's input offset */
 } scan;
 
 /* fail - make a read error or out-of-memory sticky */
@@ -133,7 +133,7 @@ static int more(mv_csv *c)
     while (r < 0 && errno == EINTR);
     if (r < 0 || (size_t)r > c->cap - c->len) {
         if (r >= 0)
-            errno = EINVAL;     /* a read function reporting more than asked */
+            errno = EINVAL; /* a read function reporting more than asked */
         return fail(c, MV_CSV_EIO);
     }
     if (r == 0) {
@@ -265,10 +265,9 @@ static int end_field(mv_csv *c, scan *s)
         s->fstart = s->dlen;
         return GO;
     }
-    if (!grow_to((void **)&c->fields, &c->fieldcap, s->nf + 1, c->o.fields_max,
-                 sizeof(*c->fields)))
+    if (!grow_to((void **)&c->fields, &c->fieldcap, s->nf + 1, c->o.fields_max, sizeof(*c->fields)))
         return fail(c, MV_CSV_ENOMEM);
-    c->fields[s->nf].ptr = NULL;        /* set by finish: dec may still move */
+    c->fields[s->nf].ptr = NULL; /* set by finish: dec may still move */
     c->fields[s->nf++].len = s->dlen - s->fstart;
     s->fstart = s->dlen;
     return GO;
@@ -335,8 +334,7 @@ static bool run(mv_csv *c, scan *s, size_t limit)
         const unsigned char *u = (const unsigned char *)p, *cls = c->cls;
 
         /* four at a time (C_ORD is 0): most of the reader's time is here */
-        while (j + 4 <= limit
-               && (cls[u[j]] | cls[u[j + 1]] | cls[u[j + 2]] | cls[u[j + 3]]) == C_ORD)
+        while (j + 4 <= limit && (cls[u[j]] | cls[u[j + 1]] | cls[u[j + 2]] | cls[u[j + 3]]) == C_ORD)
             j += 4;
         while (j < limit && cls[u[j]] == C_ORD)
             j++;
@@ -349,7 +347,7 @@ static bool run(mv_csv *c, scan *s, size_t limit)
     s->dlen += j - s->i;
     s->i = j;
     if (s->state == S_QUO && j < limit) {
-        s->i++;                 /* the quote: closing, or the first of a pair */
+        s->i++; /* the quote: closing, or the first of a pair */
         s->state = S_QQ;
         return false;
     }
@@ -367,7 +365,8 @@ static mv_csv_status at_end(mv_csv *c, scan *s, mv_csv_record *rec)
 
         if (st == MV_CSV_BAD)
             c->why = rec->rawlen < at ? "unterminated quoted field: the lines after its "
-                "opening quote are read again" : "unterminated quoted field at end of input";
+                                        "opening quote are read again"
+                                      : "unterminated quoted field at end of input";
         return st;
     }
     return close_record(c, s, rec, true);
@@ -384,7 +383,8 @@ static mv_csv_status too_long(mv_csv *c, scan *s, mv_csv_record *rec, int k)
     st = bad(c, s, rec, s->quote + 1, "");
     if (st == MV_CSV_BAD)
         c->why = rec->rawlen < s->i ? "record too long in a quoted field: "
-            "the lines after its opening quote are read again" : "record too long";
+                                      "the lines after its opening quote are read again"
+                                    : "record too long";
     return st;
 }
 
@@ -404,7 +404,7 @@ static int step(mv_csv *c, scan *s, mv_csv_record *rec, int k)
         s->state = S_UNQ;
     } else if (s->state == S_UNQ) {
         return bad(c, s, rec, s->i, "quote inside an unquoted field");
-    } else if (k == C_QUOTE) {  /* S_QQ: a doubled quote */
+    } else if (k == C_QUOTE) { /* S_QQ: a doubled quote */
         c->dec[s->dlen++] = '"';
         s->i++;
         s->state = S_QUO;
@@ -482,7 +482,7 @@ static mv_csv_status next_plain(mv_csv *c, mv_csv_record *rec)
         rec->line = c->line;
         rec->offset = s.offset;
         rec->end = s.offset + s.i + (uint64_t)eol;
-        c->line += (eol > 0);  /* a plain line holds no line end */
+        c->line += (eol > 0); /* a plain line holds no line end */
         c->start += s.i + (size_t)eol;
         return MV_CSV_ROW;
     }
@@ -513,9 +513,9 @@ mv_csv *mv_csv_new(const mv_csv_opts *opts, mv_csv_read_fn fn, void *arg)
 {
     mv_csv *c;
 
-    if (opts != NULL && (opts->delimiter == '"' || opts->delimiter == '\r'
-                         || opts->delimiter == '\n' || opts->record_max > SIZE_MAX / 4
-                         || opts->fields_max > SIZE_MAX / 4 / sizeof(mv_csv_field))) {
+    if (opts != NULL &&
+        (opts->delimiter == '"' || opts->delimiter == '\r' || opts->delimiter == '\n' ||
+         opts->record_max > SIZE_MAX / 4 || opts->fields_max > SIZE_MAX / 4 / sizeof(mv_csv_field))) {
         errno = EINVAL;
         return NULL;
     }
@@ -535,8 +535,8 @@ mv_csv *mv_csv_new(const mv_csv_opts *opts, mv_csv_read_fn fn, void *arg)
     c->line = c->o.line ? c->o.line : 1;
     c->cap_max = c->o.record_max + 2 + MV_CSV_CHUNK;
     /* buffers from the start: no pointer arithmetic on NULL anywhere */
-    if (!grow_to((void **)&c->buf, &c->cap, 4096, c->cap_max, 1)
-        || !grow_to((void **)&c->dec, &c->deccap, 64, c->o.record_max, 1)) {
+    if (!grow_to((void **)&c->buf, &c->cap, 4096, c->cap_max, 1) ||
+        !grow_to((void **)&c->dec, &c->deccap, 64, c->o.record_max, 1)) {
         mv_csv_free(c);
         errno = ENOMEM;
         return NULL;
@@ -620,7 +620,12 @@ size_t mv_csv_quote(char *out, size_t size, const char *s, size_t len, char deli
     bool q = needs_quotes(s, len, delimiter ? delimiter : ',');
     size_t n = 0;
 
-#define PUT(ch) do { if (n + 1 < size) out[n] = (ch); n++; } while (0)
+#define PUT(ch) \
+    do { \
+        if (n + 1 < size) \
+            out[n] = (ch); \
+        n++; \
+    } while (0)
     if (q)
         PUT('"');
     for (size_t i = 0; i < len; i++) {

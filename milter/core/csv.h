@@ -54,49 +54,50 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define MV_CSV_RECORD_MAX (1u << 20)    /* default: bytes in one record */
-#define MV_CSV_FIELDS_MAX 1024          /* default: fields in one record */
-#define MV_CSV_CHUNK (64u << 10)        /* room kept for a read past the record under way
+#define MV_CSV_RECORD_MAX (1u << 20) /* default: bytes in one record */
+#define MV_CSV_FIELDS_MAX 1024       /* default: fields in one record */
+#define MV_CSV_CHUNK \
+    (64u << 10) /* room kept for a read past the record under way
                                          * (the buffer starts at 4 KB, doubles to its bound) */
 
 typedef enum { MV_CSV_RFC4180, MV_CSV_PLAIN } mv_csv_kind;
 
 typedef struct {
     mv_csv_kind kind;
-    char delimiter;             /* ',' by default (0 means ','); ';' and '\t' seen in the wild */
-    size_t record_max;          /* 0: MV_CSV_RECORD_MAX */
-    size_t fields_max;          /* 0: MV_CSV_FIELDS_MAX */
-    uint64_t offset;            /* resuming: the input offset of fn's first byte (a
+    char delimiter;    /* ',' by default (0 means ','); ';' and '\t' seen in the wild */
+    size_t record_max; /* 0: MV_CSV_RECORD_MAX */
+    size_t fields_max; /* 0: MV_CSV_FIELDS_MAX */
+    uint64_t offset;   /* resuming: the input offset of fn's first byte (a
                                  * record's end); a BOM is looked for only at 0 */
-    uint64_t line;              /* resuming: the line of fn's first byte (0: 1) */
+    uint64_t line;     /* resuming: the line of fn's first byte (0: 1) */
 } mv_csv_opts;
 
 /* Reads up to n bytes into buf: bytes read, 0 at end, -1 on error (errno). */
 typedef ssize_t (*mv_csv_read_fn)(void *arg, char *buf, size_t n);
 
 typedef struct {
-    const char *ptr;            /* decoded field; not NUL-terminated */
+    const char *ptr; /* decoded field; not NUL-terminated */
     size_t len;
 } mv_csv_field;
 
 typedef struct {
     const mv_csv_field *fields;
     size_t nfields;
-    const char *raw;            /* the record's bytes as read, without its line end */
+    const char *raw; /* the record's bytes as read, without its line end */
     size_t rawlen;
-    uint64_t line;              /* 1-based line on which the record starts */
-    uint64_t offset;            /* byte offset of the record in the input (BOM included) */
-    uint64_t end;               /* byte offset just past the record's line end */
+    uint64_t line;   /* 1-based line on which the record starts */
+    uint64_t offset; /* byte offset of the record in the input (BOM included) */
+    uint64_t end;    /* byte offset just past the record's line end */
 } mv_csv_record;
 
 typedef enum {
-    MV_CSV_ROW = 1,             /* *rec holds a record */
-    MV_CSV_END = 0,             /* end of input */
-    MV_CSV_BAD = -1,            /* a malformed record: mv_csv_error() says why; *rec
+    MV_CSV_ROW = 1,     /* *rec holds a record */
+    MV_CSV_END = 0,     /* end of input */
+    MV_CSV_BAD = -1,    /* a malformed record: mv_csv_error() says why; *rec
                                  * holds its raw bytes (at most record_max), line,
                                  * offset and end, no fields; reading may go on */
-    MV_CSV_EIO = -2,            /* the read function failed (errno); sticky */
-    MV_CSV_ENOMEM = -3,         /* sticky */
+    MV_CSV_EIO = -2,    /* the read function failed (errno); sticky */
+    MV_CSV_ENOMEM = -3, /* sticky */
 } mv_csv_status;
 
 typedef struct mv_csv mv_csv;

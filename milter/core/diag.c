@@ -40,8 +40,7 @@ static char *format(const char *file, int line, const char *fmt, va_list ap)
 }
 
 /* mv_diag_add - append "file:line: message" (line 0: no line) */
-void mv_diag_add(mv_diag *d, mv_diag_level lvl, const char *file, int line,
-                 const char *fmt, ...)
+void mv_diag_add(mv_diag *d, mv_diag_level lvl, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
     char *text;

@@ -15,22 +15,22 @@ typedef enum { MV_DIAG_ERROR, MV_DIAG_WARNING } mv_diag_level;
 
 typedef struct {
     mv_diag_level level;
-    char *text;                 /* "file:line: message", owned */
+    char *text; /* "file:line: message", owned */
 } mv_diag_item;
 
 typedef struct {
     mv_diag_item *items;
     size_t count, cap;
     size_t errors, warnings;
-    size_t dropped;             /* past the cap: counted, not stored */
-    int oom;                    /* an item could not be stored */
+    size_t dropped; /* past the cap: counted, not stored */
+    int oom;        /* an item could not be stored */
 } mv_diag;
 
-#define MV_DIAG_KEEP 1000       /* items kept; more are only counted */
+#define MV_DIAG_KEEP 1000 /* items kept; more are only counted */
 
 /* mv_diag_add - append "file:line: message" (line 0: no line) */
-void mv_diag_add(mv_diag *d, mv_diag_level lvl, const char *file, int line,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void mv_diag_add(mv_diag *d, mv_diag_level lvl, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* mv_diag_clear - free every item, keep the struct usable */
 void mv_diag_clear(mv_diag *d);

@@ -46,8 +46,8 @@
 #include <sys/queue.h>
 #include <sys/random.h>
 
-#define RCVBUF_BYTES (4 << 20)  /* our socket's receive buffer, asked for (capped at rmem_max) */
-#define MAX_INFLIGHT 128        /* lookups out at once (each: an MX query, then its hosts') */
+#define RCVBUF_BYTES (4 << 20) /* our socket's receive buffer, asked for (capped at rmem_max) */
+#define MAX_INFLIGHT 128       /* lookups out at once (each: an MX query, then its hosts') */
 
 typedef struct lookup lookup;
 
@@ -55,10 +55,10 @@ struct mv_dns {
     mv_loop *loop;
     ares_channel ch;
     mv_timer timer;
-    size_t pending;             /* lookups not finished: out, or waiting */
-    size_t inflight;            /* out: at most MAX_INFLIGHT */
-    STAILQ_HEAD(, lookup) waiting;      /* waiting for a place, in order */
-    bool starting;              /* inside start_waiting (no recursion) */
+    size_t pending;                /* lookups not finished: out, or waiting */
+    size_t inflight;               /* out: at most MAX_INFLIGHT */
+    STAILQ_HEAD(, lookup) waiting; /* waiting for a place, in order */
+    bool starting;                 /* inside start_waiting (no recursion) */
     uint64_t rng;
     bool closing;
 };
@@ -67,24 +67,24 @@ struct mv_dns {
 typedef struct {
     lookup *lk;
     size_t idx;
-    unsigned left;              /* queries not answered */
+    unsigned left; /* queries not answered */
     unsigned char a4[MV_DNSMSG_ADDR_MAX][4], a6[MV_DNSMSG_ADDR_MAX][16];
     unsigned char n4, n6;
 } hostq;
 
 struct lookup {
     mv_dns *d;
-    STAILQ_ENTRY(lookup) link;  /* in the waiting line */
-    bool mx;                    /* an MX lookup (else: a host's addresses only) */
-    bool started;               /* counted in d->inflight */
+    STAILQ_ENTRY(lookup) link; /* in the waiting line */
+    bool mx;                   /* an MX lookup (else: a host's addresses only) */
+    bool started;              /* counted in d->inflight */
     char domain[256];
     mv_dns_cb cb;
     void *arg;
     mv_mx_result res;
     hostq q[MV_MX_MAX];
     size_t outstanding;
-    size_t temp;                /* address queries that failed for now */
-    char why[48];               /* the first of those failures */
+    size_t temp;  /* address queries that failed for now */
+    char why[48]; /* the first of those failures */
 };
 
 static void temp(lookup *lk, const char *why);
@@ -144,8 +144,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 }
 
 /* mv_dns_new - a resolver on loop; servers "ip[:port],..." or NULL (system) */
-mv_dns *mv_dns_new(mv_loop *loop, const char *servers, int timeout_ms, int tries,
-                   char *err, size_t errlen)
+mv_dns *mv_dns_new(mv_loop *loop, const char *servers, int timeout_ms, int tries, char *err, size_t errlen)
 {
     mv_dns *d = calloc(1, sizeof(*d));
     struct ares_options o = {0};
@@ -169,14 +168,15 @@ mv_dns *mv_dns_new(mv_loop *loop, const char *servers, int timeout_ms, int tries
      * to new domains lost answers on the floor (RcvbufErrors) and came
      * out dns_error after dns.tries; the kernel caps this at rmem_max */
     o.socket_receive_buffer_size = RCVBUF_BYTES;
-    rc = ares_init_options(&d->ch, &o, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-                                       ARES_OPT_SOCK_STATE_CB | ARES_OPT_SOCK_RCVBUF);
+    rc = ares_init_options(&d->ch, &o,
+                           ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
+                               ARES_OPT_SOCK_RCVBUF);
     if (rc == ARES_SUCCESS && servers != NULL && *servers != '\0' &&
         (rc = ares_set_servers_ports_csv(d->ch, servers)) != ARES_SUCCESS)
         ares_destroy(d->ch);
     if (rc != ARES_SUCCESS) {
-        snprintf(err, errlen, "resolver: %s%s%s", ares_strerror(rc),
-                 servers ? " in " : "", servers ? servers : "");
+        snprintf(err, errlen, "resolver: %s%s%s", ares_strerror(rc), servers ? " in " : "",
+                 servers ? servers : "");
         free(d);
         return NULL;
     }
@@ -200,7 +200,7 @@ void mv_dns_free(mv_dns *d)
         return;
     d->closing = true;
     mv_timer_stop(d->loop, &d->timer);
-    ares_destroy(d->ch);        /* runs every callback of what is out */
+    ares_destroy(d->ch); /* runs every callback of what is out */
     while ((lk = STAILQ_FIRST(&d->waiting)) != NULL) {
         STAILQ_REMOVE_HEAD(&d->waiting, link);
         temp(lk, "cancelled");
@@ -311,8 +311,8 @@ static void done_hosts(lookup *lk)
         /* a host we could not look up may have an address: no verdict */
         char why[sizeof(r->detail)];
 
-        snprintf(why, sizeof(why), "%s: %s", r->implicit ? "address lookup failed" :
-                 "MX host lookup failed", lk->why[0] ? lk->why : "temporary failure");
+        snprintf(why, sizeof(why), "%s: %s", r->implicit ? "address lookup failed" : "MX host lookup failed",
+                 lk->why[0] ? lk->why : "temporary failure");
         temp(lk, why);
         return;
     } else {
@@ -379,7 +379,8 @@ static void on_addr(hostq *q, unsigned qtype, int status, unsigned char *abuf, i
         host_failed(lk, why);
         lk->res.unanswered |= unanswered(status);
     } else if (status == ARES_SUCCESS) {
-        if ((ps = mv_dnsmsg_addrs(abuf, (size_t)alen, lk->res.hosts[q->idx].name, qtype, &a)) != MV_DNSMSG_OK) {
+        if ((ps = mv_dnsmsg_addrs(abuf, (size_t)alen, lk->res.hosts[q->idx].name, qtype, &a)) !=
+            MV_DNSMSG_OK) {
             host_failed(lk, mv_dnsmsg_strerror(ps));
         } else {
             for (size_t i = 0; i < a.naddr; i++) {
@@ -391,7 +392,7 @@ static void on_addr(hostq *q, unsigned qtype, int status, unsigned char *abuf, i
             if (a.naddr > 0 && a.ttl < lk->res.ttl)
                 lk->res.ttl = a.ttl;
         }
-    }                           /* else NODATA or NXDOMAIN: no address of this kind */
+    } /* else NODATA or NXDOMAIN: no address of this kind */
     host_answered(q);
 }
 
@@ -535,7 +536,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
         finish(lk);
         return;
     }
-    if (a.nmx == 0) {           /* only a CNAME chain: the target's address */
+    if (a.nmx == 0) { /* only a CNAME chain: the target's address */
         implicit(lk, a.target);
         return;
     }

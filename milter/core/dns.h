@@ -29,11 +29,11 @@
 
 /* Outcomes, most definite first (as Postfix's dns.h orders them). */
 typedef enum {
-    MV_DNS_OK,                  /* hosts[] filled */
-    MV_DNS_NULLMX,              /* RFC 7505: the domain accepts no mail */
-    MV_DNS_NXDOMAIN,            /* the domain does not exist */
-    MV_DNS_NOHOST,              /* no MX and no address, or MX hosts without addresses */
-    MV_DNS_TEMP,                /* SERVFAIL, REFUSED, timeout, loop, a truncated (TC)
+    MV_DNS_OK,       /* hosts[] filled */
+    MV_DNS_NULLMX,   /* RFC 7505: the domain accepts no mail */
+    MV_DNS_NXDOMAIN, /* the domain does not exist */
+    MV_DNS_NOHOST,   /* no MX and no address, or MX hosts without addresses */
+    MV_DNS_TEMP,     /* SERVFAIL, REFUSED, timeout, loop, a truncated (TC)
                                  * or malformed answer: try later */
 } mv_dns_status;
 
@@ -46,12 +46,12 @@ typedef struct {
 
 typedef struct {
     mv_dns_status status;
-    bool implicit;              /* no MX: the domain's own address */
+    bool implicit; /* no MX: the domain's own address */
     size_t nhosts;
     mv_mx_host hosts[MV_MX_MAX];
-    uint32_t ttl;               /* smallest TTL seen, for the domain cache */
-    char detail[96];            /* "SERVFAIL", "timeout", "CNAME loop" ... */
-    bool unanswered;            /* MV_DNS_TEMP because the resolver gave no answer
+    uint32_t ttl;    /* smallest TTL seen, for the domain cache */
+    char detail[96]; /* "SERVFAIL", "timeout", "CNAME loop" ... */
+    bool unanswered; /* MV_DNS_TEMP because the resolver gave no answer
                                  * (timeout, SERVFAIL, REFUSED, unreachable), not
                                  * because an answer was bad: the resolver's fault */
 } mv_mx_result;
@@ -61,8 +61,7 @@ typedef void (*mv_dns_cb)(void *arg, const mv_mx_result *res);
 typedef struct mv_dns mv_dns;
 
 /* mv_dns_new - a resolver on loop; servers "ip[:port],..." or NULL (system) */
-mv_dns *mv_dns_new(mv_loop *loop, const char *servers, int timeout_ms, int tries,
-                   char *err, size_t errlen);
+mv_dns *mv_dns_new(mv_loop *loop, const char *servers, int timeout_ms, int tries, char *err, size_t errlen);
 
 /* mv_dns_lookup_mx - start a lookup; cb runs exactly once, on the loop */
 void mv_dns_lookup_mx(mv_dns *d, const char *domain, mv_dns_cb cb, void *arg);

@@ -21,13 +21,13 @@
 #define T_CNAME 5
 #define T_MX 15
 #define T_AAAA 28
-#define F_TC 0x02               /* in the third header byte */
+#define F_TC 0x02 /* in the third header byte */
 
 typedef struct {
     char owner[256];
     unsigned type;
     uint32_t ttl;
-    size_t rdata, rdlen;        /* offset and length of the RDATA */
+    size_t rdata, rdlen; /* offset and length of the RDATA */
 } rr;
 
 /* name_at - expand the name at off into out; its encoded length, or 0 */
@@ -74,7 +74,7 @@ static bool read_rr(const unsigned char *msg, size_t len, size_t *off, rr *r)
         return false;
     *off = r->rdata + r->rdlen;
     if (r->ttl > 0x7FFFFFFF)
-        r->ttl = 0;             /* RFC 2181 8: treat as zero */
+        r->ttl = 0; /* RFC 2181 8: treat as zero */
     return true;
 }
 
@@ -133,7 +133,7 @@ static void keep(mv_mx_answer *out, const char *host, unsigned pref)
     out->nmx_seen++;
     if (out->nmx == MV_MX_MAX) {
         if (pref >= out->mx[MV_MX_MAX - 1].pref)
-            return;             /* worse than everything kept */
+            return; /* worse than everything kept */
         i = --out->nmx;
     }
     while (i > 0 && out->mx[i - 1].pref > pref) {
@@ -202,8 +202,7 @@ static mv_dnsmsg_status answers(const unsigned char *msg, size_t len, const char
 }
 
 /* mv_dnsmsg_mx - read the MX records for qname from an answer */
-mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *qname,
-                              mv_mx_answer *out)
+mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *qname, mv_mx_answer *out)
 {
     size_t off;
     unsigned an;
@@ -226,7 +225,7 @@ mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *
         if (r.ttl < out->ttl)
             out->ttl = r.ttl;
         if (host[0] == '\0') {
-            null_seen = true;   /* "MX 0 ." */
+            null_seen = true; /* "MX 0 ." */
             out->nmx_seen++;
             continue;
         }
@@ -241,8 +240,8 @@ mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *
 }
 
 /* mv_dnsmsg_addrs - read the A (1) or AAAA (28) records for qname */
-mv_dnsmsg_status mv_dnsmsg_addrs(const unsigned char *msg, size_t len, const char *qname,
-                                 unsigned qtype, mv_addr_answer *out)
+mv_dnsmsg_status mv_dnsmsg_addrs(const unsigned char *msg, size_t len, const char *qname, unsigned qtype,
+                                 mv_addr_answer *out)
 {
     size_t off, alen = qtype == T_AAAA ? 16 : 4;
     unsigned an;
@@ -261,7 +260,7 @@ mv_dnsmsg_status mv_dnsmsg_addrs(const unsigned char *msg, size_t len, const cha
         if (r.type != qtype || strcasecmp(r.owner, out->target) != 0)
             continue;
         if (r.rdlen != alen)
-            return MV_DNSMSG_MALFORMED;     /* an A that is not 4 bytes is no address */
+            return MV_DNSMSG_MALFORMED; /* an A that is not 4 bytes is no address */
         if (r.ttl < out->ttl)
             out->ttl = r.ttl;
         out->naddr_seen++;

@@ -23,39 +23,39 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MV_MX_MAX       10      /* MX hosts kept: the best by preference */
-#define MV_CNAME_HOPS   8
+#define MV_MX_MAX 10 /* MX hosts kept: the best by preference */
+#define MV_CNAME_HOPS 8
 
 typedef struct {
-    char host[256];             /* lowercase, no trailing dot */
+    char host[256]; /* lowercase, no trailing dot */
     unsigned pref;
 } mv_mx;
 
 typedef struct {
-    mv_mx mx[MV_MX_MAX];        /* sorted by preference (stable) */
-    size_t nmx;                 /* kept */
-    size_t nmx_seen;            /* in the answer, before the cap */
-    bool null_mx;               /* RFC 7505 "MX 0 ." and nothing else */
-    uint32_t ttl;               /* smallest TTL among the records used */
-    char target[256];           /* the name the records belong to (after CNAMEs) */
+    mv_mx mx[MV_MX_MAX]; /* sorted by preference (stable) */
+    size_t nmx;          /* kept */
+    size_t nmx_seen;     /* in the answer, before the cap */
+    bool null_mx;        /* RFC 7505 "MX 0 ." and nothing else */
+    uint32_t ttl;        /* smallest TTL among the records used */
+    char target[256];    /* the name the records belong to (after CNAMEs) */
     unsigned cname_hops;
 } mv_mx_answer;
 
 typedef enum {
     MV_DNSMSG_OK = 0,
-    MV_DNSMSG_MALFORMED,        /* truncated, bad lengths, bad names */
-    MV_DNSMSG_CNAME_LOOP,       /* the chain loops or is too long */
-    MV_DNSMSG_TRUNCATED,        /* TC bit set (mv_dnsmsg_check only; the readers say MALFORMED) */
+    MV_DNSMSG_MALFORMED,  /* truncated, bad lengths, bad names */
+    MV_DNSMSG_CNAME_LOOP, /* the chain loops or is too long */
+    MV_DNSMSG_TRUNCATED,  /* TC bit set (mv_dnsmsg_check only; the readers say MALFORMED) */
 } mv_dnsmsg_status;
 
-#define MV_DNSMSG_ADDR_MAX 4    /* addresses kept per answer */
+#define MV_DNSMSG_ADDR_MAX 4 /* addresses kept per answer */
 
 typedef struct {
     unsigned char addr[MV_DNSMSG_ADDR_MAX][16]; /* 4 (A) or 16 (AAAA) bytes each */
-    size_t naddr;               /* kept, in answer order */
-    size_t naddr_seen;          /* in the answer, before the cap */
-    uint32_t ttl;               /* smallest TTL among the records used (0 if none) */
-    char target[256];           /* the name the records belong to (after CNAMEs) */
+    size_t naddr;                               /* kept, in answer order */
+    size_t naddr_seen;                          /* in the answer, before the cap */
+    uint32_t ttl;                               /* smallest TTL among the records used (0 if none) */
+    char target[256];                           /* the name the records belong to (after CNAMEs) */
     unsigned cname_hops;
 } mv_addr_answer;
 
@@ -68,12 +68,11 @@ const char *mv_dnsmsg_strerror(mv_dnsmsg_status st);
 
 /* mv_dnsmsg_mx - read the MX records for qname from an answer (OK,
  * MALFORMED -- also for a truncated answer -- or CNAME_LOOP) */
-mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *qname,
-                              mv_mx_answer *out);
+mv_dnsmsg_status mv_dnsmsg_mx(const unsigned char *msg, size_t len, const char *qname, mv_mx_answer *out);
 
 /* mv_dnsmsg_addrs - read the A (qtype 1) or AAAA (28) records for qname;
  * OK with naddr 0 is "no address" (only a CNAME chain, other names) */
-mv_dnsmsg_status mv_dnsmsg_addrs(const unsigned char *msg, size_t len, const char *qname,
-                                 unsigned qtype, mv_addr_answer *out);
+mv_dnsmsg_status mv_dnsmsg_addrs(const unsigned char *msg, size_t len, const char *qname, unsigned qtype,
+                                 mv_addr_answer *out);
 
 #endif

@@ -144,8 +144,7 @@ static void signals(const mv_config *cfg, mv_verdict *v, mv_signals *sig)
 }
 
 /* mv_engine_offline - steps 1-2 into a verdict; the signals for step 6 */
-void mv_engine_offline(const mv_config *cfg, const mv_request *req, int flags,
-                       mv_verdict *v, mv_signals *sig)
+void mv_engine_offline(const mv_config *cfg, const mv_request *req, int flags, mv_verdict *v, mv_signals *sig)
 {
     int pf = req->context == MV_CTX_SENDER ? MV_PARSE_ALLOW_NULL : 0;
 
@@ -162,8 +161,8 @@ void mv_engine_offline(const mv_config *cfg, const mv_request *req, int flags,
     else if (v->addr.error == MV_SYN_SINGLE_LABEL_DOMAIN)
         suggest(cfg, v);
     if (sig->syntax_ok && !sig->null_path && (flags & MV_REQ_CANONICAL))
-        v->has_canonical = mv_canon_apply(mv_config_canon(cfg), &v->addr, v->canonical,
-                                          sizeof(v->canonical)) > 0;
+        v->has_canonical =
+            mv_canon_apply(mv_config_canon(cfg), &v->addr, v->canonical, sizeof(v->canonical)) > 0;
 }
 
 /* mv_engine_finish - step 6-7: reason, status, action, elapsed */
@@ -194,8 +193,8 @@ static mv_mode mode_of(const mv_engine *e, const mv_request *req)
 /* needs_net - does this verdict go on to DNS/SMTP? */
 static bool needs_net(mv_mode mode, const mv_verdict *v)
 {
-    return mode != MV_MODE_OFFLINE && v->addr.error == MV_SYN_OK &&
-           v->addr.kind == MV_ADDR_MAILBOX && !v->addr.literal;
+    return mode != MV_MODE_OFFLINE && v->addr.error == MV_SYN_OK && v->addr.kind == MV_ADDR_MAILBOX &&
+           !v->addr.literal;
 }
 
 /* mv_engine_submit - verify without waiting; cb runs once */
@@ -233,8 +232,9 @@ mv_call mv_engine_submit(mv_engine *e, const mv_request *req, mv_verdict_cb cb, 
     if (req->next_hop != NULL)
         snprintf(r->next_hop, sizeof(r->next_hop), "%s", req->next_hop);
     r->smtp = mode == MV_MODE_SMTP;
-    r->deadline_ms = req->deadline_ms ? req->deadline_ms
-                   : (unsigned)mv_config_settings(r->cfg)->context[req->context].deadline_ms;
+    r->deadline_ms = req->deadline_ms
+                         ? req->deadline_ms
+                         : (unsigned)mv_config_settings(r->cfg)->context[req->context].deadline_ms;
     r->cb = cb;
     r->arg = arg;
     mv_address_format(&r->v.addr, r->mailbox, sizeof(r->mailbox));

@@ -26,36 +26,36 @@
 
 typedef enum {
     MV_OK = 0,
-    MV_ENOMEM,                  /* out of memory: try again later */
-    MV_ENOTSUP,                 /* this mode is not available */
-    MV_EINVAL,                  /* a bad request (not a bad address) */
-    MV_ENETSTART,               /* the network half could not start */
+    MV_ENOMEM,    /* out of memory: try again later */
+    MV_ENOTSUP,   /* this mode is not available */
+    MV_EINVAL,    /* a bad request (not a bad address) */
+    MV_ENETSTART, /* the network half could not start */
 } mv_call;
 
 /* mv_mode (config.h): a request's mode; context[].mode holds one too */
 
 enum {
-    MV_REQ_CANONICAL = 1 << 0,  /* fill in the canonical form */
+    MV_REQ_CANONICAL = 1 << 0, /* fill in the canonical form */
 };
 
 typedef struct {
-    const char *address;        /* any bytes; need not be NUL-terminated */
+    const char *address; /* any bytes; need not be NUL-terminated */
     size_t len;
     mv_context context;
     mv_mode mode;
-    unsigned deadline_ms;       /* 0: the context's configured deadline */
+    unsigned deadline_ms; /* 0: the context's configured deadline */
     int flags;
-    mv_config *config;          /* lists and policy to use; NULL: the engine's.
+    mv_config *config;    /* lists and policy to use; NULL: the engine's.
                                  * A daemon passes the config a connection began
                                  * with, so a reload never changes one midway. */
-    const char *next_hop;       /* probe "[ip]:port" or "host[:port]" instead of
+    const char *next_hop; /* probe "[ip]:port" or "host[:port]" instead of
                                  * the MX hosts (a gateway's internal server); NULL */
 } mv_request;
 
 typedef struct {
-    const char *resolver;       /* overrides dns.servers; NULL: the config's */
-    int allow_private;          /* overrides smtp.allow_private_targets; -1: config */
-    mv_event_fn log;            /* everything the engine has to say (incident.h):
+    const char *resolver; /* overrides dns.servers; NULL: the config's */
+    int allow_private;    /* overrides smtp.allow_private_targets; -1: config */
+    mv_event_fn log;      /* everything the engine has to say (incident.h):
                                  * the cache's warnings (a store that cannot be
                                  * opened, Redis down and up) and the faults. One
                                  * line, no newline, with its level; the front end

@@ -19,53 +19,53 @@
 struct mv_engine {
     mv_config *cfg;
     char resolver[1100];
-    int allow_private;          /* -1: the config's */
-    mv_store *store;            /* the verdict cache (cache.store); NULL: none */
+    int allow_private; /* -1: the config's */
+    mv_store *store;   /* the verdict cache (cache.store); NULL: none */
     mv_cache_ttl ttl;
-    mv_timer sweep;             /* a shared store's expiry sweep, on the loop */
-    mv_timer gate;              /* cache.store redis: polls the first connection */
-    uint64_t gate_until_ms;     /* until then requests wait for Redis to come up */
-    bool gate_open;             /* Redis up, or given up waiting: ask it or not at once */
-    struct mv_areq *waiting;    /* requests held at the gate (loop thread only) */
-    pthread_mutex_t mu;         /* guards the start of the network half */
+    mv_timer sweep;          /* a shared store's expiry sweep, on the loop */
+    mv_timer gate;           /* cache.store redis: polls the first connection */
+    uint64_t gate_until_ms;  /* until then requests wait for Redis to come up */
+    bool gate_open;          /* Redis up, or given up waiting: ask it or not at once */
+    struct mv_areq *waiting; /* requests held at the gate (loop thread only) */
+    pthread_mutex_t mu;      /* guards the start of the network half */
     bool net_started;
-    char error[200];            /* why it could not start */
+    char error[200]; /* why it could not start */
     mv_loop *loop;
     pthread_t thread;
     mv_dns *dns;
     mv_tls_ctx *tls;
     mv_net *net;
-    mv_config *rules_cfg;       /* whose reply rules the network half reads (loop thread) */
+    mv_config *rules_cfg; /* whose reply rules the network half reads (loop thread) */
     char helo[256], fallback[300];
-    mv_trace_fn trace;          /* the transcript's sink, or NULL */
+    mv_trace_fn trace; /* the transcript's sink, or NULL */
     void *trace_arg;
-    mv_event_fn events;         /* the event sink (faults, the cache), or NULL */
+    mv_event_fn events; /* the event sink (faults, the cache), or NULL */
     void *events_arg;
     atomic_bool closing;
-    atomic_size_t pending;      /* requests posted to the loop, not answered */
+    atomic_size_t pending; /* requests posted to the loop, not answered */
 };
 
 /* A request on its way through the network half. */
 typedef struct mv_areq {
     mv_engine *e;
-    mv_config *cfg;             /* a reference, for the request's lifetime */
+    mv_config *cfg; /* a reference, for the request's lifetime */
     char next_hop[300];
     mv_verdict v;
-    char input[MV_ECHO_MAX + 1];  /* the verdict's echo of the input */
+    char input[MV_ECHO_MAX + 1]; /* the verdict's echo of the input */
     uint64_t t0_us;
     bool smtp;
     unsigned deadline_ms;
     char mailbox[MV_MAILBOX_MAX + 1];
     mv_timer timer;
-    bool answered;              /* the caller has its verdict (maybe a timeout) */
-    struct mv_areq *next;       /* at the Redis gate */
+    bool answered;        /* the caller has its verdict (maybe a timeout) */
+    struct mv_areq *next; /* at the Redis gate */
     mv_verdict_cb cb;
     void *arg;
 } mv_areq;
 
 /* mv_engine_offline - steps 1-2 into a verdict; the signals for step 6 */
-void mv_engine_offline(const mv_config *cfg, const mv_request *req, int flags,
-                       mv_verdict *v, mv_signals *sig);
+void mv_engine_offline(const mv_config *cfg, const mv_request *req, int flags, mv_verdict *v,
+                       mv_signals *sig);
 
 /* mv_engine_finish - step 6-7: reason, status, action, elapsed */
 void mv_engine_finish(const mv_config *cfg, mv_verdict *v, mv_signals *sig, uint64_t t0_us);

@@ -47,7 +47,7 @@
 
 /* mv_engine_store_outcome - net.c's hook: every final outcome goes into the cache */
 void mv_engine_store_outcome(void *arg, const char *mailbox, const char *hop, bool smtp,
-                  const mv_net_outcome *o)
+                             const mv_net_outcome *o)
 {
     mv_engine *e = arg;
     unsigned char buf[MV_CACHE_VAL_MAX];
@@ -55,7 +55,8 @@ void mv_engine_store_outcome(void *arg, const char *mailbox, const char *hop, bo
     size_t kl = mv_outcome_key(key, sizeof(key), smtp, mailbox, hop);
 
     if (e->store != NULL && kl > 0)
-        mv_store_put(e->store, key, kl, time(NULL), &e->ttl, mv_outcome_class(o), buf, mv_outcome_pack(o, buf));
+        mv_store_put(e->store, key, kl, time(NULL), &e->ttl, mv_outcome_class(o), buf,
+                     mv_outcome_pack(o, buf));
 }
 
 /* A domain's facts in the cache: catch-all + 1 (one byte), then until
@@ -82,8 +83,9 @@ bool mv_engine_facts_load(void *arg, const char *dkey, mv_net_facts *f)
     size_t kl = facts_key(key, sizeof(key), dkey), vl = 0;
     mv_cache_class cls;
 
-    if (kl == 0 || mv_store_get(e->store, key, kl, time(NULL), &e->ttl, v, sizeof(v), &vl, &cls) ==
-                   MV_CACHE_MISS || vl != FACTS_LEN)
+    if (kl == 0 ||
+        mv_store_get(e->store, key, kl, time(NULL), &e->ttl, v, sizeof(v), &vl, &cls) == MV_CACHE_MISS ||
+        vl != FACTS_LEN)
         return false;
     f->catch_all = (int)v[0] - 1;
     memcpy(&f->refuses_until, v + 1, 8);
@@ -118,8 +120,7 @@ void mv_engine_load(mv_engine *e, size_t *requests, size_t *sessions)
 }
 
 /* trace_req - a trace line about request r; nothing without a sink */
-__attribute__((format(printf, 2, 3)))
-static void trace_req(const mv_areq *r, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void trace_req(const mv_areq *r, const char *fmt, ...)
 {
     char text[MV_TRACE_LINE_MAX - 64];
     va_list ap;
@@ -147,7 +148,9 @@ static void trace_cached(const mv_areq *r, const char *tier)
 static void answer(mv_areq *r)
 {
     mv_signals sig = {
-        .syntax_ok = true, .disposable = r->v.disposable, .role = r->v.role,
+        .syntax_ok = true,
+        .disposable = r->v.disposable,
+        .role = r->v.role,
     };
 
     r->answered = true;
@@ -168,7 +171,7 @@ static void on_outcome(void *arg, const mv_net_outcome *o)
         r->v.net = *o;
         answer(r);
     }
-    mv_engine_areq_free(r);     /* the deadline may have answered: now it ends */
+    mv_engine_areq_free(r); /* the deadline may have answered: now it ends */
 }
 
 /* answer_timeout - unknown/timeout, with why */
@@ -188,8 +191,10 @@ static void on_deadline(void *arg)
     mv_areq *r = arg;
     char why[160];
 
-    snprintf(why, sizeof(why), "no answer within %u ms; verification goes on in the "
-             "background and its result will be cached", r->deadline_ms);
+    snprintf(why, sizeof(why),
+             "no answer within %u ms; verification goes on in the "
+             "background and its result will be cached",
+             r->deadline_ms);
     trace_req(r, "deadline: %s", why);
     answer_timeout(r, why);
 }
@@ -204,8 +209,8 @@ void mv_engine_ask_net(mv_engine *e, mv_areq *r)
         mv_engine_areq_free(r);
         return;
     }
-    mv_net_verify(e->net, r->mailbox, r->v.addr.domain, r->next_hop[0] ? r->next_hop : NULL,
-                  r->smtp, r->v.addr.smtputf8, on_outcome, r);
+    mv_net_verify(e->net, r->mailbox, r->v.addr.domain, r->next_hop[0] ? r->next_hop : NULL, r->smtp,
+                  r->v.addr.smtputf8, on_outcome, r);
 }
 
 /* answer_cached - on the loop: r's answer is a cached verdict */
@@ -214,7 +219,7 @@ static void answer_cached(mv_engine *e, mv_areq *r, const mv_net_outcome *o)
     if (r->answered)
         return;
     mv_timer_stop(e->loop, &r->timer);
-    atomic_fetch_sub(&e->pending, 1);   /* answer() does not for cached verdicts */
+    atomic_fetch_sub(&e->pending, 1); /* answer() does not for cached verdicts */
     r->v.net_asked = true;
     r->v.cached = true;
     r->v.net = *o;
@@ -233,8 +238,7 @@ static bool due(mv_cache_class cls, const mv_net_outcome *o)
 
 /* cached - r's verdict in the store (the memory tier with redis): HIT,
  * STALE (o and cls set) or MISS (also for no store or a damaged entry) */
-static mv_cache_result cached(mv_engine *e, const mv_areq *r, mv_net_outcome *o,
-                              mv_cache_class *cls)
+static mv_cache_result cached(mv_engine *e, const mv_areq *r, mv_net_outcome *o, mv_cache_class *cls)
 {
     unsigned char val[MV_CACHE_VAL_MAX];
     char key[MV_CACHE_KEY_MAX + 1];
@@ -286,7 +290,7 @@ static void on_shared(void *arg, mv_redis_status st, const mv_redis_entry *en)
     answer_cached(e, r, &o);
     rf = e->ttl.refresh[en->cls];
     if (rf != 0 && time(NULL) - en->probed_at >= (int64_t)rf)
-        mv_engine_ask_net(e, r);          /* stale: answered, refreshed in the background */
+        mv_engine_ask_net(e, r); /* stale: answered, refreshed in the background */
     else
         mv_engine_areq_free(r);
 }
@@ -337,7 +341,7 @@ static void ask_shared(mv_engine *e, mv_areq *r)
     char key[MV_CACHE_KEY_MAX + 1];
     size_t kl = mv_outcome_key(key, sizeof(key), r->smtp, r->mailbox, r->next_hop);
 
-    if (rc == NULL) {           /* not redis (or no cache): from_cache asked the store */
+    if (rc == NULL) { /* not redis (or no cache): from_cache asked the store */
         mv_engine_ask_net(e, r);
         return;
     }
@@ -381,7 +385,7 @@ static bool held_at_gate(mv_engine *e, mv_areq *r)
     if (e->gate_open)
         return false;
     if (!first_connect(e)) {
-        gate_tick(e);           /* opens the gate, lets earlier ones on */
+        gate_tick(e); /* opens the gate, lets earlier ones on */
         return false;
     }
     if (!mv_timer_armed(&e->gate))
@@ -415,8 +419,8 @@ static void refresh_task(void *arg)
     mv_areq *r = arg;
 
     if (!atomic_load(&r->e->closing) && r->e->net != NULL)
-        mv_net_verify(r->e->net, r->mailbox, r->v.addr.domain, r->next_hop[0] ? r->next_hop : NULL,
-                      r->smtp, r->v.addr.smtputf8, NULL, NULL);
+        mv_net_verify(r->e->net, r->mailbox, r->v.addr.domain, r->next_hop[0] ? r->next_hop : NULL, r->smtp,
+                      r->v.addr.smtputf8, NULL, NULL);
     mv_engine_areq_free(r);
 }
 
@@ -439,7 +443,7 @@ static bool from_cache(mv_engine *e, mv_areq *r)
     r->v.cached = true;
     trace_cached(r, cr == MV_CACHE_STALE ? " (stale: refreshed in the background)" : "");
     if (cr == MV_CACHE_STALE && (bg = malloc(sizeof(*bg))) != NULL) {
-        *bg = *r;               /* answered now, refreshed in the background */
+        *bg = *r; /* answered now, refreshed in the background */
         mv_config_ref(bg->cfg);
         if (mv_loop_post(e->loop, refresh_task, bg) < 0)
             mv_engine_areq_free(bg);
@@ -508,8 +512,7 @@ static void counter_task(void *arg)
 }
 
 /* redis_counter - post the call to the loop and wait for its answer */
-static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigned delta,
-                               unsigned window_s)
+static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigned delta, unsigned window_s)
 {
     counter_call *c = calloc(1, sizeof(*c));
     struct timespec until;
@@ -528,7 +531,7 @@ static long long redis_counter(mv_engine *e, const char *key, size_t kl, unsigne
     memcpy(c->key, key, kl);
     if (mv_loop_post(e->loop, counter_task, c) < 0) {
         pthread_mutex_lock(&c->mu);
-        c->refs--;              /* the loop never saw it */
+        c->refs--; /* the loop never saw it */
         counter_release(c);
         return -1;
     }
@@ -550,7 +553,7 @@ long long mv_engine_counter(mv_engine *e, const char *key, unsigned delta, unsig
         mv_config_settings(e->cfg)->cache_store == MV_STORE_MEMORY || !mv_engine_ensure_started(e) ||
         e->store == NULL || mv_loop_in_thread(e->loop))
         return -1;
-    if (strcmp(mv_store_kind(e->store), "redis") == 0)    /* its client is the loop's */
+    if (strcmp(mv_store_kind(e->store), "redis") == 0) /* its client is the loop's */
         return redis_counter(e, key, kl, delta, window_s);
     return mv_store_incr(e->store, key, kl, time(NULL), window_s, delta);
 }

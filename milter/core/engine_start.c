@@ -72,8 +72,8 @@ static void fallback_from(mv_engine *e)
 {
     const char *cfg = mv_config_settings(e->cfg)->smtp_fallback_from;
 
-    if (strcmp(cfg, "none") == 0 || (cfg[0] == '\0' && (strchr(e->helo, '.') == NULL ||
-                                                        e->helo[strlen(e->helo) - 1] == '.')))
+    if (strcmp(cfg, "none") == 0 ||
+        (cfg[0] == '\0' && (strchr(e->helo, '.') == NULL || e->helo[strlen(e->helo) - 1] == '.')))
         e->fallback[0] = '\0';
     else if (cfg[0] != '\0')
         snprintf(e->fallback, sizeof(e->fallback), "%s", cfg);
@@ -182,8 +182,10 @@ static bool start_redis(mv_engine *e)
 /* event_level - a syslog priority as an event's level */
 static mv_event_level event_level(int priority)
 {
-    return priority <= LOG_ERR ? MV_EVENT_ERROR : priority == LOG_WARNING ? MV_EVENT_WARNING
-           : priority == LOG_NOTICE ? MV_EVENT_NOTICE : MV_EVENT_INFO;
+    return priority <= LOG_ERR       ? MV_EVENT_ERROR
+           : priority == LOG_WARNING ? MV_EVENT_WARNING
+           : priority == LOG_NOTICE  ? MV_EVENT_NOTICE
+                                     : MV_EVENT_INFO;
 }
 
 /* store_line - a line of the cache's (Redis down, up again) as an event */
@@ -198,8 +200,7 @@ static void store_line(void *arg, int priority, const char *msg)
 
 /* cache_say - a line about the cache to the front end's sink; none: silence
  * (the library never picks a channel of the process's for it) */
-__attribute__((format(printf, 3, 4)))
-static void cache_say(mv_engine *e, int priority, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void cache_say(mv_engine *e, int priority, const char *fmt, ...)
 {
     char msg[MV_EVENT_LINE_MAX - 16];
     va_list ap;
@@ -232,8 +233,7 @@ static bool open_store(mv_engine *e, const mv_settings *s)
     }
     cache_say(e, LOG_WARNING, "%s; using a memory cache in this process (nothing shared)", why);
     if (s->cache_max_entries > 0 &&
-        (e->store = mv_store_memory_new((size_t)s->cache_max_entries,
-                                        (size_t)s->cache_max_bytes)) == NULL) {
+        (e->store = mv_store_memory_new((size_t)s->cache_max_entries, (size_t)s->cache_max_bytes)) == NULL) {
         snprintf(e->error, sizeof(e->error), "out of memory");
         return false;
     }
@@ -256,8 +256,8 @@ static bool start(mv_engine *e)
         snprintf(e->error, sizeof(e->error), "event loop: %m");
         return false;
     }
-    if ((e->dns = mv_dns_new(e->loop, servers[0] ? servers : NULL, (int)s->dns_timeout_ms,
-                             (int)s->dns_tries, e->error, sizeof(e->error))) == NULL ||
+    if ((e->dns = mv_dns_new(e->loop, servers[0] ? servers : NULL, (int)s->dns_timeout_ms, (int)s->dns_tries,
+                             e->error, sizeof(e->error))) == NULL ||
         (e->tls = mv_tls_ctx_new(e->error, sizeof(e->error))) == NULL)
         return false;
     p = net_params(e);
@@ -265,7 +265,7 @@ static bool start(mv_engine *e)
         snprintf(e->error, sizeof(e->error), "out of memory");
         return false;
     }
-    mv_engine_use_rules(e, e->cfg);       /* the loop is not running yet */
+    mv_engine_use_rules(e, e->cfg); /* the loop is not running yet */
     if (e->store != NULL && !start_redis(e))
         return false;
     if (e->store != NULL && mv_store_shared(e->store) && mv_loop_post(e->loop, sweep_task, e) < 0) {
@@ -282,7 +282,7 @@ static bool start(mv_engine *e)
 /* teardown - free whatever start() made (the thread is not running) */
 static void teardown(mv_engine *e)
 {
-    mv_store_redis_stop(e->store);  /* before the loop its timers live on */
+    mv_store_redis_stop(e->store); /* before the loop its timers live on */
     mv_net_free(e->net);
     if (e->rules_cfg != NULL)
         mv_config_unref(e->rules_cfg);
@@ -357,11 +357,11 @@ static void close_task(void *arg)
     mv_timer_stop(e->loop, &e->sweep);
     close_gate(e);
     mv_net_close(e->net);
-    mv_dns_free(e->dns);        /* lookups in flight end their jobs */
+    mv_dns_free(e->dns); /* lookups in flight end their jobs */
     e->dns = NULL;
     mv_net_free(e->net);
     e->net = NULL;
-    if (e->store != NULL)       /* the gate's timer and deadline, reused */
+    if (e->store != NULL) /* the gate's timer and deadline, reused */
         e->gate_until_ms = mv_loop_now() + (uint64_t)mv_config_settings(e->cfg)->cache_redis_timeout_ms;
     drain_task(e);
 }
@@ -376,7 +376,7 @@ void mv_engine_net_stop(mv_engine *e)
             mv_loop_stop(e->loop);
         pthread_join(e->thread, NULL);
         e->net_started = false;
-        teardown(e);            /* runs tasks posted after the close */
+        teardown(e); /* runs tasks posted after the close */
     }
     pthread_mutex_unlock(&e->mu);
 }

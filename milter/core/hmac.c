@@ -52,9 +52,8 @@ bool mv_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msgl
 }
 
 /* signed_mac - the HMAC of timestamp "." body */
-static bool signed_mac(const mv_ssl_api *api, const char *secret, size_t secretlen,
-                       const char *timestamp, const void *body, size_t len,
-                       unsigned char out[MV_HMAC_LEN])
+static bool signed_mac(const mv_ssl_api *api, const char *secret, size_t secretlen, const char *timestamp,
+                       const void *body, size_t len, unsigned char out[MV_HMAC_LEN])
 {
     const void *parts[] = {timestamp, ".", body};
     size_t lens[] = {strlen(timestamp), 1, len};
@@ -87,9 +86,10 @@ bool mv_webhook_sign(const char *secret, size_t secretlen, const char *timestamp
 /* unhex - one hex digit's value (either case), or -1 */
 static int unhex(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* entry_matches - is s[0..n) "v1=" and 64 hex digits equal to mac? */
@@ -113,8 +113,8 @@ static bool entry_matches(const mv_ssl_api *api, const char *s, size_t n,
 }
 
 /* mv_webhook_verify - does the header hold a valid "v1=" entry? */
-bool mv_webhook_verify(const char *secret, size_t secretlen, const char *timestamp,
-                       const void *body, size_t len, const char *header)
+bool mv_webhook_verify(const char *secret, size_t secretlen, const char *timestamp, const void *body,
+                       size_t len, const char *header)
 {
     unsigned char mac[MV_HMAC_LEN];
     const mv_ssl_api *api;
@@ -129,15 +129,14 @@ bool mv_webhook_verify(const char *secret, size_t secretlen, const char *timesta
 
         header += strspn(header, ", \t");
         n = strcspn(header, ", \t");
-        ok = entry_matches(api, header, n, mac) || ok;      /* every entry looked at: no early exit */
+        ok = entry_matches(api, header, n, mac) || ok; /* every entry looked at: no early exit */
         header += n;
     }
     return ok;
 }
 
 /* mv_webhook_fresh - is the timestamp within tolerance seconds of now? */
-mv_ts_check mv_webhook_fresh(const char *timestamp, long long now, long long tolerance,
-                             long long *value)
+mv_ts_check mv_webhook_fresh(const char *timestamp, long long now, long long tolerance, long long *value)
 {
     size_t n = strspn(timestamp, "0123456789");
     long long t = 0;

@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MV_HMAC_LEN 32                  /* bytes of an HMAC-SHA256 */
-#define MV_SIG_SIZE (3 + 2 * MV_HMAC_LEN + 1)   /* "v1=" + 64 hex + NUL */
+#define MV_HMAC_LEN 32                        /* bytes of an HMAC-SHA256 */
+#define MV_SIG_SIZE (3 + 2 * MV_HMAC_LEN + 1) /* "v1=" + 64 hex + NUL */
 #define MV_SIG_SCHEME "v1="
 
 /* mv_hmac_sha256 - HMAC-SHA256 of msg under key into out; false if OpenSSL failed */
@@ -30,17 +30,16 @@ bool mv_webhook_sign(const char *secret, size_t secretlen, const char *timestamp
 
 /* mv_webhook_verify - does the signature header hold a valid "v1=" entry
  * for this timestamp and body? (several entries, comma-separated, allowed) */
-bool mv_webhook_verify(const char *secret, size_t secretlen, const char *timestamp,
-                       const void *body, size_t len, const char *header);
+bool mv_webhook_verify(const char *secret, size_t secretlen, const char *timestamp, const void *body,
+                       size_t len, const char *header);
 
 typedef enum {
-    MV_TS_FRESH,                /* within the tolerance of now */
-    MV_TS_STALE,                /* too old, or too far in the future */
-    MV_TS_MALFORMED,            /* not 1-18 decimal digits */
+    MV_TS_FRESH,     /* within the tolerance of now */
+    MV_TS_STALE,     /* too old, or too far in the future */
+    MV_TS_MALFORMED, /* not 1-18 decimal digits */
 } mv_ts_check;
 
 /* mv_webhook_fresh - is the timestamp within tolerance seconds of now? */
-mv_ts_check mv_webhook_fresh(const char *timestamp, long long now, long long tolerance,
-                             long long *value);
+mv_ts_check mv_webhook_fresh(const char *timestamp, long long now, long long tolerance, long long *value);
 
 #endif

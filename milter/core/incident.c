@@ -20,7 +20,7 @@ bool mv_fault_fail(mv_fault *f, uint64_t now_ms)
         f->failures++;
         return false;
     }
-    f->since_ms = now_ms != 0 ? now_ms : 1;   /* 0 means healthy */
+    f->since_ms = now_ms != 0 ? now_ms : 1; /* 0 means healthy */
     f->failures = 1;
     f->answered = 0;
     return true;
@@ -48,7 +48,7 @@ bool mv_fault_active(const mv_fault *f)
 bool mv_dns_watch_fail(mv_dns_watch *w, const char *domain, uint64_t now_ms)
 {
     if (mv_fault_active(&w->fault))
-        return mv_fault_fail(&w->fault, now_ms);    /* counted: false */
+        return mv_fault_fail(&w->fault, now_ms); /* counted: false */
     if (w->streak++ == 0) {
         w->streak_ms = now_ms;
         w->several = false;
@@ -59,7 +59,7 @@ bool mv_dns_watch_fail(mv_dns_watch *w, const char *domain, uint64_t now_ms)
     if (!w->several || (w->streak < MV_DNS_WATCH_STREAK && now_ms - w->streak_ms < MV_DNS_WATCH_MS))
         return false;
     mv_fault_fail(&w->fault, w->streak_ms);
-    w->fault.failures = w->streak;  /* the whole streak belongs to the fault */
+    w->fault.failures = w->streak; /* the whole streak belongs to the fault */
     return true;
 }
 

@@ -24,10 +24,10 @@
 
 /* The severity of an event line, as syslog's LOG_ERR .. LOG_INFO. */
 typedef enum {
-    MV_EVENT_ERROR,             /* something is broken (Redis refused our setup) */
-    MV_EVENT_WARNING,           /* a fault starts; the cache falls back */
-    MV_EVENT_NOTICE,            /* a fault ends; a fault's periodic summary */
-    MV_EVENT_INFO,              /* routine (Redis connected) */
+    MV_EVENT_ERROR,   /* something is broken (Redis refused our setup) */
+    MV_EVENT_WARNING, /* a fault starts; the cache falls back */
+    MV_EVENT_NOTICE,  /* a fault ends; a fault's periodic summary */
+    MV_EVENT_INFO,    /* routine (Redis connected) */
 } mv_event_level;
 
 /* The sink: one finished line, no newline, no level prefix. Called from
@@ -35,18 +35,18 @@ typedef enum {
  * thread whose request started the engine: it must be safe from both. */
 typedef void (*mv_event_fn)(void *arg, mv_event_level level, const char *line);
 
-#define MV_EVENT_LINE_MAX 700           /* a whole line */
+#define MV_EVENT_LINE_MAX 700 /* a whole line */
 #ifndef MV_INCIDENT_PERIOD_MS
-#define MV_INCIDENT_PERIOD_MS 60000     /* a summary at most this often */
+#define MV_INCIDENT_PERIOD_MS 60000 /* a summary at most this often */
 #endif
-#define MV_DNS_WATCH_STREAK 5           /* temporary DNS failures in a row ... */
-#define MV_DNS_WATCH_MS 5000            /* ... or failures in a row for this long */
+#define MV_DNS_WATCH_STREAK 5 /* temporary DNS failures in a row ... */
+#define MV_DNS_WATCH_MS 5000  /* ... or failures in a row for this long */
 
 /* One thing that can fail: a host, the resolver. */
 typedef struct {
-    uint64_t since_ms;          /* when it began failing; 0: healthy */
-    unsigned long failures;     /* failed sessions or lookups since (the first included) */
-    unsigned long answered;     /* requests answered without it since */
+    uint64_t since_ms;      /* when it began failing; 0: healthy */
+    unsigned long failures; /* failed sessions or lookups since (the first included) */
+    unsigned long answered; /* requests answered without it since */
 } mv_fault;
 
 /* mv_fault_fail - a failure at now_ms; true when it starts the fault (say
@@ -66,10 +66,10 @@ bool mv_fault_active(const mv_fault *f);
  * a row for MV_DNS_WATCH_MS (a quiet daemon asks seldom). Any answer --
  * also NXDOMAIN -- ends the streak and the fault. */
 typedef struct {
-    unsigned streak;            /* temporary failures in a row */
-    uint64_t streak_ms;         /* when the streak's first one came */
-    char first[256];            /* the streak's first domain */
-    bool several;               /* the streak spans more than one domain */
+    unsigned streak;    /* temporary failures in a row */
+    uint64_t streak_ms; /* when the streak's first one came */
+    char first[256];    /* the streak's first domain */
+    bool several;       /* the streak spans more than one domain */
     mv_fault fault;
 } mv_dns_watch;
 
@@ -83,11 +83,11 @@ bool mv_dns_watch_ok(mv_dns_watch *w, mv_fault *ended);
 
 /* What the faults cost in one period of the summary. */
 typedef struct {
-    uint64_t start_ms;          /* when the period began */
-    unsigned long without;      /* requests that did without a failing host */
-    unsigned long timeout;      /* ... answered timeout: every MX host left alone */
-    unsigned long blocked;      /* ... answered blocked_by_server: the same */
-    unsigned long dns_failed;   /* lookups that got no answer */
+    uint64_t start_ms;        /* when the period began */
+    unsigned long without;    /* requests that did without a failing host */
+    unsigned long timeout;    /* ... answered timeout: every MX host left alone */
+    unsigned long blocked;    /* ... answered blocked_by_server: the same */
+    unsigned long dns_failed; /* lookups that got no answer */
 } mv_incident_period;
 
 /* mv_period_begin - a new period from now_ms, every count 0 */

@@ -20,8 +20,13 @@ enum { E_ALWAYS = 1, E_HTML = 2, E_UTF8 = 4 };
 /* What each byte needs: E_ALWAYS escaped, E_HTML escaped in HTML mode,
  * E_UTF8 starts (or breaks) a multi-byte sequence; 0 is copied as is. */
 static const unsigned char kind[256] = {
-    [0x00 ... 0x1F] = E_ALWAYS, ['"'] = E_ALWAYS, ['\\'] = E_ALWAYS, [0x7F] = E_ALWAYS,
-    ['<'] = E_HTML, ['>'] = E_HTML, ['&'] = E_HTML,
+    [0x00 ... 0x1F] = E_ALWAYS,
+    ['"'] = E_ALWAYS,
+    ['\\'] = E_ALWAYS,
+    [0x7F] = E_ALWAYS,
+    ['<'] = E_HTML,
+    ['>'] = E_HTML,
+    ['&'] = E_HTML,
     [0x80 ... 0xFF] = E_UTF8,
 };
 
@@ -55,7 +60,7 @@ static char *put_nonascii(char *w, const unsigned char *p, size_t len, size_t *i
     size_t n = mv_utf8_seq(q, len - *i);
 
     if (n == 0) {
-        memcpy(w, "\\ufffd", 6);    /* one per ill-formed byte */
+        memcpy(w, "\\ufffd", 6); /* one per ill-formed byte */
         *i += 1;
         return w + 6;
     }
@@ -65,7 +70,7 @@ static char *put_nonascii(char *w, const unsigned char *p, size_t len, size_t *i
         return w + 6;
     }
     if (n == 2 && q[0] == 0xC2 && q[1] < 0xA0)
-        return put_u(w, q[1]);      /* C1 controls: visible, not raw */
+        return put_u(w, q[1]); /* C1 controls: visible, not raw */
     memcpy(w, q, n);
     return w + n;
 }
@@ -93,7 +98,8 @@ static size_t plain_run(const unsigned char *p, size_t len)
 
         memcpy(&w, p + i, 8);
         if (((w - 0x20 * ONES) | w | zero_byte(w ^ 0x22 * ONES) | zero_byte(w ^ 0x5C * ONES) |
-             zero_byte(w ^ 0x7F * ONES)) & HIGH)
+             zero_byte(w ^ 0x7F * ONES)) &
+            HIGH)
             break;
     }
     return i;
@@ -130,7 +136,7 @@ size_t mv_json_escape(char *out, const char *s, size_t len, int flags)
 void mv_json_str(mv_buf *b, const char *s, size_t len, int flags)
 {
     if (len > ((size_t)-1 - 3) / 6) {
-        b->oom = true;      /* as mv_buf_reserve would say for such a size */
+        b->oom = true; /* as mv_buf_reserve would say for such a size */
         return;
     }
     if (!mv_buf_reserve(b, MV_JSON_ESCAPE_MAX(len) + 2))

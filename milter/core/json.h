@@ -23,7 +23,7 @@ enum { MV_JSON_HTML = 1 };
 /* mv_json_str - append s as a quoted JSON string */
 void mv_json_str(mv_buf *b, const char *s, size_t len, int flags);
 
-#define MV_JSON_ESCAPE_MAX(len) (6 * (len))  /* room mv_json_escape may need */
+#define MV_JSON_ESCAPE_MAX(len) (6 * (len)) /* room mv_json_escape may need */
 
 /* mv_json_escape - write s escaped (no quotes) to out; bytes written */
 size_t mv_json_escape(char *out, const char *s, size_t len, int flags);

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROLE_FILTER_BITS (1u << 14)    /* 2 kB; 1,000 roles set about 6% */
+#define ROLE_FILTER_BITS (1u << 14) /* 2 kB; 1,000 roles set about 6% */
 
 /*
  * Every local part is asked about, and nearly none is a role. The role
@@ -58,8 +58,7 @@ void mv_lists_free(mv_lists *l)
 }
 
 /* mv_next_line - next non-comment, trimmed line of text; false at the end */
-bool mv_next_line(const char **p, const char *end, const char **line,
-                  size_t *len, int *lineno)
+bool mv_next_line(const char **p, const char *end, const char **line, size_t *len, int *lineno)
 {
     while (*p < end) {
         const char *s = *p, *e = memchr(s, '\n', (size_t)(end - s));
@@ -91,7 +90,7 @@ static int norm_domain(const char *s, size_t n, char *out, size_t *outlen)
     mv_address a;
 
     if (n >= 2 && s[0] == '*' && s[1] == '.') {
-        s += 2;     /* "*.example.com" means the same as "example.com" here */
+        s += 2; /* "*.example.com" means the same as "example.com" here */
         n -= 2;
     }
     if (n > MV_INPUT_MAX)
@@ -133,7 +132,7 @@ static uint32_t role_bit(size_t n, unsigned char first, unsigned char last)
 {
     uint32_t x = (uint32_t)n << 16 | (uint32_t)first << 8 | last;
 
-    return (x * 0x9E3779B1u) >> 18;     /* the top 14 bits of the product */
+    return (x * 0x9E3779B1u) >> 18; /* the top 14 bits of the product */
 }
 
 /* role_mark - set the role filter bit of one normalized role */
@@ -187,8 +186,7 @@ int mv_lists_add(mv_lists *l, mv_list_kind kind, const char *entry, size_t len)
 {
     char buf[MV_DOMAIN_MAX + 1];
     size_t n;
-    int rc = kind == MV_LIST_ROLE ? norm_local(entry, len, buf, &n)
-                                  : norm_domain(entry, len, buf, &n);
+    int rc = kind == MV_LIST_ROLE ? norm_local(entry, len, buf, &n) : norm_domain(entry, len, buf, &n);
 
     if (rc < 0)
         return rc;
@@ -199,13 +197,13 @@ int mv_lists_add(mv_lists *l, mv_list_kind kind, const char *entry, size_t len)
 }
 
 static const char *const kind_names[MV_LIST_COUNT] = {
-    "disposable domain", "disposable wildcard domain", "free provider domain",
-    "role local part", "allowed domain",
+    "disposable domain", "disposable wildcard domain", "free provider domain", "role local part",
+    "allowed domain",
 };
 
 /* mv_lists_load_text - add entries from text; -1 on ENOMEM, bad lines warned */
-int mv_lists_load_text(mv_lists *l, mv_list_kind kind, const char *text,
-                       size_t len, const char *name, mv_diag *diag)
+int mv_lists_load_text(mv_lists *l, mv_list_kind kind, const char *text, size_t len, const char *name,
+                       mv_diag *diag)
 {
     const char *p = text, *line;
     size_t n;
@@ -228,8 +226,7 @@ int mv_lists_load_text(mv_lists *l, mv_list_kind kind, const char *text,
 }
 
 /* mv_lists_load_file - add entries from a file; -1 (with an error) on failure */
-int mv_lists_load_file(mv_lists *l, mv_list_kind kind, const char *path,
-                       mv_diag *diag)
+int mv_lists_load_file(mv_lists *l, mv_list_kind kind, const char *path, mv_diag *diag)
 {
     size_t len;
     char *text = mv_slurp(path, (size_t)256 << 20, &len);

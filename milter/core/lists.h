@@ -18,11 +18,11 @@
 #include <stdio.h>
 
 typedef enum {
-    MV_LIST_DISPOSABLE,         /* the domain itself */
-    MV_LIST_DISPOSABLE_WILDCARD,/* the domain and every subdomain */
-    MV_LIST_FREE,               /* free mailbox providers */
-    MV_LIST_ROLE,               /* role local parts: postmaster, info, ... */
-    MV_LIST_ALLOW,              /* never disposable nor free, subdomains too */
+    MV_LIST_DISPOSABLE,          /* the domain itself */
+    MV_LIST_DISPOSABLE_WILDCARD, /* the domain and every subdomain */
+    MV_LIST_FREE,                /* free mailbox providers */
+    MV_LIST_ROLE,                /* role local parts: postmaster, info, ... */
+    MV_LIST_ALLOW,               /* never disposable nor free, subdomains too */
     MV_LIST_COUNT
 } mv_list_kind;
 
@@ -32,12 +32,11 @@ typedef struct mv_lists mv_lists;
 mv_lists *mv_lists_new(void);
 
 /* mv_lists_load_text - add entries from text; -1 on ENOMEM, bad lines warned */
-int mv_lists_load_text(mv_lists *l, mv_list_kind kind, const char *text,
-                       size_t len, const char *name, mv_diag *diag);
+int mv_lists_load_text(mv_lists *l, mv_list_kind kind, const char *text, size_t len, const char *name,
+                       mv_diag *diag);
 
 /* mv_lists_load_file - add entries from a file; -1 (with an error) on failure */
-int mv_lists_load_file(mv_lists *l, mv_list_kind kind, const char *path,
-                       mv_diag *diag);
+int mv_lists_load_file(mv_lists *l, mv_list_kind kind, const char *path, mv_diag *diag);
 
 /* mv_lists_use_image - make an empty list a read-only view of an image
  * (strset.h) of that list, e.g. one the build made of a shipped list; 0,
@@ -72,7 +71,6 @@ size_t mv_lists_bytes(const mv_lists *l);
 void mv_lists_free(mv_lists *l);
 
 /* mv_next_line - next non-comment, trimmed line of text; false at the end */
-bool mv_next_line(const char **p, const char *end, const char **line,
-                  size_t *len, int *lineno);
+bool mv_next_line(const char **p, const char *end, const char **line, size_t *len, int *lineno);
 
 #endif

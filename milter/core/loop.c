@@ -39,7 +39,7 @@ struct mv_loop {
     int ep, evfd;
     watcher *w;
     size_t nw;
-    mv_timer *timers;           /* the pairing heap's root: the next to fire */
+    mv_timer *timers; /* the pairing heap's root: the next to fire */
     pthread_mutex_t mu;
     task *head, *tail;
     atomic_bool stop;
@@ -254,7 +254,7 @@ static mv_timer *merge_pairs(mv_timer *first)
         if (b != NULL)
             b->next = b->prev = NULL;
         a = meld(a, b);
-        a->next = pairs;        /* the pairs, last first */
+        a->next = pairs; /* the pairs, last first */
         pairs = a;
     }
     while (pairs != NULL) {
@@ -319,7 +319,7 @@ static void run_timers(mv_loop *l)
         mv_timer *t = l->timers;
 
         mv_timer_stop(l, t);
-        t->fn(t->arg);  /* may re-arm t, or free it: not touched after */
+        t->fn(t->arg); /* may re-arm t, or free it: not touched after */
     }
 }
 
@@ -351,7 +351,7 @@ static void dispatch(mv_loop *l, const struct epoll_event *e)
         ssize_t n = read(l->evfd, &v, sizeof(v));
 
         (void)n;
-        return;         /* tasks run after the batch */
+        return; /* tasks run after the batch */
     }
     if ((size_t)fd >= l->nw || l->w[fd].mask == 0)
         return;

@@ -25,7 +25,7 @@
 enum {
     MV_EV_READ = 1,
     MV_EV_WRITE = 2,
-    MV_EV_ERROR = 4,            /* error or hang-up: read to find out */
+    MV_EV_ERROR = 4, /* error or hang-up: read to find out */
 };
 
 typedef struct mv_loop mv_loop;
@@ -37,10 +37,10 @@ typedef void (*mv_task_fn)(void *arg);
  * its own node in the loop's heap (the links below are the loop's), so
  * arming it needs no memory and cannot fail. */
 typedef struct mv_timer {
-    uint64_t when_ms;           /* monotonic deadline */
+    uint64_t when_ms; /* monotonic deadline */
     mv_timer_fn fn;
     void *arg;
-    struct mv_timer *child, *next, *prev;   /* pairing heap (loop.c) */
+    struct mv_timer *child, *next, *prev; /* pairing heap (loop.c) */
     bool armed;
 } mv_timer;
 

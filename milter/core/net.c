@@ -74,7 +74,7 @@ static void trace_outcome(const job *j)
         snprintf(rule, sizeof(rule), " [rule %s]", o->rule);
     if (j->d != NULL)
         mv_net_trace(j->d, j->sid, "%s => %s%s: %s%s", j->mailbox, mv_reason_name(o->reason),
-                  j->background ? " (background)" : "", det, rule);
+                     j->background ? " (background)" : "", det, rule);
     else
         mv_trace_emit(j->n->p.trace, j->n->p.trace_arg, "[%s] %s => %s%s: %s%s", j->domain, j->mailbox,
                       mv_reason_name(o->reason), j->background ? " (background)" : "", det, rule);
@@ -230,7 +230,7 @@ static domain *domain_get(mv_net *n, const char *name, const char *hop)
     char key[560];
     domain *d;
 
-    mv_net_domain_key(key, sizeof(key), name, hop);     /* names and hops are bounded below it */
+    mv_net_domain_key(key, sizeof(key), name, hop); /* names and hops are bounded below it */
     if ((d = mv_dict_get(n->domains, key)) != NULL) {
         idle_unlink(n, d);
         return d;
@@ -302,16 +302,20 @@ static void proceed(job *j, bool start)
         break;
     case MV_DNS_OK:
         if (!j->smtp) {
-            mv_net_set_outcome(j, MV_R_UNVERIFIED, "%s has mail servers; the mailbox was not asked (mode dns)", d->name);
+            mv_net_set_outcome(j, MV_R_UNVERIFIED,
+                               "%s has mail servers; the mailbox was not asked (mode dns)", d->name);
             break;
         }
         if (d->refuses_until_ms > mv_loop_now()) {
-            mv_net_set_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused probes recently; left alone for now", d->name);
+            mv_net_set_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused probes recently; left alone for now",
+                               d->name);
             break;
         }
         if (d->ntargets == 0) {
-            mv_net_set_outcome(j, MV_R_NO_CONNECT, "every MX address of %s is private or special (%zu refused by "
-                    "the SSRF guard; smtp.allow_private_targets is off)", d->name, d->nprivate);
+            mv_net_set_outcome(j, MV_R_NO_CONNECT,
+                               "every MX address of %s is private or special (%zu refused by "
+                               "the SSRF guard; smtp.allow_private_targets is off)",
+                               d->name, d->nprivate);
             break;
         }
         j->target = 0;
@@ -332,8 +336,9 @@ static void addr_list(const mv_mx_host *h, char *buf, size_t size)
     buf[0] = '\0';
     for (size_t k = 0; k < h->naddr && off < size; k++) {
         const struct sockaddr_storage *a = &h->addr[k];
-        const void *raw = a->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
-                                                   : (const void *)&((const struct sockaddr_in *)a)->sin_addr;
+        const void *raw = a->ss_family == AF_INET6
+                              ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
+                              : (const void *)&((const struct sockaddr_in *)a)->sin_addr;
         char ip[INET6_ADDRSTRLEN] = "?";
         int w;
 
@@ -360,7 +365,7 @@ static void trace_hosts(const domain *d)
             mv_net_trace(d, 0, "dns: next hop %s: %s", name, addrs);
         else if (d->mx.implicit)
             mv_net_trace(d, 0, "dns: no MX; implicit MX %s (the domain's own address, RFC 5321 5.1): %s",
-                      name, addrs);
+                         name, addrs);
         else
             mv_net_trace(d, 0, "dns: MX %u %s: %s", h->pref, name, addrs);
     }
@@ -379,11 +384,12 @@ static void trace_mx(const domain *d, uint32_t ttl)
         trace_hosts(d);
         mv_net_trace(d, 0, "dns: ttl %u s, remembered %u s", d->mx.ttl, ttl);
         if (d->nprivate > 0)
-            mv_net_trace(d, 0, "dns: %zu address(es) refused by the SSRF guard, %zu left to try",
-                      d->nprivate, d->ntargets);
+            mv_net_trace(d, 0, "dns: %zu address(es) refused by the SSRF guard, %zu left to try", d->nprivate,
+                         d->ntargets);
         break;
     case MV_DNS_NULLMX:
-        mv_net_trace(d, 0, "dns: null MX (MX 0 .): the domain accepts no mail (RFC 7505), ttl %u s", d->mx.ttl);
+        mv_net_trace(d, 0, "dns: null MX (MX 0 .): the domain accepts no mail (RFC 7505), ttl %u s",
+                     d->mx.ttl);
         break;
     case MV_DNS_NXDOMAIN:
         mv_net_trace(d, 0, "dns: NXDOMAIN: %s does not exist", d->hop[0] ? d->hop : d->name);
@@ -464,7 +470,7 @@ static bool split_hop(const char *hop, char *hname, size_t hsize, unsigned *port
     } else {
         colon = strrchr(hop, ':');
         if (colon != NULL && strchr(hop, ':') != colon)
-            colon = NULL;       /* a bare IPv6 address: no port */
+            colon = NULL; /* a bare IPv6 address: no port */
         snprintf(hname, hsize, "%.*s", colon ? (int)(colon - hop) : (int)strlen(hop), hop);
     }
     if (colon != NULL) {
@@ -493,7 +499,8 @@ static void attach(job *j, const char *dom)
     d->jobs++;
     if (d->hop[0] != '\0' && !d->mx_known) {
         if (!split_hop(d->hop, hname, sizeof(hname), &d->port)) {
-            mv_net_set_outcome(j, MV_R_NO_CONNECT, "next hop \"%s\" is not [address]:port or host:port", d->hop);
+            mv_net_set_outcome(j, MV_R_NO_CONNECT, "next hop \"%s\" is not [address]:port or host:port",
+                               d->hop);
             mv_net_complete(j);
             return;
         }
@@ -506,7 +513,8 @@ static void attach(job *j, const char *dom)
     if (d->mx_known && mv_loop_now() < d->mx_expires_ms) {
         if (n->p.trace != NULL)
             mv_net_trace(d, 0, "%s: dns: %s answer known (%llu s left)", j->mailbox,
-                      d->hop[0] ? "next hop" : "MX", (unsigned long long)(d->mx_expires_ms - mv_loop_now()) / 1000);
+                         d->hop[0] ? "next hop" : "MX",
+                         (unsigned long long)(d->mx_expires_ms - mv_loop_now()) / 1000);
         proceed(j, true);
         return;
     }
@@ -612,8 +620,8 @@ mv_net *mv_net_new(mv_loop *loop, mv_dns *dns, const mv_net_params *p)
 }
 
 /* mv_net_verify - DNS (and SMTP if smtp) for a mailbox; cb may be NULL */
-void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *hop,
-                   bool smtp, bool smtputf8, mv_net_cb cb, void *arg)
+void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *hop, bool smtp, bool smtputf8,
+                   mv_net_cb cb, void *arg)
 {
     char key[MV_MAILBOX_MAX + 310];
     job *j;
@@ -635,8 +643,7 @@ void mv_net_verify(mv_net *n, const char *mailbox, const char *dom, const char *
             SLIST_INSERT_HEAD(&j->waiters, w, link);
         return;
     }
-    if ((j = job_new(n, mailbox, dom, hop, smtp, smtputf8)) == NULL ||
-        mv_dict_put(n->jobs, j->key, j) < 0) {
+    if ((j = job_new(n, mailbox, dom, hop, smtp, smtputf8)) == NULL || mv_dict_put(n->jobs, j->key, j) < 0) {
         mv_net_outcome o = {.reason = MV_R_TIMEOUT, .catch_all = -1};
 
         free(j);
@@ -722,7 +729,7 @@ void mv_net_close(mv_net *n)
     n->closing = true;
     mv_net_incident_stop(n);
     while (!LIST_EMPTY(&n->open))
-        mv_probe_cancel(LIST_FIRST(&n->open)->probe);   /* session_done unlinks it */
+        mv_probe_cancel(LIST_FIRST(&n->open)->probe); /* session_done unlinks it */
     if ((all = all_values(n->waiting, &count)) != NULL) {
         for (size_t i = 0; i < count; i++) {
             job *j = all[i];

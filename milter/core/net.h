@@ -62,9 +62,9 @@ typedef void (*mv_net_facts_save)(void *arg, const char *key, const mv_net_facts
 size_t mv_net_domain_key(char *buf, size_t size, const char *name, const char *hop);
 
 typedef struct {
-    const char *helo;           /* EHLO name */
-    const char *mail_from;      /* "" : null sender */
-    const char *fallback_from;  /* when <> is refused; "" : none */
+    const char *helo;          /* EHLO name */
+    const char *mail_from;     /* "" : null sender */
+    const char *fallback_from; /* when <> is refused; "" : none */
     mv_tls_mode tls;
     const mv_strset *tls_required; /* domains that must use TLS; NULL: none */
     mv_tls_ctx *tls_ctx;
@@ -80,17 +80,17 @@ typedef struct {
     unsigned greylist_budget_s; /* re-probes stop this long after the first greylisting */
     unsigned backoff_s;         /* how long a refusing/tarpitting host is left alone */
     unsigned dns_min_ttl, dns_max_ttl;
-    unsigned idle_domains;      /* domain facts kept when no work is queued */
+    unsigned idle_domains; /* domain facts kept when no work is queued */
     mv_net_store store;
     mv_net_facts_load facts_load;
     mv_net_facts_save facts_save;
-    void *store_arg;            /* the hooks' argument */
-    mv_trace_fn trace;          /* the transcript (trace.h); NULL: none */
+    void *store_arg;   /* the hooks' argument */
+    mv_trace_fn trace; /* the transcript (trace.h); NULL: none */
     void *trace_arg;
-    mv_event_fn events;         /* faults (incident.h); NULL: none formatted */
+    mv_event_fn events; /* faults (incident.h); NULL: none formatted */
     void *events_arg;
-    const char *resolver;       /* the resolver's name in event lines */
-    unsigned summary_ms;        /* a fault's summary this often; 0: MV_INCIDENT_PERIOD_MS */
+    const char *resolver; /* the resolver's name in event lines */
+    unsigned summary_ms;  /* a fault's summary this often; 0: MV_INCIDENT_PERIOD_MS */
 } mv_net_params;
 
 typedef struct mv_net mv_net;
@@ -100,8 +100,8 @@ mv_net *mv_net_new(mv_loop *loop, mv_dns *dns, const mv_net_params *p);
 
 /* mv_net_verify - DNS (and SMTP if smtp) for a mailbox; cb may be NULL.
  * next_hop ("[ip]:port", "host:port" or NULL) replaces the MX lookup. */
-void mv_net_verify(mv_net *n, const char *mailbox, const char *domain, const char *next_hop,
-                   bool smtp, bool smtputf8, mv_net_cb cb, void *arg);
+void mv_net_verify(mv_net *n, const char *mailbox, const char *domain, const char *next_hop, bool smtp,
+                   bool smtputf8, mv_net_cb cb, void *arg);
 
 /* mv_net_set_rules - the reply rules and provider profiles to use from
  * now on (loop thread; the caller keeps them alive until replaced) */

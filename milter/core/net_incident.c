@@ -19,9 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#define SUMMARY_HOSTS 5         /* hosts named in a summary; the rest counted */
+#define SUMMARY_HOSTS 5 /* hosts named in a summary; the rest counted */
 
-static void net_event(mv_net *n, mv_event_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void net_event(mv_net *n, mv_event_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* net_event - an event line; nothing is formatted without a sink */
 static void net_event(mv_net *n, mv_event_level level, const char *fmt, ...)
@@ -67,7 +68,7 @@ static uint64_t summary_ms(const mv_net *n)
 typedef struct {
     char *buf;
     size_t size, off;
-    unsigned count;             /* failing hosts seen */
+    unsigned count; /* failing hosts seen */
     uint64_t now;
 } host_list;
 
@@ -85,8 +86,8 @@ static void list_host(void *value, void *arg)
     mv_trace_escape(name, sizeof(name), h->name, strlen(h->name));
     if (h->backoff_until_ms > l->now)
         mv_incident_clock(until, sizeof(until), wall_after(h->backoff_until_ms - l->now));
-    w = snprintf(l->buf + l->off, l->size - l->off, "%s%s (%s) %s%s%s", l->count > 1 ? "; " : "",
-                 label, name, h->cause, until[0] ? ", left alone until " : "", until);
+    w = snprintf(l->buf + l->off, l->size - l->off, "%s%s (%s) %s%s%s", l->count > 1 ? "; " : "", label, name,
+                 h->cause, until[0] ? ", left alone until " : "", until);
     if (w > 0)
         l->off += (size_t)w;
 }
@@ -114,9 +115,10 @@ static void cost_part(const mv_incident_period *p, char *buf, size_t size)
     if (p->timeout + p->blocked == 0)
         snprintf(buf, size, "; %lu request%s did without them", p->without, p->without == 1 ? "" : "s");
     else
-        snprintf(buf, size, "; %lu request%s did without them, %lu answered timeout and %lu blocked_by_server "
-                 "because every MX host was left alone", p->without, p->without == 1 ? "" : "s", p->timeout,
-                 p->blocked);
+        snprintf(buf, size,
+                 "; %lu request%s did without them, %lu answered timeout and %lu blocked_by_server "
+                 "because every MX host was left alone",
+                 p->without, p->without == 1 ? "" : "s", p->timeout, p->blocked);
 }
 
 /* summary - what the faults cost in the period that ends now */
@@ -192,8 +194,8 @@ void mv_net_host_failing(mv_net *n, host *h, const char *mx, const char *cause, 
     host_label(h, label, sizeof(label));
     mv_trace_escape(name, sizeof(name), mx, strlen(mx));
     if (backoff_ms == 0) {
-        net_event(n, MV_EVENT_WARNING, "host %s (%s) %s; each new request still tries it first",
-                  label, name, cause);
+        net_event(n, MV_EVENT_WARNING, "host %s (%s) %s; each new request still tries it first", label, name,
+                  cause);
         return;
     }
     mv_incident_clock(until, sizeof(until), wall_after(backoff_ms));
@@ -214,9 +216,11 @@ void mv_net_host_answers(mv_net *n, host *h)
         return;
     host_label(h, label, sizeof(label));
     mv_trace_escape(name, sizeof(name), h->name, strlen(h->name));
-    net_event(n, MV_EVENT_NOTICE, "host %s (%s) answers again after %llu s; %lu request%s answered "
-              "without it", label, name, (unsigned long long)(mv_loop_now() - f.since_ms + 500) / 1000,
-              f.answered, f.answered == 1 ? "" : "s");
+    net_event(n, MV_EVENT_NOTICE,
+              "host %s (%s) answers again after %llu s; %lu request%s answered "
+              "without it",
+              label, name, (unsigned long long)(mv_loop_now() - f.since_ms + 500) / 1000, f.answered,
+              f.answered == 1 ? "" : "s");
 }
 
 /* mv_net_host_without - count requests that did without the failing host h */
@@ -247,20 +251,23 @@ void mv_net_dns_result(mv_net *n, const char *name, const mv_mx_result *res)
     mv_fault f;
 
     if (n->closing)
-        return;                 /* cancelled lookups say nothing of the resolver */
+        return; /* cancelled lookups say nothing of the resolver */
     if (res->status == MV_DNS_TEMP && res->unanswered) {
         n->period.dns_failed++;
         if (!mv_dns_watch_fail(&n->dns_watch, name, now))
             return;
         net_fault_begins(n);
-        net_event(n, MV_EVENT_WARNING, "resolver %s is failing: %lu lookups in a row, for more than one "
+        net_event(n, MV_EVENT_WARNING,
+                  "resolver %s is failing: %lu lookups in a row, for more than one "
                   "domain, got no answer (the last: %s for %s); domains not in the cache answer dns_error "
-                  "until it answers again", n->resolver, n->dns_watch.fault.failures, res->detail, name);
+                  "until it answers again",
+                  n->resolver, n->dns_watch.fault.failures, res->detail, name);
         return;
     }
     if (!mv_dns_watch_ok(&n->dns_watch, &f))
         return;
     net_fault_ends(n);
-    net_event(n, MV_EVENT_NOTICE, "resolver %s answers again after %llu s; %lu lookups got no answer meanwhile",
-              n->resolver, (unsigned long long)(now - f.since_ms + 500) / 1000, f.failures);
+    net_event(n, MV_EVENT_NOTICE,
+              "resolver %s answers again after %llu s; %lu lookups got no answer meanwhile", n->resolver,
+              (unsigned long long)(now - f.since_ms + 500) / 1000, f.failures);
 }

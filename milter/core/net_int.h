@@ -18,7 +18,7 @@
 typedef struct waiter {
     mv_net_cb cb;
     void *arg;
-    SLIST_ENTRY(waiter) link;   /* in its job's waiters */
+    SLIST_ENTRY(waiter) link; /* in its job's waiters */
 } waiter;
 
 typedef struct domain domain;
@@ -29,46 +29,46 @@ struct job {
     char key[MV_MAILBOX_MAX + 310];
     char mailbox[MV_MAILBOX_MAX + 1];
     char domain[256];
-    char hop[300];              /* next hop instead of MX, or "" */
+    char hop[300]; /* next hop instead of MX, or "" */
     bool smtp, smtputf8, tls_off, background;
-    unsigned grey_round;        /* re-probes after greylisting so far */
-    int64_t grey_first;         /* when it was first greylisted (unix s), or 0 */
-    unsigned temp_retries;      /* whole MX walks retried after a busy refusal */
-    SLIST_HEAD(, waiter) waiters;   /* every caller waiting for the answer */
+    unsigned grey_round;          /* re-probes after greylisting so far */
+    int64_t grey_first;           /* when it was first greylisted (unix s), or 0 */
+    unsigned temp_retries;        /* whole MX walks retried after a busy refusal */
+    SLIST_HEAD(, waiter) waiters; /* every caller waiting for the answer */
     domain *d;
-    size_t target;              /* next target to try */
-    unsigned sid;               /* the last session that asked for it (traces) */
-    TAILQ_ENTRY(job) link;      /* in the domain's DNS wait list or queue */
+    size_t target;         /* next target to try */
+    unsigned sid;          /* the last session that asked for it (traces) */
+    TAILQ_ENTRY(job) link; /* in the domain's DNS wait list or queue */
     mv_net_outcome out;
-    mv_timer timer;             /* background re-probe delay */
+    mv_timer timer; /* background re-probe delay */
 };
 
 typedef struct {
-    size_t host;                /* index in mx.hosts */
-    size_t addr;                /* index in that host's addresses */
+    size_t host; /* index in mx.hosts */
+    size_t addr; /* index in that host's addresses */
 } target;
 
 struct domain {
     mv_net *n;
-    char key[560];              /* name, or name|next-hop */
+    char key[560]; /* name, or name|next-hop */
     char name[256];
-    char hop[300];              /* the configured next hop, or "" */
+    char hop[300]; /* the configured next hop, or "" */
     unsigned port;
     mv_mx_result mx;
     bool mx_known, dns_inflight;
     uint64_t mx_expires_ms;
     target targets[MAX_TARGETS];
     size_t ntargets, nprivate;
-    TAILQ_HEAD(job_list, job) dns_wait;     /* waiting for the MX answer */
-    struct job_list queue;      /* waiting for a session */
-    size_t jobs;                /* jobs attached (waiting or in a session) */
-    unsigned active;            /* sessions open */
-    mv_timer retry;             /* limits said "later" */
-    int catch_all;              /* learned: 1, 0, -1 unknown */
-    uint64_t refuses_until_ms;  /* blocked us: leave alone until then */
-    TAILQ_ENTRY(domain) idle_link;  /* in the net's idle list, when idle */
+    TAILQ_HEAD(job_list, job) dns_wait; /* waiting for the MX answer */
+    struct job_list queue;              /* waiting for a session */
+    size_t jobs;                        /* jobs attached (waiting or in a session) */
+    unsigned active;                    /* sessions open */
+    mv_timer retry;                     /* limits said "later" */
+    int catch_all;                      /* learned: 1, 0, -1 unknown */
+    uint64_t refuses_until_ms;          /* blocked us: leave alone until then */
+    TAILQ_ENTRY(domain) idle_link;      /* in the net's idle list, when idle */
     bool idle;
-    unsigned pins;              /* a callback is using it: don't free */
+    unsigned pins; /* a callback is using it: don't free */
 };
 
 typedef struct {
@@ -77,31 +77,31 @@ typedef struct {
     double tokens;
     uint64_t refill_ms;
     uint64_t backoff_until_ms;
-    unsigned backoff_level;     /* failures in a row: the next back-off doubles */
-    mv_reason backoff_reason;   /* timeout (tarpit, silence) or blocked_by_server */
-    uint64_t retry_at_ms;       /* a connection limit or busy refusal: not before */
-    uint64_t failed_at_ms;      /* when the back-off in force began */
-    uint64_t check_at_ms;       /* while backing off: let one session ask then */
-    bool checking;              /* ... and it is under way */
-    unsigned cap;               /* sessions it allows us (0: the limit in force) */
-    mv_fault fault;             /* failing (events): since when, what it cost */
-    char name[256];             /* the MX name it was last asked as (events) */
-    char cause[160];            /* why it fails, for the summary */
+    unsigned backoff_level;   /* failures in a row: the next back-off doubles */
+    mv_reason backoff_reason; /* timeout (tarpit, silence) or blocked_by_server */
+    uint64_t retry_at_ms;     /* a connection limit or busy refusal: not before */
+    uint64_t failed_at_ms;    /* when the back-off in force began */
+    uint64_t check_at_ms;     /* while backing off: let one session ask then */
+    bool checking;            /* ... and it is under way */
+    unsigned cap;             /* sessions it allows us (0: the limit in force) */
+    mv_fault fault;           /* failing (events): since when, what it cost */
+    char name[256];           /* the MX name it was last asked as (events) */
+    char cause[160];          /* why it fails, for the summary */
 } host;
 
 typedef struct session {
     mv_net *n;
     domain *d;
     host *h;
-    unsigned id;                /* "sN" in traces */
+    unsigned id; /* "sN" in traces */
     size_t target;
     job *jobs[MV_PROBE_RCPT_MAX];
     size_t njobs;
     bool tls_off;
-    bool blocked;               /* an RCPT reply named our IP, reputation or rate */
+    bool blocked; /* an RCPT reply named our IP, reputation or rate */
     uint64_t started_ms;
     mv_probe *probe;
-    LIST_ENTRY(session) open_link;  /* every open session, for shutdown */
+    LIST_ENTRY(session) open_link; /* every open session, for shutdown */
 } session;
 
 struct mv_net {
@@ -110,19 +110,19 @@ struct mv_net {
     mv_net_params p;
     char helo[256], from[256], fallback[256];
     mv_dict *jobs, *domains, *hosts;
-    mv_dict *waiting;           /* background re-probes waiting for their time */
+    mv_dict *waiting;                   /* background re-probes waiting for their time */
     TAILQ_HEAD(idle_list, domain) idle; /* idle domains, most recent first */
     size_t nidle;
-    atomic_size_t sessions;     /* read by other threads for metrics */
+    atomic_size_t sessions; /* read by other threads for metrics */
     LIST_HEAD(, session) open;
     bool closing;
-    const mv_rules *rules_local, *rules_table;  /* reply rules (mv_net_set_rules) */
-    unsigned session_seq;       /* the last session's id */
-    char resolver[120];         /* for event lines */
-    mv_dns_watch dns_watch;     /* the resolver's faults */
-    mv_incident_period period;  /* what faults cost since the last summary */
-    unsigned faults;            /* hosts failing, and the resolver if it is */
-    mv_timer summary;           /* armed while a fault lasts */
+    const mv_rules *rules_local, *rules_table; /* reply rules (mv_net_set_rules) */
+    unsigned session_seq;                      /* the last session's id */
+    char resolver[120];                        /* for event lines */
+    mv_dns_watch dns_watch;                    /* the resolver's faults */
+    mv_incident_period period;                 /* what faults cost since the last summary */
+    unsigned faults;                           /* hosts failing, and the resolver if it is */
+    mv_timer summary;                          /* armed while a fault lasts */
 };
 
 /* mv_net_incident_stop - at shutdown: no more summaries */

@@ -25,7 +25,7 @@
 
 /* ---- hosts ------------------------------------------------------------ */
 
-#define BACKOFF_FIRST_S 30      /* the first back-off; it doubles up to the cap */
+#define BACKOFF_FIRST_S 30 /* the first back-off; it doubles up to the cap */
 
 /* target_addr - the socket address of a target, with our port */
 static void target_addr(const domain *d, size_t t, struct sockaddr_storage *out, char *txt, size_t tlen)
@@ -95,7 +95,7 @@ static void host_fail(mv_net *n, host *h, const mv_profile *pf, mv_reason reason
     uint64_t now = mv_loop_now(), ms;
 
     if (h->backoff_until_ms > now)
-        return;                 /* sessions that began before it: one failure */
+        return; /* sessions that began before it: one failure */
     ms = backoff_ms(n, pf, h->backoff_level);
     h->backoff_until_ms = now + ms;
     h->failed_at_ms = now;
@@ -136,7 +136,7 @@ static uint64_t host_wait_ms(mv_net *n, host *h, const mv_profile *pf)
     unsigned limit = pf != NULL && pf->host_sessions ? pf->host_sessions : n->p.host_sessions;
 
     if (h->cap != 0 && h->cap < limit)
-        limit = h->cap;         /* it told us how many sessions it allows */
+        limit = h->cap; /* it told us how many sessions it allows */
     if (h->retry_at_ms > now)
         return h->retry_at_ms - now;
 
@@ -145,7 +145,7 @@ static uint64_t host_wait_ms(mv_net *n, host *h, const mv_profile *pf)
         h->tokens = rate;
     h->refill_ms = now;
     if (h->active >= limit)
-        return 50;              /* re-checked when a session ends anyway */
+        return 50; /* re-checked when a session ends anyway */
     if (h->tokens >= 1.0)
         return 0;
     return (uint64_t)((1.0 - h->tokens) * 1000.0 / rate) + 1;
@@ -161,7 +161,7 @@ static void advance(job *j, mv_reason r, const mv_probe_result *pr, const char *
     j->target++;
     if (j->target < d->ntargets) {
         mv_net_trace(d, j->sid, "%s: %s at %s: next MX address (%zu of %zu)", j->mailbox,
-                  mv_probe_status_name(pr->status), pr->stage, j->target + 1, d->ntargets);
+                     mv_probe_status_name(pr->status), pr->stage, j->target + 1, d->ntargets);
         TAILQ_INSERT_TAIL(&d->queue, j, link);
         return;
     }
@@ -169,8 +169,8 @@ static void advance(job *j, mv_reason r, const mv_probe_result *pr, const char *
     if (pr->last.code != 0)
         j->out.smtp = pr->last;
     mv_net_set_outcome(j, r, "%s at %s: %s%s%s", mv_probe_status_name(pr->status), pr->stage,
-            pr->error[0] ? pr->error : pr->last.text, d->ntargets > 1 ? "; every MX host tried" : "",
-            "");
+                       pr->error[0] ? pr->error : pr->last.text,
+                       d->ntargets > 1 ? "; every MX host tried" : "", "");
     mv_net_complete(j);
 }
 
@@ -195,7 +195,7 @@ static void trace_reading(const session *s, const char *who, const mv_smtp_answe
     else if (a->code != 0)
         snprintf(code, sizeof(code), "%d", a->code);
     mv_net_trace(s->d, s->id, "%s: %s read as %s%s by %s", who, code, mv_reason_name(rd->reason),
-              rd->temporary ? " (temporary)" : "", rd->why);
+                 rd->temporary ? " (temporary)" : "", rd->why);
 }
 
 /* grey_wait - seconds until the next re-probe of a greylisted job, 0 when
@@ -229,8 +229,10 @@ static void greylisted(session *s, job *j, const mv_smtp_answer *a, const char *
     j->out.retry_after = mv_classify_retry_after(a);
     delay = j->out.retry_after ? j->out.retry_after : s->n->p.greylist_retry_s;
     if ((wait = grey_wait(s->n, j, delay, j->out.retry_after != 0)) == 0) {
-        mv_net_set_outcome(j, MV_R_GREYLISTED, "greylisted by %s; still after %u s, re-probes given up "
-                    "(smtp.greylist_budget_s)", host_name, s->n->p.greylist_budget_s);
+        mv_net_set_outcome(j, MV_R_GREYLISTED,
+                           "greylisted by %s; still after %u s, re-probes given up "
+                           "(smtp.greylist_budget_s)",
+                           host_name, s->n->p.greylist_budget_s);
         return;
     }
     /* the cache says greylisted until shortly after the re-probe is due; past
@@ -257,7 +259,7 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
     snprintf(j->out.tls_version, sizeof(j->out.tls_version), "%s", pr->tls_version);
     snprintf(j->out.host, sizeof(j->out.host), "%s", host_name);
     snprintf(j->out.rule, sizeof(j->out.rule), "%s", rd.rule ? rd.rule : "");
-    if (r == MV_R_BLOCKED_BY_SERVER) {  /* it named our IP, reputation or rate */
+    if (r == MV_R_BLOCKED_BY_SERVER) { /* it named our IP, reputation or rate */
         char cause[sizeof(s->h->cause)];
 
         s->blocked = true;
@@ -265,14 +267,14 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
         host_fail(s->n, s->h, pf, MV_R_BLOCKED_BY_SERVER, host_name, cause);
     }
     if (rd.temporary && r != MV_R_GREYLISTED && r != MV_R_MAILBOX_FULL && j->target + 1 < d->ntargets) {
-        advance(j, r, pr, host_name);   /* a 4xx: ask the next MX */
+        advance(j, r, pr, host_name); /* a 4xx: ask the next MX */
         return;
     }
     if (r == MV_R_ACCEPTED_EMAIL && pf != NULL && pf->rcpt != MV_RCPT_MEANINGFUL) {
         /* it accepts every RCPT and refuses later: a 250 proves nothing */
         r = pf->rcpt == MV_RCPT_ACCEPT_ALL ? MV_R_ACCEPT_ALL : MV_R_UNVERIFIED;
         mv_net_set_outcome(j, r, "%d from %s: profile %s accepts every recipient at RCPT and refuses later",
-                    a->code, host_name, pf->name);
+                           a->code, host_name, pf->name);
         j->out.catch_all = pf->rcpt == MV_RCPT_ACCEPT_ALL ? 1 : -1;
         mv_net_complete(j);
         return;
@@ -283,8 +285,8 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
     if (r == MV_R_GREYLISTED) {
         greylisted(s, j, a, host_name);
     } else {
-        mv_net_set_outcome(j, r, "%d %d.%d.%d from %s: %s", a->code, a->enh[0], a->enh[1], a->enh[2], host_name,
-                    rd.why);
+        mv_net_set_outcome(j, r, "%d %d.%d.%d from %s: %s", a->code, a->enh[0], a->enh[1], a->enh[2],
+                           host_name, rd.why);
     }
     mv_net_complete(j);
 }
@@ -293,8 +295,12 @@ static void rcpt_done(session *s, job *j, const mv_probe_result *pr, const mv_sm
  * limits sessions per client, a fact about us, never about the mailbox */
 static bool conn_limit(const mv_probe_result *pr)
 {
-    static const char *const words[] = {"too many connections", "too many concurrent", "connection limit",
-                                        "too many sessions", "too many simultaneous", "concurrent connections",
+    static const char *const words[] = {"too many connections",
+                                        "too many concurrent",
+                                        "connection limit",
+                                        "too many sessions",
+                                        "too many simultaneous",
+                                        "concurrent connections",
                                         NULL};
 
     if (pr->status != MV_PROBE_TEMP || pr->last.code != 421)
@@ -316,7 +322,7 @@ static bool busy_retry(session *s, job *j, const mv_probe_result *pr, bool limit
 
     if (limit && j->temp_retries < 3) {
         if (s->h->active > 0)
-            s->h->cap = s->h->active;   /* the sessions it did allow */
+            s->h->cap = s->h->active; /* the sessions it did allow */
         else
             s->h->retry_at_ms = now + 1000;
     } else if (!limit && pr->status == MV_PROBE_TEMP && j->temp_retries == 0 &&
@@ -335,9 +341,9 @@ static bool busy_retry(session *s, job *j, const mv_probe_result *pr, bool limit
 typedef struct {
     const mv_probe_result *pr;
     const char *hname;
-    bool refused;               /* a 4xx/5xx before RCPT ended it */
-    bool limit;                 /* ... saying we have too many sessions open */
-    mv_reading rd;              /* the refusal's reading */
+    bool refused;  /* a 4xx/5xx before RCPT ended it */
+    bool limit;    /* ... saying we have too many sessions open */
+    mv_reading rd; /* the refusal's reading */
 } ending;
 
 /* remember_refusal - a refusal of us (not TLS, not a connection limit):
@@ -351,18 +357,20 @@ static void remember_refusal(session *s, const ending *e)
     bool blocked = e->refused && e->rd.reason == MV_R_BLOCKED_BY_SERVER && !e->limit;
     char cause[sizeof(s->h->cause)];
 
-    if (e->pr->status == MV_PROBE_TIMEOUT) {    /* a tarpit or silence: not a refusal */
+    if (e->pr->status == MV_PROBE_TIMEOUT) { /* a tarpit or silence: not a refusal */
         snprintf(cause, sizeof(cause), "timed out (tarpit or silence) at %s", e->pr->stage);
         host_fail(s->n, s->h, pf, MV_R_TIMEOUT, e->hname, cause);
     } else if (blocked && (!e->rd.temporary || (s->njobs > 0 && s->jobs[0]->temp_retries > 0))) {
         reply_cause(cause, sizeof(cause), e->pr->stage, &e->pr->last, e->pr->error);
         host_fail(s->n, s->h, pf, MV_R_BLOCKED_BY_SERVER, e->hname, cause);
     } else if (e->pr->status == MV_PROBE_NO_CONNECT && !s->n->closing) {
-        snprintf(cause, sizeof(cause), "cannot be reached: %s", e->pr->error[0] ? e->pr->error : "no connection");
+        snprintf(cause, sizeof(cause), "cannot be reached: %s",
+                 e->pr->error[0] ? e->pr->error : "no connection");
         mv_net_host_failing(s->n, s->h, e->hname, cause, 0);
     }
     if (e->pr->status == MV_PROBE_BLOCKED && blocked && !e->rd.temporary) {
-        s->d->refuses_until_ms = mv_loop_now() + backoff_ms(s->n, pf, s->h->backoff_level ? s->h->backoff_level - 1 : 0);
+        s->d->refuses_until_ms =
+            mv_loop_now() + backoff_ms(s->n, pf, s->h->backoff_level ? s->h->backoff_level - 1 : 0);
         mv_net_save_facts(s->n, s->d);
     }
 }
@@ -394,7 +402,7 @@ static void refused_job(job *j, const ending *e)
         snprintf(j->out.host, sizeof(j->out.host), "%s", e->hname);
         j->out.smtp = pr->last;
         mv_net_set_outcome(j, MV_R_BLOCKED_BY_SERVER, "%s refused the probe at %s: %d %s (%s)", e->hname,
-                    pr->stage, pr->last.code, pr->error[0] ? pr->error : pr->last.text, e->rd.why);
+                           pr->stage, pr->last.code, pr->error[0] ? pr->error : pr->last.text, e->rd.why);
         mv_net_complete(j);
         return;
     }
@@ -422,7 +430,7 @@ static void session_job(session *s, size_t i, const ending *e)
         requeue_front(j);
     } else if (retryable(e) && busy_retry(s, j, pr, e->limit)) {
         mv_net_trace(d, s->id, "%s: %s; asking again after a pause", j->mailbox,
-                  e->limit ? "the host limits our sessions" : "a busy refusal before RCPT");
+                     e->limit ? "the host limits our sessions" : "a busy refusal before RCPT");
     } else if (e->refused) {
         refused_job(j, e);
     } else {
@@ -447,11 +455,11 @@ static void session_done(void *arg, const mv_probe_result *pr)
     d->pins++;
     LIST_REMOVE(s, open_link);
     s->h->active--;
-    s->h->checking = false;     /* a check, if this was one, has its answer */
+    s->h->checking = false; /* a check, if this was one, has its answer */
     d->active--;
     n->sessions--;
     if (pr->status == MV_PROBE_DONE && pr->catch_all >= 0 && d->catch_all != pr->catch_all) {
-        d->catch_all = pr->catch_all;   /* learned once, used by every later RCPT */
+        d->catch_all = pr->catch_all; /* learned once, used by every later RCPT */
         mv_net_save_facts(n, d);
     }
     if (e.refused) {
@@ -462,7 +470,7 @@ static void session_done(void *arg, const mv_probe_result *pr)
     for (size_t i = 0; i < s->njobs; i++)
         session_job(s, i, &e);
     if (pr->status == MV_PROBE_DONE && !s->blocked)
-        host_ok(n, s->h, s->started_ms);    /* after the RCPTs: one naming our IP is no good session */
+        host_ok(n, s->h, s->started_ms); /* after the RCPTs: one naming our IP is no good session */
     else if (pr->status != MV_PROBE_CANCELLED)
         mv_net_host_without(n, s->h, s->njobs);
     free(s);
@@ -501,8 +509,9 @@ static void backing_off(domain *d, job *j, const host *h)
     j->out.until = (int64_t)time(NULL) + (int64_t)(((check && check < left ? check : left) + 999) / 1000);
     mv_net_backoff_answer(d->n, r);
     mv_net_set_outcome(j, r, "every MX host of %s is left alone for now: %s %s for %llu s more", d->name,
-                h ? h->key : "?", r == MV_R_TIMEOUT ? "timed out (tarpit or silence)" : "refused our probes",
-                (unsigned long long)((left + 999) / 1000));
+                       h ? h->key : "?",
+                       r == MV_R_TIMEOUT ? "timed out (tarpit or silence)" : "refused our probes",
+                       (unsigned long long)((left + 999) / 1000));
 }
 
 /* skip_backed_off - move jobs off targets whose host is backing off */
@@ -524,7 +533,8 @@ static bool skip_backed_off(domain *d, job *j, host **hp, struct sockaddr_storag
              * within a minute of it */
             (*hp)->checking = true;
             (*hp)->check_at_ms = now + (uint64_t)BACKOFF_FIRST_S * 1000;
-            mv_net_trace(d, 0, "%s: %s backs off; this session checks whether it answers again", j->mailbox, ip);
+            mv_net_trace(d, 0, "%s: %s backs off; this session checks whether it answers again", j->mailbox,
+                         ip);
             return true;
         }
         mv_net_trace(d, 0, "%s: %s backs off after refusing or tarpitting us: skipped", j->mailbox, ip);
@@ -551,8 +561,9 @@ static void trace_start(const session *s, const struct sockaddr_storage *sa, con
     size_t off = 0;
 
     mv_trace_escape(name, sizeof(name), mh->name, strlen(mh->name));
-    inet_ntop(sa->ss_family, sa->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                                                       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr,
+    inet_ntop(sa->ss_family,
+              sa->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                        : (const void *)&((const struct sockaddr_in *)sa)->sin_addr,
               ip, sizeof(ip));
     for (size_t i = 0; i < s->njobs && off < sizeof(who); i++) {
         int w = snprintf(who + off, sizeof(who) - off, "%s%s", i ? ", " : "", s->jobs[i]->mailbox);
@@ -566,9 +577,10 @@ static void trace_start(const session *s, const struct sockaddr_storage *sa, con
     else
         snprintf(kind, sizeof(kind), "%s %u", d->mx.implicit ? "implicit MX, pref" : "MX", mh->pref);
     mv_net_trace(d, s->id, "connect to %s [%s]:%u (%s, address %zu of %zu) for %s; TLS %s", name, ip, d->port,
-              kind, s->target + 1, d->ntargets, who,
-              pp->tls == MV_TLS_OFF ? (s->tls_off ? "off (plain retry after a TLS failure)" : "off")
-              : pp->tls == MV_TLS_REQUIRED ? "required" : "when offered");
+                 kind, s->target + 1, d->ntargets, who,
+                 pp->tls == MV_TLS_OFF        ? (s->tls_off ? "off (plain retry after a TLS failure)" : "off")
+                 : pp->tls == MV_TLS_REQUIRED ? "required"
+                                              : "when offered");
 }
 
 /* probe_params - what the session's probe is told (TLS mode, catch-all, SMTPUTF8) */
@@ -577,10 +589,19 @@ static void probe_params(session *s, const mv_profile *pf, const char **rc, mv_p
     mv_net *n = s->n;
     domain *d = s->d;
 
-    *pp = (mv_probe_params){n->helo, n->from, n->fallback[0] ? n->fallback : NULL, n->p.tls,
-                            n->p.tls_ctx, n->p.connect_ms, n->p.reply_ms,
-                            (pf != NULL && pf->catch_all_check >= 0 ? pf->catch_all_check == 1 : n->p.catch_all) &&
-                            d->catch_all < 0, false, NULL, NULL};
+    *pp = (mv_probe_params){
+        n->helo,
+        n->from,
+        n->fallback[0] ? n->fallback : NULL,
+        n->p.tls,
+        n->p.tls_ctx,
+        n->p.connect_ms,
+        n->p.reply_ms,
+        (pf != NULL && pf->catch_all_check >= 0 ? pf->catch_all_check == 1 : n->p.catch_all) &&
+            d->catch_all < 0,
+        false,
+        NULL,
+        NULL};
     if (s->tls_off)
         pp->tls = MV_TLS_OFF;
     else if (n->p.tls_required && mv_strset_has(n->p.tls_required, d->name, strlen(d->name)))
@@ -609,9 +630,8 @@ static void launch(session *s, const struct sockaddr_storage *sa, mv_probe_param
     n->sessions++;
     LIST_INSERT_HEAD(&n->open, s, open_link);
     s->probe = mv_probe_start(n->loop, pp, (const struct sockaddr *)sa,
-                              d->mx.hosts[d->targets[s->target].host].name, rc, s->njobs,
-                              session_done, s);
-    if (s->probe == NULL) {     /* out of memory; no callback will come */
+                              d->mx.hosts[d->targets[s->target].host].name, rc, s->njobs, session_done, s);
+    if (s->probe == NULL) { /* out of memory; no callback will come */
         mv_probe_result pr = {.status = MV_PROBE_NO_CONNECT, .stage = "connect", .catch_all = -1};
 
         snprintf(pr.error, sizeof(pr.error), "out of memory");
@@ -644,11 +664,16 @@ static bool start_session(domain *d, uint64_t *wait)
     max = pf != NULL && pf->max_rcpt ? pf->max_rcpt : n->p.max_rcpt;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return false;
-    *s = (session){.n = n, .d = d, .h = h, .target = head->target, .tls_off = head->tls_off,
+    *s = (session){.n = n,
+                   .d = d,
+                   .h = h,
+                   .target = head->target,
+                   .tls_off = head->tls_off,
                    .started_ms = mv_loop_now()};
-    s->njobs = take_batch(d, head->target, head->tls_off, s->jobs, max < MV_PROBE_RCPT_MAX ? max : MV_PROBE_RCPT_MAX);
+    s->njobs = take_batch(d, head->target, head->tls_off, s->jobs,
+                          max < MV_PROBE_RCPT_MAX ? max : MV_PROBE_RCPT_MAX);
     if ((s->id = ++n->session_seq) == 0)
-        s->id = ++n->session_seq;   /* 0 means "no session" in traces */
+        s->id = ++n->session_seq; /* 0 means "no session" in traces */
     probe_params(s, pf, rc, &pp);
     launch(s, &sa, &pp, rc);
     return true;
@@ -721,4 +746,3 @@ void mv_net_schedule(domain *d)
     if (!TAILQ_EMPTY(&d->queue) && wait > 0 && !mv_timer_armed(&d->retry))
         mv_timer_start(n->loop, &d->retry, wait, on_retry, d);
 }
-

@@ -37,22 +37,26 @@ static bool in4(uint32_t a, uint32_t net, int len)
 /* classify4 - an IPv4 address in host order */
 static mv_net_class classify4(uint32_t a)
 {
-    static const struct { uint32_t net; int len; mv_net_class c; } t[] = {
+    static const struct {
+        uint32_t net;
+        int len;
+        mv_net_class c;
+    } t[] = {
         {V4(0, 0, 0, 0), 8, MV_NET_UNSPECIFIED},
         {V4(10, 0, 0, 0), 8, MV_NET_PRIVATE},
-        {V4(100, 64, 0, 0), 10, MV_NET_PRIVATE},       /* CGNAT, RFC 6598 */
+        {V4(100, 64, 0, 0), 10, MV_NET_PRIVATE}, /* CGNAT, RFC 6598 */
         {V4(127, 0, 0, 0), 8, MV_NET_LOOPBACK},
         {V4(169, 254, 0, 0), 16, MV_NET_LINK_LOCAL},
         {V4(172, 16, 0, 0), 12, MV_NET_PRIVATE},
-        {V4(192, 0, 0, 0), 24, MV_NET_RESERVED},       /* IETF protocol assignments */
-        {V4(192, 0, 2, 0), 24, MV_NET_RESERVED},       /* TEST-NET-1 */
-        {V4(192, 88, 99, 0), 24, MV_NET_RESERVED},     /* 6to4 relay anycast */
+        {V4(192, 0, 0, 0), 24, MV_NET_RESERVED},   /* IETF protocol assignments */
+        {V4(192, 0, 2, 0), 24, MV_NET_RESERVED},   /* TEST-NET-1 */
+        {V4(192, 88, 99, 0), 24, MV_NET_RESERVED}, /* 6to4 relay anycast */
         {V4(192, 168, 0, 0), 16, MV_NET_PRIVATE},
-        {V4(198, 18, 0, 0), 15, MV_NET_RESERVED},      /* benchmarking */
-        {V4(198, 51, 100, 0), 24, MV_NET_RESERVED},    /* TEST-NET-2 */
-        {V4(203, 0, 113, 0), 24, MV_NET_RESERVED},     /* TEST-NET-3 */
+        {V4(198, 18, 0, 0), 15, MV_NET_RESERVED},   /* benchmarking */
+        {V4(198, 51, 100, 0), 24, MV_NET_RESERVED}, /* TEST-NET-2 */
+        {V4(203, 0, 113, 0), 24, MV_NET_RESERVED},  /* TEST-NET-3 */
         {V4(224, 0, 0, 0), 4, MV_NET_MULTICAST},
-        {V4(240, 0, 0, 0), 4, MV_NET_RESERVED},        /* incl. 255.255.255.255 */
+        {V4(240, 0, 0, 0), 4, MV_NET_RESERVED}, /* incl. 255.255.255.255 */
     };
 
     for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++)
@@ -94,12 +98,12 @@ static mv_net_class classify6(const uint8_t *a)
     if (a[0] == 0xFF)
         return MV_NET_MULTICAST;
     if ((a[0] & 0xFE) == 0xFC)
-        return MV_NET_PRIVATE;                          /* fc00::/7 ULA */
+        return MV_NET_PRIVATE; /* fc00::/7 ULA */
     if (a[0] == 0xFE && (a[1] & 0xC0) == 0x80)
-        return MV_NET_LINK_LOCAL;                       /* fe80::/10 */
+        return MV_NET_LINK_LOCAL; /* fe80::/10 */
     if (prefix6(a, doc, 32) || prefix6(a, ietf, 23) || prefix6(a, discard, 64))
         return MV_NET_RESERVED;
-    return (a[0] & 0xE0) == 0x20 ? MV_NET_PUBLIC : MV_NET_RESERVED;   /* 2000::/3 */
+    return (a[0] & 0xE0) == 0x20 ? MV_NET_PUBLIC : MV_NET_RESERVED; /* 2000::/3 */
 }
 
 /* mv_net_classify - the class of an IPv4 or IPv6 socket address */

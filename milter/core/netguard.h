@@ -16,12 +16,12 @@
 
 typedef enum {
     MV_NET_PUBLIC = 0,
-    MV_NET_LOOPBACK,            /* 127/8, ::1 */
-    MV_NET_PRIVATE,             /* RFC 1918, fc00::/7, 100.64/10 (CGNAT) */
-    MV_NET_LINK_LOCAL,          /* 169.254/16, fe80::/10 */
-    MV_NET_MULTICAST,           /* 224/4, ff00::/8 */
-    MV_NET_UNSPECIFIED,         /* 0.0.0.0/8, :: */
-    MV_NET_RESERVED,            /* documentation, benchmarking, 240/4, ... */
+    MV_NET_LOOPBACK,    /* 127/8, ::1 */
+    MV_NET_PRIVATE,     /* RFC 1918, fc00::/7, 100.64/10 (CGNAT) */
+    MV_NET_LINK_LOCAL,  /* 169.254/16, fe80::/10 */
+    MV_NET_MULTICAST,   /* 224/4, ff00::/8 */
+    MV_NET_UNSPECIFIED, /* 0.0.0.0/8, :: */
+    MV_NET_RESERVED,    /* documentation, benchmarking, 240/4, ... */
     MV_NET_COUNT
 } mv_net_class;
 

@@ -93,7 +93,7 @@ bool mv_outcome_unpack(const unsigned char *p, size_t len, mv_net_outcome *o)
            unpack_str(p, len, &off, o->smtp.text, sizeof(o->smtp.text)) &&
            unpack_str(p, len, &off, o->tls_version, sizeof(o->tls_version)) &&
            unpack_str(p, len, &off, o->detail, sizeof(o->detail)) &&
-           (off == len || unpack_str(p, len, &off, o->rule, sizeof(o->rule))) &&  /* older entries: none */
+           (off == len || unpack_str(p, len, &off, o->rule, sizeof(o->rule))) && /* older entries: none */
            (off == len || unpack_until(p, len, off, o));
 }
 
@@ -102,10 +102,8 @@ mv_cache_class mv_outcome_class(const mv_net_outcome *o)
 {
     switch (mv_reason_status(o->reason)) {
     case MV_STATUS_DELIVERABLE:
-    case MV_STATUS_RISKY:
-        return MV_CACHE_POSITIVE;
-    case MV_STATUS_UNDELIVERABLE:
-        return MV_CACHE_NEGATIVE;
+    case MV_STATUS_RISKY: return MV_CACHE_POSITIVE;
+    case MV_STATUS_UNDELIVERABLE: return MV_CACHE_NEGATIVE;
     default:
         /* mode dns: "the domain has mail servers" is a positive fact */
         return o->reason == MV_R_UNVERIFIED ? MV_CACHE_POSITIVE : MV_CACHE_TEMPORARY;

@@ -60,8 +60,7 @@ void mv_policy_defaults(mv_policy *p, mv_context ctx)
         set(p, MV_R_ROLE_ACCOUNT, MV_ACT_REVIEW);
         p->suggestion = MV_ACT_WARN;
         break;
-    default:
-        break;
+    default: break;
     }
 }
 

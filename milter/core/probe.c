@@ -30,13 +30,23 @@
 #include <unistd.h>
 
 typedef enum {
-    S_CONNECT, S_BANNER, S_EHLO, S_HELO, S_STARTTLS, S_HANDSHAKE, S_EHLO_TLS,
-    S_MAIL, S_MAIL_FALLBACK, S_RCPT, S_CATCHALL, S_COUNT
+    S_CONNECT,
+    S_BANNER,
+    S_EHLO,
+    S_HELO,
+    S_STARTTLS,
+    S_HANDSHAKE,
+    S_EHLO_TLS,
+    S_MAIL,
+    S_MAIL_FALLBACK,
+    S_RCPT,
+    S_CATCHALL,
+    S_COUNT
 } state;
 
 static const char *const state_names[S_COUNT] = {
-    "connect", "banner", "ehlo", "helo", "starttls", "tls-handshake", "ehlo",
-    "mail", "mail", "rcpt", "rcpt-catch-all",
+    "connect", "banner", "ehlo", "helo", "starttls",       "tls-handshake",
+    "ehlo",    "mail",   "mail", "rcpt", "rcpt-catch-all",
 };
 
 struct mv_probe {
@@ -54,7 +64,7 @@ struct mv_probe {
     size_t rlen;
     char wbuf[600];
     size_t wlen, woff;
-    char tline[MV_TRACE_TEXT_MAX];  /* the reply line being read, for the trace */
+    char tline[MV_TRACE_TEXT_MAX]; /* the reply line being read, for the trace */
     size_t tlen, tcut;
     bool starttls_offered, smtputf8_offered, catch_all_asked;
     uint64_t started;
@@ -66,15 +76,14 @@ struct mv_probe {
 /* mv_probe_status_name - for logs */
 const char *mv_probe_status_name(mv_probe_status s)
 {
-    static const char *const n[] = {"done", "no-connect", "temporary", "blocked", "tls",
-                                    "timeout", "protocol", "cancelled"};
+    static const char *const n[] = {"done", "no-connect", "temporary", "blocked",
+                                    "tls",  "timeout",    "protocol",  "cancelled"};
 
     return (unsigned)s < sizeof(n) / sizeof(*n) ? n[s] : "?";
 }
 
 /* say - one trace line, "+Nms" since the session began */
-__attribute__((format(printf, 2, 3)))
-static void say(mv_probe *p, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void say(mv_probe *p, const char *fmt, ...)
 {
     char text[MV_TRACE_LINE_MAX - 32], ms[32];
     va_list ap;
@@ -170,8 +179,8 @@ static void finish(mv_probe *p, mv_probe_status status, const char *fmt, ...)
         heard_line(p, false);
     if (status == MV_PROBE_DONE || status == MV_PROBE_BLOCKED || status == MV_PROBE_TEMP)
         quit(p);
-    say(p, "end: %s at %s%s%s (%zu of %zu recipients answered)", mv_probe_status_name(status),
-        p->res.stage, p->res.error[0] ? ": " : "", p->res.error, p->res.nanswered, p->nrcpt);
+    say(p, "end: %s at %s%s%s (%zu of %zu recipients answered)", mv_probe_status_name(status), p->res.stage,
+        p->res.error[0] ? ": " : "", p->res.error, p->res.nanswered, p->nrcpt);
     p->cb(p->arg, &p->res);
     release(p);
 }
@@ -239,8 +248,7 @@ static bool flush(mv_probe *p)
 }
 
 /* send_cmd - queue one command line and wait for its reply */
-__attribute__((format(printf, 3, 4)))
-static void send_cmd(mv_probe *p, state s, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void send_cmd(mv_probe *p, state s, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -306,9 +314,10 @@ static void after_ehlo(mv_probe *p, const mv_reply *r, bool tls_done)
         return;
     }
     if (!tls_done)
-        say(p, "no TLS: %s", !p->starttls_offered ? "STARTTLS not offered"
-                             : p->prm.tls == MV_TLS_OFF ? "STARTTLS offered, TLS off for this session"
-                                                        : no_ctx);
+        say(p, "no TLS: %s",
+            !p->starttls_offered       ? "STARTTLS not offered"
+            : p->prm.tls == MV_TLS_OFF ? "STARTTLS offered, TLS off for this session"
+                                       : no_ctx);
     send_mail(p, S_MAIL, p->from);
 }
 
@@ -332,27 +341,28 @@ static void random_rcpt(mv_probe *p)
         for (size_t i = 0; i < sizeof(r); i++)
             r[i] = (unsigned char)(mv_loop_now() >> (i % 8)) ^ (unsigned char)(i * 37);
     p->catch_all_asked = true;
-    send_cmd(p, S_CATCHALL, "RCPT TO:<mv-%02x%02x%02x%02x%02x%02x%02x%02x%s>", r[0], r[1], r[2],
-             r[3], r[4], r[5], r[6], r[7], at ? at : "@invalid");
+    send_cmd(p, S_CATCHALL, "RCPT TO:<mv-%02x%02x%02x%02x%02x%02x%02x%02x%s>", r[0], r[1], r[2], r[3], r[4],
+             r[5], r[6], r[7], at ? at : "@invalid");
 }
 
 /* too_many - "452 4.5.3 too many recipients": ask the rest in another session */
 static bool too_many(const mv_reply *r)
 {
-    return r->code == 452 && (r->enh[1] == 5 && r->enh[2] == 3 ? true : strcasestr(r->text, "too many") != NULL);
+    return r->code == 452 &&
+           (r->enh[1] == 5 && r->enh[2] == 3 ? true : strcasestr(r->text, "too many") != NULL);
 }
 
 /* on_rcpt - a recipient's reply */
 static void on_rcpt(mv_probe *p, const mv_reply *r)
 {
     if (p->cur > 0 && too_many(r)) {
-        finish(p, MV_PROBE_DONE, NULL);     /* nanswered stays at cur */
+        finish(p, MV_PROBE_DONE, NULL); /* nanswered stays at cur */
         return;
     }
     mv_probe_answer(r, &p->res.rcpt[p->cur]);
     p->res.nanswered = ++p->cur;
     if (r->code == 421) {
-        finish(p, MV_PROBE_DONE, NULL);     /* the server is closing */
+        finish(p, MV_PROBE_DONE, NULL); /* the server is closing */
         return;
     }
     if (r->code / 100 == 2 && p->prm.catch_all && !p->catch_all_asked) {
@@ -391,21 +401,30 @@ static void on_reply(mv_probe *p, const mv_reply *r)
     mv_timer_stop(p->loop, &p->timer);
     switch (p->st) {
     case S_BANNER:
-        if (ok) send_cmd(p, S_EHLO, "EHLO %s", p->helo);
-        else refused(p, r);
+        if (ok)
+            send_cmd(p, S_EHLO, "EHLO %s", p->helo);
+        else
+            refused(p, r);
         break;
     case S_EHLO:
-        if (ok) after_ehlo(p, r, false);
-        else if (r->code / 100 == 5) send_cmd(p, S_HELO, "HELO %s", p->helo);
-        else refused(p, r);
+        if (ok)
+            after_ehlo(p, r, false);
+        else if (r->code / 100 == 5)
+            send_cmd(p, S_HELO, "HELO %s", p->helo);
+        else
+            refused(p, r);
         break;
     case S_HELO:
-        if (!ok) refused(p, r);
-        else if (p->prm.tls == MV_TLS_REQUIRED) finish(p, MV_PROBE_TLS, "TLS required, server has no EHLO");
-        else send_mail(p, S_MAIL, p->from);
+        if (!ok)
+            refused(p, r);
+        else if (p->prm.tls == MV_TLS_REQUIRED)
+            finish(p, MV_PROBE_TLS, "TLS required, server has no EHLO");
+        else
+            send_mail(p, S_MAIL, p->from);
         break;
     case S_STARTTLS:
-        if (r->code == 220) start_tls(p);
+        if (r->code == 220)
+            start_tls(p);
         else if (p->prm.tls == MV_TLS_REQUIRED) {
             mv_probe_answer(r, &p->res.last);
             finish(p, MV_PROBE_TLS, "STARTTLS refused");
@@ -415,20 +434,26 @@ static void on_reply(mv_probe *p, const mv_reply *r)
         }
         break;
     case S_EHLO_TLS:
-        if (ok) after_ehlo(p, r, true);
-        else refused(p, r);
+        if (ok)
+            after_ehlo(p, r, true);
+        else
+            refused(p, r);
         break;
     case S_MAIL:
-        if (ok) next_rcpt(p);
+        if (ok)
+            next_rcpt(p);
         else if (r->code / 100 == 5 && p->from[0] == '\0' && p->fallback[0] != '\0') {
             /* some servers refuse the null sender: once, with the configured one */
             p->res.used_fallback_from = true;
             send_mail(p, S_MAIL_FALLBACK, p->fallback);
-        } else refused(p, r);
+        } else
+            refused(p, r);
         break;
     case S_MAIL_FALLBACK:
-        if (ok) next_rcpt(p);
-        else refused(p, r);
+        if (ok)
+            next_rcpt(p);
+        else
+            refused(p, r);
         break;
     case S_RCPT: on_rcpt(p, r); break;
     case S_CATCHALL: on_catch_all(p, r); break;
@@ -448,7 +473,7 @@ static bool parse_input(mv_probe *p)
     rs = mv_reply_feed(&p->rp, p->rbuf, p->rlen, &used);
     heard(p, p->rbuf, used);
     if (rs == MV_REPLY_ERROR || (rs == MV_REPLY_DONE && used < p->rlen))
-        heard(p, p->rbuf + used, p->rlen - used);  /* what made it fail, or came unasked */
+        heard(p, p->rbuf + used, p->rlen - used); /* what made it fail, or came unasked */
     memmove(p->rbuf, p->rbuf + used, p->rlen - used);
     p->rlen -= used;
     if (rs == MV_REPLY_ERROR) {
@@ -468,7 +493,7 @@ static bool parse_input(mv_probe *p)
         return false;
     }
     r = p->rp.r;
-    on_reply(p, &r);            /* may end (and free) the probe */
+    on_reply(p, &r); /* may end (and free) the probe */
     return false;
 }
 
@@ -486,7 +511,8 @@ static bool read_some(mv_probe *p)
         if (ts == MV_TLS_WANT_READ || ts == MV_TLS_WANT_WRITE)
             return true;
         if (ts != MV_TLS_DONE) {
-            finish(p, MV_PROBE_PROTOCOL, "%s", ts == MV_TLS_CLOSED ? "connection closed" : mv_tls_error(p->tls));
+            finish(p, MV_PROBE_PROTOCOL, "%s",
+                   ts == MV_TLS_CLOSED ? "connection closed" : mv_tls_error(p->tls));
             return false;
         }
     } else {
@@ -519,8 +545,8 @@ static void handshake(mv_probe *p)
     }
     mv_timer_stop(p->loop, &p->timer);
     p->res.tls = true;
-    mv_tls_describe(p->tls, p->res.tls_version, sizeof(p->res.tls_version),
-                    p->res.tls_cipher, sizeof(p->res.tls_cipher));
+    mv_tls_describe(p->tls, p->res.tls_version, sizeof(p->res.tls_version), p->res.tls_cipher,
+                    sizeof(p->res.tls_cipher));
     say(p, "TLS handshake done: %s, cipher %s", p->res.tls_version, p->res.tls_cipher);
     send_cmd(p, S_EHLO_TLS, "EHLO %s", p->helo);
 }
@@ -537,7 +563,7 @@ static void start_tls(mv_probe *p)
         heard_line(p, false);
     if (p->rlen > 0)
         say(p, "%zu bytes after the 220 to STARTTLS discarded (RFC 3207 6)", p->rlen);
-    p->rlen = 0;                /* RFC 3207 6: nothing before TLS is kept */
+    p->rlen = 0; /* RFC 3207 6: nothing before TLS is kept */
     if (p->prm.trace != NULL) {
         char sni[MV_TRACE_TEXT_MAX + 8];
 
@@ -601,8 +627,8 @@ static void on_timeout(void *arg)
 }
 
 /* copy_params - the probe keeps its own copies of every string */
-static bool copy_params(mv_probe *p, const mv_probe_params *prm, const char *host,
-                        const char *const *rcpts, size_t nrcpt)
+static bool copy_params(mv_probe *p, const mv_probe_params *prm, const char *host, const char *const *rcpts,
+                        size_t nrcpt)
 {
     p->prm = *prm;
     snprintf(p->helo, sizeof(p->helo), "%s", prm->helo ? prm->helo : "localhost");
@@ -627,8 +653,8 @@ static void on_deferred(void *arg)
 
 /* fail_later - fail, but never inside mv_probe_start: the caller is
  * still setting up when the socket call fails */
-__attribute__((format(printf, 3, 4)))
-static void fail_later(mv_probe *p, mv_probe_status st, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void fail_later(mv_probe *p, mv_probe_status st, const char *fmt,
+                                                             ...)
 {
     va_list ap;
 
@@ -640,14 +666,11 @@ static void fail_later(mv_probe *p, mv_probe_status st, const char *fmt, ...)
 }
 
 /* mv_probe_start - begin a session; NULL (and no callback) on ENOMEM */
-mv_probe *mv_probe_start(mv_loop *loop, const mv_probe_params *prm,
-                         const struct sockaddr *addr, const char *host,
-                         const char *const *rcpts, size_t nrcpt,
-                         mv_probe_cb cb, void *arg)
+mv_probe *mv_probe_start(mv_loop *loop, const mv_probe_params *prm, const struct sockaddr *addr,
+                         const char *host, const char *const *rcpts, size_t nrcpt, mv_probe_cb cb, void *arg)
 {
     mv_probe *p = calloc(1, sizeof(*p));
-    socklen_t alen = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                 : sizeof(struct sockaddr_in);
+    socklen_t alen = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
     if (p == NULL)
         return NULL;

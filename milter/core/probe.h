@@ -35,47 +35,47 @@
 #define MV_PROBE_RCPT_MAX 32
 
 typedef enum {
-    MV_TLS_OFF,                 /* never STARTTLS */
-    MV_TLS_OPPORTUNISTIC,       /* when offered (the default, as MTAs do) */
-    MV_TLS_REQUIRED,            /* no TLS, no probe: tls_error */
+    MV_TLS_OFF,           /* never STARTTLS */
+    MV_TLS_OPPORTUNISTIC, /* when offered (the default, as MTAs do) */
+    MV_TLS_REQUIRED,      /* no TLS, no probe: tls_error */
 } mv_tls_mode;
 
 typedef struct {
-    const char *helo;           /* the name we greet with */
-    const char *mail_from;      /* "" for the null sender */
-    const char *fallback_from;  /* MAIL FROM when <> is refused; NULL: none */
+    const char *helo;          /* the name we greet with */
+    const char *mail_from;     /* "" for the null sender */
+    const char *fallback_from; /* MAIL FROM when <> is refused; NULL: none */
     mv_tls_mode tls;
     mv_tls_ctx *tls_ctx;
-    unsigned connect_ms;        /* connect timeout */
-    unsigned reply_ms;          /* each reply (banner, EHLO, RCPT, ...) */
-    bool catch_all;             /* ask a random recipient after an accepted one */
-    bool smtputf8;              /* a recipient needs SMTPUTF8 */
-    mv_trace_fn trace;          /* the dialogue, line by line; NULL: none */
+    unsigned connect_ms; /* connect timeout */
+    unsigned reply_ms;   /* each reply (banner, EHLO, RCPT, ...) */
+    bool catch_all;      /* ask a random recipient after an accepted one */
+    bool smtputf8;       /* a recipient needs SMTPUTF8 */
+    mv_trace_fn trace;   /* the dialogue, line by line; NULL: none */
     void *trace_arg;
 } mv_probe_params;
 
 typedef enum {
-    MV_PROBE_DONE,              /* reached RCPT: the answers are valid */
-    MV_PROBE_NO_CONNECT,        /* refused, unreachable, connect timeout */
-    MV_PROBE_TEMP,              /* 4xx/421 before RCPT: try another MX */
-    MV_PROBE_BLOCKED,           /* 5xx to banner, HELO or MAIL: we are refused */
-    MV_PROBE_TLS,               /* STARTTLS failed, or required and missing */
-    MV_PROBE_TIMEOUT,           /* a reply did not come in time */
-    MV_PROBE_PROTOCOL,          /* not SMTP: garbage, huge reply, closed early */
+    MV_PROBE_DONE,       /* reached RCPT: the answers are valid */
+    MV_PROBE_NO_CONNECT, /* refused, unreachable, connect timeout */
+    MV_PROBE_TEMP,       /* 4xx/421 before RCPT: try another MX */
+    MV_PROBE_BLOCKED,    /* 5xx to banner, HELO or MAIL: we are refused */
+    MV_PROBE_TLS,        /* STARTTLS failed, or required and missing */
+    MV_PROBE_TIMEOUT,    /* a reply did not come in time */
+    MV_PROBE_PROTOCOL,   /* not SMTP: garbage, huge reply, closed early */
     MV_PROBE_CANCELLED,
 } mv_probe_status;
 
 typedef struct {
     mv_probe_status status;
-    const char *stage;          /* where it ended: "connect", "banner", "rcpt", ... */
-    mv_smtp_answer last;        /* the reply that ended the session, if any */
-    char error[120];            /* system or TLS error text */
+    const char *stage;   /* where it ended: "connect", "banner", "rcpt", ... */
+    mv_smtp_answer last; /* the reply that ended the session, if any */
+    char error[120];     /* system or TLS error text */
     bool tls;
     char tls_version[16], tls_cipher[64];
     bool used_fallback_from;
-    size_t nanswered;           /* recipients answered; the rest need a new session */
+    size_t nanswered; /* recipients answered; the rest need a new session */
     mv_smtp_answer rcpt[MV_PROBE_RCPT_MAX];
-    int catch_all;              /* 1 yes, 0 no, -1 not asked or no answer */
+    int catch_all; /* 1 yes, 0 no, -1 not asked or no answer */
     uint64_t elapsed_ms;
 } mv_probe_result;
 
@@ -85,10 +85,8 @@ typedef struct mv_probe mv_probe;
 
 /* mv_probe_start - begin a session; NULL (and no callback) on ENOMEM.
  * The callback never runs before mv_probe_start has returned. */
-mv_probe *mv_probe_start(mv_loop *loop, const mv_probe_params *params,
-                         const struct sockaddr *addr, const char *host,
-                         const char *const *rcpts, size_t nrcpt,
-                         mv_probe_cb cb, void *arg);
+mv_probe *mv_probe_start(mv_loop *loop, const mv_probe_params *params, const struct sockaddr *addr,
+                         const char *host, const char *const *rcpts, size_t nrcpt, mv_probe_cb cb, void *arg);
 
 /* mv_probe_cancel - end now; the callback runs with MV_PROBE_CANCELLED */
 void mv_probe_cancel(mv_probe *p);

@@ -24,11 +24,11 @@
 
 /* Where the parts of a URL start, as offsets into it. */
 typedef struct {
-    size_t auth;        /* the authority (after "scheme://", or 0) */
-    size_t ui_end;      /* just past the userinfo's '@'; auth if there is none */
-    size_t path;        /* the end of the authority */
-    size_t query;       /* the '?', or frag when there is no query */
-    size_t frag;        /* the '#', or len */
+    size_t auth;   /* the authority (after "scheme://", or 0) */
+    size_t ui_end; /* just past the userinfo's '@'; auth if there is none */
+    size_t path;   /* the end of the authority */
+    size_t query;  /* the '?', or frag when there is no query */
+    size_t frag;   /* the '#', or len */
     size_t len;
 } url_parts;
 
@@ -92,7 +92,7 @@ static void split(const char *u, url_parts *p)
     p->path = p->auth + strcspn(u + p->auth, "/?#\\");
     if ((at = last_at(u, p->auth, p->path)) == 0 && !authority_ok(u + p->auth, p->path - p->auth) &&
         (at = last_at(u, p->path, p->len)) != 0)
-        p->path = at + strcspn(u + at, "/?#\\");        /* malformed: see the top */
+        p->path = at + strcspn(u + at, "/?#\\"); /* malformed: see the top */
     p->ui_end = at != 0 ? at : p->auth;
     p->frag = p->path + strcspn(u + p->path, "#");
     p->query = p->path + strcspn(u + p->path, "?#");
@@ -134,7 +134,7 @@ static void put_query(sink *s, const char *q, size_t n)
             put(s, MV_REDACT_MASK, strlen(MV_REDACT_MASK));
         i += m;
         if (i < n)
-            put(s, q + i++, 1);         /* the separator */
+            put(s, q + i++, 1); /* the separator */
     }
 }
 
@@ -178,7 +178,7 @@ size_t mv_redact_scrub(char *text, size_t size, const char *secret, size_t n)
         size_t room, mk, tail, keep;
 
         pos = (size_t)(at - text);
-        room = size - 1 - pos;          /* >= n: the secret was inside */
+        room = size - 1 - pos; /* >= n: the secret was inside */
         mk = m < room ? m : room;
         tail = len - pos - n;
         keep = tail < room - mk ? tail : room - mk;

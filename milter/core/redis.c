@@ -169,10 +169,22 @@ static void ev_set(mv_redis *r, unsigned mask)
         r->evmask = mask;
 }
 
-static void ev_add_read(void *d) { ev_set(d, ((mv_redis *)d)->evmask | MV_EV_READ); }
-static void ev_del_read(void *d) { ev_set(d, ((mv_redis *)d)->evmask & ~(unsigned)MV_EV_READ); }
-static void ev_add_write(void *d) { ev_set(d, ((mv_redis *)d)->evmask | MV_EV_WRITE); }
-static void ev_del_write(void *d) { ev_set(d, ((mv_redis *)d)->evmask & ~(unsigned)MV_EV_WRITE); }
+static void ev_add_read(void *d)
+{
+    ev_set(d, ((mv_redis *)d)->evmask | MV_EV_READ);
+}
+static void ev_del_read(void *d)
+{
+    ev_set(d, ((mv_redis *)d)->evmask & ~(unsigned)MV_EV_READ);
+}
+static void ev_add_write(void *d)
+{
+    ev_set(d, ((mv_redis *)d)->evmask | MV_EV_WRITE);
+}
+static void ev_del_write(void *d)
+{
+    ev_set(d, ((mv_redis *)d)->evmask & ~(unsigned)MV_EV_WRITE);
+}
 
 /* ev_cleanup - hiredis is about to free the context and close the socket */
 static void ev_cleanup(void *d)
@@ -185,7 +197,7 @@ static void ev_cleanup(void *d)
     r->fd = -1;
     r->evmask = 0;
     r->ac = NULL;
-    mv_rtls_free(r->tls);       /* maybe from inside its fail hook: it touches nothing after */
+    mv_rtls_free(r->tls); /* maybe from inside its fail hook: it touches nothing after */
     r->tls = NULL;
     retry_later(r);
 }
@@ -411,14 +423,13 @@ static void on_deadline(void *arg)
 /* ---- the public calls ----------------------------------------------------- */
 
 /* parse_server - "unix:/path", "[v6]:port" or "v4:port" into r (or just check) */
-static bool parse_server(const char *s, char **host, char **path, int *port, char *err,
-                         size_t errsize)
+static bool parse_server(const char *s, char **host, char **path, int *port, char *err, size_t errsize)
 {
     unsigned char addr[16];
     const char *colon, *h = s;
     size_t hl;
     long p;
-    char *end, hbuf[64], shown[160];  /* the server in messages: it may be a URL with a password */
+    char *end, hbuf[64], shown[160]; /* the server in messages: it may be a URL with a password */
 
     if (strncmp(s, "unix:", 5) == 0 && s[5] == '/') {
         if (path != NULL && (*path = strdup(s + 5)) == NULL)
@@ -427,20 +438,23 @@ static bool parse_server(const char *s, char **host, char **path, int *port, cha
     }
     if ((colon = strrchr(s, ':')) == NULL)
         return snprintf(err, errsize, "server \"%s\": want host:port or unix:/path",
-                        mv_redact_url(s, shown, sizeof(shown))), false;
+                        mv_redact_url(s, shown, sizeof(shown))),
+               false;
     hl = (size_t)(colon - s);
     if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']')
         h = s + 1, hl -= 2;
     p = strtol(colon + 1, &end, 10);
     if (hl == 0 || hl >= sizeof(hbuf) || *end != '\0' || p < 1 || p > 65535)
         return snprintf(err, errsize, "server \"%s\": bad host or port",
-                        mv_redact_url(s, shown, sizeof(shown))), false;
+                        mv_redact_url(s, shown, sizeof(shown))),
+               false;
     memcpy(hbuf, h, hl);
     hbuf[hl] = '\0';
     /* hiredis resolves names with a blocking getaddrinfo(): only addresses on the loop */
     if (inet_pton(AF_INET, hbuf, addr) != 1 && inet_pton(AF_INET6, hbuf, addr) != 1)
         return snprintf(err, errsize, "server \"%s\": give an IP address, not a name",
-                        mv_redact_url(s, shown, sizeof(shown))), false;
+                        mv_redact_url(s, shown, sizeof(shown))),
+               false;
     if (host != NULL && (*host = strdup(hbuf)) == NULL)
         return snprintf(err, errsize, "out of memory"), false;
     *port = (int)p;
@@ -455,8 +469,10 @@ static bool check_shape(const mv_redis_params *p, char *err, size_t errsize)
     if (p->server == NULL || p->server[0] == '\0')
         return snprintf(err, errsize, "no server"), false;
     if (p->tls && strncmp(p->server, "unix:", 5) == 0)
-        return snprintf(err, errsize, "TLS needs a TCP address (Redis serves TLS on its "
-                        "tls-port), not a unix socket"), false;
+        return snprintf(err, errsize,
+                        "TLS needs a TCP address (Redis serves TLS on its "
+                        "tls-port), not a unix socket"),
+               false;
     if (p->prefix != NULL && strlen(p->prefix) > MV_REDIS_PREFIX_MAX)
         return snprintf(err, errsize, "key prefix longer than %d bytes", MV_REDIS_PREFIX_MAX), false;
     if (p->user != NULL && p->user[0] != '\0' && (p->password == NULL || p->password[0] == '\0'))
@@ -512,8 +528,7 @@ mv_redis *mv_redis_new(mv_loop *loop, const mv_redis_params *p)
     r->log = p->log;
     r->log_arg = p->log_arg;
     if (!dup_opt(p->server, &r->server) || !dup_opt(p->user, &r->user) ||
-        !dup_opt(p->password, &r->password) ||
-        (r->prefix = strdup(p->prefix ? p->prefix : "")) == NULL ||
+        !dup_opt(p->password, &r->password) || (r->prefix = strdup(p->prefix ? p->prefix : "")) == NULL ||
         !parse_server(p->server, &r->host, &r->path, &r->port, err, sizeof(err))) {
         r->state = ST_CLOSED;
         mv_redis_free(r);
@@ -522,10 +537,10 @@ mv_redis *mv_redis_new(mv_loop *loop, const mv_redis_params *p)
     }
     r->prefix_len = strlen(r->prefix);
     snprintf(err, sizeof(err), "out of memory");
-    if (p->tls && (!dup_opt(p->tls_server_name && p->tls_server_name[0] ? p->tls_server_name
-                                                                         : r->host, &r->tls_name) ||
-                   (r->tls_ctx = mv_rtls_ctx_new(p->tls_ca_file, p->tls_cert_file,
-                                                 p->tls_key_file, err, sizeof(err))) == NULL)) {
+    if (p->tls &&
+        (!dup_opt(p->tls_server_name && p->tls_server_name[0] ? p->tls_server_name : r->host, &r->tls_name) ||
+         (r->tls_ctx = mv_rtls_ctx_new(p->tls_ca_file, p->tls_cert_file, p->tls_key_file, err,
+                                       sizeof(err))) == NULL)) {
         if (p->log != NULL)
             p->log(p->log_arg, LOG_ERR, err);
         r->state = ST_CLOSED;
@@ -593,9 +608,9 @@ void mv_redis_get_stats(const mv_redis *r, mv_redis_stats *out)
 /* mv_redis_strstatus - a short name for a status */
 const char *mv_redis_strstatus(mv_redis_status st)
 {
-    static const char *const names[] = {"ok", "unavailable", "timeout", "down", "protocol error",
-                                        "server error", "cancelled", "invalid argument",
-                                        "out of memory"};
+    static const char *const names[] = {"ok",        "unavailable",      "timeout",
+                                        "down",      "protocol error",   "server error",
+                                        "cancelled", "invalid argument", "out of memory"};
 
     return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
 }

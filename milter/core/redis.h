@@ -45,13 +45,13 @@
 /* Call status, in precedence order; MV_REDIS_OK means Redis answered. */
 typedef enum {
     MV_REDIS_OK = 0,
-    MV_REDIS_UNAVAILABLE,       /* not connected or pipeline full: use the local cache */
-    MV_REDIS_TIMEOUT,           /* no answer within timeout_ms; the connection was dropped */
-    MV_REDIS_DOWN,              /* the connection was lost while waiting */
-    MV_REDIS_PROTO,             /* the server's answer made no sense; the connection was dropped */
-    MV_REDIS_SERVER,            /* the server answered with an error */
-    MV_REDIS_CANCELLED,         /* mv_redis_free() with the command outstanding */
-    MV_REDIS_EINVAL,            /* key, value or ttl out of bounds */
+    MV_REDIS_UNAVAILABLE, /* not connected or pipeline full: use the local cache */
+    MV_REDIS_TIMEOUT,     /* no answer within timeout_ms; the connection was dropped */
+    MV_REDIS_DOWN,        /* the connection was lost while waiting */
+    MV_REDIS_PROTO,       /* the server's answer made no sense; the connection was dropped */
+    MV_REDIS_SERVER,      /* the server answered with an error */
+    MV_REDIS_CANCELLED,   /* mv_redis_free() with the command outstanding */
+    MV_REDIS_EINVAL,      /* key, value or ttl out of bounds */
     MV_REDIS_ENOMEM,
 } mv_redis_status;
 
@@ -59,19 +59,19 @@ typedef enum {
 typedef void (*mv_redis_log_fn)(void *arg, int priority, const char *msg);
 
 typedef struct {
-    const char *server;         /* "127.0.0.1:6379", "[::1]:6379" or "unix:/path" */
-    const char *user;           /* ACL user for AUTH; NULL or "": none */
-    const char *password;       /* NULL or "": no AUTH */
-    unsigned db;                /* SELECT db when not 0 */
-    const char *prefix;         /* prepended to every key, e.g. "mv:" */
-    bool tls;                   /* TLS to a tls-port (redis_tls.c: hiredis 0.14 has none) */
-    const char *tls_ca_file;    /* CAs the server's certificate must chain to; NULL/"": the system's */
-    const char *tls_cert_file;  /* a client certificate (Redis asks by default) and its key */
+    const char *server;        /* "127.0.0.1:6379", "[::1]:6379" or "unix:/path" */
+    const char *user;          /* ACL user for AUTH; NULL or "": none */
+    const char *password;      /* NULL or "": no AUTH */
+    unsigned db;               /* SELECT db when not 0 */
+    const char *prefix;        /* prepended to every key, e.g. "mv:" */
+    bool tls;                  /* TLS to a tls-port (redis_tls.c: hiredis 0.14 has none) */
+    const char *tls_ca_file;   /* CAs the server's certificate must chain to; NULL/"": the system's */
+    const char *tls_cert_file; /* a client certificate (Redis asks by default) and its key */
     const char *tls_key_file;
-    const char *tls_server_name;        /* what the certificate must name; NULL/"": the server's address */
-    unsigned timeout_ms;        /* per command and for connecting; 0: 1000 */
-    unsigned max_pending;       /* outstanding commands; 0: 65536 */
-    mv_redis_log_fn log;        /* NULL: silent */
+    const char *tls_server_name; /* what the certificate must name; NULL/"": the server's address */
+    unsigned timeout_ms;         /* per command and for connecting; 0: 1000 */
+    unsigned max_pending;        /* outstanding commands; 0: 65536 */
+    mv_redis_log_fn log;         /* NULL: silent */
     void *log_arg;
 } mv_redis_params;
 
@@ -79,7 +79,7 @@ typedef struct {
  * callback). cls is always a valid class: a value with any other is a miss. */
 typedef struct {
     mv_cache_class cls;
-    int64_t stored_at;          /* seconds, the writer's wall clock */
+    int64_t stored_at; /* seconds, the writer's wall clock */
     int64_t probed_at;
     const void *val;
     size_t vlen;
@@ -100,8 +100,7 @@ typedef void (*mv_redis_del_fn)(void *arg, mv_redis_status st, bool existed);
 /* value after the increment; ttl_ms: what is left of the window */
 typedef void (*mv_redis_incr_fn)(void *arg, mv_redis_status st, int64_t value, int64_t ttl_ms);
 /* What mv_redis_count finds under the prefix, by the key's kind. */
-enum { MV_REDIS_SMTP, MV_REDIS_DNS, MV_REDIS_FACTS, MV_REDIS_COUNTERS, MV_REDIS_OTHER,
-       MV_REDIS_KINDS };
+enum { MV_REDIS_SMTP, MV_REDIS_DNS, MV_REDIS_FACTS, MV_REDIS_COUNTERS, MV_REDIS_OTHER, MV_REDIS_KINDS };
 /* counts so far (also on failure), indexed by the enum above */
 typedef void (*mv_redis_count_fn)(void *arg, mv_redis_status st, const uint64_t *counts);
 /* deleted: keys removed so far (also on failure) */
@@ -123,27 +122,23 @@ bool mv_redis_up(const mv_redis *r);
 bool mv_redis_connecting(const mv_redis *r);
 
 /* mv_redis_get - read an entry; not OK: cb will not be called */
-mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis_get_fn cb,
-                             void *arg);
+mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis_get_fn cb, void *arg);
 
 /* mv_redis_put - store with a TTL, unless an unexpired better entry must stay; cb may be NULL */
-mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache_class cls,
-                             const void *val, size_t vlen, int64_t now, uint32_t ttl_s,
-                             mv_redis_put_fn cb, void *arg);
+mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache_class cls, const void *val,
+                             size_t vlen, int64_t now, uint32_t ttl_s, mv_redis_put_fn cb, void *arg);
 
 /* mv_redis_del - remove a key; cb may be NULL */
-mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis_del_fn cb,
-                             void *arg);
+mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis_del_fn cb, void *arg);
 
 /* mv_redis_incr - add to a fixed-window counter; the first increment starts a
  * window_s TTL; by 0 reads (an absent counter is 0 and is not created) */
-mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t by,
-                              uint32_t window_s, mv_redis_incr_fn cb, void *arg);
+mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t by, uint32_t window_s,
+                              mv_redis_incr_fn cb, void *arg);
 
 /* mv_redis_purge_domain - delete every "x:local@domain[|hop]" and "f:domain[|hop]" key,
  * SCANning in batches */
-mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_purge_fn cb,
-                                      void *arg);
+mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_purge_fn cb, void *arg);
 
 /* mv_redis_count - count the keys under the prefix by kind ("s:", "d:"
  * verdicts, "f:" domain facts, "c:" counters), SCANning in batches: one

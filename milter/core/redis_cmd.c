@@ -22,34 +22,32 @@ static const char hdr_magic[3] = {'M', 'V', 1};
 
 /* put: keep a better unexpired entry (only its probe time moves), else SET with a TTL.
  * A missing key is expired: Redis removed it at its TTL. */
-static const char put_lua[] =
-    "local old = redis.pcall('GET', KEYS[1])\n"
-    "if type(old) == 'table' then old = false end\n"
-    "local new = ARGV[1]\n"
-    "if old and #old >= 20 and old:sub(1, 3) == new:sub(1, 3) then\n"
-    "  local o, n = old:byte(4), new:byte(4)\n"
-    "  if (o == 0 and n ~= 0) or (o == 1 and n == 2) then\n"
-    "    redis.call('SETRANGE', KEYS[1], 12, new:sub(13, 20))\n"
-    "    return 0\n"
-    "  end\n"
-    "end\n"
-    "redis.call('SET', KEYS[1], new, 'EX', ARGV[2])\n"
-    "return 1\n";
+static const char put_lua[] = "local old = redis.pcall('GET', KEYS[1])\n"
+                              "if type(old) == 'table' then old = false end\n"
+                              "local new = ARGV[1]\n"
+                              "if old and #old >= 20 and old:sub(1, 3) == new:sub(1, 3) then\n"
+                              "  local o, n = old:byte(4), new:byte(4)\n"
+                              "  if (o == 0 and n ~= 0) or (o == 1 and n == 2) then\n"
+                              "    redis.call('SETRANGE', KEYS[1], 12, new:sub(13, 20))\n"
+                              "    return 0\n"
+                              "  end\n"
+                              "end\n"
+                              "redis.call('SET', KEYS[1], new, 'EX', ARGV[2])\n"
+                              "return 1\n";
 
 /* incr: a fixed window starts with the first increment (EXPIRE NX, before
  * Redis 7 too); by 0 reads without creating the key */
-static const char incr_lua[] =
-    "if ARGV[1] == '0' then\n"
-    "  local v = tonumber(redis.call('GET', KEYS[1]) or '0') or 0\n"
-    "  return {v, redis.call('PTTL', KEYS[1])}\n"
-    "end\n"
-    "local v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
-    "local t = redis.call('PTTL', KEYS[1])\n"
-    "if t < 0 then\n"
-    "  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
-    "  t = tonumber(ARGV[2]) * 1000\n"
-    "end\n"
-    "return {v, t}\n";
+static const char incr_lua[] = "if ARGV[1] == '0' then\n"
+                               "  local v = tonumber(redis.call('GET', KEYS[1]) or '0') or 0\n"
+                               "  return {v, redis.call('PTTL', KEYS[1])}\n"
+                               "end\n"
+                               "local v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
+                               "local t = redis.call('PTTL', KEYS[1])\n"
+                               "if t < 0 then\n"
+                               "  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+                               "  t = tonumber(ARGV[2]) * 1000\n"
+                               "end\n"
+                               "return {v, t}\n";
 
 const char *const mv_redis_scripts[SCRIPTS] = {put_lua, incr_lua};
 
@@ -93,8 +91,7 @@ static bool is_error(const redisReply *rep, const char *code)
 static void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 /* mv_redis_send_argv - hand one command to hiredis (it copies the arguments) */
-mv_redis_status mv_redis_send_argv(mv_redis *r, req *q, int argc, const char **argv,
-                                 const size_t *lens)
+mv_redis_status mv_redis_send_argv(mv_redis *r, req *q, int argc, const char **argv, const size_t *lens)
 {
     if (r->ac == NULL || redisAsyncCommandArgv(r->ac, redis_on_reply, q, argc, argv, lens) != REDIS_OK)
         return MV_REDIS_UNAVAILABLE;
@@ -108,8 +105,8 @@ mv_redis_status mv_redis_send_argv(mv_redis *r, req *q, int argc, const char **a
  * NOSCRIPT, or while the first handshake has not told us the SHA yet */
 static mv_redis_status send_script(mv_redis *r, req *q, int script)
 {
-    const char *argv[6] = {"EVALSHA", r->sha[script], "1", q->data, q->data + q->len[0],
-                           q->data + q->len[0] + q->len[1]};
+    const char *argv[6] = {"EVALSHA", r->sha[script],      "1",
+                           q->data,   q->data + q->len[0], q->data + q->len[0] + q->len[1]};
     size_t lens[6] = {7, 40, 1, q->len[0], q->len[1], q->len[2]};
 
     if (q->retried || r->sha[script][0] == '\0') {
@@ -123,8 +120,7 @@ static mv_redis_status send_script(mv_redis *r, req *q, int script)
 }
 
 /* mv_redis_new_req - a request carrying n byte strings (copied) */
-req *mv_redis_new_req(mv_redis *r, op_kind op, void *arg, int n, const void *const *s,
-                    const size_t *len)
+req *mv_redis_new_req(mv_redis *r, op_kind op, void *arg, int n, const void *const *s, const size_t *len)
 {
     size_t total = 0;
     req *q;
@@ -170,11 +166,8 @@ static void fail(mv_redis *r, req *q, mv_redis_status st)
 {
     r->st.failed++;
     switch (q->op) {
-    case OP_HELLO:
-        break;
-    case OP_GET:
-        q->cb.get(q->arg, st, NULL);
-        break;
+    case OP_HELLO: break;
+    case OP_GET: q->cb.get(q->arg, st, NULL); break;
     case OP_PUT:
         if (q->cb.put)
             q->cb.put(q->arg, st, false);
@@ -183,9 +176,7 @@ static void fail(mv_redis *r, req *q, mv_redis_status st)
         if (q->cb.del)
             q->cb.del(q->arg, st, false);
         break;
-    case OP_INCR:
-        q->cb.incr(q->arg, st, 0, 0);
-        break;
+    case OP_INCR: q->cb.incr(q->arg, st, 0, 0); break;
     case OP_SCAN:
     case OP_UNLINK:
         if (q->counting)
@@ -202,9 +193,8 @@ static bool decode(const redisReply *rep, mv_redis_entry *e)
 {
     const unsigned char *p = (const unsigned char *)rep->str;
 
-    if (rep->type != REDIS_REPLY_STRING || rep->len < HDR_LEN ||
-        rep->len > HDR_LEN + MV_CACHE_VAL_MAX || memcmp(p, hdr_magic, 3) != 0 ||
-        p[3] >= MV_CACHE_CLASSES)
+    if (rep->type != REDIS_REPLY_STRING || rep->len < HDR_LEN || rep->len > HDR_LEN + MV_CACHE_VAL_MAX ||
+        memcmp(p, hdr_magic, 3) != 0 || p[3] >= MV_CACHE_CLASSES)
         return false;
     e->cls = (mv_cache_class)p[3];
     e->stored_at = get_be64(p + 4);
@@ -279,22 +269,16 @@ static void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     switch (q->op) {
-    case OP_GET:
-        st = get_reply(q, rep);
-        break;
+    case OP_GET: st = get_reply(q, rep); break;
     case OP_PUT:
-    case OP_INCR:
-        st = script_reply(r, q, rep, &again);
-        break;
+    case OP_INCR: st = script_reply(r, q, rep, &again); break;
     case OP_DEL:
         if (rep->type != REDIS_REPLY_INTEGER)
             st = rep->type == REDIS_REPLY_ERROR ? MV_REDIS_SERVER : MV_REDIS_PROTO;
         else if (q->cb.del)
             q->cb.del(q->arg, MV_REDIS_OK, rep->integer > 0);
         break;
-    default:
-        st = purge_next(r, q, rep, &again);
-        break;
+    default: st = purge_next(r, q, rep, &again); break;
     }
     if (st == MV_REDIS_PROTO)
         mv_redis_drop(r, st, "protocol error: a reply of the wrong type");
@@ -314,12 +298,11 @@ static bool key_domain_is(const mv_redis *r, const req *q, const char *k, size_t
     const char *dom = q->data + q->len[0];
     size_t dlen = q->len[1];
 
-    if (klen < r->prefix_len + 2 || memcmp(k, r->prefix, r->prefix_len) != 0 ||
-        k[r->prefix_len + 1] != ':')
+    if (klen < r->prefix_len + 2 || memcmp(k, r->prefix, r->prefix_len) != 0 || k[r->prefix_len + 1] != ':')
         return false;
     end = memchr(k + r->prefix_len, '|', klen - r->prefix_len);
     end = end ? end : k + klen;
-    if (k[r->prefix_len] == 'f')        /* a domain's facts */
+    if (k[r->prefix_len] == 'f') /* a domain's facts */
         at = k + r->prefix_len + 1;
     else if (k[r->prefix_len] == 's' || k[r->prefix_len] == 'd')
         at = memrchr(k, '@', (size_t)(end - k));
@@ -386,12 +369,13 @@ static mv_redis_status tally(const mv_redis *r, req *q, const redisReply *keys)
         if (k->type != REDIS_REPLY_STRING)
             return MV_REDIS_PROTO;
         if (k->len < r->prefix_len || memcmp(k->str, r->prefix, r->prefix_len) != 0)
-            continue;           /* MATCH ignores case; the prefix does not */
-        kind = k->len > r->prefix_len + 1 && k->str[r->prefix_len + 1] == ':'
-                   ? k->str[r->prefix_len] : '?';
-        q->counts[kind == 's' ? MV_REDIS_SMTP : kind == 'd' ? MV_REDIS_DNS
-                  : kind == 'f' ? MV_REDIS_FACTS : kind == 'c' ? MV_REDIS_COUNTERS
-                  : MV_REDIS_OTHER]++;
+            continue; /* MATCH ignores case; the prefix does not */
+        kind = k->len > r->prefix_len + 1 && k->str[r->prefix_len + 1] == ':' ? k->str[r->prefix_len] : '?';
+        q->counts[kind == 's'   ? MV_REDIS_SMTP
+                  : kind == 'd' ? MV_REDIS_DNS
+                  : kind == 'f' ? MV_REDIS_FACTS
+                  : kind == 'c' ? MV_REDIS_COUNTERS
+                                : MV_REDIS_OTHER]++;
     }
     return MV_REDIS_OK;
 }
@@ -434,8 +418,7 @@ static mv_redis_status purge_next(mv_redis *r, req *q, const redisReply *rep, bo
 }
 
 /* mv_redis_get - read an entry; not OK: cb will not be called */
-mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis_get_fn cb,
-                             void *arg)
+mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis_get_fn cb, void *arg)
 {
     char k[KEY_MAX];
     size_t kl = full_key(r, k, key, klen);
@@ -457,9 +440,8 @@ mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis
 }
 
 /* mv_redis_put - store with a TTL, unless an unexpired better entry must stay; cb may be NULL */
-mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache_class cls,
-                             const void *val, size_t vlen, int64_t now, uint32_t ttl_s,
-                             mv_redis_put_fn cb, void *arg)
+mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache_class cls, const void *val,
+                             size_t vlen, int64_t now, uint32_t ttl_s, mv_redis_put_fn cb, void *arg)
 {
     char k[KEY_MAX], ttl[16];
     unsigned char v[HDR_LEN + MV_CACHE_VAL_MAX];
@@ -479,7 +461,7 @@ mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache
         memcpy(v + HDR_LEN, val, vlen);
     snprintf(ttl, sizeof(ttl), "%u", ttl_s);
     if ((q = mv_redis_new_req(r, OP_PUT, arg, 3, (const void *[]){k, v, ttl},
-                     (size_t[]){kl, HDR_LEN + vlen, strlen(ttl)})) == NULL)
+                              (size_t[]){kl, HDR_LEN + vlen, strlen(ttl)})) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.put = cb;
     if ((st = send_script(r, q, SCRIPT_PUT)) != MV_REDIS_OK)
@@ -488,8 +470,7 @@ mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache
 }
 
 /* mv_redis_del - remove a key; cb may be NULL */
-mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis_del_fn cb,
-                             void *arg)
+mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis_del_fn cb, void *arg)
 {
     char k[KEY_MAX];
     size_t kl = full_key(r, k, key, klen);
@@ -511,8 +492,8 @@ mv_redis_status mv_redis_del(mv_redis *r, const void *key, size_t klen, mv_redis
 }
 
 /* mv_redis_incr - add to a fixed-window counter; the first increment starts a window_s TTL */
-mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t by,
-                              uint32_t window_s, mv_redis_incr_fn cb, void *arg)
+mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t by, uint32_t window_s,
+                              mv_redis_incr_fn cb, void *arg)
 {
     char k[KEY_MAX], b[24], w[16];
     size_t kl = full_key(r, k, key, klen);
@@ -526,7 +507,7 @@ mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t
     snprintf(b, sizeof(b), "%lld", (long long)by);
     snprintf(w, sizeof(w), "%u", window_s);
     if ((q = mv_redis_new_req(r, OP_INCR, arg, 3, (const void *[]){k, b, w},
-                     (size_t[]){kl, strlen(b), strlen(w)})) == NULL)
+                              (size_t[]){kl, strlen(b), strlen(w)})) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.incr = cb;
     if ((st = send_script(r, q, SCRIPT_INCR)) != MV_REDIS_OK)
@@ -560,8 +541,7 @@ static bool glob_escape(char *out, size_t size, const char *s)
 
 /* mv_redis_purge_domain - delete every "x:local@domain[|hop]" and "f:domain[|hop]" key,
  * SCANning in batches */
-mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_purge_fn cb,
-                                      void *arg)
+mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_purge_fn cb, void *arg)
 {
     char pat[KEY_MAX * 4 + 8], esc[MV_CACHE_KEY_MAX * 4 + 2];
     size_t dl = strlen(domain);
@@ -569,8 +549,8 @@ mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_
     int n;
     req *q;
 
-    if (dl == 0 || dl > MV_CACHE_KEY_MAX || cb == NULL ||
-        !glob_escape(esc, sizeof(esc), domain) || !glob_escape(pat, sizeof(pat), r->prefix))
+    if (dl == 0 || dl > MV_CACHE_KEY_MAX || cb == NULL || !glob_escape(esc, sizeof(esc), domain) ||
+        !glob_escape(pat, sizeof(pat), r->prefix))
         return MV_REDIS_EINVAL;
     /* the filter in key_domain_is() decides; MATCH only saves the traffic */
     n = snprintf(pat + strlen(pat), sizeof(pat) - strlen(pat), "*%s*", esc);
@@ -579,7 +559,7 @@ mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_
     if (!redis_admit(r, false))
         return MV_REDIS_UNAVAILABLE;
     if ((q = mv_redis_new_req(r, OP_SCAN, arg, 2, (const void *[]){pat, domain},
-                     (size_t[]){strlen(pat), dl})) == NULL)
+                              (size_t[]){strlen(pat), dl})) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.purge = cb;
     strcpy(q->cursor, "0");
@@ -602,8 +582,8 @@ mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg)
     strcat(pat, "*");
     if (!redis_admit(r, false))
         return MV_REDIS_UNAVAILABLE;
-    if ((q = mv_redis_new_req(r, OP_SCAN, arg, 2, (const void *[]){pat, ""},
-                     (size_t[]){strlen(pat), 0})) == NULL)
+    if ((q = mv_redis_new_req(r, OP_SCAN, arg, 2, (const void *[]){pat, ""}, (size_t[]){strlen(pat), 0})) ==
+        NULL)
         return MV_REDIS_ENOMEM;
     q->cb.count = cb;
     q->counting = true;
@@ -652,7 +632,7 @@ int mv_redis_parse(const void *data, size_t len, unsigned asked)
         n++;
     }
     if (n >= 0 && rd->len - rd->pos > REPLY_BUF_MAX)
-        n = -1;                 /* on_io drops a connection whose reply grows past this */
+        n = -1; /* on_io drops a connection whose reply grows past this */
     redisReaderFree(rd);
     return n;
 }

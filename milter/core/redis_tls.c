@@ -39,14 +39,14 @@ struct mv_rtls_ctx {
 typedef enum { T_CONNECT, T_HANDSHAKE, T_OPEN, T_DEAD } tstate;
 
 struct mv_rtls {
-    const mv_ssl_api *api;      /* the context's */
+    const mv_ssl_api *api; /* the context's */
     mv_loop *loop;
     SSL *ssl;
     int tcp, sp;
     tstate state;
     unsigned tcp_mask, sp_mask;
-    unsigned hs_wants;          /* handshake: MV_EV_READ or MV_EV_WRITE */
-    unsigned wr_wants, rd_wants;        /* what SSL_write / SSL_read last waited for */
+    unsigned hs_wants;           /* handshake: MV_EV_READ or MV_EV_WRITE */
+    unsigned wr_wants, rd_wants; /* what SSL_write / SSL_read last waited for */
     bool sp_eof;
     size_t up_len, down_off, down_len;
     mv_rtls_fail_fn fail;
@@ -211,7 +211,7 @@ static void step_up(mv_rtls *t, bool *moved)
         t->up_len += (size_t)n;
         *moved = true;
     } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        t->sp_eof = true;       /* hiredis is going; its owner frees us */
+        t->sp_eof = true; /* hiredis is going; its owner frees us */
     }
 }
 
@@ -304,8 +304,8 @@ static const char *ctx_setup(const mv_rtls_ctx *c, const char *ca_file, const ch
 }
 
 /* mv_rtls_ctx_new - verification on, TLS 1.2 at least, a client pair if given */
-mv_rtls_ctx *mv_rtls_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
-                             char *err, size_t errsize)
+mv_rtls_ctx *mv_rtls_ctx_new(const char *ca_file, const char *cert_file, const char *key_file, char *err,
+                             size_t errsize)
 {
     mv_rtls_ctx *c = calloc(1, sizeof(*c));
     const char *what;
@@ -361,8 +361,8 @@ static bool set_name(const mv_ssl_api *api, SSL *ssl, const char *name)
 }
 
 /* mv_rtls_start - swap hiredis' socket for a socketpair end; TLS on the socket */
-mv_rtls *mv_rtls_start(mv_loop *loop, mv_rtls_ctx *ctx, int fd, const char *name,
-                       mv_rtls_fail_fn fail, void *arg, char *err, size_t errsize)
+mv_rtls *mv_rtls_start(mv_loop *loop, mv_rtls_ctx *ctx, int fd, const char *name, mv_rtls_fail_fn fail,
+                       void *arg, char *err, size_t errsize)
 {
     mv_rtls *t = calloc(1, sizeof(*t));
     int sv[2] = {-1, -1};
@@ -390,7 +390,7 @@ mv_rtls *mv_rtls_start(mv_loop *loop, mv_rtls_ctx *ctx, int fd, const char *name
     t->sp = sv[1];
     if (t->api->SSL_set_fd(t->ssl, t->tcp) != 1) {
         snprintf(err, errsize, "TLS: cannot attach the socket");
-        close(t->sp);           /* fd now reads EOF: hiredis sees a closed connection */
+        close(t->sp); /* fd now reads EOF: hiredis sees a closed connection */
         t->sp = -1;
         goto fail;
     }

@@ -38,8 +38,8 @@ typedef void (*mv_rtls_fail_fn)(void *arg, const char *why);
 
 /* mv_rtls_ctx_new - a client context: ca_file ("" or NULL: the system's
  * store), cert_file and key_file (both or neither); NULL with err */
-mv_rtls_ctx *mv_rtls_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
-                             char *err, size_t errsize);
+mv_rtls_ctx *mv_rtls_ctx_new(const char *ca_file, const char *cert_file, const char *key_file, char *err,
+                             size_t errsize);
 
 /* mv_rtls_ctx_free - NULL is fine */
 void mv_rtls_ctx_free(mv_rtls_ctx *ctx);
@@ -49,8 +49,8 @@ void mv_rtls_ctx_free(mv_rtls_ctx *ctx);
  * original socket. name: what the certificate must name (an IP address
  * or a DNS name; a DNS name is also sent as SNI). NULL with err (fd is
  * then unchanged). */
-mv_rtls *mv_rtls_start(mv_loop *loop, mv_rtls_ctx *ctx, int fd, const char *name,
-                       mv_rtls_fail_fn fail, void *arg, char *err, size_t errsize);
+mv_rtls *mv_rtls_start(mv_loop *loop, mv_rtls_ctx *ctx, int fd, const char *name, mv_rtls_fail_fn fail,
+                       void *arg, char *err, size_t errsize);
 
 /* mv_rtls_describe - "TLSv1.3" once the handshake is done, else "" */
 const char *mv_rtls_version(const mv_rtls *t);

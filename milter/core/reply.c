@@ -128,8 +128,7 @@ static mv_reply_status take_line(mv_reply_parser *p)
 }
 
 /* mv_reply_feed - consume bytes; *used says how many (a reply may end mid-buffer) */
-mv_reply_status mv_reply_feed(mv_reply_parser *p, const char *data, size_t len,
-                              size_t *used)
+mv_reply_status mv_reply_feed(mv_reply_parser *p, const char *data, size_t len, size_t *used)
 {
     size_t i = 0;
 
@@ -153,7 +152,7 @@ mv_reply_status mv_reply_feed(mv_reply_parser *p, const char *data, size_t len,
         i += n;
         if (nl == NULL)
             break;
-        i++;                    /* the LF */
+        i++; /* the LF */
         if ((st = take_line(p)) != MV_REPLY_MORE) {
             *used = i;
             return st;

@@ -14,30 +14,30 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MV_REPLY_LINE_MAX   2048    /* RFC says 512; real servers exceed it */
-#define MV_REPLY_LINES_MAX  128
-#define MV_REPLY_TEXT_MAX   512     /* text kept for logs and classification */
+#define MV_REPLY_LINE_MAX 2048 /* RFC says 512; real servers exceed it */
+#define MV_REPLY_LINES_MAX 128
+#define MV_REPLY_TEXT_MAX 512 /* text kept for logs and classification */
 
 typedef enum {
-    MV_REPLY_MORE,              /* feed more bytes */
-    MV_REPLY_DONE,              /* a complete reply is in the parser */
-    MV_REPLY_ERROR,             /* not SMTP, or over a limit: drop the session */
+    MV_REPLY_MORE,  /* feed more bytes */
+    MV_REPLY_DONE,  /* a complete reply is in the parser */
+    MV_REPLY_ERROR, /* not SMTP, or over a limit: drop the session */
 } mv_reply_status;
 
 typedef enum {
     MV_REPLY_OK = 0,
-    MV_REPLY_BAD_CODE,          /* a line does not start with 3 digits */
-    MV_REPLY_MIXED_CODES,       /* continuation lines with another code */
+    MV_REPLY_BAD_CODE,    /* a line does not start with 3 digits */
+    MV_REPLY_MIXED_CODES, /* continuation lines with another code */
     MV_REPLY_LONG_LINE,
     MV_REPLY_TOO_MANY_LINES,
-    MV_REPLY_NUL,               /* a NUL byte in a reply */
+    MV_REPLY_NUL, /* a NUL byte in a reply */
 } mv_reply_error;
 
 typedef struct {
-    int code;                   /* 200..599 */
-    int enh[3];                 /* enhanced status code, or {0,0,0} */
+    int code;   /* 200..599 */
+    int enh[3]; /* enhanced status code, or {0,0,0} */
     size_t lines;
-    char text[MV_REPLY_TEXT_MAX];   /* every line's text, joined by " " */
+    char text[MV_REPLY_TEXT_MAX]; /* every line's text, joined by " " */
     size_t text_len;
 } mv_reply;
 
@@ -52,8 +52,7 @@ typedef struct {
 void mv_reply_init(mv_reply_parser *p);
 
 /* mv_reply_feed - consume bytes; *used says how many (a reply may end mid-buffer) */
-mv_reply_status mv_reply_feed(mv_reply_parser *p, const char *data, size_t len,
-                              size_t *used);
+mv_reply_status mv_reply_feed(mv_reply_parser *p, const char *data, size_t len, size_t *used);
 
 /* mv_reply_has_enh - did the reply carry an enhanced status code? */
 bool mv_reply_has_enh(const mv_reply *r);

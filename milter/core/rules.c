@@ -30,16 +30,16 @@ typedef struct {
 
 typedef struct {
     char *name;
-    strs hosts;                 /* MX host patterns, lowercase; none: any host */
-    unsigned stages;            /* bit per mv_stage; 0: any */
-    char code[4];               /* "550", "5x0", "5xx"; "": any */
-    int enh[3];                 /* -1: any part */
-    bool has_enh, enh_none;     /* enhanced code asked for; "none" asked for */
-    strs texts;                 /* any of these substrings */
+    strs hosts;             /* MX host patterns, lowercase; none: any host */
+    unsigned stages;        /* bit per mv_stage; 0: any */
+    char code[4];           /* "550", "5x0", "5xx"; "": any */
+    int enh[3];             /* -1: any part */
+    bool has_enh, enh_none; /* enhanced code asked for; "none" asked for */
+    strs texts;             /* any of these substrings */
     regex_t re;
     bool has_re;
     mv_reason reason;
-    int temporary;              /* -1: by the code's class */
+    int temporary; /* -1: by the code's class */
     char *example;
     char *file;
     int line;
@@ -112,22 +112,27 @@ void mv_rules_free(mv_rules *t)
     free(t);
 }
 
-size_t mv_rules_count(const mv_rules *t) { return t ? t->n : 0; }
-size_t mv_rules_profile_count(const mv_rules *t) { return t ? t->np : 0; }
+size_t mv_rules_count(const mv_rules *t)
+{
+    return t ? t->n : 0;
+}
+size_t mv_rules_profile_count(const mv_rules *t)
+{
+    return t ? t->np : 0;
+}
 
 /* ---- loading ---------------------------------------------------------- */
 
 /* The loader's state for one tree. */
 typedef struct {
-    const char *name;           /* file name when libconfig has none (a string) */
+    const char *name; /* file name when libconfig has none (a string) */
     mv_diag *diag;
     size_t errors0;
     bool oom;
 } ld;
 
 /* err - an error at a setting, file:line */
-static void err(ld *L, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void err(ld *L, const config_setting_t *s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void err(ld *L, const config_setting_t *s, const char *fmt, ...)
 {
     char msg[600];
@@ -137,8 +142,8 @@ static void err(ld *L, const config_setting_t *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    mv_diag_add(L->diag, MV_DIAG_ERROR, f ? f : L->name, s ? (int)config_setting_source_line(s) : 0,
-                "%s", msg);
+    mv_diag_add(L->diag, MV_DIAG_ERROR, f ? f : L->name, s ? (int)config_setting_source_line(s) : 0, "%s",
+                msg);
 }
 
 static const char *const rule_keys[] = {
@@ -151,8 +156,8 @@ static const char *const profile_keys[] = {
 #define NPK (sizeof(profile_keys) / sizeof(*profile_keys))
 
 /* known_keys - every member of g must be one of keys */
-static void known_keys(ld *L, const config_setting_t *g, const char *what, int idx,
-                       const char *const *keys, size_t nkeys)
+static void known_keys(ld *L, const config_setting_t *g, const char *what, int idx, const char *const *keys,
+                       size_t nkeys)
 {
     for (int j = 0; j < config_setting_length(g); j++) {
         const config_setting_t *e = config_setting_get_elem(g, (unsigned)j);
@@ -227,13 +232,13 @@ static bool get_strs(ld *L, const config_setting_t *g, const char *kname, const 
         return false;
     }
     for (int i = 0; i < n; i++) {
-        const config_setting_t *x = config_setting_type(e) == CONFIG_TYPE_STRING ? e
-                                    : config_setting_get_elem(e, (unsigned)i);
+        const config_setting_t *x =
+            config_setting_type(e) == CONFIG_TYPE_STRING ? e : config_setting_get_elem(e, (unsigned)i);
         const char *v = config_setting_type(x) == CONFIG_TYPE_STRING ? config_setting_get_string(x) : NULL;
 
         if (v == NULL || *v == '\0' || strlen(v) > MV_RULE_STR_MAX) {
-            err(L, x, "'%s' in %s %d: each entry must be a non-empty string of at most %d characters",
-                kname, what, idx, MV_RULE_STR_MAX);
+            err(L, x, "'%s' in %s %d: each entry must be a non-empty string of at most %d characters", kname,
+                what, idx, MV_RULE_STR_MAX);
             return false;
         }
         if ((out->v[out->n] = lower ? dup_lower(v) : strdup(v)) == NULL) {
@@ -336,12 +341,17 @@ static void get_matchers(ld *L, const config_setting_t *g, int idx, rule *r)
         else if (parse_enh(v, r->enh))
             r->has_enh = true;
         else
-            err(L, config_setting_get_member(g, "enhanced"), "'enhanced' in reply rule %d must be an "
-                "enhanced status code like \"5.1.1\" or \"5.7.x\", or \"none\"", idx);
+            err(L, config_setting_get_member(g, "enhanced"),
+                "'enhanced' in reply rule %d must be an "
+                "enhanced status code like \"5.1.1\" or \"5.7.x\", or \"none\"",
+                idx);
     }
-    if ((v = get_str(L, g, "stage", "reply rule", idx)) != NULL && !parse_stages(v, &r->stages, bad, sizeof(bad)))
-        err(L, config_setting_get_member(g, "stage"), "'stage' in reply rule %d: unknown stage '%s' (banner, "
-            "ehlo, starttls, mail, rcpt, data, or any)", idx, bad);
+    if ((v = get_str(L, g, "stage", "reply rule", idx)) != NULL &&
+        !parse_stages(v, &r->stages, bad, sizeof(bad)))
+        err(L, config_setting_get_member(g, "stage"),
+            "'stage' in reply rule %d: unknown stage '%s' (banner, "
+            "ehlo, starttls, mail, rcpt, data, or any)",
+            idx, bad);
     get_strs(L, g, "text", "reply rule", idx, false, &r->texts);
     if ((v = get_str(L, g, "regex", "reply rule", idx)) != NULL) {
         int rc = regcomp(&r->re, v, REG_EXTENDED | REG_ICASE | REG_NOSUB);
@@ -362,7 +372,8 @@ static bool name_ok(const char *n)
 {
     size_t len = strlen(n);
 
-    return len > 0 && len < 64 && strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
+    return len > 0 && len < 64 &&
+           strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
 }
 
 /* get_name - the required `name` member, checked; NULL when missing or bad */
@@ -373,8 +384,10 @@ static const char *get_name(ld *L, const config_setting_t *g, const char *what, 
     if (n == NULL && config_setting_get_member(g, "name") == NULL)
         err(L, g, "%s %d: required key 'name' is missing", what, idx);
     else if (n != NULL && !name_ok(n))
-        err(L, config_setting_get_member(g, "name"), "'name' in %s %d must be 1 to 63 letters, digits, "
-            "'.', '_' or '-'", what, idx);
+        err(L, config_setting_get_member(g, "name"),
+            "'name' in %s %d must be 1 to 63 letters, digits, "
+            "'.', '_' or '-'",
+            what, idx);
     else
         return n;
     return NULL;
@@ -418,11 +431,13 @@ static void load_rule(ld *L, const config_setting_t *g, int idx, rule *r)
 
         if (rs < 0 || rs == MV_R_INVALID_SYNTAX || rs == MV_R_DISPOSABLE || rs == MV_R_ROLE_ACCOUNT ||
             rs == MV_R_UNVERIFIED || rs == MV_R_NULL_SENDER)
-            err(L, config_setting_get_member(g, "reason"), "'reason' in reply rule %d is \"%s\"%s%s%s; a "
+            err(L, config_setting_get_member(g, "reason"),
+                "'reason' in reply rule %d is \"%s\"%s%s%s; a "
                 "reply can mean: accepted_email, rejected_email, mailbox_disabled, mailbox_full, accept_all, "
                 "invalid_domain, no_mail_server, blocked_by_server, greylisted, temporary_error, tls_error, "
-                "no_connect, timeout", idx, v, reason_hint(v) ? " (did you mean '" : "",
-                reason_hint(v) ? reason_hint(v) : "", reason_hint(v) ? "'?)" : "");
+                "no_connect, timeout",
+                idx, v, reason_hint(v) ? " (did you mean '" : "", reason_hint(v) ? reason_hint(v) : "",
+                reason_hint(v) ? "'?)" : "");
         else
             r->reason = (mv_reason)rs;
     }
@@ -471,11 +486,17 @@ static void load_profile(ld *L, const config_setting_t *g, int idx, profile *p)
         err(L, g, "profile %d: required key 'hosts' is missing", idx);
     get_strs(L, g, "hosts", "profile", idx, true, &p->hosts);
     if ((v = get_str(L, g, "rcpt", "profile", idx)) != NULL) {
-        if (strcmp(v, "meaningful") == 0) p->p.rcpt = MV_RCPT_MEANINGFUL;
-        else if (strcmp(v, "accept_all") == 0) p->p.rcpt = MV_RCPT_ACCEPT_ALL;
-        else if (strcmp(v, "unknown") == 0) p->p.rcpt = MV_RCPT_UNKNOWN;
-        else err(L, config_setting_get_member(g, "rcpt"), "'rcpt' in profile %d is \"%s\"; it must be one "
-                 "of: meaningful, accept_all, unknown", idx, v);
+        if (strcmp(v, "meaningful") == 0)
+            p->p.rcpt = MV_RCPT_MEANINGFUL;
+        else if (strcmp(v, "accept_all") == 0)
+            p->p.rcpt = MV_RCPT_ACCEPT_ALL;
+        else if (strcmp(v, "unknown") == 0)
+            p->p.rcpt = MV_RCPT_UNKNOWN;
+        else
+            err(L, config_setting_get_member(g, "rcpt"),
+                "'rcpt' in profile %d is \"%s\"; it must be one "
+                "of: meaningful, accept_all, unknown",
+                idx, v);
     }
     if ((e = config_setting_get_member(g, "catch_all_check")) != NULL) {
         if (config_setting_type(e) != CONFIG_TYPE_BOOL)
@@ -506,7 +527,8 @@ static int check_list(ld *L, const config_setting_t *s, const char *kname)
     }
     for (int i = 0; i < n; i++)
         if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_GROUP) {
-            err(L, config_setting_get_elem(s, (unsigned)i), "'%s' entry %d must be a group { }", kname, i + 1);
+            err(L, config_setting_get_elem(s, (unsigned)i), "'%s' entry %d must be a group { }", kname,
+                i + 1);
             return -1;
         }
     return n;
@@ -518,11 +540,12 @@ static void dup_names(ld *L, const config_setting_t *list, const char *what)
     int n = config_setting_length(list);
 
     for (int i = 0; i < n; i++) {
-        const config_setting_t *a = config_setting_get_member(config_setting_get_elem(list, (unsigned)i), "name");
+        const config_setting_t *a =
+            config_setting_get_member(config_setting_get_elem(list, (unsigned)i), "name");
 
         for (int j = 0; a && config_setting_type(a) == CONFIG_TYPE_STRING && j < i; j++) {
-            const config_setting_t *b = config_setting_get_member(config_setting_get_elem(list, (unsigned)j),
-                                                                  "name");
+            const config_setting_t *b =
+                config_setting_get_member(config_setting_get_elem(list, (unsigned)j), "name");
 
             if (b && config_setting_type(b) == CONFIG_TYPE_STRING &&
                 strcmp(config_setting_get_string(a), config_setting_get_string(b)) == 0) {
@@ -536,8 +559,8 @@ static void dup_names(ld *L, const config_setting_t *list, const char *what)
 
 /* mv_rules_from_settings - a table from `rules` and `profiles` lists (either may be
  * NULL); name is the file for messages when libconfig knows none */
-mv_rules *mv_rules_from_settings(const struct config_setting_t *rules, const struct config_setting_t *profiles,
-                                 const char *name, mv_diag *d)
+mv_rules *mv_rules_from_settings(const struct config_setting_t *rules,
+                                 const struct config_setting_t *profiles, const char *name, mv_diag *d)
 {
     ld L = {name, d, d->errors, false};
     mv_rules *t = calloc(1, sizeof(*t));

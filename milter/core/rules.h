@@ -32,44 +32,44 @@
 
 #include <stdbool.h>
 
-#define MV_RULES_MAX        4096    /* rules in one table */
-#define MV_RULE_TEXTS_MAX   32      /* substrings in one rule's text list */
-#define MV_RULE_STR_MAX     512     /* any one string of a rule */
+#define MV_RULES_MAX 4096    /* rules in one table */
+#define MV_RULE_TEXTS_MAX 32 /* substrings in one rule's text list */
+#define MV_RULE_STR_MAX 512  /* any one string of a rule */
 
 /* Where in the SMTP dialogue a reply came. */
 typedef enum {
-    MV_STAGE_CONNECT,           /* no reply: the connection itself */
+    MV_STAGE_CONNECT, /* no reply: the connection itself */
     MV_STAGE_BANNER,
-    MV_STAGE_EHLO,              /* EHLO or HELO */
+    MV_STAGE_EHLO, /* EHLO or HELO */
     MV_STAGE_STARTTLS,
     MV_STAGE_MAIL,
     MV_STAGE_RCPT,
-    MV_STAGE_DATA,              /* never sent by the probe; corpus and rules only */
+    MV_STAGE_DATA, /* never sent by the probe; corpus and rules only */
     MV_STAGE_COUNT
 } mv_stage;
 
 /* What an accepted RCPT means at a provider. */
 typedef enum {
-    MV_RCPT_MEANINGFUL,         /* 250 means the mailbox exists (the default) */
-    MV_RCPT_ACCEPT_ALL,         /* 250 to everything: risky/accept_all */
-    MV_RCPT_UNKNOWN,            /* 250 says nothing: unknown/unverified */
+    MV_RCPT_MEANINGFUL, /* 250 means the mailbox exists (the default) */
+    MV_RCPT_ACCEPT_ALL, /* 250 to everything: risky/accept_all */
+    MV_RCPT_UNKNOWN,    /* 250 says nothing: unknown/unverified */
 } mv_rcpt_trust;
 
 typedef struct {
     char name[64];
-    unsigned max_rcpt;          /* recipients per session; 0: smtp.max_rcpt_per_session */
-    unsigned host_sessions;     /* concurrent sessions per MX address; 0: smtp.host_sessions */
-    unsigned backoff_s;         /* after a refusal or tarpit; 0: smtp.backoff_s */
+    unsigned max_rcpt;      /* recipients per session; 0: smtp.max_rcpt_per_session */
+    unsigned host_sessions; /* concurrent sessions per MX address; 0: smtp.host_sessions */
+    unsigned backoff_s;     /* after a refusal or tarpit; 0: smtp.backoff_s */
     mv_rcpt_trust rcpt;
-    int catch_all_check;        /* -1: smtp.catch_all_check; 0 never; 1 yes */
+    int catch_all_check; /* -1: smtp.catch_all_check; 0 never; 1 yes */
 } mv_profile;
 
 /* The reading of one reply: what it means, and why. */
 typedef struct {
     mv_reason reason;
-    bool temporary;             /* nothing lasting: retry later, no long back-off */
-    const char *rule;           /* the deciding rule's name, or NULL */
-    char why[160];              /* for traces: "rule m365-dbeb (replies.conf:12)", "enhanced code 5.1.1" */
+    bool temporary;   /* nothing lasting: retry later, no long back-off */
+    const char *rule; /* the deciding rule's name, or NULL */
+    char why[160];    /* for traces: "rule m365-dbeb (replies.conf:12)", "enhanced code 5.1.1" */
 } mv_reading;
 
 typedef struct mv_rules mv_rules;
@@ -87,16 +87,16 @@ size_t mv_rules_count(const mv_rules *r);
 size_t mv_rules_profile_count(const mv_rules *r);
 
 /* mv_rules_match - the first rule matching the reply, into out; false if none */
-bool mv_rules_match(const mv_rules *r, const char *host, mv_stage stage,
-                    const mv_smtp_answer *a, mv_reading *out);
+bool mv_rules_match(const mv_rules *r, const char *host, mv_stage stage, const mv_smtp_answer *a,
+                    mv_reading *out);
 
 /* One rule as the table's tests see it. */
 typedef struct {
     const char *name;
     mv_reason reason;
-    const char *example;        /* a real reply the rule is for (multi-line: "\n"), or NULL */
-    const char *host;           /* its first host pattern, or NULL */
-    mv_stage stage;             /* its first stage (rcpt when any) */
+    const char *example; /* a real reply the rule is for (multi-line: "\n"), or NULL */
+    const char *host;    /* its first host pattern, or NULL */
+    mv_stage stage;      /* its first stage (rcpt when any) */
 } mv_rule_info;
 
 /* mv_rules_rule - the i-th rule; false past the end */
@@ -112,8 +112,7 @@ struct config_setting_t;
  * lists (either may be NULL), as mailverify.conf's replies.rules and
  * replies.profiles; name is the file for messages; NULL on any error */
 mv_rules *mv_rules_from_settings(const struct config_setting_t *rules,
-                                 const struct config_setting_t *profiles,
-                                 const char *name, mv_diag *d);
+                                 const struct config_setting_t *profiles, const char *name, mv_diag *d);
 
 /* mv_rules_profile - the first profile whose pattern matches the MX host, or NULL */
 const mv_profile *mv_rules_profile(const mv_rules *r, const char *host);

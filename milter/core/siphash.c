@@ -81,8 +81,8 @@ uint64_t mv_siphash(const uint8_t key[MV_SIPHASH_KEY], const void *p, size_t len
     const unsigned char *in = p, *end = in + (len & ~(size_t)7);
     uint64_t k0 = le64(key), k1 = le64(key + 8), last = (uint64_t)len << 56;
     /* "somepseudorandomlygeneratedbytes", as four big-endian words */
-    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-                     k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL,
+                     k1 ^ 0x7465646279746573ULL};
 
     for (; in != end; in += 8)
         compress(v, le64(in));
@@ -106,6 +106,6 @@ int mv_siphash_key(uint8_t key[MV_SIPHASH_KEY])
     if (n == MV_SIPHASH_KEY)
         return 0;
     if (n >= 0)
-        errno = EIO;            /* short: not promised never to happen */
+        errno = EIO; /* short: not promised never to happen */
     return -1;
 }

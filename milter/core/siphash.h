@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MV_SIPHASH_KEY 16               /* bytes of a key */
+#define MV_SIPHASH_KEY 16 /* bytes of a key */
 
 /* mv_siphash - SipHash-2-4 of p[0..len) under key */
 uint64_t mv_siphash(const uint8_t key[MV_SIPHASH_KEY], const void *p, size_t len);

@@ -42,7 +42,7 @@ char *mv_slurp(const char *path, size_t max, size_t *len)
         n += got;
         if (got == 0) {
             if (ferror(f))
-                err = errno != 0 ? errno : EIO;     /* EISDIR for a directory */
+                err = errno != 0 ? errno : EIO; /* EISDIR for a directory */
             break;
         }
     }

@@ -30,6 +30,7 @@
 
 /* Exactly the OpenSSL functions the tree calls: tls.c (STARTTLS),
  * redis_tls.c (Redis), hmac.c (webhook signatures). */
+/* clang-format off */
 #define MV_SSL_FUNCTIONS(X)                                                                  \
     X(TLS_client_method) X(SSL_CTX_new) X(SSL_CTX_free) X(SSL_CTX_ctrl)                      \
     X(SSL_CTX_set_verify) X(SSL_CTX_load_verify_locations) X(SSL_CTX_set_default_verify_paths) \
@@ -45,6 +46,7 @@
     X(EVP_MAC_fetch) X(EVP_MAC_free) X(EVP_MAC_CTX_new) X(EVP_MAC_CTX_free) X(EVP_MAC_init)  \
     X(EVP_MAC_update) X(EVP_MAC_final)                                                       \
     X(OSSL_PARAM_construct_utf8_string) X(OSSL_PARAM_construct_end) X(CRYPTO_memcmp)
+/* clang-format on */
 
 /* one pointer per function, of the type its header declares */
 #define MV_SSL_SLOT(f) __typeof__(f) *f;

@@ -28,8 +28,7 @@ static mv_cache_result mem_get(mv_store *st, const void *key, size_t klen, int64
 
 /* mem_put - the LRU's put */
 static mv_cache_put_result mem_put(mv_store *st, const void *key, size_t klen, int64_t now,
-                                   const mv_cache_ttl *ttl, mv_cache_class cls, const void *val,
-                                   size_t vlen)
+                                   const mv_cache_ttl *ttl, mv_cache_class cls, const void *val, size_t vlen)
 {
     return mv_cache_put(((mem_store *)st)->c, key, klen, now, ttl, cls, val, vlen);
 }
@@ -79,7 +78,7 @@ bool mv_store_built(mv_store_type kind)
 {
 #ifdef MV_HAVE_HIREDIS
     if (kind == MV_STORE_REDIS)
-        return true;            /* store_redis.c */
+        return true; /* store_redis.c */
 #endif
     return kind == MV_STORE_MEMORY || kind == MV_STORE_LMDB;
 }
@@ -131,17 +130,15 @@ bool mv_store_shared(const mv_store *st)
 }
 
 /* mv_store_get - as mv_cache_get */
-mv_cache_result mv_store_get(mv_store *st, const void *key, size_t klen, int64_t now,
-                             const mv_cache_ttl *ttl, void *val, size_t size,
-                             size_t *vlen, mv_cache_class *cls)
+mv_cache_result mv_store_get(mv_store *st, const void *key, size_t klen, int64_t now, const mv_cache_ttl *ttl,
+                             void *val, size_t size, size_t *vlen, mv_cache_class *cls)
 {
     return st->ops->get(st, key, klen, now, ttl, val, size, vlen, cls);
 }
 
 /* mv_store_put - as mv_cache_put */
 mv_cache_put_result mv_store_put(mv_store *st, const void *key, size_t klen, int64_t now,
-                                 const mv_cache_ttl *ttl, mv_cache_class cls,
-                                 const void *val, size_t vlen)
+                                 const mv_cache_ttl *ttl, mv_cache_class cls, const void *val, size_t vlen)
 {
     return st->ops->put(st, key, klen, now, ttl, cls, val, vlen);
 }
@@ -153,8 +150,8 @@ bool mv_store_del(mv_store *st, const void *key, size_t klen)
 }
 
 /* mv_store_incr - a fixed-window counter; -1 if none */
-long long mv_store_incr(mv_store *st, const void *key, size_t klen, int64_t now,
-                        uint32_t window_s, unsigned delta)
+long long mv_store_incr(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t window_s,
+                        unsigned delta)
 {
     return st->ops->incr != NULL ? st->ops->incr(st, key, klen, now, window_s, delta) : -1;
 }
@@ -189,13 +186,13 @@ bool mv_store_purge_match(const char *key, size_t klen, const char *what)
         return false;
     mb = key + 2;
     ml = klen - 2;
-    if (key[0] == 'f')          /* a domain's facts, also for a next hop: "f:domain|hop" */
+    if (key[0] == 'f') /* a domain's facts, also for a next hop: "f:domain|hop" */
         return strchr(what, '@') == NULL && ml >= wl && strncasecmp(mb, what, wl) == 0 &&
                (ml == wl || mb[wl] == '|');
     if (key[0] != 's' && key[0] != 'd')
         return false;
     if ((bar = memchr(mb, '|', ml)) != NULL)
-        ml = (size_t)(bar - mb);    /* "|next-hop" is not part of the address */
+        ml = (size_t)(bar - mb); /* "|next-hop" is not part of the address */
     if (strchr(what, '@') != NULL)
         return ml == wl && strncasecmp(mb, what, wl) == 0;
     if ((at = memrchr(mb, '@', ml)) == NULL)

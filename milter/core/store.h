@@ -36,12 +36,12 @@
 typedef struct mv_store mv_store;
 
 typedef struct {
-    const char *kind;           /* "memory", "lmdb", "redis" */
-    mv_cache_stats c;           /* entries, hits, misses, ...; bytes: in use */
-    uint64_t map_size;          /* shared stores: the bound, bytes (0: none) */
-    uint64_t swept;             /* expired entries removed by sweeps */
-    uint64_t write_errors;      /* writes dropped (map full, I/O, ...) */
-    uint64_t stale_readers;     /* reader slots of dead processes cleared */
+    const char *kind;       /* "memory", "lmdb", "redis" */
+    mv_cache_stats c;       /* entries, hits, misses, ...; bytes: in use */
+    uint64_t map_size;      /* shared stores: the bound, bytes (0: none) */
+    uint64_t swept;         /* expired entries removed by sweeps */
+    uint64_t write_errors;  /* writes dropped (map full, I/O, ...) */
+    uint64_t stale_readers; /* reader slots of dead processes cleared */
 } mv_store_stats;
 
 /* mv_store_built - is this cache.store kind compiled in? */
@@ -96,14 +96,12 @@ const char *mv_store_kind(const mv_store *st);
 bool mv_store_shared(const mv_store *st);
 
 /* mv_store_get - as mv_cache_get */
-mv_cache_result mv_store_get(mv_store *st, const void *key, size_t klen, int64_t now,
-                             const mv_cache_ttl *ttl, void *val, size_t size,
-                             size_t *vlen, mv_cache_class *cls);
+mv_cache_result mv_store_get(mv_store *st, const void *key, size_t klen, int64_t now, const mv_cache_ttl *ttl,
+                             void *val, size_t size, size_t *vlen, mv_cache_class *cls);
 
 /* mv_store_put - as mv_cache_put; a store that cannot write says ENOMEM */
 mv_cache_put_result mv_store_put(mv_store *st, const void *key, size_t klen, int64_t now,
-                                 const mv_cache_ttl *ttl, mv_cache_class cls,
-                                 const void *val, size_t vlen);
+                                 const mv_cache_ttl *ttl, mv_cache_class cls, const void *val, size_t vlen);
 
 /* mv_store_del - remove a key; true if it was there */
 bool mv_store_del(mv_store *st, const void *key, size_t klen);
@@ -112,8 +110,8 @@ bool mv_store_del(mv_store *st, const void *key, size_t klen);
  * seconds (a new window starts at zero; delta 0 reads, writing nothing);
  * the count, or -1 if the store keeps no counters (memory: the caller
  * counts itself) or failed */
-long long mv_store_incr(mv_store *st, const void *key, size_t klen, int64_t now,
-                        uint32_t window_s, unsigned delta);
+long long mv_store_incr(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t window_s,
+                        unsigned delta);
 
 /* mv_store_purge - remove every verdict for an address ("user@domain") or
  * a whole domain ("domain", its facts too); the number removed, -1 if the

@@ -13,12 +13,10 @@
 typedef struct {
     const char *kind;
     bool shared;
-    mv_cache_result (*get)(mv_store *st, const void *key, size_t klen, int64_t now,
-                           const mv_cache_ttl *ttl, void *val, size_t size, size_t *vlen,
-                           mv_cache_class *cls);
+    mv_cache_result (*get)(mv_store *st, const void *key, size_t klen, int64_t now, const mv_cache_ttl *ttl,
+                           void *val, size_t size, size_t *vlen, mv_cache_class *cls);
     mv_cache_put_result (*put)(mv_store *st, const void *key, size_t klen, int64_t now,
-                               const mv_cache_ttl *ttl, mv_cache_class cls, const void *val,
-                               size_t vlen);
+                               const mv_cache_ttl *ttl, mv_cache_class cls, const void *val, size_t vlen);
     bool (*del)(mv_store *st, const void *key, size_t klen);
     long long (*incr)(mv_store *st, const void *key, size_t klen, int64_t now, uint32_t window_s,
                       unsigned delta);
@@ -31,7 +29,7 @@ typedef struct {
 /* Every store's struct begins with this. */
 struct mv_store {
     const mv_store_ops *ops;
-    mv_store_log_fn log;        /* mv_store_set_log; NULL: silent */
+    mv_store_log_fn log; /* mv_store_set_log; NULL: silent */
     void *log_arg;
 };
 

@@ -57,12 +57,12 @@
 #define HDR 16
 #define VERSION 1
 #define KIND_COUNTER 3
-#define POOL 64                 /* reset read transactions kept for reuse */
-#define SWEEP_SCAN 2000         /* entries looked at per sweep transaction */
-#define SWEEP_DEL 256           /* deletes per write transaction */
-#define READER_CHECK_EVERY 16   /* sweeps between mdb_reader_check() calls */
-#define HEADROOM_PCT 10         /* of the map kept free for writes and deletes */
-#define ROOM_CHECK_EVERY 16     /* puts between looks at the headroom */
+#define POOL 64               /* reset read transactions kept for reuse */
+#define SWEEP_SCAN 2000       /* entries looked at per sweep transaction */
+#define SWEEP_DEL 256         /* deletes per write transaction */
+#define READER_CHECK_EVERY 16 /* sweeps between mdb_reader_check() calls */
+#define HEADROOM_PCT 10       /* of the map kept free for writes and deletes */
+#define ROOM_CHECK_EVERY 16   /* puts between looks at the headroom */
 
 typedef struct {
     uint8_t version, kind;
@@ -91,12 +91,12 @@ static open_env *envs;
 typedef struct {
     mv_store base;
     open_env *oe;
-    MDB_env *env;               /* oe's, for short */
+    MDB_env *env; /* oe's, for short */
     MDB_dbi dbi;
     pthread_mutex_t pool_mu;
     MDB_txn *pool[POOL];
     int npool;
-    pthread_mutex_t sweep_mu;   /* the sweep's position */
+    pthread_mutex_t sweep_mu; /* the sweep's position */
     char pos[MV_CACHE_KEY_MAX + 1];
     size_t poslen;
     unsigned sweeps;
@@ -154,7 +154,7 @@ static MDB_txn *rtxn_get(lmdb_store *s)
 /* rtxn_put - end a read transaction, keeping it (reset) for reuse */
 static void rtxn_put(lmdb_store *s, MDB_txn *t)
 {
-    mdb_txn_reset(t);           /* releases the snapshot, keeps the slot */
+    mdb_txn_reset(t); /* releases the snapshot, keeps the slot */
     pthread_mutex_lock(&s->pool_mu);
     if (s->npool < POOL) {
         s->pool[s->npool++] = t;
@@ -188,15 +188,14 @@ static mv_cache_result lm_get(mv_store *st, const void *key, size_t klen, int64_
     }
     if (mdb_get(t, s->dbi, &k, &v) == 0 && get_hdr(&v, &h) && h.kind < MV_CACHE_CLASSES) {
         if (expired(&h, now, ttl)) {
-            atomic_fetch_add(&s->expired, 1);   /* the sweep deletes it */
+            atomic_fetch_add(&s->expired, 1); /* the sweep deletes it */
         } else {
             uint32_t rf = ttl->refresh[h.kind];
 
             *vlen = v.mv_size - HDR;
             *cls = (mv_cache_class)h.kind;
             memcpy(val, (char *)v.mv_data + HDR, *vlen < size ? *vlen : size);
-            r = rf != 0 && now - (int64_t)h.probed_at >= (int64_t)rf ? MV_CACHE_STALE
-                                                                     : MV_CACHE_HIT;
+            r = rf != 0 && now - (int64_t)h.probed_at >= (int64_t)rf ? MV_CACHE_STALE : MV_CACHE_HIT;
         }
     }
     rtxn_put(s, t);
@@ -235,12 +234,12 @@ static long scan_delete(lmdb_store *s, char *pos, size_t *poslen, bool *wrapped,
         if (pred(&k, &v, now, arg)) {
             if ((*rc = mdb_cursor_del(c, 0)) != 0)
                 break;
-            n++;         /* MDB_NEXT after a delete gives the entry that followed */
+            n++; /* MDB_NEXT after a delete gives the entry that followed */
         }
         *rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     if (*rc == 0 && k.mv_size <= MV_CACHE_KEY_MAX) {
-        memmove(pos, k.mv_data, k.mv_size);     /* resume here next time */
+        memmove(pos, k.mv_data, k.mv_size); /* resume here next time */
         *poslen = k.mv_size;
     } else if (*rc == MDB_NOTFOUND || *rc == 0) {
         *poslen = 0;
@@ -302,11 +301,10 @@ static size_t free_pages(lmdb_store *s, size_t *total)
     *total = info.me_mapsize / ms.ms_psize;
     if ((t = rtxn_get(s)) == NULL)
         return SIZE_MAX;
-    if (mdb_cursor_open(t, 0, &c) == 0) {       /* 0: LMDB's free-page database */
-        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+    if (mdb_cursor_open(t, 0, &c) == 0) { /* 0: LMDB's free-page database */
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
             if (v.mv_size >= sizeof(n)) {
-                memcpy(&n, v.mv_data, sizeof(n));       /* an ID list: count first */
+                memcpy(&n, v.mv_data, sizeof(n)); /* an ID list: count first */
                 fl += n;
             }
         mdb_cursor_close(c);
@@ -341,8 +339,8 @@ static void keep_room(lmdb_store *s, int64_t now)
         return;
     if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
         atomic_fetch_add(&s->stale_readers, (unsigned)dead);
-    for (int i = 0; i < 8 && (fp = free_pages(s, &total)) != SIZE_MAX &&
-                    fp * 100 < total * (HEADROOM_PCT + 5); i++) {
+    for (int i = 0;
+         i < 8 && (fp = free_pages(s, &total)) != SIZE_MAX && fp * 100 < total * (HEADROOM_PCT + 5); i++) {
         if ((n = batch_at_pos(s, is_expired, now, &wrapped)) > 0) {
             atomic_fetch_add(&s->swept, (uint64_t)n);
             continue;
@@ -365,7 +363,7 @@ static size_t lm_sweep(mv_store *st, int64_t now)
     if (s->sweeps++ % READER_CHECK_EVERY == 0 && mdb_reader_check(s->env, &dead) == 0 && dead > 0)
         atomic_fetch_add(&s->stale_readers, (unsigned)dead);
     keep_room(s, now);
-    (void)mdb_env_sync(s->env, 1);  /* XXX an I/O error here is not reported */
+    (void)mdb_env_sync(s->env, 1); /* XXX an I/O error here is not reported */
     if ((n = batch_at_pos(s, is_expired, now, &wrapped)) <= 0)
         return 0;
     atomic_fetch_add(&s->swept, (uint64_t)n);
@@ -383,8 +381,8 @@ static bool keeps(unsigned old, mv_cache_class neu)
 }
 
 /* put_txn - one try at a put inside a write transaction; an LMDB code */
-static int put_txn(lmdb_store *s, const MDB_val *k, int64_t now, const mv_cache_ttl *ttl,
-                   mv_cache_class cls, const void *val, size_t vlen, bool *kept)
+static int put_txn(lmdb_store *s, const MDB_val *k, int64_t now, const mv_cache_ttl *ttl, mv_cache_class cls,
+                   const void *val, size_t vlen, bool *kept)
 {
     unsigned char buf[HDR + MV_CACHE_VAL_MAX];
     MDB_val old, nv = {HDR + vlen, buf};
@@ -395,8 +393,8 @@ static int put_txn(lmdb_store *s, const MDB_val *k, int64_t now, const mv_cache_
     *kept = false;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &t)) != 0)
         return rc;
-    if (mdb_get(t, s->dbi, (MDB_val *)k, &old) == 0 && get_hdr(&old, &h) &&
-        h.kind < MV_CACHE_CLASSES && !expired(&h, now, ttl) && keeps(h.kind, cls)) {
+    if (mdb_get(t, s->dbi, (MDB_val *)k, &old) == 0 && get_hdr(&old, &h) && h.kind < MV_CACHE_CLASSES &&
+        !expired(&h, now, ttl) && keeps(h.kind, cls)) {
         /* Postfix verify(8): don't let a failed probe clobber a good
          * entry before it expires; just wait a full refresh interval */
         memcpy(buf, old.mv_data, old.mv_size);
@@ -405,8 +403,7 @@ static int put_txn(lmdb_store *s, const MDB_val *k, int64_t now, const mv_cache_
         put_hdr(buf, &h);
         *kept = true;
     } else {
-        h = (hdr){VERSION, (uint8_t)cls, (uint32_t)now, (uint32_t)now,
-                  (uint32_t)(now + ttl->expire[cls])};
+        h = (hdr){VERSION, (uint8_t)cls, (uint32_t)now, (uint32_t)now, (uint32_t)(now + ttl->expire[cls])};
         put_hdr(buf, &h);
         memcpy(buf + HDR, val, vlen);
     }
@@ -420,8 +417,7 @@ static int put_txn(lmdb_store *s, const MDB_val *k, int64_t now, const mv_cache_
 /* lm_put - store unless an unexpired better entry stays; full map: make
  * room and try once more */
 static mv_cache_put_result lm_put(mv_store *st, const void *key, size_t klen, int64_t now,
-                                  const mv_cache_ttl *ttl, mv_cache_class cls, const void *val,
-                                  size_t vlen)
+                                  const mv_cache_ttl *ttl, mv_cache_class cls, const void *val, size_t vlen)
 {
     lmdb_store *s = (lmdb_store *)st;
     MDB_val k = {klen, (void *)key};
@@ -464,8 +460,7 @@ static bool lm_del(mv_store *st, const void *key, size_t klen)
 /* counter_of - a live counter's count from a value; false if none */
 static bool counter_of(const MDB_val *v, int64_t now, hdr *h, uint64_t *n)
 {
-    if (!get_hdr(v, h) || h->kind != KIND_COUNTER || v->mv_size != HDR + 8 ||
-        now >= (int64_t)h->expires_at)
+    if (!get_hdr(v, h) || h->kind != KIND_COUNTER || v->mv_size != HDR + 8 || now >= (int64_t)h->expires_at)
         return false;
     memcpy(n, (char *)v->mv_data + HDR, 8);
     return true;
@@ -542,8 +537,8 @@ static long long lm_purge(mv_store *st, const char *what)
     int rc;
 
     while (!wrapped) {
-        if ((n = scan_delete(s, pos, &poslen, &wrapped, SWEEP_SCAN * 8, SWEEP_DEL, purge_pick, 0,
-                             what, &rc)) < 0)
+        if ((n = scan_delete(s, pos, &poslen, &wrapped, SWEEP_SCAN * 8, SWEEP_DEL, purge_pick, 0, what,
+                             &rc)) < 0)
             return -1;
         total += n;
     }
@@ -590,7 +585,7 @@ static void env_release(open_env *oe)
                 *p = oe->next;
                 break;
             }
-        (void)mdb_env_sync(oe->env, 1);    /* MDB_NOSYNC: a clean exit keeps all */
+        (void)mdb_env_sync(oe->env, 1); /* MDB_NOSYNC: a clean exit keeps all */
         mdb_env_close(oe->env);
         free(oe);
     }
@@ -620,7 +615,7 @@ static void share_mode(const char *path)
 {
     char lock[4200];
 
-    (void)chmod(path, 0660);    /* EPERM: another user made it, and chose */
+    (void)chmod(path, 0660); /* EPERM: another user made it, and chose */
     snprintf(lock, sizeof(lock), "%s-lock", path);
     (void)chmod(lock, 0660);
 }
@@ -635,8 +630,7 @@ static int env_create(open_env *oe, const char *path, size_t size_mb, uint64_t *
         return rc;
     if ((rc = mdb_env_set_mapsize(oe->env, size_mb << 20)) != 0 ||
         (rc = mdb_env_set_maxreaders(oe->env, 1022)) != 0 ||
-        (rc = mdb_env_open(oe->env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC | MDB_NORDAHEAD,
-                           0660)) != 0)
+        (rc = mdb_env_open(oe->env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC | MDB_NORDAHEAD, 0660)) != 0)
         return rc;
     /* a process that died inside a read transaction left its slot */
     if (mdb_reader_check(oe->env, &dead) == 0)

@@ -35,12 +35,12 @@
 
 typedef struct {
     mv_store base;
-    mv_store *l1;               /* this process's memory store */
-    mv_redis_params p;          /* strings point into the settings copy below */
+    mv_store *l1;      /* this process's memory store */
+    mv_redis_params p; /* strings point into the settings copy below */
     char *server, *user, *password, *prefix, *ca, *cert, *key, *name;
     mv_loop *loop;
-    mv_redis *r;                /* NULL until mv_store_redis_start, after stop */
-    uint64_t write_errors;      /* puts Redis refused or could not take */
+    mv_redis *r;           /* NULL until mv_store_redis_start, after stop */
+    uint64_t write_errors; /* puts Redis refused or could not take */
 } redis_store;
 
 /* rlog - the client's state changes: to the front end's hook (set after
@@ -54,9 +54,8 @@ static void rlog(void *arg, int priority, const char *msg)
 }
 
 /* rget - the first tier only; the engine asks Redis on the loop */
-static mv_cache_result rget(mv_store *st, const void *key, size_t klen, int64_t now,
-                            const mv_cache_ttl *ttl, void *val, size_t size, size_t *vlen,
-                            mv_cache_class *cls)
+static mv_cache_result rget(mv_store *st, const void *key, size_t klen, int64_t now, const mv_cache_ttl *ttl,
+                            void *val, size_t size, size_t *vlen, mv_cache_class *cls)
 {
     return mv_store_get(((redis_store *)st)->l1, key, klen, now, ttl, val, size, vlen, cls);
 }
@@ -71,8 +70,7 @@ static void put_done(void *arg, mv_redis_status st, bool stored)
 
 /* rput - both tiers; Redis only from the loop's thread, which owns the client */
 static mv_cache_put_result rput(mv_store *st, const void *key, size_t klen, int64_t now,
-                                const mv_cache_ttl *ttl, mv_cache_class cls, const void *val,
-                                size_t vlen)
+                                const mv_cache_ttl *ttl, mv_cache_class cls, const void *val, size_t vlen)
 {
     redis_store *rs = (redis_store *)st;
     mv_cache_put_result res = mv_store_put(rs->l1, key, klen, now, ttl, cls, val, vlen);
@@ -82,7 +80,7 @@ static mv_cache_put_result rput(mv_store *st, const void *key, size_t klen, int6
         return res;
     s = mv_redis_put(rs->r, key, klen, cls, val, vlen, now, ttl->expire[cls], put_done, rs);
     if (s != MV_REDIS_OK && s != MV_REDIS_UNAVAILABLE)
-        rs->write_errors++;     /* down is not an error: the first tier has it */
+        rs->write_errors++; /* down is not an error: the first tier has it */
     return res;
 }
 
@@ -92,7 +90,7 @@ static bool rdel(mv_store *st, const void *key, size_t klen)
     redis_store *rs = (redis_store *)st;
 
     if (rs->loop != NULL && mv_loop_in_thread(rs->loop) && rs->r != NULL)
-        (void)mv_redis_del(rs->r, key, klen, NULL, NULL);   /* best effort */
+        (void)mv_redis_del(rs->r, key, klen, NULL, NULL); /* best effort */
     return mv_store_del(rs->l1, key, klen);
 }
 
@@ -210,7 +208,7 @@ void mv_store_redis_stop(mv_store *st)
     if (st == NULL || st->ops != &redis_ops || rs->r == NULL)
         return;
     r = rs->r;
-    rs->r = NULL;               /* puts from cancelled callbacks stay local */
+    rs->r = NULL; /* puts from cancelled callbacks stay local */
     mv_redis_free(r);
 }
 
@@ -226,8 +224,8 @@ void mv_store_redis_fill(mv_store *st, const void *key, size_t klen, const mv_ca
                          const mv_redis_entry *en)
 {
     if (st != NULL && st->ops == &redis_ops)
-        (void)mv_store_put(((redis_store *)st)->l1, key, klen, en->stored_at, ttl, en->cls,
-                           en->val, en->vlen);
+        (void)mv_store_put(((redis_store *)st)->l1, key, klen, en->stored_at, ttl, en->cls, en->val,
+                           en->vlen);
 }
 
 #else /* no hiredis: nothing to open, nothing to ask */

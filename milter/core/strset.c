@@ -35,29 +35,29 @@ struct slot {
 
 struct mv_strset {
     struct slot *slots;
-    size_t mask;        /* capacity - 1; capacity is a power of two */
+    size_t mask; /* capacity - 1; capacity is a power of two */
     size_t count;
     char *arena;
     size_t used;
     size_t cap;
-    uint64_t *bloom;    /* (mask + 1) / 16 words, or NULL for a small set */
-    bool view;          /* the arrays are an image's, read-only, not ours */
+    uint64_t *bloom; /* (mask + 1) / 16 words, or NULL for a small set */
+    bool view;       /* the arrays are an image's, read-only, not ours */
 };
 
 /* The image header; slots, bloom words and arena follow, in that order. */
 struct image_head {
     char magic[8];
-    uint64_t check;     /* set_hash(SEED, CHECK_KEY): the hash slots are filed under */
+    uint64_t check; /* set_hash(SEED, CHECK_KEY): the hash slots are filed under */
     uint64_t mask, count, used, bloom_words;
 };
 
 static const char IMAGE_MAGIC[8] = "MVSET1\n";
 #define CHECK_KEY "mailverify"
 
-#define BLOOM_MIN_SLOTS 8192    /* smaller sets stay in cache anyway */
+#define BLOOM_MIN_SLOTS 8192 /* smaller sets stay in cache anyway */
 
-#define SEED 0x6d61696c76657269ULL  /* sets hold our own lists, not input */
-#define K0 0xa0761d6478bd642fULL    /* wyhash's constants: odd, bits balanced */
+#define SEED 0x6d61696c76657269ULL /* sets hold our own lists, not input */
+#define K0 0xa0761d6478bd642fULL   /* wyhash's constants: odd, bits balanced */
 #define K1 0xe7037ed1a0b428dbULL
 
 /* mul128 - the 128-bit product of a and b, as low and high halves */
@@ -130,7 +130,7 @@ static uint64_t set_hash(uint64_t seed, const void *key, size_t len)
 
     seed ^= mix(seed ^ K0, K1);
     if (len <= 16) {
-        size_t q = (len >> 3) << 2;     /* 0 below 8 bytes, else 4 */
+        size_t q = (len >> 3) << 2; /* 0 below 8 bytes, else 4 */
 
         if (len >= 4) {
             a = rd32(p) << 32 | rd32(p + q);
@@ -166,8 +166,8 @@ static uint64_t *bloom_new(size_t cap, bool *oom)
 /* bloom_bits - the four bits a hash sets in its word (from the tag half) */
 static uint64_t bloom_bits(uint64_t h)
 {
-    return 1ULL << ((h >> 32) & 63) | 1ULL << ((h >> 38) & 63) |
-           1ULL << ((h >> 44) & 63) | 1ULL << ((h >> 50) & 63);
+    return 1ULL << ((h >> 32) & 63) | 1ULL << ((h >> 38) & 63) | 1ULL << ((h >> 44) & 63) |
+           1ULL << ((h >> 50) & 63);
 }
 
 /* bloom_word - the word for a hash: the one of its home slot's group of 16 */
@@ -197,14 +197,13 @@ mv_strset *mv_strset_new(size_t expect)
         return NULL;
     }
     set->mask = cap - 1;
-    set->used = 1;      /* offset 0 means "empty slot" */
-    set->arena[0] = 0;  /* written out in an image: the same bytes every build */
+    set->used = 1;     /* offset 0 means "empty slot" */
+    set->arena[0] = 0; /* written out in an image: the same bytes every build */
     return set;
 }
 
 /* key_eq - does the arena entry at off hold exactly key? */
-static bool key_eq(const mv_strset *set, uint32_t off, const char *key,
-                   size_t len)
+static bool key_eq(const mv_strset *set, uint32_t off, const char *key, size_t len)
 {
     const unsigned char *e = (const unsigned char *)set->arena + off;
 
@@ -212,8 +211,7 @@ static bool key_eq(const mv_strset *set, uint32_t off, const char *key,
 }
 
 /* find - slot index holding key, or the empty slot where it would go */
-static size_t find(const mv_strset *set, const char *key, size_t len,
-                   uint64_t h)
+static size_t find(const mv_strset *set, const char *key, size_t len, uint64_t h)
 {
     size_t i = (size_t)h & set->mask;
     uint32_t tag = (uint32_t)(h >> 32);
@@ -403,8 +401,7 @@ void mv_strset_free(mv_strset *set)
 
 /* mv_strset_each - call fn on every key, in insertion order; stops at the
  * first nonzero return and returns it */
-int mv_strset_each(const mv_strset *set,
-                   int (*fn)(const char *key, size_t len, void *arg), void *arg)
+int mv_strset_each(const mv_strset *set, int (*fn)(const char *key, size_t len, void *arg), void *arg)
 {
     size_t off = 1;
 
@@ -423,13 +420,14 @@ int mv_strset_each(const mv_strset *set,
 int mv_strset_image_write(const mv_strset *set, FILE *out)
 {
     struct image_head h = {.check = set_hash(SEED, CHECK_KEY, strlen(CHECK_KEY)),
-                           .mask = set->mask, .count = set->count, .used = set->used,
+                           .mask = set->mask,
+                           .count = set->count,
+                           .used = set->used,
                            .bloom_words = set->bloom ? (set->mask + 1) / 16 : 0};
     size_t cap = set->mask + 1;
 
     memcpy(h.magic, IMAGE_MAGIC, sizeof(h.magic));
-    if (fwrite(&h, sizeof(h), 1, out) != 1 ||
-        fwrite(set->slots, sizeof(*set->slots), cap, out) != cap ||
+    if (fwrite(&h, sizeof(h), 1, out) != 1 || fwrite(set->slots, sizeof(*set->slots), cap, out) != cap ||
         (h.bloom_words && fwrite(set->bloom, sizeof(uint64_t), h.bloom_words, out) != h.bloom_words) ||
         fwrite(set->arena, 1, set->used, out) != set->used)
         return -1;
@@ -442,13 +440,11 @@ static bool image_ok(const struct image_head *h, size_t len)
     uint64_t cap = h->mask + 1;
 
     if (memcmp(h->magic, IMAGE_MAGIC, sizeof(h->magic)) != 0 ||
-        h->check != set_hash(SEED, CHECK_KEY, strlen(CHECK_KEY)) ||
-        cap < 16 || (cap & h->mask) != 0 || cap > (SIZE_MAX >> 5) ||
-        h->count * 2 > cap || h->used == 0 || h->used > UINT32_MAX ||
+        h->check != set_hash(SEED, CHECK_KEY, strlen(CHECK_KEY)) || cap < 16 || (cap & h->mask) != 0 ||
+        cap > (SIZE_MAX >> 5) || h->count * 2 > cap || h->used == 0 || h->used > UINT32_MAX ||
         h->bloom_words != (cap < BLOOM_MIN_SLOTS ? 0 : cap / 16))
         return false;
-    return len == sizeof(*h) + cap * sizeof(struct slot) +
-                  h->bloom_words * sizeof(uint64_t) + h->used;
+    return len == sizeof(*h) + cap * sizeof(struct slot) + h->bloom_words * sizeof(uint64_t) + h->used;
 }
 
 /* mv_strset_view - a read-only set over an image in memory that outlives

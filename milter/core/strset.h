@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define MV_STRSET_KEY_MAX 255   /* longest key: a domain name */
+#define MV_STRSET_KEY_MAX 255 /* longest key: a domain name */
 
 typedef struct mv_strset mv_strset;
 
@@ -50,8 +50,7 @@ size_t mv_strset_bytes(const mv_strset *set);
 
 /* mv_strset_each - call fn on every key, in insertion order; stops at the
  * first nonzero return and returns it */
-int mv_strset_each(const mv_strset *set,
-                   int (*fn)(const char *key, size_t len, void *arg), void *arg);
+int mv_strset_each(const mv_strset *set, int (*fn)(const char *key, size_t len, void *arg), void *arg);
 
 /* mv_strset_image_write - write the set as an image; 0, or -1 (errno) */
 int mv_strset_image_write(const mv_strset *set, FILE *out);

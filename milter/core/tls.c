@@ -23,7 +23,7 @@
 
 struct mv_tls_ctx {
     pthread_mutex_t mu;
-    bool tried;                 /* made, or failed for good (why) */
+    bool tried; /* made, or failed for good (why) */
     const mv_ssl_api *api;
     SSL_CTX *ctx;
     char why[200];
@@ -86,7 +86,7 @@ bool mv_tls_ctx_ready(mv_tls_ctx *c, const char **why)
     }
     ok = c->ctx != NULL;
     pthread_mutex_unlock(&c->mu);
-    *why = ok ? "" : c->why;    /* written once, before tried */
+    *why = ok ? "" : c->why; /* written once, before tried */
     return ok;
 }
 

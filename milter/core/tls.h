@@ -23,7 +23,7 @@ typedef enum {
     MV_TLS_DONE = 0,
     MV_TLS_WANT_READ,
     MV_TLS_WANT_WRITE,
-    MV_TLS_CLOSED,              /* the peer closed the TLS session */
+    MV_TLS_CLOSED, /* the peer closed the TLS session */
     MV_TLS_ERROR,
 } mv_tls_status;
 

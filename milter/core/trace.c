@@ -31,7 +31,7 @@ size_t mv_trace_escape(char *dst, size_t size, const char *src, size_t len)
         bool plain = k > 0 && s[i] >= 0x20 && s[i] != 0x7F && s[i] != '\\';
         size_t need = plain ? k : s[i] == '\\' ? 2 : 4, step = plain ? k : 1;
 
-        if (o + need + (i + step < len ? 3 : 0) >= cap) {   /* room for "..." */
+        if (o + need + (i + step < len ? 3 : 0) >= cap) { /* room for "..." */
             memcpy(dst + o, "...", 3);
             o += 3;
             break;

@@ -17,8 +17,8 @@
 
 #include <stddef.h>
 
-#define MV_TRACE_TEXT_MAX 300       /* outside text in a line, escaped */
-#define MV_TRACE_LINE_MAX 768       /* a whole line, prefix included */
+#define MV_TRACE_TEXT_MAX 300 /* outside text in a line, escaped */
+#define MV_TRACE_LINE_MAX 768 /* a whole line, prefix included */
 
 /* The sink: one line, no newline. It is called from the engine's loop
  * thread and, for an answer from the cache, from the asking thread: it
@@ -30,7 +30,6 @@ typedef void (*mv_trace_fn)(void *arg, const char *line);
 size_t mv_trace_escape(char *dst, size_t size, const char *src, size_t len);
 
 /* mv_trace_emit - format one line and hand it to fn; nothing if fn is NULL */
-void mv_trace_emit(mv_trace_fn fn, void *arg, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void mv_trace_emit(mv_trace_fn fn, void *arg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -33,14 +33,14 @@
 #include <string.h>
 
 typedef struct {
-    char *domain;               /* "hotmail.co.uk" */
+    char *domain; /* "hotmail.co.uk" */
     size_t len;
-    size_t name_len;            /* "hotmail": up to the first dot */
-    uint64_t name_mask;         /* characters present in the name */
-    unsigned budget;            /* edits allowed in the name: 0, 1 or 2 */
+    size_t name_len;    /* "hotmail": up to the first dot */
+    uint64_t name_mask; /* characters present in the name */
+    unsigned budget;    /* edits allowed in the name: 0, 1 or 2 */
 } provider;
 
-#define NAME_LEN_MAX 255         /* a name is part of a domain name */
+#define NAME_LEN_MAX 255 /* a name is part of a domain name */
 
 /*
  * The providers worth comparing with a name of length nl are those whose
@@ -97,9 +97,10 @@ static uint64_t char_mask(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
 
-        m |= 1ULL << (c >= 'a' && c <= 'z' ? c - 'a'
+        m |= 1ULL << (c >= 'a' && c <= 'z'   ? c - 'a'
                       : c >= '0' && c <= '9' ? 26 + c - '0'
-                      : c == '-' ? 36 : 37);
+                      : c == '-'             ? 36
+                                             : 37);
     }
     return m;
 }
@@ -135,7 +136,7 @@ static int add_provider(mv_typo *t, const char *s, size_t n)
     if (!lower_ldh(s, n))
         return -2;
     if ((rc = mv_strset_add(t->known, s, n)) <= 0)
-        return rc == 0 ? 0 : -1;   /* a duplicate keeps its first place */
+        return rc == 0 ? 0 : -1; /* a duplicate keeps its first place */
     if (t->count == t->cap) {
         size_t ncap = t->cap ? t->cap * 2 : 64;
         provider *np = realloc(t->p, ncap * sizeof(*np));
@@ -188,8 +189,7 @@ static int index_providers(mv_typo *t)
 }
 
 /* mv_typo_load_providers - well-known domains, in order of preference */
-int mv_typo_load_providers(mv_typo *t, const char *text, size_t len,
-                           const char *name, mv_diag *diag)
+int mv_typo_load_providers(mv_typo *t, const char *text, size_t len, const char *name, mv_diag *diag)
 {
     const char *p = text, *line;
     size_t n;
@@ -203,8 +203,7 @@ int mv_typo_load_providers(mv_typo *t, const char *text, size_t len,
             return -1;
         }
         if (rc == -2)
-            mv_diag_add(diag, MV_DIAG_WARNING, name, lineno,
-                        "not a lowercase ASCII domain, line ignored");
+            mv_diag_add(diag, MV_DIAG_WARNING, name, lineno, "not a lowercase ASCII domain, line ignored");
     }
     if (index_providers(t) < 0) {
         mv_diag_add(diag, MV_DIAG_ERROR, name, lineno, "out of memory");
@@ -214,8 +213,7 @@ int mv_typo_load_providers(mv_typo *t, const char *text, size_t len,
 }
 
 /* mv_typo_load_tlds - every delegated TLD, one a line */
-int mv_typo_load_tlds(mv_typo *t, const char *text, size_t len,
-                      const char *name, mv_diag *diag)
+int mv_typo_load_tlds(mv_typo *t, const char *text, size_t len, const char *name, mv_diag *diag)
 {
     const char *p = text, *line;
     size_t n;
@@ -274,8 +272,7 @@ size_t mv_typo_count(const mv_typo *t)
 }
 
 /* mv_typo_distance - optimal string alignment distance, capped at max+1 */
-unsigned mv_typo_distance(const char *a, size_t an, const char *b, size_t bn,
-                          unsigned max)
+unsigned mv_typo_distance(const char *a, size_t an, const char *b, size_t bn, unsigned max)
 {
     unsigned rows[3][64], *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
 
@@ -298,15 +295,14 @@ unsigned mv_typo_distance(const char *a, size_t an, const char *b, size_t bn,
                 v = prev[j] + 1;
             if (cur[j - 1] + 1 < v)
                 v = cur[j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                prev2[j - 2] + 1 < v)
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v)
                 v = prev2[j - 2] + 1;
             cur[j] = v;
             if (v < low)
                 low = v;
         }
         if (low > max)
-            return max + 1;   /* no later row can come back under max */
+            return max + 1; /* no later row can come back under max */
         t = prev2;
         prev2 = prev;
         prev = cur;
@@ -326,9 +322,9 @@ static uint64_t fits(uint64_t m, uint64_t pm, unsigned nb)
 {
     uint64_t a[3], b[3];
 
-    a[0] = m & ~pm;             /* in the name, not in the provider's */
+    a[0] = m & ~pm; /* in the name, not in the provider's */
     b[0] = pm & ~m;
-    a[1] = a[0] & (a[0] - 1);   /* the set less its lowest member */
+    a[1] = a[0] & (a[0] - 1); /* the set less its lowest member */
     b[1] = b[0] & (b[0] - 1);
     a[2] = a[1] & (a[1] - 1);
     b[2] = b[1] & (b[1] - 1);
@@ -350,9 +346,9 @@ static uint64_t passing(const mv_typo *t, unsigned first, unsigned n, uint64_t m
 
 /* A name as bit-vectors: peq[slot[c]] has bit i set where name[i] == c. */
 typedef struct {
-    unsigned char slot[256];    /* 0 for bytes not in the name */
+    unsigned char slot[256]; /* 0 for bytes not in the name */
     uint64_t peq[64];
-    size_t len;                 /* 1..63 */
+    size_t len; /* 1..63 */
 } pattern;
 
 /* pattern_init - the bit-vectors of s, 0 < n < 64 */
@@ -404,15 +400,14 @@ static unsigned osa_bits(const pattern *pt, const char *b, size_t bn)
 }
 
 /* name_distance - distance of the domain's name to p's, capped at its budget + 1 */
-static unsigned name_distance(pattern *pt, const char *d, size_t nl, const provider *p,
-                              unsigned nb)
+static unsigned name_distance(pattern *pt, const char *d, size_t nl, const provider *p, unsigned nb)
 {
     unsigned dist;
 
     if (nl == 0 || nl > 63)
         return mv_typo_distance(d, nl, p->domain, p->name_len, nb);
     if (pt->len == 0)
-        pattern_init(pt, d, nl);    /* first use: most domains never get here */
+        pattern_init(pt, d, nl); /* first use: most domains never get here */
     dist = osa_bits(pt, p->domain, p->name_len);
     return dist > nb ? nb + 1 : dist;
 }
@@ -424,8 +419,7 @@ static unsigned score(pattern *pt, const char *d, size_t n, size_t nl, const pro
 
     if ((dn = name_distance(pt, d, nl, p, p->budget)) > p->budget)
         return 3;
-    ds = mv_typo_distance(d + nl + 1, n - nl - 1, p->domain + p->name_len + 1,
-                          p->len - p->name_len - 1, 1);
+    ds = mv_typo_distance(d + nl + 1, n - nl - 1, p->domain + p->name_len + 1, p->len - p->name_len - 1, 1);
     return ds > 1 || dn + ds > 2 || dn + ds == 0 ? 3 : dn + ds;
 }
 
@@ -477,15 +471,13 @@ static long dotless(const mv_typo *t, const char *d, size_t n)
 }
 
 /* fix_tld - replace a TLD that does not exist with a close common one */
-static bool fix_tld(const mv_typo *t, const char *d, size_t n, char *out,
-                    size_t outsize)
+static bool fix_tld(const mv_typo *t, const char *d, size_t n, char *out, size_t outsize)
 {
     const char *last = d + n;
 
     while (last > d && last[-1] != '.')
         last--;
-    if (last == d || mv_strset_count(t->tlds) == 0 ||
-        mv_strset_has(t->tlds, last, (size_t)(d + n - last)))
+    if (last == d || mv_strset_count(t->tlds) == 0 || mv_strset_has(t->tlds, last, (size_t)(d + n - last)))
         return false;
     for (size_t i = 0; i < sizeof(common_tlds) / sizeof(*common_tlds); i++) {
         size_t tl = strlen(common_tlds[i]), keep = (size_t)(last - d);
@@ -502,8 +494,7 @@ static bool fix_tld(const mv_typo *t, const char *d, size_t n, char *out,
 }
 
 /* mv_typo_suggest - suggested domain into out (NUL-terminated), or false */
-bool mv_typo_suggest(const mv_typo *t, const char *domain, size_t len,
-                     char *out, size_t outsize)
+bool mv_typo_suggest(const mv_typo *t, const char *domain, size_t len, char *out, size_t outsize)
 {
     long i;
 

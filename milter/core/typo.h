@@ -23,12 +23,10 @@ typedef struct mv_typo mv_typo;
 mv_typo *mv_typo_new(void);
 
 /* mv_typo_load_providers - well-known domains, in order of preference */
-int mv_typo_load_providers(mv_typo *t, const char *text, size_t len,
-                           const char *name, mv_diag *diag);
+int mv_typo_load_providers(mv_typo *t, const char *text, size_t len, const char *name, mv_diag *diag);
 
 /* mv_typo_load_tlds - every delegated TLD, one a line */
-int mv_typo_load_tlds(mv_typo *t, const char *text, size_t len,
-                      const char *name, mv_diag *diag);
+int mv_typo_load_tlds(mv_typo *t, const char *text, size_t len, const char *name, mv_diag *diag);
 
 /* mv_typo_use_tlds_image - the TLDs from an image (strset.h) of them,
  * e.g. the one the build made of tlds.txt, instead of text; 0, -1 ENOMEM,
@@ -45,12 +43,10 @@ const struct mv_strset *mv_typo_tlds(const mv_typo *t);
 bool mv_typo_well_known(const mv_typo *t, const char *domain, size_t len);
 
 /* mv_typo_suggest - suggested domain into out (NUL-terminated), or false */
-bool mv_typo_suggest(const mv_typo *t, const char *domain, size_t len,
-                     char *out, size_t outsize);
+bool mv_typo_suggest(const mv_typo *t, const char *domain, size_t len, char *out, size_t outsize);
 
 /* mv_typo_distance - optimal string alignment distance, capped at max+1 */
-unsigned mv_typo_distance(const char *a, size_t an, const char *b, size_t bn,
-                          unsigned max);
+unsigned mv_typo_distance(const char *a, size_t an, const char *b, size_t bn, unsigned max);
 
 /* mv_typo_count - providers known */
 size_t mv_typo_count(const mv_typo *t);

@@ -43,7 +43,7 @@ size_t mv_utf8_seq(const unsigned char *s, size_t avail)
             return 0;
         return 4;
     }
-    return 0;   /* 80..C1 and F5..FF never start a sequence */
+    return 0; /* 80..C1 and F5..FF never start a sequence */
 }
 
 /* mv_utf8_valid - offset of the first ill-formed byte, or len if all valid */

@@ -16,7 +16,10 @@
 #include <string.h>
 
 static const char *const status_names[MV_STATUS_COUNT] = {
-    "deliverable", "undeliverable", "risky", "unknown",
+    "deliverable",
+    "undeliverable",
+    "risky",
+    "unknown",
 };
 
 static const struct {
@@ -49,7 +52,10 @@ static const char *const action_names[MV_ACT_COUNT] = {
 };
 
 static const char *const context_names[MV_CTX_COUNT] = {
-    "sender", "recipient", "form", "bulk",
+    "sender",
+    "recipient",
+    "form",
+    "bulk",
 };
 
 const char *mv_status_name(mv_status s)
@@ -137,7 +143,7 @@ mv_reason mv_verdict_reason(const mv_signals *sig)
 /* A cursor into room that mv_verdict_json() reserved for the worst case. */
 typedef struct {
     char *p;
-    int fl;                     /* MV_JSON_* flags */
+    int fl; /* MV_JSON_* flags */
 } writer;
 
 /* put - raw bytes */
@@ -319,7 +325,7 @@ static size_t json_room(const mv_verdict *v, size_t echo, size_t sugg, size_t ca
     if (v->net_asked)
         text += strlen(v->net.mx) * 3 + strlen(v->net.host) + strlen(v->net.smtp.text) +
                 strlen(v->net.tls_version) + strlen(v->net.detail) + 256;
-    return MV_JSON_ESCAPE_MAX(text) + 1024;    /* + keys, punctuation, numbers */
+    return MV_JSON_ESCAPE_MAX(text) + 1024; /* + keys, punctuation, numbers */
 }
 
 /* json_head - address, normalized form, status, reason, action, context */

@@ -44,7 +44,7 @@ typedef enum {
     MV_R_DNS_ERROR,
     MV_R_BLOCKED_BY_SERVER,
     MV_R_TLS_ERROR,
-    MV_R_TEMPORARY_ERROR,       /* a 4xx that is not greylisting */
+    MV_R_TEMPORARY_ERROR, /* a 4xx that is not greylisting */
     MV_R_UNVERIFIED,
     MV_R_NULL_SENDER,
     MV_R_COUNT
@@ -60,35 +60,29 @@ typedef enum {
     MV_ACT_COUNT
 } mv_action;
 
-typedef enum {
-    MV_CTX_SENDER,
-    MV_CTX_RECIPIENT,
-    MV_CTX_FORM,
-    MV_CTX_BULK,
-    MV_CTX_COUNT
-} mv_context;
+typedef enum { MV_CTX_SENDER, MV_CTX_RECIPIENT, MV_CTX_FORM, MV_CTX_BULK, MV_CTX_COUNT } mv_context;
 
 /* One SMTP reply, as the probe saw it. */
 typedef struct {
-    int code;                   /* 0: no answer */
-    int enh[3];                 /* enhanced status code, or {0,0,0} */
+    int code;   /* 0: no answer */
+    int enh[3]; /* enhanced status code, or {0,0,0} */
     char text[200];
 } mv_smtp_answer;
 
 /* What DNS and SMTP said about an address (steps 4-5). */
 typedef struct {
-    mv_reason reason;           /* the network's word on the address */
-    char mx[512];               /* MX hosts, comma-separated, in preference order */
+    mv_reason reason; /* the network's word on the address */
+    char mx[512];     /* MX hosts, comma-separated, in preference order */
     bool implicit_mx;
-    char host[256];             /* the MX host whose reply decided */
-    mv_smtp_answer smtp;        /* that reply; code 0 when no SMTP reply decided */
+    char host[256];      /* the MX host whose reply decided */
+    mv_smtp_answer smtp; /* that reply; code 0 when no SMTP reply decided */
     bool tls;
     char tls_version[16];
-    int catch_all;              /* 1 yes, 0 no, -1 unknown */
-    unsigned retry_after;       /* greylisting: seconds the server asked for */
-    char detail[160];           /* for people: what happened */
-    char rule[64];              /* the reply rule that decided, or "" */
-    int64_t until;              /* a temporary outcome: ask again from then on
+    int catch_all;        /* 1 yes, 0 no, -1 unknown */
+    unsigned retry_after; /* greylisting: seconds the server asked for */
+    char detail[160];     /* for people: what happened */
+    char rule[64];        /* the reply rule that decided, or "" */
+    int64_t until;        /* a temporary outcome: ask again from then on
                                  * (unix seconds; 0: the cache's own expiry) */
 } mv_net_outcome;
 
@@ -98,26 +92,26 @@ typedef struct {
     bool null_path;
     bool disposable;
     bool role;
-    bool net_asked;             /* a network step ran (or was answered from cache) */
+    bool net_asked; /* a network step ran (or was answered from cache) */
     mv_reason net_reason;
 } mv_signals;
 
-#define MV_ECHO_MAX 1024        /* input echoed back at most this long */
+#define MV_ECHO_MAX 1024 /* input echoed back at most this long */
 
 typedef struct {
-    const char *input;          /* as given; borrowed from the request */
+    const char *input; /* as given; borrowed from the request */
     size_t input_len;
     mv_context context;
     mv_status status;
     mv_reason reason;
     mv_action action;
-    mv_address addr;            /* syntax result and normalized parts */
+    mv_address addr; /* syntax result and normalized parts */
     bool disposable, role, free;
     bool has_suggestion, has_canonical;
     char suggestion[MV_MAILBOX_MAX + 1];
     char canonical[MV_MAILBOX_MAX + 1];
     bool cached;
-    bool net_asked;             /* DNS/SMTP were asked: net holds their word */
+    bool net_asked; /* DNS/SMTP were asked: net holds their word */
     mv_net_outcome net;
     uint64_t elapsed_us;
 } mv_verdict;

@@ -33,16 +33,16 @@
 #include <time.h>
 
 #define EVENT_ID_BYTES 16
-#define BACKOFF_MAX_MS (3600 * 1000ULL)     /* no wait between attempts beyond an hour */
+#define BACKOFF_MAX_MS (3600 * 1000ULL) /* no wait between attempts beyond an hour */
 
 typedef struct event {
     struct event *next;
-    bool stop_tried;            /* attempted since shutdown began (once at once, however due) */
+    bool stop_tried; /* attempted since shutdown began (once at once, however due) */
     char id[2 * EVENT_ID_BYTES + 1];
     char *body;
     size_t len;
     unsigned attempts;
-    uint64_t due_ms;            /* monotonic: not before */
+    uint64_t due_ms; /* monotonic: not before */
 } event;
 
 struct mv_webhook {
@@ -55,7 +55,7 @@ struct mv_webhook {
     pthread_t thread;
     mv_config *cfg;
     const mv_settings *s;
-    mv_webhook_log_fn log;      /* where lines go; NULL: nowhere */
+    mv_webhook_log_fn log; /* where lines go; NULL: nowhere */
     void *log_arg;
     mv_webhook_attempt_fn on_attempt;
     void *on_attempt_arg;
@@ -156,8 +156,10 @@ static void push(mv_webhook *w, event *e)
         if (w->head == NULL)
             w->tail = NULL;
         w->count--;
-        say(w, "webhook: queue full (%lld events): dropped the oldest, "
-                "event %s", w->s->webhook_max_queue, old->id);
+        say(w,
+            "webhook: queue full (%lld events): dropped the oldest, "
+            "event %s",
+            w->s->webhook_max_queue, old->id);
         event_free(old);
     }
     e->next = NULL;
@@ -362,15 +364,14 @@ static void settle(mv_webhook *w, event *e, bool ok, const char *err)
     } else if (e->attempts > retries ||
                (w->stopping && now_ms() + backoff_ms(w, e->attempts - 1) >= w->stop_by_ms)) {
         /* at shutdown, a retry is still made if it falls within the grace */
-        say(w, "webhook: event %s dropped after %u attempt%s (%s)%s", e->id,
-                e->attempts, e->attempts == 1 ? "" : "s", err,
-                w->stopping && e->attempts <= retries ? " at shutdown" : "");
+        say(w, "webhook: event %s dropped after %u attempt%s (%s)%s", e->id, e->attempts,
+            e->attempts == 1 ? "" : "s", err, w->stopping && e->attempts <= retries ? " at shutdown" : "");
         event_free(e);
     } else {
         uint64_t wait = backoff_ms(w, e->attempts - 1);
 
-        say(w, "webhook: event %s attempt %u failed (%s); retry in %" PRIu64
-                " ms", e->id, e->attempts, err, wait);
+        say(w, "webhook: event %s attempt %u failed (%s); retry in %" PRIu64 " ms", e->id, e->attempts, err,
+            wait);
         e->due_ms = now_ms() + wait;
         push(w, e);
     }
@@ -394,11 +395,11 @@ static long attempt_timeout(mv_webhook *w, uint64_t now)
 static void *sender(void *arg)
 {
     mv_webhook *w = arg;
-    CURL *c = NULL;             /* libcurl is loaded at the first attempt, not before */
+    CURL *c = NULL; /* libcurl is loaded at the first attempt, not before */
     sigset_t all;
 
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);     /* signals are main's business */
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are main's business */
     pthread_mutex_lock(&w->mu);
     for (;;) {
         uint64_t now = now_ms(), next;
@@ -433,7 +434,7 @@ static void *sender(void *arg)
     if (c != NULL) {
         const char *why;
 
-        mv_curl(&why)->easy_cleanup(c);     /* c exists only if libcurl was loaded */
+        mv_curl(&why)->easy_cleanup(c); /* c exists only if libcurl was loaded */
     }
     return NULL;
 }
@@ -489,8 +490,10 @@ void mv_webhook_free(mv_webhook *w, unsigned grace_ms)
     pthread_join(w->thread, NULL);
     for (e = w->head; e != NULL; e = next) {
         next = e->next;
-        say(w, "webhook: event %s not delivered at shutdown (%u attempt%s): "
-                "dropped", e->id, e->attempts, e->attempts == 1 ? "" : "s");
+        say(w,
+            "webhook: event %s not delivered at shutdown (%u attempt%s): "
+            "dropped",
+            e->id, e->attempts, e->attempts == 1 ? "" : "s");
         event_free(e);
     }
     pthread_cond_destroy(&w->cv);

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MV_WEBHOOK_GRACE_MS 5000    /* at shutdown: time left to deliver the queue */
+#define MV_WEBHOOK_GRACE_MS 5000 /* at shutdown: time left to deliver the queue */
 
 typedef struct mv_webhook mv_webhook;
 

@@ -16,7 +16,9 @@
 #define LISTK(p, f, d, fl) MV_LIST_KEY("fastcgi." p, T, f, d, fl)
 
 static const mv_key_name on_block_names[] = {
-    {"page", MV_ON_BLOCK_PAGE}, {"redirect", MV_ON_BLOCK_REDIRECT}, {NULL, 0},
+    {"page", MV_ON_BLOCK_PAGE},
+    {"redirect", MV_ON_BLOCK_REDIRECT},
+    {NULL, 0},
 };
 
 /* The loader stores a code through an int pointer. */

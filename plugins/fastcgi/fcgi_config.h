@@ -19,13 +19,13 @@ typedef enum { MV_ON_BLOCK_PAGE, MV_ON_BLOCK_REDIRECT } mv_on_block;
 typedef struct {
     char *socket;
     long long threads, max_body, ip_rate, ip_burst;
-    long long ipv6_prefix;      /* IPv6 clients share a bucket per prefix */
+    long long ipv6_prefix; /* IPv6 clients share a bucket per prefix */
     bool require_api_key;
     long long key_rate, key_burst;
-    long long pass_timeout_ms;  /* pass-through: the handler's time to answer */
-    long long read_timeout_ms;  /* reading a request's params and body */
-    char *mount;                /* the endpoints' URL prefix ("": /verify at the root) */
-    char *rate_state;           /* CGI mode: the shared token buckets ("" = none) */
+    long long pass_timeout_ms; /* pass-through: the handler's time to answer */
+    long long read_timeout_ms; /* reading a request's params and body */
+    char *mount;               /* the endpoints' URL prefix ("": /verify at the root) */
+    char *rate_state;          /* CGI mode: the shared token buckets ("" = none) */
     char *pass_through, *block_page, *block_redirect;
     mv_on_block on_block;
     char *warn_field;

@@ -35,8 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CGI_LATE_MS 65000   /* a CGI process stays this long at most for a late verdict */
-#define GROW_SPARE 60       /* threads the pool may start beyond fastcgi.threads */
+#define CGI_LATE_MS 65000 /* a CGI process stays this long at most for a late verdict */
+#define GROW_SPARE 60     /* threads the pool may start beyond fastcgi.threads */
 
 
 static const char usage[] =
@@ -76,7 +76,7 @@ static const char usage[] =
 static mv_plugin plugin;
 static mv_webhook *webhook;
 static mv_pass *pass;
-static long long cgi_deadline;   /* CGI mode: monotonic ms after which stdin is not read
+static long long cgi_deadline; /* CGI mode: monotonic ms after which stdin is not read
                                  * (the process's start, until cgi() adds the timeout) */
 
 /* fcgx_getenv, fcgx_read, fcgx_write, fcgx_envp - the http.h I/O over a FastCGI request */
@@ -158,7 +158,8 @@ static char **cgi_envp(void *io)
 /* answer - one FastCGI request (the pool's callback) */
 static void answer(void *arg, FCGX_Request *req)
 {
-    mv_http_io io = {.getenv = fcgx_getenv, .read = fcgx_read, .write = fcgx_write, .io = req, .envp = fcgx_envp};
+    mv_http_io io = {
+        .getenv = fcgx_getenv, .read = fcgx_read, .write = fcgx_write, .io = req, .envp = fcgx_envp};
     mv_http_req r;
 
     (void)arg;
@@ -178,7 +179,7 @@ static void on_stop(int sig)
 static int serve(const char *spec, long threads, long read_timeout_ms)
 {
     struct sigaction sa = {.sa_handler = on_stop};
-    int listen_fd = 0, rc;              /* 0: spawn-fcgi's socket */
+    int listen_fd = 0, rc; /* 0: spawn-fcgi's socket */
 
     if (FCGX_Init() != 0)
         return EX_OSERR;
@@ -300,9 +301,9 @@ static mv_config *load(const char *path)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},  {"socket", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
     };
     static const char installed[] = MV_SYSCONFDIR "/mailverify.conf";
     const char *config = NULL, *spec = NULL;
@@ -310,7 +311,7 @@ int main(int argc, char **argv)
     mv_config *cfg;
     int c, rc;
 
-    cgi_deadline = mono_ms();           /* the client's time runs from our start, not after loading */
+    cgi_deadline = mono_ms(); /* the client's time runs from our start, not after loading */
     while ((c = getopt_long(argc, argv, "c:s:t:hV", lo, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;

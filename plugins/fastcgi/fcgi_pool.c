@@ -66,33 +66,33 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ACCEPT_PAUSE_MS 100  /* out of file descriptors: accept again after this */
-#define CONNS_MAX 1000          /* open connections; libfcgi's close uses select(), so < FD_SETSIZE */
+#define ACCEPT_PAUSE_MS 100 /* out of file descriptors: accept again after this */
+#define CONNS_MAX 1000      /* open connections; libfcgi's close uses select(), so < FD_SETSIZE */
 
 /* One worker: what the watchdog needs to know about its reading. */
 typedef struct {
-    int watch_fd;               /* dup of the connection while reading a request, else -1 */
-    long long deadline;         /* monotonic ms */
+    int watch_fd;       /* dup of the connection while reading a request, else -1 */
+    long long deadline; /* monotonic ms */
     bool reading, expired;
 } slot;
 
 static struct {
     pthread_mutex_t mu;
-    pthread_cond_t cv;          /* a ready connection, or stopping */
-    int ready[CONNS_MAX], nready;       /* connections with a request arriving */
-    int back[CONNS_MAX], nback;         /* kept connections workers gave back */
+    pthread_cond_t cv;            /* a ready connection, or stopping */
+    int ready[CONNS_MAX], nready; /* connections with a request arriving */
+    int back[CONNS_MAX], nback;   /* kept connections workers gave back */
     slot *slots;
     pthread_t *tids;
     long nthreads, nidle, nended, cap;
     long timeout_ms;
-    bool done;                  /* the dispatcher has ended: give nothing back */
+    bool done; /* the dispatcher has ended: give nothing back */
     mv_fpool_fn fn;
     void *arg;
-    int wake;                   /* eventfd: wakes the dispatcher */
+    int wake; /* eventfd: wakes the dispatcher */
     atomic_int stopping;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .wake = -1};
 
-static _Thread_local slot *me;  /* the calling worker's slot */
+static _Thread_local slot *me; /* the calling worker's slot */
 
 /* now_ms - the monotonic clock in ms */
 static long long now_ms(void)
@@ -136,7 +136,7 @@ static bool watch(int fd)
     me->reading = true;
     me->expired = false;
     pthread_mutex_unlock(&P.mu);
-    poke();                     /* the dispatcher's poll timeout now has a deadline */
+    poke(); /* the dispatcher's poll timeout now has a deadline */
     return true;
 }
 
@@ -211,22 +211,22 @@ static void serve(FCGX_Request *req, int fd)
     bool late;
 
     req->ipcFd = fd;
-    req->keepConnection = 1;    /* FCGX_Accept_r's first FCGX_Finish_r must not close it */
+    req->keepConnection = 1; /* FCGX_Accept_r's first FCGX_Finish_r must not close it */
     if (!watch(fd)) {
         close(fd);
         req->ipcFd = -1;
         return;
     }
     if (FCGX_Accept_r(req) < 0) {
-        unwatch();              /* libfcgi closed it: broken, closed or too slow */
+        unwatch(); /* libfcgi closed it: broken, closed or too slow */
         req->ipcFd = -1;
         return;
     }
-    reading(false);             /* the params are in; the body is read through mv_fpool_read */
+    reading(false); /* the params are in; the body is read through mv_fpool_read */
     P.fn(P.arg, req);
     late = unwatch();
     if (late)
-        req->keepConnection = 0;        /* its read side is shut: do not keep it */
+        req->keepConnection = 0; /* its read side is shut: do not keep it */
     FCGX_Finish_r(req);
     if (req->ipcFd >= 0)
         give_back(req->ipcFd);
@@ -429,7 +429,7 @@ static void dispatch(int listen_fd)
 {
     static pollset ps;
     uint64_t junk;
-    long long paused = 0;       /* accepting paused (no fd left) since then, ms */
+    long long paused = 0; /* accepting paused (no fd left) since then, ms */
 
     ps.n = 2;
     ps.pfd[0] = (struct pollfd){.fd = P.wake, .events = POLLIN};
@@ -446,8 +446,7 @@ static void dispatch(int listen_fd)
         if (poll(ps.pfd, (nfds_t)ps.n, timeout) < 0 && errno != EINTR)
             break;
         if (ps.pfd[0].revents & POLLIN)
-            while (read(P.wake, &junk, sizeof(junk)) > 0) {
-            }
+            while (read(P.wake, &junk, sizeof(junk)) > 0) {}
         gather(&ps);
         for (int i = ps.n - 1; i >= 2; i--)
             if (ps.pfd[i].revents != 0) {
@@ -456,7 +455,7 @@ static void dispatch(int listen_fd)
             }
         if ((ps.pfd[1].revents & POLLIN) && !accept_all(&ps, listen_fd)) {
             paused = now_ms();
-            ps.pfd[1].fd = -1;  /* poll() skips it */
+            ps.pfd[1].fd = -1; /* poll() skips it */
         }
         ps.pfd[1].revents = 0;
     }
@@ -497,8 +496,7 @@ static void finish_workers(void)
 }
 
 /* mv_fpool_run - serve until mv_fpool_stop */
-int mv_fpool_run(int listen_fd, long threads, long cap, long read_timeout_ms, mv_fpool_fn fn,
-                 void *arg)
+int mv_fpool_run(int listen_fd, long threads, long cap, long read_timeout_ms, mv_fpool_fn fn, void *arg)
 {
     int fl = fcntl(listen_fd, F_GETFL);
 
@@ -518,8 +516,7 @@ int mv_fpool_run(int listen_fd, long threads, long cap, long read_timeout_ms, mv
         return EX_SOFTWARE;
     }
     pthread_mutex_lock(&P.mu);
-    while (P.nthreads < threads && grow()) {
-    }
+    while (P.nthreads < threads && grow()) {}
     pthread_mutex_unlock(&P.mu);
     if (P.nthreads > 0)
         dispatch(listen_fd);

@@ -16,8 +16,7 @@ typedef void (*mv_fpool_fn)(void *arg, FCGX_Request *req);
 /* mv_fpool_run - serve listen_fd with threads workers (more on demand,
  * up to cap) until mv_fpool_stop; reading a request's params and body
  * has read_timeout_ms. 0 when stopped cleanly, else an exit status. */
-int mv_fpool_run(int listen_fd, long threads, long cap, long read_timeout_ms, mv_fpool_fn fn,
-                 void *arg);
+int mv_fpool_run(int listen_fd, long threads, long cap, long read_timeout_ms, mv_fpool_fn fn, void *arg);
 
 /* mv_fpool_stop - no new requests; async-signal-safe */
 void mv_fpool_stop(void);

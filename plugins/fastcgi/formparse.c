@@ -29,8 +29,10 @@ const char *mv_form_status_text(mv_form_status st)
 /* hexval - a hex digit's value, or -1 */
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* mv_form_url_decode - percent and "+" decoding into out; status */
@@ -100,8 +102,8 @@ typedef struct {
 
 static void ws(jreader *r)
 {
-    while (r->i < r->n && (r->s[r->i] == ' ' || r->s[r->i] == '\t' || r->s[r->i] == '\n' ||
-                           r->s[r->i] == '\r'))
+    while (r->i < r->n &&
+           (r->s[r->i] == ' ' || r->s[r->i] == '\t' || r->s[r->i] == '\n' || r->s[r->i] == '\r'))
         r->i++;
 }
 
@@ -173,7 +175,7 @@ static long escape(jreader *r)
         if ((u = hex4(r)) < 0)
             return -1;
         if (u >= 0xDC00 && u <= 0xDFFF)
-            return -1;          /* a lone low surrogate */
+            return -1; /* a lone low surrogate */
         if (u < 0xD800 || u > 0xDBFF)
             return u;
         if (r->i + 2 > r->n || r->s[r->i] != '\\' || r->s[r->i + 1] != 'u')
@@ -182,8 +184,7 @@ static long escape(jreader *r)
         if ((lo = hex4(r)) < 0xDC00 || lo > 0xDFFF)
             return -1;
         return 0x10000 + ((long)(u - 0xD800) << 10) + (lo - 0xDC00);
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -244,8 +245,7 @@ static mv_form_status literal(jreader *r)
         r->i++;
     while (r->i < r->n && strchr("0123456789.eE+-", r->s[r->i]) != NULL && r->s[r->i] != '\0')
         r->i++;
-    return r->i > start && (r->s[r->i - 1] >= '0' && r->s[r->i - 1] <= '9') ? MV_FORM_OK
-                                                                            : MV_FORM_BAD_JSON;
+    return r->i > start && (r->s[r->i - 1] >= '0' && r->s[r->i - 1] <= '9') ? MV_FORM_OK : MV_FORM_BAD_JSON;
 }
 
 /* container - an array or object after its opening bracket */
@@ -292,17 +292,10 @@ static mv_form_status value(jreader *r)
     if (r->i >= r->n)
         return MV_FORM_BAD_JSON;
     switch (r->s[r->i]) {
-    case '"':
-        r->i++;
-        return string(r, NULL, 0, NULL) == MV_FORM_OK ? MV_FORM_OK : MV_FORM_BAD_JSON;
-    case '{':
-        r->i++;
-        return container(r, '}');
-    case '[':
-        r->i++;
-        return container(r, ']');
-    default:
-        return literal(r);
+    case '"': r->i++; return string(r, NULL, 0, NULL) == MV_FORM_OK ? MV_FORM_OK : MV_FORM_BAD_JSON;
+    case '{': r->i++; return container(r, '}');
+    case '[': r->i++; return container(r, ']');
+    default: return literal(r);
     }
 }
 
@@ -318,9 +311,9 @@ static mv_form_status member(jreader *r, const char *name, char *out, size_t siz
     if (r->i >= r->n || r->s[r->i++] != '"')
         return MV_FORM_BAD_JSON;
     if ((st = string(r, key, sizeof(key), &klen)) == MV_FORM_TOO_LONG)
-        st = string(r, NULL, 0, NULL);  /* a long name is never ours: skip it */
+        st = string(r, NULL, 0, NULL); /* a long name is never ours: skip it */
     if (st != MV_FORM_OK)
-        return MV_FORM_BAD_JSON;        /* (the rest of a long one too) */
+        return MV_FORM_BAD_JSON; /* (the rest of a long one too) */
     ws(r);
     if (r->i >= r->n || r->s[r->i++] != ':')
         return MV_FORM_BAD_JSON;
@@ -330,7 +323,7 @@ static mv_form_status member(jreader *r, const char *name, char *out, size_t siz
             r->i++;
             *found = string(r, out, size, outlen);
             if (*found == MV_FORM_TOO_LONG && string(r, NULL, 0, NULL) != MV_FORM_OK)
-                return MV_FORM_BAD_JSON;    /* the rest of the long value */
+                return MV_FORM_BAD_JSON; /* the rest of the long value */
             if (*found == MV_FORM_OK || *found == MV_FORM_TOO_LONG)
                 return MV_FORM_OK;
             return *found == MV_FORM_BAD_ENCODING ? MV_FORM_BAD_ENCODING : MV_FORM_BAD_JSON;
@@ -370,5 +363,5 @@ mv_form_status mv_json_get(const char *s, size_t len, const char *name, char *ou
         }
     }
     ws(&r);
-    return r.i == r.n ? found : MV_FORM_BAD_JSON;   /* nothing after the object */
+    return r.i == r.n ? found : MV_FORM_BAD_JSON; /* nothing after the object */
 }

@@ -13,17 +13,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MV_FORM_FIELDS_MAX 256      /* more fields than this: malformed */
+#define MV_FORM_FIELDS_MAX 256 /* more fields than this: malformed */
 #define MV_JSON_DEPTH_MAX 16
 
 typedef enum {
     MV_FORM_OK = 0,
-    MV_FORM_MISSING,            /* no such field */
-    MV_FORM_BAD_ENCODING,       /* bad %XX, bad JSON escape, bad UTF-8 in JSON */
-    MV_FORM_TOO_LONG,           /* the value does not fit the buffer */
-    MV_FORM_TOO_MANY,           /* too many fields */
-    MV_FORM_BAD_JSON,           /* not a JSON object */
-    MV_FORM_NOT_STRING,         /* the JSON field is not a string */
+    MV_FORM_MISSING,      /* no such field */
+    MV_FORM_BAD_ENCODING, /* bad %XX, bad JSON escape, bad UTF-8 in JSON */
+    MV_FORM_TOO_LONG,     /* the value does not fit the buffer */
+    MV_FORM_TOO_MANY,     /* too many fields */
+    MV_FORM_BAD_JSON,     /* not a JSON object */
+    MV_FORM_NOT_STRING,   /* the JSON field is not a string */
 } mv_form_status;
 
 /* mv_form_get - a field of application/x-www-form-urlencoded text */

@@ -83,7 +83,7 @@ int mv_http_read_body(mv_http_req *r, size_t max)
     size_t want;
 
     if (r->clen < 0)
-        return 0;               /* no body declared (GET) */
+        return 0; /* no body declared (GET) */
     if ((size_t)r->clen > max)
         return 413;
     want = (size_t)r->clen;
@@ -93,9 +93,9 @@ int mv_http_read_body(mv_http_req *r, size_t max)
         long n = r->io.read(r->io.io, r->body + r->body_len, want - r->body_len);
 
         if (n == -2)
-            return 408;         /* too slow: the worker is not the client's to keep */
+            return 408; /* too slow: the worker is not the client's to keep */
         if (n <= 0)
-            return 400;         /* shorter than CONTENT_LENGTH said */
+            return 400; /* shorter than CONTENT_LENGTH said */
         r->body_len += (size_t)n;
     }
     r->body[r->body_len] = '\0';
@@ -125,13 +125,13 @@ static const char *reason(int status)
 }
 
 /* mv_http_respond - status line, headers (each "Name: value\r\n"), body */
-bool mv_http_respond(mv_http_req *r, int status, const char *headers, const char *ctype,
-                     const char *body, size_t len)
+bool mv_http_respond(mv_http_req *r, int status, const char *headers, const char *ctype, const char *body,
+                     size_t len)
 {
     char head[256];
-    int n = snprintf(head, sizeof(head), "Status: %d %s\r\n%s%s%sContent-Length: %zu\r\n",
-                     status, reason(status), ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                     ctype ? "\r\n" : "", len);
+    int n =
+        snprintf(head, sizeof(head), "Status: %d %s\r\n%s%s%sContent-Length: %zu\r\n", status, reason(status),
+                 ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "", len);
 
     if (n < 0 || (size_t)n >= sizeof(head))
         return false;
@@ -147,8 +147,7 @@ bool mv_http_media_type(const char *ctype, const char *type)
 
     while (*ctype == ' ')
         ctype++;
-    return strncasecmp(ctype, type, n) == 0 &&
-           (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+    return strncasecmp(ctype, type, n) == 0 && (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
 /* mv_http_free - release the body */

@@ -18,26 +18,26 @@
 
 typedef struct {
     const char *(*getenv)(void *io, const char *name);
-    long (*read)(void *io, char *buf, size_t n);        /* bytes, 0 at end, -1 error,
+    long (*read)(void *io, char *buf, size_t n); /* bytes, 0 at end, -1 error,
                                                          * -2 the read deadline passed */
     bool (*write)(void *io, const char *buf, size_t n);
     void *io;
-    char **(*envp)(void *io);   /* every CGI variable, "NAME=value", NULL-terminated */
+    char **(*envp)(void *io); /* every CGI variable, "NAME=value", NULL-terminated */
 } mv_http_io;
 
 typedef struct {
     mv_http_io io;
-    const char *method;         /* "GET" ... */
-    char path[512];             /* the path the server routed ("/verify"), no
+    const char *method;  /* "GET" ... */
+    char path[512];      /* the path the server routed ("/verify"), no
                                  * query; "" if too long; see http.c's set_path */
-    bool mounted;               /* a CGI program's PATH_INFO: path is already below the mount */
-    const char *query;          /* QUERY_STRING, "" if none */
-    const char *ctype;          /* CONTENT_TYPE, "" if none */
-    long clen;                  /* CONTENT_LENGTH, -1 if none or bad */
-    const char *origin;         /* HTTP_ORIGIN, or NULL */
-    const char *remote;         /* REMOTE_ADDR, "" if none */
-    const char *api_key;        /* HTTP_X_API_KEY, or NULL */
-    char *body;                 /* read by mv_http_read_body */
+    bool mounted;        /* a CGI program's PATH_INFO: path is already below the mount */
+    const char *query;   /* QUERY_STRING, "" if none */
+    const char *ctype;   /* CONTENT_TYPE, "" if none */
+    long clen;           /* CONTENT_LENGTH, -1 if none or bad */
+    const char *origin;  /* HTTP_ORIGIN, or NULL */
+    const char *remote;  /* REMOTE_ADDR, "" if none */
+    const char *api_key; /* HTTP_X_API_KEY, or NULL */
+    char *body;          /* read by mv_http_read_body */
     size_t body_len;
 } mv_http_req;
 
@@ -55,8 +55,8 @@ char **mv_http_envp(const mv_http_req *r);
 int mv_http_read_body(mv_http_req *r, size_t max);
 
 /* mv_http_respond - status line, headers (each "Name: value\r\n"), body */
-bool mv_http_respond(mv_http_req *r, int status, const char *headers, const char *ctype,
-                     const char *body, size_t len);
+bool mv_http_respond(mv_http_req *r, int status, const char *headers, const char *ctype, const char *body,
+                     size_t len);
 
 /* mv_http_media_type - does CONTENT_TYPE name this media type (params ignored)? */
 bool mv_http_media_type(const char *ctype, const char *type);

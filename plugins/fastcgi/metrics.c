@@ -6,16 +6,17 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-static const int statuses[] = {200, 201, 204, 302, 400, 401, 403, 404, 405, 413, 415, 422, 429, 502, 503, 504};
+static const int statuses[] = {200, 201, 204, 302, 400, 401, 403, 404,
+                               405, 413, 415, 422, 429, 502, 503, 504};
 #define NSTATUS (sizeof(statuses) / sizeof(*statuses))
 
 /* histogram bounds in microseconds (le="0.0005" ... le="5") */
-static const uint64_t bounds_us[] = {500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
-                                     250000, 500000, 1000000, 2500000, 5000000};
+static const uint64_t bounds_us[] = {500,    1000,   2500,   5000,    10000,   25000,  50000,
+                                     100000, 250000, 500000, 1000000, 2500000, 5000000};
 #define NBOUNDS (sizeof(bounds_us) / sizeof(*bounds_us))
 
 struct mv_metrics {
-    atomic_ullong status[NSTATUS + 1];      /* the last one: anything else */
+    atomic_ullong status[NSTATUS + 1]; /* the last one: anything else */
     atomic_ullong verdict[MV_R_COUNT][MV_ACT_COUNT];
     atomic_ullong cached, pending;
     atomic_ullong limited[2];
@@ -127,11 +128,14 @@ void mv_metrics_render(mv_metrics *m, mv_engine *e, mv_buf *out)
     render_verdicts(m, out);
     head(out, "mailverify_cache_hits_total", "counter", "Verdicts answered from the cache.");
     mv_buf_printf(out, "mailverify_cache_hits_total %llu\n", atomic_load(&m->cached));
-    head(out, "mailverify_pending_total", "counter", "Answers sent as pending (the check outran the form's deadline).");
+    head(out, "mailverify_pending_total", "counter",
+         "Answers sent as pending (the check outran the form's deadline).");
     mv_buf_printf(out, "mailverify_pending_total %llu\n", atomic_load(&m->pending));
     head(out, "mailverify_rate_limited_total", "counter", "Requests refused with 429.");
-    mv_buf_printf(out, "mailverify_rate_limited_total{by=\"ip\"} %llu\nmailverify_rate_limited_total{by=\"key\"} %llu\n",
-                  atomic_load(&m->limited[0]), atomic_load(&m->limited[1]));
+    mv_buf_printf(
+        out,
+        "mailverify_rate_limited_total{by=\"ip\"} %llu\nmailverify_rate_limited_total{by=\"key\"} %llu\n",
+        atomic_load(&m->limited[0]), atomic_load(&m->limited[1]));
     head(out, "mailverify_webhook_deliveries_total", "counter", "Webhook events delivered (2xx).");
     mv_buf_printf(out, "mailverify_webhook_deliveries_total %llu\n", atomic_load(&m->webhook_ok));
     head(out, "mailverify_webhook_failures_total", "counter", "Webhook delivery attempts that failed.");

@@ -13,11 +13,11 @@
 
 /* The request for the handler: the original, or with the warn field. */
 typedef struct {
-    const char *query;          /* QUERY_STRING */
-    const char *body;           /* the body, or NULL if there was none */
+    const char *query; /* QUERY_STRING */
+    const char *body;  /* the body, or NULL if there was none */
     size_t len;
-    const char *mark;           /* HTTP_X_MAILVERIFY / X-Mailverify value, or NULL */
-    long long timeout_ms;       /* fastcgi.pass_timeout_ms: the handler's time to answer */
+    const char *mark;     /* HTTP_X_MAILVERIFY / X-Mailverify value, or NULL */
+    long long timeout_ms; /* fastcgi.pass_timeout_ms: the handler's time to answer */
 } mv_pass_req;
 
 /* mv_pass_cgi - run the CGI script for the request, relay its answer; the status */

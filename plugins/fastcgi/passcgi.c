@@ -31,8 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ENV_MAX 512             /* variables handed on */
-#define ENV_OURS 8              /* of which kept for those we set */
+#define ENV_MAX 512 /* variables handed on */
+#define ENV_OURS 8  /* of which kept for those we set */
 
 /* The child's environment. */
 typedef struct {
@@ -66,8 +66,8 @@ static void env_free(env_list *e)
 /* replaced - a variable pass-through sets itself (or never passes on) */
 static bool replaced(const char *var)
 {
-    static const char *const names[] = {"CONTENT_LENGTH", "QUERY_STRING", "SCRIPT_FILENAME",
-                                        "HTTP_X_MAILVERIFY", "HTTP_PROXY", NULL};
+    static const char *const names[] = {"CONTENT_LENGTH",    "QUERY_STRING", "SCRIPT_FILENAME",
+                                        "HTTP_X_MAILVERIFY", "HTTP_PROXY",   NULL};
     size_t n = strcspn(var, "=");
 
     for (size_t i = 0; names[i] != NULL; i++)
@@ -80,11 +80,35 @@ static bool replaced(const char *var)
 static bool child_env(mv_http_req *r, const char *script, const mv_pass_req *q, env_list *e)
 {
     static const char *const std[] = {
-        "AUTH_TYPE", "CONTENT_TYPE", "DOCUMENT_ROOT", "DOCUMENT_URI", "GATEWAY_INTERFACE", "HTTPS",
-        "PATH_INFO", "PATH_TRANSLATED", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_PORT", "REMOTE_USER",
-        "REQUEST_METHOD", "REQUEST_SCHEME", "REQUEST_URI", "SCRIPT_NAME", "SERVER_ADDR", "SERVER_NAME",
-        "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE", "HTTP_HOST", "HTTP_USER_AGENT",
-        "HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "HTTP_COOKIE", "HTTP_REFERER", "HTTP_ORIGIN", NULL,
+        "AUTH_TYPE",
+        "CONTENT_TYPE",
+        "DOCUMENT_ROOT",
+        "DOCUMENT_URI",
+        "GATEWAY_INTERFACE",
+        "HTTPS",
+        "PATH_INFO",
+        "PATH_TRANSLATED",
+        "REMOTE_ADDR",
+        "REMOTE_HOST",
+        "REMOTE_PORT",
+        "REMOTE_USER",
+        "REQUEST_METHOD",
+        "REQUEST_SCHEME",
+        "REQUEST_URI",
+        "SCRIPT_NAME",
+        "SERVER_ADDR",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "SERVER_SOFTWARE",
+        "HTTP_HOST",
+        "HTTP_USER_AGENT",
+        "HTTP_ACCEPT",
+        "HTTP_ACCEPT_LANGUAGE",
+        "HTTP_COOKIE",
+        "HTTP_REFERER",
+        "HTTP_ORIGIN",
+        NULL,
     };
     char **vars = mv_http_envp(r), len[24];
 
@@ -128,7 +152,7 @@ static pid_t spawn(const char *script, const char *dir, char **envp, int *in, in
         close(ip[1]);
         return -1;
     }
-    if ((pid = fork()) == 0) {          /* the child: async-signal-safe calls only */
+    if ((pid = fork()) == 0) { /* the child: async-signal-safe calls only */
         struct sigaction dfl = {.sa_handler = SIG_DFL};
         sigset_t none;
         static const char msg[] = "mailverify.fcgi: pass-through: cannot run the script\n";
@@ -152,7 +176,7 @@ static pid_t spawn(const char *script, const char *dir, char **envp, int *in, in
         close(op[0]);
         return -1;
     }
-    setpgid(pid, pid);                  /* also here: no race with a kill of the group */
+    setpgid(pid, pid); /* also here: no race with a kill of the group */
     *in = ip[1];
     *out = op[0];
     return pid;
@@ -201,7 +225,7 @@ static int exchange(int in, int out, const mv_pass_req *q, long long until, mv_b
             if (got > 0)
                 off += (size_t)got;
             if ((got < 0 && errno != EAGAIN && errno != EINTR) || off == q->len) {
-                close(in);              /* all written, or the script stopped reading */
+                close(in); /* all written, or the script stopped reading */
                 in = -1;
             }
         }
@@ -273,7 +297,7 @@ static void finish_child(pid_t pid, long long until)
     int st;
     bool started = false;
 
-    for (int i = 0; i < 25; i++) {             /* 50 ms */
+    for (int i = 0; i < 25; i++) { /* 50 ms */
         if (waitpid(pid, &st, WNOHANG) != 0)
             return;
         usleep(2000);
@@ -312,7 +336,7 @@ typedef struct {
     char status[128];
     char ctype[256];
     bool location;
-    mv_buf other;               /* relayed headers, "Name: value\r\n" each */
+    mv_buf other; /* relayed headers, "Name: value\r\n" each */
 } cgi_head;
 
 /* parse_head - the header lines; false if malformed */

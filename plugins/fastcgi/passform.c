@@ -30,9 +30,9 @@
 #include <strings.h>
 
 #define NPOS ((size_t)-1)
-#define BOUNDARY_MAX 70         /* RFC 2046 */
-#define BLOCK_MAX 8192          /* a part's unfolded header block */
-#define NAME_LEN_MAX 256        /* an added field's name, with its NUL */
+#define BOUNDARY_MAX 70  /* RFC 2046 */
+#define BLOCK_MAX 8192   /* a part's unfolded header block */
+#define NAME_LEN_MAX 256 /* an added field's name, with its NUL */
 
 /* pct_decode - %XX and "+" decoded into out (NUL-terminated); false if
  * malformed or longer than size - 1 (formparse's decoder: one rule for
@@ -46,17 +46,17 @@ static bool pct_decode(const char *s, size_t n, char *out, size_t size, size_t *
 
 /* A field of either encoding: its name, value and whole span. */
 typedef struct {
-    const char *rname;          /* urlencoded: the name as sent */
+    const char *rname; /* urlencoded: the name as sent */
     size_t rname_len;
-    char name[MV_PH_VALUE_MAX];         /* multipart: the strict name parameter */
+    char name[MV_PH_VALUE_MAX]; /* multipart: the strict name parameter */
     bool named;                 /* multipart: it has one */
     char hdr[BLOCK_MAX];        /* multipart: the unfolded headers, "\n" between lines */
     size_t hlen;
-    bool odd;                   /* multipart: a transfer encoding or charset we cannot read */
+    bool odd; /* multipart: a transfer encoding or charset we cannot read */
     const char *value;
     size_t value_len;
-    size_t start, end;          /* the bytes to cut to remove it */
-    bool encoded;               /* the value is %-encoded (urlencoded) */
+    size_t start, end; /* the bytes to cut to remove it */
+    bool encoded;      /* the value is %-encoded (urlencoded) */
 } field;
 
 /* A walk over the fields. */
@@ -64,10 +64,10 @@ typedef struct {
     const mv_pf_type *t;
     const char *s;
     size_t len, pos, count;
-    const char *seps;           /* urlencoded: "&", or "&;" */
+    const char *seps; /* urlencoded: "&", or "&;" */
     bool started, done, bad;
-    size_t close_at;            /* multipart: where "--boundary--" starts */
-    char delim[80];             /* multipart: "--boundary" */
+    size_t close_at; /* multipart: where "--boundary--" starts */
+    char delim[80];  /* multipart: "--boundary" */
     size_t dn;
 } walker;
 
@@ -141,7 +141,7 @@ static bool disposition(const char *cd, size_t n, field *f)
     mv_ph_param p;
     int r;
 
-    while (i < n && mv_ph_tchar(cd[i]))                /* form-data (any type: PHP ignores it) */
+    while (i < n && mv_ph_tchar(cd[i])) /* form-data (any type: PHP ignores it) */
         i++;
     if (i == start)
         return false;
@@ -230,11 +230,13 @@ static bool header_line(const char *l, size_t ll, field *f, bool *have_cd)
         return disposition(v, vn, f);
     }
     if (is_header(l, colon, "content-type")) {
-        if (strncasecmp(v, "multipart/", 10) == 0 || strncasecmp(v, "application/x-www-form-urlencoded", 33) == 0)
+        if (strncasecmp(v, "multipart/", 10) == 0 ||
+            strncasecmp(v, "application/x-www-form-urlencoded", 33) == 0)
             return false;
         f->odd = f->odd || mv_ph_odd_charset(v, vn);
     } else if (is_header(l, colon, "content-transfer-encoding")) {
-        f->odd = f->odd || !((vn == 4 && strncasecmp(v, "7bit", 4) == 0) || (vn == 4 && strncasecmp(v, "8bit", 4) == 0) ||
+        f->odd = f->odd || !((vn == 4 && strncasecmp(v, "7bit", 4) == 0) ||
+                             (vn == 4 && strncasecmp(v, "8bit", 4) == 0) ||
                              (vn == 6 && strncasecmp(v, "binary", 6) == 0));
     }
     return true;
@@ -274,7 +276,7 @@ static bool next_multipart(walker *w, field *f)
 
     if (w->done)
         return false;
-    if (!w->started) {                  /* the first delimiter: at the start or after a preamble */
+    if (!w->started) { /* the first delimiter: at the start or after a preamble */
         w->started = true;
         if ((d = find(s, w->len, 0, w->delim, w->dn)) == NPOS ||
             (d > 0 && (d < 2 || memcmp(s + d - 2, "\r\n", 2) != 0)))
@@ -299,10 +301,10 @@ static bool next_multipart(walker *w, field *f)
         goto bad;
     hs = after + 2;
     if ((d = find(s, w->len, hs, w->delim, w->dn)) == NPOS || d < hs + 2 || memcmp(s + d - 2, "\r\n", 2) != 0)
-        goto bad;                       /* no closing delimiter, or the boundary inside the part */
+        goto bad; /* no closing delimiter, or the boundary inside the part */
     cend = d - 2;
     if (hs + 2 <= cend && memcmp(s + hs, "\r\n", 2) == 0)
-        vs = hs + 2;                    /* no headers */
+        vs = hs + 2; /* no headers */
     else if ((h = find(s, cend, hs, "\r\n\r\n", 4)) != NPOS)
         vs = h + 4;
     else
@@ -326,8 +328,9 @@ bad:
 /* next - the next field of either kind */
 static bool next(walker *w, field *f)
 {
-    return w->t->kind == MV_PF_URLENCODED ? next_urlencoded(w, f)
-         : w->t->kind == MV_PF_MULTIPART ? next_multipart(w, f) : false;
+    return w->t->kind == MV_PF_URLENCODED  ? next_urlencoded(w, f)
+           : w->t->kind == MV_PF_MULTIPART ? next_multipart(w, f)
+                                           : false;
 }
 
 /* A search for one canonical name among a part's lax readings. */
@@ -414,7 +417,7 @@ static bool give_filename(void *arg, const char *v, size_t n)
     const char *s = memrchr(v, '/', n), *b = memrchr(v, '\\', n);
 
     if (n == 0)
-        return true;            /* filename="": no file, nothing to read */
+        return true; /* filename="": no file, nothing to read */
     return give(arg, v, n) && (s == NULL || give(arg, s + 1, (size_t)(v + n - s - 1))) &&
            (b == NULL || give(arg, b + 1, (size_t)(v + n - b - 1)));
 }
@@ -430,7 +433,8 @@ static bool each_value(const field *f, out *o)
     if (!f->encoded) {
         if (f->odd)
             return o->ok = false;
-        return give(o, f->value, f->value_len) && mv_ph_lax_readings(f->hdr, f->hlen, "filename", give_filename, o);
+        return give(o, f->value, f->value_len) &&
+               mv_ph_lax_readings(f->hdr, f->hlen, "filename", give_filename, o);
     }
     if ((buf = malloc(f->value_len + 1)) == NULL)
         return o->ok = false;
@@ -535,7 +539,7 @@ static size_t strip_urlencoded(char *s, size_t len, const char *want)
         eq = memchr(s + pos, '=', seg);
         if (seg == 0 || !mv_ph_canon_is(s + pos, eq ? (size_t)(eq - (s + pos)) : seg, true, want)) {
             if (kept)
-                s[o++] = s[pos - 1];    /* o < pos: not yet overwritten */
+                s[o++] = s[pos - 1]; /* o < pos: not yet overwritten */
             memmove(s + o, s + pos, seg);
             o += seg;
             kept = true;
@@ -556,7 +560,7 @@ size_t mv_pf_strip(const mv_pf_type *t, char *s, size_t len, const char *name)
     field f;
 
     if (!mv_ph_canon(name, strlen(name), false, want))
-        return len;             /* no field has such a long name */
+        return len; /* no field has such a long name */
     if (t->kind == MV_PF_URLENCODED)
         return strip_urlencoded(s, len, want);
     /* multipart: whole parts cut (a file part too: a handler may read it
@@ -611,18 +615,19 @@ bool mv_pf_append(const mv_pf_type *t, mv_buf *b, const char *name, const char *
         return false;
     if (t->kind == MV_PF_URLENCODED) {
         if (b->len > 0 && b->data[b->len - 1] != '&')
-            mv_buf_putc(b, '&');     /* after ";" too: else PHP reads it into the field before */
+            mv_buf_putc(b, '&'); /* after ";" too: else PHP reads it into the field before */
         mv_pf_pct(b, name, strlen(name));
         mv_buf_putc(b, '=');
         mv_pf_pct(b, value, strlen(value));
         return mv_buf_ok(b);
     }
     if (!w.done || strpbrk(name, "\"\\\r\n") != NULL || strpbrk(value, "\r\n") != NULL ||
-        memmem(name, strlen(name), w.delim, w.dn) != NULL || memmem(value, strlen(value), w.delim, w.dn) != NULL)
+        memmem(name, strlen(name), w.delim, w.dn) != NULL ||
+        memmem(value, strlen(value), w.delim, w.dn) != NULL)
         return false;
     mv_buf_put(&nb, b->data, w.close_at);
-    mv_buf_printf(&nb, "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n",
-                  t->boundary, name, value);
+    mv_buf_printf(&nb, "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n", t->boundary, name,
+                  value);
     mv_buf_put(&nb, b->data + w.close_at, b->len - w.close_at);
     if (!mv_buf_ok(&nb)) {
         mv_buf_free(&nb);

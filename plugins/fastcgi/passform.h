@@ -66,13 +66,13 @@
 typedef enum {
     MV_PF_URLENCODED,
     MV_PF_MULTIPART,
-    MV_PF_OTHER,                /* not a form type (JSON, text, ...) */
-    MV_PF_UNREADABLE,           /* a form type read in a charset we cannot read */
+    MV_PF_OTHER,      /* not a form type (JSON, text, ...) */
+    MV_PF_UNREADABLE, /* a form type read in a charset we cannot read */
 } mv_pf_kind;
 
 typedef struct {
     mv_pf_kind kind;
-    char boundary[72];          /* multipart: without the leading "--" */
+    char boundary[72]; /* multipart: without the leading "--" */
 } mv_pf_type;
 
 /* mv_pf_type_of - the kind of a CONTENT_TYPE (a query, or an empty type, is

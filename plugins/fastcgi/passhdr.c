@@ -16,13 +16,15 @@
 #include <string.h>
 #include <strings.h>
 
-#define BOUNDARY_MAX 70         /* RFC 2046 */
+#define BOUNDARY_MAX 70 /* RFC 2046 */
 
 /* hexval - a hex digit's value, or -1 */
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* mv_ph_pct_at - the byte an escape at s[i] stands for, or -1 if none starts there */
@@ -128,7 +130,8 @@ bool mv_ph_canon_is(const char *s, size_t n, bool pct, const char *want)
 {
     char c[MV_PH_NAME_MAX];
 
-    return (canon(s, n, pct, false, c) && strcmp(c, want) == 0) || (canon(s, n, pct, true, c) && strcmp(c, want) == 0);
+    return (canon(s, n, pct, false, c) && strcmp(c, want) == 0) ||
+           (canon(s, n, pct, true, c) && strcmp(c, want) == 0);
 }
 
 /* ---- header syntax ------------------------------------------------------ */
@@ -170,7 +173,7 @@ int mv_ph_next_param(const char *h, size_t n, size_t *i, mv_ph_param *p)
         return 0;
     if (h[k] != ';')
         return -1;
-    if ((k = mv_ph_skip_ows(h, n, k + 1)) == n) {    /* a trailing ";" */
+    if ((k = mv_ph_skip_ows(h, n, k + 1)) == n) { /* a trailing ";" */
         *i = k;
         return 0;
     }
@@ -189,7 +192,7 @@ int mv_ph_next_param(const char *h, size_t n, size_t *i, mv_ph_param *p)
                 return -1;
             p->value[p->vlen++] = h[k];
         }
-        if (k++ == n)                           /* never closed */
+        if (k++ == n) /* never closed */
             return -1;
     } else {
         for (; k < n && mv_ph_tchar(h[k]); k++) {
@@ -220,7 +223,7 @@ static bool quoted_readings(const char *h, size_t n, size_t k, mv_ph_reading_fn 
     if (!fn(arg, h + k + 1, e - k - 1))
         return false;
     if (memchr(h + k + 1, '\\', e - k - 1) == NULL)
-        return true;            /* no escapes: one reading */
+        return true; /* no escapes: one reading */
     for (e = k + 1; e < n && h[e] != '"' && o + 1 < sizeof(v); e++) {
         if (h[e] == '\\' && e + 1 < n)
             e++;
@@ -278,7 +281,8 @@ bool mv_ph_lax_readings(const char *h, size_t n, const char *key, mv_ph_reading_
         ext x = {fn, arg};
         char b = i > 0 ? h[i - 1] : ' ';
 
-        if (strncasecmp(h + i, key, kl) != 0 || (b >= '0' && b <= '9') || ((b | 32) >= 'a' && (b | 32) <= 'z'))
+        if (strncasecmp(h + i, key, kl) != 0 || (b >= '0' && b <= '9') ||
+            ((b | 32) >= 'a' && (b | 32) <= 'z'))
             continue;
         for (; k < n && (h[k] == '*' || (h[k] >= '0' && h[k] <= '9')); k++)
             star = star || h[k] == '*';
@@ -370,7 +374,7 @@ mv_pf_type mv_pf_type_of(const char *ctype)
     size_t n;
 
     c += strspn(c, " \t");
-    n = strcspn(c, ";, \t");                    /* the media type ends as PHP ends it */
+    n = strcspn(c, ";, \t"); /* the media type ends as PHP ends it */
     if (*c == '\0' || strncasecmp(c, "application/x-www-form-urlencoded", 33) == 0)
         t.kind = MV_PF_URLENCODED;
     else if (strncasecmp(c, "multipart/", 10) == 0)
@@ -385,4 +389,3 @@ mv_pf_type mv_pf_type_of(const char *ctype)
         boundary_of(c, n, &t);
     return t;
 }
-

@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MV_PH_VALUE_MAX 2048    /* a parameter's value, a reading */
-#define MV_PH_NAME_MAX 256      /* a canonical name with its NUL; longer names match nothing */
+#define MV_PH_VALUE_MAX 2048 /* a parameter's value, a reading */
+#define MV_PH_NAME_MAX 256   /* a canonical name with its NUL; longer names match nothing */
 
 /* A parameter of a header value: name=value, the value unquoted. */
 typedef struct {

@@ -25,9 +25,9 @@
 
 /* The upstream's answer as it arrives. */
 typedef struct {
-    char status[128];           /* "201 Created" */
+    char status[128]; /* "201 Created" */
     char ctype[256];
-    mv_buf head;                /* relayed headers */
+    mv_buf head; /* relayed headers */
     mv_buf body;
     bool too_big;
 } answer;
@@ -78,9 +78,24 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 static bool skipped(const char *var, size_t n)
 {
     static const char *const names[] = {
-        "HOST", "CONNECTION", "KEEP_ALIVE", "PROXY", "PROXY_AUTHORIZATION", "PROXY_CONNECTION", "TE",
-        "TRAILER", "TRANSFER_ENCODING", "UPGRADE", "EXPECT", "CONTENT_LENGTH", "CONTENT_TYPE",
-        "X_MAILVERIFY", "X_FORWARDED_FOR", "X_FORWARDED_HOST", "X_FORWARDED_PROTO", NULL,
+        "HOST",
+        "CONNECTION",
+        "KEEP_ALIVE",
+        "PROXY",
+        "PROXY_AUTHORIZATION",
+        "PROXY_CONNECTION",
+        "TE",
+        "TRAILER",
+        "TRANSFER_ENCODING",
+        "UPGRADE",
+        "EXPECT",
+        "CONTENT_LENGTH",
+        "CONTENT_TYPE",
+        "X_MAILVERIFY",
+        "X_FORWARDED_FOR",
+        "X_FORWARDED_HOST",
+        "X_FORWARDED_PROTO",
+        NULL,
     };
 
     for (size_t i = 0; names[i] != NULL; i++)
@@ -138,7 +153,8 @@ static struct curl_slist *request_headers(const mv_curl_api *cu, mv_http_req *r,
     }
     snprintf(line, sizeof(line), "X-Forwarded-For: %s%s%s", xff ? xff : "", xff ? ", " : "", r->remote);
     ok = ok && add(cu, &h, line) && add(cu, &h, "Expect:") && (accept || add(cu, &h, "Accept:"));
-    snprintf(line, sizeof(line), "X-Forwarded-Proto: %s", https && *https && strcmp(https, "off") ? "https" : "http");
+    snprintf(line, sizeof(line), "X-Forwarded-Proto: %s",
+             https && *https && strcmp(https, "off") ? "https" : "http");
     ok = ok && add(cu, &h, line);
     if (host != NULL) {
         snprintf(line, sizeof(line), "X-Forwarded-Host: %s", host);
@@ -172,7 +188,8 @@ static void set_method(const mv_curl_api *cu, CURL *c, const mv_http_req *r, con
 }
 
 /* perform - one exchange with the upstream; curl's code, the answer in a */
-static CURLcode perform(const mv_curl_api *cu, const char *url, mv_http_req *r, const mv_pass_req *q, answer *a, char *err)
+static CURLcode perform(const mv_curl_api *cu, const char *url, mv_http_req *r, const mv_pass_req *q,
+                        answer *a, char *err)
 {
     CURL *c = cu->easy_init();
     struct curl_slist *h = request_headers(cu, r, q);
@@ -212,7 +229,7 @@ int mv_pass_http(const char *url, mv_http_req *r, const mv_pass_req *q)
     answer a = {"", "", {0}, {0}, false};
     char err[CURL_ERROR_SIZE] = "", shown[4 * 1024 + 16];
     const char *why = NULL;
-    const mv_curl_api *cu = mv_curl(&why);    /* loaded by the first request that needs it */
+    const mv_curl_api *cu = mv_curl(&why); /* loaded by the first request that needs it */
     CURLcode rc;
     int status = 0;
 

@@ -23,30 +23,30 @@
 #include <strings.h>
 #include <time.h>
 
-#define PAGE_MAX (256 * 1024)   /* a block_page template larger than this is not read */
-#define MARKS_MAX 8             /* warn marks kept for one submission */
-#define SEEN_MAX 16             /* distinct values remembered to verify each once */
+#define PAGE_MAX (256 * 1024) /* a block_page template larger than this is not read */
+#define MARKS_MAX 8           /* warn marks kept for one submission */
+#define SEEN_MAX 16           /* distinct values remembered to verify each once */
 
 struct mv_pass {
     mv_config *cfg;
     const mv_fcgi_settings *s;
-    bool http;                  /* an http(s):// upstream, else a CGI script */
-    const char *target;         /* the script's path, or the URL */
-    char *page;                 /* the block_page template, or NULL: built-in */
+    bool http;          /* an http(s):// upstream, else a CGI script */
+    const char *target; /* the script's path, or the URL */
+    char *page;         /* the block_page template, or NULL: built-in */
     bool redirect;
 };
 
 /* What the verdicts of one submission add up to. */
 typedef struct {
     mv_plugin *p;
-    const char *name;           /* the field being looked at */
+    const char *name; /* the field being looked at */
     mv_action worst;
-    mv_verdict blocked;         /* the first blocked value's verdict */
+    mv_verdict blocked; /* the first blocked value's verdict */
     char blocked_addr[MV_ECHO_MAX + 1];
     char blocked_field[64];
-    char marks[MARKS_MAX][64];  /* "status:reason" of values that warn */
+    char marks[MARKS_MAX][64]; /* "status:reason" of values that warn */
     size_t nmarks;
-    char seen[SEEN_MAX][MV_INPUT_MAX + 1];  /* values verified already (readings repeat) */
+    char seen[SEEN_MAX][MV_INPUT_MAX + 1]; /* values verified already (readings repeat) */
     size_t nseen;
 } tally;
 
@@ -116,8 +116,10 @@ int mv_pass_error(mv_http_req *r, int status, const char *text)
 {
     mv_buf b = {0};
 
-    mv_buf_printf(&b, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>%s</title>"
-                  "<h1>%s</h1><p>", status_text(status), status_text(status));
+    mv_buf_printf(&b,
+                  "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>%s</title>"
+                  "<h1>%s</h1><p>",
+                  status_text(status), status_text(status));
     html(&b, text);
     mv_buf_puts(&b, "</p></html>\n");
     mv_pass_respond(r, status_text(status), "Cache-Control: no-store\r\n", "text/html; charset=utf-8",
@@ -130,8 +132,19 @@ int mv_pass_error(mv_http_req *r, int status, const char *text)
 bool mv_pass_hop(const char *name, size_t n)
 {
     static const char *const hop[] = {
-        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
-        "TE", "Trailer", "Trailers", "Transfer-Encoding", "Upgrade", "Content-Length", "Status", NULL,
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Proxy-Connection",
+        "TE",
+        "Trailer",
+        "Trailers",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Content-Length",
+        "Status",
+        NULL,
     };
 
     for (size_t i = 0; hop[i] != NULL; i++)
@@ -179,7 +192,7 @@ mv_pass *mv_pass_new(mv_config *cfg, bool *failed)
         return NULL;
     http = strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0;
     if (!http && (strncmp(t, "cgi:", 4) != 0 || t[4] != '/')) {
-        char shown[4 * 1024 + 16];      /* masked: it may be a URL with a password */
+        char shown[4 * 1024 + 16]; /* masked: it may be a URL with a password */
 
         mv_pass_log("fastcgi.pass_through must be \"cgi:/absolute/path\" or \"http://...\", not \"%s\"",
                     mv_redact_url(t, shown, sizeof(shown)));
@@ -224,7 +237,7 @@ static bool on_value(void *arg, const char *value, size_t len)
     char mark[64];
 
     if (len == 0)
-        return true;            /* an empty field: the handler's business */
+        return true; /* an empty field: the handler's business */
     for (size_t i = 0; i < t->nseen; i++)
         if (strcmp(t->seen[i], value) == 0)
             return true;
@@ -232,13 +245,13 @@ static bool on_value(void *arg, const char *value, size_t len)
         memcpy(t->seen[t->nseen++], value, len + 1);
     if (!mv_plugin_verify_field(t->p, value, len, &v)) {
         mv_pass_log("the verifier cannot answer: field %s handed on unverified", t->name);
-        return true;            /* fail open */
+        return true; /* fail open */
     }
     mv_metrics_verdict(t->p->metrics, &v, false, v.elapsed_us);
     if (v.action == MV_ACT_BLOCK) {
         t->blocked = v;
-        snprintf(t->blocked_addr, sizeof(t->blocked_addr), "%.*s", (int)(len > MV_ECHO_MAX ? MV_ECHO_MAX : len),
-                 value);
+        snprintf(t->blocked_addr, sizeof(t->blocked_addr), "%.*s",
+                 (int)(len > MV_ECHO_MAX ? MV_ECHO_MAX : len), value);
         t->blocked.input = t->blocked_addr;
         snprintf(t->blocked_field, sizeof(t->blocked_field), "%s", t->name);
         t->worst = MV_ACT_BLOCK;
@@ -277,8 +290,8 @@ static bool is_form(const mv_http_req *r, const mv_pf_type *bt)
  * comes first, so that what is verified is what the handler gets (a cut
  * can change what another field reads as). */
 typedef struct {
-    mv_buf q, b;                /* the copies, when there is a warn field */
-    const char *query, *body;   /* what is verified and handed on */
+    mv_buf q, b;              /* the copies, when there is a warn field */
+    const char *query, *body; /* what is verified and handed on */
     size_t len;
 } text;
 
@@ -362,7 +375,8 @@ static int verify_all(mv_pass *ps, mv_plugin *p, const mv_http_req *r, const mv_
         return 400;
     if (x->len > 0 && bt->kind == MV_PF_OTHER)
         mv_pass_log("a body of type %s is handed on unverified (only urlencoded and multipart types "
-                    "are read)", *r->ctype ? r->ctype : "(none)");
+                    "are read)",
+                    *r->ctype ? r->ctype : "(none)");
     return 0;
 }
 
@@ -374,8 +388,12 @@ static void fill(mv_buf *b, const char *tpl, const tally *t, const char *msg)
 {
     const mv_verdict *v = &t->blocked;
     const char *names[] = {"message", "address", "suggestion", "reason", "status", "field"};
-    const char *vals[] = {msg, t->blocked_addr, v->has_suggestion ? v->suggestion : "",
-                          mv_reason_name(v->reason), mv_status_name(v->status), t->blocked_field};
+    const char *vals[] = {msg,
+                          t->blocked_addr,
+                          v->has_suggestion ? v->suggestion : "",
+                          mv_reason_name(v->reason),
+                          mv_status_name(v->status),
+                          t->blocked_field};
 
     while (*tpl != '\0') {
         const char *open = strstr(tpl, "{{"), *close;
@@ -387,7 +405,8 @@ static void fill(mv_buf *b, const char *tpl, const tally *t, const char *msg)
         }
         mv_buf_put(b, tpl, (size_t)(open - tpl));
         for (i = 0; i < 6; i++)
-            if ((size_t)(close - open - 2) == strlen(names[i]) && strncmp(open + 2, names[i], strlen(names[i])) == 0)
+            if ((size_t)(close - open - 2) == strlen(names[i]) &&
+                strncmp(open + 2, names[i], strlen(names[i])) == 0)
                 break;
         if (i < 6)
             html(b, vals[i]);
@@ -401,10 +420,10 @@ static void fill(mv_buf *b, const char *tpl, const tally *t, const char *msg)
 static void builtin_page(mv_buf *b, const tally *t, const char *msg, const char *back)
 {
     mv_buf_puts(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                "<title>Please check your email address</title><style>body{font:1.05em/1.5 system-ui,"
-                "sans-serif;max-width:36em;margin:3em auto;padding:0 1em}</style></head>\n<body><main>"
-                "<h1>Please check your email address</h1>\n<p>");
+                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                   "<title>Please check your email address</title><style>body{font:1.05em/1.5 system-ui,"
+                   "sans-serif;max-width:36em;margin:3em auto;padding:0 1em}</style></head>\n<body><main>"
+                   "<h1>Please check your email address</h1>\n<p>");
     html(b, t->blocked_addr);
     mv_buf_puts(b, ": ");
     html(b, msg);
@@ -487,12 +506,14 @@ static int hand_on(mv_pass *ps, mv_http_req *r, const mv_pf_type *bt, text *x, c
     mv_pf_type qt = {MV_PF_URLENCODED, ""};
     bool in_body = has_form_body(r, bt);
     mv_buf mark = {0};
-    mv_pass_req out = {.query = x->query, .body = x->body, .len = x->len, .timeout_ms = ps->s->pass_timeout_ms};
+    mv_pass_req out = {
+        .query = x->query, .body = x->body, .len = x->len, .timeout_ms = ps->s->pass_timeout_ms};
     int status;
 
     for (size_t i = 0; *wf != '\0' && i < t->nmarks; i++) {
         if (!mv_pf_append(in_body ? bt : &qt, in_body ? &x->b : &x->q, wf, t->marks[i]))
-            mv_pass_log("cannot add the %s field to the body: only the X-Mailverify header carries the verdict", wf);
+            mv_pass_log(
+                "cannot add the %s field to the body: only the X-Mailverify header carries the verdict", wf);
         mv_buf_putc(in_body ? &x->b : &x->q, '\0');
         (in_body ? &x->b : &x->q)->len--;
     }
@@ -518,7 +539,7 @@ static bool limited(mv_plugin *p, mv_http_req *r)
     struct timespec ts;
     unsigned wait;
     char hdr[64];
-    char who[MV_CLIENT_KEY_SIZE];       /* IPv6: the client's /64, not its address */
+    char who[MV_CLIENT_KEY_SIZE]; /* IPv6: the client's /64, not its address */
     static const char page[] = "<!doctype html><title>Too many requests</title><p>Too many submissions "
                                "from your address: please wait a moment and send the form again.</p>\n";
 
@@ -546,13 +567,16 @@ int mv_pass_handle(mv_plugin *p, mv_http_req *r, void *arg)
     if (limited(p, r))
         return 429;
     if ((rc = mv_http_read_body(r, (size_t)ps->s->max_body)) != 0)
-        return mv_pass_error(r, rc, rc == 413 ? "The form is larger than this server accepts." :
-                             rc == 408 ? "The form arrived too slowly." : "The form arrived incomplete.");
+        return mv_pass_error(r, rc,
+                             rc == 413   ? "The form is larger than this server accepts."
+                             : rc == 408 ? "The form arrived too slowly."
+                                         : "The form arrived incomplete.");
     if ((t = calloc(1, sizeof(*t))) == NULL || !prepare(ps, r, &bt, &x))
         rc = mv_pass_error(r, 503, "out of memory");
     else if ((rc = verify_all(ps, p, r, &bt, &x, t)) != 0)
-        rc = mv_pass_error(r, rc, rc == 415 ? "The form is in a character set this server does not read."
-                                            : "The form's data is malformed.");
+        rc = mv_pass_error(r, rc,
+                           rc == 415 ? "The form is in a character set this server does not read."
+                                     : "The form's data is malformed.");
     else if (t->worst == MV_ACT_BLOCK)
         rc = ps->redirect ? block_redirect(ps, r, t) : block_page(ps, r, t);
     else

@@ -31,7 +31,7 @@
 
 #include <stdbool.h>
 
-#define MV_PASS_OUTPUT_MAX (16L << 20)  /* a larger answer from the handler: 502 */
+#define MV_PASS_OUTPUT_MAX (16L << 20) /* a larger answer from the handler: 502 */
 
 typedef struct mv_pass mv_pass;
 

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#define LATE_MS 60000           /* how long a check may run after "pending" */
+#define LATE_MS 60000 /* how long a check may run after "pending" */
 
 /* now_s - wall-clock seconds with a fraction, for the token buckets: the
  * wall clock, because CGI processes share buckets in a file that outlives
@@ -56,8 +56,11 @@ static void engine_log(void *arg, mv_event_level level, const char *line)
     (void)arg;
     if (level == MV_EVENT_INFO)
         return;
-    fprintf(stderr, "mailverify.fcgi: %s%s\n", level == MV_EVENT_ERROR ? "error: "
-            : level == MV_EVENT_WARNING ? "warning: " : "", line);
+    fprintf(stderr, "mailverify.fcgi: %s%s\n",
+            level == MV_EVENT_ERROR     ? "error: "
+            : level == MV_EVENT_WARNING ? "warning: "
+                                        : "",
+            line);
 }
 
 /* limits_new - the token buckets. A FastCGI worker keeps them in memory,
@@ -119,7 +122,7 @@ static endpoint endpoint_of(mv_plugin *p, const mv_http_req *r)
     size_t n = strlen(m);
 
     while (n > 0 && m[n - 1] == '/')
-        n--;                    /* "/mailverify/" is "/mailverify"; "/" is the root */
+        n--; /* "/mailverify/" is "/mailverify"; "/" is the root */
     if (!r->mounted) {
         if (strncmp(rel, m, n) != 0)
             return EP_NONE;
@@ -158,8 +161,8 @@ static void respond(mv_plugin *p, mv_http_req *r, int status, const char *extra,
     char hdr[1024], c[600];
 
     cors(p, r, c, sizeof(c));
-    snprintf(hdr, sizeof(hdr), "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s%s",
-             c, extra ? extra : "");
+    snprintf(hdr, sizeof(hdr), "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s%s", c,
+             extra ? extra : "");
     mv_metrics_status(p->metrics, status);
     mv_http_respond(r, status, hdr, ctype, body, len);
 }
@@ -186,7 +189,8 @@ static void preflight(mv_plugin *p, mv_http_req *r)
         error_json(p, r, 403, NULL, "origin not allowed");
         return;
     }
-    respond(p, r, 204, "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+    respond(p, r, 204,
+            "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
             "Access-Control-Allow-Headers: Content-Type, X-Api-Key\r\nAccess-Control-Max-Age: 600\r\n",
             NULL, NULL, 0);
 }
@@ -212,11 +216,10 @@ static bool limited(mv_plugin *p, mv_http_req *r)
     unsigned wait;
     char extra[64];
     bool known = key_known(p, r);
-    char who[MV_CLIENT_KEY_SIZE];       /* IPv6: the client's /64, not its address */
+    char who[MV_CLIENT_KEY_SIZE]; /* IPv6: the client's /64, not its address */
 
     mv_client_key(r->remote, (unsigned)s->ipv6_prefix, who, sizeof(who));
-    if ((wait = mv_ratelimit_take(p->by_ip, who, (double)s->ip_rate,
-                                  (double)s->ip_burst, now)) > 0) {
+    if ((wait = mv_ratelimit_take(p->by_ip, who, (double)s->ip_rate, (double)s->ip_burst, now)) > 0) {
         mv_metrics_limited(p->metrics, MV_RL_IP);
         snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);
         error_json(p, r, 429, extra, "too many requests from your address");
@@ -226,8 +229,8 @@ static bool limited(mv_plugin *p, mv_http_req *r)
         error_json(p, r, 401, NULL, r->api_key ? "unknown API key" : "an API key is required (X-Api-Key)");
         return true;
     }
-    if (known && (wait = mv_ratelimit_take(p->by_key, r->api_key, (double)s->key_rate,
-                                           (double)s->key_burst, now)) > 0) {
+    if (known && (wait = mv_ratelimit_take(p->by_key, r->api_key, (double)s->key_rate, (double)s->key_burst,
+                                           now)) > 0) {
         mv_metrics_limited(p->metrics, MV_RL_KEY);
         snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);
         error_json(p, r, 429, extra, "too many requests for this API key");
@@ -237,8 +240,8 @@ static bool limited(mv_plugin *p, mv_http_req *r)
 }
 
 /* field - a field from the query (GET) or the body (POST); 0 or a status */
-static int field(mv_plugin *p, mv_http_req *r, const char *name, char *out, size_t size,
-                 size_t *len, const char **why)
+static int field(mv_plugin *p, mv_http_req *r, const char *name, char *out, size_t size, size_t *len,
+                 const char **why)
 {
     mv_form_status st;
     int rc;
@@ -308,8 +311,7 @@ static void on_verdict(void *arg, const mv_verdict *v)
 
 /* pending - the answer when the engine is still at it: what is known
  * offline, unknown/timeout, pending */
-static void pending(mv_plugin *p, const char *addr, size_t len, mv_context ctx, unsigned ms,
-                    mv_verdict *v)
+static void pending(mv_plugin *p, const char *addr, size_t len, mv_context ctx, unsigned ms, mv_verdict *v)
 {
     mv_request req = {.address = addr, .len = len, .context = ctx, .mode = MV_MODE_OFFLINE};
 
@@ -318,8 +320,10 @@ static void pending(mv_plugin *p, const char *addr, size_t len, mv_context ctx, 
     memset(&v->net, 0, sizeof(v->net));
     v->net.reason = MV_R_TIMEOUT;
     v->net.catch_all = -1;
-    snprintf(v->net.detail, sizeof(v->net.detail), "still verifying after %u ms; the final "
-             "verdict goes to the site's webhook", ms);
+    snprintf(v->net.detail, sizeof(v->net.detail),
+             "still verifying after %u ms; the final "
+             "verdict goes to the site's webhook",
+             ms);
     mv_engine_rescore(p->engine, v);
 }
 
@@ -328,7 +332,8 @@ static bool check(mv_plugin *p, const char *addr, size_t len, mv_context ctx, mv
                   bool *was_pending)
 {
     unsigned budget = (unsigned)mv_config_settings(p->cfg)->context[ctx].deadline_ms;
-    mv_request req = {.address = addr, .len = len, .context = ctx, .mode = MV_MODE_CONTEXT, .deadline_ms = LATE_MS};
+    mv_request req = {
+        .address = addr, .len = len, .context = ctx, .mode = MV_MODE_CONTEXT, .deadline_ms = LATE_MS};
     struct timespec until = mv_deadline_after(budget);
     waiter *w = calloc(1, sizeof(*w));
     bool ok = true;
@@ -397,7 +402,9 @@ void mv_plugin_message(const mv_verdict *v, bool is_pending, char *out, size_t s
     case MV_R_MAILBOX_DISABLED: m = "This mailbox is disabled."; break;
     case MV_R_MAILBOX_FULL: m = "This mailbox is full at the moment."; break;
     case MV_R_DISPOSABLE: m = "Disposable email addresses are not accepted."; break;
-    case MV_R_ROLE_ACCOUNT: m = "This looks like a shared address (like info@); a personal one is better."; break;
+    case MV_R_ROLE_ACCOUNT:
+        m = "This looks like a shared address (like info@); a personal one is better.";
+        break;
     case MV_R_ACCEPT_ALL: m = "We could not confirm that this mailbox exists."; break;
     default: break;
     }
@@ -419,7 +426,7 @@ static void answer_verdict(mv_plugin *p, mv_http_req *r, const mv_verdict *v, bo
         error_json(p, r, 503, NULL, "out of memory");
         return;
     }
-    b.len--;                    /* reopen the object for our two keys */
+    b.len--; /* reopen the object for our two keys */
     mv_buf_puts(&b, ",\"message\":");
     mv_json_str(&b, msg, strlen(msg), MV_JSON_HTML);
     mv_buf_puts(&b, is_pending ? ",\"pending\":true}\n" : ",\"pending\":false}\n");
@@ -439,7 +446,7 @@ static int context_of(mv_plugin *p, mv_http_req *r, mv_context *ctx)
 
     *ctx = MV_CTX_FORM;
     if (rc < 0)
-        return 0;               /* absent: the form context */
+        return 0; /* absent: the form context */
     if (rc > 0)
         return rc;
     if (strcmp(c, "form") == 0)
@@ -470,8 +477,10 @@ static void verify(mv_plugin *p, mv_http_req *r)
         return;
     if (strcmp(r->method, "POST") == 0 &&
         (rc = mv_http_read_body(r, (size_t)mv_fcgi_settings_of(p->cfg)->max_body)) != 0) {
-        error_json(p, r, rc, NULL, rc == 413 ? "request body too large" : rc == 408 ?
-                   "request body too slow (fastcgi.read_timeout_ms)" : "request body incomplete");
+        error_json(p, r, rc, NULL,
+                   rc == 413   ? "request body too large"
+                   : rc == 408 ? "request body too slow (fastcgi.read_timeout_ms)"
+                               : "request body incomplete");
         return;
     }
     if ((rc = field(p, r, "email", email, sizeof(email), &len, &why)) != 0) {
@@ -479,8 +488,8 @@ static void verify(mv_plugin *p, mv_http_req *r)
         return;
     }
     if ((rc = context_of(p, r, &ctx)) != 0) {
-        error_json(p, r, rc, NULL, rc == 403 ? "context bulk needs an API key (X-Api-Key)"
-                                             : "context must be form or bulk");
+        error_json(p, r, rc, NULL,
+                   rc == 403 ? "context bulk needs an API key (X-Api-Key)" : "context must be form or bulk");
         return;
     }
     if (!check(p, email, len, ctx, &v, &was_pending)) {
@@ -506,13 +515,14 @@ void mv_plugin_handle(mv_plugin *p, mv_http_req *r)
         mv_buf b = {0};
 
         mv_metrics_render(p->metrics, p->engine, &b);
-        respond(p, r, mv_buf_ok(&b) ? 200 : 503, NULL, "text/plain; version=0.0.4",
-                b.data ? b.data : "", b.len);
+        respond(p, r, mv_buf_ok(&b) ? 200 : 503, NULL, "text/plain; version=0.0.4", b.data ? b.data : "",
+                b.len);
         mv_buf_free(&b);
     } else if (p->hooks.pass != NULL) {
         mv_metrics_status(p->metrics, p->hooks.pass(p, r, p->hooks.pass_arg));
     } else {
-        error_json(p, r, 404, NULL, "no such endpoint (POST /verify, GET /verify?email=, /healthz, "
+        error_json(p, r, 404, NULL,
+                   "no such endpoint (POST /verify, GET /verify?email=, /healthz, "
                    "/metrics, under fastcgi.mount)");
     }
 }

@@ -64,19 +64,19 @@
 #define MAX_BUCKETS 100000
 
 #define RF_MAGIC "MVRLIM\0\1"
-#define RF_VERSION 2             /* 1: a 64-bit seed, not a SipHash key */
-#define RF_HDR 128              /* sets stay 128-aligned: one page per take */
-#define RF_SETS 4096            /* a power of two */
+#define RF_VERSION 2 /* 1: a 64-bit seed, not a SipHash key */
+#define RF_HDR 128   /* sets stay 128-aligned: one page per take */
+#define RF_SETS 4096 /* a power of two */
 #define RF_WAYS 8
 #define RF_SIZE ((off_t)RF_HDR + (off_t)RF_SETS * RF_WAYS * (off_t)sizeof(rf_slot))
 #define RF_LOCK_MS 100
-#define TOKEN_EPS 1e-3          /* a token short by rounding is a token */
+#define TOKEN_EPS 1e-3 /* a token short by rounding is a token */
 #define MAX_WAIT 86400.0
-#define RF_MSG 256              /* scope, NUL and key hashed in one go up to this */
+#define RF_MSG 256 /* scope, NUL and key hashed in one go up to this */
 
 typedef struct {
     double tokens;
-    double last;                /* when tokens was computed */
+    double last; /* when tokens was computed */
     double burst;
     char key[];
 } bucket;
@@ -88,8 +88,8 @@ typedef struct {
 } rf_header;
 
 typedef struct {
-    uint64_t hash;              /* of scope and key; 0: free */
-    double tat;                 /* when the bucket is full again */
+    uint64_t hash; /* of scope and key; 0: free */
+    double tat;    /* when the bucket is full again */
 } rf_slot;
 
 _Static_assert(sizeof(rf_slot) == 16 && sizeof(rf_header) <= RF_HDR, "the file format");
@@ -97,17 +97,17 @@ _Static_assert(sizeof(rf_slot) == 16 && sizeof(rf_header) <= RF_HDR, "the file f
 /* The state file of a shared table. */
 typedef struct {
     int fd;
-    unsigned char *map;         /* RF_SIZE bytes, whatever the file's size */
-    char *scope;                /* hashed in front of each key */
+    unsigned char *map; /* RF_SIZE bytes, whatever the file's size */
+    char *scope;        /* hashed in front of each key */
     char *path;
     mv_ratelimit_log *log;
     void *arg;
 } rf_file;
 
 struct mv_ratelimit {
-    pthread_mutex_t mu;         /* threads of one process (flock is per open file) */
-    mv_dict *b;                 /* in memory; NULL when shared */
-    rf_file *f;                 /* shared; NULL when in memory */
+    pthread_mutex_t mu; /* threads of one process (flock is per open file) */
+    mv_dict *b;         /* in memory; NULL when shared */
+    rf_file *f;         /* shared; NULL when in memory */
 };
 
 /* mv_ratelimit_new - an empty table; NULL on ENOMEM */
@@ -201,8 +201,7 @@ static unsigned mem_take(mv_ratelimit *rl, const char *key, double rate, double 
 }
 
 /* say - a line to the shared table's log */
-__attribute__((format(printf, 2, 3)))
-static void say(const rf_file *f, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void say(const rf_file *f, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -254,8 +253,8 @@ static const char *rf_invalid(const rf_file *f, struct stat *st)
         return "bad magic";
     if (h->version != RF_VERSION)
         return "unknown version";
-    if (h->header_size != RF_HDR || h->sets != RF_SETS || h->ways != RF_WAYS
-        || h->slot_size != sizeof(rf_slot))
+    if (h->header_size != RF_HDR || h->sets != RF_SETS || h->ways != RF_WAYS ||
+        h->slot_size != sizeof(rf_slot))
         return "wrong geometry";
     return NULL;
 }
@@ -264,8 +263,11 @@ static const char *rf_invalid(const rf_file *f, struct stat *st)
  * held); false with errno */
 static bool rf_init(const rf_file *f)
 {
-    rf_header h = {.version = RF_VERSION, .header_size = RF_HDR, .sets = RF_SETS,
-                   .ways = RF_WAYS, .slot_size = sizeof(rf_slot)};
+    rf_header h = {.version = RF_VERSION,
+                   .header_size = RF_HDR,
+                   .sets = RF_SETS,
+                   .ways = RF_WAYS,
+                   .slot_size = sizeof(rf_slot)};
     int e;
 
     memcpy(h.magic, RF_MAGIC, sizeof(h.magic));
@@ -312,7 +314,7 @@ static uint64_t rf_hash(const rf_file *f, const rf_header *h, const char *key)
     size_t ns = strlen(f->scope), nk = strlen(key), n = ns + 1;
     uint64_t x;
 
-    memcpy(m, f->scope, ns);    /* ns < RF_MSG - 9: rf_open checked */
+    memcpy(m, f->scope, ns); /* ns < RF_MSG - 9: rf_open checked */
     if (n + nk <= sizeof(m)) {
         m[ns] = 0;
         memcpy(m + n, key, nk);
@@ -358,9 +360,9 @@ static unsigned rf_gcra(rf_slot *s, double rate, double burst, double now)
 {
     double t = s->tat, empty = now + burst / rate, tokens, wait;
 
-    if (!(t >= now))            /* full (or NaN) */
+    if (!(t >= now)) /* full (or NaN) */
         t = now;
-    if (t > empty)              /* a clock stepped back, or a hostile file */
+    if (t > empty) /* a clock stepped back, or a hostile file */
         t = empty;
     tokens = burst - (t - now) * rate;
     if (tokens >= 1.0 - TOKEN_EPS) {
@@ -459,8 +461,7 @@ static rf_file *rf_open(const char *path, const char *scope, mv_ratelimit_log *l
 
 /* mv_ratelimit_open - a table in the state file at path, shared with
  * every process that opens it; NULL if the file cannot be used */
-mv_ratelimit *mv_ratelimit_open(const char *path, const char *scope, mv_ratelimit_log *log,
-                                void *arg)
+mv_ratelimit *mv_ratelimit_open(const char *path, const char *scope, mv_ratelimit_log *log, void *arg)
 {
     mv_ratelimit *rl = calloc(1, sizeof(*rl));
 
@@ -478,8 +479,7 @@ mv_ratelimit *mv_ratelimit_open(const char *path, const char *scope, mv_ratelimi
 }
 
 /* mv_ratelimit_take - 0 if a token was taken, else seconds until one (>= 1) */
-unsigned mv_ratelimit_take(mv_ratelimit *rl, const char *key, double rate, double burst,
-                           double now)
+unsigned mv_ratelimit_take(mv_ratelimit *rl, const char *key, double rate, double burst, double now)
 {
     unsigned wait;
 

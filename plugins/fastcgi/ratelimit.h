@@ -33,13 +33,11 @@ mv_ratelimit *mv_ratelimit_new(void);
  * shared with every process that opens it; scope ("ip", "key") keeps
  * apart the tables that share one file. log (may be NULL) hears of
  * trouble. NULL if the file cannot be used (the reason went to log) */
-mv_ratelimit *mv_ratelimit_open(const char *path, const char *scope, mv_ratelimit_log *log,
-                                void *arg);
+mv_ratelimit *mv_ratelimit_open(const char *path, const char *scope, mv_ratelimit_log *log, void *arg);
 
 /* mv_ratelimit_take - 0 if a token was taken, else seconds until one (>= 1);
  * a shared table needs a clock that all processes share (CLOCK_REALTIME) */
-unsigned mv_ratelimit_take(mv_ratelimit *rl, const char *key, double rate, double burst,
-                           double now);
+unsigned mv_ratelimit_take(mv_ratelimit *rl, const char *key, double rate, double burst, double now);
 
 /* mv_ratelimit_free - release; NULL is fine */
 void mv_ratelimit_free(mv_ratelimit *rl);

@@ -35,7 +35,7 @@ typedef struct {
     size_t keys;
     double seconds;
     unsigned seed;
-    uint32_t *lat;              /* nanoseconds */
+    uint32_t *lat; /* nanoseconds */
     size_t n, cap;
 } worker;
 
@@ -120,9 +120,8 @@ static int lookups(mv_store *st, size_t keys, int threads, double seconds)
     }
     qsort(all, total, sizeof(*all), cmp_u32);
     printf("%-8s %2d thread%s %10.0f lookups/s   p50 %6.2f us   p99 %6.2f us   (%zu keys)\n",
-           mv_store_kind(st), threads, threads == 1 ? " " : "s",
-           (double)total / ((double)(t1 - t0) / 1e9), all[total / 2] / 1000.0,
-           all[total * 99 / 100] / 1000.0, keys);
+           mv_store_kind(st), threads, threads == 1 ? " " : "s", (double)total / ((double)(t1 - t0) / 1e9),
+           all[total / 2] / 1000.0, all[total * 99 / 100] / 1000.0, keys);
     free(all);
     return 0;
 }

@@ -161,8 +161,8 @@ static double report(const char *what, double *secs, int rounds, size_t n)
     qsort(secs, (size_t)rounds, sizeof(*secs), cmp_double);
     best = (double)n / secs[0];
     median = (double)n / secs[rounds / 2];
-    printf("%-24s best %12.0f /s   median %12.0f /s   (%.1f ns per address)\n",
-           what, best, median, 1e9 / best);
+    printf("%-24s best %12.0f /s   median %12.0f /s   (%.1f ns per address)\n", what, best, median,
+           1e9 / best);
     return best;
 }
 
@@ -201,11 +201,10 @@ static int run(mv_engine *e, mv_context ctx, const corpus *c, int rounds, bool n
         json = report("engine + JSON", secs, rounds, c->n);
     printf("verdicts per round: deliverable %lu, undeliverable %lu, risky %lu, unknown %lu "
            "(checksum %lx, %.0f bytes of JSON each)\n",
-           by_status[0] / (unsigned)rounds, by_status[1] / (unsigned)rounds,
-           by_status[2] / (unsigned)rounds, by_status[3] / (unsigned)rounds, check,
-           (double)bytes / rounds);
-    printf("peak RSS: %ld kB before the rounds, %ld kB after %d x %zu checks\n",
-           rss0, peak_rss_kb(), (no_json ? 1 : 2) * rounds, c->n);
+           by_status[0] / (unsigned)rounds, by_status[1] / (unsigned)rounds, by_status[2] / (unsigned)rounds,
+           by_status[3] / (unsigned)rounds, check, (double)bytes / rounds);
+    printf("peak RSS: %ld kB before the rounds, %ld kB after %d x %zu checks\n", rss0, peak_rss_kb(),
+           (no_json ? 1 : 2) * rounds, c->n);
     printf("RATE engine %.0f\nRATE engine_json %.0f\n", eng, json);
     mv_buf_free(&out);
     free(secs);
@@ -223,8 +222,8 @@ int main(int argc, char **argv)
     mv_engine *e;
 
     while ((opt = getopt(argc, argv, "r:x:E")) != -1) {
-        bool ok = opt == 'E' || (opt == 'r' && atoi(optarg) > 0) ||
-                  (opt == 'x' && mv_context_lookup(optarg) >= 0);
+        bool ok =
+            opt == 'E' || (opt == 'r' && atoi(optarg) > 0) || (opt == 'x' && mv_context_lookup(optarg) >= 0);
 
         if (!ok) {
             fputs("usage: bench_offline [-r ROUNDS] [-x CONTEXT] [-E] CORPUS\n", stderr);

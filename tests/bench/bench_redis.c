@@ -60,7 +60,7 @@ typedef struct {
     mv_redis *r;
     unsigned keys, total, window;
     unsigned issued, done, found, errors;
-    uint64_t *lat;              /* ns, one per lookup */
+    uint64_t *lat; /* ns, one per lookup */
 } bench;
 
 typedef struct {
@@ -97,8 +97,8 @@ static int free_port(void)
 static pid_t start_server(int port, const char *pki, int tls_port)
 {
     char ps[16], tps[16], crt[512], key[512], ca[512];
-    char *argv[24] = {"redis-server", "--bind", "127.0.0.1", "--port", ps, "--save", "",
-                      "--appendonly", "no", "--loglevel", "warning"};
+    char *argv[24] = {"redis-server", "--bind", "127.0.0.1",  "--port", ps, "--save", "",
+                      "--appendonly", "no",     "--loglevel", "warning"};
     int n = 11;
     pid_t pid;
 
@@ -135,7 +135,7 @@ static pid_t start_server(int port, const char *pki, int tls_port)
         if (up)
             return pid;
         if (waitpid(pid, NULL, WNOHANG) == pid)
-            return -1;          /* it exited: bad arguments, no TLS in this build */
+            return -1; /* it exited: bad arguments, no TLS in this build */
         usleep(10000);
     }
     if (pid > 0) {
@@ -167,7 +167,7 @@ static mv_redis *tls_client(mv_loop *l, const char *pki, int tls_port, char *log
     snprintf(crt, sizeof(crt), "%s/client.crt", pki);
     snprintf(key, sizeof(key), "%s/client.key", pki);
     p.server = server;
-    p.prefix = "bench:";        /* the plain client's: the same keys */
+    p.prefix = "bench:"; /* the plain client's: the same keys */
     p.tls = true;
     p.tls_ca_file = ca;
     p.tls_cert_file = crt;
@@ -181,8 +181,8 @@ static mv_redis *tls_client(mv_loop *l, const char *pki, int tls_port, char *log
     for (int i = 0; i < 500 && !mv_redis_up(r); i++)
         mv_loop_run_once(l, 10);
     if (!mv_redis_up(r)) {
-        fprintf(stderr, "bench_redis: no TLS connection to %s in 5 s (%s); no TLS rows\n",
-                server, logline[0] ? logline : "no log line");
+        fprintf(stderr, "bench_redis: no TLS connection to %s in 5 s (%s); no TLS rows\n", server,
+                logline[0] ? logline : "no log line");
         mv_redis_free(r);
         return NULL;
     }
@@ -249,8 +249,7 @@ static void run_window(bench *b, mv_redis *r, bool tls, unsigned window)
     printf("%swindow %4u: %8.0f lookups/s  p50 %7.1f us  p99 %7.1f us  max %8.1f us  "
            "(%u found, %u errors)\n",
            tls ? "tls " : "", window, b->total / (el / 1e9), b->lat[b->total / 2] / 1e3,
-           b->lat[(size_t)(b->total * 0.99)] / 1e3, b->lat[b->total - 1] / 1e3, b->found,
-           b->errors);
+           b->lat[(size_t)(b->total * 0.99)] / 1e3, b->lat[b->total - 1] / 1e3, b->found, b->errors);
     printf("RATE redis%s_get_w%u %.0f\n", tls ? "_tls" : "", window, b->total / (el / 1e9));
 }
 
@@ -275,8 +274,8 @@ static void share_on_get(void *arg, mv_redis_status st, const mv_redis_entry *e)
 
     g->done = true;
     g->st = st;
-    g->found = st == MV_REDIS_OK && e != NULL && (unsigned)e->cls < MV_CACHE_CLASSES &&
-               e->vlen <= sizeof(g->val);
+    g->found =
+        st == MV_REDIS_OK && e != NULL && (unsigned)e->cls < MV_CACHE_CLASSES && e->vlen <= sizeof(g->val);
     if (g->found) {
         g->cls = e->cls;
         g->stored_at = e->stored_at;
@@ -300,7 +299,7 @@ static int share(mv_loop *l, const char *server)
     mv_redis_params p = {.server = server, .prefix = "share:"};
     mv_redis *cl[2] = {NULL, NULL};
     mv_store *apart[2] = {NULL, NULL}, *tier[2] = {NULL, NULL};
-    unsigned char *probed = calloc(SHARE_ADDRS, 1);   /* bit p: process p probed it */
+    unsigned char *probed = calloc(SHARE_ADDRS, 1); /* bit p: process p probed it */
     unsigned seed = SHARE_SEED;
     size_t hits_apart = 0, hits_shared = 0, redis_gets = 0, redis_hits = 0, repeats = 0;
     size_t get_errors = 0;
@@ -328,14 +327,12 @@ static int share(mv_loop *l, const char *server)
         share_get g = {0};
         mv_redis_status st;
 
-        if (mv_store_get(apart[pr], k, kl, now, &share_ttl, v, sizeof(v), &vl, &cls) !=
-            MV_CACHE_MISS)
+        if (mv_store_get(apart[pr], k, kl, now, &share_ttl, v, sizeof(v), &vl, &cls) != MV_CACHE_MISS)
             hits_apart++;
         else
             mv_store_put(apart[pr], k, kl, now, &share_ttl, MV_CACHE_POSITIVE, "probed", 6);
         /* sharing: the memory tier, then Redis (waited for), then a probe */
-        if (mv_store_get(tier[pr], k, kl, now, &share_ttl, v, sizeof(v), &vl, &cls) !=
-            MV_CACHE_MISS) {
+        if (mv_store_get(tier[pr], k, kl, now, &share_ttl, v, sizeof(v), &vl, &cls) != MV_CACHE_MISS) {
             hits_shared++;
             continue;
         }
@@ -344,7 +341,7 @@ static int share(mv_loop *l, const char *server)
             while (!g.done)
                 mv_loop_run_once(l, 100);
         if (st != MV_REDIS_OK || g.st != MV_REDIS_OK)
-            get_errors++;       /* the engine probes then, as here */
+            get_errors++; /* the engine probes then, as here */
         if (g.found) {
             /* mv_store_redis_fill: into the memory tier as Redis' writer stored it */
             mv_store_put(tier[pr], k, kl, g.stored_at, &share_ttl, g.cls, g.val, g.vlen);
@@ -407,7 +404,7 @@ int main(int argc, char **argv)
 
     b.total = 200000;
     b.keys = 10000;
-    signal(SIGPIPE, SIG_IGN);   /* redis.h: hiredis and the TLS pump write to sockets */
+    signal(SIGPIPE, SIG_IGN); /* redis.h: hiredis and the TLS pump write to sockets */
     while ((opt = getopt(argc, argv, "n:k:w:t:")) != -1) {
         if (opt == 'n')
             b.total = (unsigned)atoi(optarg);
@@ -418,8 +415,7 @@ int main(int argc, char **argv)
         else if (opt == 't')
             pki = optarg;
         else
-            return fprintf(stderr, "usage: bench_redis [-n N] [-k KEYS] [-w 1,64] [-t PKIDIR]\n"),
-                   64;
+            return fprintf(stderr, "usage: bench_redis [-n N] [-k KEYS] [-w 1,64] [-t PKIDIR]\n"), 64;
     }
     if (b.total == 0 || b.keys == 0)
         return fprintf(stderr, "bench_redis: -n and -k must be at least 1\n"), 64;
@@ -428,8 +424,10 @@ int main(int argc, char **argv)
             tls_port = free_port();
         while (tls_port == port);
         if (tls_port < 0 || (pid = start_server(port, pki, tls_port)) < 0) {
-            fprintf(stderr, "bench_redis: redis-server did not start with a tls-port (%s); "
-                    "no TLS rows\n", pki);
+            fprintf(stderr,
+                    "bench_redis: redis-server did not start with a tls-port (%s); "
+                    "no TLS rows\n",
+                    pki);
             pki = NULL;
         }
     }
@@ -448,19 +446,18 @@ int main(int argc, char **argv)
         unsigned char v[64] = {0};
 
         snprintf(k, sizeof(k), "s:user%u@bench.test", i);
-        if (mv_redis_put(b.r, k, strlen(k), MV_CACHE_POSITIVE, v, sizeof(v), time(NULL), 600,
-                         on_put, NULL) != MV_REDIS_OK)
+        if (mv_redis_put(b.r, k, strlen(k), MV_CACHE_POSITIVE, v, sizeof(v), time(NULL), 600, on_put, NULL) !=
+            MV_REDIS_OK)
             count_put++;
         while (i + 1 - (unsigned)count_put > 1000)
             mv_loop_run_once(b.l, 10);
     }
     while ((unsigned)count_put < b.keys)
         mv_loop_run_once(b.l, 10);
-    printf("redis-server %s, %u keys of 84 bytes, %u GETs per window, one connection\n", server,
-           b.keys, b.total);
+    printf("redis-server %s, %u keys of 84 bytes, %u GETs per window, one connection\n", server, b.keys,
+           b.total);
     if (pki != NULL && (tls = tls_client(b.l, pki, tls_port, tls_why)) != NULL)
-        printf("tls: 127.0.0.1:%d, the same server and keys, one connection: %s\n", tls_port,
-               tls_why);
+        printf("tls: 127.0.0.1:%d, the same server and keys, one connection: %s\n", tls_port, tls_why);
     for (tok = strtok_r(windows, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
         unsigned w = (unsigned)atoi(tok) ? (unsigned)atoi(tok) : 1;
 
@@ -473,8 +470,8 @@ int main(int argc, char **argv)
 
         mv_redis_get_stats(tls, &st);
         printf("tls connection: %llu connects, %llu drops, %llu timeouts, %llu failed, "
-               "%llu refused (unavailable)\n", (unsigned long long)st.connects,
-               (unsigned long long)st.drops, (unsigned long long)st.timeouts,
+               "%llu refused (unavailable)\n",
+               (unsigned long long)st.connects, (unsigned long long)st.drops, (unsigned long long)st.timeouts,
                (unsigned long long)st.failed, (unsigned long long)st.unavailable);
     }
     mv_redis_free(tls);

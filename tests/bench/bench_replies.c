@@ -53,7 +53,7 @@ typedef struct {
 /* What one column said of one reply. */
 typedef struct {
     mv_reason got;
-    char rule[160];             /* the deciding rule's name, or the reading's why */
+    char rule[160]; /* the deciding rule's name, or the reading's why */
 } result;
 
 /* usage - to stderr, exit 2 */
@@ -113,8 +113,7 @@ static void print_row(const char *name, const tally *t, const bool *have)
     printf("%-22s %5u", name, t->total);
     for (int c = 0; c < COLS; c++)
         if (have[c])
-            printf("   %5u %6.1f%%   ", t->correct[c],
-                   t->total ? 100.0 * t->correct[c] / t->total : 0.0);
+            printf("   %5u %6.1f%%   ", t->correct[c], t->total ? 100.0 * t->correct[c] / t->total : 0.0);
     printf("\n");
 }
 
@@ -190,7 +189,9 @@ int main(int argc, char **argv)
             mv_classify_reply(NULL, table[c], k->host, k->stage, &k->answer, &out);
             got[c] = res[i * COLS + c].got = out.reason;
             snprintf(res[i * COLS + c].rule, sizeof(res[0].rule), "%s",
-                     out.rule != NULL ? out.rule : out.why[0] != '\0' ? out.why : "-");
+                     out.rule != NULL     ? out.rule
+                     : out.why[0] != '\0' ? out.why
+                                          : "-");
         }
         count(&all, k, got, have);
         count(&by_reason[k->expected], k, got, have);
@@ -215,8 +216,8 @@ int main(int argc, char **argv)
         if (have[c])
             printf("   %5u %-10s", all.false_undeliverable[c], "");
     printf("\n%s\n\n", all.false_undeliverable[COL_NOW]
-                             ? "  (not shippable: \"now\" must have 0 false undeliverables; -v lists them)"
-                             : "  (none under \"now\": shippable)");
+                           ? "  (not shippable: \"now\" must have 0 false undeliverables; -v lists them)"
+                           : "  (none under \"now\": shippable)");
 
     print_header("by expected reason", have);
     for (int r = 0; r < MV_R_COUNT; r++)

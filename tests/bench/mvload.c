@@ -51,7 +51,7 @@ typedef struct {
 } input;
 
 typedef struct {
-    char *s;                    /* a verdict's JSON line, NULL: not yet */
+    char *s; /* a verdict's JSON line, NULL: not yet */
     size_t len;
 } ready;
 
@@ -60,26 +60,25 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     size_t inflight, finished;
-    uint64_t *lat_ns;           /* per input line: start time, then latency */
-    unsigned char *ok;          /* per input line: answered */
+    uint64_t *lat_ns;  /* per input line: start time, then latency */
+    unsigned char *ok; /* per input line: answered */
     size_t by_reason[MV_R_COUNT];
     size_t cached, errors;
     bool json;
-    ready *ring;                /* finished JSON lines, by index % nring */
+    ready *ring; /* finished JSON lines, by index % nring */
     size_t nring, printed;
 } pass;
 
-static const char usage[] =
-    "Usage: mvload [OPTIONS] [FILE]   (addresses, one a line; none or -: stdin)\n"
-    "  -w, --window N        requests in flight at most (default 1000)\n"
-    "  -k, --repeat K        run the whole list K times in one engine (default 1)\n"
-    "  -j, --json            each verdict's JSON line on stdout, in input order\n"
-    "  -c, --config FILE     configuration (default: the built-in one)\n"
-    "  -r, --resolver HOST[:PORT]  DNS server (overrides dns.servers)\n"
-    "      --allow-private   probe loopback/private MX addresses (test worlds)\n"
-    "  -m, --mode MODE       offline, dns or smtp (default: the context's)\n"
-    "  -x, --context NAME    sender, recipient, form or bulk (default bulk)\n"
-    "  -t, --timeout MS      deadline per request (default: the context's)\n";
+static const char usage[] = "Usage: mvload [OPTIONS] [FILE]   (addresses, one a line; none or -: stdin)\n"
+                            "  -w, --window N        requests in flight at most (default 1000)\n"
+                            "  -k, --repeat K        run the whole list K times in one engine (default 1)\n"
+                            "  -j, --json            each verdict's JSON line on stdout, in input order\n"
+                            "  -c, --config FILE     configuration (default: the built-in one)\n"
+                            "  -r, --resolver HOST[:PORT]  DNS server (overrides dns.servers)\n"
+                            "      --allow-private   probe loopback/private MX addresses (test worlds)\n"
+                            "  -m, --mode MODE       offline, dns or smtp (default: the context's)\n"
+                            "  -x, --context NAME    sender, recipient, form or bulk (default bulk)\n"
+                            "  -t, --timeout MS      deadline per request (default: the context's)\n";
 
 /* now_ns - monotonic nanoseconds */
 static uint64_t now_ns(void)
@@ -285,8 +284,8 @@ static const char *dur(char *buf, size_t size, uint64_t ns)
 }
 
 /* report - one pass's figures, for people and for scripts */
-static void report(FILE *o, mv_engine *e, int k, int passes, size_t n, double wall,
-                   long rss0, long rss1, uint64_t *sorted)
+static void report(FILE *o, mv_engine *e, int k, int passes, size_t n, double wall, long rss0, long rss1,
+                   uint64_t *sorted)
 {
     size_t m = 0;
     uint64_t p50, p90, p99, max;
@@ -307,19 +306,20 @@ static void report(FILE *o, mv_engine *e, int k, int passes, size_t n, double wa
     }
     fprintf(o, "pass %d/%d: %zu addresses in %.3f s, %.1f/s\n", k, passes, n, wall,
             wall > 0 ? (double)n / wall : 0.0);
-    fprintf(o, "  latency: p50 %s, p90 %s, p99 %s, max %s\n", dur(a, sizeof(a), p50),
-            dur(b, sizeof(b), p90), dur(c, sizeof(c), p99), dur(d, sizeof(d), max));
+    fprintf(o, "  latency: p50 %s, p90 %s, p99 %s, max %s\n", dur(a, sizeof(a), p50), dur(b, sizeof(b), p90),
+            dur(c, sizeof(c), p99), dur(d, sizeof(d), max));
     fprintf(o, "  cached answers: %zu; submit errors: %zu\n  reasons:", P.cached, P.errors);
     for (int r = 0; r < MV_R_COUNT; r++)
         if (P.by_reason[r])
             fprintf(o, " %s %zu", mv_reason_name((mv_reason)r), P.by_reason[r]);
-    fprintf(o, "\n  rss: %ld kB before, %ld kB after; cache: %zu entries, %zu bytes accounted\n",
-            rss0, rss1, cs.entries, cs.bytes);
-    fprintf(o, "RESULT pass=%d count=%zu wall_s=%.6f rate=%.1f p50_us=%.2f p90_us=%.2f "
+    fprintf(o, "\n  rss: %ld kB before, %ld kB after; cache: %zu entries, %zu bytes accounted\n", rss0, rss1,
+            cs.entries, cs.bytes);
+    fprintf(o,
+            "RESULT pass=%d count=%zu wall_s=%.6f rate=%.1f p50_us=%.2f p90_us=%.2f "
             "p99_us=%.2f max_us=%.2f cached=%zu errors=%zu rss_before_kb=%ld rss_after_kb=%ld "
-            "cache_entries=%zu cache_bytes=%zu\n", k, n, wall, wall > 0 ? (double)n / wall : 0.0,
-            (double)p50 / 1e3, (double)p90 / 1e3, (double)p99 / 1e3, (double)max / 1e3,
-            P.cached, P.errors, rss0, rss1, cs.entries, cs.bytes);
+            "cache_entries=%zu cache_bytes=%zu\n",
+            k, n, wall, wall > 0 ? (double)n / wall : 0.0, (double)p50 / 1e3, (double)p90 / 1e3,
+            (double)p99 / 1e3, (double)max / 1e3, P.cached, P.errors, rss0, rss1, cs.entries, cs.bytes);
     for (int r = 0; r < MV_R_COUNT; r++)
         if (P.by_reason[r])
             fprintf(o, "REASON pass=%d %s=%zu\n", k, mv_reason_name((mv_reason)r), P.by_reason[r]);
@@ -329,8 +329,10 @@ static void report(FILE *o, mv_engine *e, int k, int passes, size_t n, double wa
 /* parse_mode - a --mode argument; -1 if unknown */
 static int parse_mode(const char *s)
 {
-    return strcmp(s, "offline") == 0 ? MV_MODE_OFFLINE : strcmp(s, "dns") == 0 ? MV_MODE_DNS
-         : strcmp(s, "smtp") == 0 ? MV_MODE_SMTP : -1;
+    return strcmp(s, "offline") == 0 ? MV_MODE_OFFLINE
+           : strcmp(s, "dns") == 0   ? MV_MODE_DNS
+           : strcmp(s, "smtp") == 0  ? MV_MODE_SMTP
+                                     : -1;
 }
 
 /* load_config - the file or the built-in config; NULL after reporting why */
@@ -348,13 +350,17 @@ static mv_config *load_config(const char *path)
 /* main - options, input, passes */
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"window", required_argument, NULL, 'w'}, {"repeat", required_argument, NULL, 'k'},
-        {"json", no_argument, NULL, 'j'}, {"config", required_argument, NULL, 'c'},
-        {"resolver", required_argument, NULL, 'r'}, {"allow-private", no_argument, NULL, 'p'},
-        {"mode", required_argument, NULL, 'm'}, {"context", required_argument, NULL, 'x'},
-        {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"window", required_argument, NULL, 'w'},
+                                         {"repeat", required_argument, NULL, 'k'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"resolver", required_argument, NULL, 'r'},
+                                         {"allow-private", no_argument, NULL, 'p'},
+                                         {"mode", required_argument, NULL, 'm'},
+                                         {"context", required_argument, NULL, 'x'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     mv_request req = {.context = MV_CTX_BULK, .mode = MV_MODE_CONTEXT};
     mv_engine_options eo = {.resolver = NULL, .allow_private = -1};
     const char *config = NULL;

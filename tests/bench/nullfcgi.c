@@ -54,9 +54,11 @@ int main(int argc, char **argv)
         return 70;
     fclose(f);
     /* mailverify.fcgi's headers, in its order: the same response through nginx */
-    head_len = snprintf(head, sizeof(head), "Status: 200 OK\r\nContent-Type: application/json\r\n"
+    head_len = snprintf(head, sizeof(head),
+                        "Status: 200 OK\r\nContent-Type: application/json\r\n"
                         "Content-Length: %ld\r\nCache-Control: no-store\r\n"
-                        "X-Content-Type-Options: nosniff\r\n\r\n", body_len);
+                        "X-Content-Type-Options: nosniff\r\n\r\n",
+                        body_len);
     FCGX_Init();
     for (long i = 0; i < threads; i++)
         pthread_create(&t[i], NULL, serve, NULL);

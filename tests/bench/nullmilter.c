@@ -58,8 +58,8 @@ static sfsistat on_ctx(SMFICTX *ctx)
 }
 
 static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
-                             unsigned long f3, unsigned long *pf0, unsigned long *pf1,
-                             unsigned long *pf2, unsigned long *pf3)
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+                             unsigned long *pf3)
 {
     unsigned long want = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
 
@@ -83,8 +83,11 @@ int main(int argc, char **argv)
 {
     struct smfiDesc desc = {
         "nullmilter", SMFI_VERSION, SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
-        on_connect, on_helo, on_args, on_args, NULL, NULL, NULL, on_ctx, on_ctx, on_ctx,
-        NULL, NULL, on_negotiate,
+        on_connect,   on_helo,      on_args,
+        on_args,      NULL,         NULL,
+        NULL,         on_ctx,       on_ctx,
+        on_ctx,       NULL,         NULL,
+        on_negotiate,
     };
 
     if (argc != 3 || (strcmp(argv[2], "same") != 0 && strcmp(argv[2], "data") != 0)) {

@@ -26,24 +26,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RC_LINE_MAX     4096    /* one TSV line, newline included */
-#define RC_FAMILY_MAX   32
-#define RC_HOST_MAX     256
-#define RC_REPLY_MAX    2048    /* the reply as written (escaped) */
-#define RC_SOURCE_MAX   512
+#define RC_LINE_MAX 4096 /* one TSV line, newline included */
+#define RC_FAMILY_MAX 32
+#define RC_HOST_MAX 256
+#define RC_REPLY_MAX 2048 /* the reply as written (escaped) */
+#define RC_SOURCE_MAX 512
 #define RC_ERRORS_SHOWN 20
 
 static const char rc_header[] = "family\tstage\thost\texpected\treply\tsource";
 
 typedef struct {
-    int line;                           /* in the TSV file */
+    int line; /* in the TSV file */
     char family[RC_FAMILY_MAX];
     mv_stage stage;
     char host[RC_HOST_MAX];
     mv_reason expected;
-    char reply[RC_REPLY_MAX];           /* as written, \n between lines */
+    char reply[RC_REPLY_MAX]; /* as written, \n between lines */
     char source[RC_SOURCE_MAX];
-    mv_smtp_answer answer;              /* the reply, parsed */
+    mv_smtp_answer answer; /* the reply, parsed */
 } rc_case;
 
 typedef struct {
@@ -146,7 +146,7 @@ static inline const char *rc_parse_reply(rc_case *k)
         return "reply does not end (a continuation line \"NNN-\" last?)";
     if (used != len)
         return "more than one reply (a line with \"NNN \" before the last?)";
-    mv_probe_answer(&p.r, &k->answer);     /* as the probe keeps it */
+    mv_probe_answer(&p.r, &k->answer); /* as the probe keeps it */
     return NULL;
 }
 
@@ -238,8 +238,7 @@ static inline void rc_dup_check(rc_corpus *c, const char *path)
 {
     for (size_t i = 1; i < c->n; i++)
         for (size_t j = 0; j < i; j++)
-            if (c->cases[i].stage == c->cases[j].stage &&
-                strcmp(c->cases[i].reply, c->cases[j].reply) == 0 &&
+            if (c->cases[i].stage == c->cases[j].stage && strcmp(c->cases[i].reply, c->cases[j].reply) == 0 &&
                 strcmp(c->cases[i].host, c->cases[j].host) == 0) {
                 rc_error(c, path, c->cases[i].line, "duplicate of line %d", c->cases[j].line);
                 break;

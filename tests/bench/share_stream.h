@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 enum { SHARE_REQ = 400000, SHARE_ADDRS = 50000, SHARE_SEED = 7 };
-#define SHARE_KEY_OFFSET 10000000       /* apart from the lookup benchmark's keys */
+#define SHARE_KEY_OFFSET 10000000 /* apart from the lookup benchmark's keys */
 
 static const mv_cache_ttl share_ttl = {
     .expire = {2678400, 259200, 300},

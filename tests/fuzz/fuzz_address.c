@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) \
+            __builtin_trap(); \
+    } while (0)
 
 /* check_domain - lowercase ASCII, as every lookup expects */
 static void check_domain(const mv_address *a)
@@ -66,7 +70,7 @@ static void one(const char *s, size_t n, int flags)
     check_domain(&a);
     len = mv_address_format(&a, buf, sizeof(buf));
     CHECK(len == a.local_len + 1 + a.domain_len && strlen(buf) == len);
-    CHECK(mv_address_format(&a, buf, len) == 0);        /* too small: refused */
+    CHECK(mv_address_format(&a, buf, len) == 0); /* too small: refused */
     len = mv_address_format(&a, buf, sizeof(buf));
     /* the normalized form is a fixed point */
     CHECK(mv_address_parse(buf, len, flags, &b) == MV_SYN_OK);

@@ -18,7 +18,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) \
+            __builtin_trap(); \
+    } while (0)
 
 /* has_include - does the text hold "@include" in any case? */
 static int has_include(const uint8_t *d, size_t n)

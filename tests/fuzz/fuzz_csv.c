@@ -23,12 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) \
+            __builtin_trap(); \
+    } while (0)
 
 typedef struct {
     const uint8_t *p;
     size_t n, pos;
-    const uint8_t *sizes;       /* chunk sizes, cycled; NULL: all at once */
+    const uint8_t *sizes; /* chunk sizes, cycled; NULL: all at once */
     size_t nsizes, k;
 } src;
 
@@ -103,8 +107,7 @@ static void round_trip(const mv_csv_field *f, char delim)
 }
 
 /* check - one record against the input */
-static void check(const mv_csv_opts *o, const src *s, uint64_t base, mv_csv_status st,
-                  const mv_csv_record *r)
+static void check(const mv_csv_opts *o, const src *s, uint64_t base, mv_csv_status st, const mv_csv_record *r)
 {
     const uint8_t *at = s->p + (r->offset - base);
     size_t eol = (size_t)(r->end - r->offset) - r->rawlen, total = 0;
@@ -117,8 +120,7 @@ static void check(const mv_csv_opts *o, const src *s, uint64_t base, mv_csv_stat
         CHECK(eol != 0 || r->end == base + s->n);
         CHECK(eol != 1 || at[r->rawlen] == '\n' || at[r->rawlen] == '\r');
         CHECK(eol != 2 || (at[r->rawlen] == '\r' && at[r->rawlen + 1] == '\n'));
-        CHECK(eol != 1 || at[r->rawlen] == '\n' || r->end == base + s->n
-              || at[r->rawlen + 1] != '\n');
+        CHECK(eol != 1 || at[r->rawlen] == '\n' || r->end == base + s->n || at[r->rawlen + 1] != '\n');
     } else {
         CHECK(r->rawlen == o->record_max);
     }
@@ -138,8 +140,8 @@ static void check(const mv_csv_opts *o, const src *s, uint64_t base, mv_csv_stat
 
 /* read_all - every record of s into log; the end offset and line after
  * record `mark` into *m_off and *m_line */
-static void read_all(const mv_csv_opts *o, src *s, uint64_t base, uint64_t line, out *log,
-                     size_t mark, uint64_t *m_off, uint64_t *m_line)
+static void read_all(const mv_csv_opts *o, src *s, uint64_t base, uint64_t line, out *log, size_t mark,
+                     uint64_t *m_off, uint64_t *m_line)
 {
     mv_csv_opts oo = *o;
     mv_csv_record r;
@@ -182,8 +184,8 @@ static void read_all(const mv_csv_opts *o, src *s, uint64_t base, uint64_t line,
 }
 
 /* one - a mode and options: whole, chunked, resumed */
-static void one(const mv_csv_opts *o, const uint8_t *p, size_t n, const uint8_t *sizes,
-                size_t nsizes, size_t mark)
+static void one(const mv_csv_opts *o, const uint8_t *p, size_t n, const uint8_t *sizes, size_t nsizes,
+                size_t mark)
 {
     src whole = {p, n, 0, NULL, 0, 0}, chunked = {p, n, 0, sizes, nsizes, 0};
     out a = {NULL, 0, 0}, b = {NULL, 0, 0}, c = {NULL, 0, 0}, d = {NULL, 0, 0};

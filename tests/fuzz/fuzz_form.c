@@ -18,7 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) \
+            __builtin_trap(); \
+    } while (0)
 
 typedef mv_form_status (*getter)(const char *, size_t, const char *, char *, size_t, size_t *);
 
@@ -26,8 +30,8 @@ static const size_t sizes[] = {1, 2, 8, 64, 321};
 #define NSIZES (sizeof(sizes) / sizeof(*sizes))
 
 /* one - a parser, a name, a buffer size; the status, value in *val */
-static mv_form_status one(getter get, const char *in, size_t n, const char *name, size_t size,
-                          char **val, size_t *vlen)
+static mv_form_status one(getter get, const char *in, size_t n, const char *name, size_t size, char **val,
+                          size_t *vlen)
 {
     char *out = malloc(size);
     size_t outlen = (size_t)-1;
@@ -97,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     memcpy(in, data, size);
     memcpy(padded, data, size);
-    memcpy(padded + size, "%41\"}&=\\", 8);   /* what a parser reading on would find */
+    memcpy(padded + size, "%41\"}&=\\", 8); /* what a parser reading on would find */
     for (size_t k = 0; k < sizeof(names) / sizeof(*names); k++) {
         both(mv_form_get, in, size, names[k], padded);
         both(mv_json_get, in, size, names[k], padded);

@@ -28,7 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) \
+            __builtin_trap(); \
+    } while (0)
 
 static const char *const names[] = {"email", "w", "a", "", "e mail"};
 #define NNAMES (sizeof(names) / sizeof(*names))
@@ -218,16 +222,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     len = size - 2;
     switch (data[0] & 3) {
-    case 0:
-        t = mv_pf_type_of("application/x-www-form-urlencoded");
-        break;
-    case 1:
-        t = mv_pf_type_of("multipart/form-data; boundary=XyZ");
-        break;
-    case 2:
-        t = mv_pf_type_of("multipart/form-data; boundary=\"a b\"");
-        break;
-    default: {                          /* the Content-Type from the input, to its newline */
+    case 0: t = mv_pf_type_of("application/x-www-form-urlencoded"); break;
+    case 1: t = mv_pf_type_of("multipart/form-data; boundary=XyZ"); break;
+    case 2: t = mv_pf_type_of("multipart/form-data; boundary=\"a b\""); break;
+    default: { /* the Content-Type from the input, to its newline */
         const uint8_t *nl = memchr(text, '\n', len);
         size_t cl = nl ? (size_t)(nl - text) : len, used = cl + (nl != NULL);
 
@@ -248,7 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(in != NULL && padded != NULL);
     memcpy(in, text, len);
     memcpy(padded, text, len);
-    memcpy(padded + len, "\r\n--XyZ--\r\n&w=1\0", 16);    /* what a parser reading on would find */
+    memcpy(padded + len, "\r\n--XyZ--\r\n&w=1\0", 16); /* what a parser reading on would find */
 
     /* each: bounded values, a larger max changes nothing but "too long",
      * the bytes after len change nothing */

@@ -17,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) \
+            __builtin_trap(); \
+    } while (0)
 
 /* inside - a value points into buf[0..used) and ends there */
 static void inside(const char *v, const char *buf, size_t used)

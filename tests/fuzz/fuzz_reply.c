@@ -14,11 +14,14 @@
 #include <stdint.h>
 #include <string.h>
 
-#define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) \
+            __builtin_trap(); \
+    } while (0)
 
 /* feed - feed in pieces of at most chunk bytes until a reply ends */
-static mv_reply_status feed(mv_reply_parser *p, const char *s, size_t n, size_t chunk,
-                            size_t *used_all)
+static mv_reply_status feed(mv_reply_parser *p, const char *s, size_t n, size_t chunk, size_t *used_all)
 {
     mv_reply_status st = MV_REPLY_MORE;
     size_t off = 0;

@@ -20,7 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) \
+            __builtin_trap(); \
+    } while (0)
 
 static mv_rules *shipped;
 
@@ -84,8 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf[size] = '\0';
     host = memchr(buf, '\0', size) ? buf + strlen(buf) + 1 : NULL;
     t = load(buf);
-    if (host != NULL && host < buf + size && (rest = memchr(host, '\0', (size_t)(buf + size - host))) != NULL &&
-        rest + 1 < buf + size) {
+    if (host != NULL && host < buf + size &&
+        (rest = memchr(host, '\0', (size_t)(buf + size - host))) != NULL && rest + 1 < buf + size) {
         st = (mv_stage)((unsigned char)rest[1] % MV_STAGE_COUNT);
         if (read_reply(rest + 2, (size_t)(buf + size - rest - 2), &a)) {
             mv_classify_reply(t, shipped, host, st, &a, &rd);

@@ -27,7 +27,7 @@
 static char dir[64];
 static char sock[128];
 static pid_t server_pid;
-static const char *server_extra[16];    /* more redis-server arguments (TLS) */
+static const char *server_extra[16]; /* more redis-server arguments (TLS) */
 
 /* ---- the real server, run by the test ------------------------------------ */
 
@@ -48,8 +48,8 @@ static inline redisContext *sync_conn(const char *pass)
 
 static inline void server_start(const char *pass)
 {
-    char *argv[32] = {"redis-server", "--port", "0", "--unixsocket", sock, "--save", "",
-                      "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"};
+    char *argv[32] = {"redis-server", "--port", "0",           "--unixsocket", sock,         "--save", "",
+                      "--appendonly", "no",     "--daemonize", "no",           "--loglevel", "warning"};
     int n = 13;
     redisContext *c;
 
@@ -159,8 +159,7 @@ static inline void log_cb(void *arg, int prio, const char *msg)
     snprintf(lb->last, sizeof(lb->last), "%s", msg);
 }
 
-static inline mv_redis *client(mv_loop *l, const char *path, const char *pass, unsigned timeout,
-                        logbook *lb)
+static inline mv_redis *client(mv_loop *l, const char *path, const char *pass, unsigned timeout, logbook *lb)
 {
     char server[160];
     mv_redis_params p = {0};
@@ -263,13 +262,13 @@ static inline result do_get(mv_loop *l, mv_redis *r, const char *key)
     return res;
 }
 
-static inline result do_put(mv_loop *l, mv_redis *r, const char *key, mv_cache_class cls,
-                     const char *val, int64_t now, uint32_t ttl)
+static inline result do_put(mv_loop *l, mv_redis *r, const char *key, mv_cache_class cls, const char *val,
+                            int64_t now, uint32_t ttl)
 {
     result res = {0};
 
-    assert_int_equal(mv_redis_put(r, key, strlen(key), cls, val, strlen(val), now, ttl, on_put,
-                                  &res), MV_REDIS_OK);
+    assert_int_equal(mv_redis_put(r, key, strlen(key), cls, val, strlen(val), now, ttl, on_put, &res),
+                     MV_REDIS_OK);
     assert_true(run_until(l, &res.calls, 1, 3000));
     assert_int_equal(res.calls, 1);
     assert_int_equal(res.st, MV_REDIS_OK);

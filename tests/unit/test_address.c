@@ -22,12 +22,12 @@ typedef struct {
     char input[LINE_MAX_LEN];
     size_t input_len;
     int flags;
-    char expected[LINE_MAX_LEN];        /* the field as written */
+    char expected[LINE_MAX_LEN]; /* the field as written */
     bool expect_ok;
-    char expect_addr[LINE_MAX_LEN];     /* ok: normalized address */
+    char expect_addr[LINE_MAX_LEN]; /* ok: normalized address */
     bool smtputf8, literal, idn, quoted;
-    char expect_err[64];                /* err: identifier */
-    long expect_pos;                    /* err: offset, or -1 */
+    char expect_err[64]; /* err: identifier */
+    long expect_pos;     /* err: offset, or -1 */
 } tcase;
 
 /* hexval - value of one hex digit, or -1 */
@@ -53,18 +53,29 @@ static bool unescape(const char *s, char *out, size_t *len)
             continue;
         }
         switch (s[1]) {
-        case 't': out[n++] = '\t'; s += 2; break;
-        case 'r': out[n++] = '\r'; s += 2; break;
-        case 'n': out[n++] = '\n'; s += 2; break;
-        case '\\': out[n++] = '\\'; s += 2; break;
+        case 't':
+            out[n++] = '\t';
+            s += 2;
+            break;
+        case 'r':
+            out[n++] = '\r';
+            s += 2;
+            break;
+        case 'n':
+            out[n++] = '\n';
+            s += 2;
+            break;
+        case '\\':
+            out[n++] = '\\';
+            s += 2;
+            break;
         case 'x':
             if (hexval(s[2]) < 0 || hexval(s[3]) < 0)
                 return false;
             out[n++] = (char)(hexval(s[2]) * 16 + hexval(s[3]));
             s += 4;
             break;
-        default:
-            return false;
+        default: return false;
         }
     }
     *len = n;
@@ -169,9 +180,8 @@ static void describe(mv_syntax_error e, const mv_address *a, char *buf, size_t s
     }
     if (mv_address_format(a, addr, sizeof(addr)) == 0)
         snprintf(addr, sizeof(addr), "(format failed)");
-    snprintf(buf, size, "ok:%s%s%s%s%s", addr, a->smtputf8 ? ",smtputf8" : "",
-             a->literal ? ",literal" : "", a->idn ? ",idn" : "",
-             a->quoted ? ",quoted" : "");
+    snprintf(buf, size, "ok:%s%s%s%s%s", addr, a->smtputf8 ? ",smtputf8" : "", a->literal ? ",literal" : "",
+             a->idn ? ",idn" : "", a->quoted ? ",quoted" : "");
 }
 
 /* run_parse - parse from an exact-size heap copy, so ASan sees over-reads */
@@ -199,9 +209,9 @@ static bool matches(const tcase *c, mv_syntax_error e, const mv_address *a)
                (c->expect_pos < 0 || (size_t)c->expect_pos == a->error_pos);
     if (e != MV_SYN_OK || mv_address_format(a, addr, sizeof(addr)) == 0)
         return false;
-    return strcmp(addr, c->expect_addr) == 0 && a->smtputf8 == c->smtputf8 &&
-           a->literal == c->literal && a->idn == c->idn && a->quoted == c->quoted &&
-           strlen(a->local) == a->local_len && strlen(a->domain) == a->domain_len;
+    return strcmp(addr, c->expect_addr) == 0 && a->smtputf8 == c->smtputf8 && a->literal == c->literal &&
+           a->idn == c->idn && a->quoted == c->quoted && strlen(a->local) == a->local_len &&
+           strlen(a->domain) == a->domain_len;
 }
 
 /* idempotent - a normalized address parses to itself, with the same flags */
@@ -211,12 +221,10 @@ static bool idempotent(const tcase *c, const mv_address *a)
     size_t n = mv_address_format(a, addr, sizeof(addr));
     mv_address b;
 
-    if (run_parse(addr, n, c->flags, &b) != MV_SYN_OK ||
-        mv_address_format(&b, again, sizeof(again)) == 0)
+    if (run_parse(addr, n, c->flags, &b) != MV_SYN_OK || mv_address_format(&b, again, sizeof(again)) == 0)
         return false;
-    return strcmp(addr, again) == 0 && a->smtputf8 == b.smtputf8 &&
-           a->literal == b.literal && a->idn == b.idn && a->quoted == b.quoted &&
-           a->kind == b.kind;
+    return strcmp(addr, again) == 0 && a->smtputf8 == b.smtputf8 && a->literal == b.literal &&
+           a->idn == b.idn && a->quoted == b.quoted && a->kind == b.kind;
 }
 
 /* cases_path - $MV_CASES, or the table relative to the project root */
@@ -333,8 +341,7 @@ static void test_prefixes(void **state)
             parses++;
             if (!sane(e, &a, n)) {
                 fclose(f);
-                fail_case("%s:%d: prefix of %zu bytes gives an inconsistent result",
-                          path, lineno, n);
+                fail_case("%s:%d: prefix of %zu bytes gives an inconsistent result", path, lineno, n);
             }
         }
     }
@@ -436,12 +443,9 @@ static void test_huge_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_prefixes),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_format_null),
-        cmocka_unit_test(test_format_size),
-        cmocka_unit_test(test_huge_input),
+        cmocka_unit_test(test_table),       cmocka_unit_test(test_prefixes),
+        cmocka_unit_test(test_names),       cmocka_unit_test(test_format_null),
+        cmocka_unit_test(test_format_size), cmocka_unit_test(test_huge_input),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,8 +13,7 @@ static const mv_cache_ttl ttl = {
     .refresh = {500, 50, 0},
 };
 
-static mv_cache_result get(mv_cache *c, const char *k, int64_t now, char *out,
-                           mv_cache_class *cls)
+static mv_cache_result get(mv_cache *c, const char *k, int64_t now, char *out, mv_cache_class *cls)
 {
     size_t n = 0;
     mv_cache_result r = mv_cache_get(c, k, strlen(k), now, &ttl, out, 64, &n, cls);
@@ -23,8 +22,7 @@ static mv_cache_result get(mv_cache *c, const char *k, int64_t now, char *out,
     return r;
 }
 
-static mv_cache_put_result put(mv_cache *c, const char *k, int64_t now, mv_cache_class cls,
-                               const char *v)
+static mv_cache_put_result put(mv_cache *c, const char *k, int64_t now, mv_cache_class cls, const char *v)
 {
     return mv_cache_put(c, k, strlen(k), now, &ttl, cls, v, strlen(v));
 }
@@ -99,12 +97,12 @@ static void test_lru_entries(void **state)
     for (int i = 0; i < 20000; i++) {
         snprintf(k, sizeof(k), "u%d@x.test", i);
         put(c, k, 0, MV_CACHE_POSITIVE, "v");
-        if (i % 50 == 0)    /* used often: must survive */
+        if (i % 50 == 0) /* used often: must survive */
             assert_int_not_equal(get(c, "keep@x.test", 0, v, &cls), MV_CACHE_MISS);
     }
     mv_cache_get_stats(c, &st);
     assert_true(st.entries <= 1600 + 16);
-    assert_int_equal(st.evictions + st.entries, 20001);     /* every store is kept or evicted */
+    assert_int_equal(st.evictions + st.entries, 20001); /* every store is kept or evicted */
     assert_int_equal(get(c, "u0@x.test", 0, v, &cls), MV_CACHE_MISS);
     assert_int_equal(get(c, "u19999@x.test", 0, v, &cls), MV_CACHE_HIT);
     assert_int_equal(get(c, "keep@x.test", 0, v, &cls), MV_CACHE_HIT);
@@ -151,7 +149,7 @@ static void *hammer(void *arg)
         if (i % 3 == 0)
             mv_cache_put(c, k, strlen(k), i, &ttl, (mv_cache_class)(i % 3), k, strlen(k));
         else if (mv_cache_get(c, k, strlen(k), i, &ttl, v, sizeof(v), &n, &cls) != MV_CACHE_MISS)
-            assert_memory_equal(v, k, strlen(k));   /* never a torn value */
+            assert_memory_equal(v, k, strlen(k)); /* never a torn value */
     }
     return NULL;
 }

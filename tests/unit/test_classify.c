@@ -12,7 +12,8 @@ static const struct {
 } rcpt[] = {
     {250, 2, 1, 5, "Ok", MV_R_ACCEPTED_EMAIL},
     {250, 0, 0, 0, "Accepted", MV_R_ACCEPTED_EMAIL},
-    {550, 5, 1, 1, "<x@ok.test>: Recipient address rejected: User unknown in local recipient table", MV_R_REJECTED_EMAIL},
+    {550, 5, 1, 1, "<x@ok.test>: Recipient address rejected: User unknown in local recipient table",
+     MV_R_REJECTED_EMAIL},
     {550, 5, 1, 1, "The email account that you tried to reach does not exist.", MV_R_REJECTED_EMAIL},
     {550, 0, 0, 0, "No such user here", MV_R_REJECTED_EMAIL},
     {553, 5, 1, 3, "Bad recipient address syntax", MV_R_REJECTED_EMAIL},
@@ -24,10 +25,13 @@ static const struct {
     {452, 4, 2, 2, "The email account that you tried to reach is over quota.", MV_R_MAILBOX_FULL},
     {552, 0, 0, 0, "Requested mail action aborted: exceeded storage allocation", MV_R_MAILBOX_FULL},
     {452, 0, 0, 0, "Mailbox full", MV_R_MAILBOX_FULL},
-    {550, 5, 7, 1, "Service unavailable; Client host [1.2.3.4] blocked using zen.spamhaus.org", MV_R_BLOCKED_BY_SERVER},
+    {550, 5, 7, 1, "Service unavailable; Client host [1.2.3.4] blocked using zen.spamhaus.org",
+     MV_R_BLOCKED_BY_SERVER},
     {554, 5, 7, 1, "<x@y>: Relay access denied", MV_R_BLOCKED_BY_SERVER},
     {550, 0, 0, 0, "Blocked by policy: your IP has a poor reputation", MV_R_BLOCKED_BY_SERVER},
-    {450, 4, 2, 0, "<x@y>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/y.html", MV_R_GREYLISTED},
+    {450, 4, 2, 0,
+     "<x@y>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/y.html",
+     MV_R_GREYLISTED},
     {451, 4, 7, 1, "Please try again later", MV_R_GREYLISTED},
     {450, 0, 0, 0, "Greylisted, try again in 300 seconds", MV_R_GREYLISTED},
     {451, 4, 3, 0, "Local error in processing", MV_R_TEMPORARY_ERROR},
@@ -35,7 +39,7 @@ static const struct {
     {421, 4, 3, 2, "Service not available, closing channel", MV_R_TEMPORARY_ERROR},
     {554, 5, 5, 1, "Error: no valid recipients", MV_R_REJECTED_EMAIL},
     {550, 2, 1, 5, "address rejected; the wrong class is ignored by the parser", MV_R_REJECTED_EMAIL},
-    {550, 0, 0, 0, "must be authenticated", MV_R_BLOCKED_BY_SERVER},   /* names no recipient: about us */
+    {550, 0, 0, 0, "must be authenticated", MV_R_BLOCKED_BY_SERVER}, /* names no recipient: about us */
 };
 
 static void test_rcpt(void **state)

@@ -36,8 +36,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "%s/mv-config-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(tmpdir, sizeof(tmpdir), "%s/mv-config-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
@@ -69,13 +68,12 @@ static void write_str(const char *name, const char *text, char *out, size_t outs
 static void print_diag(const mv_diag *d)
 {
     for (size_t i = 0; i < d->count; i++)
-        print_error("  %s: %s\n", d->items[i].level == MV_DIAG_ERROR ? "error" : "warning",
-                    d->items[i].text);
+        print_error("  %s: %s\n", d->items[i].level == MV_DIAG_ERROR ? "error" : "warning", d->items[i].text);
 }
 
 /* find_diag - an item "file:line: ...substr..." of this level, or NULL */
-static const mv_diag_item *find_diag(const mv_diag *d, mv_diag_level lvl, const char *file,
-                                     int line, const char *substr)
+static const mv_diag_item *find_diag(const mv_diag *d, mv_diag_level lvl, const char *file, int line,
+                                     const char *substr)
 {
     char prefix[512];
 
@@ -114,15 +112,15 @@ static mv_config *load_all(const char *path, int flags, mv_diag *d)
 }
 
 /* load_text_all - the same from text */
-static mv_config *load_text_all(const char *text, size_t len, const char *name, const char *dir,
-                                int flags, mv_diag *d)
+static mv_config *load_text_all(const char *text, size_t len, const char *name, const char *dir, int flags,
+                                mv_diag *d)
 {
     return mv_config_load_text_with(text, len, name, dir, all_tables, flags | MV_CONFIG_ALL_TABLES, d);
 }
 
 /* load_str - write text to tmpdir/name and load it as a file */
-static mv_config *load_str(const char *name, const char *text, int flags, mv_diag *d,
-                           char *path, size_t pathsize)
+static mv_config *load_str(const char *name, const char *text, int flags, mv_diag *d, char *path,
+                           size_t pathsize)
 {
     write_str(name, text, path, pathsize);
     return load_all(path, flags, d);
@@ -162,8 +160,8 @@ static void test_shipped_file_equals_defaults(void **state)
     builtin = load_all(NULL, 0, &d);
     disk = load_all("etc/mailverify.conf", 0, &d);
     empty = load_str("empty.conf", "", 0, &d, path, sizeof(path));
-    changed = load_str("changed.conf", "policy = { recipient = { disposable = \"warn\"; }; };\n",
-                       0, &d, path, sizeof(path));
+    changed = load_str("changed.conf", "policy = { recipient = { disposable = \"warn\"; }; };\n", 0, &d, path,
+                       sizeof(path));
     if (builtin == NULL || disk == NULL || empty == NULL || changed == NULL || d.count != 0) {
         print_diag(&d);
         fail_msg("a load failed or warned (%zu diagnostics)", d.count);
@@ -202,129 +200,195 @@ static void test_shipped_file_equals_defaults(void **state)
 
 typedef struct {
     int line;
-    const char *text;           /* substring of the message */
+    const char *text; /* substring of the message */
 } want_msg;
 
 typedef struct {
     const char *name;
     const char *conf;
-    size_t errors;              /* exactly this many */
+    size_t errors; /* exactly this many */
     want_msg want[4];
-    const char *unwanted;       /* no message may contain this */
+    const char *unwanted; /* no message may contain this */
 } err_case;
 
 static const err_case err_cases[] = {
     {"syntax error: libconfig's one message",
      "typo = {\n  enabled = = true;\n};\nzzz = 1;\n",
-     1, {{2, "syntax error"}}, NULL},
+     1,
+     {{2, "syntax error"}},
+     NULL},
     {"syntax error: unterminated string",
      "# comment\n\nlists = {\n  free = \"abc;\n};\n",
-     1, {{0, "syntax error"}}, NULL},
+     1,
+     {{0, "syntax error"}},
+     NULL},
     {"unknown key at top level",
      "# c\ntypos = { enabled = true; };\n",
-     1, {{2, "unknown key 'typos' (did you mean 'typo'?)"}}, NULL},
+     1,
+     {{2, "unknown key 'typos' (did you mean 'typo'?)"}},
+     NULL},
     {"unknown key nested",
      "lists = {\n  free = \"builtin\";\n  disposible = \"builtin\";\n};\n",
-     1, {{3, "unknown key 'lists.disposible' (did you mean 'lists.disposable'?)"}}, NULL},
+     1,
+     {{3, "unknown key 'lists.disposible' (did you mean 'lists.disposable'?)"}},
+     NULL},
     {"unknown key with nothing close",
      "\n\nwebhookery_xyz = 1;\n",
-     1, {{3, "unknown key 'webhookery_xyz'"}}, "did you mean"},
+     1,
+     {{3, "unknown key 'webhookery_xyz'"}},
+     "did you mean"},
     {"string for a bool",
      "typo = {\n  enabled = \"yes\";\n};\n",
-     1, {{2, "'typo.enabled' must be true or false, not a string"}}, NULL},
+     1,
+     {{2, "'typo.enabled' must be true or false, not a string"}},
+     NULL},
     {"int for a string",
      "lists = {\n\n  free = 5;\n};\n",
-     1, {{3, "'lists.free' must be a string, not an integer"}}, NULL},
+     1,
+     {{3, "'lists.free' must be a string, not an integer"}},
+     NULL},
     {"group for a scalar",
      "typo = {\n  enabled = {\n  };\n};\n",
-     1, {{2, "'typo.enabled' must be true or false, not a group"}}, NULL},
-    {"scalar for a group",
-     "\ntypo = true;\n",
-     1, {{2, "'typo' must be a group"}}, NULL},
+     1,
+     {{2, "'typo.enabled' must be true or false, not a group"}},
+     NULL},
+    {"scalar for a group", "\ntypo = true;\n", 1, {{2, "'typo' must be a group"}}, NULL},
     {"array of ints for lists.allow",
      "lists = {\n  allow = [ 1, 2 ];\n};\n",
-     1, {{2, "'lists.allow' must be an array of strings"}}, NULL},
+     1,
+     {{2, "'lists.allow' must be an array of strings"}},
+     NULL},
     {"fastcgi.ipv6_prefix 0: out of range",
      "fastcgi = {\n  ip_rate = 5;\n  ipv6_prefix = 0;\n};\n",
-     1, {{3, "'fastcgi.ipv6_prefix' is 0; it must be between 1 and 128"}}, NULL},
+     1,
+     {{3, "'fastcgi.ipv6_prefix' is 0; it must be between 1 and 128"}},
+     NULL},
     {"fastcgi.ipv6_prefix 129: out of range",
      "fastcgi = {\n  ipv6_prefix = 129;\n};\n",
-     1, {{2, "'fastcgi.ipv6_prefix' is 129; it must be between 1 and 128"}}, NULL},
+     1,
+     {{2, "'fastcgi.ipv6_prefix' is 129; it must be between 1 and 128"}},
+     NULL},
     {"milter.ipv6_prefix -1: out of range",
      "\nmilter = {\n  ipv6_prefix = -1;\n};\n",
-     1, {{3, "'milter.ipv6_prefix' is -1; it must be between 1 and 128"}}, NULL},
+     1,
+     {{3, "'milter.ipv6_prefix' is -1; it must be between 1 and 128"}},
+     NULL},
     {"empty string: too short",
      "lists = {\n  role = \"\";\n};\n",
-     1, {{2, "'lists.role' must be 1 to 4096 characters long"}}, NULL},
+     1,
+     {{2, "'lists.role' must be 1 to 4096 characters long"}},
+     NULL},
     {"unknown policy context",
      "policy = {\n  form = { };\n  forms = { disposable = \"block\"; };\n};\n",
-     1, {{3, "unknown policy context 'policy.forms'"}}, NULL},
+     1,
+     {{3, "unknown policy context 'policy.forms'"}},
+     NULL},
     {"policy context not a group",
      "policy = {\n  form = \"block\";\n};\n",
-     1, {{2, "'policy.form' must be a group"}}, NULL},
+     1,
+     {{2, "'policy.form' must be a group"}},
+     NULL},
     {"unknown reason in a policy group",
      "policy = {\n  form = {\n    disposable = \"block\";\n    disposible = \"block\";\n  };\n};\n",
-     1, {{4, "unknown reason or signal 'policy.form.disposible' (did you mean 'disposable'?)"}}, NULL},
+     1,
+     {{4, "unknown reason or signal 'policy.form.disposible' (did you mean 'disposable'?)"}},
+     NULL},
     {"bad action name",
      "policy = {\n  bulk = {\n    role_account = \"blok\";\n  };\n};\n",
-     1, {{3, "\"blok\" is not an action"}, {3, "did you mean \"block\""}}, NULL},
+     1,
+     {{3, "\"blok\" is not an action"}, {3, "did you mean \"block\""}},
+     NULL},
     {"action of the wrong type",
      "policy = {\n  bulk = {\n    role_account = true;\n  };\n};\n",
-     1, {{3, "'policy.bulk.role_account' must be an action string"}}, NULL},
+     1,
+     {{3, "'policy.bulk.role_account' must be an action string"}},
+     NULL},
     {"suggestion = block refused",
-     "policy = {\n  form = {\n    suggestion = \"warn\";\n  };\n  bulk = {\n    suggestion = \"block\";\n  };\n};\n",
-     1, {{6, "'policy.bulk.suggestion' cannot be \"block\""}}, NULL},
+     "policy = {\n  form = {\n    suggestion = \"warn\";\n  };\n  bulk = {\n    suggestion = \"block\";\n  "
+     "};\n};\n",
+     1,
+     {{6, "'policy.bulk.suggestion' cannot be \"block\""}},
+     NULL},
     {"bad default action",
      "policy = {\n  sender = {\n    default = \"rejct\";\n  };\n};\n",
-     1, {{3, "\"rejct\" is not an action"}}, NULL},
+     1,
+     {{3, "\"rejct\" is not an action"}},
+     NULL},
     {"canonical rule missing domains",
      "canonical = (\n  { domains = [ \"a.example\" ]; },\n  { ignore_case = true; }\n);\n",
-     1, {{3, "canonical rule 2: required key 'domains' is missing"}}, NULL},
+     1,
+     {{3, "canonical rule 2: required key 'domains' is missing"}},
+     NULL},
     {"bad domain in a canonical rule",
      "canonical = (\n  { domains = [ \"gmail.com\", \"not a domain\" ];\n    ignore_case = true; }\n);\n",
-     1, {{2, "canonical rule 1: \"not a domain\" is not a domain name"}}, NULL},
+     1,
+     {{2, "canonical rule 1: \"not a domain\" is not a domain name"}},
+     NULL},
     {"bad target domain in a canonical rule",
      "canonical = (\n  { domains = [ \"gmail.com\" ];\n    domain = \"gmail..com\"; }\n);\n",
-     1, {{3, "canonical rule 1: 'domain' \"gmail..com\" is not a domain name"}}, NULL},
+     1,
+     {{3, "canonical rule 1: 'domain' \"gmail..com\" is not a domain name"}},
+     NULL},
     {"unknown key in a canonical rule",
      "canonical = (\n  { domains = [ \"gmail.com\" ];\n    ignore_dot = true; }\n);\n",
-     1, {{3, "unknown key 'ignore_dot' in canonical rule 1 (did you mean 'ignore_dots'?)"}}, NULL},
+     1,
+     {{3, "unknown key 'ignore_dot' in canonical rule 1 (did you mean 'ignore_dots'?)"}},
+     NULL},
     {"wrong type in a canonical rule",
      "canonical = (\n  { domains = [ \"gmail.com\" ];\n    ignore_case = \"yes\"; }\n);\n",
-     1, {{3, "'ignore_case' in canonical rule 1 must be true or false, not a string"}}, NULL},
+     1,
+     {{3, "'ignore_case' in canonical rule 1 must be true or false, not a string"}},
+     NULL},
     {"canonical rule with no domains",
      "canonical = (\n  { domains = [ ];\n    ignore_case = true; }\n);\n",
-     1, {{2, "canonical rule 1: 'domains' must list 1 to 64 domains"}}, NULL},
+     1,
+     {{2, "canonical rule 1: 'domains' must list 1 to 64 domains"}},
+     NULL},
     {"canonical rule not a group",
      "canonical = (\n  \"gmail.com\" );\n",
-     1, {{2, "canonical rule 1 must be a group"}}, NULL},
+     1,
+     {{2, "canonical rule 1 must be a group"}},
+     NULL},
     {"canonical not a list",
      "\ncanonical = { domains = [ \"gmail.com\" ]; };\n",
-     1, {{2, "'canonical' must be a list of groups"}}, NULL},
+     1,
+     {{2, "'canonical' must be a list of groups"}},
+     NULL},
     {"bad tag_separators: a letter",
      "canonical = (\n  { domains = [ \"gmail.com\" ];\n    tag_separators = \"+a\"; }\n);\n",
-     1, {{3, "canonical rule 1: 'tag_separators' may hold only"}}, NULL},
+     1,
+     {{3, "canonical rule 1: 'tag_separators' may hold only"}},
+     NULL},
     {"bad tag_separators: @",
      "canonical = (\n  { domains = [ \"gmail.com\" ];\n    tag_separators = \"@\"; }\n);\n",
-     1, {{3, "'tag_separators' may hold only"}}, NULL},
+     1,
+     {{3, "'tag_separators' may hold only"}},
+     NULL},
     {"lists.allow with a non-domain",
      "lists = {\n  allow = [ \"example.com\", \"not a domain\" ];\n};\n",
-     1, {{2, "'lists.allow' entry \"not a domain\" is not a domain name"}}, NULL},
+     1,
+     {{2, "'lists.allow' entry \"not a domain\" is not a domain name"}},
+     NULL},
     {"webhook.url not http(s)",
      "webhook = {\n  url = \"file:///etc/passwd\";\n};\n",
-     1, {{2, "'webhook.url' \"file:///etc/passwd\" must be an http:// or https:// URL"}}, NULL},
+     1,
+     {{2, "'webhook.url' \"file:///etc/passwd\" must be an http:// or https:// URL"}},
+     NULL},
     {"webhook.url without a host",
      "webhook = {\n  url = \"https:///hook\";\n};\n",
-     1, {{2, "must be an http:// or https:// URL with a host"}}, NULL},
+     1,
+     {{2, "must be an http:// or https:// URL with a host"}},
+     NULL},
     {"lists.allow with an address literal",
      "lists = {\n  allow = [ \"[127.0.0.1]\" ];\n};\n",
-     1, {{2, "\"[127.0.0.1]\" is not a domain name"}}, NULL},
+     1,
+     {{2, "\"[127.0.0.1]\" is not a domain name"}},
+     NULL},
 };
 
 /* expect_errors - every wanted message at its line, and no more errors */
-static void expect_errors(const char *name, const char *path, const mv_diag *d,
-                          const want_msg *want, size_t nwant, size_t errors,
-                          const char *unwanted)
+static void expect_errors(const char *name, const char *path, const mv_diag *d, const want_msg *want,
+                          size_t nwant, size_t errors, const char *unwanted)
 {
     bool bad = d->errors != errors;
 
@@ -383,8 +447,8 @@ static void test_error_from_text(void **state)
     (void)state;
     cfg = load_text_all(conf, sizeof(conf) - 1, "my.conf", NULL, MV_CONFIG_SKIP_LISTS, &d);
     assert_null(cfg);
-    expect_errors("load_text", "my.conf", &d,
-                  (const want_msg[]){{2, "'typo.enabled' must be true or false"}}, 1, 1, NULL);
+    expect_errors("load_text", "my.conf", &d, (const want_msg[]){{2, "'typo.enabled' must be true or false"}},
+                  1, 1, NULL);
     mv_diag_clear(&d);
 }
 
@@ -394,8 +458,10 @@ static void test_rule_string_bounds(void **state)
     static const struct {
         const char *name, *conf;
     } cases[] = {
-        {"9 separators", "canonical = (\n  { domains = [ \"gmail.com\" ];\n    tag_separators = \"+-=_~!#$%\"; }\n);\n"},
-        {"empty separators", "canonical = (\n  { domains = [ \"gmail.com\" ];\n    tag_separators = \"\"; }\n);\n"},
+        {"9 separators",
+         "canonical = (\n  { domains = [ \"gmail.com\" ];\n    tag_separators = \"+-=_~!#$%\"; }\n);\n"},
+        {"empty separators",
+         "canonical = (\n  { domains = [ \"gmail.com\" ];\n    tag_separators = \"\"; }\n);\n"},
     };
     int bad = 0;
 
@@ -403,13 +469,13 @@ static void test_rule_string_bounds(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         mv_diag d = {0};
         char path[512];
-        mv_config *cfg = load_str("bounds.conf", cases[i].conf, MV_CONFIG_SKIP_LISTS, &d,
-                                  path, sizeof(path));
+        mv_config *cfg = load_str("bounds.conf", cases[i].conf, MV_CONFIG_SKIP_LISTS, &d, path, sizeof(path));
 
         if (cfg != NULL || find_diag(&d, MV_DIAG_ERROR, path, 3, "tag_separators") == NULL) {
             print_diag(&d);
             print_error("case failed: %s: a tag_separators outside the key table's "
-                        "1..8 characters was accepted\n", cases[i].name);
+                        "1..8 characters was accepted\n",
+                        cases[i].name);
             bad++;
         }
         mv_config_unref(cfg);
@@ -495,12 +561,12 @@ static void test_unreadable_config(void **state)
     assert_non_null(find_diag(&d, MV_DIAG_ERROR, missing, 0, "cannot read: No such file"));
     mv_diag_clear(&d);
 
-    assert_null(load_all(tmpdir, 0, &d));     /* a directory */
+    assert_null(load_all(tmpdir, 0, &d)); /* a directory */
     assert_int_equal(d.errors, 1);
     assert_non_null(find_diag(&d, MV_DIAG_ERROR, tmpdir, 0, "cannot read"));
     mv_diag_clear(&d);
 
-    snprintf(big, sizeof(big), "%s/huge.conf", tmpdir);  /* sparse, 17 MB */
+    snprintf(big, sizeof(big), "%s/huge.conf", tmpdir); /* sparse, 17 MB */
     f = fopen(big, "w");
     assert_non_null(f);
     assert_int_equal(ftruncate(fileno(f), 17 << 20), 0);
@@ -515,29 +581,28 @@ static void test_unreadable_config(void **state)
 /* Every error of a file, each at its own line, not only the first. */
 static void test_several_errors(void **state)
 {
-    static const char conf[] =
-        "# several mistakes\n"                                 /* 1 */
-        "lists = {\n"                                          /* 2 */
-        "  disposible = \"builtin\";\n"                        /* 3 */
-        "  free = 7;\n"                                        /* 4 */
-        "  allow = [ \"bad domain\" ];\n"                      /* 5 */
-        "};\n"                                                 /* 6 */
-        "typo = {\n"                                           /* 7 */
-        "  enabled = \"no\";\n"                                /* 8 */
-        "};\n"                                                 /* 9 */
-        "policy = {\n"                                         /* 10 */
-        "  form = {\n"                                         /* 11 */
-        "    disposable = \"blok\";\n"                         /* 12 */
-        "    suggestion = \"block\";\n"                        /* 13 */
-        "    rolle_account = \"warn\";\n"                      /* 14 */
-        "  };\n"                                               /* 15 */
-        "  sendr = { };\n"                                     /* 16 */
-        "};\n"                                                 /* 17 */
-        "canonical = (\n"                                      /* 18 */
-        "  { ignore_case = true; },\n"                         /* 19 */
-        "  { domains = [ \"x.example\" ]; tag_separators = \"a\"; }\n" /* 20 */
-        ");\n"                                                 /* 21 */
-        "webhok = { };\n";                                     /* 22 */
+    static const char conf[] = "# several mistakes\n"                                         /* 1 */
+                               "lists = {\n"                                                  /* 2 */
+                               "  disposible = \"builtin\";\n"                                /* 3 */
+                               "  free = 7;\n"                                                /* 4 */
+                               "  allow = [ \"bad domain\" ];\n"                              /* 5 */
+                               "};\n"                                                         /* 6 */
+                               "typo = {\n"                                                   /* 7 */
+                               "  enabled = \"no\";\n"                                        /* 8 */
+                               "};\n"                                                         /* 9 */
+                               "policy = {\n"                                                 /* 10 */
+                               "  form = {\n"                                                 /* 11 */
+                               "    disposable = \"blok\";\n"                                 /* 12 */
+                               "    suggestion = \"block\";\n"                                /* 13 */
+                               "    rolle_account = \"warn\";\n"                              /* 14 */
+                               "  };\n"                                                       /* 15 */
+                               "  sendr = { };\n"                                             /* 16 */
+                               "};\n"                                                         /* 17 */
+                               "canonical = (\n"                                              /* 18 */
+                               "  { ignore_case = true; },\n"                                 /* 19 */
+                               "  { domains = [ \"x.example\" ]; tag_separators = \"a\"; }\n" /* 20 */
+                               ");\n"                                                         /* 21 */
+                               "webhok = { };\n";                                             /* 22 */
     static const want_msg want[] = {
         {3, "unknown key 'lists.disposible'"},
         {4, "'lists.free' must be a string"},
@@ -564,35 +629,61 @@ static void test_several_errors(void **state)
 /* -- enumerated keys: names become codes once, at load ---------------------- */
 
 typedef struct {
-    const char *key;            /* "context.form.mode" */
-    const mv_config_table *table;   /* whose struct: NULL the engine's mv_settings */
-    size_t off;                 /* its code in that struct (an int-sized enum) */
-    const char *names[11];      /* every valid name, NULL-terminated ... */
-    int codes[11];              /* ... and the code each one gives */
-    const char *typo, *meant;   /* a near miss and the name it suggests */
+    const char *key;              /* "context.form.mode" */
+    const mv_config_table *table; /* whose struct: NULL the engine's mv_settings */
+    size_t off;                   /* its code in that struct (an int-sized enum) */
+    const char *names[11];        /* every valid name, NULL-terminated ... */
+    int codes[11];                /* ... and the code each one gives */
+    const char *typo, *meant;     /* a near miss and the name it suggests */
 } enum_case;
 
 #define CTX_MODE(c, x) \
-    {"context." c ".mode", NULL, offsetof(mv_settings, context[x].mode), {"offline", "dns", "smtp"}, \
-     {MV_MODE_OFFLINE, MV_MODE_DNS, MV_MODE_SMTP}, "dsn", "dns"}
+    { \
+        "context." c ".mode", NULL, offsetof(mv_settings, context[x].mode), {"offline", "dns", "smtp"}, \
+            {MV_MODE_OFFLINE, MV_MODE_DNS, MV_MODE_SMTP}, "dsn", "dns" \
+    }
 
 static const enum_case enum_cases[] = {
     CTX_MODE("sender", MV_CTX_SENDER),
     CTX_MODE("recipient", MV_CTX_RECIPIENT),
     CTX_MODE("form", MV_CTX_FORM),
     CTX_MODE("bulk", MV_CTX_BULK),
-    {"smtp.tls", NULL, offsetof(mv_settings, smtp_tls), {"off", "opportunistic", "required"},
-     {MV_SMTP_TLS_OFF, MV_SMTP_TLS_OPPORTUNISTIC, MV_SMTP_TLS_REQUIRED}, "opportunistc", "opportunistic"},
-    {"cache.store", NULL, offsetof(mv_settings, cache_store), {"memory", "lmdb", "redis"},
-     {MV_STORE_MEMORY, MV_STORE_LMDB, MV_STORE_REDIS}, "lmbd", "lmdb"},
-    {"milter.review", &mv_milter_config_table, offsetof(mv_milter_settings, review), {"quarantine", "header"},
-     {MV_REVIEW_QUARANTINE, MV_REVIEW_HEADER}, "headers", "header"},
-    {"milter.syslog_facility", &mv_milter_config_table, offsetof(mv_milter_settings, syslog_facility),
+    {"smtp.tls",
+     NULL,
+     offsetof(mv_settings, smtp_tls),
+     {"off", "opportunistic", "required"},
+     {MV_SMTP_TLS_OFF, MV_SMTP_TLS_OPPORTUNISTIC, MV_SMTP_TLS_REQUIRED},
+     "opportunistc",
+     "opportunistic"},
+    {"cache.store",
+     NULL,
+     offsetof(mv_settings, cache_store),
+     {"memory", "lmdb", "redis"},
+     {MV_STORE_MEMORY, MV_STORE_LMDB, MV_STORE_REDIS},
+     "lmbd",
+     "lmdb"},
+    {"milter.review",
+     &mv_milter_config_table,
+     offsetof(mv_milter_settings, review),
+     {"quarantine", "header"},
+     {MV_REVIEW_QUARANTINE, MV_REVIEW_HEADER},
+     "headers",
+     "header"},
+    {"milter.syslog_facility",
+     &mv_milter_config_table,
+     offsetof(mv_milter_settings, syslog_facility),
      {"mail", "daemon", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"},
      {LOG_MAIL, LOG_DAEMON, LOG_LOCAL0, LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5,
-      LOG_LOCAL6, LOG_LOCAL7}, "deamon", "daemon"},
-    {"fastcgi.on_block", &mv_fcgi_config_table, offsetof(mv_fcgi_settings, on_block), {"page", "redirect"},
-     {MV_ON_BLOCK_PAGE, MV_ON_BLOCK_REDIRECT}, "redirct", "redirect"},
+      LOG_LOCAL6, LOG_LOCAL7},
+     "deamon",
+     "daemon"},
+    {"fastcgi.on_block",
+     &mv_fcgi_config_table,
+     offsetof(mv_fcgi_settings, on_block),
+     {"page", "redirect"},
+     {MV_ON_BLOCK_PAGE, MV_ON_BLOCK_REDIRECT},
+     "redirct",
+     "redirect"},
 };
 
 /* enum_conf - a file setting key (a.b or a.b.c) to value on line 3 */
@@ -601,11 +692,10 @@ static void enum_conf(const char *key, const char *value, char *out, size_t n)
     const char *dot1 = strchr(key, '.'), *dot2 = strchr(dot1 + 1, '.');
 
     if (dot2 == NULL)
-        snprintf(out, n, "# enum\n%.*s = {\n  %s = \"%s\";\n};\n", (int)(dot1 - key), key,
-                 dot1 + 1, value);
+        snprintf(out, n, "# enum\n%.*s = {\n  %s = \"%s\";\n};\n", (int)(dot1 - key), key, dot1 + 1, value);
     else
-        snprintf(out, n, "# enum\n%.*s = { %.*s = {\n  %s = \"%s\";\n}; };\n", (int)(dot1 - key),
-                 key, (int)(dot2 - dot1 - 1), dot1 + 1, dot2 + 1, value);
+        snprintf(out, n, "# enum\n%.*s = { %.*s = {\n  %s = \"%s\";\n}; };\n", (int)(dot1 - key), key,
+                 (int)(dot2 - dot1 - 1), dot1 + 1, dot2 + 1, value);
 }
 
 /* enum_valid - every name loads, gives its code, and --print names it */
@@ -619,7 +709,7 @@ static void enum_valid(const enum_case *c)
 
         if (c->codes[i] == MV_STORE_REDIS && strcmp(c->key, "cache.store") == 0 &&
             !mv_store_built(MV_STORE_REDIS))
-            continue;           /* refused by check_meaning: not built */
+            continue; /* refused by check_meaning: not built */
         enum_conf(c->key, c->names[i], conf, sizeof(conf));
         if ((cfg = load_str("enum.conf", conf, MV_CONFIG_SKIP_LISTS, &d, path, sizeof(path))) == NULL) {
             print_diag(&d);
@@ -641,8 +731,7 @@ static void enum_valid(const enum_case *c)
 
 /* enum_refused - a wrong name: one error at its line with msg in it,
  * and without unwanted */
-static void enum_refused(const enum_case *c, const char *value, const char *msg,
-                         const char *unwanted)
+static void enum_refused(const enum_case *c, const char *value, const char *msg, const char *unwanted)
 {
     char conf[256], path[512];
     mv_diag d = {0};
@@ -667,8 +756,7 @@ static void test_enum_keys(void **state)
         snprintf(msg, sizeof(msg), "(did you mean \"%s\"?)", c->meant);
         enum_refused(c, c->typo, msg, NULL);
         for (size_t j = 0; j < 11 && c->names[j] != NULL; j++)
-            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", j ? ", " : "",
-                     c->names[j]);
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", j ? ", " : "", c->names[j]);
         snprintf(msg, sizeof(msg), "'%s' is \"qqqqqqqqq\"; it must be one of: %s", c->key, list);
         enum_refused(c, "qqqqqqqqq", msg, "did you mean");
     }
@@ -677,14 +765,13 @@ static void test_enum_keys(void **state)
 /* Every wrong value of a file at once, each at its line. */
 static void test_enum_errors_at_once(void **state)
 {
-    static const char conf[] =
-        "cache = {\n"                                           /* 1 */
-        "  store = \"lmbd\";\n"                                 /* 2 */
-        "};\n"                                                  /* 3 */
-        "smtp = { tls = \"requried\"; };\n"                     /* 4 */
-        "context = {\n"                                         /* 5 */
-        "  bulk = { mode = \"nothing-like-it\"; };\n"           /* 6 */
-        "};\n";                                                 /* 7 */
+    static const char conf[] = "cache = {\n"                                 /* 1 */
+                               "  store = \"lmbd\";\n"                       /* 2 */
+                               "};\n"                                        /* 3 */
+                               "smtp = { tls = \"requried\"; };\n"           /* 4 */
+                               "context = {\n"                               /* 5 */
+                               "  bulk = { mode = \"nothing-like-it\"; };\n" /* 6 */
+                               "};\n";                                       /* 7 */
     static const want_msg want[] = {
         {2, "(did you mean \"lmdb\"?)"},
         {4, "(did you mean \"required\"?)"},
@@ -703,14 +790,13 @@ static void test_enum_errors_at_once(void **state)
 
 static void test_policy_default(void **state)
 {
-    static const char conf[] =
-        "policy = {\n"
-        "  recipient = {\n"
-        "    disposable = \"accept\";\n"
-        "    default = \"review\";\n"
-        "    free = \"warn\";\n"
-        "  };\n"
-        "};\n";
+    static const char conf[] = "policy = {\n"
+                               "  recipient = {\n"
+                               "    disposable = \"accept\";\n"
+                               "    default = \"review\";\n"
+                               "    free = \"warn\";\n"
+                               "  };\n"
+                               "};\n";
     mv_diag d = {0};
     char path[512];
     mv_config *cfg;
@@ -727,8 +813,8 @@ static void test_policy_default(void **state)
         mv_action want = r == MV_R_DISPOSABLE ? MV_ACT_ACCEPT : MV_ACT_REVIEW;
 
         if (p->reason[r] != want)
-            fail_case("recipient.%s: want %s, got %s", mv_reason_name((mv_reason)r),
-                      mv_action_name(want), mv_action_name(p->reason[r]));
+            fail_case("recipient.%s: want %s, got %s", mv_reason_name((mv_reason)r), mv_action_name(want),
+                      mv_action_name(p->reason[r]));
     }
     /* default covers reasons only, not the two signals */
     assert_int_equal(p->free_provider, MV_ACT_WARN);
@@ -752,7 +838,8 @@ static void test_include_relative(void **state)
     snprintf(sub, sizeof(sub), "%s/inc", tmpdir);
     assert_int_equal(mkdir(sub, 0700), 0);
     write_str("inc/policy.inc", "form = {\n  role_account = \"block\";\n};\n", inc, sizeof(inc));
-    write_str("inc/main.conf", "policy = {\n  @include \"policy.inc\"\n};\ntypo = { enabled = false; };\n", path, sizeof(path));
+    write_str("inc/main.conf", "policy = {\n  @include \"policy.inc\"\n};\ntypo = { enabled = false; };\n",
+              path, sizeof(path));
     cfg = load_all(path, MV_CONFIG_SKIP_LISTS, &d);
     if (cfg == NULL || d.count != 0) {
         print_diag(&d);
@@ -781,8 +868,7 @@ static void test_nul_byte(void **state)
     char path[512];
 
     (void)state;
-    assert_null(load_text_all(conf, sizeof(conf) - 1, "nul.conf", NULL,
-                                    MV_CONFIG_SKIP_LISTS, &d));
+    assert_null(load_text_all(conf, sizeof(conf) - 1, "nul.conf", NULL, MV_CONFIG_SKIP_LISTS, &d));
     assert_int_equal(d.errors, 1);
     assert_non_null(find_diag(&d, MV_DIAG_ERROR, "nul.conf", 0, "NUL byte"));
     mv_diag_clear(&d);
@@ -833,8 +919,8 @@ static void test_relative_list_paths(void **state)
     assert_int_equal(mkdir(sub, 0700), 0);
     write_str("rel/lists/free.txt", "# ours\nfree.example\nmail.example\n", list, sizeof(list));
     write_str("rel/lists/role.txt", "boss\n", list, sizeof(list));
-    write_str("rel/my.conf",
-               "lists = {\n  free = \"lists/free.txt\";\n  role = \"lists/role.txt\";\n};\n", path, sizeof(path));
+    write_str("rel/my.conf", "lists = {\n  free = \"lists/free.txt\";\n  role = \"lists/role.txt\";\n};\n",
+              path, sizeof(path));
     cfg = load_all(path, 0, &d);
     if (cfg == NULL || d.count != 0) {
         print_diag(&d);
@@ -878,22 +964,21 @@ static void test_missing_list_file(void **state)
 /* Bad lines of a list file are warnings with their line, never quoted; the load succeeds. */
 static void test_list_bad_lines(void **state)
 {
-    static const char list[] =
-        "# disposable domains\n"        /* 1 */
-        "trash.example\n"               /* 2 */
-        "not a domain\n"                /* 3 */
-        "\n"                            /* 4 */
-        "spam..example\n"               /* 5 */
-        "junk.example   # ok\r\n"       /* 6 */
-        "user@host.example\n";          /* 7 */
+    static const char list[] = "# disposable domains\n"  /* 1 */
+                               "trash.example\n"         /* 2 */
+                               "not a domain\n"          /* 3 */
+                               "\n"                      /* 4 */
+                               "spam..example\n"         /* 5 */
+                               "junk.example   # ok\r\n" /* 6 */
+                               "user@host.example\n";    /* 7 */
     char lpath[512], path[512];
     mv_diag d = {0};
     mv_config *cfg;
 
     (void)state;
     write_file("bad-lines.txt", list, sizeof(list) - 1, lpath, sizeof(lpath));
-    cfg = load_str("badlines.conf", "lists = {\n  disposable = \"bad-lines.txt\";\n};\n", 0, &d,
-                   path, sizeof(path));
+    cfg = load_str("badlines.conf", "lists = {\n  disposable = \"bad-lines.txt\";\n};\n", 0, &d, path,
+                   sizeof(path));
     if (cfg == NULL || d.errors != 0 || d.warnings != 3 ||
         find_diag(&d, MV_DIAG_WARNING, lpath, 3, "not a valid disposable domain") == NULL ||
         find_diag(&d, MV_DIAG_WARNING, lpath, 5, "not a valid disposable domain") == NULL ||
@@ -916,8 +1001,8 @@ static void test_list_bad_lines(void **state)
 /* -- front ends' tables ------------------------------------------------------ */
 
 /* load_tabs - a file loaded as a program loads it: its own tables only */
-static mv_config *load_tabs(const char *name, const char *text, const mv_config_table *const *tabs,
-                            int flags, mv_diag *d)
+static mv_config *load_tabs(const char *name, const char *text, const mv_config_table *const *tabs, int flags,
+                            mv_diag *d)
 {
     char path[512];
 
@@ -946,7 +1031,7 @@ static void test_daemon_reads_its_own_group(void **state)
     }
     ms = mv_milter_settings_of(cfg);
     assert_string_equal(ms->socket, "inet:9999@127.0.0.1");
-    assert_string_equal(ms->header, "X-Mailverify");           /* a default */
+    assert_string_equal(ms->header, "X-Mailverify"); /* a default */
     assert_int_equal(ms->trusted_networks.n, 2);
     inet_pton(AF_INET, "10.200.1.2", &in.sin_addr);
     assert_true(mv_nets_match(&ms->trusted_networks, (struct sockaddr *)&in));
@@ -1014,13 +1099,16 @@ static void demo_check(struct mv_config_check *ck, const void *settings)
     const demo_settings *s = settings;
 
     if (s->floor > s->limit)
-        mv_config_check_error(ck, "demo.floor", "'demo.floor' (%lld) is above 'demo.limit' (%lld)",
-                              s->floor, s->limit);
+        mv_config_check_error(ck, "demo.floor", "'demo.floor' (%lld) is above 'demo.limit' (%lld)", s->floor,
+                              s->limit);
 }
 
 static const mv_config_table demo_table = {
-    .group = "demo", .keys = demo_keys, .nkeys = sizeof(demo_keys) / sizeof(*demo_keys),
-    .size = sizeof(demo_settings), .check = demo_check,
+    .group = "demo",
+    .keys = demo_keys,
+    .nkeys = sizeof(demo_keys) / sizeof(*demo_keys),
+    .size = sizeof(demo_settings),
+    .check = demo_check,
 };
 static const mv_config_table *const demo_tables[] = {&demo_table, NULL};
 
@@ -1046,7 +1134,8 @@ static void test_new_front_end_table(void **state)
     free(text);
     mv_config_unref(cfg);
 
-    assert_null(load_tabs("demo2.conf", "# x\ndemo = {\n  limit = 3;\n  floor = 4;\n};\n", demo_tables, 0, &d));
+    assert_null(
+        load_tabs("demo2.conf", "# x\ndemo = {\n  limit = 3;\n  floor = 4;\n};\n", demo_tables, 0, &d));
     {
         want_msg want[] = {{4, "'demo.floor' (4) is above 'demo.limit' (3)"}};
         char path[512];
@@ -1069,7 +1158,7 @@ static void test_refcount(void **state)
     assert_non_null(cfg);
     e = mv_engine_new(cfg);
     assert_non_null(e);
-    mv_config_unref(cfg);       /* the engine still holds one */
+    mv_config_unref(cfg); /* the engine still holds one */
     assert_ptr_equal(mv_config_ref(cfg), cfg);
     mv_engine_free(e);
     assert_true(mv_config_settings(cfg)->typo_enabled);

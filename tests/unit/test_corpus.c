@@ -68,8 +68,8 @@ static void test_no_block_reads_undeliverable(void **state)
             bad++;
         }
     }
-    print_message("shipped table on %s: %zu of %zu replies read as expected (%.1f%%)\n", path,
-                  correct, c.n, 100.0 * (double)correct / (double)c.n);
+    print_message("shipped table on %s: %zu of %zu replies read as expected (%.1f%%)\n", path, correct, c.n,
+                  100.0 * (double)correct / (double)c.n);
     mv_rules_free(shipped);
     rc_free(&c);
     if (bad)

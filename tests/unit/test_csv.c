@@ -24,7 +24,7 @@ typedef struct {
     char delim;
     size_t rmax, fmax;
     const char *in;
-    size_t inlen;               /* 0: strlen(in) */
+    size_t inlen; /* 0: strlen(in) */
     const char *want;
 } ccase;
 
@@ -34,7 +34,7 @@ typedef struct {
     const char *p;
     size_t n, pos, step;
     uint32_t seed;
-    size_t fail_at;             /* fail with EIO once pos reaches this (0: never) */
+    size_t fail_at; /* fail with EIO once pos reaches this (0: never) */
 } src;
 
 /* rnd - xorshift32; tests are repeatable */
@@ -93,8 +93,7 @@ static void esc(char *out, size_t size, const char *p, size_t n)
 
 /* check_raw - a record's raw is the input's bytes at its offset (its
  * first record_max bytes for a bad record), then its line end */
-static void check_raw(const src *s, const mv_csv_record *r, mv_csv_status st, size_t rmax,
-                      uint64_t base)
+static void check_raw(const src *s, const mv_csv_record *r, mv_csv_status st, size_t rmax, uint64_t base)
 {
     uint64_t len = r->end - r->offset;
 
@@ -105,8 +104,9 @@ static void check_raw(const src *s, const mv_csv_record *r, mv_csv_status st, si
         const char *e = s->p + (r->offset - base) + r->rawlen;
 
         assert_true(eol <= 2);
-        assert_true(eol == 0 ? r->end == base + s->n
-                    : eol == 1 ? (*e == '\n' || *e == '\r') : memcmp(e, "\r\n", 2) == 0);
+        assert_true(eol == 0   ? r->end == base + s->n
+                    : eol == 1 ? (*e == '\n' || *e == '\r')
+                               : memcmp(e, "\r\n", 2) == 0);
     } else {
         assert_int_equal(r->rawlen, rmax);
     }
@@ -124,8 +124,8 @@ static mv_csv_opts opts_of(const ccase *c)
 
 /* dump - read s to its end: the records as a string; for the first 64,
  * where each begins in it, its end and the line after it */
-static void dump(const ccase *c, src *s, uint64_t base, uint64_t line, char *out, size_t size,
-                 size_t *starts, uint64_t *ends, uint64_t *lines, size_t *nrec)
+static void dump(const ccase *c, src *s, uint64_t base, uint64_t line, char *out, size_t size, size_t *starts,
+                 uint64_t *ends, uint64_t *lines, size_t *nrec)
 {
     mv_csv_opts o = opts_of(c);
     mv_csv *r;
@@ -141,9 +141,8 @@ static void dump(const ccase *c, src *s, uint64_t base, uint64_t line, char *out
         size_t n = strlen(out);
 
         check_raw(s, &rec, st, c->rmax ? c->rmax : MV_CSV_RECORD_MAX, base);
-        snprintf(out + n, size - n, "%s%llu@%llu-%llu%s", n ? " " : "",
-                 (unsigned long long)rec.line, (unsigned long long)rec.offset,
-                 (unsigned long long)rec.end, st == MV_CSV_BAD ? "!" : "[");
+        snprintf(out + n, size - n, "%s%llu@%llu-%llu%s", n ? " " : "", (unsigned long long)rec.line,
+                 (unsigned long long)rec.offset, (unsigned long long)rec.end, st == MV_CSV_BAD ? "!" : "[");
         if (st == MV_CSV_BAD)
             esc(out, size, mv_csv_error(r), strlen(mv_csv_error(r)));
         for (size_t f = 0; f < rec.nfields; f++) {
@@ -165,7 +164,7 @@ static void dump(const ccase *c, src *s, uint64_t base, uint64_t line, char *out
         k++;
     }
     assert_int_equal(st, MV_CSV_END);
-    assert_int_equal(mv_csv_next(r, &rec), MV_CSV_END);        /* and stays there */
+    assert_int_equal(mv_csv_next(r, &rec), MV_CSV_END); /* and stays there */
     mv_csv_free(r);
     *nrec = k;
 }
@@ -176,14 +175,14 @@ static const ccase cases[] = {
     {MV_CSV_RFC4180, 0, 0, 0, "a", 0, "1@0-1[a]"},
     {MV_CSV_RFC4180, 0, 0, 0, "a,b\nc,d\n", 0, "1@0-4[a|b] 2@4-8[c|d]"},
     {MV_CSV_RFC4180, 0, 0, 0, "a,b\r\nc,d", 0, "1@0-5[a|b] 2@5-8[c|d]"},
-    {MV_CSV_RFC4180, 0, 0, 0, "a,b\rc,d\r", 0, "1@0-4[a|b] 2@4-8[c|d]"},       /* lone CR */
+    {MV_CSV_RFC4180, 0, 0, 0, "a,b\rc,d\r", 0, "1@0-4[a|b] 2@4-8[c|d]"}, /* lone CR */
     {MV_CSV_RFC4180, 0, 0, 0, "a\r\r\nb\n\rc", 0, "1@0-2[a] 2@2-4[] 3@4-6[b] 4@6-7[] 5@7-8[c]"},
     {MV_CSV_RFC4180, 0, 0, 0, "\n", 0, "1@0-1[]"},
     {MV_CSV_RFC4180, 0, 0, 0, "\n\n\r\n", 0, "1@0-1[] 2@1-2[] 3@2-4[]"},
     {MV_CSV_RFC4180, 0, 0, 0, ",", 0, "1@0-1[|]"},
     {MV_CSV_RFC4180, 0, 0, 0, "a,,\n,b", 0, "1@0-4[a||] 2@4-6[|b]"},
     {MV_CSV_RFC4180, 0, 0, 0, "a,b\nc\nd,e,f\n", 0, "1@0-4[a|b] 2@4-6[c] 3@6-12[d|e|f]"},
-    {MV_CSV_RFC4180, 0, 0, 0, " a , b ", 0, "1@0-7[ a | b ]"},                  /* spaces kept */
+    {MV_CSV_RFC4180, 0, 0, 0, " a , b ", 0, "1@0-7[ a | b ]"}, /* spaces kept */
     /* quotes */
     {MV_CSV_RFC4180, 0, 0, 0, "\"a,b\",c", 0, "1@0-7[a,b|c]"},
     {MV_CSV_RFC4180, 0, 0, 0, "\"a\"\"b\",\"\"\"\"", 0, "1@0-11[a\"b|\"]"},
@@ -194,7 +193,10 @@ static const ccase cases[] = {
     {MV_CSV_RFC4180, 0, 0, 0, "\"a\"", 0, "1@0-3[a]"},
     {MV_CSV_RFC4180, 0, 0, 0, "\"a\"\r", 0, "1@0-4[a]"},
     /* the byte order mark */
-    {MV_CSV_RFC4180, 0, 0, 0, "\xEF\xBB\xBF" "email\nx", 0, "1@3-9[email] 2@9-10[x]"},
+    {MV_CSV_RFC4180, 0, 0, 0,
+     "\xEF\xBB\xBF"
+     "email\nx",
+     0, "1@3-9[email] 2@9-10[x]"},
     {MV_CSV_RFC4180, 0, 0, 0, "\xEF\xBB\xBF", 0, ""},
     {MV_CSV_RFC4180, 0, 0, 0, "\xEF\xBB\xBF\n", 0, "1@3-4[]"},
     {MV_CSV_RFC4180, 0, 0, 0, "\xEF\xBB", 0, "1@0-2[\\xEF\\xBB]"},
@@ -206,13 +208,11 @@ static const ccase cases[] = {
     {MV_CSV_RFC4180, ';', 0, 0, "a;b,c;\"d;e\"", 0, "1@0-11[a|b,c|d;e]"},
     {MV_CSV_RFC4180, '\t', 0, 0, "a\tb c\t\"\t\"", 0, "1@0-9[a|b c|\\x09]"},
     /* malformed: strict, resynchronised at the next line end */
-    {MV_CSV_RFC4180, 0, 0, 0, "a,b\"c,d\ne,f", 0,
-     "1@0-8!quote inside an unquoted field 2@8-11[e|f]"},
+    {MV_CSV_RFC4180, 0, 0, 0, "a,b\"c,d\ne,f", 0, "1@0-8!quote inside an unquoted field 2@8-11[e|f]"},
     {MV_CSV_RFC4180, 0, 0, 0, "ab\",\"x\ny", 0, "1@0-7!quote inside an unquoted field 2@7-8[y]"},
     {MV_CSV_RFC4180, 0, 0, 0, "\"a\"b,c\r\nx", 0, "1@0-8!text after a closing quote 2@8-9[x]"},
     {MV_CSV_RFC4180, 0, 0, 0, "\"a\" ,c\nx", 0, "1@0-7!text after a closing quote 2@7-8[x]"},
-    {MV_CSV_RFC4180, 0, 0, 0, "\"a\nb\"x,\"\n\"y\"\n", 0,
-     "1@0-9!text after a closing quote 3@9-13[y]"},
+    {MV_CSV_RFC4180, 0, 0, 0, "\"a\nb\"x,\"\n\"y\"\n", 0, "1@0-9!text after a closing quote 3@9-13[y]"},
     {MV_CSV_RFC4180, 0, 0, 0, "a,\"b", 0, "1@0-4!unterminated quoted field at end of input"},
     {MV_CSV_RFC4180, 0, 0, 0, "x\n\"", 0, "1@0-2[x] 2@2-3!unterminated quoted field at end of input"},
     {MV_CSV_RFC4180, 0, 0, 0, "a,\"b\nc,d\r\ne\n", 0,
@@ -223,13 +223,11 @@ static const ccase cases[] = {
      "3@9-10[d]"},
     /* the record limit: at it, over it */
     {MV_CSV_RFC4180, 0, 5, 0, "abcde\nabcdef\nx", 0, "1@0-6[abcde] 2@6-13!record too long 3@13-14[x]"},
-    {MV_CSV_RFC4180, 0, 5, 0, "abcde\r\nabcdef\r\nx", 0,
-     "1@0-7[abcde] 2@7-15!record too long 3@15-16[x]"},
+    {MV_CSV_RFC4180, 0, 5, 0, "abcde\r\nabcdef\r\nx", 0, "1@0-7[abcde] 2@7-15!record too long 3@15-16[x]"},
     {MV_CSV_RFC4180, 0, 5, 0, "abcde", 0, "1@0-5[abcde]"},
     {MV_CSV_RFC4180, 0, 5, 0, "abcdef", 0, "1@0-6!record too long"},
     {MV_CSV_RFC4180, 0, 5, 0, "a,b,c\na,b,\"\"", 0, "1@0-6[a|b|c] 2@6-12!record too long"},
-    {MV_CSV_RFC4180, 0, 5, 0, "\"abc\"\n\"abcd\"\nx", 0,
-     "1@0-6[abc] 2@6-13!record too long 3@13-14[x]"},
+    {MV_CSV_RFC4180, 0, 5, 0, "\"abc\"\n\"abcd\"\nx", 0, "1@0-6[abc] 2@6-13!record too long 3@13-14[x]"},
     {MV_CSV_RFC4180, 0, 5, 0, "\"a\nbcdefgh\ny", 0,
      "1@0-3!record too long in a quoted field: the lines after its opening quote are read again "
      "2@3-11!record too long 3@11-12[y]"},
@@ -256,10 +254,8 @@ static const ccase cases[] = {
     /* plain lists */
     {MV_CSV_PLAIN, 0, 0, 0, "", 0, ""},
     {MV_CSV_PLAIN, 0, 0, 0, "a,\"b\"\n\"c\r\nd\re", 0, "1@0-6[a,\"b\"] 2@6-10[\"c] 3@10-12[d] 4@12-13[e]"},
-    {MV_CSV_PLAIN, 0, 0, 0, "\xEF\xBB\xBF jane@example.com \n\n", 0,
-     "1@3-22[ jane@example.com ] 2@22-23[]"},
-    {MV_CSV_PLAIN, 0, 5, 0, "abcde\nabcdef\nabcde", 0,
-     "1@0-6[abcde] 2@6-13!record too long 3@13-18[abcde]"},
+    {MV_CSV_PLAIN, 0, 0, 0, "\xEF\xBB\xBF jane@example.com \n\n", 0, "1@3-22[ jane@example.com ] 2@22-23[]"},
+    {MV_CSV_PLAIN, 0, 5, 0, "abcde\nabcdef\nabcde", 0, "1@0-6[abcde] 2@6-13!record too long 3@13-18[abcde]"},
     {MV_CSV_PLAIN, 0, 5, 0, "abcde\r\nabcdefghij", 0, "1@0-7[abcde] 2@7-17!record too long"},
     {MV_CSV_PLAIN, 0, 0, 0, "a\0b\n", 4, "1@0-4[a\\0b]"},
 };
@@ -288,8 +284,8 @@ static void run_case(const ccase *c, size_t step, uint32_t seed, const char *how
 
         dump(c, &s2, ends[k], lines[k], rest, sizeof(rest), st2, e2, l2, &n2);
         if (strcmp(rest, want) != 0)
-            fail_case("%s: resumed at %llu:\n got  %s\n want %s", c->in,
-                      (unsigned long long)ends[k], rest, want);
+            fail_case("%s: resumed at %llu:\n got  %s\n want %s", c->in, (unsigned long long)ends[k], rest,
+                      want);
     }
     free(in);
 }
@@ -340,8 +336,8 @@ typedef struct {
     uint64_t n, pos;
     char line[16384];
     size_t llen, lpos;
-    uint64_t k;                 /* records made */
-    size_t huge;                /* every this many records, one of 10 KB */
+    uint64_t k;  /* records made */
+    size_t huge; /* every this many records, one of 10 KB */
 } gen;
 
 /* gen_line - the next record of a generated stream */
@@ -406,7 +402,7 @@ static void stream(uint64_t bytes, size_t rmax, size_t huge, uint64_t *rows, uin
     while ((st = mv_csv_next(c, &rec)) == MV_CSV_ROW || st == MV_CSV_BAD) {
         assert_true(rec.offset == next);
         next = rec.end;
-        if (st == MV_CSV_ROW && rec.end < bytes) {       /* the last one is cut */
+        if (st == MV_CSV_ROW && rec.end < bytes) { /* the last one is cut */
             if (rec.nfields != 4)
                 fail_case("line %llu: %.*s", (unsigned long long)rec.line, (int)rec.rawlen, rec.raw);
             assert_memory_equal(rec.fields[1].ptr, rec.fields[0].len > 9000 ? "Doe" : "Doe, Jane",

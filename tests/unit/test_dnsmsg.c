@@ -14,8 +14,16 @@ static void put8(msg *m, unsigned v)
     assert_true(m->n < sizeof(m->b));
     m->b[m->n++] = (unsigned char)v;
 }
-static void put16(msg *m, unsigned v) { put8(m, v >> 8); put8(m, v & 255); }
-static void put32(msg *m, uint32_t v) { put16(m, v >> 16); put16(m, v & 0xFFFF); }
+static void put16(msg *m, unsigned v)
+{
+    put8(m, v >> 8);
+    put8(m, v & 255);
+}
+static void put32(msg *m, uint32_t v)
+{
+    put16(m, v >> 16);
+    put16(m, v & 0xFFFF);
+}
 
 /* name - uncompressed wire name */
 static void name(msg *m, const char *s)
@@ -57,7 +65,7 @@ static void mx(msg *m, const char *owner, uint32_t ttl, unsigned pref, const cha
     if (owner != NULL) {
         name(m, owner);
     } else {
-        put16(m, 0xC00C);       /* compressed: the question's name */
+        put16(m, 0xC00C); /* compressed: the question's name */
     }
     put16(m, 15);
     put16(m, 1);
@@ -86,8 +94,7 @@ static void cname(msg *m, const char *owner, uint32_t ttl, const char *target)
 }
 
 /* addr - an A (4 bytes) or AAAA (16) record; rdlen may lie about the bytes given */
-static void addr(msg *m, const char *owner, unsigned type, uint32_t ttl, const unsigned char *rdata,
-                 size_t n)
+static void addr(msg *m, const char *owner, unsigned type, uint32_t ttl, const unsigned char *rdata, size_t n)
 {
     name(m, owner);
     put16(m, type);
@@ -200,8 +207,7 @@ static void test_thousands_capped(void **state)
 
 static void test_malformed(void **state)
 {
-    unsigned char loop[] = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
-                            0xC0, 12, 0, 15, 0, 1};
+    unsigned char loop[] = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0xC0, 12, 0, 15, 0, 1};
     (void)state;
     header(&m, 1);
     question(&m, "t.test");
@@ -210,7 +216,7 @@ static void test_malformed(void **state)
     for (size_t cut = 0; cut < m.n; cut++)
         assert_int_not_equal(mv_dnsmsg_mx(m.b, cut, "t.test", &a), MV_DNSMSG_OK);
     /* rdlength past the end */
-    m.b[m.n - 15] = 0xFF;      /* high byte of RDLENGTH (RDATA is 13 bytes) */
+    m.b[m.n - 15] = 0xFF; /* high byte of RDLENGTH (RDATA is 13 bytes) */
     assert_int_equal(mv_dnsmsg_mx(m.b, m.n, "t.test", &a), MV_DNSMSG_MALFORMED);
     /* a compression pointer to itself */
     assert_int_equal(mv_dnsmsg_mx(loop, sizeof(loop), "t.test", &a), MV_DNSMSG_MALFORMED);
@@ -334,8 +340,8 @@ static void test_cut_mid_rdata(void **state)
 
 static void test_garbage_after_header(void **state)
 {
-    static const unsigned char junk[] = {0x3f, 0xc0, 0xff, 0x00, 0x12, 0x99, 0x07, 0xc0, 0x0c,
-                                         0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03};
+    static const unsigned char junk[] = {0x3f, 0xc0, 0xff, 0x00, 0x12, 0x99, 0x07, 0xc0,
+                                         0x0c, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03};
 
     (void)state;
     /* the header counts a question and an answer; random bytes follow */
@@ -363,7 +369,7 @@ static void test_addresses(void **state)
     /* a CNAME chain to two A records; an A of another name ignored */
     header(&m, 4);
     question(&m, "www.test");
-    m.b[m.n - 3] = 1;           /* QTYPE A */
+    m.b[m.n - 3] = 1; /* QTYPE A */
     cname(&m, "www.test", 60, "Host.test");
     addr(&m, "host.test", 1, 300, ip4, 4);
     addr(&m, "other.test", 1, 5, ip4, 4);

@@ -71,9 +71,9 @@ typedef struct {
     mv_status status;
     mv_reason reason;
     mv_action action;
-    const char *suggestion;     /* NULL: none */
+    const char *suggestion; /* NULL: none */
     bool disposable, role;
-    int free;                   /* -1: either */
+    int free; /* -1: either */
 } eng_case;
 
 static const eng_case eng_cases[] = {
@@ -132,13 +132,11 @@ static void test_reasons_and_actions(void **state)
 
         check(engine, c->addr, c->ctx, 0, &v);
         if (v.status != c->status || v.reason != c->reason || v.action != c->action ||
-            v.disposable != c->disposable || v.role != c->role ||
-            (c->free >= 0 && v.free != (bool)c->free))
+            v.disposable != c->disposable || v.role != c->role || (c->free >= 0 && v.free != (bool)c->free))
             fail_case("%s (%s): got %s/%s/%s d%d r%d f%d, want %s/%s/%s d%d r%d f%d", c->addr,
                       mv_context_name(c->ctx), mv_status_name(v.status), mv_reason_name(v.reason),
-                      mv_action_name(v.action), v.disposable, v.role, v.free,
-                      mv_status_name(c->status), mv_reason_name(c->reason),
-                      mv_action_name(c->action), c->disposable, c->role, c->free);
+                      mv_action_name(v.action), v.disposable, v.role, v.free, mv_status_name(c->status),
+                      mv_reason_name(c->reason), mv_action_name(c->action), c->disposable, c->role, c->free);
         if (v.has_suggestion != (c->suggestion != NULL) ||
             (c->suggestion && strcmp(v.suggestion, c->suggestion) != 0))
             fail_case("%s (%s): suggestion %s, want %s", c->addr, mv_context_name(c->ctx),
@@ -156,24 +154,32 @@ static void test_reason_status(void **state)
         const char *name;
         mv_status s;
     } want[] = {
-        {MV_R_ACCEPTED_EMAIL, "accepted_email", S_DEL}, {MV_R_INVALID_SYNTAX, "invalid_syntax", S_UND},
-        {MV_R_INVALID_DOMAIN, "invalid_domain", S_UND}, {MV_R_NO_MAIL_SERVER, "no_mail_server", S_UND},
-        {MV_R_REJECTED_EMAIL, "rejected_email", S_UND}, {MV_R_MAILBOX_DISABLED, "mailbox_disabled", S_UND},
-        {MV_R_MAILBOX_FULL, "mailbox_full", S_RSK}, {MV_R_ACCEPT_ALL, "accept_all", S_RSK},
-        {MV_R_DISPOSABLE, "disposable", S_RSK}, {MV_R_ROLE_ACCOUNT, "role_account", S_RSK},
-        {MV_R_GREYLISTED, "greylisted", S_UNK}, {MV_R_TIMEOUT, "timeout", S_UNK},
-        {MV_R_NO_CONNECT, "no_connect", S_UNK}, {MV_R_DNS_ERROR, "dns_error", S_UNK},
-        {MV_R_BLOCKED_BY_SERVER, "blocked_by_server", S_UNK}, {MV_R_TLS_ERROR, "tls_error", S_UNK},
+        {MV_R_ACCEPTED_EMAIL, "accepted_email", S_DEL},
+        {MV_R_INVALID_SYNTAX, "invalid_syntax", S_UND},
+        {MV_R_INVALID_DOMAIN, "invalid_domain", S_UND},
+        {MV_R_NO_MAIL_SERVER, "no_mail_server", S_UND},
+        {MV_R_REJECTED_EMAIL, "rejected_email", S_UND},
+        {MV_R_MAILBOX_DISABLED, "mailbox_disabled", S_UND},
+        {MV_R_MAILBOX_FULL, "mailbox_full", S_RSK},
+        {MV_R_ACCEPT_ALL, "accept_all", S_RSK},
+        {MV_R_DISPOSABLE, "disposable", S_RSK},
+        {MV_R_ROLE_ACCOUNT, "role_account", S_RSK},
+        {MV_R_GREYLISTED, "greylisted", S_UNK},
+        {MV_R_TIMEOUT, "timeout", S_UNK},
+        {MV_R_NO_CONNECT, "no_connect", S_UNK},
+        {MV_R_DNS_ERROR, "dns_error", S_UNK},
+        {MV_R_BLOCKED_BY_SERVER, "blocked_by_server", S_UNK},
+        {MV_R_TLS_ERROR, "tls_error", S_UNK},
         {MV_R_TEMPORARY_ERROR, "temporary_error", S_UNK},
-        {MV_R_UNVERIFIED, "unverified", S_UNK}, {MV_R_NULL_SENDER, "null_sender", S_UNK},
+        {MV_R_UNVERIFIED, "unverified", S_UNK},
+        {MV_R_NULL_SENDER, "null_sender", S_UNK},
     };
 
     (void)state;
     assert_int_equal(sizeof(want) / sizeof(*want), MV_R_COUNT);
     for (size_t i = 0; i < MV_R_COUNT; i++) {
         if (strcmp(mv_reason_name(want[i].r), want[i].name) != 0 ||
-            mv_reason_lookup(want[i].name) != (int)want[i].r ||
-            mv_reason_status(want[i].r) != want[i].s)
+            mv_reason_lookup(want[i].name) != (int)want[i].r || mv_reason_status(want[i].r) != want[i].s)
             fail_case("%s", want[i].name);
     }
     assert_int_equal(mv_reason_lookup("nope"), -1);
@@ -189,10 +195,11 @@ static void test_precedence(void **state)
     (void)state;
     for (int m = 0; m < 16; m++) {
         mv_signals s = {m & 1, (m >> 1) & 1, (m >> 2) & 1, (m >> 3) & 1, false, MV_R_UNVERIFIED};
-        mv_reason want = !s.syntax_ok ? MV_R_INVALID_SYNTAX
-                         : s.null_path ? MV_R_NULL_SENDER
+        mv_reason want = !s.syntax_ok   ? MV_R_INVALID_SYNTAX
+                         : s.null_path  ? MV_R_NULL_SENDER
                          : s.disposable ? MV_R_DISPOSABLE
-                         : s.role ? MV_R_ROLE_ACCOUNT : MV_R_UNVERIFIED;
+                         : s.role       ? MV_R_ROLE_ACCOUNT
+                                        : MV_R_UNVERIFIED;
 
         if (mv_verdict_reason(&s) != want)
             fail_case("signals %d: got %s", m, mv_reason_name(mv_verdict_reason(&s)));
@@ -207,7 +214,7 @@ static void test_precedence_network(void **state)
         mv_reason net, want;
     } t[] = {
         {false, false, false, MV_R_REJECTED_EMAIL, MV_R_INVALID_SYNTAX},
-        {true, true, false, MV_R_REJECTED_EMAIL, MV_R_REJECTED_EMAIL},   /* undeliverable beats disposable */
+        {true, true, false, MV_R_REJECTED_EMAIL, MV_R_REJECTED_EMAIL}, /* undeliverable beats disposable */
         {true, true, true, MV_R_NO_MAIL_SERVER, MV_R_NO_MAIL_SERVER},
         {true, false, true, MV_R_INVALID_DOMAIN, MV_R_INVALID_DOMAIN},
         {true, false, false, MV_R_MAILBOX_DISABLED, MV_R_MAILBOX_DISABLED},
@@ -217,13 +224,13 @@ static void test_precedence_network(void **state)
         {true, false, true, MV_R_MAILBOX_FULL, MV_R_MAILBOX_FULL},
         {true, false, true, MV_R_ACCEPTED_EMAIL, MV_R_ROLE_ACCOUNT},
         {true, false, false, MV_R_ACCEPTED_EMAIL, MV_R_ACCEPTED_EMAIL},
-        {true, false, true, MV_R_GREYLISTED, MV_R_GREYLISTED},       /* unknown beats a role */
+        {true, false, true, MV_R_GREYLISTED, MV_R_GREYLISTED}, /* unknown beats a role */
         {true, false, true, MV_R_TIMEOUT, MV_R_TIMEOUT},
-        {true, false, true, MV_R_UNVERIFIED, MV_R_ROLE_ACCOUNT},     /* mode dns: nothing asked of SMTP */
+        {true, false, true, MV_R_UNVERIFIED, MV_R_ROLE_ACCOUNT}, /* mode dns: nothing asked of SMTP */
         {true, true, false, MV_R_DNS_ERROR, MV_R_DISPOSABLE},
         {true, false, false, MV_R_TIMEOUT, MV_R_TIMEOUT},
         {true, false, false, MV_R_BLOCKED_BY_SERVER, MV_R_BLOCKED_BY_SERVER},
-        {true, false, false, MV_R_UNVERIFIED, MV_R_UNVERIFIED},         /* mode dns, MX found */
+        {true, false, false, MV_R_UNVERIFIED, MV_R_UNVERIFIED}, /* mode dns, MX found */
     };
 
     (void)state;
@@ -248,9 +255,8 @@ static void test_suggestion_never_blocks(void **state)
 
             check(engine, typos[i], (mv_context)ctx, 0, &v);
             if (!v.has_suggestion || v.action == MV_ACT_BLOCK)
-                fail_case("%s in %s: suggestion %d, action %s", typos[i],
-                          mv_context_name((mv_context)ctx), v.has_suggestion,
-                          mv_action_name(v.action));
+                fail_case("%s in %s: suggestion %d, action %s", typos[i], mv_context_name((mv_context)ctx),
+                          v.has_suggestion, mv_action_name(v.action));
         }
 }
 
@@ -263,12 +269,12 @@ static void test_canonical(void **state)
         {"J.Doe+news@GoogleMail.com", "jdoe@gmail.com"},
         {"j.d.o.e@gmail.com", "jdoe@gmail.com"},
         {"JDOE@GMAIL.COM", "jdoe@gmail.com"},
-        {"John.Smith+x@Outlook.com", "john.smith@outlook.com"},     /* dots kept there */
+        {"John.Smith+x@Outlook.com", "john.smith@outlook.com"}, /* dots kept there */
         {"John+a+b@hotmail.com", "john@hotmail.com"},
-        {"Y.Name+t@yahoo.com", "y.name+t@yahoo.com"},               /* no tags at Yahoo */
-        {"\"j doe+x\"@gmail.com", "\"j doe+x\"@gmail.com"},         /* quoted: left alone */
-        {"Jane.Doe+x@Example.COM", "Jane.Doe+x@example.com"},       /* unknown: case kept */
-        {"+tag@gmail.com", "+tag@gmail.com"},                       /* nothing left: kept */
+        {"Y.Name+t@yahoo.com", "y.name+t@yahoo.com"},         /* no tags at Yahoo */
+        {"\"j doe+x\"@gmail.com", "\"j doe+x\"@gmail.com"},   /* quoted: left alone */
+        {"Jane.Doe+x@Example.COM", "Jane.Doe+x@example.com"}, /* unknown: case kept */
+        {"+tag@gmail.com", "+tag@gmail.com"},                 /* nothing left: kept */
         {"J.Doe@[192.0.2.1]", "J.Doe@[192.0.2.1]"},
         {"<@relay.example:J.Doe@GMail.com>", "jdoe@gmail.com"},
     };
@@ -364,11 +370,11 @@ static void test_policy_from_config(void **state)
     assert_int_equal(v.action, MV_ACT_BLOCK);
     check(e, "x@gmail.com", MV_CTX_RECIPIENT, 0, &v);
     assert_int_equal(v.action, MV_ACT_REVIEW);
-    check(e, "x@mailinator.com", MV_CTX_FORM, 0, &v);             /* allowed */
+    check(e, "x@mailinator.com", MV_CTX_FORM, 0, &v); /* allowed */
     assert_false(v.disposable);
     assert_false(v.free);
     check(e, "x@gmial.com", MV_CTX_FORM, 0, &v);
-    assert_int_equal(v.action, MV_ACT_TEMPFAIL);                  /* most severe wins */
+    assert_int_equal(v.action, MV_ACT_TEMPFAIL); /* most severe wins */
     check(e, "x@example.com", MV_CTX_FORM, 0, &v);
     assert_int_equal(v.action, MV_ACT_TEMPFAIL);
     mv_engine_free(e);
@@ -380,9 +386,19 @@ static void test_policy_from_config(void **state)
 enum { NTHREADS = 8, ROUNDS = 300 };
 
 static const char *const mt_addrs[] = {
-    "jane.doe@example.com", "info@mailinator.com", "J.Doe+news@GoogleMail.com", "a@@b",
-    "jane@gmial.com", "<>", "j\xC3\xB6rg@b\xC3\xBC" "cher.de", "postmaster@[192.0.2.1]",
-    "jane@gmail", "x@sub.burner.example", "\"quoted local\"@hotmial.co", "sales@acme.cmo",
+    "jane.doe@example.com",
+    "info@mailinator.com",
+    "J.Doe+news@GoogleMail.com",
+    "a@@b",
+    "jane@gmial.com",
+    "<>",
+    "j\xC3\xB6rg@b\xC3\xBC"
+    "cher.de",
+    "postmaster@[192.0.2.1]",
+    "jane@gmail",
+    "x@sub.burner.example",
+    "\"quoted local\"@hotmial.co",
+    "sales@acme.cmo",
 };
 #define NADDR (sizeof(mt_addrs) / sizeof(*mt_addrs))
 
@@ -400,9 +416,8 @@ static bool same(const mv_verdict *a, const mv_verdict *b)
            a->disposable == b->disposable && a->role == b->role && a->free == b->free &&
            a->has_suggestion == b->has_suggestion && a->has_canonical == b->has_canonical &&
            (!a->has_suggestion || strcmp(a->suggestion, b->suggestion) == 0) &&
-           (!a->has_canonical || strcmp(a->canonical, b->canonical) == 0) &&
-           a->addr.error == b->addr.error && strcmp(a->addr.local, b->addr.local) == 0 &&
-           strcmp(a->addr.domain, b->addr.domain) == 0;
+           (!a->has_canonical || strcmp(a->canonical, b->canonical) == 0) && a->addr.error == b->addr.error &&
+           strcmp(a->addr.local, b->addr.local) == 0 && strcmp(a->addr.domain, b->addr.domain) == 0;
 }
 
 static void *mt_worker(void *p)
@@ -471,7 +486,7 @@ static void test_engine_owns_config(void **state)
 /* -- the engine's log ---------------------------------------------------------- */
 
 typedef struct {
-    pthread_mutex_t mu;         /* the loop's thread may say something too */
+    pthread_mutex_t mu; /* the loop's thread may say something too */
     int lines, warnings;
     char first[MV_EVENT_LINE_MAX];
 } heard;
@@ -536,8 +551,10 @@ static void test_core_never_writes_stderr(void **state)
     snprintf(file, sizeof(file), "%s/file", dir);
     assert_true((fd = open(file, O_WRONLY | O_CREAT, 0600)) >= 0);
     close(fd);
-    snprintf(conf, sizeof(conf), "dns = { timeout_ms = 200; tries = 1; };\n"
-             "cache = { store = \"lmdb\"; lmdb_path = \"%s/cache.mdb\"; };\n", file);
+    snprintf(conf, sizeof(conf),
+             "dns = { timeout_ms = 200; tries = 1; };\n"
+             "cache = { store = \"lmdb\"; lmdb_path = \"%s/cache.mdb\"; };\n",
+             file);
     c = mv_config_load_text(conf, strlen(conf), "t.conf", NULL, 0, &d);
     assert_non_null(c);
     assert_int_equal(one_check(c, dir, hear, &h), 0);

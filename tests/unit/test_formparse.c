@@ -18,11 +18,11 @@
 
 typedef struct {
     const char *in;
-    size_t inlen;               /* 0: strlen(in) */
-    size_t size;                /* output buffer; 0: 64 */
+    size_t inlen; /* 0: strlen(in) */
+    size_t size;  /* output buffer; 0: 64 */
     mv_form_status st;
-    const char *out;            /* expected value when st is OK */
-    size_t outlen;              /* 0: strlen(out) */
+    const char *out; /* expected value when st is OK */
+    size_t outlen;   /* 0: strlen(out) */
 } fcase;
 
 typedef mv_form_status (*getter)(const char *, size_t, const char *, char *, size_t, size_t *);
@@ -49,8 +49,7 @@ static void run(getter get, const fcase *c, const char *name)
         if (outlen >= size || out[outlen] != '\0')
             fail_case("%.60s: outlen %zu, size %zu, not terminated", c->in, outlen, size);
         if (outlen != want || memcmp(out, c->out, want) != 0)
-            fail_case("%.60s: got \"%.*s\" (%zu), wanted \"%s\"", c->in, (int)outlen, out, outlen,
-                      c->out);
+            fail_case("%.60s: got \"%.*s\" (%zu), wanted \"%s\"", c->in, (int)outlen, out, outlen, c->out);
     }
     free(in);
     free(out);
@@ -63,13 +62,13 @@ static const fcase form_cases[] = {
     {"email=jane+doe", 0, 0, MV_FORM_OK, "jane doe", 0},
     {"email=a%2Bb%2b", 0, 0, MV_FORM_OK, "a+b+", 0},
     {"email=%4a%4A%7e", 0, 0, MV_FORM_OK, "JJ~", 0},
-    {"e%6Dail=x", 0, 0, MV_FORM_OK, "x", 0},                  /* encoded name */
+    {"e%6Dail=x", 0, 0, MV_FORM_OK, "x", 0}, /* encoded name */
     {"%65%6d%61%69%6c=x", 0, 0, MV_FORM_OK, "x", 0},
-    {"em+ail=x&email=y", 0, 0, MV_FORM_OK, "y", 0},           /* "em ail" is another name */
-    {"email=1&email=2", 0, 0, MV_FORM_OK, "2", 0},            /* duplicates: the last */
+    {"em+ail=x&email=y", 0, 0, MV_FORM_OK, "y", 0}, /* "em ail" is another name */
+    {"email=1&email=2", 0, 0, MV_FORM_OK, "2", 0},  /* duplicates: the last */
     {"email=1&x=2&email=", 0, 0, MV_FORM_OK, "", 0},
     {"email=", 0, 0, MV_FORM_OK, "", 0},
-    {"email", 0, 0, MV_FORM_OK, "", 0},                       /* no '=': empty value */
+    {"email", 0, 0, MV_FORM_OK, "", 0}, /* no '=': empty value */
     {"x=1&email", 0, 0, MV_FORM_OK, "", 0},
     {"email=a=b", 0, 0, MV_FORM_OK, "a=b", 0},
     {"", 0, 0, MV_FORM_MISSING, NULL, 0},
@@ -77,7 +76,7 @@ static const fcase form_cases[] = {
     {"emailx=1&xemail=2&Email=3&=4", 0, 0, MV_FORM_MISSING, NULL, 0},
     {"&&email=a&&", 0, 0, MV_FORM_OK, "a", 0},
     {"=x&email=a", 0, 0, MV_FORM_OK, "a", 0},
-    {"email=a%00b", 0, 0, MV_FORM_OK, "a\0b", 3},             /* NUL kept, length says */
+    {"email=a%00b", 0, 0, MV_FORM_OK, "a\0b", 3}, /* NUL kept, length says */
     {"email=%C3%A9", 0, 0, MV_FORM_OK, "\xC3\xA9", 0},
     /* malformed escapes in the wanted value */
     {"email=%", 0, 0, MV_FORM_BAD_ENCODING, NULL, 0},
@@ -137,7 +136,7 @@ static void test_form_field_count(void **state)
     free(s);
     /* found early does not excuse the rest */
     s = repeat("a&", MV_FORM_FIELDS_MAX, "");
-    memcpy(s, "email=x&", 8);   /* "email=x&" + "a&" x (MAX - 4): fewer than MAX */
+    memcpy(s, "email=x&", 8); /* "email=x&" + "a&" x (MAX - 4): fewer than MAX */
     run(mv_form_get, &(fcase){s, 0, 0, MV_FORM_OK, "x", 0}, "email");
     free(s);
     s = repeat("&a", MV_FORM_FIELDS_MAX, "");
@@ -146,7 +145,7 @@ static void test_form_field_count(void **state)
 
         assert_non_null(t);
         strcpy(t, "email=x");
-        strcat(t, s);           /* the field, then MAX more */
+        strcat(t, s); /* the field, then MAX more */
         free(s);
         s = t;
     }
@@ -180,7 +179,7 @@ static const fcase json_cases[] = {
     {"{\"email\":\"\\ud83d\\ude00\"}", 0, 0, MV_FORM_OK, "\xF0\x9F\x98\x80", 0},
     {"{\"email\":\"\\uDBFF\\uDFFF\"}", 0, 0, MV_FORM_OK, "\xF4\x8F\xBF\xBF", 0},
     {"{\"email\":\"a\\u0000b\"}", 0, 0, MV_FORM_OK, "a\0b", 3},
-    {"{\"em\\u0061il\":\"x\"}", 0, 0, MV_FORM_OK, "x", 0},     /* names are decoded */
+    {"{\"em\\u0061il\":\"x\"}", 0, 0, MV_FORM_OK, "x", 0}, /* names are decoded */
     {"{\"email\":\"\xC3\xA9\"}", 0, 0, MV_FORM_OK, "\xC3\xA9", 0},
     /* lone and broken surrogates, bad escapes */
     {"{\"email\":\"\\ud83d\"}", 0, 0, MV_FORM_BAD_ENCODING, NULL, 0},
@@ -213,7 +212,7 @@ static const fcase json_cases[] = {
     {"{\"email\":\"a\"}\0", 14, 0, MV_FORM_BAD_JSON, NULL, 0},
     {"{\"email\":\"a\"", 0, 0, MV_FORM_BAD_JSON, NULL, 0},
     {"{\"email\":\"a", 0, 0, MV_FORM_BAD_JSON, NULL, 0},
-    {"{\"email\":\"a\"}", 12, 0, MV_FORM_BAD_JSON, NULL, 0},  /* len ends before the '}' */
+    {"{\"email\":\"a\"}", 12, 0, MV_FORM_BAD_JSON, NULL, 0}, /* len ends before the '}' */
     {"{\"email\":\"a\",}", 0, 0, MV_FORM_BAD_JSON, NULL, 0},
     {"{,\"email\":\"a\"}", 0, 0, MV_FORM_BAD_JSON, NULL, 0},
     {"{\"email\" \"a\"}", 0, 0, MV_FORM_BAD_JSON, NULL, 0},
@@ -247,7 +246,7 @@ static const fcase json_cases[] = {
     {"{\"email\":true}", 0, 0, MV_FORM_NOT_STRING, NULL, 0},
     {"{\"email\":[\"a@b.c\"]}", 0, 0, MV_FORM_NOT_STRING, NULL, 0},
     {"{\"email\":{\"v\":\"a@b.c\"}}", 0, 0, MV_FORM_NOT_STRING, NULL, 0},
-    {"{\"email\":[}", 0, 0, MV_FORM_BAD_JSON, NULL, 0},     /* and not even JSON */
+    {"{\"email\":[}", 0, 0, MV_FORM_BAD_JSON, NULL, 0}, /* and not even JSON */
     /* duplicate members: the last one */
     {"{\"email\":\"a\",\"email\":\"b\"}", 0, 0, MV_FORM_OK, "b", 0},
     {"{\"email\":1,\"email\":\"b\"}", 0, 0, MV_FORM_OK, "b", 0},
@@ -278,7 +277,7 @@ static void test_json_table(void **state)
 /* nest - {"x": <n arrays> 1 </n>, "email": "a"} */
 static char *nest(size_t n, char open, char close)
 {
-    size_t len = 5 + 6 * n + 1 + 13;     /* "{\"x\":", (open "k": close) x n, 1, tail */
+    size_t len = 5 + 6 * n + 1 + 13; /* "{\"x\":", (open "k": close) x n, 1, tail */
     char *s = malloc(len + 1), *p = s;
 
     assert_non_null(s);
@@ -393,8 +392,8 @@ static void test_rl_burst_and_refill(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(mv_ratelimit_take(rl, "1.2.3.4", 1, 3, t), 0);
     assert_int_equal(mv_ratelimit_take(rl, "1.2.3.4", 1, 3, t), 1);
-    assert_int_equal(mv_ratelimit_take(rl, "1.2.3.4", 1, 3, t + 0.5), 1);  /* half a token */
-    assert_int_equal(mv_ratelimit_take(rl, "1.2.3.4", 1, 3, t + 1.0), 0);  /* one came */
+    assert_int_equal(mv_ratelimit_take(rl, "1.2.3.4", 1, 3, t + 0.5), 1); /* half a token */
+    assert_int_equal(mv_ratelimit_take(rl, "1.2.3.4", 1, 3, t + 1.0), 0); /* one came */
     assert_int_equal(mv_ratelimit_take(rl, "1.2.3.4", 1, 3, t + 1.0), 1);
     /* a long pause refills to the burst, not beyond */
     t += 10000;
@@ -418,8 +417,8 @@ static void test_rl_retry_after(void **state)
     /* one token per 10 s */
     assert_int_equal(mv_ratelimit_take(rl, "k", 0.1, 1, t), 0);
     assert_int_equal(mv_ratelimit_take(rl, "k", 0.1, 1, t), 10);
-    assert_int_equal(mv_ratelimit_take(rl, "k", 0.1, 1, t + 5), 5);      /* half-way */
-    assert_int_equal(mv_ratelimit_take(rl, "k", 0.1, 1, t + 9.9), 1);    /* rounds up */
+    assert_int_equal(mv_ratelimit_take(rl, "k", 0.1, 1, t + 5), 5);   /* half-way */
+    assert_int_equal(mv_ratelimit_take(rl, "k", 0.1, 1, t + 9.9), 1); /* rounds up */
     assert_int_equal(mv_ratelimit_take(rl, "k", 0.1, 1, t + 10), 0);
     /* four a second: the wait is still a whole second at least */
     for (int i = 0; i < 4; i++)
@@ -447,7 +446,7 @@ static void test_rl_per_key(void **state)
     mv_ratelimit_free(rl);
 }
 
-#define TABLE_MAX 100000        /* MAX_BUCKETS in ratelimit.c */
+#define TABLE_MAX 100000 /* MAX_BUCKETS in ratelimit.c */
 
 static void test_rl_table_bound(void **state)
 {
@@ -463,7 +462,7 @@ static void test_rl_table_bound(void **state)
         assert_int_equal(mv_ratelimit_take(rl, key, 1, 1, t), 0);
     }
     snprintf(key, sizeof(key), "10.0.0.0");
-    assert_int_equal(mv_ratelimit_take(rl, key, 1, 1, t), 1);      /* still tracked */
+    assert_int_equal(mv_ratelimit_take(rl, key, 1, 1, t), 1); /* still tracked */
     /* full of buckets that are not full again: a new key is let through
      * (fail open), and not remembered */
     for (int i = 0; i < 3; i++)
@@ -515,18 +514,12 @@ static void test_rl_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_form_table),
-        cmocka_unit_test(test_form_field_count),
-        cmocka_unit_test(test_form_long_name),
-        cmocka_unit_test(test_json_table),
-        cmocka_unit_test(test_json_depth),
-        cmocka_unit_test(test_json_members_and_names),
-        cmocka_unit_test(test_status_text),
-        cmocka_unit_test(test_rl_burst_and_refill),
-        cmocka_unit_test(test_rl_retry_after),
-        cmocka_unit_test(test_rl_per_key),
-        cmocka_unit_test(test_rl_table_bound),
-        cmocka_unit_test(test_rl_threads),
+        cmocka_unit_test(test_form_table),     cmocka_unit_test(test_form_field_count),
+        cmocka_unit_test(test_form_long_name), cmocka_unit_test(test_json_table),
+        cmocka_unit_test(test_json_depth),     cmocka_unit_test(test_json_members_and_names),
+        cmocka_unit_test(test_status_text),    cmocka_unit_test(test_rl_burst_and_refill),
+        cmocka_unit_test(test_rl_retry_after), cmocka_unit_test(test_rl_per_key),
+        cmocka_unit_test(test_rl_table_bound), cmocka_unit_test(test_rl_threads),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,7 +33,7 @@ static void test_rfc4231(void **state)
         size_t keylen;
         const void *data;
         size_t datalen;
-        size_t cmp;             /* hex digits compared */
+        size_t cmp; /* hex digits compared */
         const char *mac;
     } cases[] = {
         {rep(0x0b, 20, k1), 20, "Hi There", 8, 64,
@@ -47,9 +47,10 @@ static void test_rfc4231(void **state)
         {rep(0x0c, 20, k5), 20, "Test With Truncation", 20, 32, "a3b6167473100ee06e0c796c2955552b"},
         {rep(0xaa, 131, k6), 131, "Test Using Larger Than Block-Size Key - Hash Key First", 54, 64,
          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
-        {k6, 131, "This is a test using a larger than block-size key and a larger than block-size "
-         "data. The key needs to be hashed before being used by the HMAC algorithm.", 152, 64,
-         "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+        {k6, 131,
+         "This is a test using a larger than block-size key and a larger than block-size "
+         "data. The key needs to be hashed before being used by the HMAC algorithm.",
+         152, 64, "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
     };
 
     (void)state;
@@ -89,17 +90,21 @@ static void test_verify(void **state)
         bool ok;
     } cases[] = {
         {"whsec_test", "1700000000", BODY, SIG, true},
-        {"whsec_test", "1700000000", BODY, "v1=3FFF8543C9AE6008E0BF801CEE6A51A6FF71A230EA11384D1B658F9A9F10AEA7", true},
-        {"whsec_test", "1700000000", BODY, "v1=00, " SIG, true},                      /* a list */
+        {"whsec_test", "1700000000", BODY,
+         "v1=3FFF8543C9AE6008E0BF801CEE6A51A6FF71A230EA11384D1B658F9A9F10AEA7", true},
+        {"whsec_test", "1700000000", BODY, "v1=00, " SIG, true}, /* a list */
         {"whsec_test", "1700000000", BODY, "v0=abc," SIG ",v1=ff", true},
-        {"whsec_test", "1700000001", BODY, SIG, false},                             /* timestamp changed */
-        {"whsec_test", "1700000000", BODY " ", SIG, false},                         /* body changed */
-        {"whsec_tesT", "1700000000", BODY, SIG, false},                             /* other secret */
-        {"whsec_test", "1700000000", BODY, SIG + 3, false},                         /* no scheme */
-        {"whsec_test", "1700000000", BODY, "v2=3fff8543c9ae6008e0bf801cee6a51a6ff71a230ea11384d1b658f9a9f10aea7", false},
-        {"whsec_test", "1700000000", BODY, "v1=3fff8543c9ae6008e0bf801cee6a51a6ff71a230ea11384d1b658f9a9f10aea", false},
-        {"whsec_test", "1700000000", BODY, SIG "0", false},                         /* too long */
-        {"whsec_test", "1700000000", BODY, "v1=3fff8543c9ae6008e0bf801cee6a51a6ff71a230ea11384d1b658f9a9f10aeaz", false},
+        {"whsec_test", "1700000001", BODY, SIG, false},     /* timestamp changed */
+        {"whsec_test", "1700000000", BODY " ", SIG, false}, /* body changed */
+        {"whsec_tesT", "1700000000", BODY, SIG, false},     /* other secret */
+        {"whsec_test", "1700000000", BODY, SIG + 3, false}, /* no scheme */
+        {"whsec_test", "1700000000", BODY,
+         "v2=3fff8543c9ae6008e0bf801cee6a51a6ff71a230ea11384d1b658f9a9f10aea7", false},
+        {"whsec_test", "1700000000", BODY,
+         "v1=3fff8543c9ae6008e0bf801cee6a51a6ff71a230ea11384d1b658f9a9f10aea", false},
+        {"whsec_test", "1700000000", BODY, SIG "0", false}, /* too long */
+        {"whsec_test", "1700000000", BODY,
+         "v1=3fff8543c9ae6008e0bf801cee6a51a6ff71a230ea11384d1b658f9a9f10aeaz", false},
         {"whsec_test", "1700000000", BODY, "", false},
     };
 
@@ -124,7 +129,7 @@ static void test_fresh(void **state)
         {"1700000000", 1700000000, 300, MV_TS_FRESH},
         {"1700000000", 1700000300, 300, MV_TS_FRESH},
         {"1700000000", 1700000301, 300, MV_TS_STALE},
-        {"1700000301", 1700000000, 300, MV_TS_STALE},              /* from the future */
+        {"1700000301", 1700000000, 300, MV_TS_STALE}, /* from the future */
         {"1699999700", 1700000000, 300, MV_TS_FRESH},
         {"", 1700000000, 300, MV_TS_MALFORMED},
         {"-1", 1700000000, 300, MV_TS_MALFORMED},

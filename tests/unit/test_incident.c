@@ -21,10 +21,10 @@ static void test_fault(void **state)
 
     (void)state;
     assert_false(mv_fault_active(&f));
-    assert_false(mv_fault_ok(&f, &ended));          /* healthy: nothing ends */
-    assert_true(mv_fault_fail(&f, 1000));           /* the one line */
+    assert_false(mv_fault_ok(&f, &ended)); /* healthy: nothing ends */
+    assert_true(mv_fault_fail(&f, 1000));  /* the one line */
     for (int i = 0; i < 50; i++)
-        assert_false(mv_fault_fail(&f, 2000 + (uint64_t)i));   /* counted, not said */
+        assert_false(mv_fault_fail(&f, 2000 + (uint64_t)i)); /* counted, not said */
     f.answered = 7;
     assert_true(mv_fault_active(&f));
     assert_true(mv_fault_ok(&f, &ended));
@@ -32,18 +32,18 @@ static void test_fault(void **state)
     assert_int_equal(ended.failures, 51);
     assert_int_equal(ended.answered, 7);
     assert_false(mv_fault_active(&f));
-    assert_false(mv_fault_ok(&f, NULL));            /* the second success: nothing */
-    assert_true(mv_fault_fail(&f, 0));              /* a new fault, even at time 0 */
+    assert_false(mv_fault_ok(&f, NULL)); /* the second success: nothing */
+    assert_true(mv_fault_fail(&f, 0));   /* a new fault, even at time 0 */
     assert_true(mv_fault_active(&f));
 }
 
 /* A step of the resolver's watch: a lookup of domain at t ms, failed or
  * answered, and what the watch must say. */
 typedef struct {
-    const char *domain;         /* NULL: end of the case */
+    const char *domain; /* NULL: end of the case */
     bool failed;
     uint64_t t;
-    bool says;                  /* starts (failed) or ends (answered) a fault */
+    bool says; /* starts (failed) or ends (answered) a fault */
 } dns_step;
 
 typedef struct {
@@ -52,21 +52,45 @@ typedef struct {
 } dns_case;
 
 static const dns_case dns_cases[] = {
-    {"one broken domain is not the resolver", {
-        {"a.test", 1, 10, 0}, {"a.test", 1, 20, 0}, {"a.test", 1, 30, 0}, {"a.test", 1, 40, 0},
-        {"a.test", 1, 50, 0}, {"a.test", 1, 60, 0}, {"a.test", 1, 9000, 0}, {NULL, 0, 0, 0}}},
-    {"five in a row across domains", {
-        {"a.test", 1, 10, 0}, {"b.test", 1, 20, 0}, {"c.test", 1, 30, 0}, {"d.test", 1, 40, 0},
-        {"e.test", 1, 50, 1}, {"f.test", 1, 60, 0}, {"g.test", 1, 70, 0}, {"ok.test", 0, 80, 1},
-        {"ok.test", 0, 90, 0}, {NULL, 0, 0, 0}}},
-    {"an answer breaks the streak", {
-        {"a.test", 1, 10, 0}, {"b.test", 1, 20, 0}, {"c.test", 1, 30, 0}, {"d.test", 1, 40, 0},
-        {"ok.test", 0, 45, 0}, {"e.test", 1, 50, 0}, {"f.test", 1, 60, 0}, {NULL, 0, 0, 0}}},
-    {"a quiet daemon: two domains five seconds apart", {
-        {"a.test", 1, 1000, 0}, {"b.test", 1, 3000, 0}, {"c.test", 1, 6000, 1}, {NULL, 0, 0, 0}}},
-    {"NXDOMAIN is an answer", {
-        {"a.test", 1, 10, 0}, {"b.test", 1, 20, 0}, {"c.test", 1, 30, 0}, {"d.test", 1, 40, 0},
-        {"e.test", 1, 50, 1}, {"nx.test", 0, 60, 1}, {NULL, 0, 0, 0}}},
+    {"one broken domain is not the resolver",
+     {{"a.test", 1, 10, 0},
+      {"a.test", 1, 20, 0},
+      {"a.test", 1, 30, 0},
+      {"a.test", 1, 40, 0},
+      {"a.test", 1, 50, 0},
+      {"a.test", 1, 60, 0},
+      {"a.test", 1, 9000, 0},
+      {NULL, 0, 0, 0}}},
+    {"five in a row across domains",
+     {{"a.test", 1, 10, 0},
+      {"b.test", 1, 20, 0},
+      {"c.test", 1, 30, 0},
+      {"d.test", 1, 40, 0},
+      {"e.test", 1, 50, 1},
+      {"f.test", 1, 60, 0},
+      {"g.test", 1, 70, 0},
+      {"ok.test", 0, 80, 1},
+      {"ok.test", 0, 90, 0},
+      {NULL, 0, 0, 0}}},
+    {"an answer breaks the streak",
+     {{"a.test", 1, 10, 0},
+      {"b.test", 1, 20, 0},
+      {"c.test", 1, 30, 0},
+      {"d.test", 1, 40, 0},
+      {"ok.test", 0, 45, 0},
+      {"e.test", 1, 50, 0},
+      {"f.test", 1, 60, 0},
+      {NULL, 0, 0, 0}}},
+    {"a quiet daemon: two domains five seconds apart",
+     {{"a.test", 1, 1000, 0}, {"b.test", 1, 3000, 0}, {"c.test", 1, 6000, 1}, {NULL, 0, 0, 0}}},
+    {"NXDOMAIN is an answer",
+     {{"a.test", 1, 10, 0},
+      {"b.test", 1, 20, 0},
+      {"c.test", 1, 30, 0},
+      {"d.test", 1, 40, 0},
+      {"e.test", 1, 50, 1},
+      {"nx.test", 0, 60, 1},
+      {NULL, 0, 0, 0}}},
 };
 
 static void test_dns_watch(void **state)
@@ -97,9 +121,9 @@ static void test_dns_watch_counts(void **state)
         snprintf(d, sizeof(d), "d%d.test", i);
         (void)mv_dns_watch_fail(&w, d, 100 + (uint64_t)i);
     }
-    assert_int_equal(w.fault.since_ms, 100);    /* the streak's first failure */
+    assert_int_equal(w.fault.since_ms, 100); /* the streak's first failure */
     assert_true(mv_dns_watch_ok(&w, &ended));
-    assert_int_equal(ended.failures, 9);        /* the streak and what followed */
+    assert_int_equal(ended.failures, 9); /* the streak and what followed */
     assert_int_equal(ended.since_ms, 100);
 }
 
@@ -127,7 +151,7 @@ static void test_clock(void **state)
     mv_incident_clock(buf, sizeof(buf), (time_t)1795752321);
     assert_int_equal(strlen(buf), 8);
     assert_true(buf[2] == ':' && buf[5] == ':');
-    mv_incident_clock(buf, 4, (time_t)1795752321);  /* no room: "?" */
+    mv_incident_clock(buf, 4, (time_t)1795752321); /* no room: "?" */
     assert_string_equal(buf, "?");
 }
 
@@ -141,17 +165,17 @@ static void test_dha_episode(void **state)
     mv_dha_count(d, "192.0.2.1", 10, 100);
     mv_dha_count(d, "192.0.2.1", 10, 101);
     assert_true(mv_dha_spent(d, "192.0.2.1", 2, 10, 102));
-    assert_true(mv_dha_refused(d, "192.0.2.1", "spam.example[192.0.2.1]", 10, 102));   /* log it */
+    assert_true(mv_dha_refused(d, "192.0.2.1", "spam.example[192.0.2.1]", 10, 102)); /* log it */
     for (int i = 0; i < 20; i++)
         assert_false(mv_dha_refused(d, "192.0.2.1", "spam.example[192.0.2.1]", 10, 103));
-    assert_int_equal(mv_dha_ended(d, 109, ep, 4), 0);          /* the window runs until 110 */
+    assert_int_equal(mv_dha_ended(d, 109, ep, 4), 0); /* the window runs until 110 */
     assert_int_equal(mv_dha_ended(d, 110, ep, 4), 1);
     assert_string_equal(ep[0].who, "spam.example[192.0.2.1]");
     assert_int_equal(ep[0].refused, 21);
     assert_int_equal(ep[0].first, 102);
     assert_int_equal(ep[0].last, 103);
-    assert_int_equal(mv_dha_ended(d, 200, ep, 4), 0);          /* once */
-    assert_false(mv_dha_spent(d, "192.0.2.1", 2, 10, 111));    /* a new window */
+    assert_int_equal(mv_dha_ended(d, 200, ep, 4), 0);       /* once */
+    assert_false(mv_dha_spent(d, "192.0.2.1", 2, 10, 111)); /* a new window */
     mv_dha_free(d);
 }
 

@@ -17,9 +17,9 @@
 
 typedef struct {
     char path[128];
-    char type;                  /* o a s n t f z (object array string number true false null) */
-    char *val;                  /* decoded string, number text; else NULL */
-    size_t len;                 /* of val: a string may hold a NUL */
+    char type;  /* o a s n t f z (object array string number true false null) */
+    char *val;  /* decoded string, number text; else NULL */
+    size_t len; /* of val: a string may hold a NUL */
 } jent;
 
 typedef struct {
@@ -46,8 +46,8 @@ static size_t utf8_len(const unsigned char *s, size_t avail)
             return 0;
         cp = cp << 6 | (s[i] & 0x3F);
     }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
         return 0;
     return n;
 }
@@ -97,8 +97,10 @@ static long jp_hex4(jparse *p)
     for (int i = 0; i < 4; i++) {
         int c = *p->s++;
 
-        v = v * 16 + (c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1000000);
+        v = v * 16 + (c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1000000);
     }
     return v < 0 ? -1 : v;
 }
@@ -114,10 +116,10 @@ static bool jp_string(jparse *p, mv_buf *out)
         size_t n;
 
         if (c < 0x20)
-            return false;                   /* raw control character */
+            return false; /* raw control character */
         if (c != '\\') {
             if ((n = utf8_len(p->s, (size_t)(p->end - p->s))) == 0)
-                return false;               /* raw ill-formed UTF-8 */
+                return false; /* raw ill-formed UTF-8 */
             mv_buf_put(out, p->s, n);
             p->s += n;
             continue;
@@ -140,7 +142,7 @@ static bool jp_string(jparse *p, mv_buf *out)
                 return false;
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 if (p->end - p->s < 6 || p->s[0] != '\\' || p->s[1] != 'u')
-                    return false;           /* lone high surrogate */
+                    return false; /* lone high surrogate */
                 p->s += 2;
                 if ((lo = jp_hex4(p)) < 0xDC00 || lo > 0xDFFF)
                     return false;
@@ -149,8 +151,7 @@ static bool jp_string(jparse *p, mv_buf *out)
             put_cp(out, (unsigned)cp);
             break;
         }
-        default:
-            return false;
+        default: return false;
         }
     }
     if (p->s >= p->end)
@@ -233,7 +234,7 @@ static bool jp_object(jparse *p, const char *path)
             snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key.data ? key.data : "");
             for (size_t i = first; i < p->n; i++)
                 if (strcmp(p->e[i].path, sub) == 0)
-                    ok = false;     /* duplicate key */
+                    ok = false; /* duplicate key */
         }
         mv_buf_free(&key);
         if (!ok)
@@ -318,9 +319,18 @@ static bool jp_value(jparse *p, const char *path)
         e->len = v.len;
         break;
     }
-    case 't': ok = jp_lit(p, "true"); jp_add(p, path, 't'); break;
-    case 'f': ok = jp_lit(p, "false"); jp_add(p, path, 'f'); break;
-    case 'n': ok = jp_lit(p, "null"); jp_add(p, path, 'z'); break;
+    case 't':
+        ok = jp_lit(p, "true");
+        jp_add(p, path, 't');
+        break;
+    case 'f':
+        ok = jp_lit(p, "false");
+        jp_add(p, path, 'f');
+        break;
+    case 'n':
+        ok = jp_lit(p, "null");
+        jp_add(p, path, 'z');
+        break;
     default: {
         const unsigned char *s = p->s;
 
@@ -403,7 +413,7 @@ typedef struct {
     const char *in;
     size_t len;
     int flags;
-    const char *out;            /* exact output, quotes included */
+    const char *out; /* exact output, quotes included */
 } esc_case;
 
 #define IN(s) s, sizeof(s) - 1
@@ -437,12 +447,21 @@ static const esc_case esc_cases[] = {
     {"surrogate", IN("\xED\xA0\x80"), 0, "\"\\ufffd\\ufffd\\ufffd\""},
     {"above U+10FFFF", IN("\xF4\x90\x80\x80"), 0, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},
     {"F5 lead", IN("\xF5"), 0, "\"\\ufffd\""},
-    {"FF", IN("a\xFF" "b"), 0, "\"a\\ufffdb\""},
-    {"stray continuation", IN("a\x80" "b"), 0, "\"a\\ufffdb\""},
+    {"FF",
+     IN("a\xFF"
+        "b"),
+     0, "\"a\\ufffdb\""},
+    {"stray continuation",
+     IN("a\x80"
+        "b"),
+     0, "\"a\\ufffdb\""},
     {"truncated 2 at end", IN("a\xC3"), 0, "\"a\\ufffd\""},
     {"truncated 3 at end", IN("a\xE2\x82"), 0, "\"a\\ufffd\\ufffd\""},
     {"truncated 4 at end", IN("\xF0\x9F\x98"), 0, "\"\\ufffd\\ufffd\\ufffd\""},
-    {"truncated then ASCII", IN("\xE2\x82" "a"), 0, "\"\\ufffd\\ufffda\""},
+    {"truncated then ASCII",
+     IN("\xE2\x82"
+        "a"),
+     0, "\"\\ufffd\\ufffda\""},
     {"bad then quote", IN("\xFF\""), 0, "\"\\ufffd\\\"\""},
     {"html off", IN("<a&b>"), 0, "\"<a&b>\""},
     {"html on", IN("<a&b>"), MV_JSON_HTML, "\"\\u003ca\\u0026b\\u003e\""},
@@ -459,7 +478,7 @@ static void test_json_str_table(void **state)
         jparse p;
         bool ok;
 
-        mv_buf_puts(&b, "x");       /* appends, never overwrites */
+        mv_buf_puts(&b, "x"); /* appends, never overwrites */
         mv_json_str(&b, c->in, c->len, c->flags);
         if (!mv_buf_ok(&b) || b.data[0] != 'x' || strcmp(b.data + 1, c->out) != 0) {
             print_error("got  %s\nwant %s\n", b.data + 1, c->out);
@@ -530,8 +549,12 @@ static void test_json_str_random(void **state)
 {
     uint64_t x = 0x9E3779B97F4A7C15ULL;
     static const char *const pieces[] = {
-        "a", "\"", "\\", "\n", "\x01", "\x7f", "\xC3\xA9", "\xE2\x80\xA8", "\xF0\x9F\x98\x80",
-        "\xC2\x85", "\xED\xA0\x80", "\xC0", "\x80", "\xF4\x90", "<", "&", "\xE2\x82",
+        "a",        "\"",           "\\",
+        "\n",       "\x01",         "\x7f",
+        "\xC3\xA9", "\xE2\x80\xA8", "\xF0\x9F\x98\x80",
+        "\xC2\x85", "\xED\xA0\x80", "\xC0",
+        "\x80",     "\xF4\x90",     "<",
+        "&",        "\xE2\x82",
     };
 
     (void)state;
@@ -546,7 +569,7 @@ static void test_json_str_random(void **state)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         fl = (int)(x & 1);
         if (iter % 2) {
-            for (len = (x >> 8) % 40; len > 0; len--) {   /* raw random bytes */
+            for (len = (x >> 8) % 40; len > 0; len--) { /* raw random bytes */
                 x ^= x << 13, x ^= x >> 7, x ^= x << 17;
                 in[len - 1] = (char)(x >> 24);
             }
@@ -607,10 +630,11 @@ static int teardown_engine(void **state)
 }
 
 /* verdict_doc - check the address, write JSON, parse it strictly */
-static void verdict_doc(const char *addr, size_t len, mv_context ctx, int req_flags,
-                        int json_flags, jparse *p, mv_buf *b)
+static void verdict_doc(const char *addr, size_t len, mv_context ctx, int req_flags, int json_flags,
+                        jparse *p, mv_buf *b)
 {
-    mv_request req = {.address = addr, .len = len, .context = ctx, .mode = MV_MODE_OFFLINE, .flags = req_flags};
+    mv_request req = {
+        .address = addr, .len = len, .context = ctx, .mode = MV_MODE_OFFLINE, .flags = req_flags};
     mv_verdict v;
 
     *b = (mv_buf){0};
@@ -627,13 +651,25 @@ static void verdict_doc(const char *addr, size_t len, mv_context ctx, int req_fl
 /* The keys of the DESIGN.md contract, and their types. */
 static const struct {
     const char *path;
-    const char *types;          /* allowed type letters */
+    const char *types; /* allowed type letters */
 } contract[] = {
-    {"address", "s"}, {"normalized", "sz"}, {"status", "s"}, {"reason", "s"},
-    {"action", "s"}, {"suggestion", "sz"}, {"checks", "o"}, {"checks.syntax", "o"},
-    {"checks.syntax.valid", "tf"}, {"checks.disposable", "tfz"}, {"checks.role", "tfz"},
-    {"checks.free", "tfz"}, {"checks.mx", "az"}, {"checks.smtp", "oz"},
-    {"checks.catch_all", "tfz"}, {"cached", "tf"}, {"elapsed_ms", "n"},
+    {"address", "s"},
+    {"normalized", "sz"},
+    {"status", "s"},
+    {"reason", "s"},
+    {"action", "s"},
+    {"suggestion", "sz"},
+    {"checks", "o"},
+    {"checks.syntax", "o"},
+    {"checks.syntax.valid", "tf"},
+    {"checks.disposable", "tfz"},
+    {"checks.role", "tfz"},
+    {"checks.free", "tfz"},
+    {"checks.mx", "az"},
+    {"checks.smtp", "oz"},
+    {"checks.catch_all", "tfz"},
+    {"cached", "tf"},
+    {"elapsed_ms", "n"},
 };
 
 /* check_contract - every contract key with an allowed type */
@@ -661,7 +697,8 @@ static void expect(const jparse *p, const char *path, const char *want)
     case 't': snprintf(got, sizeof(got), "true"); break;
     case 'f': snprintf(got, sizeof(got), "false"); break;
     case 'z': snprintf(got, sizeof(got), "null"); break;
-    case 's': case 'n': snprintf(got, sizeof(got), "%s", e->val); break;
+    case 's':
+    case 'n': snprintf(got, sizeof(got), "%s", e->val); break;
     default: snprintf(got, sizeof(got), "(%c)", e->type); break;
     }
     if (strcmp(got, want) != 0)
@@ -677,32 +714,62 @@ typedef struct {
 } verdict_case;
 
 static const verdict_case verdict_cases[] = {
-    {"Jane.Doe@Gmial.com", MV_CTX_FORM,
-     {{"address", "Jane.Doe@Gmial.com"}, {"normalized", "Jane.Doe@gmial.com"},
-      {"status", "unknown"}, {"reason", "unverified"}, {"action", "warn"},
-      {"suggestion", "Jane.Doe@gmail.com"}, {"checks.syntax.valid", "true"},
-      {"checks.syntax.local", "Jane.Doe"}, {"checks.syntax.domain", "gmial.com"},
-      {"checks.syntax.smtputf8", "false"}, {"checks.disposable", "false"}, {"cached", "false"}}},
-    {"info@mailinator.com", MV_CTX_FORM,
-     {{"status", "risky"}, {"reason", "disposable"}, {"action", "block"},
-      {"checks.disposable", "true"}, {"checks.role", "true"}, {"suggestion", "null"}}},
-    {"a@@b.example", MV_CTX_RECIPIENT,
-     {{"normalized", "null"}, {"status", "undeliverable"}, {"reason", "invalid_syntax"},
-      {"action", "block"}, {"checks.syntax.valid", "false"}, {"checks.disposable", "null"},
-      {"checks.role", "null"}, {"checks.free", "null"}}},
-    {"<>", MV_CTX_SENDER,
-     {{"normalized", "<>"}, {"reason", "null_sender"}, {"status", "unknown"},
-      {"action", "accept"}, {"checks.syntax.valid", "true"}}},
-    {"j\xC3\xB6rg@B\xC3\xBC" "cher.de", MV_CTX_BULK,
-     {{"address", "j\xC3\xB6rg@B\xC3\xBC" "cher.de"}, {"normalized", "j\xC3\xB6rg@xn--bcher-kva.de"},
-      {"checks.syntax.smtputf8", "true"}, {"checks.syntax.domain", "xn--bcher-kva.de"},
+    {"Jane.Doe@Gmial.com",
+     MV_CTX_FORM,
+     {{"address", "Jane.Doe@Gmial.com"},
+      {"normalized", "Jane.Doe@gmial.com"},
+      {"status", "unknown"},
+      {"reason", "unverified"},
+      {"action", "warn"},
+      {"suggestion", "Jane.Doe@gmail.com"},
+      {"checks.syntax.valid", "true"},
+      {"checks.syntax.local", "Jane.Doe"},
+      {"checks.syntax.domain", "gmial.com"},
+      {"checks.syntax.smtputf8", "false"},
+      {"checks.disposable", "false"},
+      {"cached", "false"}}},
+    {"info@mailinator.com",
+     MV_CTX_FORM,
+     {{"status", "risky"},
+      {"reason", "disposable"},
+      {"action", "block"},
+      {"checks.disposable", "true"},
+      {"checks.role", "true"},
       {"suggestion", "null"}}},
-    {"\"we\\\"ird\x01\"@example.com", MV_CTX_FORM,
+    {"a@@b.example",
+     MV_CTX_RECIPIENT,
+     {{"normalized", "null"},
+      {"status", "undeliverable"},
+      {"reason", "invalid_syntax"},
+      {"action", "block"},
+      {"checks.syntax.valid", "false"},
+      {"checks.disposable", "null"},
+      {"checks.role", "null"},
+      {"checks.free", "null"}}},
+    {"<>",
+     MV_CTX_SENDER,
+     {{"normalized", "<>"},
+      {"reason", "null_sender"},
+      {"status", "unknown"},
+      {"action", "accept"},
+      {"checks.syntax.valid", "true"}}},
+    {"j\xC3\xB6rg@B\xC3\xBC"
+     "cher.de",
+     MV_CTX_BULK,
+     {{"address", "j\xC3\xB6rg@B\xC3\xBC"
+                  "cher.de"},
+      {"normalized", "j\xC3\xB6rg@xn--bcher-kva.de"},
+      {"checks.syntax.smtputf8", "true"},
+      {"checks.syntax.domain", "xn--bcher-kva.de"},
+      {"suggestion", "null"}}},
+    {"\"we\\\"ird\x01\"@example.com",
+     MV_CTX_FORM,
      {{"reason", "invalid_syntax"}, {"checks.syntax.valid", "false"}}},
-    {"\xFF\xFE@\xC0\x80.com", MV_CTX_FORM,
-     {{"address", "\xEF\xBF\xBD\xEF\xBF\xBD@\xEF\xBF\xBD\xEF\xBF\xBD.com"},
-      {"reason", "invalid_syntax"}}},
-    {"jane@gmail", MV_CTX_FORM,
+    {"\xFF\xFE@\xC0\x80.com",
+     MV_CTX_FORM,
+     {{"address", "\xEF\xBF\xBD\xEF\xBF\xBD@\xEF\xBF\xBD\xEF\xBF\xBD.com"}, {"reason", "invalid_syntax"}}},
+    {"jane@gmail",
+     MV_CTX_FORM,
      {{"reason", "invalid_syntax"}, {"suggestion", "jane@gmail.com"}, {"action", "block"}}},
 };
 
@@ -725,8 +792,10 @@ static void test_verdict_json_cases(void **state)
             if (ok && e->type == 's')
                 ok = strcmp(e->val, c->kv[k].want) == 0;
             else if (ok)
-                ok = strcmp(c->kv[k].want, e->type == 't' ? "true" : e->type == 'f' ? "false"
-                                           : e->type == 'z' ? "null" : "?") == 0;
+                ok = strcmp(c->kv[k].want, e->type == 't'   ? "true"
+                                           : e->type == 'f' ? "false"
+                                           : e->type == 'z' ? "null"
+                                                            : "?") == 0;
             if (!ok) {
                 print_error("document: %s\n", b.data);
                 json_free(&p);
@@ -807,14 +876,10 @@ static void test_verdict_json_huge(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parser_self),
-        cmocka_unit_test(test_json_str_table),
-        cmocka_unit_test(test_json_str_c0),
-        cmocka_unit_test(test_json_helpers),
-        cmocka_unit_test(test_json_str_random),
-        cmocka_unit_test(test_verdict_json_cases),
-        cmocka_unit_test(test_verdict_json_flags),
-        cmocka_unit_test(test_verdict_json_huge),
+        cmocka_unit_test(test_parser_self),        cmocka_unit_test(test_json_str_table),
+        cmocka_unit_test(test_json_str_c0),        cmocka_unit_test(test_json_helpers),
+        cmocka_unit_test(test_json_str_random),    cmocka_unit_test(test_verdict_json_cases),
+        cmocka_unit_test(test_verdict_json_flags), cmocka_unit_test(test_verdict_json_huge),
     };
 
     return cmocka_run_group_tests(tests, setup_engine, teardown_engine);

@@ -29,10 +29,10 @@ static void test_strset_basic(void **state)
     assert_int_equal(mv_strset_count(s), 0);
     assert_false(mv_strset_has(s, "a", 1));
     assert_int_equal(mv_strset_add(s, "example.com", 11), 1);
-    assert_int_equal(mv_strset_add(s, "example.com", 11), 0);     /* duplicate */
-    assert_int_equal(mv_strset_add(s, "example.co", 10), 1);      /* a prefix is another key */
-    assert_int_equal(mv_strset_add(s, "", 0), 1);                 /* the empty key */
-    assert_int_equal(mv_strset_add(s, "a\0b", 3), 1);             /* bytes, not C strings */
+    assert_int_equal(mv_strset_add(s, "example.com", 11), 0); /* duplicate */
+    assert_int_equal(mv_strset_add(s, "example.co", 10), 1);  /* a prefix is another key */
+    assert_int_equal(mv_strset_add(s, "", 0), 1);             /* the empty key */
+    assert_int_equal(mv_strset_add(s, "a\0b", 3), 1);         /* bytes, not C strings */
     assert_int_equal(mv_strset_count(s), 4);
     assert_true(mv_strset_has(s, "example.com", 11));
     assert_true(mv_strset_has(s, "example.co", 10));
@@ -40,7 +40,7 @@ static void test_strset_basic(void **state)
     assert_true(mv_strset_has(s, "a\0b", 3));
     assert_false(mv_strset_has(s, "a", 1));
     assert_false(mv_strset_has(s, "example.c", 9));
-    assert_false(mv_strset_has(s, "Example.com", 11));            /* case matters */
+    assert_false(mv_strset_has(s, "Example.com", 11)); /* case matters */
     assert_false(mv_strset_has(s, "example.comm", 12));
     assert_true(mv_strset_bytes(s) > 0);
     assert_false(mv_strset_has(NULL, "x", 1));
@@ -65,7 +65,7 @@ static void test_strset_key_length(void **state)
     assert_false(mv_strset_has(s, key, 256));
     assert_int_equal(mv_strset_add(s, key, 254), 1);
     key[254] = 'j';
-    assert_false(mv_strset_has(s, key, 255));                     /* last byte counts */
+    assert_false(mv_strset_has(s, key, 255)); /* last byte counts */
     assert_int_equal(mv_strset_count(s), 2);
     mv_strset_free(s);
 }
@@ -132,8 +132,7 @@ static mv_lists *make_lists(const list_src *src, size_t n)
 
     assert_non_null(l);
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(mv_lists_load_text(l, src[i].kind, src[i].text, strlen(src[i].text),
-                                            "test", &d), 0);
+        assert_int_equal(mv_lists_load_text(l, src[i].kind, src[i].text, strlen(src[i].text), "test", &d), 0);
     if (d.count != 0) {
         for (size_t i = 0; i < d.count; i++)
             print_error("%s\n", d.items[i].text);
@@ -144,7 +143,7 @@ static mv_lists *make_lists(const list_src *src, size_t n)
 }
 
 typedef struct {
-    const char *what;           /* domain or local part */
+    const char *what; /* domain or local part */
     bool disposable, free, role;
 } sig_case;
 
@@ -157,8 +156,8 @@ static void check_signals(const mv_lists *l, const sig_case *c, size_t n)
         bool ro = mv_lists_role(l, c[i].what, len);
 
         if (dis != c[i].disposable || fr != c[i].free || ro != c[i].role)
-            fail_case("%s: disposable %d/%d free %d/%d role %d/%d (got/want)", c[i].what,
-                      dis, c[i].disposable, fr, c[i].free, ro, c[i].role);
+            fail_case("%s: disposable %d/%d free %d/%d role %d/%d (got/want)", c[i].what, dis,
+                      c[i].disposable, fr, c[i].free, ro, c[i].role);
     }
 }
 
@@ -171,15 +170,15 @@ static void test_disposable_exact_vs_wildcard(void **state)
     };
     static const sig_case cases[] = {
         {"trash.example", true, false, false},
-        {"mx.trash.example", false, false, false},     /* exact: no subdomains */
+        {"mx.trash.example", false, false, false}, /* exact: no subdomains */
         {"xtrash.example", false, false, false},
         {"example", false, false, false},
         {"burner.example", true, false, false},
         {"a.burner.example", true, false, false},
         {"a.b.c.burner.example", true, false, false},
-        {"notburner.example", false, false, false},     /* label boundary */
+        {"notburner.example", false, false, false}, /* label boundary */
         {"burner.example.com", false, false, false},
-        {"star.example", true, false, false},           /* "*." entry, same meaning */
+        {"star.example", true, false, false}, /* "*." entry, same meaning */
         {"x.star.example", true, false, false},
     };
     mv_lists *l = make_lists(src, 2);
@@ -201,13 +200,11 @@ static void test_allow_overrides(void **state)
         {MV_LIST_ALLOW, "company.example\nrealco.example\n"},
     };
     static const sig_case cases[] = {
-        {"company.example", false, false, false},
-        {"realco.example", false, false, false},
-        {"a.realco.example", false, false, false},      /* wildcard, but allowed */
-        {"sub.realco.example", false, false, false},    /* exact, allowed parent */
-        {"mail.realco.example", false, false, false},   /* free, allowed parent */
-        {"other.example", true, false, false},
-        {"freemail.example", false, true, false},
+        {"company.example", false, false, false},     {"realco.example", false, false, false},
+        {"a.realco.example", false, false, false},    /* wildcard, but allowed */
+        {"sub.realco.example", false, false, false},  /* exact, allowed parent */
+        {"mail.realco.example", false, false, false}, /* free, allowed parent */
+        {"other.example", true, false, false},        {"freemail.example", false, true, false},
         {"xcompany.example", false, false, false},
     };
     mv_lists *l = make_lists(src, 4);
@@ -238,21 +235,14 @@ static void test_role_matching(void **state)
 {
     static const list_src src[] = {{MV_LIST_ROLE, "postmaster\nInfo\nno-reply\nsales.team\n"}};
     static const sig_case cases[] = {
-        {"postmaster", false, false, true},
-        {"PostMaster", false, false, true},
-        {"info", false, false, true},                   /* entry "Info" folded too */
-        {"INFO", false, false, true},
-        {"info+newsletter", false, false, true},
-        {"Info+", false, false, true},
-        {"no-reply", false, false, true},
-        {"sales.team", false, false, true},
-        {"sales", false, false, false},
-        {"information", false, false, false},
-        {"inf", false, false, false},
-        {"xinfo", false, false, false},
-        {"+info", false, false, false},
-        {"info.desk", false, false, false},
-        {"", false, false, false},
+        {"postmaster", false, false, true},   {"PostMaster", false, false, true},
+        {"info", false, false, true}, /* entry "Info" folded too */
+        {"INFO", false, false, true},         {"info+newsletter", false, false, true},
+        {"Info+", false, false, true},        {"no-reply", false, false, true},
+        {"sales.team", false, false, true},   {"sales", false, false, false},
+        {"information", false, false, false}, {"inf", false, false, false},
+        {"xinfo", false, false, false},       {"+info", false, false, false},
+        {"info.desk", false, false, false},   {"", false, false, false},
     };
     mv_lists *l = make_lists(src, 1);
 
@@ -266,7 +256,8 @@ static void test_role_matching(void **state)
 static void test_idn_entries(void **state)
 {
     static const list_src src[] = {
-        {MV_LIST_DISPOSABLE, "B\xC3\xBC" "cher.example\nTRASH.Example\n"},
+        {MV_LIST_DISPOSABLE, "B\xC3\xBC"
+                             "cher.example\nTRASH.Example\n"},
         {MV_LIST_DISPOSABLE_WILDCARD, "m\xC3\xBCll.example\n"},
         {MV_LIST_FREE, "xn--mnchen-3ya.example\n"},
         {MV_LIST_ALLOW, "\xC3\xA9t\xC3\xA9.example\n"},
@@ -285,22 +276,24 @@ static void test_idn_entries(void **state)
     (void)state;
     check_signals(l, cases, sizeof(cases) / sizeof(*cases));
     /* the U-label form is not what lookups get, and is not stored */
-    assert_false(mv_lists_disposable(l, "b\xC3\xBC" "cher.example", 14));
+    assert_false(mv_lists_disposable(l,
+                                     "b\xC3\xBC"
+                                     "cher.example",
+                                     14));
     mv_lists_free(l);
 }
 
 /* Comments, blank lines, white space and CRLF line ends. */
 static void test_list_text_format(void **state)
 {
-    static const char text[] =
-        "# header comment\r\n"
-        "\r\n"
-        "   \t\r\n"
-        "one.example\r\n"
-        "  two.example  # trailing comment\r\n"
-        "\tthree.example\t\n"
-        "#four.example\n"
-        "five.example";                                 /* no final newline */
+    static const char text[] = "# header comment\r\n"
+                               "\r\n"
+                               "   \t\r\n"
+                               "one.example\r\n"
+                               "  two.example  # trailing comment\r\n"
+                               "\tthree.example\t\n"
+                               "#four.example\n"
+                               "five.example"; /* no final newline */
     mv_lists *l = mv_lists_new();
     mv_diag d = {0};
 
@@ -336,8 +329,7 @@ static void test_next_line(void **state)
     (void)state;
     while (mv_next_line(&p, text + sizeof(text) - 1, &line, &n, &lineno)) {
         assert_true(k < 3);
-        if (n != strlen(want[k].line) || memcmp(line, want[k].line, n) != 0 ||
-            lineno != want[k].lineno)
+        if (n != strlen(want[k].line) || memcmp(line, want[k].line, n) != 0 || lineno != want[k].lineno)
             fail_case("line %zu: got \"%.*s\" at %d", k, (int)n, line, lineno);
         k++;
     }
@@ -351,11 +343,13 @@ static void test_invalid_lines_warned(void **state)
     static const struct {
         mv_list_kind kind;
         const char *text;
-        int lines[4];           /* warned lines, 0-terminated */
+        int lines[4]; /* warned lines, 0-terminated */
         size_t kept;
     } cases[] = {
-        {MV_LIST_DISPOSABLE, "ok.example\nnot a domain\n# c\n-bad.example\nx@y.example\nfine.example\n",
-         {2, 4, 5}, 2},
+        {MV_LIST_DISPOSABLE,
+         "ok.example\nnot a domain\n# c\n-bad.example\nx@y.example\nfine.example\n",
+         {2, 4, 5},
+         2},
         {MV_LIST_FREE, "a..b.example\nlocalhost\n[1.2.3.4]\nok.example\n", {1, 2, 3}, 1},
         {MV_LIST_ALLOW, "\xFF.example\nok.example\n", {1}, 1},
         {MV_LIST_ROLE, "info\nsales team\n\nwho@\n\"quoted\"\nadmin\n", {2, 4, 5}, 2},
@@ -368,8 +362,8 @@ static void test_invalid_lines_warned(void **state)
         size_t nw = 0;
 
         assert_non_null(l);
-        assert_int_equal(mv_lists_load_text(l, cases[i].kind, cases[i].text,
-                                            strlen(cases[i].text), "my-list.txt", &d), 0);
+        assert_int_equal(
+            mv_lists_load_text(l, cases[i].kind, cases[i].text, strlen(cases[i].text), "my-list.txt", &d), 0);
         for (; nw < 4 && cases[i].lines[nw]; nw++) {
             char prefix[64];
             bool found = false;
@@ -385,8 +379,8 @@ static void test_invalid_lines_warned(void **state)
             }
         }
         if (d.errors != 0 || d.warnings != nw || mv_lists_count(l, cases[i].kind) != cases[i].kept)
-            fail_case("case %zu: %zu errors, %zu warnings (want %zu), %zu kept (want %zu)", i,
-                      d.errors, d.warnings, nw, mv_lists_count(l, cases[i].kind), cases[i].kept);
+            fail_case("case %zu: %zu errors, %zu warnings (want %zu), %zu kept (want %zu)", i, d.errors,
+                      d.warnings, nw, mv_lists_count(l, cases[i].kind), cases[i].kept);
         mv_diag_clear(&d);
         mv_lists_free(l);
     }
@@ -401,7 +395,7 @@ static void test_lists_add(void **state)
     (void)state;
     assert_non_null(l);
     assert_int_equal(mv_lists_add(l, MV_LIST_DISPOSABLE, "a.example", 9), 0);
-    assert_int_equal(mv_lists_add(l, MV_LIST_DISPOSABLE, "A.EXAMPLE", 9), 0);  /* same entry */
+    assert_int_equal(mv_lists_add(l, MV_LIST_DISPOSABLE, "A.EXAMPLE", 9), 0); /* same entry */
     assert_int_equal(mv_lists_count(l, MV_LIST_DISPOSABLE), 1);
     assert_int_equal(mv_lists_add(l, MV_LIST_DISPOSABLE, "a b", 3), -2);
     assert_int_equal(mv_lists_add(l, MV_LIST_DISPOSABLE, "", 0), -2);
@@ -451,7 +445,7 @@ static void test_builtin_lists(void **state)
     static const struct {
         mv_list_kind kind;
         const char *file;
-        size_t readme;          /* entries, as etc/lists/README says */
+        size_t readme; /* entries, as etc/lists/README says */
     } want[] = {
         {MV_LIST_DISPOSABLE, "disposable.txt", 121551},
         {MV_LIST_DISPOSABLE_WILDCARD, "disposable-wildcards.txt", 399},
@@ -460,12 +454,9 @@ static void test_builtin_lists(void **state)
     };
     static const char *const not_roles[] = {"123", "2015", "2020", "2030"};
     static const sig_case cases[] = {
-        {"mailinator.com", true, true, false},
-        {"gmail.com", false, true, false},
-        {"example.com", false, false, false},
-        {"postmaster", false, false, true},
-        {"info", false, false, true},
-        {"jane.doe", false, false, false},
+        {"mailinator.com", true, true, false}, {"gmail.com", false, true, false},
+        {"example.com", false, false, false},  {"postmaster", false, false, true},
+        {"info", false, false, true},          {"jane.doe", false, false, false},
     };
     mv_diag d = {0};
     mv_config *cfg = mv_config_load(NULL, 0, &d);
@@ -480,8 +471,8 @@ static void test_builtin_lists(void **state)
 
         assert_non_null(b.data);
         if (mv_lists_count(l, want[i].kind) != want[i].readme)
-            fail_case("%s: %zu entries, README says %zu", want[i].file,
-                      mv_lists_count(l, want[i].kind), want[i].readme);
+            fail_case("%s: %zu entries, README says %zu", want[i].file, mv_lists_count(l, want[i].kind),
+                      want[i].readme);
     }
     assert_int_equal(mv_lists_count(l, MV_LIST_ALLOW), 0);
     for (size_t i = 0; i < sizeof(not_roles) / sizeof(*not_roles); i++)

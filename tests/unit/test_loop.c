@@ -72,7 +72,7 @@ static void test_stop_from_callback(void **state)
     mv_timer_start(l, &a, 5, record, &ca);
     mv_timer_start(l, &b, 5, record, &cb);
     assert_true(mv_timer_armed(&a) && mv_timer_armed(&b));
-    mv_timer_stop(l, &a);               /* a stopped before it fires */
+    mv_timer_stop(l, &a); /* a stopped before it fires */
     assert_false(mv_timer_armed(&a));
     mv_timer_start(l, &a, 1, record, &ca);
     for (int i = 0; i < 5; i++)
@@ -131,8 +131,8 @@ static void test_arming_allocates_nothing(void **state)
 }
 
 typedef struct {
-    uint64_t last;              /* deadline of the timer that fired last */
-    int disorder;               /* timers that fired before an earlier one */
+    uint64_t last; /* deadline of the timer that fired last */
+    int disorder;  /* timers that fired before an earlier one */
 } order_t;
 
 typedef struct {

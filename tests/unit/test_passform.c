@@ -20,8 +20,8 @@
 /* -- helpers --------------------------------------------------------------- */
 
 typedef struct {
-    char out[4096];             /* the values joined by "|" */
-    size_t len, n, stop_after;  /* stop_after: 0 for never */
+    char out[4096];            /* the values joined by "|" */
+    size_t len, n, stop_after; /* stop_after: 0 for never */
 } vals;
 
 static bool collect(void *arg, const char *v, size_t len)
@@ -59,7 +59,7 @@ typedef struct {
     const char *in;
     const char *name;
     bool ok;
-    const char *vals;           /* joined by "|"; NULL: none */
+    const char *vals; /* joined by "|"; NULL: none */
 } ecase;
 
 #define BAD false, NULL
@@ -100,7 +100,7 @@ static void strip(const mv_pf_type *t, const char *in, const char *name, const c
 typedef struct {
     const char *ctype;
     mv_pf_kind kind;
-    const char *boundary;       /* multipart: "" for none usable */
+    const char *boundary; /* multipart: "" for none usable */
 } tcase;
 
 static const tcase type_cases[] = {
@@ -111,8 +111,8 @@ static const tcase type_cases[] = {
     {"application/x-www-form-urlencoded; charset=UTF-8", MV_PF_URLENCODED, ""},
     {"application/x-www-form-urlencoded;charset=\"utf-8\"", MV_PF_URLENCODED, ""},
     {" \tapplication/x-www-form-urlencoded ", MV_PF_URLENCODED, ""},
-    {"application/x-www-form-urlencoded,text/plain", MV_PF_URLENCODED, ""},   /* as PHP cuts it */
-    {"application/x-www-form-urlencodedX", MV_PF_URLENCODED, ""},    /* CGI.pm reads the prefix */
+    {"application/x-www-form-urlencoded,text/plain", MV_PF_URLENCODED, ""}, /* as PHP cuts it */
+    {"application/x-www-form-urlencodedX", MV_PF_URLENCODED, ""},           /* CGI.pm reads the prefix */
     {"application/x-www-form-urlencoded-foo; charset=latin1", MV_PF_URLENCODED, ""},
     {"application/x-www-form-urlencoded; charset=iso-8859-15", MV_PF_URLENCODED, ""},
     {"application/x-www-form-urlencoded; charset=utf-16", MV_PF_UNREADABLE, ""},
@@ -121,7 +121,7 @@ static const tcase type_cases[] = {
     {"application/x-www-form", MV_PF_OTHER, ""},
     {"application/json", MV_PF_OTHER, ""},
     {"text/plain", MV_PF_OTHER, ""},
-    {"multipart/mixed; boundary=abc", MV_PF_MULTIPART, "abc"},        /* Python reads any multipart/ */
+    {"multipart/mixed; boundary=abc", MV_PF_MULTIPART, "abc"}, /* Python reads any multipart/ */
     {"multipart/related; boundary=abc", MV_PF_MULTIPART, "abc"},
     {"multipart/form-dataX; boundary=abc", MV_PF_MULTIPART, "abc"},
     {"Multipart/Whatever;boundary=abc", MV_PF_MULTIPART, "abc"},
@@ -135,7 +135,7 @@ static const tcase type_cases[] = {
     {"multipart/form-data; boundary=\"abc\"", MV_PF_MULTIPART, "abc"},
     {"multipart/form-data; boundary=\"a b:c.d/e=f?g(h)i+j_k.l'm\"", MV_PF_MULTIPART,
      "a b:c.d/e=f?g(h)i+j_k.l'm"},
-    {"multipart/form-data; boundary=\"a,b\"", MV_PF_MULTIPART, ""},      /* CGI.pm: "a" */
+    {"multipart/form-data; boundary=\"a,b\"", MV_PF_MULTIPART, ""}, /* CGI.pm: "a" */
     {"multipart/form-data; charset=utf-8; boundary=abc", MV_PF_MULTIPART, "abc"},
     {"multipart/form-data; boundary=abc; charset=utf-8", MV_PF_MULTIPART, "abc"},
     {"multipart/form-data ;\tboundary=abc ; charset=\"utf-8\" ", MV_PF_MULTIPART, "abc"},
@@ -148,15 +148,15 @@ static const tcase type_cases[] = {
     {"multipart/form-data;", MV_PF_MULTIPART, ""},
     {"multipart/form-data; boundary=", MV_PF_MULTIPART, ""},
     {"multipart/form-data; boundary=\"\"", MV_PF_MULTIPART, ""},
-    {"multipart/form-data; boundary=\"abc", MV_PF_MULTIPART, ""},          /* never closed */
+    {"multipart/form-data; boundary=\"abc", MV_PF_MULTIPART, ""}, /* never closed */
     {"multipart/form-data; boundary=12345678901234567890123456789012345678901234567890123456789012345678901",
-     MV_PF_MULTIPART, ""},                                                   /* 71 */
-    {"multipart/form-data; boundary=\"abc \"", MV_PF_MULTIPART, ""},       /* ends in a space */
-    {"multipart/form-data; boundary=\"a\\\"b\"", MV_PF_MULTIPART, ""},     /* not bchars */
+     MV_PF_MULTIPART, ""},                                             /* 71 */
+    {"multipart/form-data; boundary=\"abc \"", MV_PF_MULTIPART, ""},   /* ends in a space */
+    {"multipart/form-data; boundary=\"a\\\"b\"", MV_PF_MULTIPART, ""}, /* not bchars */
     {"multipart/form-data; boundary=\"a@b\"", MV_PF_MULTIPART, ""},
     {"multipart/form-data; boundary=a{b", MV_PF_MULTIPART, ""},
     {"multipart/form-data; boundary=\"a\tb\"", MV_PF_MULTIPART, ""},
-    {"multipart/form-data; boundary=abc def", MV_PF_MULTIPART, ""},       /* PHP: "abc def" */
+    {"multipart/form-data; boundary=abc def", MV_PF_MULTIPART, ""}, /* PHP: "abc def" */
     {"multipart/form-data; boundary=abc; boundary=def", MV_PF_MULTIPART, ""},
     {"multipart/form-data; Boundary=abc; BOUNDARY=abc", MV_PF_MULTIPART, ""},
     /* PHP takes the first "boundary" (in this case, else in any case) up to "=" */
@@ -219,22 +219,22 @@ static const ecase url_cases[] = {
     {"email=jane+doe", "email", true, "jane doe"},
     {"email=a%2Bb%2b+%20", "email", true, "a+b+  "},
     {"email=%4a%4A%7e", "email", true, "JJ~"},
-    {"e%6Dail=x", "email", true, "x"},                       /* encoded name */
-    {"em+ail=x&email=y", "email", true, "y"},                /* "em ail" is another name */
+    {"e%6Dail=x", "email", true, "x"},        /* encoded name */
+    {"em+ail=x&email=y", "email", true, "y"}, /* "em ail" is another name */
     {"em+ail=x", "em ail", true, "x"},
     /* every occurrence, in order */
     {"email=1&email=2&email=3", "email", true, "1|2|3"},
     {"email=first&x=1&email=last", "email", true, "first|last"},
     /* names as PHP reads them: arrays, an unclosed "[" as "_", leading blanks */
     {"email[]=a&email[x]=b&email%5B0%5D=c&+email=d&email[=e", "email", true, "a|b|c|d|e"},
-    {"%u0065mail=a&%U0065%u006D%u0061%u0069%u006C=b&%u00e9mail=c&%u006=d", "email", true, "a|b"},   /* CGI.pm */
+    {"%u0065mail=a&%U0065%u006D%u0061%u0069%u006C=b&%u00e9mail=c&%u006=d", "email", true, "a|b"}, /* CGI.pm */
     {"email[=a&email_=b&email.=c&email[x=d&email[]=e", "email_", true, "a|b|c"},
     /* at the start, in the middle, at the end */
     {"email=a&x=1&y=2", "email", true, "a"},
     {"x=1&email=a&y=2", "email", true, "a"},
     {"x=1&y=2&email=a", "email", true, "a"},
     /* prefixes and suffixes of the name are other names */
-    {"email2=a&xemail=b&Email=c&emai=d&email+=e&email%20=f", "email", true, "c"},   /* case is ignored */
+    {"email2=a&xemail=b&Email=c&emai=d&email+=e&email%20=f", "email", true, "c"}, /* case is ignored */
     /* empty values, no "=" */
     {"email=", "email", true, ""},
     {"email", "email", true, ""},
@@ -248,9 +248,9 @@ static const ecase url_cases[] = {
     {"&&&", "email", true, NULL},
     /* ";" separates too (CGI.pm splits on it: a field it sees must be seen) */
     {"x=1;email=a", "email", true, "a"},
-    {"email=a;b", "email", true, "a;b|a"},                   /* PHP: "a;b", CGI.pm: "a" */
+    {"email=a;b", "email", true, "a;b|a"}, /* PHP: "a;b", CGI.pm: "a" */
     {"email=a%3Bb", "email", true, "a;b"},
-    {";;email=a;&email=b", "email", true, "b|a"},           /* split on "&", then on ";" */
+    {";;email=a;&email=b", "email", true, "b|a"}, /* split on "&", then on ";" */
     /* malformed escapes in the wanted value */
     {"email=%", "email", BAD},
     {"email=%4", "email", BAD},
@@ -262,7 +262,7 @@ static const ecase url_cases[] = {
     /* ... but not elsewhere: only the wanted field is decoded */
     {"x=%ZZ&email=a", "email", true, "a"},
     {"%ZZ=1&email=a", "email", true, "a"},
-    {"email%=1&email=a", "email", true, "a"},                /* a bad name is literal: another name */
+    {"email%=1&email=a", "email", true, "a"}, /* a bad name is literal: another name */
     {"email%4=1", "email", true, NULL},
     /* a decoded NUL ends a name (PHP keeps names in C strings) */
     {"email%00x=a", "email", true, "a"},
@@ -405,12 +405,12 @@ static void test_urlencoded_strip(void **state)
     /* names are compared decoded; the other bytes are never re-encoded */
     strip(&t, "%77=1&a=%2b+b&x%20y=%7e", "w", "a=%2b+b&x%20y=%7e");
     strip(&t, "w%00junk=1&a=1", "w", "a=1");
-    strip(&t, "ww=1&w2=2&xw=3&W=4&w+=5", "w", "ww=1&w2=2&xw=3&w+=5");       /* any case */
-    strip(&t, "w[]=1&%20w=2&x=3;w=4", "w", "x=3");                              /* as PHP, CGI.pm read it */
+    strip(&t, "ww=1&w2=2&xw=3&W=4&w+=5", "w", "ww=1&w2=2&xw=3&w+=5"); /* any case */
+    strip(&t, "w[]=1&%20w=2&x=3;w=4", "w", "x=3");                    /* as PHP, CGI.pm read it */
     strip(&t, "w%zz=1&w%=2&a=%zz", "w", "w%zz=1&w%=2&a=%zz");
     /* empty pairs and separators stay as they were */
     strip(&t, "&&a=1&&w=2&&", "w", "&&a=1&&&");
-    strip(&t, "&w=1", "w", "");                  /* the "&" went with the pair */
+    strip(&t, "&w=1", "w", ""); /* the "&" went with the pair */
     strip(&t, "a=1;w=2&b=3", "w", "a=1&b=3");
     strip(&t, "w=1;a=2&b=3;c", "w", "a=2&b=3;c");
     strip(&t, "a=1;b=2", "w", "a=1;b=2");
@@ -434,66 +434,76 @@ static void test_urlencoded_strip(void **state)
 
 static const ecase mp_cases[] = {
     {B "\r\n" CD "\"email\"\r\n\r\njane@example.com\r\n" B "--\r\n", "email", true, "jane@example.com"},
-    {B "\r\n" CD "email\r\n\r\nx\r\n" B "--", "email", true, "x"},                    /* unquoted, no CRLF at the end */
-    {B "\r\n" CD "\"a\"\r\n\r\n1\r\n" B "\r\n" CD "\"email\"\r\n\r\n2\r\n" B "\r\n" CD "\"email\"\r\n\r\n3\r\n" B
-     "--\r\n", "email", true, "2|3"},
+    {B "\r\n" CD "email\r\n\r\nx\r\n" B "--", "email", true, "x"}, /* unquoted, no CRLF at the end */
+    {B "\r\n" CD "\"a\"\r\n\r\n1\r\n" B "\r\n" CD "\"email\"\r\n\r\n2\r\n" B "\r\n" CD
+       "\"email\"\r\n\r\n3\r\n" B "--\r\n",
+     "email", true, "2|3"},
     /* values are not decoded: + and %XX are bytes */
     {B "\r\n" CD "\"email\"\r\n\r\na+b%40c\r\n" B "--\r\n", "email", true, "a+b%40c"},
     {B "\r\n" CD "\"email\"\r\n\r\n\r\n" B "--\r\n", "email", true, ""},
     {B "\r\n" CD "\"email\"\r\n\r\n\r\n\r\n" B "--\r\n", "email", true, "\r\n"},
     /* prefixes of the name are other names; case is ignored */
-    {B "\r\n" CD "\"email2\"\r\n\r\n1\r\n" B "\r\n" CD "\"xemail\"\r\n\r\n2\r\n" B "\r\n" CD "\"Email\"\r\n\r\n3\r\n" B
-     "--\r\n", "email", true, "3"},
+    {B "\r\n" CD "\"email2\"\r\n\r\n1\r\n" B "\r\n" CD "\"xemail\"\r\n\r\n2\r\n" B "\r\n" CD
+       "\"Email\"\r\n\r\n3\r\n" B "--\r\n",
+     "email", true, "3"},
     /* preamble and epilogue */
-    {"preamble XyZ\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\nepilogue XyZ -XyZ\r\n", "email", true, "x"},
+    {"preamble XyZ\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\nepilogue XyZ -XyZ\r\n", "email", true,
+     "x"},
     {"preamble\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\nepilogue --XyZ\r\n", "email", BAD},
     {"\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--\r\n", "email", true, "x"},
-    {"pre--XyZ\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--", "email", BAD},     /* CGI.pm: a delimiter */
+    {"pre--XyZ\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--", "email", BAD}, /* CGI.pm: a delimiter */
     /* blanks after the delimiter (RFC 2046 transport padding) */
-    {B " \t\r\n" CD "\"email\"\r\n\r\nx\r\n" B "  \r\n" CD "\"email\"\r\n\r\ny\r\n" B "--", "email", true, "x|y"},
+    {B " \t\r\n" CD "\"email\"\r\n\r\nx\r\n" B "  \r\n" CD "\"email\"\r\n\r\ny\r\n" B "--", "email", true,
+     "x|y"},
     /* headers: case, other headers, order, folding */
     {B "\r\ncontent-disposition: FORM-DATA; NAME=\"email\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
-    {B "\r\nContent-Type: text/plain; charset=utf-8\r\nCONTENT-DISPOSITION:form-data;name=\"email\"\r\nX-A: b\r\n\r\nx\r\n"
-     B "--", "email", true, "x"},
+    {B "\r\nContent-Type: text/plain; charset=utf-8\r\nCONTENT-DISPOSITION:form-data;name=\"email\"\r\nX-A: "
+       "b\r\n\r\nx\r\n" B "--",
+     "email", true, "x"},
     {B "\r\nContent-Disposition: form-data;\r\n name=\"email\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
     {B "\r\nContent-Disposition:\r\n\tform-data;\r\n\tname=email\r\n\r\nx\r\n" B "--", "email", true, "x"},
     {B "\r\nContent-Disposition: form-data; name=\"email\"; x=1;\r\n\r\nx\r\n" B "--", "email", true, "x"},
     {B "\r\nContent-Disposition: form-data ; name=\"email\" \r\n\r\nx\r\n" B "--", "email", true, "x"},
     /* the name: quoting, escaped quotes, a ";" inside */
     {B "\r\n" CD "\"a\\\"b\"\r\n\r\nx\r\n" B "--", "a\"b", true, "x"},
-    {B "\r\n" CD "\"a;name=email\"\r\n\r\nx\r\n" B "--", "email", true, "x"},     /* a lax reader's name */
+    {B "\r\n" CD "\"a;name=email\"\r\n\r\nx\r\n" B "--", "email", true, "x"}, /* a lax reader's name */
     {B "\r\n" CD "\"a;name=email\"\r\n\r\nx\r\n" B "--", "a;name=email", true, "x"},
-    {B "\r\n" CD "\"a\\b\"\r\n\r\nx\r\n" B "--", "a\\b", true, "x"},                  /* \b is itself */
+    {B "\r\n" CD "\"a\\b\"\r\n\r\nx\r\n" B "--", "a\\b", true, "x"}, /* \b is itself */
     {B "\r\n" CD "\"\"\r\n\r\nx\r\n" B "--", "", true, "x"},
-    {B "\r\n" CD "\"a%22b\"\r\n\r\nx\r\n" B "--", "a%22b", true, "x"},        /* %22 is not decoded */
+    {B "\r\n" CD "\"a%22b\"\r\n\r\nx\r\n" B "--", "a%22b", true, "x"}, /* %22 is not decoded */
     {B "\r\n" CD "\"\xC3\xA9\"\r\n\r\nx\r\n" B "--", "\xC3\xA9", true, "x"},
     /* files: the content and the filename are values (Python reads the
      * one, CGI.pm the other); filename="" is a field (Go reads it as one) */
     {B "\r\n" CD "\"email\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nfile\r\n" B "\r\n" CD
-     "\"email\"\r\n\r\nx\r\n" B "--", "email", true, "file|a.txt|x"},
+       "\"email\"\r\n\r\nx\r\n" B "--",
+     "email", true, "file|a.txt|x"},
     {B "\r\nContent-Disposition: form-data; filename=a.txt; name=email\r\n\r\nfile\r\n" B "--", "email", true,
      "file|a.txt"},
     {B "\r\n" CD "\"email\"; filename=\"C:\\dir\\b@x.test\"\r\n\r\nf\r\n" B "--", "email", true,
-     "f|C:\\dir\\b@x.test|b@x.test|C:dirb@x.test"},                                          /* PHP keeps the basename */
+     "f|C:\\dir\\b@x.test|b@x.test|C:dirb@x.test"}, /* PHP keeps the basename */
     {B "\r\n" CD "\"email\"; filename=\"\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
     {B "\r\n" CD "\"email\"; filenamex=\"a\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
     {B "\r\n" CD "\"email\"; filename*=\"a\"\r\n\r\nx\r\n" B "--", "email", true, "x|a"},
-    {B "\r\n" CD "\"x\"; name*=UTF-8''%65mail\r\n\r\nv\r\n" B "--", "email", true, "v"},  /* RFC 2231 */
+    {B "\r\n" CD "\"x\"; name*=UTF-8''%65mail\r\n\r\nv\r\n" B "--", "email", true, "v"}, /* RFC 2231 */
     {B "\r\nContent-Disposition: form-data; name*=UTF-8''%65mail\r\n\r\nv\r\n" B "--", "email", true, "v"},
     /* names a lax reader finds anywhere in the headers */
     {B "\r\nContent-Disposition: form-data; filename=\"x name=email;\"\r\n\r\nv\r\n" B "--", "email", true,
      "v|x name=email;"},
     {B "\r\nX-A:b Content-Disposition: form-data; name=\"email\"\r\n\r\nv\r\n" B "--", "email", true, "v"},
     {B "\r\nContent-ID: <email>\r\n\r\nv\r\n" B "--", "email", true, "v"},
-    {B "\r\nContent-Disposition: form-data; name=\"user.email[]\"\r\n\r\nv\r\n" B "--", "user_email", true, "v"},
+    {B "\r\nContent-Disposition: form-data; name=\"user.email[]\"\r\n\r\nv\r\n" B "--", "user_email", true,
+     "v"},
     /* what we cannot read in a wanted part; forms inside parts */
-    {B "\r\n" CD "\"email\"\r\nContent-Transfer-Encoding: base64\r\n\r\nYkB4LnRlc3Q=\r\n" B "--", "email", BAD},
-    {B "\r\n" CD "\"x\"\r\nContent-Transfer-Encoding: base64\r\n\r\nYkB4LnRlc3Q=\r\n" B "--", "email", true, NULL},
+    {B "\r\n" CD "\"email\"\r\nContent-Transfer-Encoding: base64\r\n\r\nYkB4LnRlc3Q=\r\n" B "--", "email",
+     BAD},
+    {B "\r\n" CD "\"x\"\r\nContent-Transfer-Encoding: base64\r\n\r\nYkB4LnRlc3Q=\r\n" B "--", "email", true,
+     NULL},
     {B "\r\n" CD "\"email\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\nv\r\n" B "--", "email", true, "v"},
     {B "\r\n" CD "\"email\"\r\nContent-Type: text/plain; charset=utf-7\r\n\r\nv\r\n" B "--", "email", BAD},
     {B "\r\n" CD "\"x\"\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nv\r\n--q--\r\n" B "--",
      "email", BAD},
-    {B "\r\n" CD "\"x\"\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nemail=v\r\n" B "--", "email", BAD},
+    {B "\r\n" CD "\"x\"\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nemail=v\r\n" B "--",
+     "email", BAD},
     /* a header line of blanks only ends the headers for Python */
     {B "\r\n" CD "\"email\"\r\n \r\nX: y\r\n\r\nv\r\n" B "--", "email", BAD},
     /* parts without headers, without a name, without a Content-Disposition */
@@ -523,7 +533,7 @@ static const ecase mp_cases[] = {
     {B, "email", BAD},
     {"", "email", BAD},
     {"no delimiter at all", "email", BAD},
-    {B "--\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--", "email", BAD},        /* PHP reads on */
+    {B "--\r\n" B "\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--", "email", BAD}, /* PHP reads on */
     {B "\r\n" CD "\"a\"\r\n\r\n1\r\n" B "--\r\n\r\n" B "--", "email", BAD},
     /* bare LF: not accepted anywhere */
     {B "\n" CD "\"email\"\n\nx\n" B "--\n", "email", BAD},
@@ -534,7 +544,7 @@ static const ecase mp_cases[] = {
     /* bad delimiter lines */
     {B "x\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--", "email", BAD},
     {B " x\r\n" CD "\"email\"\r\n\r\nx\r\n" B "--", "email", BAD},
-    {B "\r\n\r\n" B "--", "email", BAD},                                            /* no blank line */
+    {B "\r\n\r\n" B "--", "email", BAD}, /* no blank line */
     {B "\r\n" CD "\"email\"\r\n" B "--", "email", BAD},
     {B "\r\n" CD "\"email\"\r\n" B "\r\n\r\nx\r\n" B "--", "email", BAD},
     /* bad headers */
@@ -545,14 +555,16 @@ static const ecase mp_cases[] = {
     {B "\r\n" CD "\"email\"\r\n" CD "\"x\"\r\n\r\nx\r\n" B "--", "email", BAD},
     {B "\r\n" CD "\"email\"; name=\"x\"\r\n\r\nx\r\n" B "--", "email", BAD},
     {B "\r\n" CD "x; filename=a; filename=b\r\n\r\nx\r\n" B "--", "email", BAD},
-    {B "\r\n" CD "\"email\r\n\r\nx\r\n" B "--", "email", BAD},                     /* never closed */
+    {B "\r\n" CD "\"email\r\n\r\nx\r\n" B "--", "email", BAD}, /* never closed */
     {B "\r\n" CD "\"email\"x\r\n\r\nx\r\n" B "--", "email", BAD},
-    {B "\r\n" CD "'email'\r\n\r\nx\r\n" B "--", "email", BAD},                     /* PHP: email */
+    {B "\r\n" CD "'email'\r\n\r\nx\r\n" B "--", "email", BAD}, /* PHP: email */
     {B "\r\n" CD "\r\n\r\nx\r\n" B "--", "email", BAD},
     {B "\r\n" CD "\"email\" name2=x\r\n\r\nx\r\n" B "--", "email", BAD},
     {B "\r\nContent-Disposition: ; name=\"email\"\r\n\r\nx\r\n" B "--", "email", BAD},
-    {B "\r\nContent-Disposition: form-data; name=email; foo=\"; name=x\"\r\n\r\nx\r\n" B "--", "email", true, "x"},
-    {B "\r\nContent-Disposition: form-data; name=\"x\"; foo=\"; name=email\r\n\r\nx\r\n" B "--", "email", BAD},
+    {B "\r\nContent-Disposition: form-data; name=email; foo=\"; name=x\"\r\n\r\nx\r\n" B "--", "email", true,
+     "x"},
+    {B "\r\nContent-Disposition: form-data; name=\"x\"; foo=\"; name=email\r\n\r\nx\r\n" B "--", "email",
+     BAD},
 };
 
 static void test_multipart(void **state)
@@ -593,7 +605,8 @@ static void test_multipart_hostile_bytes(void **state)
 static void test_multipart_max(void **state)
 {
     mv_pf_type t = mv_pf_type_of("multipart/form-data; boundary=XyZ");
-    const char *in = B "\r\n" CD "\"email\"\r\n\r\n12345678\r\n" B "\r\n" CD "\"x\"\r\n\r\n123456789\r\n" B "--";
+    const char *in =
+        B "\r\n" CD "\"email\"\r\n\r\n12345678\r\n" B "\r\n" CD "\"x\"\r\n\r\n123456789\r\n" B "--";
     char *s, *big;
     vals v;
 
@@ -642,7 +655,8 @@ static void test_multipart_strip(void **state)
     strip(&t, in, "w", in);
     strip(&t, in, "a", B "\r\nContent-Type: text/plain\r\n" CD "\"c\"\r\n\r\n\r\n" B "--\r\n");
     /* names: any case, prefixes kept */
-    snprintf(in, sizeof(in), "%s%s", B "\r\n" CD "\"ww\"\r\n\r\nx\r\n" B "\r\n" CD "\"W\"\r\n\r\nx\r\n", B "--");
+    snprintf(in, sizeof(in), "%s%s", B "\r\n" CD "\"ww\"\r\n\r\nx\r\n" B "\r\n" CD "\"W\"\r\n\r\nx\r\n",
+             B "--");
     strip(&t, in, "w", B "\r\n" CD "\"ww\"\r\n\r\nx\r\n" B "--");
     /* malformed: parts before the fault are cut, the rest is left */
     snprintf(in, sizeof(in), "%s%s%s", w, a, B "\r\nbroken");
@@ -679,8 +693,10 @@ static void test_append_urlencoded(void **state)
     mv_buf_puts(&b, "a=1%2B&email=x+y");
     assert_true(mv_pf_append(&t, &b, "warn field", "invalid:syntax & more=1"));
     assert_true(mv_pf_append(&t, &b, "w", "\xC3\xA9~-._"));
-    assert_int_equal(b.len, strlen("a=1%2B&email=x+y&warn%20field=invalid%3Asyntax%20%26%20more%3D1&w=%C3%A9~-._"));
-    assert_memory_equal(b.data, "a=1%2B&email=x+y&warn%20field=invalid%3Asyntax%20%26%20more%3D1&w=%C3%A9~-._", b.len);
+    assert_int_equal(b.len,
+                     strlen("a=1%2B&email=x+y&warn%20field=invalid%3Asyntax%20%26%20more%3D1&w=%C3%A9~-._"));
+    assert_memory_equal(
+        b.data, "a=1%2B&email=x+y&warn%20field=invalid%3Asyntax%20%26%20more%3D1&w=%C3%A9~-._", b.len);
     assert_string_equal(values_of(&t, &b, "warn field", &v), "invalid:syntax & more=1");
     assert_string_equal(values_of(&t, &b, "a", &v), "1+");
     assert_string_equal(values_of(&t, &b, "email", &v), "x y");
@@ -692,7 +708,7 @@ static void test_append_urlencoded(void **state)
     assert_int_equal(b.len, 6);
     assert_memory_equal(b.data, "a=1&w=", 6);
     mv_buf_free(&b);
-    mv_buf_puts(&b, "a=1;");                 /* "&" after ";": PHP would read a = "1;w=x" */
+    mv_buf_puts(&b, "a=1;"); /* "&" after ";": PHP would read a = "1;w=x" */
     assert_true(mv_pf_append(&t, &b, "w", "x"));
     assert_int_equal(b.len, 8);
     assert_memory_equal(b.data, "a=1;&w=x", 8);
@@ -712,8 +728,8 @@ static void test_append_urlencoded(void **state)
         char *s = repeat("a=1&", MV_FORM_FIELDS_MAX - 1, "");
 
         mv_buf_puts(&b, s);
-        assert_true(mv_pf_append(&t, &b, "w", "x"));      /* the 256th */
-        assert_false(mv_pf_append(&t, &b, "w", "y"));     /* a 257th would be malformed */
+        assert_true(mv_pf_append(&t, &b, "w", "x"));  /* the 256th */
+        assert_false(mv_pf_append(&t, &b, "w", "y")); /* a 257th would be malformed */
         assert_string_equal(values_of(&t, &b, "w", &v), "x");
         free(s);
     }
@@ -737,7 +753,8 @@ static void test_append_multipart(void **state)
     assert_string_equal(values_of(&t, &b, "email", &v), "jane@example.com");
     /* every original byte is where it was, the parts inserted before the close */
     {
-        const char *add = B "\r\n" CD "\"w\"\r\n\r\ninvalid:syntax\r\n" B "\r\n" CD "\"w\"\r\n\r\nrisky:role \"q\"\r\n";
+        const char *add =
+            B "\r\n" CD "\"w\"\r\n\r\ninvalid:syntax\r\n" B "\r\n" CD "\"w\"\r\n\r\nrisky:role \"q\"\r\n";
         size_t at = olen - strlen(B "--\r\nepilogue");
 
         assert_int_equal(b.len, olen + strlen(add));
@@ -755,7 +772,7 @@ static void test_append_multipart(void **state)
     assert_false(mv_pf_append(&t, &b, "a\r\nb", "x"));
     assert_false(mv_pf_append(&t, &b, "w", "x\r\n--XyZ--"));
     assert_false(mv_pf_append(&t, &b, "w", "x\ny"));
-    assert_false(mv_pf_append(&t, &b, "w", "a--XyZb"));       /* the boundary in what is added */
+    assert_false(mv_pf_append(&t, &b, "w", "a--XyZb")); /* the boundary in what is added */
     assert_false(mv_pf_append(&t, &b, "a--XyZ", "x"));
     assert_true(mv_pf_append(&t, &b, "w-XyZ", "a-XyZ"));
     b.len = mv_pf_strip(&t, b.data, b.len, "w-XyZ");
@@ -802,7 +819,8 @@ static void test_pct(void **state)
         unsigned char c = (unsigned char)i;
 
         all[i] = (char)c;
-        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c != 0 && strchr("-._~", c) != NULL))
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c != 0 && strchr("-._~", c) != NULL))
             want[o++] = (char)c;
         else
             o += (size_t)sprintf(want + o, "%%%02X", c);

@@ -12,27 +12,26 @@
 
 static const mv_policyreq_limits lim = {.max_line = 64, .max_attrs = 4, .max_request = 200};
 
-static const char postfix[] =
-    "request=smtpd_access_policy\n"
-    "protocol_state=RCPT\n"
-    "protocol_name=ESMTP\n"
-    "client_address=192.0.2.1\n"
-    "client_name=another.domain.tld\n"
-    "reverse_client_name=another.domain.tld\n"
-    "helo_name=some.domain.tld\n"
-    "sender=foo@bar.tld\n"
-    "recipient=bar@foo.tld\n"
-    "recipient_count=0\n"
-    "queue_id=8045F2AB23\n"
-    "instance=123.456.7\n"
-    "size=12345\n"
-    "sasl_username=\n"
-    "ccert_subject=\n"
-    "encryption_protocol=TLSv1.3\n"
-    "policy_context=\n"
-    "compatibility_level=3.6\n"
-    "\n"
-    "request=smtpd_access_policy\n";
+static const char postfix[] = "request=smtpd_access_policy\n"
+                              "protocol_state=RCPT\n"
+                              "protocol_name=ESMTP\n"
+                              "client_address=192.0.2.1\n"
+                              "client_name=another.domain.tld\n"
+                              "reverse_client_name=another.domain.tld\n"
+                              "helo_name=some.domain.tld\n"
+                              "sender=foo@bar.tld\n"
+                              "recipient=bar@foo.tld\n"
+                              "recipient_count=0\n"
+                              "queue_id=8045F2AB23\n"
+                              "instance=123.456.7\n"
+                              "size=12345\n"
+                              "sasl_username=\n"
+                              "ccert_subject=\n"
+                              "encryption_protocol=TLSv1.3\n"
+                              "policy_context=\n"
+                              "compatibility_level=3.6\n"
+                              "\n"
+                              "request=smtpd_access_policy\n";
 
 /* parse - a copy of text through the parser */
 static mv_policyreq_status parse(const char *text, size_t len, const mv_policyreq_limits *l,
@@ -55,7 +54,7 @@ static void test_postfix_request(void **state)
 
     (void)state;
     assert_int_equal(parse(postfix, sizeof(postfix) - 1, &big, &r, &used, &buf), MV_PREQ_DONE);
-    assert_int_equal(used, first);      /* the next request stays for later */
+    assert_int_equal(used, first); /* the next request stays for later */
     assert_string_equal(r.request, "smtpd_access_policy");
     assert_string_equal(r.protocol_state, "RCPT");
     assert_string_equal(r.client_address, "192.0.2.1");
@@ -94,7 +93,7 @@ static void test_byte_at_a_time(void **state)
         char *buf;
 
         assert_int_equal(parse(t, n, &lim, &r, &used, &buf), MV_PREQ_MORE);
-        assert_memory_equal(buf, t, n);         /* untouched */
+        assert_memory_equal(buf, t, n); /* untouched */
         free(buf);
     }
 }
@@ -109,8 +108,7 @@ static void test_hostile(void **state)
 #define T(s, w) {s, sizeof(s) - 1, w}
         /* 64 bytes is the longest line, 65 one too many */
         T("recipient=123456789012345678901234567890123456789012345678901234\n\n", MV_PREQ_DONE),
-        T("recipient=1234567890123456789012345678901234567890123456789012345\n\n",
-          MV_PREQ_LINE_TOO_LONG),
+        T("recipient=1234567890123456789012345678901234567890123456789012345\n\n", MV_PREQ_LINE_TOO_LONG),
         T("recipient=1234567890123456789012345678901234567890123456789012345", MV_PREQ_LINE_TOO_LONG),
         T("recipient=12345678901234567890123456789012345678901234567890123", MV_PREQ_MORE),
         T("a=1\nb=2\nc=3\nd=4\n\n", MV_PREQ_DONE),
@@ -119,17 +117,17 @@ static void test_hostile(void **state)
         T("recipient=u\x01@x\n\n", MV_PREQ_CONTROL),
         T("recipient=u\x7f@x\n\n", MV_PREQ_CONTROL),
         T("recipient=u\r@x\n\n", MV_PREQ_CONTROL),
-        T("recipient=\xff\xfe\x80\n\n", MV_PREQ_DONE),   /* values are bytes */
+        T("recipient=\xff\xfe\x80\n\n", MV_PREQ_DONE), /* values are bytes */
         T("GET / HTTP/1.0\n\n", MV_PREQ_NO_EQUALS),
         T("=x\n\n", MV_PREQ_BAD_NAME),
         T("Recipient=x\n\n", MV_PREQ_BAD_NAME),
         T("reci pient=x\n\n", MV_PREQ_BAD_NAME),
         T("recipient=a\nrecipient=b\n\n", MV_PREQ_DUPLICATE),
-        T("size=1\nsize=2\n\n", MV_PREQ_DONE),  /* unknown ones are not ours to judge */
+        T("size=1\nsize=2\n\n", MV_PREQ_DONE), /* unknown ones are not ours to judge */
         T("\n", MV_PREQ_EMPTY),
         T("\r\n", MV_PREQ_EMPTY),
         T("", MV_PREQ_MORE),
-        T("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", MV_PREQ_CONTROL),     /* a TLS hello */
+        T("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", MV_PREQ_CONTROL), /* a TLS hello */
 #undef T
     };
 
@@ -171,9 +169,10 @@ static void test_request_size(void **state)
     /* no line end at all: refused once the bound is reached */
     memset(text, 'a', sizeof(text));
     text[0] = 'x';
-    assert_int_equal(parse(text, 200, &(mv_policyreq_limits){.max_line = 1000, .max_attrs = 4,
-                                                             .max_request = 200},
-                           &r, &used, &buf), MV_PREQ_TOO_BIG);
+    assert_int_equal(parse(text, 200,
+                           &(mv_policyreq_limits){.max_line = 1000, .max_attrs = 4, .max_request = 200}, &r,
+                           &used, &buf),
+                     MV_PREQ_TOO_BIG);
     free(buf);
 }
 
@@ -188,12 +187,9 @@ static void test_error_texts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_postfix_request),
-        cmocka_unit_test(test_crlf_and_value_with_equals),
-        cmocka_unit_test(test_byte_at_a_time),
-        cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_request_size),
-        cmocka_unit_test(test_error_texts),
+        cmocka_unit_test(test_postfix_request), cmocka_unit_test(test_crlf_and_value_with_equals),
+        cmocka_unit_test(test_byte_at_a_time),  cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_request_size),    cmocka_unit_test(test_error_texts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

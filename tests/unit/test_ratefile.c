@@ -33,7 +33,7 @@
 #define RF_WAYS 8
 #define RF_SLOT 16
 #define RF_SIZE (RF_HDR + RF_SETS * RF_WAYS * RF_SLOT)
-#define RF_KEY_AT 32            /* magic 8, six u32, then the SipHash key */
+#define RF_KEY_AT 32 /* magic 8, six u32, then the SipHash key */
 
 static char dir[64];
 static char path[128];
@@ -125,25 +125,42 @@ typedef struct {
 
 static const tcase arithmetic[] = {
     /* rate 1/s, burst 3: three at once, then wait */
-    {"1.2.3.4", 1, 3, 1000, 0}, {"1.2.3.4", 1, 3, 1000, 0}, {"1.2.3.4", 1, 3, 1000, 0},
+    {"1.2.3.4", 1, 3, 1000, 0},
+    {"1.2.3.4", 1, 3, 1000, 0},
+    {"1.2.3.4", 1, 3, 1000, 0},
     {"1.2.3.4", 1, 3, 1000, 1},
-    {"1.2.3.4", 1, 3, 1000.5, 1},          /* half a token */
-    {"1.2.3.4", 1, 3, 1001, 0},            /* one came */
+    {"1.2.3.4", 1, 3, 1000.5, 1}, /* half a token */
+    {"1.2.3.4", 1, 3, 1001, 0},   /* one came */
     {"1.2.3.4", 1, 3, 1001, 1},
     /* a long pause refills to the burst, not beyond */
-    {"1.2.3.4", 1, 3, 11001, 0}, {"1.2.3.4", 1, 3, 11001, 0}, {"1.2.3.4", 1, 3, 11001, 0},
+    {"1.2.3.4", 1, 3, 11001, 0},
+    {"1.2.3.4", 1, 3, 11001, 0},
+    {"1.2.3.4", 1, 3, 11001, 0},
     {"1.2.3.4", 1, 3, 11001, 1},
     /* one token per 10 s */
-    {"k", 0.1, 1, 50, 0}, {"k", 0.1, 1, 50, 10}, {"k", 0.1, 1, 55, 5}, {"k", 0.1, 1, 59.9, 1},
+    {"k", 0.1, 1, 50, 0},
+    {"k", 0.1, 1, 50, 10},
+    {"k", 0.1, 1, 55, 5},
+    {"k", 0.1, 1, 59.9, 1},
     {"k", 0.1, 1, 60, 0},
     /* four a second: the wait is still a whole second at least */
-    {"q", 4, 4, 50, 0}, {"q", 4, 4, 50, 0}, {"q", 4, 4, 50, 0}, {"q", 4, 4, 50, 0},
+    {"q", 4, 4, 50, 0},
+    {"q", 4, 4, 50, 0},
+    {"q", 4, 4, 50, 0},
+    {"q", 4, 4, 50, 0},
     {"q", 4, 4, 50, 1},
     /* keys apart; "" is a key too */
-    {"key-one", 1, 1, 7, 0}, {"key-one", 1, 1, 7, 1}, {"key-two", 1, 1, 7, 0},
-    {"key-one2", 1, 1, 7, 0}, {"", 1, 1, 7, 0}, {"", 1, 1, 7, 1}, {"key-two", 1, 1, 7, 1},
+    {"key-one", 1, 1, 7, 0},
+    {"key-one", 1, 1, 7, 1},
+    {"key-two", 1, 1, 7, 0},
+    {"key-one2", 1, 1, 7, 0},
+    {"", 1, 1, 7, 0},
+    {"", 1, 1, 7, 1},
+    {"key-two", 1, 1, 7, 1},
     /* rate 0: no limit at all */
-    {"5.6.7.8", 0, 1, 7, 0}, {"5.6.7.8", 0, 1, 7, 0}, {"5.6.7.8", 0, 1, 7, 0},
+    {"5.6.7.8", 0, 1, 7, 0},
+    {"5.6.7.8", 0, 1, 7, 0},
+    {"5.6.7.8", 0, 1, 7, 0},
     /* wall-clock times (what the plugin passes): three a second, burst 20 */
     {"r", 3, 20, 1.7e9, 0},
 };
@@ -159,8 +176,8 @@ static void run_arithmetic(mv_ratelimit *rl, const char *store)
         unsigned got = mv_ratelimit_take(rl, c->key, c->rate, c->burst, c->t);
 
         if (got != c->want)
-            fail_case("%s #%zu: %s rate %g burst %g at %g -> %u, wanted %u", store, i, c->key,
-                      c->rate, c->burst, c->t, got, c->want);
+            fail_case("%s #%zu: %s rate %g burst %g at %g -> %u, wanted %u", store, i, c->key, c->rate,
+                      c->burst, c->t, got, c->want);
     }
     /* a burst at wall-clock magnitudes, where rounding is coarsest */
     for (int i = 1; i < 20; i++)
@@ -177,7 +194,7 @@ static void test_arithmetic_both_stores(void **state)
     (void)state;
     run_arithmetic(mv_ratelimit_new(), "memory");
     run_arithmetic(open_file(), "file");
-    assert_int_equal(nlogged, 0);           /* a new file is made silently */
+    assert_int_equal(nlogged, 0); /* a new file is made silently */
     assert_true(is_table());
 }
 
@@ -259,7 +276,7 @@ static void test_processes_lose_nothing(void **state)
     enum { PROCS = 8, TAKES = 300 };
     int fds[2], total = 0, status;
     pid_t pids[PROCS];
-    mv_ratelimit *rl = open_file();         /* the file exists before the race */
+    mv_ratelimit *rl = open_file(); /* the file exists before the race */
 
     (void)state;
     assert_non_null(rl);
@@ -322,7 +339,7 @@ static void test_threads(void **state)
         pthread_join(t[i], NULL);
         total += a[i].taken;
     }
-    assert_int_equal(total, 4000);          /* two keys, 2000 tokens each */
+    assert_int_equal(total, 4000); /* two keys, 2000 tokens each */
     mv_ratelimit_free(rl);
 }
 
@@ -391,7 +408,7 @@ static void test_eviction_in_a_full_set(void **state)
      * takes key 0's slot, and key 7 (still empty) is kept */
     assert_int_equal(mv_ratelimit_take(rl, keys[8], 1, 2, t + 8), 0);
     assert_int_equal(mv_ratelimit_take(rl, keys[8], 1, 2, t + 8), 0);
-    assert_int_equal(mv_ratelimit_take(rl, keys[8], 1, 2, t + 8), 1);   /* tracked */
+    assert_int_equal(mv_ratelimit_take(rl, keys[8], 1, 2, t + 8), 1); /* tracked */
     assert_int_equal(mv_ratelimit_take(rl, keys[7], 1, 2, t + 7), 1);
     mv_ratelimit_free(rl);
 
@@ -421,12 +438,12 @@ static void test_eviction_in_a_full_set(void **state)
 /* Hostile or broken files: each must become a fresh table. */
 typedef struct {
     const char *name;
-    size_t len;                 /* bytes written */
-    int fill;                   /* byte value */
-    bool header;                /* a valid header first, then fill */
-    size_t patch_at;            /* then one u32 here (0: none) */
+    size_t len;      /* bytes written */
+    int fill;        /* byte value */
+    bool header;     /* a valid header first, then fill */
+    size_t patch_at; /* then one u32 here (0: none) */
     uint32_t patch;
-    const char *says;           /* in the log line ("" : silent) */
+    const char *says; /* in the log line ("" : silent) */
 } hcase;
 
 static const hcase hostile[] = {
@@ -475,10 +492,9 @@ static void test_hostile_files(void **state)
         nlogged = 0;
         if ((rl = open_file()) == NULL)
             fail_case("%s: refused", c->name);
-        if (c->says[0] == '\0' ? nlogged != 0 : nlogged != 1 || !logged_has(c->says)
-            || !logged_has("reinitialised"))
-            fail_case("%s: logged %d lines, first \"%s\"", c->name, nlogged,
-                      nlogged ? logged[0] : "");
+        if (c->says[0] == '\0' ? nlogged != 0
+                               : nlogged != 1 || !logged_has(c->says) || !logged_has("reinitialised"))
+            fail_case("%s: logged %d lines, first \"%s\"", c->name, nlogged, nlogged ? logged[0] : "");
         if (!is_table())
             fail_case("%s: not rebuilt (%lld bytes)", c->name, file_size());
         /* a fresh table: the whole burst */
@@ -522,7 +538,7 @@ static void test_hostile_buckets(void **state)
         nlogged = 0;
         rl = open_file();
         assert_non_null(rl);
-        assert_int_equal(nlogged, 0);       /* a valid file is used as it is */
+        assert_int_equal(nlogged, 0); /* a valid file is used as it is */
         /* at worst an empty bucket: the wait is one token's (2 s), not
          * what the file says */
         for (int i = 0; i < 4; i++) {
@@ -570,7 +586,7 @@ static void test_truncated_between_takes(void **state)
      * now would be SIGBUS */
     assert_int_equal(truncate(path, 100), 0);
     nlogged = 0;
-    assert_int_equal(mv_ratelimit_take(rl, "t", 1, 1, 10), 0);      /* rebuilt: fresh */
+    assert_int_equal(mv_ratelimit_take(rl, "t", 1, 1, 10), 0); /* rebuilt: fresh */
     assert_true(logged_has("wrong size"));
     assert_true(is_table());
     assert_int_equal(mv_ratelimit_take(rl, "t", 1, 1, 10), 1);

@@ -139,8 +139,7 @@ static void test_scrub_url(void **state)
         {"https://bob:hunter2@host/x", "Failed https://bob:hunter2@host/x: refused",
          "Failed https://***@host/x: refused"},
         {"https://bob:hunter2@host/x", "login bob with hunter2", "login bob with ***"},
-        {"https://robert:hun%3Ater2@host/", "as robert: hun:ter2 / hun%3Ater2",
-         "as ***: *** / ***"},
+        {"https://robert:hun%3Ater2@host/", "as robert: hun:ter2 / hun%3Ater2", "as ***: *** / ***"},
         {"https://host/x?token=abcd1234&n=1", "GET /x?token=abcd1234&n=1", "GET /x?token=***&n=1"},
         {"https://host/x#fragment99", "saw fragment99", "saw ***"},
         {"127.0.0.1:6379", "127.0.0.1:6379 refused", "127.0.0.1:6379 refused"},
@@ -183,11 +182,8 @@ static void test_sweep(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_table),
-        cmocka_unit_test(test_url_long),
-        cmocka_unit_test(test_scrub),
-        cmocka_unit_test(test_scrub_url),
-        cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_url_table), cmocka_unit_test(test_url_long), cmocka_unit_test(test_scrub),
+        cmocka_unit_test(test_scrub_url), cmocka_unit_test(test_sweep),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

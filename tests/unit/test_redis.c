@@ -50,10 +50,8 @@ static void test_roundtrip_ttl(void **state)
     assert_false(do_get(l, r, "s:a@x.test").found);
     /* bounds */
     assert_int_equal(mv_redis_get(r, "", 0, on_get, &res), MV_REDIS_EINVAL);
-    assert_int_equal(mv_redis_put(r, "k", 1, MV_CACHE_POSITIVE, "", 0, 1, 0, NULL, NULL),
-                     MV_REDIS_EINVAL);
-    assert_int_equal(mv_redis_put(r, "k", 1, MV_CACHE_CLASSES, "", 0, 1, 5, NULL, NULL),
-                     MV_REDIS_EINVAL);
+    assert_int_equal(mv_redis_put(r, "k", 1, MV_CACHE_POSITIVE, "", 0, 1, 0, NULL, NULL), MV_REDIS_EINVAL);
+    assert_int_equal(mv_redis_put(r, "k", 1, MV_CACHE_CLASSES, "", 0, 1, 5, NULL, NULL), MV_REDIS_EINVAL);
     mv_redis_free(r);
     mv_loop_free(l);
     server_kill();
@@ -91,8 +89,8 @@ static void test_never_clobber(void **state)
                 }
                 res = do_put(l, r, key, (mv_cache_class)n, "new", 2000, 5000);
                 if (res.stored != !keep)
-                    fail_case("%s old %s, new %s: stored %d", expired ? "expired" : "unexpired",
-                              names[o], names[n], res.stored);
+                    fail_case("%s old %s, new %s: stored %d", expired ? "expired" : "unexpired", names[o],
+                              names[n], res.stored);
                 res = do_get(l, r, key);
                 assert_true(res.found);
                 assert_int_equal(res.e.cls, keep ? o : n);
@@ -152,8 +150,8 @@ static void test_pipeline_10000(void **state)
         char k[32];
 
         snprintf(k, sizeof(k), "s:%d@many.test", i);
-        assert_int_equal(mv_redis_put(r, k, strlen(k), MV_CACHE_NEGATIVE, "v", 1, 1, 60, NULL,
-                                      NULL), MV_REDIS_OK);
+        assert_int_equal(mv_redis_put(r, k, strlen(k), MV_CACHE_NEGATIVE, "v", 1, 1, 60, NULL, NULL),
+                         MV_REDIS_OK);
     }
     for (int i = 0; i < N; i++) {
         char k[32];
@@ -235,14 +233,14 @@ static void test_server_killed(void **state)
         s[i] = (slot){&m, i};
     for (int i = 0; i < N / 2; i++)
         assert_int_equal(mv_redis_get(r, "s:k@kill.test", 13, on_many, &s[i]), MV_REDIS_OK);
-    mv_loop_run_once(l, 0);     /* they go out; some may be answered before the kill */
+    mv_loop_run_once(l, 0); /* they go out; some may be answered before the kill */
     server_kill();
     /* these are admitted (the loop has not seen the loss yet) and cannot be answered */
     for (int i = N / 2; i < N; i++)
         assert_int_equal(mv_redis_get(r, "s:k@kill.test", 13, on_many, &s[i]), MV_REDIS_OK);
     assert_true(run_until(l, &m.done, N, 5000));
     for (int i = 0; i < 200 && m.done == N; i++)
-        mv_loop_run_once(l, 1);        /* nothing completes twice */
+        mv_loop_run_once(l, 1); /* nothing completes twice */
     assert_int_equal(m.done, N);
     for (int i = 0; i < N; i++)
         assert_int_equal(m.calls[i], 1);
@@ -387,7 +385,7 @@ static void test_acl_user(void **state)
     assert_true(wait_up(l, r, 3000));
     assert_true(do_put(l, r, "s:acl@x.test", MV_CACHE_POSITIVE, "v", 1, 60).stored);
     assert_true(do_get(l, r, "s:acl@x.test").found);
-    assert_false(do_put(l, r, "s:acl@x.test", MV_CACHE_TEMPORARY, "t", 1, 60).stored);  /* kept */
+    assert_false(do_put(l, r, "s:acl@x.test", MV_CACHE_TEMPORARY, "t", 1, 60).stored); /* kept */
     res = (result){0};
     assert_int_equal(mv_redis_incr(r, "c:dha:1", 7, 1, 60, on_incr, &res), MV_REDIS_OK);
     assert_true(run_until(l, &res.calls, 1, 3000));
@@ -498,8 +496,8 @@ static void test_writes_during_handshake(void **state)
     server_start(NULL);
     r = client(l, sock, NULL, 1000, &lb);
     assert_true(mv_redis_connecting(r));
-    assert_int_equal(mv_redis_put(r, "s:early@x.test", 14, MV_CACHE_POSITIVE, "v1", 2, 100, 60,
-                                  on_put, &put), MV_REDIS_OK);
+    assert_int_equal(mv_redis_put(r, "s:early@x.test", 14, MV_CACHE_POSITIVE, "v1", 2, 100, 60, on_put, &put),
+                     MV_REDIS_OK);
     assert_int_equal(mv_redis_incr(r, "c:early", 7, 3, 60, on_incr, &incr), MV_REDIS_OK);
     assert_int_equal(mv_redis_get(r, "s:early@x.test", 14, on_get, &get), MV_REDIS_UNAVAILABLE);
     assert_int_equal(mv_redis_incr(r, "c:early", 7, 0, 60, on_incr, &get), MV_REDIS_UNAVAILABLE);
@@ -534,8 +532,8 @@ static void test_writes_during_handshake(void **state)
     assert_true(mv_redis_connecting(r));
     put = (result){0};
     get = (result){0};
-    assert_int_equal(mv_redis_put(r, "s:back@x.test", 13, MV_CACHE_NEGATIVE, "550", 3, 200, 60,
-                                  on_put, &put), MV_REDIS_OK);
+    assert_int_equal(mv_redis_put(r, "s:back@x.test", 13, MV_CACHE_NEGATIVE, "550", 3, 200, 60, on_put, &put),
+                     MV_REDIS_OK);
     assert_int_equal(mv_redis_get(r, "s:back@x.test", 13, on_get, &get), MV_REDIS_UNAVAILABLE);
     assert_int_equal(kill(server_pid, SIGCONT), 0);
     assert_true(run_until(l, &put.calls, 1, 3000));
@@ -545,7 +543,7 @@ static void test_writes_during_handshake(void **state)
     get = do_get(l, r, "s:back@x.test");
     assert_true(get.found);
     assert_int_equal(get.e.cls, MV_CACHE_NEGATIVE);
-    assert_int_equal(redis_int("EXISTS %s", "mv:s:early@x.test"), 0);     /* it did restart */
+    assert_int_equal(redis_int("EXISTS %s", "mv:s:early@x.test"), 0); /* it did restart */
     mv_redis_free(r);
     mv_loop_free(l);
     server_kill();
@@ -557,8 +555,9 @@ static void test_incr_purge_corrupt(void **state)
     logbook lb = {0};
     mv_redis *r;
     result res = {0};
-    static const char *keep[] = {"s:c@y.test", "s:d@xx.test", "s:e@x.test.org", "s:f@y.test|x.test",
-                                 "f:xx.test", "f:x.test.org|mx.x.test", "c:dha:x.test"};
+    static const char *keep[] = {"s:c@y.test",        "s:d@xx.test", "s:e@x.test.org",
+                                 "s:f@y.test|x.test", "f:xx.test",   "f:x.test.org|mx.x.test",
+                                 "c:dha:x.test"};
     static const char *facts[] = {"f:x.test", "f:X.test|mx.hop.test"};
     unsigned char bad[40] = "MV\001\007";
 
@@ -581,12 +580,12 @@ static void test_incr_purge_corrupt(void **state)
         char k[48];
 
         snprintf(k, sizeof(k), i % 2 ? "s:u%d@x.test" : "d:u%d@X.test|mx.x.test", i);
-        assert_int_equal(mv_redis_put(r, k, strlen(k), MV_CACHE_POSITIVE, "v", 1, 1, 60, NULL,
-                                      NULL), MV_REDIS_OK);
+        assert_int_equal(mv_redis_put(r, k, strlen(k), MV_CACHE_POSITIVE, "v", 1, 1, 60, NULL, NULL),
+                         MV_REDIS_OK);
     }
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
         do_put(l, r, keep[i], MV_CACHE_POSITIVE, "v", 1, 60);
-    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++)     /* the domain's facts go too */
+    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) /* the domain's facts go too */
         do_put(l, r, facts[i], MV_CACHE_NEGATIVE, "f", 1, 60);
     res = (result){0};
     assert_int_equal(mv_redis_purge_domain(r, "x.test", on_purge, &res), MV_REDIS_OK);
@@ -633,7 +632,7 @@ static void on_get_free(void *arg, mv_redis_status st, const mv_redis_entry *e)
 
     (void)e;
     if (f->calls++ == 0)
-        mv_redis_free(f->r);    /* from inside a callback: the rest complete, cancelled */
+        mv_redis_free(f->r); /* from inside a callback: the rest complete, cancelled */
     f->cancelled += st == MV_REDIS_CANCELLED;
 }
 
@@ -667,10 +666,10 @@ static void test_parse_guards(void **state)
 
     (void)state;
     assert_int_equal(mv_redis_parse(ok, sizeof(ok) - 1, 3), 3);
-    assert_int_equal(mv_redis_parse(ok, sizeof(ok) - 1, 2), -1);     /* one nobody asked for */
-    assert_int_equal(mv_redis_parse(ok, 7, 3), 1);                   /* the rest is to come */
+    assert_int_equal(mv_redis_parse(ok, sizeof(ok) - 1, 2), -1); /* one nobody asked for */
+    assert_int_equal(mv_redis_parse(ok, 7, 3), 1);               /* the rest is to come */
     assert_int_equal(mv_redis_parse(big_array, sizeof(big_array) - 1, 1), -1);
-    snprintf(huge, sizeof(huge), "$999999999\r\nabc");               /* waits: a partial bulk */
+    snprintf(huge, sizeof(huge), "$999999999\r\nabc"); /* waits: a partial bulk */
     assert_int_equal(mv_redis_parse(huge, strlen(huge), 1), 0);
     assert_int_equal(mv_redis_parse("?garbage\r\n", 10, 1), -1);
 }
@@ -683,16 +682,16 @@ static void test_params(void **state)
     (void)state;
     p.server = "127.0.0.1:6379";
     assert_true(mv_redis_check_params(&p, err, sizeof(err)));
-    p.tls = true;               /* the system's CA store */
+    p.tls = true; /* the system's CA store */
     assert_true(mv_redis_check_params(&p, err, sizeof(err)));
     p.tls_ca_file = "/nonexistent/ca.pem";
     assert_false(mv_redis_check_params(&p, err, sizeof(err)));
     assert_non_null(strstr(err, "/nonexistent/ca.pem"));
     p.tls_ca_file = NULL;
-    p.tls_cert_file = "/etc/passwd";        /* no key */
+    p.tls_cert_file = "/etc/passwd"; /* no key */
     assert_false(mv_redis_check_params(&p, err, sizeof(err)));
     assert_non_null(strstr(err, "certificate and its key"));
-    p.tls_key_file = "/etc/passwd";         /* not PEM */
+    p.tls_key_file = "/etc/passwd"; /* not PEM */
     assert_false(mv_redis_check_params(&p, err, sizeof(err)));
     assert_non_null(strstr(err, "/etc/passwd"));
     p.tls_cert_file = p.tls_key_file = NULL;
@@ -804,7 +803,7 @@ static const struct {
     int mode;
     const char *name;
     mv_redis_status want[3];
-    const char *why;            /* in the log line */
+    const char *why; /* in the log line */
 } hostile_cases[] = {
     {H_GARBAGE, "garbage", {MV_REDIS_PROTO, MV_REDIS_PROTO, MV_REDIS_PROTO}, "Protocol error"},
     {H_HUGE_BULK, "huge bulk", {MV_REDIS_PROTO, MV_REDIS_PROTO, MV_REDIS_PROTO}, "larger than 1 MiB"},

@@ -25,7 +25,8 @@ static void make_certs(void)
 
     snprintf(certs, sizeof(certs), "%s/pki", dir);
     snprintf(cmd, sizeof(cmd),
-             "exec >/dev/null 2>&1; set -e; mkdir -p %s; cd %s; k='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';"
+             "exec >/dev/null 2>&1; set -e; mkdir -p %s; cd %s; k='-newkey ec -pkeyopt "
+             "ec_paramgen_curve:prime256v1 -nodes';"
              "openssl req -x509 $k -keyout ca.key -out ca.crt -days 2 -subj /CN=mvtest-ca;"
              "openssl req $k -keyout server.key -out server.csr -subj /CN=redis.test;"
              "printf 'subjectAltName=IP:127.0.0.1,DNS:redis.test\\n' > san.ext;"
@@ -62,8 +63,7 @@ static void tls_server_start(void)
 }
 
 /* tls_client - a client of the tls-port; ca/cert/key under certs ("" none) */
-static mv_redis *tls_client(mv_loop *l, const char *ca, const char *cert, const char *name,
-                            logbook *lb)
+static mv_redis *tls_client(mv_loop *l, const char *ca, const char *cert, const char *name, logbook *lb)
 {
     char server[64];
     mv_redis_params p = {0};
@@ -128,14 +128,15 @@ static void test_tls_roundtrip_and_pipeline(void **state)
     r = tls_client(l, "ca.crt", "client", NULL, &lb);
     /* written during the TCP connect and the TLS handshake: it waits in the pump */
     memset(big, 'v', sizeof(big));
-    assert_int_equal(mv_redis_put(r, "s:tls@x.test", 12, MV_CACHE_POSITIVE, big, sizeof(big), 100,
-                                  60, on_put, &put), MV_REDIS_OK);
+    assert_int_equal(
+        mv_redis_put(r, "s:tls@x.test", 12, MV_CACHE_POSITIVE, big, sizeof(big), 100, 60, on_put, &put),
+        MV_REDIS_OK);
     assert_true(wait_up(l, r, 3000));
     assert_int_equal(lb.connected, 1);
     assert_non_null(strstr(lb.last, "(TLSv1."));
     assert_true(run_until(l, &put.calls, 1, 3000));
     assert_int_equal(put.st, MV_REDIS_OK);
-    assert_true(redis_int("TTL %s", "mv:s:tls@x.test") > 50);   /* seen on the plain socket */
+    assert_true(redis_int("TTL %s", "mv:s:tls@x.test") > 50); /* seen on the plain socket */
     res = do_get(l, r, "s:tls@x.test");
     assert_true(res.found);
     assert_int_equal(res.e.vlen, sizeof(big));
@@ -160,14 +161,14 @@ static void test_tls_refusals(void **state)
     a = tls_client(l, "other-ca.crt", "client", NULL, &untrusted);
     b = tls_client(l, "ca.crt", "client", "other.test", &wrong_name);
     c = tls_client(l, "ca.crt", "", NULL, &no_cert);
-    d = tls_client(l, "ca.crt", "client", "redis.test", &by_name);     /* SNI + DNS SAN */
+    d = tls_client(l, "ca.crt", "client", "redis.test", &by_name); /* SNI + DNS SAN */
     assert_true(wait_up(l, d, 3000));
     for (uint64_t t = mv_loop_now(); mv_loop_now() - t < 800;)
         mv_loop_run_once(l, 20);
     assert_false(mv_redis_up(a));
     assert_false(mv_redis_up(b));
     assert_false(mv_redis_up(c));
-    assert_int_equal(untrusted.lines, 1);       /* one line, quiet retries */
+    assert_int_equal(untrusted.lines, 1); /* one line, quiet retries */
     assert_non_null(strstr(untrusted.last, "certificate verify failed"));
     assert_int_equal(wrong_name.lines, 1);
     assert_non_null(strstr(wrong_name.last, "certificate verify failed"));
@@ -214,7 +215,8 @@ static void test_tls_server_restarted(void **state)
  * the handshake ends at the client's timeout, with one line. */
 static void test_tls_silent_server(void **state)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                              .sin_port = htons((uint16_t)tls_port)};
     int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     mv_loop *l = mv_loop_new();
@@ -227,10 +229,10 @@ static void test_tls_silent_server(void **state)
     assert_true(lfd >= 0);
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(lfd, 8), 0);     /* the kernel accepts; nobody reads */
+    assert_int_equal(listen(lfd, 8), 0); /* the kernel accepts; nobody reads */
     r = tls_client(l, "ca.crt", "client", NULL, &lb);
-    assert_int_equal(mv_redis_put(r, "s:q@x.test", 10, MV_CACHE_POSITIVE, "v", 1, 1, 60, on_put,
-                                  &put), MV_REDIS_OK);
+    assert_int_equal(mv_redis_put(r, "s:q@x.test", 10, MV_CACHE_POSITIVE, "v", 1, 1, 60, on_put, &put),
+                     MV_REDIS_OK);
     t0 = mv_loop_now();
     assert_true(run_until(l, &put.calls, 1, 5000));
     assert_true(mv_loop_now() - t0 >= 900 && mv_loop_now() - t0 < 2500);

@@ -34,7 +34,8 @@ static int teardown(void **state)
 /* verdict - an offline verdict with the reason and action forced */
 static void verdict(const char *addr, mv_reason r, mv_action a, mv_verdict *v)
 {
-    mv_request req = {.address = addr, .len = strlen(addr), .context = MV_CTX_RECIPIENT, .mode = MV_MODE_OFFLINE};
+    mv_request req = {
+        .address = addr, .len = strlen(addr), .context = MV_CTX_RECIPIENT, .mode = MV_MODE_OFFLINE};
 
     assert_int_equal(mv_engine_check(engine, &req, v), MV_OK);
     v->reason = r;
@@ -116,7 +117,7 @@ static void test_policy_actions(void **state)
         mv_reason r;
         mv_action a;
         const mv_policy_style *st;
-        const char *want;       /* the answer starts with this */
+        const char *want; /* the answer starts with this */
     } t[] = {
         {false, MV_R_REJECTED_EMAIL, MV_ACT_BLOCK, &dip, "550 5.1.1 mailbox does not exist"},
         {false, MV_R_INVALID_DOMAIN, MV_ACT_BLOCK, &dip, "550 5.1.2 domain does not exist"},
@@ -133,7 +134,8 @@ static void test_policy_actions(void **state)
         {true, MV_R_DNS_ERROR, MV_ACT_TEMPFAIL, &dip, "DEFER_IF_PERMIT 4.1.8 verification failed"},
         {false, MV_R_ROLE_ACCOUNT, MV_ACT_WARN, &dip,
          "PREPEND X-Mailverify: recipient jane@example.com; status=risky; reason=role_account; action=warn"},
-        {false, MV_R_ACCEPT_ALL, MV_ACT_REVIEW, &dip, "HOLD mailverify: recipient jane@example.com (accept_all)"},
+        {false, MV_R_ACCEPT_ALL, MV_ACT_REVIEW, &dip,
+         "HOLD mailverify: recipient jane@example.com (accept_all)"},
         {false, MV_R_ACCEPT_ALL, MV_ACT_REVIEW, &defer, "PREPEND X-Check: recipient jane@example.com;"},
         {false, MV_R_ACCEPTED_EMAIL, MV_ACT_ACCEPT, &dip, "DUNNO"},
     };
@@ -177,7 +179,7 @@ static void test_policy_hostile_address(void **state)
     }
     mv_policy_action_dha(&st, out, sizeof(out));
     assert_string_equal(out, "DEFER_IF_PERMIT 4.7.1 Too many unknown recipients from your address; "
-                        "try again later");
+                             "try again later");
 }
 
 static void test_dha(void **state)
@@ -189,9 +191,9 @@ static void test_dha(void **state)
     for (int i = 0; i < 3; i++)
         mv_dha_count(d, "192.0.2.1", 300, 1000 + i);
     assert_true(mv_dha_spent(d, "192.0.2.1", 3, 300, 1010));
-    assert_false(mv_dha_spent(d, "192.0.2.2", 3, 300, 1010));     /* per client */
-    assert_false(mv_dha_spent(d, "192.0.2.1", 0, 300, 1010));     /* 0 = off */
-    assert_false(mv_dha_spent(d, "192.0.2.1", 3, 300, 1300));     /* window closed */
+    assert_false(mv_dha_spent(d, "192.0.2.2", 3, 300, 1010)); /* per client */
+    assert_false(mv_dha_spent(d, "192.0.2.1", 0, 300, 1010)); /* 0 = off */
+    assert_false(mv_dha_spent(d, "192.0.2.1", 3, 300, 1300)); /* window closed */
     /* a flood of distinct clients does not grow without bound, nor crash */
     for (int i = 0; i < 70000; i++) {
         char ip[32];
@@ -235,7 +237,7 @@ static void test_dha_shared(void **state)
     assert_string_equal(f.last_key, "c:dha:192.0.2.9");
     assert_int_equal(f.last_window, 300);
     assert_false(mv_dha_spent(d, "192.0.2.9", 3, 300, 1000));
-    f.count = 3;                /* another process counted */
+    f.count = 3; /* another process counted */
     assert_true(mv_dha_spent(d, "192.0.2.9", 3, 300, 1000));
     assert_int_equal(f.calls, 3);
     /* the store does not answer: this process's own budget (fail open) */

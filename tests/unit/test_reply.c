@@ -10,19 +10,31 @@ typedef struct {
     mv_reply_status st;
     int code;
     int enh[3];
-    const char *text;           /* NULL: don't check */
+    const char *text; /* NULL: don't check */
     mv_reply_error err;
 } rcase;
 
 static const rcase cases[] = {
     {"220 mx.example.test ESMTP\r\n", MV_REPLY_DONE, 220, {0, 0, 0}, "mx.example.test ESMTP", 0},
     {"250 2.1.5 Ok\r\n", MV_REPLY_DONE, 250, {2, 1, 5}, "Ok", 0},
-    {"550 5.1.1 <x@y>: Recipient address rejected: User unknown\r\n", MV_REPLY_DONE, 550,
-     {5, 1, 1}, "<x@y>: Recipient address rejected: User unknown", 0},
-    {"250-mx.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n", MV_REPLY_DONE, 250,
-     {0, 0, 0}, "mx.test PIPELINING STARTTLS 8BITMIME", 0},
-    {"451 4.7.1 Greylisted, try again later\n", MV_REPLY_DONE, 451, {4, 7, 1},
-     "Greylisted, try again later", 0},
+    {"550 5.1.1 <x@y>: Recipient address rejected: User unknown\r\n",
+     MV_REPLY_DONE,
+     550,
+     {5, 1, 1},
+     "<x@y>: Recipient address rejected: User unknown",
+     0},
+    {"250-mx.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n",
+     MV_REPLY_DONE,
+     250,
+     {0, 0, 0},
+     "mx.test PIPELINING STARTTLS 8BITMIME",
+     0},
+    {"451 4.7.1 Greylisted, try again later\n",
+     MV_REPLY_DONE,
+     451,
+     {4, 7, 1},
+     "Greylisted, try again later",
+     0},
     {"550 2.1.5 wrong class\r\n", MV_REPLY_DONE, 550, {0, 0, 0}, "2.1.5 wrong class", 0},
     {"552 5.2.2 Mailbox full\r\n", MV_REPLY_DONE, 552, {5, 2, 2}, "Mailbox full", 0},
     {"550 5.1.10 null MX\r\n", MV_REPLY_DONE, 550, {5, 1, 10}, "null MX", 0},
@@ -40,8 +52,7 @@ static const rcase cases[] = {
     {"250-partial", MV_REPLY_MORE, 0, {0, 0, 0}, NULL, 0},
 };
 
-static mv_reply_status feed_all(mv_reply_parser *p, const char *s, size_t n, int bytewise,
-                                size_t *used)
+static mv_reply_status feed_all(mv_reply_parser *p, const char *s, size_t n, int bytewise, size_t *used)
 {
     mv_reply_status st = MV_REPLY_MORE;
     size_t off = 0, u;

@@ -120,7 +120,8 @@ static mv_rules *reckless(void)
 
     config_init(&lc);
     assert_int_equal(config_read_string(&lc, "rules = ( { name = \"all\"; code = \"5xx\"; "
-                                        "reason = \"rejected_email\"; } );"), CONFIG_TRUE);
+                                             "reason = \"rejected_email\"; } );"),
+                     CONFIG_TRUE);
     t = mv_rules_from_settings(config_lookup(&lc, "rules"), NULL, "test", &d);
     config_destroy(&lc);
     mv_diag_clear(&d);
@@ -145,11 +146,12 @@ static void test_worst_error(void **state)
             ri.reason != MV_R_GREYLISTED)
             continue;
         if (ri.example == NULL || !parse(ri.example, &a))
-            continue;           /* test_shipped_examples reports it */
+            continue; /* test_shipped_examples reports it */
         host_for(ri.host, host, sizeof(host));
         mv_classify_reply(NULL, t, host, MV_STAGE_RCPT, &a, &rd);
         if (mv_reason_status(rd.reason) != MV_STATUS_UNKNOWN)
-            fail_case("block rule %s: its example reads %s: %s", ri.name, mv_reason_name(rd.reason), ri.example);
+            fail_case("block rule %s: its example reads %s: %s", ri.name, mv_reason_name(rd.reason),
+                      ri.example);
         checked++;
         if (!mv_classify_names_prober(a.text))
             continue;
@@ -190,11 +192,13 @@ static const struct {
     mv_stage stage;
     const char *reply;
     mv_reason want;
-    const char *rule;       /* the deciding rule, or NULL: the generic reading */
+    const char *rule; /* the deciding rule, or NULL: the generic reading */
 } prec[] = {
     /* the admin's first rule wins over its second and over the table */
-    {"a.mail.protection.outlook.com", MV_STAGE_RCPT, "550 5.4.1 Recipient address rejected: Access denied", MV_R_REJECTED_EMAIL, "local-dbeb"},
-    {"x.example.org", MV_STAGE_RCPT, "550 5.4.1 Recipient address rejected: Access denied", MV_R_BLOCKED_BY_SERVER, NULL},
+    {"a.mail.protection.outlook.com", MV_STAGE_RCPT, "550 5.4.1 Recipient address rejected: Access denied",
+     MV_R_REJECTED_EMAIL, "local-dbeb"},
+    {"x.example.org", MV_STAGE_RCPT, "550 5.4.1 Recipient address rejected: Access denied",
+     MV_R_BLOCKED_BY_SERVER, NULL},
     /* .suffix: the domain and below; a glob; an exact name */
     {"corp.test", MV_STAGE_RCPT, "550 5.7.1 nope", MV_R_MAILBOX_DISABLED, "suffix"},
     {"mx9.corp.test", MV_STAGE_RCPT, "550 5.7.1 nope", MV_R_MAILBOX_DISABLED, "suffix"},
@@ -212,18 +216,22 @@ static const struct {
     /* a rule may never call a refusal before RCPT a mailbox verdict */
     {"any.test", MV_STAGE_BANNER, "554 5.0.0 Mailbox QUARANTINED for review", MV_R_BLOCKED_BY_SERVER, "re"},
     /* text that names the prober beats a rule saying the mailbox is unknown */
-    {"any.test", MV_STAGE_RCPT, "550 5.0.0 mailbox quarantined: your IP has a poor reputation", MV_R_BLOCKED_BY_SERVER, "re"},
+    {"any.test", MV_STAGE_RCPT, "550 5.0.0 mailbox quarantined: your IP has a poor reputation",
+     MV_R_BLOCKED_BY_SERVER, "re"},
 };
 
 static const char prec_table[] =
     "rules = (\n"
     " { name = \"local-dbeb\"; hosts = [ \"*.mail.protection.outlook.com\" ]; enhanced = \"5.4.1\";"
     "   text = \"Access denied\"; reason = \"rejected_email\"; },\n"
-    " { name = \"shadowed\"; hosts = [ \"*.outlook.com\" ]; code = \"550\"; reason = \"blocked_by_server\"; },\n"
+    " { name = \"shadowed\"; hosts = [ \"*.outlook.com\" ]; code = \"550\"; reason = \"blocked_by_server\"; "
+    "},\n"
     " { name = \"suffix\"; hosts = [ \".corp.test\" ]; code = \"5xx\"; reason = \"mailbox_disabled\"; },\n"
     " { name = \"exact\"; hosts = [ \"mx1.exact.test\" ]; code = \"45x\"; reason = \"greylisted\"; },\n"
-    " { name = \"stage-code\"; stage = \"banner, mail\"; code = \"55x\"; enhanced = \"5.1.8\"; reason = \"tls_error\"; },\n"
-    " { name = \"noenh\"; code = \"550\"; enhanced = \"none\"; text = [ \"fishing\", \"hunting\" ]; reason = \"mailbox_disabled\"; },\n"
+    " { name = \"stage-code\"; stage = \"banner, mail\"; code = \"55x\"; enhanced = \"5.1.8\"; reason = "
+    "\"tls_error\"; },\n"
+    " { name = \"noenh\"; code = \"550\"; enhanced = \"none\"; text = [ \"fishing\", \"hunting\" ]; reason = "
+    "\"mailbox_disabled\"; },\n"
     " { name = \"enhx\"; enhanced = \"4.x.9\"; reason = \"mailbox_full\"; },\n"
     " { name = \"re\"; regex = \"mailbox +quarantined\"; reason = \"rejected_email\"; }\n"
     ");\n";
@@ -260,16 +268,19 @@ static const struct {
     mv_reason want;
 } generic[] = {
     /* Exchange: 5.1.10 is "recipient not found", not RFC 7505's null MX */
-    {"550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", MV_R_REJECTED_EMAIL},
+    {"550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+     MV_R_REJECTED_EMAIL},
     {"550 5.1.10 Recipient address has null MX", MV_R_NO_MAIL_SERVER},
     /* a mailbox plainly unknown, with a policy code */
     {"550 5.7.1 Recipient address rejected: mailbox does not exist", MV_R_REJECTED_EMAIL},
     {"550 5.7.1 The account has been disabled", MV_R_MAILBOX_DISABLED},
     {"550 5.7.1 Message rejected due to local policy", MV_R_BLOCKED_BY_SERVER},
     /* prober text beats everything */
-    {"550 5.1.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", MV_R_BLOCKED_BY_SERVER},
+    {"550 5.1.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+     MV_R_BLOCKED_BY_SERVER},
     {"550 5.1.1 User unknown; 192.0.2.77 is listed", MV_R_BLOCKED_BY_SERVER},
-    {"451 4.7.650 The mail server [192.0.2.1] has been temporarily rate limited due to IP reputation.", MV_R_BLOCKED_BY_SERVER},
+    {"451 4.7.650 The mail server [192.0.2.1] has been temporarily rate limited due to IP reputation.",
+     MV_R_BLOCKED_BY_SERVER},
     /* 4.7.x without greylisting words: not greylisting */
     {"451 4.7.0 Temporary server error. Please try again later. PRX4", MV_R_GREYLISTED},
     {"450 4.7.1 Service unavailable", MV_R_TEMPORARY_ERROR},
@@ -328,7 +339,8 @@ static void test_load_errors(void **state)
                         ");\nprofiles = (\n"
                         " { name = \"p\"; hosts = [ \"*.x\" ]; rcpt = \"sometimes\"; host_sessions = 0; },\n"
                         " { name = \"q\"; }\n"
-                        ");\n", &d);
+                        ");\n",
+                        &d);
 
     (void)state;
     assert_null(t);
@@ -353,11 +365,13 @@ static void test_load_errors(void **state)
 static void test_profiles(void **state)
 {
     mv_diag d = {0};
-    mv_rules *t = table("profiles = (\n"
-                        " { name = \"yahoo\"; hosts = [ \"*.yahoodns.net\", \".mx.aol.com\" ]; rcpt = \"accept_all\";"
-                        "   catch_all_check = false; max_rcpt_per_session = 5; host_sessions = 1; backoff_s = 1800; },\n"
-                        " { name = \"all\"; hosts = [ \"*\" ]; }\n"
-                        ");\n", &d);
+    mv_rules *t = table(
+        "profiles = (\n"
+        " { name = \"yahoo\"; hosts = [ \"*.yahoodns.net\", \".mx.aol.com\" ]; rcpt = \"accept_all\";"
+        "   catch_all_check = false; max_rcpt_per_session = 5; host_sessions = 1; backoff_s = 1800; },\n"
+        " { name = \"all\"; hosts = [ \"*\" ]; }\n"
+        ");\n",
+        &d);
     const mv_profile *p;
 
     (void)state;
@@ -384,12 +398,9 @@ static void test_profiles(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shipped_examples),
-        cmocka_unit_test(test_worst_error),
-        cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_generic),
-        cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_profiles),
+        cmocka_unit_test(test_shipped_examples), cmocka_unit_test(test_worst_error),
+        cmocka_unit_test(test_precedence),       cmocka_unit_test(test_generic),
+        cmocka_unit_test(test_load_errors),      cmocka_unit_test(test_profiles),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,15 +85,15 @@ static void test_every_function(void **state)
     (void)state;
     assert_non_null(api);
     assert_non_null(lib);
-#define CHECK(f)                                                                         \
-    do {                                                                                 \
-        void *want = dlsym(lib, #f);                                                     \
-        void *slot;                                                                      \
-                                                                                         \
-        memcpy(&slot, &api->f, sizeof(slot));                                            \
-        if (want == NULL || slot != want)                                                \
-            fail_case("%s: slot %p, library %p", #f, slot, want);                        \
-        n++;                                                                             \
+#define CHECK(f) \
+    do { \
+        void *want = dlsym(lib, #f); \
+        void *slot; \
+\
+        memcpy(&slot, &api->f, sizeof(slot)); \
+        if (want == NULL || slot != want) \
+            fail_case("%s: slot %p, library %p", #f, slot, want); \
+        n++; \
     } while (0);
     MV_SSL_FUNCTIONS(CHECK)
 #undef CHECK
@@ -117,7 +117,7 @@ static void test_works(void **state)
     api->SSL_CTX_free(ctx);
     assert_int_equal(api->CRYPTO_memcmp("abc", "abc", 3), 0);
     assert_int_not_equal(api->CRYPTO_memcmp("abc", "abd", 3), 0);
-    assert_ptr_equal(mv_ssl(&why), api);        /* loaded once */
+    assert_ptr_equal(mv_ssl(&why), api); /* loaded once */
 }
 
 /* a STARTTLS context is ready once OpenSSL is there */
@@ -138,11 +138,9 @@ static void test_tls_ready(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lazy),    /* first: nothing loaded yet */
-        cmocka_unit_test(test_race),
-        cmocka_unit_test(test_every_function),
-        cmocka_unit_test(test_works),
-        cmocka_unit_test(test_tls_ready),
+        cmocka_unit_test(test_lazy), /* first: nothing loaded yet */
+        cmocka_unit_test(test_race),  cmocka_unit_test(test_every_function),
+        cmocka_unit_test(test_works), cmocka_unit_test(test_tls_ready),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -101,7 +101,7 @@ static const char *reply(const char *line, server *s)
     }
     if (strncasecmp(line, "QUIT", 4) == 0)
         return "";
-    return "250 2.1.0 ok\r\n";  /* MAIL, RCPT, RSET */
+    return "250 2.1.0 ok\r\n"; /* MAIL, RCPT, RSET */
 }
 
 /* serve - one session: banner, then a reply per line */
@@ -154,8 +154,12 @@ static void probe(mv_tls_mode mode, server *s)
     const char *rcpts[] = {"user@example.com"};
     char err[200];
     mv_tls_ctx *c = mv_tls_ctx_new(err, sizeof(err));
-    mv_probe_params p = {.helo = "probe.test", .mail_from = "", .tls = mode, .tls_ctx = c,
-                         .connect_ms = 2000, .reply_ms = 2000};
+    mv_probe_params p = {.helo = "probe.test",
+                         .mail_from = "",
+                         .tls = mode,
+                         .tls_ctx = c,
+                         .connect_ms = 2000,
+                         .reply_ms = 2000};
     pthread_t t;
 
     assert_non_null(c);

@@ -27,9 +27,9 @@ typedef struct {
     int op;
     const char *key;
     int64_t now;
-    mv_cache_class cls;         /* PUT: the class; GET: the class expected on a hit */
-    const char *val;            /* PUT: the value; GET: the value expected on a hit */
-    int want;                   /* mv_cache_result, mv_cache_put_result, or DEL: found */
+    mv_cache_class cls; /* PUT: the class; GET: the class expected on a hit */
+    const char *val;    /* PUT: the value; GET: the value expected on a hit */
+    int want;           /* mv_cache_result, mv_cache_put_result, or DEL: found */
 } step;
 
 static const step steps[] = {
@@ -83,8 +83,7 @@ static void run_steps(mv_store *st)
         int got;
 
         if (s->op == PUT)
-            got = mv_store_put(st, s->key, strlen(s->key), s->now, &ttl, s->cls, s->val,
-                               strlen(s->val));
+            got = mv_store_put(st, s->key, strlen(s->key), s->now, &ttl, s->cls, s->val, strlen(s->val));
         else if (s->op == DEL)
             got = mv_store_del(st, s->key, strlen(s->key));
         else
@@ -154,7 +153,7 @@ static void test_semantics_lmdb(void **state)
     run_steps(st);
     assert_true(mv_store_shared(st));
     assert_int_equal(stat(path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0660);  /* shared with the web plugin's group */
+    assert_int_equal(sb.st_mode & 0777, 0660); /* shared with the web plugin's group */
     mv_store_free(st);
     rm_store(path);
 }
@@ -198,7 +197,7 @@ static void test_lmdb_counter_purge_reopen(void **state)
     put(st, "s:c@sub.x.test", 0, MV_CACHE_POSITIVE);
     assert_int_equal(mv_store_purge(st, "a@x.test"), 3);
     assert_int_equal(get(st, "s:b@x.test", 1), MV_CACHE_HIT);
-    assert_int_equal(mv_store_purge(st, "X.test"), 2);     /* b@x.test and f:x.test */
+    assert_int_equal(mv_store_purge(st, "X.test"), 2); /* b@x.test and f:x.test */
     assert_int_equal(get(st, "s:b@x.test", 1), MV_CACHE_MISS);
     assert_int_equal(get(st, "s:c@sub.x.test", 1), MV_CACHE_HIT);
     mv_store_free(st);
@@ -206,7 +205,7 @@ static void test_lmdb_counter_purge_reopen(void **state)
     st = open_lmdb(path, 16);
     assert_int_equal(get(st, "s:b@y.test", 2), MV_CACHE_HIT);
     mv_store_get_stats(st, &ss);
-    assert_int_equal(ss.c.entries, 3);          /* b@y, c@sub.x, the counter */
+    assert_int_equal(ss.c.entries, 3); /* b@y, c@sub.x, the counter */
     mv_store_free(st);
     rm_store(path);
 }
@@ -229,7 +228,7 @@ static void test_lmdb_sweep(void **state)
     assert_int_equal(mv_store_sweep(st, 5), 0);
     for (int i = 0; i < 40; i++) {
         n = mv_store_sweep(st, 20);
-        assert_true(n <= 256);                  /* bounded batches */
+        assert_true(n <= 256); /* bounded batches */
         total += n;
     }
     assert_int_equal(total, 2000);
@@ -250,7 +249,7 @@ static void test_lmdb_map_full(void **state)
     (void)state;
     memset(big, 'x', sizeof(big));
     tmp_path(path, sizeof(path));
-    st = open_lmdb(path, 1);                    /* 1 MB: about a thousand entries */
+    st = open_lmdb(path, 1); /* 1 MB: about a thousand entries */
     for (int i = 0; i < 20000; i++) {
         mv_cache_put_result r;
 
@@ -280,8 +279,7 @@ static void child_in_txn(const char *path, bool wr, int fd)
     if (mdb_env_create(&env) != 0 || mdb_env_set_mapsize(env, 16 << 20) != 0 ||
         mdb_env_set_maxreaders(env, 1022) != 0 ||
         mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOTLS, 0660) != 0 ||
-        mdb_txn_begin(env, NULL, wr ? 0 : MDB_RDONLY, &t) != 0 ||
-        mdb_dbi_open(t, NULL, 0, &dbi) != 0)
+        mdb_txn_begin(env, NULL, wr ? 0 : MDB_RDONLY, &t) != 0 || mdb_dbi_open(t, NULL, 0, &dbi) != 0)
         _exit(1);
     if (wr)
         for (int i = 0; i < 1000; i++)
@@ -325,14 +323,14 @@ static void test_lmdb_killed(void **state)
     /* killed holding the writers' mutex: the next writer gets it back */
     kill_in_txn(path, true);
     assert_int_equal(get(st, "s:before@kill.test", 1), MV_CACHE_HIT);
-    assert_int_equal(get(st, "s:k@kill.t", 1), MV_CACHE_MISS);     /* never committed */
+    assert_int_equal(get(st, "s:k@kill.t", 1), MV_CACHE_MISS); /* never committed */
     assert_int_equal(put(st, "s:after@kill.test", 1, MV_CACHE_POSITIVE), MV_CACHE_STORED);
     /* killed inside a read: its slot is found and freed */
     kill_in_txn(path, false);
-    mv_store_sweep(st, 2);      /* checks the reader table */
+    mv_store_sweep(st, 2); /* checks the reader table */
     mv_store_get_stats(st, &ss);
     assert_true(ss.stale_readers >= 1);
-    st2 = open_lmdb(path, 16);  /* this process's environment, shared */
+    st2 = open_lmdb(path, 16); /* this process's environment, shared */
     assert_int_equal(get(st2, "s:after@kill.test", 2), MV_CACHE_HIT);
     assert_int_equal(put(st2, "s:later@kill.test", 2, MV_CACHE_POSITIVE), MV_CACHE_STORED);
     assert_int_equal(get(st, "s:later@kill.test", 2), MV_CACHE_HIT);
@@ -359,8 +357,7 @@ static void test_lmdb_processes(void **state)
 
             for (int i = 0; i < 500; i++) {
                 snprintf(k, sizeof(k), "s:p%d-%d@proc.test", p, i);
-                if (put(cs, k, 0, MV_CACHE_POSITIVE) != MV_CACHE_STORED ||
-                    get(cs, k, 1) != MV_CACHE_HIT)
+                if (put(cs, k, 0, MV_CACHE_POSITIVE) != MV_CACHE_STORED || get(cs, k, 1) != MV_CACHE_HIT)
                     _exit(1);
             }
             mv_store_free(cs);
@@ -376,7 +373,7 @@ static void test_lmdb_processes(void **state)
     }
     st = open_lmdb(path, 16);
     mv_store_get_stats(st, &ss);
-    assert_int_equal(ss.c.entries, 2000);       /* each sees the others' */
+    assert_int_equal(ss.c.entries, 2000); /* each sees the others' */
     mv_store_free(st);
     rm_store(path);
 }
@@ -404,7 +401,7 @@ static void test_open_from_settings(void **state)
 
     (void)state;
     s.cache_store = MV_STORE_MEMORY;
-    s.cache_max_entries = 0;    /* no cache: NULL, and no error */
+    s.cache_max_entries = 0; /* no cache: NULL, and no error */
     assert_null(mv_store_open(&s, err, sizeof(err)));
     assert_string_equal(err, "");
     s.cache_max_entries = 10;
@@ -430,7 +427,7 @@ static void test_open_from_settings(void **state)
         assert_non_null(strstr(err, "not built"));
         return;
     }
-    s.cache_redis_server = "127.0.0.1:6379";    /* not connected: no loop yet */
+    s.cache_redis_server = "127.0.0.1:6379"; /* not connected: no loop yet */
     s.cache_redis_password = "";
     s.cache_redis_prefix = "mv:";
     s.cache_redis_timeout_ms = 100;
@@ -439,11 +436,11 @@ static void test_open_from_settings(void **state)
     assert_true(mv_store_shared(st));
     assert_null(mv_store_redis_client(st));
     assert_int_equal(mv_store_put(st, "s:a@x.t", 7, 100, &ttl, MV_CACHE_POSITIVE, "v", 1),
-                     MV_CACHE_STORED);     /* the memory tier takes it */
+                     MV_CACHE_STORED); /* the memory tier takes it */
     assert_int_equal(mv_store_incr(st, "c:x", 3, 0, 60, 1), -1);
     assert_int_equal(mv_store_purge(st, "x.t"), -1);
     mv_store_free(st);
-    s.cache_redis_server = "redis.example:6379";    /* hiredis would block resolving it */
+    s.cache_redis_server = "redis.example:6379"; /* hiredis would block resolving it */
     assert_null(mv_store_open(&s, err, sizeof(err)));
     assert_non_null(strstr(err, "not a name"));
 }

@@ -19,9 +19,9 @@
 #include "typo.h"
 
 typedef struct {
-    const char *file;           /* the text, embedded */
-    const char *image;          /* its image, embedded */
-    int kind;                   /* mv_list_kind, or -2 for the TLDs */
+    const char *file;  /* the text, embedded */
+    const char *image; /* its image, embedded */
+    int kind;          /* mv_list_kind, or -2 for the TLDs */
 } table;
 
 static const table tables[] = {
@@ -60,8 +60,8 @@ static void load_both(const table *tb, mv_lists *tl, mv_typo *tt, mv_lists *il, 
         assert_int_equal(mv_typo_load_tlds(tt, text.data, text.len, tb->file, &d), 0);
         assert_int_equal(mv_typo_use_tlds_image(it, img.data, img.len), 0);
     } else {
-        assert_int_equal(mv_lists_load_text(tl, (mv_list_kind)tb->kind, text.data, text.len,
-                                            tb->file, &d), 0);
+        assert_int_equal(mv_lists_load_text(tl, (mv_list_kind)tb->kind, text.data, text.len, tb->file, &d),
+                         0);
         assert_int_equal(mv_lists_use_image(il, (mv_list_kind)tb->kind, img.data, img.len), 0);
     }
     assert_int_equal(d.count, 0);
@@ -71,9 +71,19 @@ static void load_both(const table *tb, mv_lists *tl, mv_typo *tt, mv_lists *il, 
 static void test_images_hold_every_entry(void **state)
 {
     static const char *const absent[] = {
-        "example.com", "example.org", "gmail.co", "mailinator.comm", "x",
-        "", "postmaster.example", "jane.doe", "zz", "com.", ".com",
-        "notatld", "a.b.c.d.e.example",
+        "example.com",
+        "example.org",
+        "gmail.co",
+        "mailinator.comm",
+        "x",
+        "",
+        "postmaster.example",
+        "jane.doe",
+        "zz",
+        "com.",
+        ".com",
+        "notatld",
+        "a.b.c.d.e.example",
     };
     mv_lists *tl = mv_lists_new(), *il = mv_lists_new();
     mv_typo *tt = mv_typo_new(), *it = mv_typo_new();
@@ -91,8 +101,8 @@ static void test_images_hold_every_entry(void **state)
         text = set_of(tb, tl, tt);
         img = set_of(tb, il, it);
         if (mv_strset_count(text) < 300 || mv_strset_count(img) != mv_strset_count(text))
-            fail_case("%s: %zu entries as text, %zu in the image", tb->file,
-                      mv_strset_count(text), mv_strset_count(img));
+            fail_case("%s: %zu entries as text, %zu in the image", tb->file, mv_strset_count(text),
+                      mv_strset_count(img));
         if (mv_strset_each(text, in_image, (void *)img) != 0)
             fail_case("%s: an entry is missing from the image", tb->file);
         for (size_t k = 0; k < sizeof(absent) / sizeof(*absent); k++)
@@ -164,7 +174,7 @@ static void test_image_roles(void **state)
         bool role;
     } cases[] = {
         {"postmaster", true}, {"Info+news", true}, {"INFO", true},
-        {"jane.doe", false}, {"2020", false}, {"", false},
+        {"jane.doe", false},  {"2020", false},     {"", false},
     };
     mv_blob img = mv_builtin("role.set");
     mv_lists *l = mv_lists_new();
@@ -193,7 +203,7 @@ static void test_view_copy_on_add(void **state)
     assert_true(mv_strset_has(v, "gmail.com", 9));
     assert_int_equal(mv_strset_add(v, "gmail.com", 9), 0);
     assert_int_equal(mv_strset_add(v, "new.example", 11), 1);
-    for (int i = 0; i < 2000; i++) {    /* past a regrowth */
+    for (int i = 0; i < 2000; i++) { /* past a regrowth */
         char k[32];
 
         snprintf(k, sizeof(k), "k%d.example", i);
@@ -226,10 +236,10 @@ static void test_bad_images(void **state)
     assert_null(mv_strset_view(img.data, img.len - 1));
     assert_null(mv_strset_view(img.data, 16));
     assert_null(mv_strset_view((const char *)aligned + 1, img.len - 1));
-    ((char *)aligned)[0] ^= 1;          /* magic */
+    ((char *)aligned)[0] ^= 1; /* magic */
     assert_null(mv_strset_view(aligned, img.len));
     ((char *)aligned)[0] ^= 1;
-    ((char *)aligned)[8] ^= 1;          /* the hash check */
+    ((char *)aligned)[8] ^= 1; /* the hash check */
     assert_null(mv_strset_view(aligned, img.len));
     ((char *)aligned)[8] ^= 1;
     {
@@ -263,8 +273,8 @@ static void test_builtin_config_uses_images(void **state)
 
         if (tb->kind == -2)
             continue;
-        assert_int_equal(mv_lists_load_text(tl, (mv_list_kind)tb->kind, text.data, text.len,
-                                            tb->file, &d), 0);
+        assert_int_equal(mv_lists_load_text(tl, (mv_list_kind)tb->kind, text.data, text.len, tb->file, &d),
+                         0);
         assert_int_equal(mv_lists_count(l, (mv_list_kind)tb->kind),
                          mv_lists_count(tl, (mv_list_kind)tb->kind));
         if (mv_strset_each(mv_lists_set(tl, (mv_list_kind)tb->kind), in_image,

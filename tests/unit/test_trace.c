@@ -17,16 +17,12 @@ static void test_escape(void **state)
         size_t len;
         const char *out;
     } cases[] = {
-        {"250 2.1.5 Ok", 12, "250 2.1.5 Ok"},
-        {"a\r\nb", 4, "a\\x0d\\x0ab"},
-        {"tab\there", 8, "tab\\x09here"},
-        {"back\\slash", 10, "back\\\\slash"},
-        {"nul\0x", 5, "nul\\x00x"},
-        {"del\x7f", 4, "del\\x7f"},
-        {"caf\xc3\xa9", 5, "caf\xc3\xa9"},        /* good UTF-8 stays */
-        {"bad\xc3(", 5, "bad\\xc3("},           /* a broken sequence */
-        {"\xff\xfe", 2, "\\xff\\xfe"},
-        {"", 0, ""},
+        {"250 2.1.5 Ok", 12, "250 2.1.5 Ok"}, {"a\r\nb", 4, "a\\x0d\\x0ab"},
+        {"tab\there", 8, "tab\\x09here"},     {"back\\slash", 10, "back\\\\slash"},
+        {"nul\0x", 5, "nul\\x00x"},           {"del\x7f", 4, "del\\x7f"},
+        {"caf\xc3\xa9", 5, "caf\xc3\xa9"}, /* good UTF-8 stays */
+        {"bad\xc3(", 5, "bad\\xc3("},      /* a broken sequence */
+        {"\xff\xfe", 2, "\\xff\\xfe"},        {"", 0, ""},
     };
 
     (void)state;
@@ -50,7 +46,7 @@ static void test_cut(void **state)
     assert_true(n <= MV_TRACE_TEXT_MAX + 3);
     assert_int_equal(n, strlen(out));
     assert_string_equal(out + n - 3, "...");
-    memset(in, '\n', sizeof(in));       /* escapes are never split by the cut */
+    memset(in, '\n', sizeof(in)); /* escapes are never split by the cut */
     n = mv_trace_escape(out, sizeof(out), in, sizeof(in));
     assert_string_equal(out + n - 3, "...");
     assert_int_equal((n - 3) % 4, 0);
@@ -77,7 +73,7 @@ static void test_emit(void **state)
     (void)state;
     mv_trace_emit(sink, got, "[%s] %d", "ok.test", 42);
     assert_string_equal(got, "[ok.test] 42");
-    mv_trace_emit(NULL, got, "%s", "never");    /* no sink: nothing */
+    mv_trace_emit(NULL, got, "%s", "never"); /* no sink: nothing */
     assert_string_equal(got, "[ok.test] 42");
 }
 

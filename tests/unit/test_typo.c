@@ -48,7 +48,7 @@ static const char *suggest(const char *domain)
 
 typedef struct {
     const char *domain;
-    const char *want;           /* "" for no suggestion */
+    const char *want; /* "" for no suggestion */
 } sug_case;
 
 /* run_cases - every case; each failure printed, then one fail */
@@ -71,10 +71,10 @@ static void run_cases(const sug_case *c, size_t n)
 static void test_required_suggestions(void **state)
 {
     static const sug_case cases[] = {
-        {"gmial.com", "gmail.com"},         /* transposition */
-        {"hotmial.co", "hotmail.com"},      /* transposition + missing letter */
+        {"gmial.com", "gmail.com"},    /* transposition */
+        {"hotmial.co", "hotmail.com"}, /* transposition + missing letter */
         {"yahoo.con", "yahoo.com"},
-        {"gmail.cm", "gmail.com"},          /* .cm exists, but gmail.cm is a slip */
+        {"gmail.cm", "gmail.com"}, /* .cm exists, but gmail.cm is a slip */
         {"gamil.com", "gmail.com"},
         {"gmai.com", "gmail.com"},
         {"gmaill.com", "gmail.com"},
@@ -92,7 +92,7 @@ static void test_required_suggestions(void **state)
         {"outllok.com", "outlook.com"},
         {"iclod.com", "icloud.com"},
         {"icluod.com", "icloud.com"},
-        {"aol.con", "aol.com"},             /* short name: the suffix may be mistyped */
+        {"aol.con", "aol.com"}, /* short name: the suffix may be mistyped */
         {"gmx.ed", "gmx.de"},
         {"yahoo.co.k", "yahoo.co.uk"},
         {"hotmail.co.ku", "hotmail.co.uk"},
@@ -108,9 +108,9 @@ static void test_required_suggestions(void **state)
 static void test_well_known_untouched(void **state)
 {
     static const char *const known[] = {
-        "gmail.com", "hotmail.fr", "yahoo.co.uk", "hotmail.co.uk", "gmx.de", "gmx.net",
-        "aol.com", "mail.com", "email.com", "me.com", "mac.com", "live.com", "live.fr",
-        "ymail.com", "googlemail.com",
+        "gmail.com", "hotmail.fr", "yahoo.co.uk", "hotmail.co.uk", "gmx.de",
+        "gmx.net",   "aol.com",    "mail.com",    "email.com",     "me.com",
+        "mac.com",   "live.com",   "live.fr",     "ymail.com",     "googlemail.com",
     };
     mv_blob b = mv_builtin("providers.txt");
     const char *p, *line;
@@ -144,21 +144,46 @@ static void test_no_false_suggestions(void **state)
 {
     static const sug_case cases[] = {
         /* one edit from a 1-3 letter provider name: different companies */
-        {"aon.com", ""}, {"all.com", ""}, {"aok.com", ""}, {"ao.com", ""},
-        {"gmz.com", ""}, {"gm.com", ""}, {"qqq.com", ""}, {"q.com", ""},
-        {"mc.com", ""}, {"ma.com", ""},
+        {"aon.com", ""},
+        {"all.com", ""},
+        {"aok.com", ""},
+        {"ao.com", ""},
+        {"gmz.com", ""},
+        {"gm.com", ""},
+        {"qqq.com", ""},
+        {"q.com", ""},
+        {"mc.com", ""},
+        {"ma.com", ""},
         /* unrelated real domains */
-        {"example.com", ""}, {"mozilla.org", ""}, {"debian.org", ""},
-        {"xn--bcher-kva.de", ""}, {"google.com", ""}, {"apple.com", ""},
-        {"github.com", ""}, {"wikipedia.org", ""}, {"yandex.com", ""},
-        {"gmail.example", ""}, {"acme.com", ""}, {"ibm.com", ""},
-        {"univ-lyon1.fr", ""}, {"mail.example.org", ""}, {"example.co.uk", ""},
+        {"example.com", ""},
+        {"mozilla.org", ""},
+        {"debian.org", ""},
+        {"xn--bcher-kva.de", ""},
+        {"google.com", ""},
+        {"apple.com", ""},
+        {"github.com", ""},
+        {"wikipedia.org", ""},
+        {"yandex.com", ""},
+        {"gmail.example", ""},
+        {"acme.com", ""},
+        {"ibm.com", ""},
+        {"univ-lyon1.fr", ""},
+        {"mail.example.org", ""},
+        {"example.co.uk", ""},
         /* real TLDs are never "fixed" */
-        {"acme.cm", ""}, {"acme.co", ""}, {"acme.om", ""}, {"acme.ne", ""},
-        {"acme.cam", ""}, {"acme.ong", ""}, {"acme.new", ""}, {"acme.eu", ""},
-        {"acme.io", ""}, {"acme.xyz", ""},
+        {"acme.cm", ""},
+        {"acme.co", ""},
+        {"acme.om", ""},
+        {"acme.ne", ""},
+        {"acme.cam", ""},
+        {"acme.ong", ""},
+        {"acme.new", ""},
+        {"acme.eu", ""},
+        {"acme.io", ""},
+        {"acme.xyz", ""},
         /* too far from anything */
-        {"acme.zzzz", ""}, {"qwertyuiop.asdf", ""},
+        {"acme.zzzz", ""},
+        {"qwertyuiop.asdf", ""},
     };
 
     (void)state;
@@ -169,11 +194,11 @@ static void test_no_false_suggestions(void **state)
 static void test_tld_fix(void **state)
 {
     static const sug_case cases[] = {
-        {"acme.cmo", "acme.com"}, {"acme.ogr", "acme.org"}, {"acme.con", "acme.com"},
-        {"acme.cpm", "acme.com"}, {"acme.comm", "acme.com"}, {"acme.nte", "acme.net"},
+        {"acme.cmo", "acme.com"},  {"acme.ogr", "acme.org"},  {"acme.con", "acme.com"},
+        {"acme.cpm", "acme.com"},  {"acme.comm", "acme.com"}, {"acme.nte", "acme.net"},
         {"acme.nett", "acme.net"}, {"acme.orgg", "acme.org"}, {"acme.eud", "acme.edu"},
-        {"acme.or", "acme.org"}, {"acme.ed", "acme.edu"},
-        {"mail.acme.cmo", "mail.acme.com"}, {"acme.co.ukk", ""},
+        {"acme.or", "acme.org"},   {"acme.ed", "acme.edu"},   {"mail.acme.cmo", "mail.acme.com"},
+        {"acme.co.ukk", ""},
     };
 
     (void)state;
@@ -184,9 +209,16 @@ static void test_tld_fix(void **state)
 static void test_dotless(void **state)
 {
     static const sug_case cases[] = {
-        {"gmail", "gmail.com"}, {"gmailcom", "gmail.com"}, {"yahoo", "yahoo.com"},
-        {"hotmail", "hotmail.com"}, {"hotmailcom", "hotmail.com"}, {"outlookcom", "outlook.com"},
-        {"gmxde", "gmx.de"}, {"localhost", ""}, {"acme", ""}, {"gmai", ""},
+        {"gmail", "gmail.com"},
+        {"gmailcom", "gmail.com"},
+        {"yahoo", "yahoo.com"},
+        {"hotmail", "hotmail.com"},
+        {"hotmailcom", "hotmail.com"},
+        {"outlookcom", "outlook.com"},
+        {"gmxde", "gmx.de"},
+        {"localhost", ""},
+        {"acme", ""},
+        {"gmai", ""},
     };
 
     (void)state;
@@ -217,21 +249,21 @@ static void test_distance(void **state)
         unsigned max, want;
     } cases[] = {
         {"gmail", "gmail", 2, 0},
-        {"gmail", "gmial", 2, 1},           /* transposition = 1 */
+        {"gmail", "gmial", 2, 1}, /* transposition = 1 */
         {"gmail", "gamil", 2, 1},
-        {"gmail", "gmai", 2, 1},            /* deletion */
-        {"gmail", "gmaill", 2, 1},          /* insertion */
-        {"gmail", "gnail", 2, 1},           /* substitution */
+        {"gmail", "gmai", 2, 1},   /* deletion */
+        {"gmail", "gmaill", 2, 1}, /* insertion */
+        {"gmail", "gnail", 2, 1},  /* substitution */
         {"hotmail", "hotmial", 2, 1},
         {"hotmail", "htomial", 2, 2},
         {"kitten", "sitting", 3, 3},
-        {"ca", "abc", 3, 3},                /* OSA: no edit of a transposed pair */
+        {"ca", "abc", 3, 3}, /* OSA: no edit of a transposed pair */
         {"abc", "cba", 3, 2},
         {"", "", 2, 0},
         {"", "abc", 3, 3},
         {"abc", "", 3, 3},
-        {"abcdef", "ghijkl", 2, 3},         /* capped at max + 1 */
-        {"a", "abcd", 2, 3},                /* length alone exceeds max */
+        {"abcdef", "ghijkl", 2, 3}, /* capped at max + 1 */
+        {"a", "abcd", 2, 3},        /* length alone exceeds max */
         {"gmail", "gmial", 0, 1},
         {"com", "cmo", 1, 1},
         {"com", "ocm", 1, 1},
@@ -242,14 +274,14 @@ static void test_distance(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-        unsigned d = mv_typo_distance(cases[i].a, strlen(cases[i].a), cases[i].b,
-                                      strlen(cases[i].b), cases[i].max);
-        unsigned r = mv_typo_distance(cases[i].b, strlen(cases[i].b), cases[i].a,
-                                      strlen(cases[i].a), cases[i].max);
+        unsigned d =
+            mv_typo_distance(cases[i].a, strlen(cases[i].a), cases[i].b, strlen(cases[i].b), cases[i].max);
+        unsigned r =
+            mv_typo_distance(cases[i].b, strlen(cases[i].b), cases[i].a, strlen(cases[i].a), cases[i].max);
 
         if (d != cases[i].want || r != cases[i].want)
-            fail_case("%s/%s max %u: want %u, got %u and %u (reversed)", cases[i].a, cases[i].b,
-                      cases[i].max, cases[i].want, d, r);
+            fail_case("%s/%s max %u: want %u, got %u and %u (reversed)", cases[i].a, cases[i].b, cases[i].max,
+                      cases[i].want, d, r);
     }
     /* strings longer than the 63-byte table: exact match or max + 1 */
     memset(l1, 'a', sizeof(l1));

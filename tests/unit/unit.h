@@ -19,6 +19,9 @@
 
 /* fail_case - report which table case failed, then fail the test */
 #define fail_case(fmt, ...) \
-    do { print_error("case failed: " fmt "\n", __VA_ARGS__); fail(); } while (0)
+    do { \
+        print_error("case failed: " fmt "\n", __VA_ARGS__); \
+        fail(); \
+    } while (0)
 
 #endif
