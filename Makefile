@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Makefile - build, test, install and demonstrate mailverify.
 #
 #   make              build everything (-Wall -Wextra -Werror)
@@ -135,6 +136,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-unit check-cli check-world
 
 check-unit: $(UNIT_BIN)
+	@tests/check-spdx
 	@tests/check-symbols $(CORE_LIB) $(MILTER_LIB) $(PLUGIN_LIB)
 	@tests/in-netns tests/run-unit $(UNIT_BIN)
 
