@@ -28,6 +28,8 @@
 # replaces only the default "-O2 -g", never the warnings or the defines.
 
 PREFIX ?= /usr/local
+# the web plugin's form script and demo page
+WWWDIR ?= $(DATADIR)/www
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)/mailverify
@@ -316,23 +318,39 @@ $(B)/mvload: tests/bench/mvload.c $(CORE_LIB)
 lists:
 	tools/gen-lists
 
+# everything the README runs: the three programs, the config (0640: it may
+# hold redis_password, webhook.secret, api_keys; group mailverify when that
+# group exists and no DESTDIR is given -- a package sets it in postinst),
+# never overwritten; the lists, the reply rules, the web plugin's form
+# script and demo page (WWWDIR), the man pages, and every systemd unit in
+# etc/ with its paths changed to the installed ones
+UNITS := $(wildcard etc/*.service etc/*.socket)
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DATADIR)/lists \
-	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(SYSTEMDDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \
+	  $(DESTDIR)$(DATADIR)/lists $(DESTDIR)$(WWWDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(B)/mailverify $(DESTDIR)$(BINDIR)/mailverify
-	install -d $(DESTDIR)$(SBINDIR)
+	install -m 755 $(B)/mailverify.fcgi $(DESTDIR)$(BINDIR)/mailverify.fcgi
 	install -m 755 $(B)/mailverifyd $(DESTDIR)$(SBINDIR)/mailverifyd
 	test -e $(DESTDIR)$(SYSCONFDIR)/mailverify.conf || \
-	  install -m 644 etc/mailverify.conf $(DESTDIR)$(SYSCONFDIR)/mailverify.conf
+	  install -m 640 etc/mailverify.conf $(DESTDIR)$(SYSCONFDIR)/mailverify.conf
+	@if [ -z "$(DESTDIR)" ] && getent group mailverify >/dev/null; then \
+	  echo "chgrp mailverify $(SYSCONFDIR)/mailverify.conf"; chgrp mailverify $(SYSCONFDIR)/mailverify.conf; fi
 	install -m 644 etc/lists/*.txt etc/lists/README $(DESTDIR)$(DATADIR)/lists/
+	install -m 644 etc/replies.conf $(DESTDIR)$(DATADIR)/replies.conf
+	install -m 644 plugins/fastcgi/www/mailverify.js plugins/fastcgi/www/demo.html \
+	  plugins/fastcgi/www/demo.css plugins/fastcgi/www/README $(DESTDIR)$(WWWDIR)/
 	install -m 644 docs/mailverify.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 docs/mailverify.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 644 docs/mailverifyd.8 $(DESTDIR)$(MANDIR)/man8/
-	sed -e 's|/usr/sbin/mailverifyd|$(SBINDIR)/mailverifyd|g' \
-	    -e 's|/etc/mailverify/mailverify.conf|$(SYSCONFDIR)/mailverify.conf|g' \
-	    etc/mailverifyd.service > $(DESTDIR)$(SYSTEMDDIR)/mailverifyd.service
-	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/mailverifyd.service
+	install -m 644 docs/mailverifyd.8 docs/mailverify.fcgi.8 $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(SYSTEMDDIR)
+	for u in $(UNITS); do \
+	  sed -e 's|/usr/sbin/mailverifyd|$(SBINDIR)/mailverifyd|g' \
+	      -e 's|/usr/bin/mailverify|$(BINDIR)/mailverify|g' \
+	      -e 's|/etc/mailverify/mailverify.conf|$(SYSCONFDIR)/mailverify.conf|g' \
+	      $$u > $(DESTDIR)$(SYSTEMDDIR)/$${u#etc/} && \
+	  chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$${u#etc/} || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san build-fuzz
