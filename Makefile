@@ -21,6 +21,7 @@
 #   make bench-replies      the reply rules on a corpus of real SMTP replies: accuracy, false undeliverables
 #   make soak         mail through Postfix + mailverifyd for SOAK_MINUTES (20) under injected faults
 #   make install PREFIX=/usr/local DESTDIR=
+#   make check-package      build the Debian packages (debian/) in build/pkg, lintian, check their contents
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
 #
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line are
@@ -76,7 +77,7 @@ BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install check-package clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -351,6 +352,15 @@ install: all
 	      $$u > $(DESTDIR)$(SYSTEMDDIR)/$${u#etc/} && \
 	  chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$${u#etc/} || exit 1; \
 	done
+
+# the Debian packages (debian/), built from a copy of the tracked files in
+# build/pkg/src so that dpkg-buildpackage's output (it writes into the
+# parent directory) stays in build/pkg; no tests in there (nocheck: make
+# check ran them), then lintian and the packages' contents
+# (tests/check-package). Its build packages come through tools/deps.
+check-package:
+	@tools/deps package build
+	@tests/check-package build/pkg
 
 clean:
 	rm -rf build build-san build-fuzz
