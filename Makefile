@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: MIT
 # Makefile - build, test, install and demonstrate mailverify.
 #
-#   make              build everything (-Wall -Wextra -Werror)
+#   make              build everything (-Wall -Wextra -Werror; WERROR=0: without -Werror)
 #   make demo         build, then show verdicts on instructive addresses
 #   make check        install missing Debian packages, build, run every test
+#                     (NO_DEPS=1: never call apt; missing packages are an error)
 #   make check SANITIZE=1   the same under ASan+UBSan (build-san/)
 #   make fuzz         libFuzzer targets (clang), FUZZ_SECONDS each
 #   make fuzz-pass    mutated forms through pass-through to real handlers for FUZZ_PASS_SECONDS (300);
@@ -19,9 +21,16 @@
 #   make bench-replies      the reply rules on a corpus of real SMTP replies: accuracy, false undeliverables
 #   make soak         mail through Postfix + mailverifyd for SOAK_MINUTES (20) under injected faults
 #   make install PREFIX=/usr/local DESTDIR=
+#   make check-package      build the Debian packages (debian/) in build/pkg, lintian, check their contents
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
+#
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line are
+# used as given (dpkg-buildflags: _FORTIFY_SOURCE comes in CPPFLAGS); CFLAGS
+# replaces only the default "-O2 -g", never the warnings or the defines.
 
 PREFIX ?= /usr/local
+# the web plugin's form script and demo page
+WWWDIR ?= $(DATADIR)/www
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)/mailverify
@@ -35,9 +44,12 @@ CC ?= cc
 OPT ?= $(if $(SANITIZE),-O1,-O2)
 comma := ,
 SANFLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+# -Werror in development and CI; distributions build with WERROR=0, as a
+# newer compiler's new warning must not break a package build
+WERROR ?= 1
+WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS ?= $(OPT) -g
-ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP \
+ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP \
 	-DMV_SYSCONFDIR='"$(SYSCONFDIR)"' -DMV_HAVE_HIREDIS
 PKGS := libconfig libidn2 libcares
 # recursive (=): evaluated when a recipe runs, after `make deps` installed them
@@ -66,7 +78,7 @@ BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install check-package clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -78,7 +90,7 @@ $(B)/%.o: %.c
 # the lists also as set images that need no parsing (tools/mktables.c)
 $(B)/milter/core/builtin_S.o: milter/core/builtin.S $(BLOBS) $(B)/tables/stamp
 	@mkdir -p $(@D)
-	$(CC) -c $< -o $@ -Wa,-I,etc -Wa,-I,$(B)/tables
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@ -Wa,-I,etc -Wa,-I,$(B)/tables
 
 # mktables loads the lists with the program's own loaders, so an image is
 # the set the text would have built at run time
@@ -126,6 +138,10 @@ $(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_LIB) $(MILTER_LIB) $(PLUGI
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -Imilter -Iplugins/fastcgi -o $@ $< $(PLUGIN_LIB) $(MILTER_LIB) $(CORE_LIB) $(PKG_LIBS) -lcmocka -lm $(LDFLAGS_ALL)
 
+# NO_DEPS=1: tools/deps and tools/sendmail-pkg never call apt (a package
+# build, an admin's machine); what is missing is an error
+NO_DEPS ?= 0
+export NO_DEPS
 deps:
 	@tools/deps build test
 
@@ -136,6 +152,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-unit check-cli check-world
 
 check-unit: $(UNIT_BIN)
+	@tests/check-spdx
 	@tests/check-symbols $(CORE_LIB) $(MILTER_LIB) $(PLUGIN_LIB)
 	@tests/check-format
 	@tests/in-netns tests/run-unit $(UNIT_BIN)
@@ -304,23 +321,48 @@ $(B)/mvload: tests/bench/mvload.c $(CORE_LIB)
 lists:
 	tools/gen-lists
 
+# everything the README runs: the three programs, the config (0640: it may
+# hold redis_password, webhook.secret, api_keys; group mailverify when that
+# group exists and no DESTDIR is given -- a package sets it in postinst),
+# never overwritten; the lists, the reply rules, the web plugin's form
+# script and demo page (WWWDIR), the man pages, and every systemd unit in
+# etc/ with its paths changed to the installed ones
+UNITS := $(wildcard etc/*.service etc/*.socket)
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DATADIR)/lists \
-	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(SYSTEMDDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \
+	  $(DESTDIR)$(DATADIR)/lists $(DESTDIR)$(WWWDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(B)/mailverify $(DESTDIR)$(BINDIR)/mailverify
-	install -d $(DESTDIR)$(SBINDIR)
+	install -m 755 $(B)/mailverify.fcgi $(DESTDIR)$(BINDIR)/mailverify.fcgi
 	install -m 755 $(B)/mailverifyd $(DESTDIR)$(SBINDIR)/mailverifyd
 	test -e $(DESTDIR)$(SYSCONFDIR)/mailverify.conf || \
-	  install -m 644 etc/mailverify.conf $(DESTDIR)$(SYSCONFDIR)/mailverify.conf
+	  install -m 640 etc/mailverify.conf $(DESTDIR)$(SYSCONFDIR)/mailverify.conf
+	@if [ -z "$(DESTDIR)" ] && getent group mailverify >/dev/null; then \
+	  echo "chgrp mailverify $(SYSCONFDIR)/mailverify.conf"; chgrp mailverify $(SYSCONFDIR)/mailverify.conf; fi
 	install -m 644 etc/lists/*.txt etc/lists/README $(DESTDIR)$(DATADIR)/lists/
+	install -m 644 etc/replies.conf $(DESTDIR)$(DATADIR)/replies.conf
+	install -m 644 plugins/fastcgi/www/mailverify.js plugins/fastcgi/www/demo.html \
+	  plugins/fastcgi/www/demo.css plugins/fastcgi/www/README $(DESTDIR)$(WWWDIR)/
 	install -m 644 docs/mailverify.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 docs/mailverify.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 644 docs/mailverifyd.8 $(DESTDIR)$(MANDIR)/man8/
-	sed -e 's|/usr/sbin/mailverifyd|$(SBINDIR)/mailverifyd|g' \
-	    -e 's|/etc/mailverify/mailverify.conf|$(SYSCONFDIR)/mailverify.conf|g' \
-	    etc/mailverifyd.service > $(DESTDIR)$(SYSTEMDDIR)/mailverifyd.service
-	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/mailverifyd.service
+	install -m 644 docs/mailverifyd.8 docs/mailverify.fcgi.8 $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(SYSTEMDDIR)
+	for u in $(UNITS); do \
+	  sed -e 's|/usr/sbin/mailverifyd|$(SBINDIR)/mailverifyd|g' \
+	      -e 's|/usr/bin/mailverify|$(BINDIR)/mailverify|g' \
+	      -e 's|/etc/mailverify/mailverify.conf|$(SYSCONFDIR)/mailverify.conf|g' \
+	      $$u > $(DESTDIR)$(SYSTEMDDIR)/$${u#etc/} && \
+	  chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$${u#etc/} || exit 1; \
+	done
+
+# the Debian packages (debian/), built from a copy of the tracked files in
+# build/pkg/src so that dpkg-buildpackage's output (it writes into the
+# parent directory) stays in build/pkg; no tests in there (nocheck: make
+# check ran them), then lintian and the packages' contents
+# (tests/check-package). Its build packages come through tools/deps.
+check-package:
+	@tools/deps package build
+	@tests/check-package build/pkg
 
 clean:
 	rm -rf build build-san build-fuzz

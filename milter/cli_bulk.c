@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_bulk.c - `mailverify bulk`: clean a list (CSV or one address a line)
  * with the engine, as fast as the destination servers allow and no faster.

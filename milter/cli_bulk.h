@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_bulk.h - the insides of `mailverify bulk`, shared by cli_bulk.c (the
  * submission loop, progress, signals), cli_bulk_setup.c (options, input,

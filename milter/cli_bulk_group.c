@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_bulk_group.c - hold a list's addresses by domain, so that `mailverify
  * bulk` hands the engine a domain's addresses together.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_bulk_int.h - what the two halves of the command share: cli_bulk.c
  * (the run: rows, reading, writing in order, progress, the loop, signals)

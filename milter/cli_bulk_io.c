@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_bulk_io.c - what `mailverify bulk` writes: output rows (CSV with our
  * columns after the input's, or JSON lines), the output files, the resume

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_bulk_setup.c - `mailverify bulk` before and after its loop: the
  * options and --help, the input (CSV or a plain list, its header and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_cache.c - `mailverify cache stats|get|purge`: look into and clean
  * the shared verdict cache (cache.store "lmdb" here, "redis" in

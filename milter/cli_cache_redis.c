@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_cache_redis.c - `mailverify cache stats|get|purge` when cache.store
  * is "redis": the same questions as for the LMDB file, asked of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_check.c - `mailverify check`: verify addresses from argv or stdin.
  *

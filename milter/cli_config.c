@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_config.c - `mailverify config-test`, and config loading for the CLI.
  *

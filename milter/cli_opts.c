@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_opts.c - the engine options `check` and `bulk` share (see cli_opts.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_opts.h - the options `mailverify check` and `mailverify bulk` share:
  * --config, --mode/--offline, --timeout, --resolver, --allow-private.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_stats.c - `mailverify stats`: mailverifyd's counters.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_tables.c - every program's key table, for the CLI's loads.
  *

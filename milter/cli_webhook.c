@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_webhook.c - `mailverify webhook-verify`: check a signed webhook.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dha.c - per-client budgets in a fixed window; see dha.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dha.h - directory-harvest protection: a budget of unknown recipients
  * per client address.

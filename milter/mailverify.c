@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mailverify.c - the admin and scripting command: dispatch to subcommands.
  *

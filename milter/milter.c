@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * milter.c - mailverifyd's libmilter callbacks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * milter_config.c - mailverifyd's key table: every key of the "milter" group,
  * its type, bounds and default, and the names of its enumerated values.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * milter_config.h - mailverifyd's own settings: the "milter" group.
  *

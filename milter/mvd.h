@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mvd.h - mailverifyd's shared state and the milter callbacks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * policyd.c - the Postfix policy listener; see policyd.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * policyd.h - mailverifyd's Postfix policy listener (check_policy_service).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * policyreq.c - Postfix policy delegation requests; see policyreq.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * policyreq.h - one request of Postfix's policy delegation protocol.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replies.c - verdict to SMTP reply; see replies.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replies.h - the SMTP reply a milter gives for a verdict it refuses.
  *

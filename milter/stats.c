@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stats.c - counters, latency histogram, control socket; see stats.h.
  *

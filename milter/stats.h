@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stats.h - mailverifyd's counters, and the control socket that shows them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mktables.c - turn the shipped lists into images the program links in.
  *

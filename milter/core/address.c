@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * address.c - the mailbox parser: RFC 5321 4.1.2, RFC 6531, IDNA2008.
  *

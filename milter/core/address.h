@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * address.h - parse and normalize one mailbox (RFC 5321, RFC 6531, IDNA).
  *

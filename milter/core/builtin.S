@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * builtin.S - embed the shipped config and lists (see builtin.h).
  * Paths are found through the assembler's include path (-Wa,-I...): the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * builtin.c - names for the blobs that builtin.S embeds.
  */

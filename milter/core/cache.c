@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cache.c - the sharded LRU; see cache.h for the rules it keeps.
  *

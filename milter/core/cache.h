@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cache.h - bounded, sharded LRU cache with Postfix verify(8) semantics.
  *

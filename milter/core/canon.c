@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * canon.c - applying the canonical-form rules.
  *

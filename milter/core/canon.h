@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * canon.h - provider-aware canonical form, for finding duplicates.
  *

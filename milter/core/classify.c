@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * classify.c - SMTP replies to reasons: rules, RFC 3463, then codes and text.
  *

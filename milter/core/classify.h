@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * classify.h - what a mail server's reply means for the address.
  *

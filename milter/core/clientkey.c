@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clientkey.c - client addresses to the keys per-client limits count
  * under; see clientkey.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clientkey.h - the key a per-client limit counts a client under: people,
  * not addresses.

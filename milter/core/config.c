@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c - the configuration loader: key table, three phases, sharing.
  *

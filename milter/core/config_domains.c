@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_domains.c - the `domains` list: per-recipient-domain overrides.
  *

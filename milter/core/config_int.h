@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_int.h - the configuration loader's insides, shared by config.c
  * (key table, phases, lists, the public API), config_policy.c (the

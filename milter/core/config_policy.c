@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_policy.c - the policy groups of the configuration.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_rules.c - the canonical-form rules of the configuration.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * csv.c - a streaming reader of CSV (RFC 4180) and plain lists, and the
  * quoting of fields written back; see csv.h for the exact rules.

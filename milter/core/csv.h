@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * csv.h - a streaming reader of CSV (RFC 4180) and plain lists, and the
  * quoting of fields written back, for `mailverify bulk`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * curlload.c - libcurl through dlopen, once; see curlload.h.
  *

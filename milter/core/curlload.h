@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * curlload.h - libcurl, loaded on first use.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * diag.c - the diagnostics list behind config-test and list loading.
  *

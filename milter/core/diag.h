@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * diag.h - collecting "file:line: message" diagnostics.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dict.c - chained hash map with copied string keys; see dict.h.
  *

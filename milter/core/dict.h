@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dict.h - a small string-keyed hash map for loop-thread state.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dns.c - c-ares on the engine's loop: MX, implicit MX, addresses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dns.h - MX lookups on the engine's loop with c-ares (1.18).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dnsmsg.c - MX and address answer reading with CNAME chains and limits.
  *

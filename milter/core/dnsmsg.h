@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dnsmsg.h - reading MX and address answers from raw DNS messages.
  *

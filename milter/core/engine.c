@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine.c - the engine's API and its offline steps: parse, signals,
  * verdict, policy.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine_int.h - the engine's insides, shared by engine.c (the offline
  * steps and the API) and engine_net.c (the loop thread, the cache and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine_net.c - requests that need DNS or SMTP, and the verdict cache.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine_start.c - starting and stopping the engine's network half.
  *

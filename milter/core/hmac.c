@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hmac.c - the webhook signature; see hmac.h.
  *

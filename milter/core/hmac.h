@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hmac.h - the webhook signature: HMAC-SHA256 over "timestamp.body".
  *

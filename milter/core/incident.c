@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * incident.c - faults, the resolver's watch and the summary's period
  * (incident.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * incident.h - what the engine tells an admin during a fault, and the
  * bookkeeping that keeps it to a few lines.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json.c - JSON string escaping (RFC 8259) that never emits bad UTF-8.
  *

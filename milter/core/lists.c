@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lists.c - loading and asking the signal lists.
  *

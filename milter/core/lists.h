@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lists.h - the local signal lists: disposable, free, role, allow.
  *

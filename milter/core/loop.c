@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.c - epoll event loop with a timer heap and a cross-thread mailbox.
  *

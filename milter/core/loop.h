@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.h - the engine's event loop: sockets, timers, and a mailbox.
  *

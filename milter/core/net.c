@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net.c - jobs, domains, hosts and sessions of the network half.
  *

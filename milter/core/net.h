@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net.h - the engine's network half: DNS and SMTP steps for addresses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net_incident.c - the network half's event lines: faults, not requests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net_int.h - the network half's insides, shared by net.c (jobs, domains,
  * DNS, the API) and net_session.c (MX hosts, sessions, scheduling).

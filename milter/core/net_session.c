@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net_session.c - MX hosts and SMTP sessions of the network half.
  *

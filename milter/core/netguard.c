@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netguard.c - address classification from the IANA special-purpose
  * registries (RFC 6890 and successors).

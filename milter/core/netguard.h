@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netguard.h - which addresses may the engine connect to? (SSRF guard)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * outcome.c - the network's word on an address (mv_net_outcome) as the
  * cache stores it: packed bytes, a cache class, and the key it goes under.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * outcome.h - a network outcome packed for the cache, its class and key.
  */

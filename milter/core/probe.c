@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * probe.c - the SMTP probe's state machine (OpenSMTPD smtp_client.c shape).
  *

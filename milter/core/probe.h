@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * probe.h - one SMTP session that asks a mail server about recipients.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redact.c - mask secrets before text leaves the process; see redact.h.
  *

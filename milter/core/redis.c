@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis.c - the shared verdict cache's Redis client, on the engine's loop:
  * the connection (redis_cmd.c has the commands).

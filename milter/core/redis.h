@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis.h - a non-blocking Redis client for the shared verdict cache.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_cmd.c - the Redis client's commands: what each public call sends
  * (GET; the put and counter Lua scripts, EVALSHA with EVAL as fallback;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_int.h - what the Redis client's two halves share: redis.c (the
  * connection: state, hiredis' event adapter, the reader's guards, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_tls.c - the TLS pump between hiredis and a Redis tls-port; see
  * redis_tls.h for why it exists.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_tls.h - TLS to the Redis server, under a hiredis that has none.
  *

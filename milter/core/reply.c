@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reply.c - incremental SMTP reply parser; see reply.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reply.h - SMTP reply parsing (RFC 5321 4.2, RFC 3463 enhanced codes).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rules.c - the reply rules table and provider profiles; see rules.h.
  *

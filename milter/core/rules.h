@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rules.h - reply knowledge and provider profiles, kept as data.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * siphash.h - SipHash-2-4, the keyed hash of every table whose keys come
  * from outside (the verdict cache, the loop's maps, rate-limit buckets,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * slurp.c - read a whole file, bounded; see slurp.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.c - the store interface's dispatch, the choice of store from the
  * settings, and the memory store (cache.h inside this process).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.h - where the engine keeps what it learned: one interface, several
  * stores (cache.store = "memory" | "lmdb" | "redis").

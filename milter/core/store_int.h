@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store_int.h - what a store implementation provides: its table of
  * operations. store.c dispatches through it; store.c (memory),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store_lmdb.c - the LMDB store: one memory-mapped file that mailverifyd,
  * the FastCGI workers and mailverify bulk on one host share at the same

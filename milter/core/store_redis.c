@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store_redis.c - cache.store = "redis": verdicts shared across hosts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * strset.c - open-addressing string set with an arena.
  *

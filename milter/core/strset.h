@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * strset.h - an immutable-after-load set of short byte strings.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls.c - OpenSSL 3 client sessions for STARTTLS; see tls.h.
  *

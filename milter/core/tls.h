@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls.h - STARTTLS for the SMTP probe: all OpenSSL policy in one place.
  *

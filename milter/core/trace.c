@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trace.c - formatting for the engine's transcript (trace.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trace.h - the engine's optional transcript of DNS and SMTP.
  *

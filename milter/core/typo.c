@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * typo.c - domain typo suggestions by edit distance.
  *

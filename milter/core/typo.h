@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * typo.h - "Did you mean jane@gmail.com?": domain typo suggestions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * verdict.c - names, precedence and the JSON form of a verdict.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * version.h - the version every program reports, and where the installed
  * configuration lives (the Makefile passes MV_SYSCONFDIR from SYSCONFDIR).

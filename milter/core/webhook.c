@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * webhook.c - the webhook queue and its sender thread; see webhook.h.
  *

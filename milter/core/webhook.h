@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * webhook.h - signed webhook deliveries, queued and retried.
  *

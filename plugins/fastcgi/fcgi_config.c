@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fcgi_config.c - mailverify.fcgi's key table: every key of the "fastcgi"
  * group, its type, bounds and default. The engine's loader checks and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fcgi_config.h - mailverify.fcgi's own settings: the "fastcgi" group.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fcgi_main.c - mailverify.fcgi: one binary, CGI or FastCGI.
  *

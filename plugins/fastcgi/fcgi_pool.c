@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fcgi_pool.c - mailverify.fcgi's FastCGI connections and worker threads;
  * see fcgi_pool.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fcgi_pool.h - mailverify.fcgi's FastCGI connections and worker threads:
  * a dispatcher that owns the listening socket and every idle connection,

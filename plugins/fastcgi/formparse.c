@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * formparse.c - urlencoded and JSON field lookup; see formparse.h.
  *

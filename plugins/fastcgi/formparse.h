@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * formparse.h - reading the fields of an HTTP request body or query.
  *

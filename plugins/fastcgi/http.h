@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.h - one HTTP request as a CGI or FastCGI program sees it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pass_int.h - what the parts of pass-through share (passthrough.c,
  * passcgi.c, passhttp.c): the request as it is handed on, the two ways

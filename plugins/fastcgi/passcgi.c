@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * passcgi.c - hand a request to a CGI script and relay its answer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * passform.c - form fields for pass-through; see passform.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * passform.h - the fields of a form submission, for pass-through.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * passhdr.c - reading header values for pass-through; see passhdr.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * passhdr.h - reading header values and field names for pass-through
  * (passform.c's helpers; not an interface for anything else).

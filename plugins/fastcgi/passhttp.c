@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * passhttp.c - hand a request to an HTTP upstream (libcurl) and relay its
  * answer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * passthrough.c - verify a form submission, then block it or hand it on;
  * see passthrough.h.

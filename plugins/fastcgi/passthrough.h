@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * passthrough.h - the plugin in front of a legacy form handler.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugin.c - the endpoints of mailverify.fcgi; see plugin.h.
  *

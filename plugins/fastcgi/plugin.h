@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugin.h - mailverify.fcgi's request handling, the same in CGI and
  * FastCGI modes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ratelimit.c - token buckets in a locked table, in memory or in a shared
  * state file; see ratelimit.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_cache.c - cached-verdict lookups through the store interface
  * (store.h), for each store, and the hit rate two milter processes gain by

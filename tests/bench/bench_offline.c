@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_offline.c - throughput of the engine's offline path on one thread.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_redis.c - cached lookups through the Redis client on loopback.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_replies.c - how often the reply rules read real SMTP replies right.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mvload.c - a load driver for the engine: addresses in, every one through
  * mv_engine_submit() with a bounded window in flight, latencies out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nullfcgi.c - a FastCGI responder that does no work: the peer of
  * mailverify.fcgi in make bench-fastcgi.

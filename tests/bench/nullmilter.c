@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nullmilter.c - a libmilter milter that does no work: the floor for
  * `make bench-milter`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer_deep_email.mjs - npm's deep-email-validator over a list, for bench-bulk.
 //
 //   node tests/bench/peer_deep_email.mjs NODE_MODULES_DIR FILE CONCURRENCY

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: MIT
 # peer_email_valid.pl - the bench corpus through Perl's Email::Valid.
 #
 # Usage: /usr/bin/perl tests/bench/peer_email_valid.pl CORPUS

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """peer_email_validator.py - the bench corpus through Python's email_validator.
 
 Usage: /usr/bin/python3 tests/bench/peer_email_validator.py CORPUS

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """pymilter_null.py - a trivial milter in Python (Debian's python3-milter):
 every MAIL FROM and RCPT TO is answered "continue", nothing else asked for.
 A peer for `make bench-milter` (TESTWORLD.md: "a trivial milter written in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replies_corpus.h - the reply corpus (tests/cases/replies.tsv) read once,
  * for the two programs that read it: bench_replies.c (accuracy of the

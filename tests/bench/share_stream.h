@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * share_stream.h - the simulated traffic both sharing benchmarks run
  * (bench_cache.c over LMDB, bench_redis.c over Redis), defined once so

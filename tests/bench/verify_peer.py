@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """verify_peer.py - drive a Postfix that verifies recipients with verify(8).
 
     verify_peer.py [--server IP] [--sessions N] [--retry-ms MS] [--limit S] FILE

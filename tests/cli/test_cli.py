@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_cli - end-to-end tests of the `mailverify` command.
 
 Drives the real binary (path in $MAILVERIFY) the way users and scripts do:

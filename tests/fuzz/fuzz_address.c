@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_address.c - libFuzzer target for the mailbox parser.
  *

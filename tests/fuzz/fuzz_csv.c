@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_csv.c - libFuzzer target for the streaming CSV and plain reader.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_dnsmsg.c - libFuzzer target for reading MX answers.
  *

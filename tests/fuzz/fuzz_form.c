@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_form.c - libFuzzer target for the web plugin's request parsers.
  *

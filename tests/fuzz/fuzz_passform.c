@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_passform.c - libFuzzer target for pass-through's form fields.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_policyreq.c - libFuzzer target for Postfix policy requests
  * (milter/policyreq.c).

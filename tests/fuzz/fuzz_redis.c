@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_redis.c - libFuzzer target for what a Redis server can send the
  * shared cache's client: RESP replies through hiredis' reader behind the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_reply.c - libFuzzer target for the SMTP reply parser.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_rules.c - libFuzzer target for the reply rules loader and matcher.
  *

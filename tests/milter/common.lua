@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- common.lua - what every tests/milter/t-*.lua script shares (dofile'd).
 --
 -- tests/milter/run starts the test world and mailverifyd, then runs each

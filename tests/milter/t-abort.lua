@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- t-abort.lua - a transaction aborted midway (RSET, or the MTA's own
 -- rejection) leaves nothing behind for the next one on the connection.
 dofile(os.getenv("MT_DIR") .. "/common.lua")

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- t-dha-ipv6.lua - the harvest budget counts an IPv6 client per /64
 -- (milter.ipv6_prefix, default 64): a harvester holding a /64 could
 -- otherwise guess from a fresh address each time. 20 unknown recipients

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- t-eom.lua - what end of message does: an X-Mailverify header per "warn"
 -- recipient (role_account = "warn" in the runner's policy), a quarantine
 -- for "review" (accept_all = "review", review = "quarantine"), both at once.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- t-macros.lua - what the MTA may or may not send: no "i" (no queue id
 -- yet: logged as NOQUEUE), no {auth_authen} (checked), an empty one
 -- (checked), a set one (skip_authenticated: the message is accepted whole

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- t-many-rcpts.lua - 50 recipients in one transaction, known and unknown
 -- taking turns; the client's harvest budget (dha_limit = 20 unknown per
 -- window, the shipped default) runs out at the 20th unknown: from there on

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- t-no-mail.lua - connections that end before (or in the middle of) a
 -- message: QUIT after HELO, QUIT right after connect, a connection cut
 -- without QUIT mid-transaction. mailverifyd must clean up each (close

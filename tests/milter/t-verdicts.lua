@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- t-verdicts.lua - one connection, the whole sequence, every kind of verdict.
 -- connect, HELO, MAIL, RCPTs (accepted, unknown, no such domain, mailbox
 -- full), EOM; then a sender refused at MAIL FROM on the same connection.

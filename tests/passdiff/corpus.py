@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """corpus.py - the hand-written bodies of the pass-through differential test.
 
 HOSTILE: bodies crafted so that the plugin (pass-through) and a legacy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """mutate.py - seeded, deterministic mutations of the pass-through corpus.
 
 mutations(cases, n, rng, prefix) -> n new cases, each a corpus case with 1

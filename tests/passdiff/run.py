@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """run.py - the pass-through differential test: does any legacy handler
 behind mailverify.fcgi's pass-through read an address the plugin did not
 verify and allow?

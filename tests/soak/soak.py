@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """soak.py - mail through mailverifyd behind a real Postfix for SOAK_MINUTES
 while faults are injected on a schedule; every message accounted for.
 

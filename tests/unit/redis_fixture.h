@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_fixture.h - what the Redis unit tests share: a real redis-server
  * started on a unix socket in a temp directory (plus, for the TLS tests,

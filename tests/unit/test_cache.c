@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cache.c - the verdict cache: hits and misses, expire and refresh
  * per class, Postfix's no-clobber rule, LRU by entries and by bytes, and

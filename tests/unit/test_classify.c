@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_classify.c - replies real servers give, and the reason each means.
  * Texts are taken from Postfix, Exim, Exchange, Gmail and postgrey replies.

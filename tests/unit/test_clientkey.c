@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_clientkey.c - client addresses to rate-limit keys (clientkey.c).
  *

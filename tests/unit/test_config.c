@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_config.c - the config loader: defaults, diagnostics, includes, lists.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_corpus.c - the worst-error invariant on the reply corpus.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_csv.c - the streaming CSV and plain-list reader, and the quoting
  * of fields written back.

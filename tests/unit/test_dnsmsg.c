@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_dnsmsg.c - MX answers, well-formed and hostile, built byte by byte.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_formparse.c - the web plugin's request parsers and token buckets.
  *

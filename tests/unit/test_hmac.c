@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_hmac.c - HMAC-SHA256 and the webhook signature (hmac.c).
  *

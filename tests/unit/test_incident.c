@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_incident.c - the bookkeeping that keeps an incident's log short.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_json.c - JSON escaping and the verdict's JSON form.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_loop.c - the event loop: timers in order, stop and re-arm from
  * callbacks, the heap under random churn, arming that allocates nothing

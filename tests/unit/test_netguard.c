@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_netguard.c - the SSRF guard classifies addresses as the IANA
  * special-purpose registries say, including IPv4 inside IPv6.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_passform.c - the form fields pass-through reads, strips and adds.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_policyreq.c - Postfix policy delegation requests (milter/policyreq.c).
  *

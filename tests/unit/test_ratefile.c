@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ratefile.c - token buckets kept in a shared state file (CGI mode).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_redact.c - masking secrets in URLs and messages (redact.c).
  *

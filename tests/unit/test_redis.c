@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redis_test.c - the Redis cache client against a real redis-server and a
  * hostile fake one: round trip with TTLs visible, the never-clobber table

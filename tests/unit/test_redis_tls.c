@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_redis_tls.c - the Redis client over TLS (redis_tls.c) against a
  * real redis-server with a tls-port: certificates made here with the

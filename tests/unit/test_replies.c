@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_replies.c - the replies mailverifyd gives, and the harvest budget.
  *

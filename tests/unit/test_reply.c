@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_reply.c - the SMTP reply parser against well-formed and hostile
  * replies, fed whole and one byte at a time.

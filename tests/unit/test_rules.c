@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_rules.c - the reply rules table and the layered reading of replies.
  *

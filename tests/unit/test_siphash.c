@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_siphash.c - SipHash-2-4 (siphash.c) against the paper's vectors.
  *

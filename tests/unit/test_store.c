@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_store.c - the cache stores (store.h): one table of semantics cases
  * (hit, stale, expiry, Postfix's never-clobber rule, delete) run against

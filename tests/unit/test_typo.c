@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_typo.c - "Did you mean ...?": domain typo suggestions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * unit.h - what every unit test includes: cmocka and small helpers.
  *

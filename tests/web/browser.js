@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 // browser.js - headless Chromium drives the demo signup page (demo.html +
 // mailverify.js) served by tests/web/webstack.py; started by
 // test_browser.py, which owns the world, nginx and the plugin.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_browser - headless Chromium on the demo signup page: mailverify.js
 in a real browser, nginx, mailverify.fcgi and the loopback test world
 (run inside tests/in-netns).

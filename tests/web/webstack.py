@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """webstack.py - the demo signup page behind nginx, with mailverify.fcgi
 behind nginx, inside the loopback test world (run inside tests/in-netns).
 

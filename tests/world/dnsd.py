@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """dnsd.py - the test world's hostile DNS server (UDP and TCP), dnslib.
 
 Started by world.py as `dnsd.py CONFIG.json` ({"ip", "port", "zone", "delay"}).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """mvd.py - mailverifyd and a Postfix that calls it, inside the test world.
 
     with World(dir) as w, Milter(w, config_text) as m:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """providers.py - scripted servers that imitate large mailbox providers and
 mail security gateways, for the loopback test world (World(..., providers=True)).
 

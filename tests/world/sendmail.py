@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """sendmail.py - a real Sendmail that calls a milter, inside the test world.
 
     with World(dir) as w, Milter(w) as m, Sendmail(w, milter_port=m.port) as sm:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """smtpd.py - the test world's scripted SMTP servers (stdlib asyncio + ssl).
 
 Started by world.py as `smtpd.py CONFIG.json`. One process listens on every

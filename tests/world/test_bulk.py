@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_bulk - `mailverify bulk` against the loopback test world, and on bad input.
 
     MAILVERIFY=build/mailverify tests/in-netns /usr/bin/python3 tests/world/test_bulk.py [-v]

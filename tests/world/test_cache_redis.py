@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_cache_redis - cache.store = "redis": verdicts shared through a real
 redis-server on loopback.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_cache_shared - one LMDB cache file shared by several processes.
 
 Two mailverifyd processes, each behind its own real Postfix, `mailverify

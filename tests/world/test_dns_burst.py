@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_dns_burst - a burst of lookups to new domains does not lose answers.
 
 The world's unbound serves 1,000 bulk domains (bulk000.test ..

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_dns_faults - a truncated or malformed DNS answer is no verdict.
 
 The hostile DNS server (dnsd.py, 127.0.0.1:5353) answers some names with

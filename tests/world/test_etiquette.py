@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_etiquette - the engine probes politely, as the scripted servers saw it.
 
     MVLOAD=build/mvload tests/in-netns /usr/bin/python3 tests/world/test_etiquette.py [-v]

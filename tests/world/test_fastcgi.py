@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_fastcgi - mailverify.fcgi through real web servers, in the test world.
 
 FastCGI: nginx (fastcgi_pass, /etc/nginx/fastcgi_params) in front of

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_hostage - no mailverify.fcgi worker thread is held hostage (issue 13).
 
 - the README's nginx snippet (upstream keepalive 8, fastcgi_keep_conn on),

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_incident_log - what mailverifyd's log says during an incident.
 
 An admin reading the log during a fault must see the fault, not every

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_milter - mailverifyd end to end: a sending client, a real Postfix
 that calls the milter (smtpd_milters), mailverifyd, the engine, and the
 test world's DNS and mail servers -- all on loopback (run inside

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_policy - mailverifyd as a Postfix policy service, end to end: a
 sending client, a real Postfix whose smtpd_recipient_restrictions call
 check_policy_service after reject_unauth_destination, mailverifyd

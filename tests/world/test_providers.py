@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_providers - the engine against imitations of large mailbox providers
 and mail security gateways (tests/world/providers.py), end to end.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_recovery - how soon a verdict is right again after a fault ends,
 and how many probes it took (issue 12).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_sendmail - mailverifyd called by a real Sendmail (INPUT_MAIL_FILTER).
 
 The test world, mailverifyd (mvd.Milter) and Debian's Sendmail 8.17

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_snippets - the README's copy-paste snippets for Postfix and Sendmail
 work as printed.
 

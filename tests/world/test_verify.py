@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_verify - every verdict of the engine, from real servers' behaviour.
 
 Starts the loopback test world (world.py: unbound, a real Postfix, scripted

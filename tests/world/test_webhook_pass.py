@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_webhook_pass - the web plugin's pass-through and webhooks, end to end.
 
 Pass-through: nginx (fastcgi_pass) -> mailverify.fcgi workers -> a legacy

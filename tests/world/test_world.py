@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """test_world.py - smoke test of the loopback test world, with independent tools.
 
     tests/in-netns /usr/bin/python3 tests/world/test_world.py [-v]

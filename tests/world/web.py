@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """web.py - mailverify.fcgi behind real web servers, inside the test world.
 
     with World(dir) as w:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """world.py - the loopback test world: a small internet on 127.0.0.0/8 and ::1.
 
 Run it only inside a private network namespace (tests/in-netns): it binds

@@ -1,3 +1,4 @@
+/*! SPDX-License-Identifier: MIT */
 /*! mailverify.js - email address checks for any form, answered by
  * mailverify.fcgi (POST /verify). No dependencies, no build step.
  *

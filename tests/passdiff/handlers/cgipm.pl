@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: MIT
 # cgipm.pl - a legacy form handler on Perl's CGI.pm.
 #
 # Reads what a typical handler could read for each pass field (@ARGV):

@@ -1,4 +1,5 @@
 #!/usr/bin/python3 -W ignore
+# SPDX-License-Identifier: MIT
 """fs.py - a legacy form handler on Python's cgi.FieldStorage.
 
 Reads what a typical handler could read for each pass field (argv):

@@ -1,4 +1,5 @@
 <?php
+// SPDX-License-Identifier: MIT
 // php.php - a legacy form handler in PHP (php-cgi).
 //
 // Reads what a typical handler could read for each pass field

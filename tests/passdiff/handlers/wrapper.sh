@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # wrapper.sh - the pass-through target: one CGI script that runs the three
 # legacy handlers (Python cgi.FieldStorage, Perl CGI.pm, PHP) on the same
 # body and the same CGI environment, and answers with their three outputs.
