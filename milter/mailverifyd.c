@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mailverifyd.c - the milter daemon for Postfix and Sendmail.
  *

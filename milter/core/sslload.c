@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sslload.c - OpenSSL through dlopen, once; see sslload.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sslload.h - OpenSSL (libssl.so.3 and libcrypto.so.3), loaded on first use.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.c - counters and histogram for /metrics; see metrics.h.
  */

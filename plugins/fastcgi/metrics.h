@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.h - what GET /metrics shows, in Prometheus' text format.
  *

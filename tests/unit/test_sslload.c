@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sslload.c - OpenSSL loaded on first use (sslload.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sslload_missing.c - what every OpenSSL user does when libssl.so.3
  * cannot be loaded.
