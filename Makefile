@@ -56,7 +56,7 @@ CLI_SRC := $(wildcard milter/cli*.c) milter/mailverify.c
 # of the daemon's or the plugin's) and nothing else from either
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/milter/milter_config.o $(B)/plugins/fastcgi/fcgi_config.o
 MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/milter_config.c milter/replies.c milter/dha.c \
-	milter/stats.c milter/policyreq.c milter/policyd.c
+	milter/stats.c milter/policyreq.c milter/policyd.c milter/notify.c
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 FCGI_SRC := $(wildcard plugins/fastcgi/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/%.o)
@@ -111,7 +111,7 @@ $(B)/mailverify.fcgi: $(FCGI_OBJ) $(CORE_LIB)
 # the milter's parts that need no libmilter, for unit tests
 MILTER_LIB := $(B)/libmvmilter.a
 $(MILTER_LIB): $(B)/milter/replies.o $(B)/milter/dha.o $(B)/milter/stats.o $(B)/milter/milter_config.o \
-	$(B)/milter/policyreq.o
+	$(B)/milter/policyreq.o $(B)/milter/notify.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
