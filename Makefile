@@ -56,7 +56,7 @@ CLI_SRC := $(wildcard milter/cli*.c) milter/mailverify.c
 # of the daemon's or the plugin's) and nothing else from either
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/milter/milter_config.o $(B)/plugins/fastcgi/fcgi_config.o
 MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/milter_config.c milter/replies.c milter/dha.c \
-	milter/stats.c milter/policyreq.c milter/policyd.c milter/notify.c
+	milter/stats.c milter/policyreq.c milter/policyd.c milter/notify.c milter/metricsd.c
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 FCGI_SRC := $(wildcard plugins/fastcgi/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/%.o)

@@ -105,7 +105,8 @@ static char *dump(const mv_config *cfg)
 }
 
 /* Every program's table, as `mailverify config-test` loads them. */
-static const mv_config_table *const all_tables[] = {&mv_milter_config_table, &mv_fcgi_config_table, NULL};
+static const mv_config_table *const all_tables[] = {&mv_milter_config_table, &mv_metrics_config_table,
+                                                    &mv_fcgi_config_table, NULL};
 
 /* load_all - a file as config-test loads it: every table, all there are */
 static mv_config *load_all(const char *path, int flags, mv_diag *d)
