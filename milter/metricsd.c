@@ -25,6 +25,7 @@
 #define HEAD_MAX 8192           /* request line and headers */
 #define HEAD_MS 2000            /* to send them */
 #define SEND_S 2                /* to take the answer */
+#define BACKLOG 128             /* a burst of connections waits here, not in SYN retries */
 
 struct mvd_metrics {
     int fd;
@@ -61,7 +62,7 @@ mvd_metrics *mvd_metrics_open(const char *spec, mv_stats *stats)
     m->stats = stats;
     if ((m->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
         setsockopt(m->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(m->fd, (struct sockaddr *)&ss, len) < 0 || listen(m->fd, 16) < 0) {
+        bind(m->fd, (struct sockaddr *)&ss, len) < 0 || listen(m->fd, BACKLOG) < 0) {
         fprintf(stderr, "mailverifyd: cannot listen for metrics on %s: %s\n", spec, strerror(errno));
         if (m->fd >= 0)
             close(m->fd);

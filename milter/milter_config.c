@@ -92,7 +92,7 @@ static void metrics_check(struct mv_config_check *ck, const void *settings)
     socklen_t len;
 
     if (m->listen[0] != '\0' && !mv_metrics_parse_listen(m->listen, &ss, &len))
-        mv_config_check_error(ck, "metrics.listen", "\"%s\" is not ADDRESS:PORT (\"127.0.0.1:9470\", "
+        mv_config_check_error(ck, "metrics.listen", "metrics.listen: \"%s\" is not ADDRESS:PORT (\"127.0.0.1:9470\", "
                               "\"[::1]:9470\"; a numeric address, port 1-65535), or \"\" for off", m->listen);
 }
 
