@@ -93,11 +93,18 @@ static int read_head(int c, char *buf)
         struct pollfd p = {.fd = c, .events = POLLIN};
         long long left = deadline - mono_ms();
         ssize_t r;
+        int ready;
 
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+        if (left <= 0)
             return -1;
-        if ((r = recv(c, buf + n, HEAD_MAX - n, 0)) <= 0)
-            return r < 0 && errno == EINTR ? 0 : -1;
+        if ((ready = poll(&p, 1, (int)left)) < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            return -1;
+        if ((r = recv(c, buf + n, HEAD_MAX - n, 0)) < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
         for (ssize_t i = 0; i < r; i++) {
             unsigned char ch = (unsigned char)buf[n + (size_t)i];
 
