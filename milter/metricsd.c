@@ -25,6 +25,8 @@
 #define HEAD_MAX 8192           /* request line and headers */
 #define HEAD_MS 2000            /* to send them */
 #define SEND_S 2                /* to take the answer */
+#define DRAIN_MS 200            /* reading what follows the head, after the answer */
+#define DRAIN_MAX 65536
 #define BACKLOG 128             /* a burst of connections waits here, not in SYN retries */
 
 struct mvd_metrics {
@@ -189,6 +191,28 @@ static void answer(mvd_metrics *m, int c, int status, bool is_head)
     mv_buf_free(&out);
 }
 
+/* drain - after the answer: end our side, and read what the client still
+ * sends (a body, the rest of an oversized head) for a moment, at most
+ * DRAIN_MAX bytes, since closing with unread data resets the connection
+ * and can destroy the answer before the client has read it */
+static void drain(int c)
+{
+    char sink[4096];
+    long long deadline = mono_ms() + DRAIN_MS;
+    size_t total = 0;
+
+    shutdown(c, SHUT_WR);
+    while (total < DRAIN_MAX) {
+        struct pollfd p = {.fd = c, .events = POLLIN};
+        long long left = deadline - mono_ms();
+        ssize_t r;
+
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0 || (r = recv(c, sink, sizeof(sink), 0)) <= 0)
+            return;
+        total += (size_t)r;
+    }
+}
+
 /* serve_one - one connection: read the head, answer, (the caller) close */
 static void serve_one(mvd_metrics *m, int c)
 {
@@ -202,8 +226,7 @@ static void serve_one(mvd_metrics *m, int c)
         status = route(head, &is_head);
     setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){SEND_S, 0}, sizeof(struct timeval));
     answer(m, c, status, is_head);
-    /* let the client read the answer before the close resets what it sent */
-    shutdown(c, SHUT_WR);
+    drain(c);
 }
 
 /* serve - the thread: one connection after another until shut down */

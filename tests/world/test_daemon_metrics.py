@@ -160,7 +160,7 @@ class DaemonMetrics(unittest.TestCase):
 
     def test_oversized(self):
         got, _ = raw(b"GET /metrics HTTP/1.1\r\nX-Filler: " + b"a" * 20000 + b"\r\n\r\n")
-        self.assertTrue(got == b"" or got.startswith(b"HTTP/1.1 431 "), got[:100])
+        self.assertTrue(got.startswith(b"HTTP/1.1 431 "), got[:100])
 
     def test_methods_and_paths(self):
         got, _ = raw(b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
