@@ -3,9 +3,10 @@
  * cli_stats.c - `mailverify stats`: mailverifyd's counters.
  *
  * Connects to the daemon's control socket (milter.control_socket), asks
- * "stats" (or "stats json") and prints the answer: verdicts by reason and
- * by action, cache hits, harvest-budget tempfails, skipped clients, and
- * latency percentiles.
+ * "stats" (or "stats json", "stats prometheus") and prints the answer:
+ * verdicts by reason and by action, cache hits, harvest-budget tempfails,
+ * skipped clients, and latency percentiles. --prometheus prints what the
+ * daemon's GET /metrics shows, for node_exporter's textfile collector.
  */
 #include "cli.h"
 #include "milter_config.h"
@@ -19,7 +20,7 @@
 #include <unistd.h>
 
 static const char stats_usage[] =
-    "Usage: mailverify stats [--socket PATH] [--config FILE] [--json]\n"
+    "Usage: mailverify stats [--socket PATH] [--config FILE] [--json | --prometheus]\n"
     "\n"
     "Print mailverifyd's counters: verdicts by reason and by action, answers\n"
     "from the cache, recipients tempfailed by the harvest budget, clients\n"
@@ -31,15 +32,18 @@ static const char stats_usage[] =
     "                       of the configuration)\n"
     "  -c, --config FILE    read milter.control_socket from FILE\n"
     "  -j, --json           one JSON object\n"
+    "  -P, --prometheus     Prometheus' text format, as mailverifyd's GET /metrics\n"
+    "                       (metrics.listen) serves it; for node_exporter's textfile\n"
+    "                       collector: mailverify stats -P > DIR/mailverify.prom.tmp &&\n"
+    "                       mv DIR/mailverify.prom.tmp DIR/mailverify.prom\n"
     "  -h, --help           show this help\n"
     "\n"
     "Exit status: 0 printed; 64 usage; 69 the daemon does not answer; 78 config errors.\n";
 
 /* ask - send the command, copy the answer to stdout; an exit status */
-static int ask(const char *path, bool json)
+static int ask(const char *path, const char *cmd)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    const char *cmd = json ? "stats json\n" : "stats\n";
     char buf[4096];
     ssize_t n;
     int fd;
@@ -69,23 +73,21 @@ static int ask(const char *path, bool json)
 int cli_stats(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'},
-        {"config", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},         {"prometheus", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *sock = NULL, *config = NULL;
-    bool json = false;
+    const char *sock = NULL, *config = NULL, *cmd = "stats\n";
     mv_config *cfg;
     int c, rc;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "s:c:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:c:jPh", opts, NULL)) != -1) {
         switch (c) {
         case 's': sock = optarg; break;
         case 'c': config = optarg; break;
-        case 'j': json = true; break;
+        case 'j': cmd = "stats json\n"; break;
+        case 'P': cmd = "stats prometheus\n"; break;
         case 'h': fputs(stats_usage, stdout); return 0;
         default: fputs("Try 'mailverify stats --help'.\n", stderr); return EX_USAGE;
         }
@@ -95,10 +97,10 @@ int cli_stats(int argc, char **argv)
         return EX_USAGE;
     }
     if (sock != NULL)
-        return ask(sock, json);
+        return ask(sock, cmd);
     if ((cfg = cli_load_config(config, true)) == NULL)
         return EX_CONFIG;
-    rc = ask(mv_milter_settings_of(cfg)->control_socket, json);
+    rc = ask(mv_milter_settings_of(cfg)->control_socket, cmd);
     mv_config_unref(cfg);
     return rc;
 }

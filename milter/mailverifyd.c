@@ -17,6 +17,15 @@
  * its own event-loop thread after the privilege drop; "policy" alone
  * waits for SIGTERM/SIGINT instead of running libmilter.
  *
+ * Under systemd (Type=notify) it says how it is doing on $NOTIFY_SOCKET
+ * (notify.h): READY=1 only once every socket it serves is bound and
+ * listening (milter, policy, control, metrics) and privileges are
+ * dropped -- so that Before=postfix.service means Postfix starts against
+ * a socket that answers -- RELOADING=1 / READY=1 around a SIGUSR1 reload,
+ * STOPPING=1 once libmilter has stopped listening, each with a STATUS=
+ * line. With metrics.listen set, an HTTP listener (metricsd.h) serves
+ * GET /metrics from its own thread.
+ *
  * The log tells an incident's story per fault, Postfix-style: the
  * engine's events (a host or the resolver starting to fail, answering
  * again, a summary while it lasts, the cache's own lines) at
@@ -25,7 +34,9 @@
  * second (and once more at stop).
  */
 #include "version.h"
+#include "metricsd.h"
 #include "mvd.h"
+#include "notify.h"
 #include "policyd.h"
 
 #include <errno.h>
@@ -88,6 +99,13 @@ typedef struct {
     const char *config, *socket, *policy_socket, *pidfile, *user, *group;
     bool foreground, dry_run, debug, test, trace;
 } options;
+
+/* what listens beside the milter, opened as root and started after the drop */
+typedef struct {
+    mvd_policy *pol;
+    mvd_metrics *metrics;
+    char status[400]; /* what STATUS= says while serving */
+} listeners;
 
 /* parse - the command line; -1 usage error, 1 done (help/version) */
 static int parse(int argc, char **argv, options *o)
@@ -224,11 +242,28 @@ static bool drop(const char *user, const char *group)
 
 static volatile sig_atomic_t stopping;
 
-/* reload - SIGUSR1: a new configuration, or the old one kept */
-static void reload(mvd *d)
+/* notify_or_log - a notification that could not be sent is worth a line
+ * (systemd then times the start or reload out), once per kind of failure */
+static void notify_or_log(int rc)
+{
+    static int last_errno;
+
+    if (rc >= 0 || errno == last_errno)
+        return;
+    last_errno = errno;
+    mvd_log(LOG_WARNING, "warning: cannot notify systemd at %s: %s", getenv("NOTIFY_SOCKET"),
+            strerror(errno));
+}
+
+/* reload - SIGUSR1: a new configuration, or the old one kept; systemd
+ * hears RELOADING=1 first and READY=1 when it is over, either way */
+static void reload(mvd *d, const char *serving)
 {
     mv_diag diag = {0};
-    mv_config *cfg = mv_config_load_with(d->config_path, mv_milter_config_tables, 0, &diag), *old;
+    mv_config *cfg, *old;
+
+    notify_or_log(mv_notify_reloading("reloading the configuration"));
+    cfg = mv_config_load_with(d->config_path, mv_milter_config_tables, 0, &diag);
 
     for (size_t i = 0; i < diag.count; i++)
         mvd_log(diag.items[i].level == MV_DIAG_ERROR ? LOG_ERR : LOG_WARNING, "%s: reload: %s",
@@ -237,6 +272,9 @@ static void reload(mvd *d)
     if (cfg == NULL) {
         mvd_log(LOG_ERR, "error: reload failed: %s has errors; the previous configuration stays in use",
                 d->config_path ? d->config_path : "(built-in)");
+        notify_or_log(mv_notifyf("READY=1\nSTATUS=%s; the last reload failed (errors in the log), the "
+                                 "previous configuration stays in use",
+                                 serving));
         return;
     }
     pthread_mutex_lock(&d->mu);
@@ -245,9 +283,10 @@ static void reload(mvd *d)
     pthread_mutex_unlock(&d->mu);
     mv_config_unref(old); /* connections that began with it keep theirs */
     mvd_log(LOG_INFO,
-            "reloaded %s (policy, lists and milter settings; dns, smtp and cache "
+            "reloaded %s (policy, lists and milter settings; dns, smtp, cache and metrics "
             "settings take effect at restart)",
             d->config_path ? d->config_path : "(built-in)");
+    notify_or_log(mv_notifyf("READY=1\nSTATUS=%s; configuration reloaded", serving));
 }
 
 /* dha_summaries - one line per client whose harvest episode is over by
@@ -276,6 +315,8 @@ static void dha_summaries(mvd *d, int64_t now)
  * the harvest episodes whose window is over */
 static void *reloader(void *arg)
 {
+    listeners *l = arg;
+    mvd *d = mvd_state();
     sigset_t set;
     struct timespec tick = {1, 0};
 
@@ -287,8 +328,8 @@ static void *reloader(void *arg)
         if (stopping)
             break;
         if (sig == SIGUSR1)
-            reload(arg);
-        dha_summaries(arg, (int64_t)time(NULL));
+            reload(d, l->status);
+        dha_summaries(d, (int64_t)time(NULL));
     }
     return NULL;
 }
@@ -361,42 +402,53 @@ static void share_dha(mvd *d)
 }
 
 /* open_sockets - the milter's and the policy listener's, as milter.serve
- * says, while still root; false with a message on stderr */
-static bool open_sockets(mvd *d, const options *o, mvd_policy **pol)
+ * says, and the metrics listener if metrics.listen is set, while still
+ * root; false with a message on stderr */
+static bool open_sockets(mvd *d, const options *o, listeners *l)
 {
     const mv_milter_settings *s = mv_milter_settings_of(d->cfg);
+    const char *metrics = mv_metrics_settings_of(d->cfg)->listen;
 
     if (s->serve != MV_SERVE_POLICY &&
         (mvd_register() < 0 || !open_socket(o->socket ? o->socket : s->socket, s)))
         return false;
     if (s->serve != MV_SERVE_MILTER &&
-        (*pol = mvd_policy_open(d, o->policy_socket ? o->policy_socket : s->policy_socket, s)) == NULL)
+        (l->pol = mvd_policy_open(d, o->policy_socket ? o->policy_socket : s->policy_socket, s)) == NULL)
+        return false;
+    if (metrics[0] != '\0' && (l->metrics = mvd_metrics_open(metrics, d->stats)) == NULL)
         return false;
     return true;
 }
 
-/* started - the log line that says what listens where */
-static void started(const mvd *d, const options *o, const mv_milter_settings *s)
+/* started - the log line that says what listens where, and the same for
+ * systemd's STATUS= */
+static void started(const mvd *d, const options *o, listeners *l)
 {
-    char milter[1100] = "", policy[1100] = "";
+    const mv_milter_settings *s = mv_milter_settings_of(d->cfg);
+    const char *metrics = mv_metrics_settings_of(d->cfg)->listen;
+    char milter[1100] = "", policy[1100] = "", http[100] = "";
 
     if (s->serve != MV_SERVE_POLICY)
         snprintf(milter, sizeof(milter), "socket %s", o->socket ? o->socket : s->socket);
     if (s->serve != MV_SERVE_MILTER)
         snprintf(policy, sizeof(policy), "%spolicy socket %s", milter[0] ? ", " : "",
                  o->policy_socket ? o->policy_socket : s->policy_socket);
-    mvd_log(LOG_INFO, "started (version %s, %s, %s%s%s)", MV_VERSION,
-            d->config_path ? d->config_path : "built-in configuration", milter, policy,
+    if (metrics[0] != '\0')
+        snprintf(http, sizeof(http), ", metrics on http://%s/metrics", metrics);
+    mvd_log(LOG_INFO, "started (version %s, %s, %s%s%s%s)", MV_VERSION,
+            d->config_path ? d->config_path : "built-in configuration", milter, policy, http,
             d->dry_run ? ", dry run" : "");
+    snprintf(l->status, sizeof(l->status), "serving: %.150s%.150s%.80s%s", milter, policy, http,
+             d->dry_run ? " (dry run)" : "");
 }
 
 /* start - everything before smfi_main; an exit status, 0 to run */
-static int start(mvd *d, const options *o, pthread_t *rt, mvd_policy **pol)
+static int start(mvd *d, const options *o, pthread_t *rt, listeners *l)
 {
     const mv_milter_settings *s = mv_milter_settings_of(d->cfg);
     const char *pidfile = o->pidfile ? o->pidfile : s->pidfile;
 
-    if (!open_sockets(d, o, pol))
+    if (!open_sockets(d, o, l))
         return EX_OSERR;
     if (!o->foreground && daemon(0, 0) < 0) {
         fprintf(stderr, "mailverifyd: cannot detach: %s\n", strerror(errno));
@@ -409,13 +461,17 @@ static int start(mvd *d, const options *o, pthread_t *rt, mvd_policy **pol)
                 s->control_socket, strerror(errno));
     if (!drop(o->user ? o->user : s->user, o->group ? o->group : s->group))
         return EX_OSERR;
-    if (pthread_create(rt, NULL, reloader, d) != 0)
+    started(d, o, l);
+    if (pthread_create(rt, NULL, reloader, l) != 0)
         return EX_OSERR;
-    if (*pol != NULL && mvd_policy_start(*pol) < 0) {
+    if (l->pol != NULL && mvd_policy_start(l->pol) < 0) {
         mvd_log(LOG_ERR, "error: cannot start the policy listener: %s", strerror(errno));
         return EX_OSERR;
     }
-    started(d, o, s);
+    if (l->metrics != NULL && mvd_metrics_start(l->metrics) < 0) {
+        mvd_log(LOG_ERR, "error: cannot start the metrics listener: %s", strerror(errno));
+        return EX_OSERR;
+    }
     return 0;
 }
 
@@ -463,7 +519,7 @@ int main(int argc, char **argv)
 {
     options o = {0};
     mvd d = {0};
-    mvd_policy *pol = NULL;
+    listeners l = {0};
     pthread_t rt;
     int rc = parse(argc, argv, &o);
 
@@ -495,28 +551,33 @@ int main(int argc, char **argv)
     }
     if (o.trace)
         mv_engine_set_trace(d.engine, trace_line, NULL);
+    mv_stats_set_engine(d.stats, d.engine);
     mvd_set_state(&d);
-    if ((rc = start(&d, &o, &rt, &pol)) == 0) {
+    if ((rc = start(&d, &o, &rt, &l)) == 0) {
         share_dha(&d);
+        notify_or_log(mv_notifyf("READY=1\nSTATUS=%s", l.status));
         if (mv_milter_settings_of(d.cfg)->serve != MV_SERVE_POLICY)
             rc = smfi_main() == MI_SUCCESS ? 0 : EX_OSERR;
         else
             rc = wait_stop();
+        notify_or_log(mv_notify("STOPPING=1\nSTATUS=stopping: answering what is in flight"));
         mvd_log(LOG_INFO, "stopping: answering what is in flight");
-        mvd_policy_close(pol);
+        mvd_policy_close(l.pol);
         /* a check ends by its deadline at the latest: wait that long for
          * the connection threads to hand their answers to the MTA */
         if (!mvd_drain(&d, (unsigned)max_deadline(d.cfg) + 1000))
             mvd_log(LOG_WARNING, "warning: stopping with checks still in flight (the MTA applies "
                                  "its milter_default_action or the policy service's default_action to them)");
-        mvd_policy_stop(pol);
+        mvd_policy_stop(l.pol);
         stopping = 1;
         pthread_kill(rt, SIGUSR1);
         pthread_join(rt, NULL);
         dha_summaries(&d, INT64_MAX);
     }
-    mv_engine_free(d.engine); /* every request still out gets its answer */
-    mvd_policy_free(pol);     /* after the engine's last verdicts were posted */
+    mvd_metrics_free(l.metrics); /* scrapes read the engine's queue: */
+    mv_stats_close(d.stats);     /* neither may outlive it */
+    mv_engine_free(d.engine);    /* every request still out gets its answer */
+    mvd_policy_free(l.pol);      /* after the engine's last verdicts were posted */
     mv_stats_free(d.stats);
     mv_dha_free(d.dha);
     if (rc == 0 && (o.pidfile || mv_milter_settings_of(d.cfg)->pidfile[0]))

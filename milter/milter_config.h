@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
 typedef enum { MV_REVIEW_QUARANTINE, MV_REVIEW_HEADER } mv_review_mode;
 typedef enum { MV_SERVE_MILTER, MV_SERVE_POLICY, MV_SERVE_BOTH } mv_serve;
@@ -39,13 +40,28 @@ typedef struct {
     long long policy_max_line, policy_max_attributes, policy_max_request;
 } mv_milter_settings;
 
+/* mailverifyd's "metrics" group: the Prometheus listener (metricsd.c) */
+typedef struct {
+    char *listen; /* "127.0.0.1:PORT", "[::1]:PORT"; "": off */
+} mv_metrics_settings;
+
 /* The table mailverifyd passes to mv_config_load_with(). */
 extern const mv_config_table mv_milter_config_table;
 
-/* ... as the NULL-terminated list mv_config_load_with() takes */
+/* ... and the metrics group's */
+extern const mv_config_table mv_metrics_config_table;
+
+/* ... both, as the NULL-terminated list mv_config_load_with() takes */
 extern const mv_config_table *const mv_milter_config_tables[];
 
 /* mv_milter_settings_of - the milter group of a config loaded with the table */
 const mv_milter_settings *mv_milter_settings_of(const mv_config *cfg);
+
+/* mv_metrics_settings_of - the metrics group of a config loaded with the tables */
+const mv_metrics_settings *mv_metrics_settings_of(const mv_config *cfg);
+
+/* mv_metrics_parse_listen - "IPv4:PORT" or "[IPv6]:PORT" (numeric, port
+ * 1-65535) as a socket address; false if it is neither */
+bool mv_metrics_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

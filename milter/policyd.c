@@ -299,7 +299,7 @@ static void accept_all(mvd_policy *p)
             p->conns->prev = c;
         p->conns = c;
         p->nconns++;
-        mv_stats_event(p->d->stats, MV_STAT_CONNECTIONS);
+        mv_stats_event(p->d->stats, MV_STAT_POLICY_CONNECTIONS);
     }
 }
 

@@ -5,8 +5,10 @@
  * As a CGI program (the web server sets GATEWAY_INTERFACE) it answers the
  * one request in its environment and exits. As a FastCGI worker it serves
  * many requests with a pool of threads sharing one engine and one cache:
- * on the listening socket spawn-fcgi hands it as stdin, or on its own
- * (fastcgi.socket, --socket). The threads and connections are
+ * on the listening socket systemd hands it (socket activation: fd 3, with
+ * LISTEN_PID and LISTEN_FDS, as mailverify-fcgi.socket does), else the
+ * one spawn-fcgi hands it as stdin (FastCGI's own convention), else on
+ * its own (fastcgi.socket, --socket). The threads and connections are
  * fcgi_pool.c's: idle kept connections (nginx's fastcgi_keep_conn) hold
  * no thread, reading a request has fastcgi.read_timeout_ms, and the pool
  * grows while every thread is busy.
@@ -32,12 +34,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
-#define CGI_LATE_MS 65000 /* a CGI process stays this long at most for a late verdict */
-#define GROW_SPARE 60     /* threads the pool may start beyond fastcgi.threads */
+#define LISTEN_FDS_START 3 /* systemd's first passed fd (sd_listen_fds(3)) */
+#define CGI_LATE_MS 65000  /* a CGI process stays this long at most for a late verdict */
+#define GROW_SPARE 60      /* threads the pool may start beyond fastcgi.threads */
 
 
 static const char usage[] =
@@ -45,7 +49,8 @@ static const char usage[] =
     "\n"
     "The mailverify web plugin. Under a web server as a CGI program it answers\n"
     "one request and exits; run otherwise it is a FastCGI worker: on the socket\n"
-    "spawn-fcgi gives it, or on its own (fastcgi.socket, -s).\n"
+    "systemd gives it (socket activation: LISTEN_FDS=1, fd 3), on the one\n"
+    "spawn-fcgi gives it (stdin), or on its own (fastcgi.socket, -s).\n"
     "\n"
     "Endpoints, exactly these paths under fastcgi.mount (\"\": at the root; e.g.\n"
     "\"/mailverify\" for /mailverify/verify); as a CGI program, the path after\n"
@@ -176,19 +181,46 @@ static void on_stop(int sig)
     mv_fpool_stop();
 }
 
+/* activated - the listening socket systemd passed (fd 3), when
+ * LISTEN_PID is this process; -1 none, -2 unusable (said on stderr). The
+ * variables are removed, so pass-through's handlers do not see them, and
+ * the socket is not inherited by them either. */
+static int activated(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    bool ours = pid != NULL && fds != NULL && strtol(pid, NULL, 10) == (long)getpid();
+    bool one = ours && strcmp(fds, "1") == 0;
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+
+    if (!ours)
+        return -1;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (!one || getsockopt(LISTEN_FDS_START, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening ||
+        fcntl(LISTEN_FDS_START, F_SETFD, FD_CLOEXEC) < 0) {
+        fputs("mailverify.fcgi: socket activation: expected one listening socket (LISTEN_FDS=1, "
+              "fd 3)\n",
+              stderr);
+        return -2;
+    }
+    return LISTEN_FDS_START;
+}
+
 /* serve - the FastCGI worker pool; an exit status */
 static int serve(const char *spec, long threads, long read_timeout_ms)
 {
     struct sigaction sa = {.sa_handler = on_stop};
-    int listen_fd = 0, rc; /* 0: spawn-fcgi's socket */
+    int listen_fd = activated(), rc;
 
-    if (FCGX_Init() != 0)
+    if (listen_fd == -2 || FCGX_Init() != 0)
         return EX_OSERR;
-    if (FCGX_IsCGI()) {
-        if ((listen_fd = FCGX_OpenSocket(spec, 128)) < 0) {
-            fprintf(stderr, "mailverify.fcgi: cannot listen on %s: %s\n", spec, strerror(errno));
-            return EX_OSERR;
-        }
+    if (listen_fd == -1 && !FCGX_IsCGI())
+        listen_fd = 0; /* spawn-fcgi's socket */
+    if (listen_fd == -1 && (listen_fd = FCGX_OpenSocket(spec, 128)) < 0) {
+        fprintf(stderr, "mailverify.fcgi: cannot listen on %s: %s\n", spec, strerror(errno));
+        return EX_OSERR;
     }
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);

@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const mv_config_table *const tables[] = {&mv_milter_config_table, &mv_fcgi_config_table, NULL};
+    static const mv_config_table *const tables[] = {&mv_milter_config_table, &mv_metrics_config_table,
+                                                    &mv_fcgi_config_table, NULL};
     mv_diag d = {0};
     mv_config *cfg;
 

@@ -104,7 +104,8 @@ static char *dump(const mv_config *cfg)
 }
 
 /* Every program's table, as `mailverify config-test` loads them. */
-static const mv_config_table *const all_tables[] = {&mv_milter_config_table, &mv_fcgi_config_table, NULL};
+static const mv_config_table *const all_tables[] = {&mv_milter_config_table, &mv_metrics_config_table,
+                                                    &mv_fcgi_config_table, NULL};
 
 /* load_all - a file as config-test loads it: every table, all there are */
 static mv_config *load_all(const char *path, int flags, mv_diag *d)
@@ -1168,6 +1169,55 @@ static void test_refcount(void **state)
     mv_diag_clear(&d);
 }
 
+/* metrics.listen: a numeric IPv4 address or a bracketed IPv6 one, and a
+ * port 1-65535; the loader rejects the rest with the key's line */
+static void test_metrics_listen(void **state)
+{
+    static const struct {
+        const char *spec;
+        int family;
+        unsigned short port;
+    } cases[] = {
+        {"127.0.0.1:9470", AF_INET, 9470},
+        {"[::1]:9470", AF_INET6, 9470},
+        {"0.0.0.0:1", AF_INET, 1},
+        {"10.1.2.3:65535", AF_INET, 65535},
+        {"::1:9470", 0, 0},
+        {"localhost:9470", 0, 0},
+        {"127.0.0.1:0", 0, 0},
+        {"127.0.0.1:65536", 0, 0},
+        {"127.0.0.1:", 0, 0},
+        {"127.0.0.1", 0, 0},
+        {":9470", 0, 0},
+        {"[127.0.0.1]:80", 0, 0},
+        {"[::1]", 0, 0},
+        {"[::1:80", 0, 0},
+        {"127.0.0.1:80x", 0, 0},
+        {"127.0.0.1:+80", 0, 0},
+        {"", 0, 0},
+    };
+    static const char bad[] = "metrics = {\n  listen = \"localhost:http\";\n};\n";
+    struct sockaddr_storage ss;
+    socklen_t len;
+    mv_diag d = {0};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        bool ok = (memset(&ss, 0, sizeof(ss)), mv_metrics_parse_listen(cases[i].spec, &ss, &len));
+        unsigned short port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                                                      : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+
+        if (ok != (cases[i].family != 0) ||
+            (ok && (ss.ss_family != cases[i].family || port != cases[i].port)))
+            fail_case("%s", cases[i].spec);
+    }
+    assert_null(mv_config_load_text_with(bad, strlen(bad), "m.conf", NULL, all_tables,
+                                         MV_CONFIG_SKIP_LISTS | MV_CONFIG_ALL_TABLES, &d));
+    assert_int_equal(d.count, 1);
+    assert_non_null(strstr(d.items[0].text, "m.conf:2: metrics.listen: "));
+    mv_diag_clear(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1194,6 +1244,7 @@ int main(void)
         cmocka_unit_test(test_daemon_reads_its_own_group),
         cmocka_unit_test(test_config_test_knows_every_group),
         cmocka_unit_test(test_new_front_end_table),
+        cmocka_unit_test(test_metrics_listen),
     };
 
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

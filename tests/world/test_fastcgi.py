@@ -3,7 +3,8 @@
 """test_fastcgi - mailverify.fcgi through real web servers, in the test world.
 
 FastCGI: nginx (fastcgi_pass, /etc/nginx/fastcgi_params) in front of
-workers started by spawn-fcgi and on their own socket (-s). CGI: lighttpd
+workers started by spawn-fcgi, by systemd-socket-activate (as
+mailverify-fcgi.socket does) and on their own socket (-s). CGI: lighttpd
 (mod_cgi) and busybox httpd in front of the same binary in CGI mode. Every
 request goes over HTTP (urllib); what is asserted is what a page or a
 client sees: status codes, headers, the JSON answer, /metrics.
@@ -31,6 +32,8 @@ CONTENT_LENGTH (web servers never pass one on).
 import json
 import subprocess
 import os
+import re
+import socket
 import resource
 import sys
 import tempfile
@@ -87,6 +90,9 @@ def setUpModule():
                                                    "rate_state": '"%s"' % rate_state("d")}})
     PLUGINS["e"] = Plugin(WORLD, "e", {"fastcgi": {"ip_rate": "1", "ip_burst": "1",
                                                    "rate_state": '"%s"' % rate_state("e")}})
+    # socket activation: the worker must take systemd's socket, not this one
+    PLUGINS["s"] = Plugin(WORLD, "s", {"fastcgi": {"ip_rate": "0", "rate_state": '"%s"' % rate_state("s"),
+                                                   "socket": '"127.0.0.1:%d"' % free_port()}})
 
 
 def tearDownModule():
@@ -367,6 +373,8 @@ class TestFastCGI(Common, unittest.TestCase):
             "b": FcgiWorker(PLUGINS["b"], spawn=False, log_dir=d),
             "c": FcgiWorker(PLUGINS["c"], spawn=True, log_dir=d),
             "d": FcgiWorker(PLUGINS["d"], spawn=False, threads=1, preexec=no_fds, log_dir=d),
+            # mailverify-fcgi.socket's way: systemd's socket activation
+            "s": FcgiWorker(PLUGINS["s"], spawn="systemd", log_dir=d),
         }
         cls.nginx = Nginx(d, free_port(), {"/%s/" % k: w.port for k, w in cls.workers.items()})
 
@@ -393,6 +401,20 @@ class TestFastCGI(Common, unittest.TestCase):
         self.assertGreaterEqual(after[code % 400] - before[code % 400], 1)
         count = "mailverify_verify_duration_seconds_count"
         self.assertGreaterEqual(after[count] - before[count], 2)
+
+    def test_socket_activation(self):
+        """A worker started as mailverify-fcgi.socket starts it (LISTEN_FDS=1,
+        fd 3) serves on that socket and opens none of its own (its
+        fastcgi.socket is another port)."""
+        w = self.workers["s"]
+        r = http(self.url("s", "/verify?email=nobody@ok.test"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["reason"], "rejected_email")
+        self.assertEqual(http(self.url("s", "/healthz")).status, 200)
+        own = int(re.search(r'socket = "127\.0\.0\.1:(\d+)"', PLUGINS["s"].text).group(1))
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", own), timeout=1).close()
+        self.assertNotIn("socket activation", w.log())
 
     def test_pending_counted(self):
         before = metrics(self.url("a", "/metrics"))["mailverify_pending_total"]

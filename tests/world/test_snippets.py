@@ -6,18 +6,25 @@ work as printed.
 docs/postfix-snippet.cf is the main.cf text the README shows (and is to
 include verbatim); docs/sendmail-snippet.mc its sendmail.mc line. Here:
 
-- a real Postfix whose main.cf ends with exactly docs/postfix-snippet.cf --
-  only the socket's path changed to one in the test's directory -- calls
-  mailverifyd over a UNIX socket set up as mailverify.conf says for Postfix
-  (milter.socket = "unix:PATH", socket_group = "postfix", socket_mode =
-  "0660"), with mailverifyd running as an unprivileged user in group
-  postfix, as the systemd unit runs it (etc/mailverifyd.service: User=,
-  SupplementaryGroups=postfix); a client then gets 550 5.1.1 for an unknown
-  recipient and 250 for a known one; with mailverifyd gone, what the
-  snippet's milter_default_action promises;
-- the snippet's settings are the ones its comments and mailverifyd need:
-  the socket is the shipped milter.socket, milter_protocol 6,
-  milter_command_timeout longer than the milter's deadlines;
+- docs/postfix-snippet.sh, run as printed (postconf reads MAIL_CONFIG) on a
+  real Postfix that has another milter already and a global
+  milter_default_action = accept (as a site with OpenDKIM may have),
+  appends mailverifyd's entry to smtpd_milters and non_smtpd_milters,
+  keeps the milter that was there, and changes no other parameter --
+  every milter_* global stays as it was; docs/postfix-snippet.cf is the
+  same entry, for a host without other milters, and sets nothing else;
+- that Postfix, its smtpd chrooted in the queue directory as Debian runs
+  it, calls mailverifyd over the socket laid out as mailverifyd.service
+  lays it out: QUEUE/mailverifyd, owned by the daemon's user, group
+  postfix, mode 2750, and mailverifyd running unprivileged and NOT in
+  group postfix (socket_group = "", socket_mode = "0660"); the entry's
+  relative path (unix:mailverifyd/mailverifyd.sock) reaches it; a client
+  gets 550 5.1.1 for an unknown recipient and 250 for a known one; with
+  mailverifyd gone, the entry's own default_action=tempfail applies
+  (451 4.7.1) while the other, unreachable milter is skipped as the
+  global accept says;
+- the entry's settings are the ones its comments and mailverifyd need:
+  command_timeout longer than the milter's deadlines;
 - docs/sendmail-snippet.mc has the form TESTWORLD.md documents,
   INPUT_MAIL_FILTER(name, S=socket, F=flags, T=C:..;S:..;R:..;E:..), with
   the same socket and a reply timeout longer than the deadlines (Sendmail
@@ -49,16 +56,19 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+import world  # noqa: E402
 from world import World  # noqa: E402
 from mvd import Milter, swaks, reply_to, FRONT_IP  # noqa: E402
 
 POSTFIX_SNIPPET = os.path.join(ROOT, "docs", "postfix-snippet.cf")
+POSTFIX_APPEND = os.path.join(ROOT, "docs", "postfix-snippet.sh")
 POLICY_SNIPPET = os.path.join(ROOT, "docs", "postfix-policy-snippet.cf")
 SENDMAIL_SNIPPET = os.path.join(ROOT, "docs", "sendmail-snippet.mc")
 SHIPPED_CONF = os.path.join(ROOT, "etc", "mailverify.conf")
 README = os.path.join(ROOT, "README.md")
 MV_BIN = os.path.abspath(os.environ.get("MAILVERIFYD", os.path.join(ROOT, "build", "mailverifyd")))
-RUN_AS = "nobody"               # the unit's User=: not root, in group postfix
+RUN_AS = "nobody"               # the unit's User=: not root, not in group postfix
+ENTRY_RE = r"\{ unix:mailverifyd/mailverifyd\.sock, default_action=(tempfail|accept), command_timeout=(\w+) \}"
 
 # The front Postfix: an MX that relays for ok.test (the world's Postfix,
 # where alice exists and nobody does) and discards what it accepts; the
@@ -117,17 +127,15 @@ class Snippets(unittest.TestCase):
 
     def test_postfix_settings(self):
         s = settings(read(POSTFIX_SNIPPET))
-        sock, deadline = shipped()
-        self.assertEqual(set(s), {"smtpd_milters", "milter_default_action", "milter_protocol",
-                                  "milter_connect_timeout", "milter_command_timeout",
-                                  "milter_content_timeout"})
-        # Postfix writes the shipped unix:PATH as unix:PATH too
-        self.assertEqual(s["smtpd_milters"], sock)
-        self.assertIn(s["milter_default_action"], ("accept", "tempfail"))
-        self.assertEqual(s["milter_protocol"], "6")
-        self.assertGreater(seconds(s["milter_command_timeout"]), deadline)
-        self.assertGreater(seconds(s["milter_content_timeout"]), deadline)
-        self.assertGreater(seconds(s["milter_connect_timeout"]), 0)
+        _, deadline = shipped()
+        # the two lists, nothing global: no milter_* parameter
+        self.assertEqual(set(s), {"smtpd_milters", "non_smtpd_milters"})
+        self.assertEqual(s["smtpd_milters"], s["non_smtpd_milters"])
+        m = re.fullmatch(ENTRY_RE, s["smtpd_milters"])
+        self.assertIsNotNone(m, s["smtpd_milters"])
+        self.assertGreater(seconds(m.group(2)), deadline)
+        # the script appends the same entry
+        self.assertIn("mv='%s'" % s["smtpd_milters"], read(POSTFIX_APPEND))
 
     def test_sendmail_line(self):
         lines = [ln for ln in read(SENDMAIL_SNIPPET).splitlines()
@@ -161,12 +169,31 @@ class Snippets(unittest.TestCase):
 
     def test_in_readme_word_for_word(self):
         readme = read(README)
-        for path in (POSTFIX_SNIPPET, SENDMAIL_SNIPPET, POLICY_SNIPPET):
+        for path in (POSTFIX_SNIPPET, POSTFIX_APPEND, SENDMAIL_SNIPPET, POLICY_SNIPPET):
             self.assertIn(read(path), readme, "%s is not in README.md as it is" % path)
 
 
+# A site's milter that was there first (an OpenDKIM that is not running),
+# and a global default action that lets mail through when it is down.
+OTHER_MILTER = "inet:127.0.0.1:8891"
+FRONT_MILTERS = """smtpd_milters = {0}
+non_smtpd_milters = {0}
+milter_default_action = accept
+""".format(OTHER_MILTER)
+# Debian's layout: smtpd chrooted in the queue directory
+CHROOT_MASTER_CF = world.POSTFIX_MASTER_CF.replace(
+    "smtp      inet  n       -       n", "smtp      inet  n       -       y", 1)
+
+
+def postconf_all(etc):
+    """Every parameter of a Postfix configuration (defaults included)."""
+    out = subprocess.run(["postconf", "-c", etc], capture_output=True, text=True, check=True).stdout
+    return dict((n.strip(), v.strip()) for n, _, v in (ln.partition("=") for ln in out.splitlines()))
+
+
 class PostfixWithSnippet(unittest.TestCase):
-    """A real Postfix configured with the snippet, mailverifyd on a UNIX socket."""
+    """A real Postfix with another milter, the append script run on it, and
+    mailverifyd on the socket in its queue directory."""
 
     @classmethod
     def setUpClass(cls):
@@ -182,24 +209,28 @@ class PostfixWithSnippet(unittest.TestCase):
             raise
 
     @classmethod
-    def start(cls):
+    def start_mailverifyd(cls, queue):
+        """The socket directory as mailverifyd.service's ExecStartPre makes
+        it, then mailverifyd as its unprivileged user, not in group postfix."""
         w = cls.w
-        # /run/mailverifyd as systemd's RuntimeDirectory= makes it: owned by
-        # the service's user, mode 0755
-        cls.run_dir = w.path("run", "mailverifyd")
-        os.makedirs(cls.run_dir)
         pw = pwd.getpwnam(RUN_AS)
-        os.chown(cls.run_dir, pw.pw_uid, pw.pw_gid)
-        os.chmod(cls.run_dir, 0o755)
-        cls.sock = os.path.join(cls.run_dir, "mailverifyd.sock")
-        conf = Milter(w, milter={"socket": '"unix:%s"' % cls.sock, "socket_group": '"postfix"',
+        cls.sock_dir = os.path.join(queue, "mailverifyd")
+        os.makedirs(cls.sock_dir)
+        os.chown(cls.sock_dir, pw.pw_uid, grp.getgrnam("postfix").gr_gid)
+        os.chmod(cls.sock_dir, 0o2750)
+        cls.sock = os.path.join(cls.sock_dir, "mailverifyd.sock")
+        # the control socket in a directory of the user's, as RuntimeDirectory= makes it
+        run_dir = w.path("run", "mailverifyd")
+        os.makedirs(run_dir)
+        os.chown(run_dir, pw.pw_uid, pw.pw_gid)
+        conf = Milter(w, milter={"socket": '"unix:%s"' % cls.sock, "socket_group": '""',
                                  "socket_mode": '"0660"',
-                                 "control_socket": '"%s"' % os.path.join(cls.run_dir, "control.sock")})
+                                 "control_socket": '"%s"' % os.path.join(run_dir, "control.sock")})
         conf.write_config()
         cls.log_path = w.path("mailverifyd.log")
         cls.logf = open(cls.log_path, "w")
         cls.mvd = subprocess.Popen(
-            ["setpriv", "--pdeathsig", "KILL", "--reuid", RUN_AS, "--regid", str(pw.pw_gid), "--groups", "postfix",
+            ["setpriv", "--pdeathsig", "KILL", "--reuid", RUN_AS, "--regid", str(pw.pw_gid), "--clear-groups",
              "--inh-caps=-all", MV_BIN, "-f", "-d", "-c", conf.path],
             stdout=cls.logf, stderr=cls.logf)
         deadline = time.monotonic() + 10
@@ -208,9 +239,21 @@ class PostfixWithSnippet(unittest.TestCase):
                 raise RuntimeError("mailverifyd did not listen on %s; see %s"
                                    % (cls.sock, cls.log_path))
             time.sleep(0.02)
-        snippet = read(POSTFIX_SNIPPET)
-        cls.adapted = snippet.replace("/run/mailverifyd/mailverifyd.sock", cls.sock)
-        cls.base = w.add_postfix("front", FRONT_IP, FRONT_CF + cls.adapted)
+
+    @classmethod
+    def start(cls):
+        w = cls.w
+        _, queue, _ = world.postfix_dirs(w.path("front"))
+        cls.start_mailverifyd(queue)
+        cls.base = w.add_postfix("front", FRONT_IP, FRONT_CF + FRONT_MILTERS, master_cf=CHROOT_MASTER_CF)
+        cls.etc = os.path.join(cls.base, "etc")
+        cls.before = postconf_all(cls.etc)
+        # the script as printed; postconf finds the instance through MAIL_CONFIG
+        subprocess.run(["sh", "-eu", POSTFIX_APPEND], env=dict(os.environ, MAIL_CONFIG=cls.etc),
+                       check=True, timeout=30)
+        cls.after = postconf_all(cls.etc)
+        w.procs["front"].send_signal(signal.SIGHUP)    # postfix reload
+        time.sleep(1)
 
     @classmethod
     def listening(cls):
@@ -235,25 +278,32 @@ class PostfixWithSnippet(unittest.TestCase):
         _, t = swaks("--from", "sender@ok.test", "--to", to, "--quit-after", "RCPT")
         return t
 
-    def test_1_only_the_socket_path_changed(self):
-        snippet = read(POSTFIX_SNIPPET)
-        self.assertEqual(snippet.count("/run/mailverifyd/mailverifyd.sock"), 1)
-        self.assertNotEqual(self.adapted, snippet)
-        self.assertEqual(self.adapted.replace(self.sock, "/run/mailverifyd/mailverifyd.sock"),
-                         snippet)
-        # and Postfix reads it as written
-        etc = os.path.join(self.base, "etc")
-        for name, value in settings(self.adapted).items():
-            got = subprocess.run(["postconf", "-c", etc, "-h", name], capture_output=True,
-                                 text=True).stdout.strip()
-            self.assertEqual(got, value, name)
+    def test_1_appended_and_nothing_else_changed(self):
+        entry = settings(read(POSTFIX_SNIPPET))["smtpd_milters"]
+        changed = {k for k in set(self.before) | set(self.after)
+                   if self.before.get(k) != self.after.get(k) and k != "process_id"}   # postconf's own pid
+        self.assertEqual(changed, {"smtpd_milters", "non_smtpd_milters"})
+        for name in ("smtpd_milters", "non_smtpd_milters"):
+            self.assertEqual(self.after[name], "%s, %s" % (OTHER_MILTER, entry))
+        globals_ = {k: v for k, v in self.after.items() if k.startswith("milter_")}
+        self.assertTrue(globals_)
+        self.assertEqual(globals_, {k: v for k, v in self.before.items() if k.startswith("milter_")})
+        self.assertEqual(self.after["milter_default_action"], "accept")
+        # smtpd runs chrooted, as on Debian
+        master = subprocess.run(["postconf", "-c", self.etc, "-M", "smtp/inet"], capture_output=True,
+                                text=True, check=True).stdout.split()
+        self.assertEqual(master[4], "y")
 
-    def test_2_socket_as_configured(self):
+    def test_2_socket_as_laid_out(self):
         st = os.stat(self.sock)
         self.assertTrue(stat.S_ISSOCK(st.st_mode))
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
-        self.assertEqual(st.st_gid, grp.getgrnam("postfix").gr_gid)
+        self.assertEqual(st.st_gid, grp.getgrnam("postfix").gr_gid)    # from the set-gid directory
         self.assertEqual(st.st_uid, pwd.getpwnam(RUN_AS).pw_uid)
+        self.assertEqual(stat.S_IMODE(os.stat(self.sock_dir).st_mode), 0o2750)
+        with open("/proc/%d/status" % self.mvd.pid) as f:
+            groups = re.search(r"^Groups:\s*(.*)$", f.read(), re.M).group(1).split()
+        self.assertNotIn(str(grp.getgrnam("postfix").gr_gid), groups)
 
     def test_3_unknown_recipient_rejected(self):
         t = self.rcpt("nobody@ok.test")
@@ -269,13 +319,14 @@ class PostfixWithSnippet(unittest.TestCase):
         self.assertRegex(read(self.log_path), r"to=<alice@ok\.test> .*action=accept")
 
     def test_5_default_action_when_mailverifyd_is_gone(self):
-        action = settings(read(POSTFIX_SNIPPET))["milter_default_action"]
+        action = re.fullmatch(ENTRY_RE, settings(read(POSTFIX_SNIPPET))["smtpd_milters"]).group(1)
         self.mvd.send_signal(signal.SIGKILL)
         self.mvd.wait()
         t = self.rcpt("alice@ok.test")
         if action == "tempfail":
             # Postfix: "451 4.7.1 Service unavailable - try again later",
-            # from MAIL FROM on: nothing is accepted unverified
+            # from MAIL FROM on: nothing is accepted unverified -- though
+            # the other milter, also unreachable, is skipped (global accept)
             self.assertTrue(reply_to(t, "MAIL FROM").startswith("451 4.7.1"), t)
         else:
             self.assertTrue(reply_to(t, "RCPT TO").startswith("250 "), t)

@@ -134,8 +134,10 @@ class Plugin:
 
 class FcgiWorker(Proc):
     """mailverify.fcgi as a FastCGI worker: started by spawn-fcgi (-n: it
-    execs the worker, which inherits the listening socket as stdin), or on
-    its own socket (-s 127.0.0.1:PORT)."""
+    execs the worker, which inherits the listening socket as stdin), by
+    systemd-socket-activate (spawn="systemd": the socket as fd 3 with
+    LISTEN_FDS=1 and LISTEN_PID, exactly as a systemd .socket unit passes
+    it), or on its own socket (-s 127.0.0.1:PORT)."""
 
     def __init__(self, plugin, port=None, spawn=True, threads=None, preexec=None,
                  binary=None, log_dir=None):
@@ -143,7 +145,9 @@ class FcgiWorker(Proc):
         self.plugin = plugin
         binary = binary or FCGI_BIN
         argv = [binary, "-c", plugin.path] + (["-t", str(threads)] if threads else [])
-        if spawn:
+        if spawn == "systemd":
+            argv = ["systemd-socket-activate", "-l", "127.0.0.1:%d" % self.port] + argv
+        elif spawn:
             argv = ["spawn-fcgi", "-n", "-a", "127.0.0.1", "-p", str(self.port), "--"] + argv
         else:
             argv += ["-s", "127.0.0.1:%d" % self.port]
