@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: MIT
 # mailverify: add mailverifyd to Postfix's milter lists (Postfix >= 3.0), after
 # the milters already there (OpenDKIM, OpenDMARC, ...); run once, as root
 mv='{ unix:mailverifyd/mailverifyd.sock, default_action=tempfail, command_timeout=30s }'
