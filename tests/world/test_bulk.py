@@ -279,14 +279,19 @@ class WorldBulk(unittest.TestCase):
         cfg = conf("smtp = { host_rate = 20; };\n")
         ref, ref_split = path("ref.csv"), path("ref.split")
         args = ["--config", cfg, "--max-wait", "20"] + NET
+        t0 = time.monotonic()
         bulk(src, "-o", ref, "--split", ref_split, *args)
+        whole = time.monotonic() - t0
         out, out_split = path("res.csv"), path("res.split")
         rng = random.Random(int(time.time()))
         kills = 0
         for attempt in range(12):
             p = subprocess.Popen([MV, "bulk", src, "-o", out, "--split", out_split, "--resume",
                                   "-q"] + args, stderr=subprocess.PIPE)
-            time.sleep(rng.uniform(0.3, 2.5))
+            # killed somewhere in the middle of what is left: the first
+            # attempts within the first half of a whole run's time (a fast
+            # build finished the list before a fixed 0.3-2.5 s)
+            time.sleep(rng.uniform(0.1, 0.5) * whole)
             if attempt == 2:
                 p.send_signal(signal.SIGINT)    # Ctrl-C: finish what is in flight, save
                 _, err = p.communicate(timeout=120)
