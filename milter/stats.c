@@ -220,8 +220,6 @@ static void prom_events(mv_stats *s, mv_buf *out)
 /* mv_stats_render_prometheus - the counters in Prometheus' text format */
 void mv_stats_render_prometheus(mv_stats *s, mv_buf *out)
 {
-    size_t reqs = 0, sessions = 0;
-
     head(out, "mailverify_build_info", "gauge", "The running program and its version.");
     mv_buf_printf(out, "mailverify_build_info{program=\"mailverifyd\",version=\"%s\"} 1\n", MV_VERSION);
     head(out, "mailverify_start_time_seconds", "gauge",
@@ -231,12 +229,7 @@ void mv_stats_render_prometheus(mv_stats *s, mv_buf *out)
     counter(out, "mailverify_cache_hits_total", "Verdicts answered from the cache.", atomic_load(&s->cached));
     prom_latency(s, out);
     prom_events(s, out);
-    if (s->engine != NULL)
-        mv_engine_load(s->engine, &reqs, &sessions);
-    head(out, "mailverify_engine_queue_depth", "gauge", "Requests waiting for DNS or SMTP.");
-    mv_buf_printf(out, "mailverify_engine_queue_depth %zu\n", reqs);
-    head(out, "mailverify_probes_in_flight", "gauge", "SMTP probe sessions open.");
-    mv_buf_printf(out, "mailverify_probes_in_flight %zu\n", sessions);
+    mv_engine_render_prometheus(s->engine, out);
 }
 
 /* serve_one - one client: read its command, answer, close */

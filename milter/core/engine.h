@@ -20,6 +20,7 @@
 #ifndef MV_ENGINE_H
 #define MV_ENGINE_H
 
+#include "buf.h"
 #include "config.h"
 #include "incident.h"
 #include "trace.h"
@@ -107,6 +108,17 @@ void mv_engine_rescore(mv_engine *e, mv_verdict *v);
 
 /* mv_engine_load - requests waiting for the network, SMTP sessions open */
 void mv_engine_load(mv_engine *e, size_t *requests, size_t *sessions);
+
+/* mv_engine_net_errors - the counts by cause (any thread); all zero before
+ * the network half starts, or with e NULL */
+void mv_engine_net_errors(mv_engine *e, unsigned long long counts[MV_NETERR_COUNT]);
+
+/* mv_engine_render_prometheus - what the engine itself knows, in
+ * Prometheus' text format, for every front end's exposition alike:
+ * mailverify_engine_queue_depth, mailverify_probes_in_flight,
+ * mailverify_dns_errors_total{cause} and mailverify_smtp_errors_total{cause}
+ * (every cause, zero included). e may be NULL (all zero). */
+void mv_engine_render_prometheus(mv_engine *e, mv_buf *out);
 
 /* mv_engine_counter - a fixed-window counter (window_s seconds) in the
  * shared cache store, so that every process using the store -- on this

@@ -120,6 +120,53 @@ void mv_engine_load(mv_engine *e, size_t *requests, size_t *sessions)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* mv_engine_net_errors - DNS and SMTP failures by cause (any thread) */
+void mv_engine_net_errors(mv_engine *e, unsigned long long counts[MV_NETERR_COUNT])
+{
+    memset(counts, 0, MV_NETERR_COUNT * sizeof(*counts));
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->mu);
+    if (e->net_started)
+        mv_net_errors(e->net, counts);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* mv_engine_render_prometheus - the engine's gauges and failure counters,
+ * in Prometheus' text format, for every front end alike */
+void mv_engine_render_prometheus(mv_engine *e, mv_buf *out)
+{
+    static const char *const help[] = {
+        "DNS lookups that got no usable answer (they answer dns_error), by cause.",
+        "SMTP probe sessions that ended before their RCPT answers, by cause.",
+    };
+    unsigned long long counts[MV_NETERR_COUNT];
+    size_t reqs = 0, sessions = 0;
+    const char *kind = "";
+
+    if (e != NULL)
+        mv_engine_load(e, &reqs, &sessions);
+    mv_buf_puts(out, "# HELP mailverify_engine_queue_depth Requests waiting for DNS or SMTP.\n"
+                     "# TYPE mailverify_engine_queue_depth gauge\n");
+    mv_buf_printf(out, "mailverify_engine_queue_depth %zu\n", reqs);
+    mv_buf_puts(out, "# HELP mailverify_probes_in_flight SMTP probe sessions open.\n"
+                     "# TYPE mailverify_probes_in_flight gauge\n");
+    mv_buf_printf(out, "mailverify_probes_in_flight %zu\n", sessions);
+    mv_engine_net_errors(e, counts);
+    for (int i = 0; i < MV_NETERR_COUNT; i++) {
+        const char *k = mv_neterr_kind((mv_neterr)i);
+
+        if (strcmp(k, kind) != 0) { /* the causes of one kind are contiguous */
+            kind = k;
+            mv_buf_printf(out,
+                          "# HELP mailverify_%s_errors_total %s\n# TYPE mailverify_%s_errors_total counter\n",
+                          k, help[strcmp(k, "smtp") == 0], k);
+        }
+        mv_buf_printf(out, "mailverify_%s_errors_total{cause=\"%s\"} %llu\n", k,
+                      mv_neterr_cause((mv_neterr)i), counts[i]);
+    }
+}
+
 /* trace_req - a trace line about request r; nothing without a sink */
 __attribute__((format(printf, 2, 3))) static void trace_req(const mv_areq *r, const char *fmt, ...)
 {

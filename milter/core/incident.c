@@ -92,3 +92,26 @@ void mv_incident_clock(char *buf, size_t size, time_t t)
     if (localtime_r(&t, &tm) == NULL || strftime(buf, size, "%H:%M:%S", &tm) == 0)
         snprintf(buf, size, "?");
 }
+
+/* the label of each network failure cause, as the metrics name it */
+static const struct {
+    const char *kind, *cause;
+} neterr_names[MV_NETERR_COUNT] = {
+    [MV_NETERR_DNS_TIMEOUT] = {"dns", "timeout"},         [MV_NETERR_DNS_SERVFAIL] = {"dns", "servfail"},
+    [MV_NETERR_DNS_REFUSED] = {"dns", "refused"},         [MV_NETERR_DNS_OTHER] = {"dns", "other"},
+    [MV_NETERR_SMTP_NO_CONNECT] = {"smtp", "no_connect"}, [MV_NETERR_SMTP_TEMP] = {"smtp", "temporary"},
+    [MV_NETERR_SMTP_BLOCKED] = {"smtp", "blocked"},       [MV_NETERR_SMTP_TLS] = {"smtp", "tls"},
+    [MV_NETERR_SMTP_TIMEOUT] = {"smtp", "timeout"},       [MV_NETERR_SMTP_PROTOCOL] = {"smtp", "protocol"},
+};
+
+/* mv_neterr_kind - "dns" or "smtp" */
+const char *mv_neterr_kind(mv_neterr e)
+{
+    return (unsigned)e < MV_NETERR_COUNT ? neterr_names[e].kind : "?";
+}
+
+/* mv_neterr_cause - the cause's label */
+const char *mv_neterr_cause(mv_neterr e)
+{
+    return (unsigned)e < MV_NETERR_COUNT ? neterr_names[e].cause : "?";
+}

@@ -43,6 +43,29 @@ typedef void (*mv_event_fn)(void *arg, mv_event_level level, const char *line);
 #define MV_DNS_WATCH_STREAK 5 /* temporary DNS failures in a row ... */
 #define MV_DNS_WATCH_MS 5000  /* ... or failures in a row for this long */
 
+/* Network failures since the engine started, by cause, for metrics: DNS
+ * lookups that got no usable answer (they answer dns_error), and SMTP
+ * probe sessions that ended before their RCPT answers (mv_probe_status:
+ * no connection, a 4xx or 5xx before RCPT, TLS, a reply that did not
+ * come, not SMTP). Cancelled ones (shutdown) are not failures. */
+typedef enum {
+    MV_NETERR_DNS_TIMEOUT,
+    MV_NETERR_DNS_SERVFAIL,
+    MV_NETERR_DNS_REFUSED,
+    MV_NETERR_DNS_OTHER, /* unreachable resolver, truncated or malformed answer, loop */
+    MV_NETERR_SMTP_NO_CONNECT,
+    MV_NETERR_SMTP_TEMP,
+    MV_NETERR_SMTP_BLOCKED,
+    MV_NETERR_SMTP_TLS,
+    MV_NETERR_SMTP_TIMEOUT,
+    MV_NETERR_SMTP_PROTOCOL,
+    MV_NETERR_COUNT
+} mv_neterr;
+
+/* mv_neterr_kind - "dns" or "smtp"; mv_neterr_cause - the cause's label */
+const char *mv_neterr_kind(mv_neterr e);
+const char *mv_neterr_cause(mv_neterr e);
+
 /* One thing that can fail: a host, the resolver. */
 typedef struct {
     uint64_t since_ms;      /* when it began failing; 0: healthy */

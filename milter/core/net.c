@@ -679,6 +679,13 @@ size_t mv_net_sessions(const mv_net *n)
     return atomic_load(&((mv_net *)n)->sessions);
 }
 
+/* mv_net_errors - DNS and SMTP failures so far, by cause (any thread) */
+void mv_net_errors(const mv_net *n, unsigned long long counts[MV_NETERR_COUNT])
+{
+    for (int i = 0; i < MV_NETERR_COUNT; i++)
+        counts[i] = atomic_load(&((mv_net *)n)->errors[i]);
+}
+
 /* mv_net_stats - jobs in flight, sessions open, domains known */
 void mv_net_stats(const mv_net *n, size_t *jobs, size_t *sessions, size_t *domains)
 {

@@ -111,6 +111,9 @@ void mv_net_set_rules(mv_net *n, const mv_rules *local, const mv_rules *table);
 /* mv_net_sessions - SMTP sessions open (any thread; approximate) */
 size_t mv_net_sessions(const mv_net *n);
 
+/* mv_net_errors - DNS and SMTP failures so far, by cause (any thread) */
+void mv_net_errors(const mv_net *n, unsigned long long counts[MV_NETERR_COUNT]);
+
 /* mv_net_stats - jobs in flight, sessions open, domains known */
 void mv_net_stats(const mv_net *n, size_t *jobs, size_t *sessions, size_t *domains);
 

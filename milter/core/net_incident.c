@@ -245,6 +245,36 @@ void mv_net_backoff_answer(mv_net *n, mv_reason r)
 
 /* ---- the resolver ------------------------------------------------------ */
 
+/* dns_cause - which cause a temporary DNS failure counts under: the
+ * resolver's own word (mv_dns' detail: "timeout", "SERVFAIL", "REFUSED",
+ * also after "MX host lookup failed: "), else other */
+static mv_neterr dns_cause(const mv_mx_result *res)
+{
+    if (strstr(res->detail, "timeout") != NULL)
+        return MV_NETERR_DNS_TIMEOUT;
+    if (strstr(res->detail, "SERVFAIL") != NULL)
+        return MV_NETERR_DNS_SERVFAIL;
+    if (strstr(res->detail, "REFUSED") != NULL)
+        return MV_NETERR_DNS_REFUSED;
+    return MV_NETERR_DNS_OTHER;
+}
+
+/* mv_net_session_failed - a probe session ended with status (not DONE,
+ * not CANCELLED): counted by cause */
+void mv_net_session_failed(mv_net *n, mv_probe_status status)
+{
+    static const mv_neterr by_status[] = {
+        [MV_PROBE_NO_CONNECT] = MV_NETERR_SMTP_NO_CONNECT, [MV_PROBE_TEMP] = MV_NETERR_SMTP_TEMP,
+        [MV_PROBE_BLOCKED] = MV_NETERR_SMTP_BLOCKED,       [MV_PROBE_TLS] = MV_NETERR_SMTP_TLS,
+        [MV_PROBE_TIMEOUT] = MV_NETERR_SMTP_TIMEOUT,       [MV_PROBE_PROTOCOL] = MV_NETERR_SMTP_PROTOCOL,
+    };
+
+    if (status == MV_PROBE_DONE || status == MV_PROBE_CANCELLED ||
+        (size_t)status >= sizeof(by_status) / sizeof(*by_status))
+        return;
+    atomic_fetch_add(&n->errors[by_status[status]], 1);
+}
+
 /* mv_net_dns_result - a lookup for name ended: the resolver's watch */
 void mv_net_dns_result(mv_net *n, const char *name, const mv_mx_result *res)
 {
@@ -253,6 +283,8 @@ void mv_net_dns_result(mv_net *n, const char *name, const mv_mx_result *res)
 
     if (n->closing)
         return; /* cancelled lookups say nothing of the resolver */
+    if (res->status == MV_DNS_TEMP)
+        atomic_fetch_add(&n->errors[dns_cause(res)], 1);
     if (res->status == MV_DNS_TEMP && res->unanswered) {
         n->period.dns_failed++;
         if (!mv_dns_watch_fail(&n->dns_watch, name, now))

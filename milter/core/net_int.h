@@ -124,6 +124,7 @@ struct mv_net {
     mv_incident_period period;                 /* what faults cost since the last summary */
     unsigned faults;                           /* hosts failing, and the resolver if it is */
     mv_timer summary;                          /* armed while a fault lasts */
+    atomic_ullong errors[MV_NETERR_COUNT];     /* failures by cause, read by other threads */
 };
 
 /* mv_net_incident_stop - at shutdown: no more summaries */
@@ -132,6 +133,10 @@ void mv_net_incident_stop(mv_net *n);
 /* mv_net_host_failing - a session with h (asked as MX mx) failed for cause;
  * left alone for backoff_ms (0: not). One line when its fault starts */
 void mv_net_host_failing(mv_net *n, host *h, const char *mx, const char *cause, uint64_t backoff_ms);
+
+/* mv_net_session_failed - a probe session ended with status (not DONE,
+ * not CANCELLED): counted by cause */
+void mv_net_session_failed(mv_net *n, mv_probe_status status);
 
 /* mv_net_host_answers - a good session with h: the end of its fault, if any */
 void mv_net_host_answers(mv_net *n, host *h);

@@ -468,6 +468,8 @@ static void session_done(void *arg, const mv_probe_result *pr)
         trace_reading(s, "the refusal", &pr->last, &e.rd);
     }
     remember_refusal(s, &e);
+    if (!n->closing)
+        mv_net_session_failed(n, pr->status);
     for (size_t i = 0; i < s->njobs; i++)
         session_job(s, i, &e);
     if (pr->status == MV_PROBE_DONE && !s->blocked)

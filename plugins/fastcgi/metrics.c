@@ -3,6 +3,7 @@
  * metrics.c - counters and histogram for /metrics; see metrics.h.
  */
 #include "metrics.h"
+#include "version.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -118,8 +119,8 @@ static void render_latency(mv_metrics *m, mv_buf *out)
 /* mv_metrics_render - the whole exposition, engine gauges included */
 void mv_metrics_render(mv_metrics *m, mv_engine *e, mv_buf *out)
 {
-    size_t reqs = 0, sessions = 0;
-
+    head(out, "mailverify_build_info", "gauge", "The running program and its version.");
+    mv_buf_printf(out, "mailverify_build_info{program=\"mailverify.fcgi\",version=\"%s\"} 1\n", MV_VERSION);
     head(out, "mailverify_http_responses_total", "counter", "HTTP answers, by status code.");
     for (size_t i = 0; i < NSTATUS; i++)
         mv_buf_printf(out, "mailverify_http_responses_total{code=\"%d\"} %llu\n", statuses[i],
@@ -142,9 +143,5 @@ void mv_metrics_render(mv_metrics *m, mv_engine *e, mv_buf *out)
     head(out, "mailverify_webhook_failures_total", "counter", "Webhook delivery attempts that failed.");
     mv_buf_printf(out, "mailverify_webhook_failures_total %llu\n", atomic_load(&m->webhook_fail));
     render_latency(m, out);
-    mv_engine_load(e, &reqs, &sessions);
-    head(out, "mailverify_engine_queue_depth", "gauge", "Requests waiting for DNS or SMTP.");
-    mv_buf_printf(out, "mailverify_engine_queue_depth %zu\n", reqs);
-    head(out, "mailverify_probes_in_flight", "gauge", "SMTP probe sessions open.");
-    mv_buf_printf(out, "mailverify_probes_in_flight %zu\n", sessions);
+    mv_engine_render_prometheus(e, out);
 }

@@ -10,7 +10,10 @@ with a real front Postfix calling the milter.
   names the web plugin also has are spelled as it spells them;
 - the values move: after an unknown recipient is refused through Postfix,
   mailverify_verdicts_total{reason="rejected_email",action="block"},
-  the histogram's count and the milter connections went up;
+  the histogram's count and the milter connections went up; a SERVFAIL
+  and an MX that refuses connections count in
+  mailverify_dns_errors_total{cause="servfail"} and
+  mailverify_smtp_errors_total{cause="no_connect"};
 - `mailverify stats --prometheus` over the control socket is the same
   exposition (same metric names, parses the same way);
 - hostile HTTP is answered with the smallest truthful status or closed,
@@ -141,6 +144,22 @@ class DaemonMetrics(unittest.TestCase):
         self.assertGreaterEqual(after[c] - before[c], 1)     # the sender too, if checked
         conns = 'mailverify_connections_total{service="milter"}'
         self.assertGreaterEqual(after[conns] - before[conns], 1)
+
+    def test_net_errors_by_cause(self):
+        before, typed = parse(scrape())
+        for kind, causes in (("dns", ("timeout", "servfail", "refused", "other")),
+                             ("smtp", ("no_connect", "temporary", "blocked", "tls", "timeout", "protocol"))):
+            self.assertEqual(typed["mailverify_%s_errors_total" % kind], "counter")
+            for c in causes:     # every cause is there from the start, zero or not
+                self.assertIn('mailverify_%s_errors_total{cause="%s"}' % (kind, c), before)
+        # a SERVFAIL (the verdict is dns_error: accepted) and an MX that refuses connections
+        self.assertTrue(rcpt_reply("someone@servfail.test", FRONT_IP).startswith("250"))
+        rcpt_reply("someone@dead.test", FRONT_IP)
+        after, _ = parse(scrape())
+        for key in ('mailverify_dns_errors_total{cause="servfail"}', 'mailverify_smtp_errors_total{cause="no_connect"}'):
+            self.assertGreaterEqual(after[key] - before[key], 1, key)
+        self.assertEqual(after['mailverify_smtp_errors_total{cause="tls"}'],
+                         before['mailverify_smtp_errors_total{cause="tls"}'])
 
     def test_stats_prometheus(self):
         out = subprocess.run([MV, "stats", "--prometheus", "--socket", self.m.control], capture_output=True,
