@@ -354,7 +354,10 @@ class Common:
                            ("mailverify_webhook_failures_total", "counter"),
                            ("mailverify_verify_duration_seconds", "histogram"),
                            ("mailverify_engine_queue_depth", "gauge"),
-                           ("mailverify_probes_in_flight", "gauge")):
+                           ("mailverify_probes_in_flight", "gauge"),
+                           ("mailverify_dns_errors_total", "counter"),
+                           ("mailverify_smtp_errors_total", "counter"),
+                           ("mailverify_build_info", "gauge")):
             self.assertIn("# TYPE %s %s\n" % (name, kind), text)
         m = metrics(self.url("a", "/metrics"))
         self.assertIn('mailverify_verify_duration_seconds_bucket{le="+Inf"}', m)
