@@ -303,7 +303,8 @@ class InstalledPackages(unittest.TestCase):
         self.assertEqual(s.st_mode & 0o777, 0o660)
 
     def test_3_readme_snippet(self):
-        self.assertIn(self.snippet, read(README), "the packaged snippet is not the README's")
+        self.assertTrue(self.snippet in read(README),
+                        "the packaged %s is not in README.md word for word:\n%s" % (SNIPPET, self.snippet))
         self.assertIn("unix:mailverifyd/mailverifyd.sock", self.snippet)
 
     def test_4_unknown_recipient_550(self):
