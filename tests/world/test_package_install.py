@@ -40,7 +40,6 @@ import os
 import pwd
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -260,10 +259,29 @@ class InstalledPackages(unittest.TestCase):
                 raise AssertionError("no READY=1 within %ss; got %r" % (timeout, got))
 
     @classmethod
+    def stray(cls):
+        """pids of programs from the temporary root still running (a
+        daemon that detached, e.g. started without -f)."""
+        out = []
+        for d in os.listdir("/proc"):
+            try:
+                if d.isdigit() and os.readlink("/proc/%s/exe" % d).startswith(cls.root + "/"):
+                    out.append(int(d))
+            except OSError:
+                pass
+        return out
+
+    @classmethod
     def tearDownClass(cls):
         if cls.proc is not None and cls.proc.poll() is None:
             cls.proc.kill()
             cls.proc.wait()
+        for pid in cls.stray() if hasattr(cls, "root") else ():
+            log("killing %d, a stray from the temporary root" % pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if cls.notify is not None:
             cls.notify.close()
         cls.w.stop()
