@@ -22,6 +22,8 @@
 #   make soak         mail through Postfix + mailverifyd for SOAK_MINUTES (20) under injected faults
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check-package      build the Debian packages (debian/) in build/pkg, lintian, check their contents
+#   make check-package-install  the built packages unpacked (dpkg-deb -x) into a temporary root:
+#                           the unit's ExecStart, behind a test Postfix, refuses an unknown recipient
 #   make deps         the Debian packages for build and tests (apt, skipped if present)
 #
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line are
@@ -78,7 +80,7 @@ BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install check-package clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install check-package check-package-install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -369,6 +371,15 @@ install: all
 check-package:
 	@tools/deps package build
 	@tests/check-package build/pkg
+
+# after check-package: its .debs unpacked with dpkg-deb -x into a temporary
+# directory (never installed, nothing written outside it), mailverifyd
+# started with the unit's own ExecStart= line and the installed config
+# changed only for loopback, behind a real Postfix with the README's
+# snippet: 550 5.1.1 for an unknown recipient (tests/world/test_package_install.py)
+check-package-install:
+	@tools/deps world
+	@tests/in-netns /usr/bin/python3 tests/world/test_package_install.py build/pkg
 
 clean:
 	rm -rf build build-san build-fuzz
