@@ -102,34 +102,15 @@ static void client_text(const conn *c, char *out, size_t size)
              c->addr[0] ? c->addr : "?");
 }
 
-/* ascii - printable ASCII for logs and headers (no CR/LF can get through) */
-static void ascii(char *out, size_t size, const char *in, size_t len)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < len && n + 1 < size; i++) {
-        unsigned char ch = (unsigned char)in[i];
-
-        out[n++] = ch >= 0x20 && ch < 0x7F ? (char)ch : '?';
-    }
-    out[n] = '\0';
-}
-
 /* log_verdict - one line per verdict */
 static void log_verdict(SMFICTX *ctx, conn *c, const mv_verdict *v, bool sender, const char *extra)
 {
-    char who[320], addr[300], detail[200];
+    char who[320], addr[300], line[1200];
 
     client_text(c, who, sizeof(who));
-    ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
-    ascii(detail, sizeof(detail), v->net.detail, strlen(v->net.detail));
-    mvd_log(LOG_INFO,
-            "%s: %s=%s client=%s status=%s reason=%s action=%s%s elapsed=%llums "
-            "cached=%s%s%s",
-            qid(ctx), sender ? "from" : "to", addr, who, mv_status_name(v->status), mv_reason_name(v->reason),
-            mv_action_name(v->action), extra, (unsigned long long)(v->elapsed_us / 1000),
-            v->cached ? "yes" : "no", v->net_asked && detail[0] ? " detail=" : "",
-            v->net_asked ? detail : "");
+    mv_milter_ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
+    mv_milter_verdict_line(line, sizeof(line), qid(ctx), sender, addr, who, v, extra);
+    mvd_log(LOG_INFO, "%s", line);
 }
 
 /* add_note - a header value for end of message */
@@ -175,7 +156,7 @@ static sfsistat act(SMFICTX *ctx, conn *c, const mv_verdict *v, bool sender)
         if (mv_milter_settings_of(c->cfg)->review == MV_REVIEW_QUARANTINE) {
             char addr[300];
 
-            ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
+            mv_milter_ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
             c->quarantine = true;
             snprintf(c->why, sizeof(c->why), "mailverify: %s %s (%s)", sender ? "sender" : "recipient", addr,
                      mv_reason_name(v->reason));
@@ -306,7 +287,7 @@ static sfsistat dha_tempfail(SMFICTX *ctx, conn *c, const char *rcpt, const mv_m
 
     mv_milter_reply_dha(&r);
     client_text(c, who, sizeof(who));
-    ascii(addr, sizeof(addr), rcpt, strlen(rcpt));
+    mv_milter_ascii(addr, sizeof(addr), rcpt, strlen(rcpt));
     mv_stats_event(mvd_state()->stats, MV_STAT_DHA);
     if (mv_dha_refused(mvd_state()->dha, c->dha_key, who, (unsigned)s->dha_window_s, now))
         mvd_log(LOG_NOTICE,

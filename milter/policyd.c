@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/queue.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -56,8 +57,8 @@ typedef struct pconn {
     char addr[MV_MAILBOX_MAX * 2 + 8]; /* "<address>": the verdict borrows it */
     char qid[32], who[320], dha_key[MV_CLIENT_KEY_SIZE];
     mv_verdict v;
-    struct pconn *done_next;   /* the completion queue */
-    struct pconn *prev, *next; /* every connection, for the idle sweep */
+    STAILQ_ENTRY(pconn) done_link; /* the completion queue */
+    LIST_ENTRY(pconn) link;        /* every connection, for the idle sweep */
 } pconn;
 
 struct mvd_policy {
@@ -70,8 +71,8 @@ struct mvd_policy {
     mv_config *cfg; /* the loop's reference to the current config */
     atomic_bool stop;
     pthread_mutex_t mu; /* guards the completion queue */
-    pconn *done_head, *done_tail;
-    pconn *conns;
+    STAILQ_HEAD(, pconn) done;
+    LIST_HEAD(, pconn) conns;
     size_t nconns;
 };
 
@@ -183,6 +184,8 @@ mvd_policy *mvd_policy_open(mvd *d, const char *spec, const mv_milter_settings *
     }
     p->d = d;
     p->lfd = p->efd = p->ep = -1;
+    STAILQ_INIT(&p->done);
+    LIST_INIT(&p->conns);
     snprintf(p->spec, sizeof(p->spec), "%s", spec);
     pthread_mutex_init(&p->mu, NULL);
     if (path == NULL && strncmp(spec, "inet:", 5) != 0 && strncmp(spec, "inet6:", 6) != 0) {
@@ -212,12 +215,7 @@ static void conn_close(mvd_policy *p, pconn *c)
         epoll_ctl(p->ep, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
     }
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(c, link);
     p->nconns--;
     mv_config_unref(c->cfg);
     free(c->buf);
@@ -294,10 +292,7 @@ static void accept_all(mvd_policy *p)
             free(c);
             continue;
         }
-        c->next = p->conns;
-        if (p->conns)
-            p->conns->prev = c;
-        p->conns = c;
+        LIST_INSERT_HEAD(&p->conns, c, link);
         p->nconns++;
         mv_stats_event(p->d->stats, MV_STAT_POLICY_CONNECTIONS);
     }
@@ -328,19 +323,10 @@ static mv_policy_style style(const mv_milter_settings *s)
 /* log_verdict - one line per verdict, as the milter logs it */
 static void log_verdict(const pconn *c, const mv_verdict *v, const char *extra, const char *action)
 {
-    char detail[200];
-    size_t n = 0;
+    char line[2048];
 
-    for (const char *q = v->net.detail; *q && n + 1 < sizeof(detail); q++)
-        detail[n++] = (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7F ? *q : '?';
-    detail[n] = '\0';
-    mvd_log(LOG_INFO,
-            "%s: %s=%s client=%s status=%s reason=%s action=%s%s elapsed=%llums "
-            "cached=%s%s%s policy=\"%s\"",
-            c->qid, c->sender ? "from" : "to", c->addr, c->who, mv_status_name(v->status),
-            mv_reason_name(v->reason), mv_action_name(v->action), extra,
-            (unsigned long long)(v->elapsed_us / 1000), v->cached ? "yes" : "no",
-            v->net_asked && detail[0] ? " detail=" : "", v->net_asked ? detail : "", action);
+    mv_milter_verdict_line(line, sizeof(line), c->qid, c->sender, c->addr, c->who, v, extra);
+    mvd_log(LOG_INFO, "%s policy=\"%s\"", line, action);
 }
 
 /* finish - the verdict is in: count, log, answer; false if the
@@ -397,12 +383,7 @@ static void on_verdict(void *arg, const mv_verdict *v)
         return;
     }
     pthread_mutex_lock(&p->mu);
-    c->done_next = NULL;
-    if (p->done_tail)
-        p->done_tail->done_next = c;
-    else
-        p->done_head = c;
-    p->done_tail = c;
+    STAILQ_INSERT_TAIL(&p->done, c, done_link);
     pthread_mutex_unlock(&p->mu);
     if (write(p->efd, &(uint64_t){1}, sizeof(uint64_t)) < 0) {
         /* the counter cannot overflow in practice; the loop also drains
@@ -415,21 +396,19 @@ static void process(mvd_policy *p, pconn *c);
 
 static void drain(mvd_policy *p)
 {
+    STAILQ_HEAD(, pconn) todo = STAILQ_HEAD_INITIALIZER(todo);
     uint64_t n;
     pconn *c;
 
     if (read(p->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
         mvd_log(LOG_WARNING, "warning: policy: eventfd: %s", strerror(errno));
     pthread_mutex_lock(&p->mu);
-    c = p->done_head;
-    p->done_head = p->done_tail = NULL;
+    STAILQ_CONCAT(&todo, &p->done);
     pthread_mutex_unlock(&p->mu);
-    while (c != NULL) {
-        pconn *next = c->done_next;
-
+    while ((c = STAILQ_FIRST(&todo)) != NULL) {
+        STAILQ_REMOVE_HEAD(&todo, done_link);
         if (finish(p, c))
             process(p, c); /* whatever came early */
-        c = next;
     }
 }
 
@@ -654,8 +633,8 @@ static void sweep(mvd_policy *p, int64_t now)
 {
     int64_t idle = mv_milter_settings_of(p->cfg)->policy_idle_timeout_s * 1000;
 
-    for (pconn *c = p->conns, *next; c != NULL; c = next) {
-        next = c->next;
+    for (pconn *c = LIST_FIRST(&p->conns), *next; c != NULL; c = next) {
+        next = LIST_NEXT(c, link);
         if (!c->busy && now - c->last_ms > idle) {
             if (c->len > 0)
                 conn_drop(p, c, "idle timeout in the middle of a request");
@@ -753,8 +732,8 @@ void mvd_policy_free(mvd_policy *p)
         return;
     mvd_policy_stop(p);
     mvd_policy_close(p);
-    while (p->conns != NULL)
-        conn_close(p, p->conns);
+    while (!LIST_EMPTY(&p->conns))
+        conn_close(p, LIST_FIRST(&p->conns));
     if (p->unix_path)
         unlink(p->unix_path);
     free(p->unix_path);

@@ -155,8 +155,8 @@ void mv_milter_reply_dha(mv_milter_reply *out)
              "try again later");
 }
 
-/* ascii - printable ASCII for a policy answer: other bytes as "?" */
-static void ascii(char *out, size_t size, const char *in, size_t len)
+/* mv_milter_ascii - printable ASCII: any other byte as "?" */
+void mv_milter_ascii(char *out, size_t size, const char *in, size_t len)
 {
     size_t n = 0;
 
@@ -168,12 +168,26 @@ static void ascii(char *out, size_t size, const char *in, size_t len)
     out[n] = '\0';
 }
 
+/* mv_milter_verdict_line - one verdict's log line (without a trailing newline) */
+void mv_milter_verdict_line(char *out, size_t size, const char *qid, bool sender, const char *addr,
+                            const char *who, const mv_verdict *v, const char *extra)
+{
+    char detail[200];
+
+    mv_milter_ascii(detail, sizeof(detail), v->net.detail, strlen(v->net.detail));
+    snprintf(out, size, "%s: %s=%s client=%s status=%s reason=%s action=%s%s elapsed=%llums cached=%s%s%s",
+             qid, sender ? "from" : "to", addr, who, mv_status_name(v->status), mv_reason_name(v->reason),
+             mv_action_name(v->action), extra, (unsigned long long)(v->elapsed_us / 1000),
+             v->cached ? "yes" : "no", v->net_asked && detail[0] ? " detail=" : "",
+             v->net_asked ? detail : "");
+}
+
 /* mv_milter_note - the header value "warn" (and "review" as a header) adds */
 void mv_milter_note(const mv_verdict *v, bool sender, char *out, size_t size)
 {
     char addr[300];
 
-    ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
+    mv_milter_ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
     snprintf(out, size, "%s %s; status=%s; reason=%s; action=%s%s%s", sender ? "sender" : "recipient", addr,
              mv_status_name(v->status), mv_reason_name(v->reason), mv_action_name(v->action),
              v->has_suggestion ? "; suggestion=" : "", v->has_suggestion ? v->suggestion : "");
@@ -218,7 +232,7 @@ void mv_policy_action(const mv_verdict *v, bool sender, const mv_policy_style *s
     case MV_ACT_TEMPFAIL: policy_refusal(v, sender, st, out, size); return;
     case MV_ACT_REVIEW:
         if (st->review == MV_REVIEW_QUARANTINE) {
-            ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
+            mv_milter_ascii(addr, sizeof(addr), v->input, v->input_len > 256 ? 256 : v->input_len);
             snprintf(out, size, "HOLD mailverify: %s %s (%s)", sender ? "sender" : "recipient", addr,
                      mv_reason_name(v->reason));
             return;

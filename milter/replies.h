@@ -42,6 +42,16 @@ void mv_milter_reply_dha(mv_milter_reply *out);
 /* mv_milter_safe_text - printable ASCII copy, "%" doubled, control bytes dropped */
 void mv_milter_safe_text(char *out, size_t size, const char *in);
 
+/* mv_milter_ascii - printable ASCII for logs, headers and policy answers:
+ * any other byte as "?" (no CR/LF can get through) */
+void mv_milter_ascii(char *out, size_t size, const char *in, size_t len);
+
+/* mv_milter_verdict_line - the log line the milter and the policy listener
+ * write for a verdict: queue id, address (printable), client, verdict, the
+ * caller's extra words, time, cache, and what the network said */
+void mv_milter_verdict_line(char *out, size_t size, const char *qid, bool sender, const char *addr,
+                            const char *who, const mv_verdict *v, const char *extra);
+
 /* mv_milter_note - the header value "warn" (and "review" as a header) adds */
 void mv_milter_note(const mv_verdict *v, bool sender, char *out, size_t size);
 
