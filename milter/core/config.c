@@ -21,9 +21,7 @@
 #include "redact.h"
 #include "rules.h"
 #include "slurp.h"
-#include "store.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 
 #include <libconfig.h>
@@ -32,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* clang-format off */
 #define OFF(f) offsetof(mv_settings, f)
@@ -160,7 +157,7 @@ static const key keys[] = {
 
 
 /* where - file and line of a setting, for messages */
-static void where(const loader *L, const config_setting_t *s, const char **file, int *line)
+void mv_config_where(const loader *L, const config_setting_t *s, const char **file, int *line)
 {
     const char *f = s ? config_setting_source_file(s) : NULL;
 
@@ -179,7 +176,7 @@ void mv_config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    where(L, s, &file, &line);
+    mv_config_where(L, s, &file, &line);
     mv_diag_add(L->diag, MV_DIAG_ERROR, file, line, "%s", msg);
 }
 
@@ -539,127 +536,6 @@ static void apply_values(loader *L, const config_setting_t *g, const char *prefi
     }
 }
 
-/* A list file setting and what loads it. */
-typedef struct {
-    size_t off;          /* the path setting */
-    const char *builtin; /* embedded file name */
-    int kind;            /* mv_list_kind, or -1 providers, -2 tlds */
-} list_src;
-
-static const list_src list_srcs[] = {
-    {OFF(lists_disposable), "disposable.txt", MV_LIST_DISPOSABLE},
-    {OFF(lists_disposable_wildcards), "disposable-wildcards.txt", MV_LIST_DISPOSABLE_WILDCARD},
-    {OFF(lists_free), "free.txt", MV_LIST_FREE},
-    {OFF(lists_role), "role.txt", MV_LIST_ROLE},
-    {OFF(lists_providers), "providers.txt", -1},
-    {OFF(lists_tlds), "tlds.txt", -2},
-};
-
-/* The keys of list_srcs, in the same order, for error lines. */
-static const char *const list_keys[] = {
-    "lists.disposable", "lists.disposable_wildcards", "lists.free", "lists.role", "lists.providers",
-    "lists.tlds",
-};
-
-/* load_text_into - hand list text to its loader */
-static int load_text_into(loader *L, const list_src *ls, const char *text, size_t len, const char *name)
-{
-    if (ls->kind == -1)
-        return mv_typo_load_providers(L->cfg->typo, text, len, name, L->diag);
-    if (ls->kind == -2)
-        return mv_typo_load_tlds(L->cfg->typo, text, len, name, L->diag);
-    return mv_lists_load_text(L->cfg->lists, (mv_list_kind)ls->kind, text, len, name, L->diag);
-}
-
-/* read_file - a whole list file; NULL with an error at the key's line */
-static char *read_file(loader *L, const config_setting_t *setting, const char *path, size_t *len)
-{
-    char *text = mv_slurp(path, (size_t)256 << 20, len);
-
-    if (text == NULL)
-        mv_config_error(L, setting, "cannot read list %s: %s", path,
-                        errno == EFBIG ? "larger than 256 MB" : strerror(errno));
-    return text;
-}
-
-/*
- * load_builtin - a shipped list: its image when the build made one (every
- * list but the 77 providers, whose typo index is built as they load), so
- * nothing is parsed; else its text
- */
-static void load_builtin(loader *L, const list_src *ls)
-{
-    char name[128], full[160];
-    size_t stem = strlen(ls->builtin) - strlen(".txt");
-    mv_blob b;
-    int rc;
-
-    snprintf(name, sizeof(name), "%.*s.set", (int)stem, ls->builtin);
-    b = mv_builtin(name);
-    if (b.data == NULL) {
-        b = mv_builtin(ls->builtin);
-        snprintf(full, sizeof(full), "builtin:%s", ls->builtin);
-        load_text_into(L, ls, b.data, b.len, full);
-        return;
-    }
-    rc = ls->kind == -2 ? mv_typo_use_tlds_image(L->cfg->typo, b.data, b.len)
-                        : mv_lists_use_image(L->cfg->lists, (mv_list_kind)ls->kind, b.data, b.len);
-    if (rc < 0)
-        mv_diag_add(L->diag, MV_DIAG_ERROR, "builtin", 0, "%s: %s", name,
-                    rc == -1 ? "out of memory" : "not a usable image (a broken build?)");
-}
-
-/* load_lists - phase 3, last part: every list file */
-static void load_lists(loader *L, config_t *lc)
-{
-    for (size_t i = 0; i < sizeof(list_srcs) / sizeof(*list_srcs); i++) {
-        const list_src *ls = &list_srcs[i];
-        const char *path = *(char **)((char *)&L->cfg->s + ls->off);
-        char full[4096 + 512], *text;
-        size_t len;
-
-        if (ls->kind < 0 && !L->cfg->s.typo_enabled)
-            continue;
-        if (strcmp(path, "builtin") == 0) {
-            load_builtin(L, ls);
-            continue;
-        }
-        if (path[0] != '/' && L->basedir != NULL)
-            snprintf(full, sizeof(full), "%s/%s", L->basedir, path);
-        else
-            snprintf(full, sizeof(full), "%s", path);
-        if ((text = read_file(L, config_lookup(lc, list_keys[i]), full, &len)) != NULL) {
-            load_text_into(L, ls, text, len, full);
-            free(text);
-        }
-    }
-}
-
-/* load_replies - the reply rules: the admin's lists here, then the table
- * file (or the built-in one); every error file:line */
-static void load_replies(loader *L, config_t *lc)
-{
-    const char *path = L->cfg->s.replies_table;
-    const config_setting_t *r = config_lookup(lc, "replies.rules"),
-                           *p = config_lookup(lc, "replies.profiles");
-    char full[4096 + 512];
-
-    if ((r != NULL || p != NULL) &&
-        (L->cfg->rules_local = mv_rules_from_settings(r, p, L->name, L->diag)) == NULL)
-        return;
-    if (path[0] == '\0')
-        return; /* no table: the admin's rules, then RFC 3463 */
-    if (strcmp(path, "builtin") == 0) {
-        L->cfg->rules_builtin = true; /* parsed at first use: mv_config_rules */
-        return;
-    }
-    if (path[0] != '/' && L->basedir != NULL)
-        snprintf(full, sizeof(full), "%s/%s", L->basedir, path);
-    else
-        snprintf(full, sizeof(full), "%s", path);
-    L->cfg->rules_table = mv_rules_load_file(full, L->diag);
-}
-
 /* add_blocks - a struct of defaults for each front end's table */
 static bool add_blocks(mv_config *c, const mv_config_table *const *tables)
 {
@@ -705,145 +581,6 @@ static mv_config *config_new(const char *source, const mv_config_table *const *t
     return c;
 }
 
-/* mailbox_ok - an empty string or a valid mailbox */
-static bool mailbox_ok(const char *v)
-{
-    mv_address a;
-
-    return *v == '\0' || (mv_address_parse(v, strlen(v), 0, &a) == MV_SYN_OK && !a.literal);
-}
-
-/* servers_ok - "ip[:port],[ipv6]:port,..." as c-ares takes them */
-static bool servers_ok(const char *v)
-{
-    char buf[1100], *save = NULL;
-
-    snprintf(buf, sizeof(buf), "%s", v);
-    for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
-        unsigned char addr[16];
-        char *port = NULL, *host = t;
-
-        if (*t == '[') {
-            char *close = strchr(t, ']');
-
-            if (close == NULL)
-                return false;
-            *close = '\0';
-            host = t + 1;
-            port = close[1] == ':' ? close + 2 : close[1] ? (char *)"x" : NULL;
-        } else if (strchr(t, ':') == strrchr(t, ':') && (port = strchr(t, ':')) != NULL) {
-            *port++ = '\0';
-        }
-        if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
-            return false;
-        if (port != NULL && (strspn(port, "0123456789") != strlen(port) || *port == '\0' || atoi(port) < 1 ||
-                             atoi(port) > 65535))
-            return false;
-    }
-    return true;
-}
-
-/* check_redis - what the Redis client would refuse at start: a host name
- * (hiredis would resolve it with a blocking call on the loop), TLS on a
- * unix socket or with files OpenSSL cannot load, a long prefix */
-static void check_redis(loader *L, config_t *lc, const mv_settings *s)
-{
-    mv_redis_params p = {0};
-    char err[256];
-
-    p.server = s->cache_redis_server;
-    p.user = s->cache_redis_user;
-    p.password = s->cache_redis_password;
-    p.prefix = s->cache_redis_prefix;
-    p.tls = s->cache_redis_tls;
-    p.tls_ca_file = s->cache_redis_tls_ca_file;
-    p.tls_cert_file = s->cache_redis_tls_cert_file;
-    p.tls_key_file = s->cache_redis_tls_key_file;
-    p.tls_server_name = s->cache_redis_tls_server_name;
-    if (!mv_redis_check_params(&p, err, sizeof(err)))
-        mv_config_error(L, config_lookup(lc, p.tls ? "cache.redis_tls" : "cache.redis_server"),
-                        "cache.store \"redis\": %s", err);
-}
-
-/* check_lmdb_dir - the LMDB file's directory must exist (LMDB creates the
- * file, not its directory); a warning, as config-test may run elsewhere */
-static void check_lmdb_dir(loader *L, config_t *lc, const char *path)
-{
-    char dir[1100];
-    const char *slash = strrchr(path, '/');
-    struct stat sb;
-
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else
-        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        const char *file;
-        int line;
-
-        where(L, config_lookup(lc, "cache.lmdb_path"), &file, &line);
-        mv_diag_add(L->diag, MV_DIAG_WARNING, file, line,
-                    "'cache.lmdb_path': directory %s does not "
-                    "exist; each process uses a memory cache of its own until it does (create it, "
-                    "writable by the daemon's user)",
-                    dir);
-    }
-}
-
-/* url_ok - http:// or https://, then a host (libcurl would send anything
- * else nowhere, or to a scheme we do not want: file://, gopher:// ...) */
-static bool url_ok(const char *u)
-{
-    size_t n = strncasecmp(u, "https://", 8) == 0 ? 8 : strncasecmp(u, "http://", 7) == 0 ? 7 : 0;
-
-    return n > 0 && u[n] != '\0' && strchr("/?#:@", u[n]) == NULL && strpbrk(u, " \t\r\n") == NULL;
-}
-
-/* check_meaning - values that must agree with the world or each other */
-static void check_meaning(loader *L, config_t *lc)
-{
-    const mv_settings *s = &L->cfg->s;
-    char norm[MV_DOMAIN_MAX + 1], masked[4 * 1024 + 16];
-
-    if (!mailbox_ok(s->smtp_mail_from))
-        mv_config_error(L, config_lookup(lc, "smtp.mail_from"),
-                        "'smtp.mail_from' \"%s\" is not an address "
-                        "(leave it empty for the null sender)",
-                        s->smtp_mail_from);
-    if (strcmp(s->smtp_fallback_from, "none") != 0 && !mailbox_ok(s->smtp_fallback_from))
-        mv_config_error(L, config_lookup(lc, "smtp.fallback_from"),
-                        "'smtp.fallback_from' \"%s\" is not an "
-                        "address (\"\" derives one from the host name, \"none\" turns the retry off)",
-                        s->smtp_fallback_from);
-    if (s->smtp_helo_name[0] != '\0' && !mv_config_norm_domain(s->smtp_helo_name, norm))
-        mv_config_error(L, config_lookup(lc, "smtp.helo_name"),
-                        "'smtp.helo_name' \"%s\" is not a host name "
-                        "(use this host's fully qualified name)",
-                        s->smtp_helo_name);
-    if (!servers_ok(s->dns_servers))
-        mv_config_error(L, config_lookup(lc, "dns.servers"),
-                        "'dns.servers' \"%s\" must be addresses like "
-                        "\"127.0.0.1\", \"127.0.0.1:5353\" or \"[::1]:53\", separated by commas",
-                        s->dns_servers);
-    if (s->dns_min_ttl > s->dns_max_ttl)
-        mv_config_error(L, config_lookup(lc, "dns.min_ttl"),
-                        "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)", s->dns_min_ttl, s->dns_max_ttl);
-    if (s->webhook_url[0] != '\0' && !url_ok(s->webhook_url))
-        mv_config_error(L, config_lookup(lc, "webhook.url"),
-                        "'webhook.url' \"%s\" must be an http:// or "
-                        "https:// URL with a host",
-                        mv_redact_url(s->webhook_url, masked, sizeof(masked)));
-    if (s->cache_store == MV_STORE_LMDB)
-        check_lmdb_dir(L, lc, s->cache_lmdb_path);
-    if (!mv_store_built(s->cache_store))
-        mv_config_error(L, config_lookup(lc, "cache.store"),
-                        "'cache.store' \"%s\" is not built yet in "
-                        "this mailverify; use \"memory\" or \"lmdb\"",
-                        mv_store_type_name(s->cache_store));
-    else if (s->cache_store == MV_STORE_REDIS)
-        check_redis(L, lc, s);
-}
-
 /* finish - phases 2 and 3 on a parsed tree */
 static mv_config *finish(loader *L, config_t *lc)
 {
@@ -857,7 +594,7 @@ static mv_config *finish(loader *L, config_t *lc)
     apply_values(L, config_root_setting(lc), "");
     if (config_lookup(lc, "canonical") == NULL)
         mv_config_rules_default(L);
-    check_meaning(L, lc);
+    mv_config_check_meaning(L, lc);
     for (size_t i = 0; i < L->cfg->nblocks; i++) {
         struct mv_config_check ck = {L, lc};
 
@@ -865,8 +602,8 @@ static mv_config *finish(loader *L, config_t *lc)
             L->cfg->blocks[i].t->check(&ck, L->cfg->blocks[i].p);
     }
     if (!(L->flags & MV_CONFIG_SKIP_LISTS)) {
-        load_lists(L, lc);
-        load_replies(L, lc);
+        mv_config_load_lists(L, lc);
+        mv_config_load_replies(L, lc);
     }
     if (L->diag->errors > before || L->diag->oom) {
         mv_config_unref(L->cfg);

@@ -89,6 +89,20 @@ struct mv_config_check {
 void mv_config_error(loader *L, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* mv_config_where - file and line of a setting (the file's name, line 0
+ * when the setting is NULL) */
+void mv_config_where(const loader *L, const config_setting_t *s, const char **file, int *line);
+
+/* mv_config_check_meaning - phase 3: engine values that must agree with the
+ * world or each other (config_meaning.c) */
+void mv_config_check_meaning(loader *L, config_t *lc);
+
+/* mv_config_load_lists - phase 3, last part: every list file (config_files.c) */
+void mv_config_load_lists(loader *L, config_t *lc);
+
+/* mv_config_load_replies - the admin's reply rules, then the table file */
+void mv_config_load_replies(loader *L, config_t *lc);
+
 /* mv_config_type_name - a libconfig type as an admin would say it */
 const char *mv_config_type_name(int t);
 

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config_meaning.c - the engine's settings that must agree with the world
+ * or with each other, checked after every value is set (config.c's phase
+ * 3): addresses that must be mailboxes, the resolvers' form, the TTL
+ * bounds, the webhook URL's scheme, what the Redis client would refuse at
+ * start, the LMDB file's directory (a warning: config-test may run on
+ * another host). A front end's own checks are its table's check callback.
+ */
+#include "config_int.h"
+#include "address.h"
+#include "redact.h"
+#include "redis.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+/* mailbox_ok - an empty string or a valid mailbox */
+static bool mailbox_ok(const char *v)
+{
+    mv_address a;
+
+    return *v == '\0' || (mv_address_parse(v, strlen(v), 0, &a) == MV_SYN_OK && !a.literal);
+}
+
+/* servers_ok - "ip[:port],[ipv6]:port,..." as c-ares takes them */
+static bool servers_ok(const char *v)
+{
+    char buf[1100], *save = NULL;
+
+    snprintf(buf, sizeof(buf), "%s", v);
+    for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        unsigned char addr[16];
+        char *port = NULL, *host = t;
+
+        if (*t == '[') {
+            char *close = strchr(t, ']');
+
+            if (close == NULL)
+                return false;
+            *close = '\0';
+            host = t + 1;
+            port = close[1] == ':' ? close + 2 : close[1] ? (char *)"x" : NULL;
+        } else if (strchr(t, ':') == strrchr(t, ':') && (port = strchr(t, ':')) != NULL) {
+            *port++ = '\0';
+        }
+        if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
+            return false;
+        if (port != NULL && (strspn(port, "0123456789") != strlen(port) || *port == '\0' || atoi(port) < 1 ||
+                             atoi(port) > 65535))
+            return false;
+    }
+    return true;
+}
+
+/* check_redis - what the Redis client would refuse at start: a host name
+ * (hiredis would resolve it with a blocking call on the loop), TLS on a
+ * unix socket or with files OpenSSL cannot load, a long prefix */
+static void check_redis(loader *L, config_t *lc, const mv_settings *s)
+{
+    mv_redis_params p = {0};
+    char err[256];
+
+    p.server = s->cache_redis_server;
+    p.user = s->cache_redis_user;
+    p.password = s->cache_redis_password;
+    p.prefix = s->cache_redis_prefix;
+    p.tls = s->cache_redis_tls;
+    p.tls_ca_file = s->cache_redis_tls_ca_file;
+    p.tls_cert_file = s->cache_redis_tls_cert_file;
+    p.tls_key_file = s->cache_redis_tls_key_file;
+    p.tls_server_name = s->cache_redis_tls_server_name;
+    if (!mv_redis_check_params(&p, err, sizeof(err)))
+        mv_config_error(L, config_lookup(lc, p.tls ? "cache.redis_tls" : "cache.redis_server"),
+                        "cache.store \"redis\": %s", err);
+}
+
+/* check_lmdb_dir - the LMDB file's directory must exist (LMDB creates the
+ * file, not its directory); a warning, as config-test may run elsewhere */
+static void check_lmdb_dir(loader *L, config_t *lc, const char *path)
+{
+    char dir[1100];
+    const char *slash = strrchr(path, '/');
+    struct stat sb;
+
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        const char *file;
+        int line;
+
+        mv_config_where(L, config_lookup(lc, "cache.lmdb_path"), &file, &line);
+        mv_diag_add(L->diag, MV_DIAG_WARNING, file, line,
+                    "'cache.lmdb_path': directory %s does not "
+                    "exist; each process uses a memory cache of its own until it does (create it, "
+                    "writable by the daemon's user)",
+                    dir);
+    }
+}
+
+/* url_ok - http:// or https://, then a host (libcurl would send anything
+ * else nowhere, or to a scheme we do not want: file://, gopher:// ...) */
+static bool url_ok(const char *u)
+{
+    size_t n = strncasecmp(u, "https://", 8) == 0 ? 8 : strncasecmp(u, "http://", 7) == 0 ? 7 : 0;
+
+    return n > 0 && u[n] != '\0' && strchr("/?#:@", u[n]) == NULL && strpbrk(u, " \t\r\n") == NULL;
+}
+
+/* mv_config_check_meaning - values that must agree with the world or each other */
+void mv_config_check_meaning(loader *L, config_t *lc)
+{
+    const mv_settings *s = &L->cfg->s;
+    char norm[MV_DOMAIN_MAX + 1], masked[4 * 1024 + 16];
+
+    if (!mailbox_ok(s->smtp_mail_from))
+        mv_config_error(L, config_lookup(lc, "smtp.mail_from"),
+                        "'smtp.mail_from' \"%s\" is not an address "
+                        "(leave it empty for the null sender)",
+                        s->smtp_mail_from);
+    if (strcmp(s->smtp_fallback_from, "none") != 0 && !mailbox_ok(s->smtp_fallback_from))
+        mv_config_error(L, config_lookup(lc, "smtp.fallback_from"),
+                        "'smtp.fallback_from' \"%s\" is not an "
+                        "address (\"\" derives one from the host name, \"none\" turns the retry off)",
+                        s->smtp_fallback_from);
+    if (s->smtp_helo_name[0] != '\0' && !mv_config_norm_domain(s->smtp_helo_name, norm))
+        mv_config_error(L, config_lookup(lc, "smtp.helo_name"),
+                        "'smtp.helo_name' \"%s\" is not a host name "
+                        "(use this host's fully qualified name)",
+                        s->smtp_helo_name);
+    if (!servers_ok(s->dns_servers))
+        mv_config_error(L, config_lookup(lc, "dns.servers"),
+                        "'dns.servers' \"%s\" must be addresses like "
+                        "\"127.0.0.1\", \"127.0.0.1:5353\" or \"[::1]:53\", separated by commas",
+                        s->dns_servers);
+    if (s->dns_min_ttl > s->dns_max_ttl)
+        mv_config_error(L, config_lookup(lc, "dns.min_ttl"),
+                        "'dns.min_ttl' (%lld) is above 'dns.max_ttl' (%lld)", s->dns_min_ttl, s->dns_max_ttl);
+    if (s->webhook_url[0] != '\0' && !url_ok(s->webhook_url))
+        mv_config_error(L, config_lookup(lc, "webhook.url"),
+                        "'webhook.url' \"%s\" must be an http:// or "
+                        "https:// URL with a host",
+                        mv_redact_url(s->webhook_url, masked, sizeof(masked)));
+    if (s->cache_store == MV_STORE_LMDB)
+        check_lmdb_dir(L, lc, s->cache_lmdb_path);
+    if (!mv_store_built(s->cache_store))
+        mv_config_error(L, config_lookup(lc, "cache.store"),
+                        "'cache.store' \"%s\" is not built yet in "
+                        "this mailverify; use \"memory\" or \"lmdb\"",
+                        mv_store_type_name(s->cache_store));
+    else if (s->cache_store == MV_STORE_REDIS)
+        check_redis(L, lc, s);
+}
