@@ -46,7 +46,8 @@ mv_cache_ttl cli_cache_ttl(const mv_settings *s);
 /* cli_cache_mailbox - an address as the engine keys it; false if it is none */
 bool cli_cache_mailbox(const char *in, char *out, size_t size);
 
-/* Every program's key table (cli_tables.c), NULL-terminated. */
+/* Every program's key table, NULL-terminated: a copy generated at build
+ * time from theirs (tools/mkkeys.c, build/tables/keys.c). */
 extern const mv_config_table *const cli_tables[];
 
 /* cli_load_config - load (NULL: built-in) with every program's keys,

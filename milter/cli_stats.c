@@ -9,7 +9,6 @@
  * daemon's GET /metrics shows, for node_exporter's textfile collector.
  */
 #include "cli.h"
-#include "milter_config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -100,7 +99,7 @@ int cli_stats(int argc, char **argv)
         return ask(sock, cmd);
     if ((cfg = cli_load_config(config, true)) == NULL)
         return EX_CONFIG;
-    rc = ask(mv_milter_settings_of(cfg)->control_socket, cmd);
+    rc = ask(mv_config_string(cfg, "milter.control_socket"), cmd);
     mv_config_unref(cfg);
     return rc;
 }

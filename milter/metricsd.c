@@ -54,7 +54,7 @@ mvd_metrics *mvd_metrics_open(const char *spec, mv_stats *stats)
     mvd_metrics *m;
     int one = 1;
 
-    if (!mv_metrics_parse_listen(spec, &ss, &len)) {
+    if (!mv_config_parse_listen(spec, &ss, &len)) {
         fprintf(stderr, "mailverifyd: metrics.listen: not ADDRESS:PORT: %s\n", spec);
         return NULL;
     }

@@ -9,11 +9,7 @@
  */
 #include "milter_config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
 #include <syslog.h>
 
 #define T mv_milter_settings
@@ -97,29 +93,14 @@ const mv_config_table mv_milter_config_table = {
 
 static const mv_config_key metrics_keys[] = {
     MV_GROUP_KEY("metrics"),
-    MV_STR_KEY("metrics.listen", mv_metrics_settings, listen, 0, 64, "", 0),
+    MV_STR_KEY("metrics.listen", mv_metrics_settings, listen, 0, 64, "", MV_KEY_LISTEN),
 };
-
-/* metrics_check - metrics.listen is a numeric address and port, or "" */
-static void metrics_check(struct mv_config_check *ck, const void *settings)
-{
-    const mv_metrics_settings *m = settings;
-    struct sockaddr_storage ss;
-    socklen_t len;
-
-    if (m->listen[0] != '\0' && !mv_metrics_parse_listen(m->listen, &ss, &len))
-        mv_config_check_error(ck, "metrics.listen",
-                              "metrics.listen: \"%s\" is not ADDRESS:PORT (\"127.0.0.1:9470\", "
-                              "\"[::1]:9470\"; a numeric address, port 1-65535), or \"\" for off",
-                              m->listen);
-}
 
 const mv_config_table mv_metrics_config_table = {
     .group = "metrics",
     .keys = metrics_keys,
     .nkeys = sizeof(metrics_keys) / sizeof(*metrics_keys),
     .size = sizeof(mv_metrics_settings),
-    .check = metrics_check,
 };
 
 const mv_config_table *const mv_milter_config_tables[] = {&mv_milter_config_table, &mv_metrics_config_table,
@@ -136,54 +117,4 @@ const mv_milter_settings *mv_milter_settings_of(const mv_config *cfg)
 const mv_metrics_settings *mv_metrics_settings_of(const mv_config *cfg)
 {
     return mv_config_table_settings(cfg, &mv_metrics_config_table);
-}
-
-/* parse_port - a decimal port 1-65535; 0 if it is not one */
-static unsigned short parse_port(const char *p)
-{
-    char *end;
-    long v;
-
-    if (*p < '0' || *p > '9')
-        return 0;
-    v = strtol(p, &end, 10);
-    return *end == '\0' && v >= 1 && v <= 65535 ? (unsigned short)v : 0;
-}
-
-/* mv_metrics_parse_listen - "IPv4:PORT" or "[IPv6]:PORT" as an address */
-bool mv_metrics_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[64];
-    const char *colon = strrchr(spec, ':');
-    size_t hl;
-    unsigned short port;
-    bool v6;
-
-    if (colon == NULL || (port = parse_port(colon + 1)) == 0)
-        return false;
-    hl = (size_t)(colon - spec);
-    if ((v6 = spec[0] == '[')) {
-        if (hl < 2 || spec[hl - 1] != ']')
-            return false;
-        spec++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof(host))
-        return false;
-    memcpy(host, spec, hl);
-    host[hl] = '\0';
-    memset(ss, 0, sizeof(*ss));
-    if (!v6 && inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-        ((struct sockaddr_in *)ss)->sin_family = AF_INET;
-        ((struct sockaddr_in *)ss)->sin_port = htons(port);
-        *len = sizeof(struct sockaddr_in);
-        return true;
-    }
-    if (v6 && inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-        ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-        *len = sizeof(struct sockaddr_in6);
-        return true;
-    }
-    return false;
 }

@@ -60,8 +60,4 @@ const mv_milter_settings *mv_milter_settings_of(const mv_config *cfg);
 /* mv_metrics_settings_of - the metrics group of a config loaded with the tables */
 const mv_metrics_settings *mv_metrics_settings_of(const mv_config *cfg);
 
-/* mv_metrics_parse_listen - "IPv4:PORT" or "[IPv6]:PORT" (numeric, port
- * 1-65535) as a socket address; false if it is neither */
-bool mv_metrics_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
-
 #endif

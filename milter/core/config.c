@@ -447,6 +447,15 @@ static void apply_enum(loader *L, const config_setting_t *s, const found *f, con
                     best ? " (did you mean \"" : "", best ? best : "", best ? "\"?)" : "");
 }
 
+/* listen_ok - a numeric address and port a listener can bind */
+static bool listen_ok(const char *v)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    return mv_config_parse_listen(v, &ss, &len);
+}
+
 /* apply_scalar - phase 3 for one table key with the right type */
 static void apply_scalar(loader *L, const config_setting_t *s, const found *f, const char *path)
 {
@@ -470,6 +479,11 @@ static void apply_scalar(loader *L, const config_setting_t *s, const found *f, c
             mv_config_error(L, s, "'%s' is \"%s\"; it must be one of: %s", path, v, k->choices);
         else if ((long long)n < k->min || (long long)n > k->max)
             mv_config_error(L, s, "'%s' must be %lld to %lld characters long", path, k->min, k->max);
+        else if ((k->flags & MV_KEY_LISTEN) && n > 0 && !listen_ok(v))
+            mv_config_error(L, s,
+                            "%s: \"%s\" is not ADDRESS:PORT (\"127.0.0.1:9470\", \"[::1]:9470\"; a "
+                            "numeric address, port 1-65535), or \"\" for off",
+                            path, v);
         else if (!set_str((char **)p, v))
             mv_config_error(L, s, "out of memory");
     } else if (k->type == KT_ENUM) {
@@ -770,6 +784,18 @@ const void *mv_config_table_settings(const mv_config *cfg, const mv_config_table
     for (size_t i = 0; i < cfg->nblocks; i++)
         if (cfg->blocks[i].t == t)
             return cfg->blocks[i].p;
+    return NULL;
+}
+/* mv_config_string - a string key of any table this config was loaded with */
+const char *mv_config_string(const mv_config *cfg, const char *path)
+{
+    for (size_t i = 0; i < cfg->nblocks; i++) {
+        const mv_config_table *t = cfg->blocks[i].t;
+
+        for (size_t j = 0; j < t->nkeys; j++)
+            if (t->keys[j].type == MV_KEY_STR && strcmp(t->keys[j].path, path) == 0)
+                return *(char *const *)((const char *)cfg->blocks[i].p + t->keys[j].off);
+    }
     return NULL;
 }
 const mv_lists *mv_config_lists(const mv_config *cfg)

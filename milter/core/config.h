@@ -113,6 +113,8 @@ typedef enum {
 enum {
     MV_KEY_SECRET = 1 << 0, /* config-test --print hides the value */
     MV_KEY_URL = 1 << 1,    /* ... masks a URL's userinfo and query (redact.h) */
+    MV_KEY_LISTEN = 1 << 2, /* a string: "" or a numeric ADDRESS:PORT
+                             * (mv_config_parse_listen) */
 };
 
 /* One name of an enumerated key and its code; a table ends with NULL. */
@@ -178,6 +180,10 @@ typedef struct {
 void mv_config_check_error(struct mv_config_check *ck, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* mv_config_parse_listen - "IPv4:PORT" or "[IPv6]:PORT" (numeric, port
+ * 1-65535) as a socket address; false for anything else */
+bool mv_config_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
+
 /* mv_nets_match - is the address in one of the networks? */
 bool mv_nets_match(const mv_nets *nets, const struct sockaddr *sa);
 
@@ -217,6 +223,12 @@ mv_config *mv_config_load_text_with(const char *text, size_t len, const char *na
 /* mv_config_table_settings - the struct a front end's table was loaded
  * into, or NULL if this config was loaded without that table */
 const void *mv_config_table_settings(const mv_config *cfg, const mv_config_table *t);
+
+/* mv_config_string - the value of a front end's string key by its path
+ * ("milter.control_socket"), from whichever table this config was loaded
+ * with that has it; NULL if none has (a program reading another's key
+ * without linking its table: the CLI's `stats`) */
+const char *mv_config_string(const mv_config *cfg, const char *path);
 
 /* mv_config_ref - take a reference; returns cfg */
 mv_config *mv_config_ref(mv_config *cfg);

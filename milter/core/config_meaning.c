@@ -158,3 +158,53 @@ void mv_config_check_meaning(loader *L, config_t *lc)
     else if (s->cache_store == MV_STORE_REDIS)
         check_redis(L, lc, s);
 }
+
+/* parse_port - a decimal port 1-65535; 0 if it is not one */
+static unsigned short parse_port(const char *p)
+{
+    char *end;
+    long v;
+
+    if (*p < '0' || *p > '9')
+        return 0;
+    v = strtol(p, &end, 10);
+    return *end == '\0' && v >= 1 && v <= 65535 ? (unsigned short)v : 0;
+}
+
+/* mv_config_parse_listen - "IPv4:PORT" or "[IPv6]:PORT" as an address */
+bool mv_config_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[64];
+    const char *colon = strrchr(spec, ':');
+    size_t hl;
+    unsigned short port;
+    bool v6;
+
+    if (colon == NULL || (port = parse_port(colon + 1)) == 0)
+        return false;
+    hl = (size_t)(colon - spec);
+    if ((v6 = spec[0] == '[')) {
+        if (hl < 2 || spec[hl - 1] != ']')
+            return false;
+        spec++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return false;
+    memcpy(host, spec, hl);
+    host[hl] = '\0';
+    memset(ss, 0, sizeof(*ss));
+    if (!v6 && inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)ss)->sin_port = htons(port);
+        *len = sizeof(struct sockaddr_in);
+        return true;
+    }
+    if (v6 && inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+        *len = sizeof(struct sockaddr_in6);
+        return true;
+    }
+    return false;
+}

@@ -305,6 +305,33 @@ class ConfigTest(unittest.TestCase):
         self.assertIn('(did you mean "redirect"?)', err)
         self.assertIn("3 errors", err)
 
+    def test_every_programs_keys(self):
+        # config-test knows the daemon's and the web plugin's keys from the
+        # copy of their tables made at build time (tools/mkkeys.c): their
+        # types, bounds, value names and listen-address form, and an unknown
+        # group is still an error; --print shows their defaults
+        path = self.write('milter = {\n  review = "quarantin";\n  sokcet = "unix:/x";\n};\n'
+                          'metrics = {\n  listen = "localhost:http";\n};\n'
+                          'fastcgi = {\n  threads = 0;\n};\n'
+                          'policyd = { x = 1; };\n')
+        rc, out, err = run("config-test", path)
+        self.assertEqual(rc, 78, err)
+        self.assertIn('%s:2: \'milter.review\' is "quarantin"; it must be one of: quarantine, header '
+                      '(did you mean "quarantine"?)' % path, err)
+        self.assertIn("%s:3: " % path, err)
+        self.assertIn("did you mean 'milter.socket'", err)
+        self.assertIn('%s:6: metrics.listen: "localhost:http" is not ADDRESS:PORT' % path, err)
+        self.assertIn("%s:9: 'fastcgi.threads' is 0; it must be between 1 and 256" % path, err)
+        self.assertIn("%s:11: " % path, err)
+        self.assertIn("policyd", err)
+        self.assertIn("5 errors", err)
+        rc, out, err = run("config-test", "--print")
+        self.assertEqual(rc, 0, err)
+        for line in ('milter.control_socket = "/run/mailverifyd/control.sock"',
+                     'milter.policy_tempfail = "defer_if_permit"', 'metrics.listen = ""',
+                     "fastcgi.threads = 4"):
+            self.assertIn(line, out.decode())
+
     def test_syntax_error(self):
         path = self.write("typo = {\n  enabled = true;\n  = false;\n};\n")
         rc, _, err = run("config-test", path)

@@ -1203,7 +1203,7 @@ static void test_metrics_listen(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-        bool ok = (memset(&ss, 0, sizeof(ss)), mv_metrics_parse_listen(cases[i].spec, &ss, &len));
+        bool ok = (memset(&ss, 0, sizeof(ss)), mv_config_parse_listen(cases[i].spec, &ss, &len));
         unsigned short port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
                                                       : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 
