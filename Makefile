@@ -53,9 +53,10 @@ WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -Wshadow -Wstrict-prot
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Imilter/core -MMD -MP \
 	-DMV_SYSCONFDIR='"$(SYSCONFDIR)"' -DMV_HAVE_HIREDIS
-PKGS := libconfig libidn2 libcares
+# libidn2 too is dlopen()ed (idnload.h): its headers only, for the constants
+PKGS := libconfig libcares
 # recursive (=): evaluated when a recipe runs, after `make deps` installed them
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) openssl)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) openssl libidn2)
 # libcurl and OpenSSL are not linked: the core dlopen()s them at their
 # first use (curlload.h, sslload.h), their headers only compiled against;
 # -ldl for that (part of libc since glibc 2.34, a separate library before)
@@ -75,7 +76,7 @@ MILTER_SRC := milter/mailverifyd.c milter/milter.c milter/milter_config.c milter
 MILTER_OBJ := $(MILTER_SRC:%.c=$(B)/%.o)
 FCGI_SRC := $(wildcard plugins/fastcgi/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(B)/%.o)
-BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
+BLOBS := etc/replies.conf $(wildcard etc/lists/*.txt)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -97,13 +98,17 @@ $(B)/milter/core/builtin_S.o: milter/core/builtin.S $(BLOBS) $(B)/tables/stamp
 # mktables loads the lists with the program's own loaders, so an image is
 # the set the text would have built at run time
 TABLE_TXT := $(addprefix etc/lists/,disposable.txt disposable-wildcards.txt free.txt role.txt tlds.txt)
-MKTABLES_OBJ := $(addprefix $(B)/milter/core/,lists.o strset.o typo.o address.o utf8.o diag.o slurp.o)
+MKTABLES_OBJ := $(addprefix $(B)/milter/core/,lists.o strset.o typo.o address.o idnload.o utf8.o diag.o slurp.o)
 $(B)/mktables: tools/mktables.c $(MKTABLES_OBJ)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(MKTABLES_OBJ) $(PKG_LIBS) $(LDFLAGS_ALL)
 
-$(B)/tables/stamp: $(B)/mktables $(TABLE_TXT)
+# the canonical rules' defaults are the shipped file's `canonical` list,
+# embedded alone: a load without one parses these 15 lines, not the file
+$(B)/tables/stamp: $(B)/mktables $(TABLE_TXT) etc/mailverify.conf
 	@mkdir -p $(@D)
 	$(B)/mktables etc/lists $(@D)
+	awk '/^canonical = \(/ { on = 1 } on { print } on && /^\);/ { n++; exit } END { exit n != 1 }' \
+	  etc/mailverify.conf > $(@D)/canonical.conf
 	@touch $@
 
 # mkkeys links the front ends' tables at build time only, and writes them

@@ -36,10 +36,11 @@
  *   there would end the text inet_pton sees).
  */
 #include "address.h"
+#include "idnload.h"
 #include "utf8.h"
 
 #include <arpa/inet.h>
-#include <idn2.h>
+#include <idn2.h> /* constants only: the functions are loaded (idnload.h) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,8 @@ static const struct {
     [MV_SYN_UNBALANCED_ANGLE] = {"unbalanced_angle", "angle brackets < > do not enclose the whole address"},
     [MV_SYN_NULL_PATH] = {"null_path", "<> (the null sender) is not an address here"},
     [MV_SYN_INVALID_ROUTE] = {"invalid_source_route", "the source route before the : is not valid"},
+    [MV_SYN_IDN_UNAVAILABLE] =
+        {"idn_unavailable", "the internationalized domain could not be checked: libidn2 cannot be loaded"},
 };
 
 /* mv_syntax_name - stable identifier, e.g. "consecutive_dots" */
@@ -462,24 +465,28 @@ static bool std3_ok(const char *d, size_t n)
 /* to_alabels - run the domain through libidn2 (UTS#46 non-transitional) */
 static mv_syntax_error to_alabels(parser *p, char *buf, size_t *n, size_t base)
 {
+    const mv_idn_api *idn = mv_idn(NULL);
     char *out = NULL;
-    int rc = idn2_lookup_u8((const uint8_t *)buf, (uint8_t **)&out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+    int rc;
     size_t len;
 
+    if (idn == NULL)
+        return fail(p, MV_SYN_IDN_UNAVAILABLE, base);
+    rc = idn->lookup_u8((const uint8_t *)buf, (uint8_t **)&out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
     if (rc != IDN2_OK)
         return fail(p, idn_error(rc), base);
     len = strlen(out);
     /* "\uFF20" maps to "@", "\u00A0" to " ": refuse them, do not strip */
     if (!std3_ok(out, len) || len == 0) {
-        idn2_free(out);
+        idn->free(out);
         return fail(p, len == 0 ? MV_SYN_EMPTY_DOMAIN : MV_SYN_INVALID_IDN, base);
     }
     if (len > MV_DOMAIN_MAX) {
-        idn2_free(out);
+        idn->free(out);
         return fail(p, MV_SYN_DOMAIN_TOO_LONG, base);
     }
     memcpy(buf, out, len + 1);
-    idn2_free(out);
+    idn->free(out);
     *n = len;
     p->out->idn = has_alabel(buf, len);
     return MV_SYN_OK;

@@ -55,6 +55,8 @@ typedef enum {
     MV_SYN_UNBALANCED_ANGLE,    /* "<a@b" or "a@b>" or text after ">" */
     MV_SYN_NULL_PATH,           /* "<>" where no null path is allowed */
     MV_SYN_INVALID_ROUTE,       /* bad "@a,@b:" source route */
+    MV_SYN_IDN_UNAVAILABLE,     /* libidn2 could not be loaded (idnload.h):
+                                 * not an error of the address; a temporary verdict */
     MV_SYN_COUNT
 } mv_syntax_error;
 

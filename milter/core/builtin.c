@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define BLOB(sym) extern const char sym[], sym##_end[]
-BLOB(mv_blob_config);
+BLOB(mv_blob_canonical);
 BLOB(mv_blob_disposable);
 BLOB(mv_blob_disposable_wildcards);
 BLOB(mv_blob_free);
@@ -25,7 +25,7 @@ static const struct {
     const char *name;
     const char *start, *end;
 } blobs[] = {
-    {"mailverify.conf", mv_blob_config, mv_blob_config_end},
+    {"canonical.conf", mv_blob_canonical, mv_blob_canonical_end},
     {"disposable.txt", mv_blob_disposable, mv_blob_disposable_end},
     {"disposable-wildcards.txt", mv_blob_disposable_wildcards, mv_blob_disposable_wildcards_end},
     {"free.txt", mv_blob_free, mv_blob_free_end},

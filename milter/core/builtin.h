@@ -2,9 +2,11 @@
 /*
  * builtin.h - files compiled into the binary.
  *
- * The shipped etc/mailverify.conf and the lists under etc/lists/ are
- * embedded (builtin.S), so that mailverify works with no file installed:
- * "builtin" in a lists.* key, or no --config at all, means these bytes.
+ * The lists under etc/lists/, the reply table and the shipped
+ * mailverify.conf's canonical rules are embedded (builtin.S), so that
+ * mailverify works with no file installed: "builtin" in a lists.* key
+ * means these bytes. No --config at all means the keys' defaults, which
+ * the shipped mailverify.conf spells (a unit test keeps them equal).
  * An admin who wants fresher lists points the key at a file.
  * The lists are also there as set images, "disposable.set" and so on
  * (tools/mktables.c, strset.h), which the built-in lists are loaded from:

@@ -156,11 +156,12 @@ bool mv_config_rules_apply(loader *L, const config_setting_t *r, int idx)
     return ok;
 }
 
-/* mv_config_rules_default - a file without `canonical` gets the shipped rules, which
- * live in the built-in mailverify.conf only: one source for the defaults */
+/* mv_config_rules_default - a file without `canonical` gets the shipped rules:
+ * the shipped mailverify.conf's list, embedded alone (builtin.S), so that
+ * there is one source for them and a load does not parse the whole file */
 void mv_config_rules_default(loader *L)
 {
-    mv_blob b = mv_builtin("mailverify.conf");
+    mv_blob b = mv_builtin("canonical.conf");
     loader B = *L;
     config_t lc;
     const config_setting_t *s;

@@ -71,6 +71,7 @@ void mv_engine_rescore(mv_engine *e, mv_verdict *v)
 {
     mv_signals sig = {
         .syntax_ok = v->addr.error == MV_SYN_OK,
+        .unchecked = v->addr.error == MV_SYN_IDN_UNAVAILABLE,
         .null_path = v->addr.error == MV_SYN_OK && v->addr.kind == MV_ADDR_NULL,
         .disposable = v->disposable,
         .role = v->role,
@@ -156,6 +157,7 @@ void mv_engine_offline(const mv_config *cfg, const mv_request *req, int flags, m
     v->disposable = v->role = v->free = false;
     v->has_suggestion = v->has_canonical = v->cached = v->net_asked = false;
     sig->syntax_ok = mv_address_parse(v->input, req->len, pf, &v->addr) == MV_SYN_OK;
+    sig->unchecked = v->addr.error == MV_SYN_IDN_UNAVAILABLE;
     sig->null_path = sig->syntax_ok && v->addr.kind == MV_ADDR_NULL;
     if (sig->syntax_ok && !sig->null_path)
         signals(cfg, v, sig);

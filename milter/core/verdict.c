@@ -118,8 +118,8 @@ mv_reason mv_verdict_reason(const mv_signals *sig)
     mv_reason n = sig->net_asked ? sig->net_reason : MV_R_UNVERIFIED;
     mv_status ns = mv_reason_status(n);
 
-    if (!sig->syntax_ok)
-        return MV_R_INVALID_SYNTAX;
+    if (!sig->syntax_ok) /* a library missing here is not the sender's fault */
+        return sig->unchecked ? MV_R_TEMPORARY_ERROR : MV_R_INVALID_SYNTAX;
     if (sig->null_path)
         return MV_R_NULL_SENDER;
     /* the network's word on the mailbox or domain: undeliverable even

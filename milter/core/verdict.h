@@ -90,6 +90,7 @@ typedef struct {
 /* The signals of steps 1-5, input to mv_verdict_reason(). */
 typedef struct {
     bool syntax_ok;
+    bool unchecked; /* !syntax_ok because libidn2 could not be loaded */
     bool null_path;
     bool disposable;
     bool role;

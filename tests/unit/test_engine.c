@@ -194,9 +194,17 @@ static void test_reason_status(void **state)
 static void test_precedence(void **state)
 {
     (void)state;
-    for (int m = 0; m < 16; m++) {
-        mv_signals s = {m & 1, (m >> 1) & 1, (m >> 2) & 1, (m >> 3) & 1, false, MV_R_UNVERIFIED};
-        mv_reason want = !s.syntax_ok   ? MV_R_INVALID_SYNTAX
+    for (int m = 0; m < 32; m++) {
+        mv_signals s = {.syntax_ok = m & 1,
+                        .null_path = (m >> 1) & 1,
+                        .disposable = (m >> 2) & 1,
+                        .role = (m >> 3) & 1,
+                        .unchecked = !(m & 1) && ((m >> 4) & 1),
+                        .net_asked = false,
+                        .net_reason = MV_R_UNVERIFIED};
+        /* an address libidn2 could not be loaded to check is not invalid */
+        mv_reason want = s.unchecked    ? MV_R_TEMPORARY_ERROR
+                         : !s.syntax_ok ? MV_R_INVALID_SYNTAX
                          : s.null_path  ? MV_R_NULL_SENDER
                          : s.disposable ? MV_R_DISPOSABLE
                          : s.role       ? MV_R_ROLE_ACCOUNT
@@ -236,7 +244,11 @@ static void test_precedence_network(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
-        mv_signals s = {t[i].syntax, false, t[i].disposable, t[i].role, true, t[i].net};
+        mv_signals s = {.syntax_ok = t[i].syntax,
+                        .disposable = t[i].disposable,
+                        .role = t[i].role,
+                        .net_asked = true,
+                        .net_reason = t[i].net};
 
         if (mv_verdict_reason(&s) != t[i].want)
             fail_case("%zu (%s): got %s, want %s", i, mv_reason_name(t[i].net),
