@@ -42,6 +42,12 @@ static const char cache_usage[] =
     "DOMAIN does), and stats counts the keys under cache.redis_prefix by kind\n"
     "with a SCAN of the database (one round trip per ~500 keys).\n"
     "\n"
+    "With cache.hash_keys = true (lmdb and redis) the store holds keyed hashes\n"
+    "of addresses, not addresses, and sealed values: get and purge ADDRESS\n"
+    "work (the same secret makes the same names), purge DOMAIN cannot (the\n"
+    "names do not say their domain; it exits 69), and purge ADDRESS leaves\n"
+    "next-hop variants to expire.\n"
+    "\n"
     "With cache.store = \"memory\" the cache lives inside each process and\n"
     "there is nothing to inspect from outside ('mailverify stats' shows\n"
     "mailverifyd's cache hits; a restart empties it).\n"
@@ -185,10 +191,16 @@ static int do_get(mv_store *st, const mv_settings *s, const char *addr)
 }
 
 /* do_purge - an address's or a domain's entries */
-static int do_purge(mv_store *st, const char *what)
+static int do_purge(mv_store *st, const mv_settings *s, const char *what)
 {
     char mb[MV_MAILBOX_MAX + 1];
     long long n;
+
+    if (strchr(what, '@') == NULL && s->cache_hash_keys && s->cache_store != MV_STORE_MEMORY) {
+        fprintf(stderr, "mailverify cache: cache.hash_keys is on: keys are keyed hashes, so the entries of "
+                        "a domain cannot be found; purge its addresses one by one, or let them expire\n");
+        return EX_UNAVAILABLE;
+    }
 
     if (strchr(what, '@') != NULL) {
         if (!cli_cache_mailbox(what, mb, sizeof(mb))) {
@@ -225,7 +237,7 @@ static int run(const char *sub, const char *arg, const char *config, bool json)
     }
     rc = strcmp(sub, "stats") == 0 ? do_stats(st, mv_config_settings(cfg), json)
          : strcmp(sub, "get") == 0 ? do_get(st, mv_config_settings(cfg), arg)
-                                   : do_purge(st, arg);
+                                   : do_purge(st, mv_config_settings(cfg), arg);
     mv_store_free(st);
     mv_config_unref(cfg);
     return rc;

@@ -49,6 +49,7 @@ typedef struct rctx {
     got_entry got[2];
     uint64_t removed;                /* purge: keys deleted */
     uint64_t counts[MV_REDIS_KINDS]; /* stats */
+    bool sealed;                     /* cache.hash_keys: names are keyed hashes */
     struct slot {
         struct rctx *c;
         int i;
@@ -94,6 +95,7 @@ static bool open_client(rctx *c, const mv_settings *s)
         .tls_cert_file = s->cache_redis_tls_cert_file,
         .tls_key_file = s->cache_redis_tls_key_file,
         .tls_server_name = s->cache_redis_tls_server_name,
+        .hash_secret = s->cache_hash_keys ? s->cache_hash_secret : NULL,
         .log = say,
         .timeout_ms = tmo < CLI_TIMEOUT_MIN_MS ? CLI_TIMEOUT_MIN_MS : tmo,
     };
@@ -217,6 +219,11 @@ static int do_purge(rctx *c, const char *what)
     mv_redis_status st;
     int n;
 
+    if (strchr(what, '@') == NULL && c->sealed) {
+        fprintf(stderr, "mailverify cache: cache.hash_keys is on: keys are keyed hashes, so the entries of "
+                        "a domain cannot be found; purge its addresses one by one, or let them expire\n");
+        return EX_UNAVAILABLE;
+    }
     if (strchr(what, '@') != NULL) {
         for (int i = 0; i < 2; i++) {
             size_t kl = mv_outcome_key(key, sizeof(key), i == 0, what, NULL);
@@ -313,6 +320,7 @@ int cli_cache_redis(const mv_settings *s, const char *sub, const char *arg, bool
         strcpy(what, arg);
         lower(what);
     }
+    c.sealed = s->cache_hash_keys;
     if (!open_client(&c, s)) {
         close_client(&c);
         return EX_UNAVAILABLE;

@@ -137,6 +137,8 @@ static const key keys[] = {
     STRK("cache.redis_tls_key_file", cache_redis_tls_key_file, 0, 4096, ""),
     STRK("cache.redis_tls_server_name", cache_redis_tls_server_name, 0, 255, ""),
     INTK("cache.redis_timeout_ms", cache_redis_timeout_ms, 1, 60000, "100"),
+    BOOLK("cache.hash_keys", cache_hash_keys, "false"),
+    MV_STR_KEY("cache.hash_secret", mv_settings, cache_hash_secret, 0, 1024, "", MV_KEY_SECRET),
     GROUP("context"),
     CONTEXT("sender", MV_CTX_SENDER, "dns", "10000"),
     CONTEXT("recipient", MV_CTX_RECIPIENT, "smtp", "25000"),

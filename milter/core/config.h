@@ -80,6 +80,8 @@ typedef struct {
     char *cache_redis_server;     /* "host:port" or "unix:/path" */
     char *cache_redis_user, *cache_redis_password, *cache_redis_prefix;
     long long cache_redis_db, cache_redis_timeout_ms;
+    bool cache_hash_keys; /* keys HMACed, values sealed in lmdb/redis (seal.h) */
+    char *cache_hash_secret;
     bool cache_redis_tls;
     char *cache_redis_tls_ca_file, *cache_redis_tls_cert_file, *cache_redis_tls_key_file;
     char *cache_redis_tls_server_name;

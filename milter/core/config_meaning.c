@@ -11,6 +11,7 @@
 #include "address.h"
 #include "redact.h"
 #include "redis.h"
+#include "seal.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -114,6 +115,18 @@ static bool url_ok(const char *u)
     return n > 0 && u[n] != '\0' && strchr("/?#:@", u[n]) == NULL && strpbrk(u, " \t\r\n") == NULL;
 }
 
+/* check_seal - cache.hash_keys needs a secret the seal takes (seal.h) */
+static void check_seal(loader *L, config_t *lc, const mv_settings *s)
+{
+    size_t n = strlen(s->cache_hash_secret);
+
+    if (s->cache_hash_keys && (n < MV_SEAL_SECRET_MIN || n > MV_SEAL_SECRET_MAX))
+        mv_config_error(L, config_lookup(lc, n ? "cache.hash_secret" : "cache.hash_keys"),
+                        "'cache.hash_keys' needs 'cache.hash_secret' of %d to %d bytes, the same in every "
+                        "process sharing the store (it is %zu)",
+                        MV_SEAL_SECRET_MIN, MV_SEAL_SECRET_MAX, n);
+}
+
 /* mv_config_check_meaning - values that must agree with the world or each other */
 void mv_config_check_meaning(loader *L, config_t *lc)
 {
@@ -157,6 +170,7 @@ void mv_config_check_meaning(loader *L, config_t *lc)
                         mv_store_type_name(s->cache_store));
     else if (s->cache_store == MV_STORE_REDIS)
         check_redis(L, lc, s);
+    check_seal(L, lc, s);
 }
 
 /* parse_port - a decimal port 1-65535; 0 if it is not one */

@@ -478,6 +478,11 @@ static bool check_shape(const mv_redis_params *p, char *err, size_t errsize)
         return snprintf(err, errsize, "key prefix longer than %d bytes", MV_REDIS_PREFIX_MAX), false;
     if (p->user != NULL && p->user[0] != '\0' && (p->password == NULL || p->password[0] == '\0'))
         return snprintf(err, errsize, "a user needs a password"), false;
+    if (p->hash_secret != NULL && p->hash_secret[0] != '\0' &&
+        (strlen(p->hash_secret) < MV_SEAL_SECRET_MIN || strlen(p->hash_secret) > MV_SEAL_SECRET_MAX))
+        return snprintf(err, errsize, "the hash secret must be %d to %d bytes long", MV_SEAL_SECRET_MIN,
+                        MV_SEAL_SECRET_MAX),
+               false;
     return parse_server(p->server, NULL, NULL, &port, err, errsize);
 }
 
@@ -537,6 +542,15 @@ mv_redis *mv_redis_new(mv_loop *loop, const mv_redis_params *p)
         return NULL;
     }
     r->prefix_len = strlen(r->prefix);
+    if (p->hash_secret != NULL && p->hash_secret[0] != '\0' &&
+        (r->seal = mv_seal_new(p->hash_secret, strlen(p->hash_secret), err, sizeof(err))) == NULL) {
+        if (p->log != NULL)
+            p->log(p->log_arg, LOG_ERR, err);
+        r->state = ST_CLOSED;
+        mv_redis_free(r);
+        errno = EINVAL;
+        return NULL;
+    }
     snprintf(err, sizeof(err), "out of memory");
     if (p->tls &&
         (!dup_opt(p->tls_server_name && p->tls_server_name[0] ? p->tls_server_name : r->host, &r->tls_name) ||
@@ -584,6 +598,7 @@ void mv_redis_free(mv_redis *r)
     free(r->prefix);
     free(r->tls_name);
     mv_rtls_ctx_free(r->tls_ctx);
+    mv_seal_free(r->seal);
     free(r);
 }
 

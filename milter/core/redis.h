@@ -72,6 +72,9 @@ typedef struct {
     const char *tls_server_name; /* what the certificate must name; NULL/"": the server's address */
     unsigned timeout_ms;         /* per command and for connecting; 0: 1000 */
     unsigned max_pending;        /* outstanding commands; 0: 65536 */
+    const char *hash_secret;     /* NULL or "": keys and values as they are; else
+                                  * keys are HMAC names and values sealed (seal.h):
+                                  * cache.hash_keys */
     mv_redis_log_fn log;         /* NULL: silent */
     void *log_arg;
 } mv_redis_params;
@@ -138,7 +141,7 @@ mv_redis_status mv_redis_incr(mv_redis *r, const void *key, size_t klen, int64_t
                               mv_redis_incr_fn cb, void *arg);
 
 /* mv_redis_purge_domain - delete every "x:local@domain[|hop]" and "f:domain[|hop]" key,
- * SCANning in batches */
+ * SCANning in batches; MV_REDIS_EINVAL with a hash_secret (names are sealed) */
 mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_purge_fn cb, void *arg);
 
 /* mv_redis_count - count the keys under the prefix by kind ("s:", "d:"

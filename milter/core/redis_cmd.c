@@ -69,12 +69,19 @@ static int64_t get_be64(const unsigned char *p)
     return (int64_t)v;
 }
 
-/* full_key - prefix + key into buf; 0 when too long */
+/* full_key - prefix + key (its sealed name with cache.hash_keys) into buf
+ * (KEY_MAX bytes); 0 when too long or the name cannot be made */
 static size_t full_key(const mv_redis *r, char *buf, const void *key, size_t klen)
 {
+    size_t n;
+
     if (klen == 0 || klen > MV_CACHE_KEY_MAX)
         return 0;
     memcpy(buf, r->prefix, r->prefix_len);
+    if (r->seal != NULL)
+        return (n = mv_seal_name(r->seal, key, klen, buf + r->prefix_len, KEY_MAX - r->prefix_len)) == 0
+                   ? 0
+                   : r->prefix_len + n;
     memcpy(buf + r->prefix_len, key, klen);
     return r->prefix_len + klen;
 }
@@ -189,19 +196,30 @@ static void fail(mv_redis *r, req *q, mv_redis_status st)
     free(q);
 }
 
-/* decode - a stored value: header, then the caller's bytes; false: corrupt or foreign */
-static bool decode(const redisReply *rep, mv_redis_entry *e)
+/* decode - a stored value: header, then the caller's bytes (sealed with
+ * cache.hash_keys: opened into buf, bound to the key q asked for); false:
+ * corrupt, foreign, or sealed under another secret */
+static bool decode(const mv_redis *r, const char *key, size_t klen, const redisReply *rep, mv_redis_entry *e,
+                   unsigned char *buf, size_t size)
 {
     const unsigned char *p = (const unsigned char *)rep->str;
+    const mv_seal *seal = r->seal;
+    size_t extra = seal != NULL ? MV_SEAL_OVERHEAD : 0;
 
-    if (rep->type != REDIS_REPLY_STRING || rep->len < HDR_LEN || rep->len > HDR_LEN + MV_CACHE_VAL_MAX ||
-        memcmp(p, hdr_magic, 3) != 0 || p[3] >= MV_CACHE_CLASSES)
+    if (rep->type != REDIS_REPLY_STRING || rep->len < HDR_LEN + extra ||
+        rep->len > HDR_LEN + MV_CACHE_VAL_MAX + extra || memcmp(p, hdr_magic, 3) != 0 ||
+        p[3] >= MV_CACHE_CLASSES)
         return false;
     e->cls = (mv_cache_class)p[3];
     e->stored_at = get_be64(p + 4);
     e->probed_at = get_be64(p + HDR_PROBED);
     e->val = p + HDR_LEN;
     e->vlen = rep->len - HDR_LEN;
+    if (seal == NULL)
+        return true;
+    if (!mv_seal_open(seal, key, klen, p + HDR_LEN, e->vlen, buf, size, &e->vlen))
+        return false;
+    e->val = buf;
     return true;
 }
 
@@ -209,9 +227,11 @@ static bool decode(const redisReply *rep, mv_redis_entry *e)
 static mv_redis_status get_reply(req *q, const redisReply *rep)
 {
     mv_redis_entry e;
+    unsigned char buf[MV_CACHE_VAL_MAX];
 
     if (rep->type == REDIS_REPLY_STRING)
-        q->cb.get(q->arg, MV_REDIS_OK, decode(rep, &e) ? &e : NULL);
+        q->cb.get(q->arg, MV_REDIS_OK,
+                  decode(q->r, q->data, q->len[0], rep, &e, buf, sizeof(buf)) ? &e : NULL);
     else if (rep->type == REDIS_REPLY_NIL || is_error(rep, "WRONGTYPE"))
         q->cb.get(q->arg, MV_REDIS_OK, NULL);
     else
@@ -432,7 +452,8 @@ mv_redis_status mv_redis_get(mv_redis *r, const void *key, size_t klen, mv_redis
         return MV_REDIS_EINVAL;
     if (!redis_admit(r, false))
         return MV_REDIS_UNAVAILABLE;
-    if ((q = mv_redis_new_req(r, OP_GET, arg, 0, NULL, NULL)) == NULL)
+    /* the key is kept: a sealed value opens only for the key it was written under */
+    if ((q = mv_redis_new_req(r, OP_GET, arg, 1, (const void *[]){k}, (size_t[]){kl})) == NULL)
         return MV_REDIS_ENOMEM;
     q->cb.get = cb;
     if ((st = mv_redis_send_argv(r, q, 2, argv, lens)) != MV_REDIS_OK)
@@ -445,7 +466,7 @@ mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache
                              size_t vlen, int64_t now, uint32_t ttl_s, mv_redis_put_fn cb, void *arg)
 {
     char k[KEY_MAX], ttl[16];
-    unsigned char v[HDR_LEN + MV_CACHE_VAL_MAX];
+    unsigned char v[HDR_LEN + MV_CACHE_VAL_MAX + MV_SEAL_OVERHEAD];
     size_t kl = full_key(r, k, key, klen);
     mv_redis_status st;
     req *q;
@@ -458,7 +479,11 @@ mv_redis_status mv_redis_put(mv_redis *r, const void *key, size_t klen, mv_cache
     v[3] = (unsigned char)cls;
     put_be64(v + 4, now);
     put_be64(v + HDR_PROBED, now);
-    if (vlen > 0)
+    /* the header stays in clear (no address in it): the put script reads it */
+    if (r->seal != NULL &&
+        (vlen = mv_seal_value(r->seal, k, kl, val, vlen, v + HDR_LEN, sizeof(v) - HDR_LEN)) == 0)
+        return MV_REDIS_EINVAL;
+    else if (r->seal == NULL && vlen > 0)
         memcpy(v + HDR_LEN, val, vlen);
     snprintf(ttl, sizeof(ttl), "%u", ttl_s);
     if ((q = mv_redis_new_req(r, OP_PUT, arg, 3, (const void *[]){k, v, ttl},
@@ -550,8 +575,9 @@ mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_
     int n;
     req *q;
 
-    if (dl == 0 || dl > MV_CACHE_KEY_MAX || cb == NULL || !glob_escape(esc, sizeof(esc), domain) ||
-        !glob_escape(pat, sizeof(pat), r->prefix))
+    /* sealed names say nothing of their domain: nothing to match */
+    if (r->seal != NULL || dl == 0 || dl > MV_CACHE_KEY_MAX || cb == NULL ||
+        !glob_escape(esc, sizeof(esc), domain) || !glob_escape(pat, sizeof(pat), r->prefix))
         return MV_REDIS_EINVAL;
     /* the filter in key_domain_is() decides; MATCH only saves the traffic */
     n = snprintf(pat + strlen(pat), sizeof(pat) - strlen(pat), "*%s*", esc);
@@ -595,15 +621,16 @@ mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg)
 }
 
 /* parsed_value - a reply as the GET path sees it: an entry, then an outcome */
-static void parsed_value(const redisReply *rep)
+static void parsed_value(const mv_redis *r, const redisReply *rep)
 {
+    unsigned char buf[MV_CACHE_VAL_MAX];
     mv_redis_entry e;
     mv_net_outcome o;
 
-    if (rep->type == REDIS_REPLY_STRING && decode(rep, &e))
+    if (rep->type == REDIS_REPLY_STRING && decode(r, "", 0, rep, &e, buf, sizeof(buf)))
         (void)mv_outcome_unpack(e.val, e.vlen, &o);
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
-        parsed_value(rep->element[i]);
+        parsed_value(r, rep->element[i]);
 }
 
 /* mv_redis_parse - the reader and its guards, on bytes alone */
@@ -628,7 +655,7 @@ int mv_redis_parse(const void *data, size_t len, unsigned asked)
         }
         if (rep == NULL)
             break;
-        parsed_value(rep);
+        parsed_value(&r, rep);
         freeReplyObject(rep);
         n++;
     }

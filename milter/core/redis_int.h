@@ -9,6 +9,7 @@
 #define MV_REDIS_INT_H
 
 #include "redis.h"
+#include "seal.h"
 #include "redis_tls.h"
 
 #include <hiredis/async.h>
@@ -74,6 +75,7 @@ struct mv_redis {
     char sha[SCRIPTS][41];
     char *server, *host, *path, *user, *password, *prefix, *tls_name;
     mv_rtls_ctx *tls_ctx; /* cache.redis_tls: the pump's context; NULL: plain TCP */
+    mv_seal *seal;        /* cache.hash_keys: names and values sealed; NULL: clear */
     mv_rtls *tls;         /* this connection's pump */
     int port;
     unsigned db, timeout_ms, max_pending;

@@ -30,7 +30,7 @@
 #include <openssl/x509v3.h>
 
 /* Exactly the OpenSSL functions the tree calls: tls.c (STARTTLS),
- * redis_tls.c (Redis), hmac.c (webhook signatures). */
+ * redis_tls.c (Redis), hmac.c (webhook signatures), seal.c (cache.hash_keys). */
 /* clang-format off */
 #define MV_SSL_FUNCTIONS(X)                                                                  \
     X(TLS_client_method) X(SSL_CTX_new) X(SSL_CTX_free) X(SSL_CTX_ctrl)                      \
@@ -46,7 +46,10 @@
     X(ERR_error_string_n)                                                                    \
     X(EVP_MAC_fetch) X(EVP_MAC_free) X(EVP_MAC_CTX_new) X(EVP_MAC_CTX_free) X(EVP_MAC_init)  \
     X(EVP_MAC_update) X(EVP_MAC_final)                                                       \
-    X(OSSL_PARAM_construct_utf8_string) X(OSSL_PARAM_construct_end) X(CRYPTO_memcmp)
+    X(OSSL_PARAM_construct_utf8_string) X(OSSL_PARAM_construct_end) X(CRYPTO_memcmp)        \
+    X(EVP_aes_256_gcm) X(EVP_CIPHER_CTX_new) X(EVP_CIPHER_CTX_free) X(EVP_CIPHER_CTX_ctrl)   \
+    X(EVP_EncryptInit_ex) X(EVP_EncryptUpdate) X(EVP_EncryptFinal_ex)                        \
+    X(EVP_DecryptInit_ex) X(EVP_DecryptUpdate) X(EVP_DecryptFinal_ex)
 /* clang-format on */
 
 /* one pointer per function, of the type its header declares */

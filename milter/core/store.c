@@ -90,8 +90,11 @@ mv_store *mv_store_open(const mv_settings *s, char *err, size_t errlen)
     mv_store *st = NULL;
 
     err[0] = '\0';
-    if (s->cache_store == MV_STORE_LMDB)
-        return mv_store_lmdb_open(s->cache_lmdb_path, (size_t)s->cache_lmdb_size_mb, err, errlen);
+    if (s->cache_store == MV_STORE_LMDB) {
+        st = mv_store_lmdb_open(s->cache_lmdb_path, (size_t)s->cache_lmdb_size_mb, err, errlen);
+        /* Redis seals in its client (below its memory tier); memory is not shared */
+        return st != NULL && s->cache_hash_keys ? mv_store_seal(st, s->cache_hash_secret, err, errlen) : st;
+    }
     if (s->cache_store == MV_STORE_REDIS && mv_store_built(MV_STORE_REDIS))
         return mv_store_redis_open(s, err, errlen);
     if (s->cache_store != MV_STORE_MEMORY) {

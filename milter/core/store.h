@@ -52,6 +52,10 @@ bool mv_store_built(mv_store_type kind);
  * cache.max_entries 0 is no cache: NULL and err "") */
 mv_store *mv_store_open(const mv_settings *s, char *err, size_t errlen);
 
+/* mv_store_seal - in (an LMDB store), behind keyed names and sealed values
+ * (cache.hash_keys, seal.h); takes in, also on failure; NULL with err */
+mv_store *mv_store_seal(mv_store *in, const char *secret, char *err, size_t errlen);
+
 /* mv_store_memory_new - this process's LRU (cache.h); NULL on ENOMEM */
 mv_store *mv_store_memory_new(size_t max_entries, size_t max_bytes);
 

@@ -38,7 +38,7 @@ typedef struct {
     mv_store base;
     mv_store *l1;      /* this process's memory store */
     mv_redis_params p; /* strings point into the settings copy below */
-    char *server, *user, *password, *prefix, *ca, *cert, *key, *name;
+    char *server, *user, *password, *prefix, *ca, *cert, *key, *name, *secret;
     mv_loop *loop;
     mv_redis *r;           /* NULL until mv_store_redis_start, after stop */
     uint64_t write_errors; /* puts Redis refused or could not take */
@@ -121,6 +121,9 @@ static void rfree(mv_store *st)
     free(rs->cert);
     free(rs->key);
     free(rs->name);
+    if (rs->secret != NULL)
+        explicit_bzero(rs->secret, strlen(rs->secret));
+    free(rs->secret);
     free(rs);
 }
 
@@ -146,7 +149,8 @@ static bool copy_params(redis_store *rs, const mv_settings *s, char *err, size_t
         (rs->ca = dup_setting(s->cache_redis_tls_ca_file)) == NULL ||
         (rs->cert = dup_setting(s->cache_redis_tls_cert_file)) == NULL ||
         (rs->key = dup_setting(s->cache_redis_tls_key_file)) == NULL ||
-        (rs->name = dup_setting(s->cache_redis_tls_server_name)) == NULL) {
+        (rs->name = dup_setting(s->cache_redis_tls_server_name)) == NULL ||
+        (rs->secret = dup_setting(s->cache_hash_keys ? s->cache_hash_secret : "")) == NULL) {
         snprintf(err, errlen, "out of memory");
         return false;
     }
@@ -161,6 +165,7 @@ static bool copy_params(redis_store *rs, const mv_settings *s, char *err, size_t
     rs->p.tls_key_file = rs->key;
     rs->p.tls_server_name = rs->name;
     rs->p.timeout_ms = (unsigned)s->cache_redis_timeout_ms;
+    rs->p.hash_secret = rs->secret;
     rs->p.log = rlog;
     rs->p.log_arg = rs;
     if (!mv_redis_check_params(&rs->p, err, errlen))

@@ -583,5 +583,68 @@ class Redis(unittest.TestCase):
             srv.kill()
 
 
+    def test_17_hash_keys_no_address_in_clear(self):
+        """Issue 17: with cache.hash_keys no key or value in Redis holds an
+        address or a domain in clear (every key and value scanned, of every
+        type); cache get and purge ADDRESS still work; purge DOMAIN says
+        why it cannot; another secret sees an empty cache."""
+        prefix = "mvhash:"
+
+        def conf(secret="a shared fleet secret, 32 bytes"):
+            return cli_conf(cache_conf().replace('"%s"' % PREFIX, '"%s"' % prefix)
+                            .replace("};", '  hash_keys = true;\n  hash_secret = "%s";\n};' % secret))
+
+        addrs = ["hk1@users.test", "hk2@catchall.test", "known@users.test"]
+        secret_words = ["hk1", "hk2", "users.test", "catchall.test", "known@"]
+        W.clear_logs()
+        for a in addrs:
+            v, err = check(a, conf())
+            self.assertIn(v["reason"], ("accepted_email", "accept_all", "rejected_email"), (v, err))
+        p = mv("bulk", "--format", "jsonl", "--config", conf(), "-", stdin="gone@users.test\nhk1@users.test\n")
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        v, _ = check("hk1@users.test", conf())
+        self.assertTrue(v["cached"], v)
+        self.assertEqual(W.rcpts("users", "hk1@users.test"), 1)
+        keys = REDIS.cli("--scan", "--pattern", prefix + "*").stdout.split()
+        self.assertGreaterEqual(len(keys), 5, keys)     # s: x4 at least, f: for the catch-all
+        dump = []
+        for k in keys:
+            self.assertRegex(k, r"^mvhash:[a-z]:[0-9a-f]{32}$")
+            kind = REDIS.cli("TYPE", k).stdout.strip()
+            get = {"string": ["GET"], "hash": ["HGETALL"], "zset": ["ZRANGE", k, "0", "-1", "WITHSCORES"],
+                   "list": ["LRANGE", k, "0", "-1"], "set": ["SMEMBERS"],
+                   "stream": ["XRANGE", k, "-", "+"]}[kind]
+            out = subprocess.run(["redis-cli", "-s", SOCK, "--no-raw"] + get + ([] if len(get) > 1 else [k]),
+                                 capture_output=True, timeout=10).stdout
+            dump.append(out)
+        blob = b"\n".join(dump)
+        for w in secret_words:
+            self.assertNotIn(w.encode(), blob, "in clear in a value")
+        # the same scan without hash_keys finds them: the test can fail
+        check("known@users.test")
+        self.assertIn(PREFIX + "s:known@users.test", REDIS.cli("--scan", "--pattern", PREFIX + "*").stdout)
+        # get works through the names
+        p = mv("cache", "get", "hk1@users.test", "--config", conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("hk1@users.test (mode smtp): undeliverable/rejected_email, class negative", p.stdout)
+        self.assertIn("smtp: 550 5.1.1", p.stdout)
+        # another secret: other names, an empty cache (the rotation the README warns of)
+        v, _ = check("hk1@users.test", conf("another secret of 16+ bytes"))
+        self.assertFalse(v["cached"], v)
+        self.assertEqual(W.rcpts("users", "hk1@users.test"), 2)
+        # purge ADDRESS works, purge DOMAIN says why it cannot
+        p = mv("cache", "purge", "hk1@users.test", "--config", conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("hk1@users.test: 1 entry removed", p.stdout)
+        p = mv("cache", "get", "hk1@users.test", "--config", conf())
+        self.assertEqual(p.returncode, 1, p.stdout)
+        p = mv("cache", "purge", "users.test", "--config", conf())
+        self.assertEqual(p.returncode, 69, p.stdout)
+        self.assertIn("cache.hash_keys is on", p.stderr)
+        p = mv("config-test", cli_conf(cache_conf().replace("};", 'hash_keys = true; hash_secret = "short"; };')))
+        self.assertEqual(p.returncode, 78, p.stdout)
+        self.assertIn("'cache.hash_keys' needs 'cache.hash_secret' of 16 to 1024 bytes", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
