@@ -69,25 +69,49 @@ void mv_seal_free(mv_seal *s)
     free(s);
 }
 
+/* kind_len - the key's kind: one or two lowercase words of at most 8
+ * letters, each ending in ':' ("s:", "c:dha:", "lease:h:"); 0 if none.
+ * Two at most, so that what follows ("dead:beef::1") is never kept. */
+static size_t kind_len(const char *k, size_t klen)
+{
+    size_t n = 0;
+
+    for (int words = 0; words < 2; words++) {
+        size_t w = 0;
+
+        while (n + w < klen && w < 8 && k[n + w] >= 'a' && k[n + w] <= 'z')
+            w++;
+        if (w == 0 || n + w >= klen || k[n + w] != ':')
+            break;
+        n += w + 1;
+    }
+    return n;
+}
+
 /* mv_seal_name - kind + 32 hex digits of the HMAC of the rest */
 size_t mv_seal_name(const mv_seal *s, const void *key, size_t klen, char *out, size_t size)
 {
     static const char hex[] = "0123456789abcdef";
     const char *k = key;
-    bool kind = klen >= 2 && k[1] == ':' && k[0] >= 'a' && k[0] <= 'z';
+    size_t kl = kind_len(k, klen), n;
     unsigned char mac[MV_HMAC_LEN];
 
-    if (size < MV_SEAL_NAME_LEN + 1 ||
-        !mv_hmac_sha256(s->name_key, sizeof(s->name_key), kind ? k + 2 : k, kind ? klen - 2 : klen, mac))
-        return 0;
-    out[0] = kind ? k[0] : 'h';
-    out[1] = ':';
-    for (size_t i = 0; i < NAME_HEX / 2; i++) {
-        out[2 + 2 * i] = hex[mac[i] >> 4];
-        out[3 + 2 * i] = hex[mac[i] & 15];
+    if (kl == 0) {
+        k = "h:";
+        kl = 2;
     }
-    out[MV_SEAL_NAME_LEN] = '\0';
-    return MV_SEAL_NAME_LEN;
+    n = kl + NAME_HEX;
+    if (size < n + 1 ||
+        !mv_hmac_sha256(s->name_key, sizeof(s->name_key), (const char *)key + (k == key ? kl : 0),
+                        klen - (k == key ? kl : 0), mac))
+        return 0;
+    memcpy(out, k, kl);
+    for (size_t i = 0; i < NAME_HEX / 2; i++) {
+        out[kl + 2 * i] = hex[mac[i] >> 4];
+        out[kl + 1 + 2 * i] = hex[mac[i] & 15];
+    }
+    out[n] = '\0';
+    return n;
 }
 
 /* gcm - one AES-256-GCM pass; false on any OpenSSL failure */

@@ -7,8 +7,9 @@
  * address the site verified, in keys ("s:jane@example.com") and in values
  * (an SMTP reply quotes the address; an MX host names the domain). With
  * cache.hash_keys a store holds neither in clear:
- *   - a key keeps its kind ("s:", "d:", "f:", "c:" ... the letter and the
- *     colon: `cache stats` counts by it) and the rest becomes 32 hex digits
+ *   - a key keeps its kind ("s:", "d:", "f:", "c:dha:", "lease:h:": one or
+ *     two lowercase words and their colons; `cache stats` counts and lists
+ *     by it) and the rest becomes 32 hex digits
  *     of HMAC-SHA256 under a key derived from cache.hash_secret. The same
  *     address gives the same name in every process sharing the secret, so
  *     lookups work; nobody without the secret can list or test addresses.
@@ -30,7 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MV_SEAL_NAME_LEN 34   /* "s:" + 32 hex digits */
+#define MV_SEAL_NAME_LEN 50   /* a name at most: its kind (<= 18) + 32 hex digits */
 #define MV_SEAL_OVERHEAD 29   /* version, nonce (12), tag (16) */
 #define MV_SEAL_SECRET_MIN 16 /* bytes of cache.hash_secret at least */
 #define MV_SEAL_SECRET_MAX 1024
@@ -44,9 +45,9 @@ mv_seal *mv_seal_new(const char *secret, size_t len, char *err, size_t errlen);
 /* mv_seal_free - NULL is fine */
 void mv_seal_free(mv_seal *s);
 
-/* mv_seal_name - the name a store keeps key under (a kind "x:" is kept,
- * any other key becomes "h:" + hex) into out (size >= MV_SEAL_NAME_LEN + 1,
- * NUL-terminated); its length, 0 on failure */
+/* mv_seal_name - the name a store keeps key under (its kind is kept, a
+ * key without one becomes "h:" + hex) into out (size >= MV_SEAL_NAME_LEN
+ * + 1, NUL-terminated); its length, 0 on failure */
 size_t mv_seal_name(const mv_seal *s, const void *key, size_t klen, char *out, size_t size);
 
 /* mv_seal_value - in sealed for the key named name into out (size >= len

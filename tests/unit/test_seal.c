@@ -46,21 +46,27 @@ static void test_names(void **state)
     char n1[MV_SEAL_NAME_LEN + 1], n2[MV_SEAL_NAME_LEN + 1], n3[MV_SEAL_NAME_LEN + 1], err[200];
 
     (void)state;
-    assert_int_equal(mv_seal_name(a, "s:jane@example.com", 18, n1, sizeof(n1)), MV_SEAL_NAME_LEN);
-    assert_int_equal(mv_seal_name(a2, "s:jane@example.com", 18, n2, sizeof(n2)), MV_SEAL_NAME_LEN);
+    assert_int_equal(mv_seal_name(a, "s:jane@example.com", 18, n1, sizeof(n1)), 34);
+    assert_int_equal(mv_seal_name(a2, "s:jane@example.com", 18, n2, sizeof(n2)), 34);
     assert_string_equal(n1, n2);
     assert_memory_equal(n1, "s:", 2);
     assert_int_equal(strspn(n1 + 2, "0123456789abcdef"), 32);
-    assert_int_equal(mv_seal_name(b, "s:jane@example.com", 18, n3, sizeof(n3)), MV_SEAL_NAME_LEN);
+    assert_int_equal(mv_seal_name(b, "s:jane@example.com", 18, n3, sizeof(n3)), 34);
     assert_string_not_equal(n1, n3);
     /* the kind is not part of what is hashed, but is kept: d: differs only there */
-    assert_int_equal(mv_seal_name(a, "d:jane@example.com", 18, n2, sizeof(n2)), MV_SEAL_NAME_LEN);
+    assert_int_equal(mv_seal_name(a, "d:jane@example.com", 18, n2, sizeof(n2)), 34);
     assert_string_equal(n1 + 2, n2 + 2);
     assert_int_equal(n2[0], 'd');
-    /* a key without a kind gets "h:"; a small buffer is refused */
-    assert_int_equal(mv_seal_name(a, "lease", 5, n2, sizeof(n2)), MV_SEAL_NAME_LEN);
+    /* a key without a kind gets "h:"; two words of kind are kept, a third is hashed */
+    assert_int_equal(mv_seal_name(a, "lease", 5, n2, sizeof(n2)), 34);
     assert_memory_equal(n2, "h:", 2);
-    assert_int_equal(mv_seal_name(a, "s:x", 3, n2, MV_SEAL_NAME_LEN), 0);
+    assert_int_equal(mv_seal_name(a, "lease:h:mx.example.com", 22, n2, sizeof(n2)), 8 + 32);
+    assert_memory_equal(n2, "lease:h:", 8);
+    assert_null(strstr(n2, "example"));
+    assert_int_equal(mv_seal_name(a, "c:dha:dead:beef::1", 18, n2, sizeof(n2)), 6 + 32);
+    assert_memory_equal(n2, "c:dha:", 6);
+    assert_null(strstr(n2, "dead"));
+    assert_int_equal(mv_seal_name(a, "s:x", 3, n2, 34), 0);
     assert_null(mv_seal_new("short", 5, err, sizeof(err)));
     assert_non_null(strstr(err, "16 to 1024 bytes"));
     mv_seal_free(a);

@@ -609,7 +609,7 @@ class Redis(unittest.TestCase):
         self.assertGreaterEqual(len(keys), 5, keys)     # s: x4 at least, f: for the catch-all
         dump = []
         for k in keys:
-            self.assertRegex(k, r"^mvhash:[a-z]:[0-9a-f]{32}$")
+            self.assertRegex(k, r"^mvhash:([a-z]{1,8}:){1,2}[0-9a-f]{32}$")
             kind = REDIS.cli("TYPE", k).stdout.strip()
             get = {"string": ["GET"], "hash": ["HGETALL"], "zset": ["ZRANGE", k, "0", "-1", "WITHSCORES"],
                    "list": ["LRANGE", k, "0", "-1"], "set": ["SMEMBERS"],
