@@ -17,6 +17,7 @@
 #                           a CGI request next to a shell CGI (COLD_N=50 each, a few seconds)
 #   make bench-cache        cached-verdict lookups: memory vs LMDB; two processes sharing a store
 #   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
+#   make bench-fleet        smtp.fleet's cost to a bulk run: addresses/s and Redis commands, off and on
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
 #   make bench-replies      the reply rules on a corpus of real SMTP replies: accuracy, false undeliverables
 #   make soak         mail through Postfix + mailverifyd for SOAK_MINUTES (20) under injected faults
@@ -80,7 +81,7 @@ BLOBS := etc/mailverify.conf etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install check-package check-package-install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-fleet bench-cache bench-replies soak install check-package check-package-install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -303,6 +304,11 @@ $(B)/bench_cache: tests/bench/bench_cache.c tests/bench/share_stream.h $(CORE_LI
 
 # the Redis client (milter/core/redis.c): pipelined GETs against a
 # redis-server it starts on loopback
+# smtp.fleet's cost to one bulk run: addresses/s and Redis commands, fleet off and on
+bench-fleet: deps $(B)/mailverify
+	@tools/deps world
+	@tests/in-netns /usr/bin/python3 tests/bench/bench-fleet $(B)
+
 bench-redis: deps $(B)/bench_redis
 	@tests/in-netns $(B)/bench_redis
 
