@@ -180,6 +180,11 @@ const char *mv_redis_prefix(const mv_redis *r);
  * target (fuzz_redis) and the hostile-server tests. */
 int mv_redis_parse(const void *data, size_t len, unsigned asked);
 
+/* mv_redis_parse_eval - the same for script answers: each reply as
+ * mv_redis_eval's callback would get it (fuzz_redis feeds them to the
+ * fleet's parsers); the replies parsed, or -1 */
+int mv_redis_parse_eval(const void *data, size_t len, unsigned asked, mv_redis_eval_fn cb, void *arg);
+
 /* mv_redis_get_stats - counters since mv_redis_new */
 void mv_redis_get_stats(const mv_redis *r, mv_redis_stats *out);
 

@@ -250,21 +250,15 @@ static mv_redis_status script_reply(mv_redis *r, req *q, const redisReply *rep, 
 
 static mv_redis_status send_eval(mv_redis *r, req *q);
 
-/* eval_reply - a script's answer as flat items; NOSCRIPT resends with EVAL */
-static mv_redis_status eval_reply(mv_redis *r, req *q, const redisReply *rep, bool *again)
+/* flat_items - a script's answer (not an error) as flat items (*out to
+ * free); a nested array or an error inside one is a protocol error */
+static mv_redis_status flat_items(const redisReply *rep, mv_redis_item **out, size_t *nout)
 {
     const redisReply *const *el =
         rep->type == REDIS_REPLY_ARRAY ? (const redisReply *const *)rep->element : &rep;
     size_t n = rep->type == REDIS_REPLY_ARRAY ? rep->elements : 1;
     mv_redis_item *items;
 
-    if (is_error(rep, "NOSCRIPT") && !q->retried) {
-        q->retried = true;
-        *again = true;
-        return send_eval(r, q);
-    }
-    if (rep->type == REDIS_REPLY_ERROR)
-        return MV_REDIS_SERVER;
     if (n > MV_REDIS_ITEMS_MAX)
         return MV_REDIS_PROTO;
     if ((items = calloc(n ? n : 1, sizeof(*items))) == NULL)
@@ -282,6 +276,27 @@ static mv_redis_status eval_reply(mv_redis *r, req *q, const redisReply *rep, bo
             return MV_REDIS_PROTO;
         }
     }
+    *out = items;
+    *nout = n;
+    return MV_REDIS_OK;
+}
+
+/* eval_reply - a script's answer as flat items; NOSCRIPT resends with EVAL */
+static mv_redis_status eval_reply(mv_redis *r, req *q, const redisReply *rep, bool *again)
+{
+    mv_redis_item *items = NULL;
+    size_t n = 0;
+    mv_redis_status st;
+
+    if (is_error(rep, "NOSCRIPT") && !q->retried) {
+        q->retried = true;
+        *again = true;
+        return send_eval(r, q);
+    }
+    if (rep->type == REDIS_REPLY_ERROR)
+        return MV_REDIS_SERVER;
+    if ((st = flat_items(rep, &items, &n)) != MV_REDIS_OK)
+        return st;
     if (q->cb.eval)
         q->cb.eval(q->arg, MV_REDIS_OK, n ? items : NULL, n);
     free(items);
@@ -768,6 +783,43 @@ static void parsed_value(const redisReply *rep)
         (void)mv_outcome_unpack(e.val, e.vlen, &o);
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
         parsed_value(rep->element[i]);
+}
+
+/* mv_redis_parse_eval - the reader, its guards and mv_redis_eval's
+ * flattening, on bytes alone: cb gets each reply as a caller would */
+int mv_redis_parse_eval(const void *data, size_t len, unsigned asked, mv_redis_eval_fn cb, void *arg)
+{
+    mv_redis r;
+    redisReader *rd = redisReaderCreate();
+    void *rep = NULL;
+    int n = 0;
+
+    if (rd == NULL)
+        return -1;
+    memset(&r, 0, sizeof(r));
+    r.sent_conn = asked;
+    mv_redis_guard_reader(&r, rd);
+    if (redisReaderFeed(rd, data, len) != REDIS_OK)
+        n = -1;
+    while (n >= 0 && rd->len - rd->pos <= REPLY_BUF_MAX) {
+        mv_redis_item *items = NULL;
+        size_t k = 0;
+        mv_redis_status st;
+
+        if (redisReaderGetReply(rd, &rep) != REDIS_OK) {
+            n = -1;
+            break;
+        }
+        if (rep == NULL)
+            break;
+        st = ((redisReply *)rep)->type == REDIS_REPLY_ERROR ? MV_REDIS_SERVER : flat_items(rep, &items, &k);
+        cb(arg, st, st == MV_REDIS_OK && k ? items : NULL, st == MV_REDIS_OK ? k : 0);
+        free(items);
+        freeReplyObject(rep);
+        n++;
+    }
+    redisReaderFree(rd);
+    return n;
 }
 
 /* mv_redis_parse - the reader and its guards, on bytes alone */
