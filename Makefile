@@ -17,6 +17,7 @@
 #                           a CGI request next to a shell CGI (COLD_N=50 each, a few seconds)
 #   make bench-cache        cached-verdict lookups: memory vs LMDB; two processes sharing a store
 #   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
+#   make bench-fleet        smtp.fleet's cost to a bulk run: addresses/s and Redis commands, off and on
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
 #   make bench-replies      the reply rules on a corpus of real SMTP replies: accuracy, false undeliverables
 #   make soak         mail through Postfix + mailverifyd for SOAK_MINUTES (20) under injected faults
@@ -81,7 +82,7 @@ BLOBS := etc/replies.conf $(wildcard etc/lists/*.txt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-cache bench-replies soak install check-package check-package-install clean lists
+.PHONY: all demo check check-unit check-cli check-world deps deps-bench deps-fuzz fuzz fuzz-pass bench-offline bench-cold bench-engine bench-milter bench-fastcgi bench-bulk bench-redis bench-fleet bench-cache bench-replies soak install check-package check-package-install clean lists
 
 all: $(B)/mailverify $(B)/mailverifyd $(B)/mailverify.fcgi
 
@@ -212,6 +213,8 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/web/test_browser.py
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/world/test_cache_shared.py
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_cache_redis.py
+	@# smtp.fleet: limits and back-offs shared through Redis (about 20 s; budget 120 s, ASan too)
+	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd timeout 120 tests/in-netns /usr/bin/python3 tests/world/test_fleet.py
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_recovery.py
 	@# pass-through against three real form handlers: no value may get by the plugin (about 50 s)
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/passdiff/run.py
@@ -306,6 +309,11 @@ $(B)/bench_cache: tests/bench/bench_cache.c tests/bench/share_stream.h $(CORE_LI
 
 # the Redis client (milter/core/redis.c): pipelined GETs against a
 # redis-server it starts on loopback
+# smtp.fleet's cost to one bulk run: addresses/s and Redis commands, fleet off and on
+bench-fleet: deps $(B)/mailverify
+	@tools/deps world
+	@tests/in-netns /usr/bin/python3 tests/bench/bench-fleet $(B)
+
 bench-redis: deps $(B)/bench_redis
 	@tests/in-netns $(B)/bench_redis
 

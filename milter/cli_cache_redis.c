@@ -20,10 +20,12 @@
 #include "address.h"
 #include "outcome.h"
 #include "json.h"
+#include "lease.h"
 #include "redis.h"
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -50,6 +52,8 @@ typedef struct rctx {
     uint64_t removed;                /* purge: keys deleted */
     uint64_t counts[MV_REDIS_KINDS]; /* stats */
     bool sealed;                     /* cache.hash_keys: names are keyed hashes */
+    mv_lease_entry *fleet;           /* stats: leases held, back-offs in force */
+    size_t nfleet;
     struct slot {
         struct rctx *c;
         int i;
@@ -121,6 +125,7 @@ static bool open_client(rctx *c, const mv_settings *s)
 /* close_client - free the client (outstanding callbacks: cancelled) and the loop */
 static void close_client(rctx *c)
 {
+    free(c->fleet);
     mv_redis_free(c->r);
     if (c->l != NULL)
         mv_loop_free(c->l);
@@ -259,6 +264,80 @@ static void on_count(void *arg, mv_redis_status st, const uint64_t *counts)
     memcpy(c->counts, counts, sizeof(c->counts));
 }
 
+/* on_fleet - the leases and back-offs: keep a copy (they live during the call) */
+static void on_fleet(void *arg, mv_redis_status st, const mv_lease_entry *e, size_t n)
+{
+    rctx *c = arg;
+
+    note(c, st);
+    if (st != MV_REDIS_OK || n == 0)
+        return;
+    if ((c->fleet = calloc(n, sizeof(*e))) == NULL) {
+        if (c->failed == MV_REDIS_OK)
+            c->failed = MV_REDIS_ENOMEM;
+        return;
+    }
+    memcpy(c->fleet, e, n * sizeof(*e));
+    c->nfleet = n;
+}
+
+/* fleet_text - "leases: ..." and "back-off: ..." lines (smtp.fleet) */
+static void fleet_text(const rctx *c)
+{
+    size_t held = 0, offs = 0;
+
+    for (size_t i = 0; i < c->nfleet; i++) {
+        const mv_lease_entry *e = &c->fleet[i];
+
+        if (e->kind == 'b')
+            offs++;
+        else if (e->kind == 'h')
+            held += (size_t)e->value;
+    }
+    printf("fleet:     %zu leases held, %zu back-offs in force\n", held, offs);
+    for (size_t i = 0; i < c->nfleet; i++) {
+        const mv_lease_entry *e = &c->fleet[i];
+
+        if (e->kind == 'b')
+            printf("back-off:  %s for %lld s more\n", e->name, (long long)(e->value + 999) / 1000);
+        else
+            printf("leases:    %s %s: %lld\n", e->kind == 'h' ? "host" : "domain", e->name,
+                   (long long)e->value);
+    }
+}
+
+/* fleet_json - ,"leases":[...],"backoffs":[...] */
+static void fleet_json(const rctx *c)
+{
+    char name[MV_JSON_ESCAPE_MAX(MV_LEASE_KEY_MAX) + 1];
+    bool first = true;
+
+    fputs(",\"leases\":[", stdout);
+    for (size_t i = 0; i < c->nfleet; i++) {
+        const mv_lease_entry *e = &c->fleet[i];
+
+        if (e->kind == 'b')
+            continue;
+        name[mv_json_escape(name, e->name, strlen(e->name), 0)] = '\0';
+        printf("%s{\"%s\":\"%s\",\"held\":%lld}", first ? "" : ",", e->kind == 'h' ? "host" : "domain", name,
+               (long long)e->value);
+        first = false;
+    }
+    fputs("],\"backoffs\":[", stdout);
+    first = true;
+    for (size_t i = 0; i < c->nfleet; i++) {
+        const mv_lease_entry *e = &c->fleet[i];
+
+        if (e->kind != 'b')
+            continue;
+        name[mv_json_escape(name, e->name, strlen(e->name), 0)] = '\0';
+        printf("%s{\"host\":\"%s\",\"seconds_left\":%lld}", first ? "" : ",", name,
+               (long long)(e->value + 999) / 1000);
+        first = false;
+    }
+    fputs("]", stdout);
+}
+
 /* do_stats - the keys under the prefix, counted by kind (a SCAN of the db) */
 static int do_stats(rctx *c, const mv_settings *s, bool json)
 {
@@ -269,6 +348,9 @@ static int do_stats(rctx *c, const mv_settings *s, bool json)
     c->pending++;
     if ((st = mv_redis_count(c->r, on_count, c)) != MV_REDIS_OK)
         note(c, st);
+    c->pending++;
+    if ((st = mv_lease_list(c->r, on_fleet, c)) != MV_REDIS_OK)
+        note(c, st);
     wait_all(c);
     if (c->failed != MV_REDIS_OK)
         return failed(c, "stats");
@@ -277,11 +359,13 @@ static int do_stats(rctx *c, const mv_settings *s, bool json)
         pfx[mv_json_escape(pfx, s->cache_redis_prefix, strlen(s->cache_redis_prefix), 0)] = '\0';
         printf("{\"store\":\"redis\",\"server\":\"%s\",\"db\":%d,\"prefix\":\"%s\","
                "\"reachable\":true,\"entries\":%llu,\"smtp\":%llu,\"dns\":%llu,"
-               "\"domain_facts\":%llu,\"counters\":%llu,\"other\":%llu}\n",
+               "\"domain_facts\":%llu,\"counters\":%llu,\"other\":%llu",
                srv, (int)s->cache_redis_db, pfx, (unsigned long long)(n[MV_REDIS_SMTP] + n[MV_REDIS_DNS]),
                (unsigned long long)n[MV_REDIS_SMTP], (unsigned long long)n[MV_REDIS_DNS],
                (unsigned long long)n[MV_REDIS_FACTS], (unsigned long long)n[MV_REDIS_COUNTERS],
                (unsigned long long)n[MV_REDIS_OTHER]);
+        fleet_json(c);
+        puts("}");
     } else {
         printf("store:     redis\nserver:    %s (reachable)\ndb:        %d\nprefix:    %s\n"
                "entries:   %llu verdicts (smtp %llu, dns %llu)\n"
@@ -293,6 +377,7 @@ static int do_stats(rctx *c, const mv_settings *s, bool json)
         if (n[MV_REDIS_OTHER] > 0)
             printf("other:     %llu keys under the prefix that are not mailverify's\n",
                    (unsigned long long)n[MV_REDIS_OTHER]);
+        fleet_text(c);
     }
     return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }

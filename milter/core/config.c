@@ -114,6 +114,8 @@ static const key keys[] = {
     INTK("smtp.greylist_retry_s", smtp_greylist_retry_s, 1, 86400, "300"),
     INTK("smtp.greylist_budget_s", smtp_greylist_budget_s, 0, 86400, "1800"),
     INTK("smtp.backoff_s", smtp_backoff_s, 1, 86400, "900"),
+    BOOLK("smtp.fleet", smtp_fleet, "false"),
+    INTK("smtp.fleet_lease_s", smtp_fleet_lease_s, 5, 3600, "60"),
     GROUP("cache"),
     INTK("cache.max_entries", cache_max_entries, 0, 100000000, "100000"),
     INTK("cache.max_bytes", cache_max_bytes, 0, 68719476736LL, "67108864"),

@@ -70,6 +70,8 @@ typedef struct {
     bool smtp_catch_all_check, smtp_allow_private_targets;
     long long smtp_max_rcpt, smtp_domain_sessions, smtp_host_sessions, smtp_host_rate;
     long long smtp_greylist_retry_s, smtp_greylist_budget_s, smtp_backoff_s;
+    bool smtp_fleet;              /* limits and back-offs shared through Redis */
+    long long smtp_fleet_lease_s; /* a fleet lease's life, renewed while its session lives */
     long long cache_max_entries, cache_max_bytes, cache_domains;
     long long cache_positive_expire_s, cache_positive_refresh_s;
     long long cache_negative_expire_s, cache_negative_refresh_s;

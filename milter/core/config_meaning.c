@@ -171,6 +171,13 @@ void mv_config_check_meaning(loader *L, config_t *lc)
     else if (s->cache_store == MV_STORE_REDIS)
         check_redis(L, lc, s);
     check_seal(L, lc, s);
+    /* the fleet's leases live in Redis: without it each process would
+     * believe it shares limits it does not */
+    if (s->smtp_fleet && s->cache_store != MV_STORE_REDIS)
+        mv_config_error(L, config_lookup(lc, "smtp.fleet"),
+                        "'smtp.fleet' is true but 'cache.store' is \"%s\": the fleet's leases "
+                        "and back-offs live in Redis (set cache.store = \"redis\")",
+                        mv_store_type_name(s->cache_store));
 }
 
 /* parse_port - a decimal port 1-65535; 0 if it is not one */

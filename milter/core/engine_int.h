@@ -36,6 +36,7 @@ struct mv_engine {
     mv_dns *dns;
     mv_tls_ctx *tls;
     mv_net *net;
+    mv_lease *lease;      /* smtp.fleet with cache.store redis: the fleet's leases; NULL: none */
     mv_config *rules_cfg; /* whose reply rules the network half reads (loop thread) */
     char helo[256], fallback[300];
     mv_trace_fn trace; /* the transcript's sink, or NULL */

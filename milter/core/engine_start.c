@@ -117,6 +117,7 @@ static mv_net_params net_params(mv_engine *e)
     p.greylist_retry_s = (unsigned)s->smtp_greylist_retry_s;
     p.greylist_budget_s = (unsigned)s->smtp_greylist_budget_s;
     p.backoff_s = (unsigned)s->smtp_backoff_s;
+    p.lease = e->lease;
     p.dns_min_ttl = (unsigned)s->dns_min_ttl;
     p.dns_max_ttl = (unsigned)s->dns_max_ttl;
     p.idle_domains = (unsigned)s->cache_domains;
@@ -214,6 +215,32 @@ __attribute__((format(printf, 3, 4))) static void cache_say(mv_engine *e, int pr
     store_line(e, priority, msg);
 }
 
+/* fleet_line - a line of the fleet's (Redis not answering, answering
+ * again) as an event; it names itself ("fleet: ...") */
+static void fleet_line(void *arg, int priority, const char *msg)
+{
+    mv_engine *e = arg;
+
+    if (e->events != NULL)
+        e->events(e->events_arg, event_level(priority), msg);
+}
+
+/* start_fleet - smtp.fleet: the leases, on the Redis client of the cache
+ * (config-test refuses the fleet without cache.store redis) */
+static bool start_fleet(mv_engine *e)
+{
+    const mv_settings *s = mv_config_settings(e->cfg);
+    mv_redis *rc = mv_store_redis_client(e->store);
+
+    if (!s->smtp_fleet || rc == NULL)
+        return true;
+    if ((e->lease = mv_lease_new(e->loop, rc, (unsigned)s->smtp_fleet_lease_s, fleet_line, e)) == NULL) {
+        snprintf(e->error, sizeof(e->error), "out of memory");
+        return false;
+    }
+    return true;
+}
+
 /* open_store - the configured cache. An LMDB file that cannot be opened
  * (permissions, a path that is not a directory, a file grown by processes
  * with another lmdb_size_mb, ...) loses the sharing, not the verification:
@@ -261,14 +288,14 @@ static bool start(mv_engine *e)
                              e->error, sizeof(e->error))) == NULL ||
         (e->tls = mv_tls_ctx_new(e->error, sizeof(e->error))) == NULL)
         return false;
+    if (e->store != NULL && (!start_redis(e) || !start_fleet(e)))
+        return false;
     p = net_params(e);
     if ((e->net = mv_net_new(e->loop, e->dns, &p)) == NULL) {
         snprintf(e->error, sizeof(e->error), "out of memory");
         return false;
     }
     mv_engine_use_rules(e, e->cfg); /* the loop is not running yet */
-    if (e->store != NULL && !start_redis(e))
-        return false;
     if (e->store != NULL && mv_store_shared(e->store) && mv_loop_post(e->loop, sweep_task, e) < 0) {
         snprintf(e->error, sizeof(e->error), "out of memory");
         return false;
@@ -283,8 +310,10 @@ static bool start(mv_engine *e)
 /* teardown - free whatever start() made (the thread is not running) */
 static void teardown(mv_engine *e)
 {
-    mv_store_redis_stop(e->store); /* before the loop its timers live on */
     mv_net_free(e->net);
+    mv_lease_free(e->lease); /* before the client its commands ride on */
+    e->lease = NULL;
+    mv_store_redis_stop(e->store); /* before the loop its timers live on */
     if (e->rules_cfg != NULL)
         mv_config_unref(e->rules_cfg);
     e->rules_cfg = NULL;
@@ -362,6 +391,8 @@ static void close_task(void *arg)
     e->dns = NULL;
     mv_net_free(e->net);
     e->net = NULL;
+    mv_lease_free(e->lease); /* its releases go out with the last writes */
+    e->lease = NULL;
     if (e->store != NULL) /* the gate's timer and deadline, reused */
         e->gate_until_ms = mv_loop_now() + (uint64_t)mv_config_settings(e->cfg)->cache_redis_timeout_ms;
     drain_task(e);

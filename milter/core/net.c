@@ -162,6 +162,7 @@ static void idle_unlink(mv_net *n, domain *d)
 /* domain_destroy - forget a domain entirely */
 static void domain_destroy(mv_net *n, domain *d)
 {
+    mv_net_fleet_drop(d);
     idle_unlink(n, d);
     mv_timer_stop(n->loop, &d->retry);
     mv_dict_del(n->domains, d->key);
@@ -753,6 +754,7 @@ void mv_net_close(mv_net *n)
             domain *d = all[i];
 
             d->pins++;
+            mv_net_fleet_drop(d);
             end_list(&d->queue);
             d->pins--;
         }

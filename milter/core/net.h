@@ -30,6 +30,7 @@
 
 #include "dns.h"
 #include "incident.h"
+#include "lease.h"
 #include "loop.h"
 #include "probe.h"
 #include "rules.h"
@@ -80,6 +81,7 @@ typedef struct {
     unsigned greylist_retry_s;  /* re-probe delay when the server names none */
     unsigned greylist_budget_s; /* re-probes stop this long after the first greylisting */
     unsigned backoff_s;         /* how long a refusing/tarpitting host is left alone */
+    mv_lease *lease;            /* smtp.fleet: limits and back-offs shared (borrowed); NULL: this process's */
     unsigned dns_min_ttl, dns_max_ttl;
     unsigned idle_domains; /* domain facts kept when no work is queued */
     mv_net_store store;

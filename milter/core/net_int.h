@@ -69,7 +69,11 @@ struct domain {
     uint64_t refuses_until_ms;          /* blocked us: leave alone until then */
     TAILQ_ENTRY(domain) idle_link;      /* in the net's idle list, when idle */
     bool idle;
-    unsigned pins; /* a callback is using it: don't free */
+    unsigned pins;                       /* a callback is using it: don't free */
+    mv_lease_ask *ask;                   /* smtp.fleet: a lease asked for (the domain is pinned meanwhile) */
+    mv_lease_hold *grant;                /* ... granted, for the next session to take */
+    bool local_once;                     /* ... Redis did not answer: the next session by local limits */
+    char ask_host[INET6_ADDRSTRLEN + 8]; /* the MX address asked for */
 };
 
 typedef struct {
@@ -101,6 +105,7 @@ typedef struct session {
     bool tls_off;
     bool blocked; /* an RCPT reply named our IP, reputation or rate */
     uint64_t started_ms;
+    mv_lease_hold *lease; /* smtp.fleet: this session's lease, or NULL */
     mv_probe *probe;
     LIST_ENTRY(session) open_link; /* every open session, for shutdown */
 } session;
@@ -168,6 +173,9 @@ void mv_net_save_facts(mv_net *n, domain *d);
 
 /* mv_net_unpin - a callback is done with d */
 void mv_net_unpin(domain *d);
+
+/* mv_net_fleet_drop - d goes or the net closes: its lease asked for or granted is let go */
+void mv_net_fleet_drop(domain *d);
 
 /* mv_net_schedule - start what sessions the limits allow; wait for the rest */
 void mv_net_schedule(domain *d);

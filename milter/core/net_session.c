@@ -104,6 +104,8 @@ static void host_fail(mv_net *n, host *h, const mv_profile *pf, mv_reason reason
     h->backoff_reason = reason;
     if (h->backoff_level < 16)
         h->backoff_level++;
+    if (n->p.lease != NULL) /* smtp.fleet: every process leaves it alone */
+        mv_lease_backoff(n->p.lease, h->key, ms, reason == MV_R_TIMEOUT);
     mv_net_host_failing(n, h, mx, cause, ms);
 }
 
@@ -113,8 +115,11 @@ static void host_fail(mv_net *n, host *h, const mv_profile *pf, mv_reason reason
 static void host_ok(mv_net *n, host *h, uint64_t started_ms)
 {
     h->backoff_level = 0;
-    if (started_ms >= h->failed_at_ms)
+    if (started_ms >= h->failed_at_ms && h->backoff_until_ms != 0) {
         h->backoff_until_ms = 0;
+        if (n->p.lease != NULL) /* the fleet's back-off ends with it */
+            mv_lease_backoff_end(n->p.lease, h->key);
+    }
     mv_net_host_answers(n, h);
 }
 
@@ -129,15 +134,21 @@ static void reply_cause(char *buf, size_t size, const char *stage, const mv_smtp
     snprintf(buf, size, "refused our probes at %s: %d%s %s", stage, a->code, enh, text);
 }
 
+/* host_limit - sessions allowed to h: the profile's or ours, or fewer if it said so */
+static unsigned host_limit(const mv_net *n, const host *h, const mv_profile *pf)
+{
+    unsigned limit = pf != NULL && pf->host_sessions ? pf->host_sessions : n->p.host_sessions;
+
+    return h->cap != 0 && h->cap < limit ? h->cap : limit;
+}
+
 /* host_wait_ms - 0 if a session may start now, else how long to wait */
 static uint64_t host_wait_ms(mv_net *n, host *h, const mv_profile *pf)
 {
     uint64_t now = mv_loop_now();
     double rate = n->p.host_rate;
-    unsigned limit = pf != NULL && pf->host_sessions ? pf->host_sessions : n->p.host_sessions;
+    unsigned limit = host_limit(n, h, pf);
 
-    if (h->cap != 0 && h->cap < limit)
-        limit = h->cap; /* it told us how many sessions it allows */
     if (h->retry_at_ms > now)
         return h->retry_at_ms - now;
 
@@ -455,6 +466,8 @@ static void session_done(void *arg, const mv_probe_result *pr)
 
     d->pins++;
     LIST_REMOVE(s, open_link);
+    mv_lease_release(s->lease); /* before the next take, on the same connection */
+    s->lease = NULL;
     s->h->active--;
     s->h->checking = false; /* a check, if this was one, has its answer */
     d->active--;
@@ -642,6 +655,103 @@ static void launch(session *s, const struct sockaddr_storage *sa, mv_probe_param
     }
 }
 
+/* ---- the fleet (smtp.fleet): the same limits across processes -------- */
+
+static void on_retry(void *arg);
+
+/* fleet_backoff - another process backs off from h: so do we, for as long,
+ * without checks of our own (the process that learned it checks) */
+static void fleet_backoff(host *h, const mv_lease_answer *a)
+{
+    uint64_t now = mv_loop_now();
+
+    if (h->backoff_until_ms > now + a->wait_ms)
+        return;
+    h->backoff_until_ms = now + a->wait_ms;
+    h->check_at_ms = h->backoff_until_ms;
+    if (h->failed_at_ms < now)
+        h->failed_at_ms = now;
+    h->backoff_reason = a->timeout ? MV_R_TIMEOUT : MV_R_BLOCKED_BY_SERVER;
+}
+
+/* on_lease - the fleet's answer to a take: go, wait, back off, or local */
+static void on_lease(void *arg, const mv_lease_answer *a)
+{
+    domain *d = arg;
+    mv_net *n = d->n;
+    host *h = mv_dict_get(n->hosts, d->ask_host);
+
+    d->ask = NULL;
+    if (a->res == MV_LEASE_GRANTED)
+        d->grant = a->hold;
+    else if (a->res == MV_LEASE_LOCAL)
+        d->local_once = true;
+    else if (a->res == MV_LEASE_BACKOFF && h != NULL)
+        fleet_backoff(h, a);
+    if (a->res == MV_LEASE_WAIT) {
+        /* a queue wait, not a spin: ask again when the earliest lease
+         * expires or the spacing ends, or sooner (a release elsewhere),
+         * MV_LEASE_POLL_MS at most -- or when a session of ours ends */
+        mv_net_trace(d, 0, "the fleet is at a limit for %s: asking again in %llu ms", d->ask_host,
+                     (unsigned long long)(a->wait_ms < MV_LEASE_POLL_MS ? a->wait_ms : MV_LEASE_POLL_MS));
+        mv_timer_stop(n->loop, &d->retry);
+        mv_timer_start(n->loop, &d->retry, a->wait_ms < MV_LEASE_POLL_MS ? a->wait_ms : MV_LEASE_POLL_MS,
+                       on_retry, d);
+    } else {
+        mv_net_schedule(d);
+    }
+    mv_net_unpin(d);
+}
+
+/* fleet_admits - may a session to h start, fleet-wide? true: yes, with
+ * *hold (NULL: by local limits); false: an answer is on its way */
+static bool fleet_admits(domain *d, host *h, unsigned host_limit, mv_lease_hold **hold)
+{
+    mv_net *n = d->n;
+    mv_lease_want w = {d->key, h->key, n->p.domain_sessions, host_limit, 1000 / n->p.host_rate, h->checking};
+    mv_lease_answer now;
+
+    *hold = NULL;
+    if (n->p.lease == NULL)
+        return true;
+    if (d->ask != NULL)
+        return false;
+    if (d->grant != NULL) {
+        if (strcmp(mv_lease_hold_host(d->grant), h->key) == 0) {
+            *hold = d->grant;
+            d->grant = NULL;
+            return true;
+        }
+        mv_lease_release(d->grant); /* the queue's head wants another host now */
+        d->grant = NULL;
+    }
+    if (d->local_once) {
+        d->local_once = false;
+        return true;
+    }
+    snprintf(d->ask_host, sizeof(d->ask_host), "%s", h->key);
+    if ((d->ask = mv_lease_take(n->p.lease, &w, on_lease, d, &now)) == NULL)
+        return true; /* no Redis: local limits */
+    d->pins++;
+    if (h->checking) { /* skip_backed_off gives the check again with the answer */
+        h->checking = false;
+        h->check_at_ms = 0;
+    }
+    return false;
+}
+
+/* mv_net_fleet_drop - d goes or the net closes: let its lease go */
+void mv_net_fleet_drop(domain *d)
+{
+    if (d->ask != NULL) {
+        mv_lease_cancel(d->ask);
+        d->ask = NULL;
+        d->pins--;
+    }
+    mv_lease_release(d->grant);
+    d->grant = NULL;
+}
+
 /* start_session - one session for a batch; false if limits say wait */
 static bool start_session(domain *d, uint64_t *wait)
 {
@@ -653,6 +763,7 @@ static bool start_session(domain *d, uint64_t *wait)
     const char *rc[MV_PROBE_RCPT_MAX];
     mv_probe_params pp;
     const mv_profile *pf;
+    mv_lease_hold *hold;
     unsigned max;
 
     if (!skip_backed_off(d, head, &h, &sa)) {
@@ -664,10 +775,15 @@ static bool start_session(domain *d, uint64_t *wait)
     pf = profile_for(n, d->mx.hosts[d->targets[head->target].host].name);
     if ((*wait = host_wait_ms(n, h, pf)) > 0)
         return false;
+    if (!fleet_admits(d, h, host_limit(n, h, pf), &hold))
+        return false; /* on_lease schedules again */
     max = pf != NULL && pf->max_rcpt ? pf->max_rcpt : n->p.max_rcpt;
-    if ((s = calloc(1, sizeof(*s))) == NULL)
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        mv_lease_release(hold);
         return false;
+    }
     *s = (session){.n = n,
+                   .lease = hold,
                    .d = d,
                    .h = h,
                    .target = head->target,
@@ -746,6 +862,10 @@ void mv_net_schedule(domain *d)
     while (!TAILQ_EMPTY(&d->queue) && d->active < n->p.domain_sessions)
         if (!start_session(d, &wait))
             break;
+    if (TAILQ_EMPTY(&d->queue) && d->grant != NULL) { /* nobody left to use it */
+        mv_lease_release(d->grant);
+        d->grant = NULL;
+    }
     if (!TAILQ_EMPTY(&d->queue) && wait > 0 && !mv_timer_armed(&d->retry))
         mv_timer_start(n->loop, &d->retry, wait, on_retry, d);
 }

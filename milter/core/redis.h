@@ -110,6 +110,20 @@ typedef void (*mv_redis_count_fn)(void *arg, mv_redis_status st, const uint64_t 
 /* deleted: keys removed so far (also on failure) */
 typedef void (*mv_redis_purge_fn)(void *arg, mv_redis_status st, uint64_t deleted);
 
+/* One element of a script's answer (mv_redis_eval): a whole answer that
+ * is not an array is one element; an array's elements, in order. */
+typedef enum { MV_REDIS_ITEM_NIL, MV_REDIS_ITEM_INT, MV_REDIS_ITEM_STR } mv_redis_item_type;
+typedef struct {
+    mv_redis_item_type type;
+    int64_t i;     /* MV_REDIS_ITEM_INT */
+    const char *s; /* MV_REDIS_ITEM_STR (a status reply too): len bytes, valid during the callback */
+    size_t len;
+} mv_redis_item;
+#define MV_REDIS_EVAL_ARGS 12   /* keys + arguments of one mv_redis_eval */
+#define MV_REDIS_ITEMS_MAX 4096 /* elements of one answer (the reader's ARRAY_MAX) */
+/* items: NULL and n 0 when st is not OK */
+typedef void (*mv_redis_eval_fn)(void *arg, mv_redis_status st, const mv_redis_item *items, size_t n);
+
 /* mv_redis_check_params - is p usable? false with a message in err */
 bool mv_redis_check_params(const mv_redis_params *p, char *err, size_t errsize);
 
@@ -149,6 +163,18 @@ mv_redis_status mv_redis_purge_domain(mv_redis *r, const char *domain, mv_redis_
  * round trip per ~500 keys of the whole db -- an admin's command */
 mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg);
 
+/* mv_redis_eval - run a Lua script: EVALSHA of its SHA-1, EVAL when the
+ * server does not know it yet (NOSCRIPT). The first nkeys of the nargs
+ * strings are keys, prefixed like every key; the rest are ARGV. script
+ * must outlive the call (a static string). A nested array in the answer
+ * is a protocol error. Refused while connecting, like a read; cb may be
+ * NULL (fire and forget: a lease's release or renewal). */
+mv_redis_status mv_redis_eval(mv_redis *r, const char *script, int nkeys, int nargs, const char *const *args,
+                              const size_t *lens, mv_redis_eval_fn cb, void *arg);
+
+/* mv_redis_prefix - the prefix of every key (cache.redis_prefix) */
+const char *mv_redis_prefix(const mv_redis *r);
+
 /* mv_redis_parse - what a server's bytes become on this client, without a
  * connection: fed to hiredis' reader behind the client's guards as if
  * `asked` commands were outstanding, every string reply decoded as a
@@ -156,6 +182,11 @@ mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg);
  * parsed, or -1 where the client would drop the connection. For the fuzz
  * target (fuzz_redis) and the hostile-server tests. */
 int mv_redis_parse(const void *data, size_t len, unsigned asked);
+
+/* mv_redis_parse_eval - the same for script answers: each reply as
+ * mv_redis_eval's callback would get it (fuzz_redis feeds them to the
+ * fleet's parsers); the replies parsed, or -1 */
+int mv_redis_parse_eval(const void *data, size_t len, unsigned asked, mv_redis_eval_fn cb, void *arg);
 
 /* mv_redis_get_stats - counters since mv_redis_new */
 void mv_redis_get_stats(const mv_redis *r, mv_redis_stats *out);

@@ -185,6 +185,10 @@ static void fail(mv_redis *r, req *q, mv_redis_status st)
             q->cb.del(q->arg, st, false);
         break;
     case OP_INCR: q->cb.incr(q->arg, st, 0, 0); break;
+    case OP_EVAL:
+        if (q->cb.eval)
+            q->cb.eval(q->arg, st, NULL, 0);
+        break;
     case OP_SCAN:
     case OP_UNLINK:
         if (q->counting)
@@ -264,6 +268,61 @@ static mv_redis_status script_reply(mv_redis *r, req *q, const redisReply *rep, 
     return MV_REDIS_OK;
 }
 
+static mv_redis_status send_eval(mv_redis *r, req *q);
+
+/* flat_items - a script's answer (not an error) as flat items (*out to
+ * free); a nested array or an error inside one is a protocol error */
+static mv_redis_status flat_items(const redisReply *rep, mv_redis_item **out, size_t *nout)
+{
+    const redisReply *const *el =
+        rep->type == REDIS_REPLY_ARRAY ? (const redisReply *const *)rep->element : &rep;
+    size_t n = rep->type == REDIS_REPLY_ARRAY ? rep->elements : 1;
+    mv_redis_item *items;
+
+    if (n > MV_REDIS_ITEMS_MAX)
+        return MV_REDIS_PROTO;
+    if ((items = calloc(n ? n : 1, sizeof(*items))) == NULL)
+        return MV_REDIS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (el[i]->type == REDIS_REPLY_INTEGER) {
+            items[i].type = MV_REDIS_ITEM_INT;
+            items[i].i = el[i]->integer;
+        } else if (el[i]->type == REDIS_REPLY_STRING || el[i]->type == REDIS_REPLY_STATUS) {
+            items[i].type = MV_REDIS_ITEM_STR;
+            items[i].s = el[i]->str;
+            items[i].len = el[i]->len;
+        } else if (el[i]->type != REDIS_REPLY_NIL) {
+            free(items); /* a nested array or an error inside one */
+            return MV_REDIS_PROTO;
+        }
+    }
+    *out = items;
+    *nout = n;
+    return MV_REDIS_OK;
+}
+
+/* eval_reply - a script's answer as flat items; NOSCRIPT resends with EVAL */
+static mv_redis_status eval_reply(mv_redis *r, req *q, const redisReply *rep, bool *again)
+{
+    mv_redis_item *items = NULL;
+    size_t n = 0;
+    mv_redis_status st;
+
+    if (is_error(rep, "NOSCRIPT") && !q->retried) {
+        q->retried = true;
+        *again = true;
+        return send_eval(r, q);
+    }
+    if (rep->type == REDIS_REPLY_ERROR)
+        return MV_REDIS_SERVER;
+    if ((st = flat_items(rep, &items, &n)) != MV_REDIS_OK)
+        return st;
+    if (q->cb.eval)
+        q->cb.eval(q->arg, MV_REDIS_OK, n ? items : NULL, n);
+    free(items);
+    return MV_REDIS_OK;
+}
+
 static mv_redis_status purge_next(mv_redis *r, req *q, const redisReply *rep, bool *again);
 
 /* redis_on_reply - hiredis' callback for every command; NULL: the connection is going */
@@ -293,6 +352,7 @@ static void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     case OP_GET: st = get_reply(q, rep); break;
     case OP_PUT:
     case OP_INCR: st = script_reply(r, q, rep, &again); break;
+    case OP_EVAL: st = eval_reply(r, q, rep, &again); break;
     case OP_DEL:
         if (rep->type != REDIS_REPLY_INTEGER)
             st = rep->type == REDIS_REPLY_ERROR ? MV_REDIS_SERVER : MV_REDIS_PROTO;
@@ -391,6 +451,8 @@ static mv_redis_status tally(const mv_redis *r, req *q, const redisReply *keys)
             return MV_REDIS_PROTO;
         if (k->len < r->prefix_len || memcmp(k->str, r->prefix, r->prefix_len) != 0)
             continue; /* MATCH ignores case; the prefix does not */
+        if (k->len > r->prefix_len + 6 && memcmp(k->str + r->prefix_len, "lease:", 6) == 0)
+            continue; /* the fleet's (lease.c): mv_lease_list shows them */
         kind = k->len > r->prefix_len + 1 && k->str[r->prefix_len + 1] == ':' ? k->str[r->prefix_len] : '?';
         q->counts[kind == 's'   ? MV_REDIS_SMTP
                   : kind == 'd' ? MV_REDIS_DNS
@@ -620,6 +682,122 @@ mv_redis_status mv_redis_count(mv_redis *r, mv_redis_count_fn cb, void *arg)
     return st;
 }
 
+/* ---- scripts of other modules: EVALSHA, EVAL after NOSCRIPT ---------------- */
+
+static uint32_t rol32(uint32_t v, int n)
+{
+    return v << n | v >> (32 - n);
+}
+
+/* sha1_block - one 64-byte block into h (FIPS 180-4) */
+static void sha1_block(uint32_t h[5], const unsigned char *p)
+{
+    uint32_t w[80], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 |
+               p[4 * i + 3];
+    for (int i = 16; i < 80; i++)
+        w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    for (int i = 0; i < 80; i++) {
+        uint32_t f = i < 20   ? ((b & c) | (~b & d)) + 0x5A827999u
+                     : i < 40 ? (b ^ c ^ d) + 0x6ED9EBA1u
+                     : i < 60 ? ((b & c) | (b & d) | (c & d)) + 0x8F1BBCDCu
+                              : (b ^ c ^ d) + 0xCA62C1D6u;
+        uint32_t t = rol32(a, 5) + f + e + w[i];
+
+        e = d;
+        d = c;
+        c = rol32(b, 30);
+        b = a;
+        a = t;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+}
+
+/* sha1_hex - the SHA-1 Redis names a script by, in lowercase hex (ours:
+ * OpenSSL is loaded at run time, and only where TLS is used) */
+static void sha1_hex(const char *s, size_t len, char out[41])
+{
+    uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
+    unsigned char tail[128] = {0};
+    size_t full = len / 64 * 64, rest = len - full, tl = rest + 9 <= 64 ? 64 : 128;
+    uint64_t bits = (uint64_t)len * 8;
+
+    for (size_t off = 0; off < full; off += 64)
+        sha1_block(h, (const unsigned char *)s + off);
+    memcpy(tail, s + full, rest);
+    tail[rest] = 0x80;
+    for (int i = 0; i < 8; i++)
+        tail[tl - 1 - i] = (unsigned char)(bits >> (8 * i));
+    for (size_t off = 0; off < tl; off += 64)
+        sha1_block(h, tail + off);
+    for (int i = 0; i < 5; i++)
+        snprintf(out + 8 * i, 9, "%08x", h[i]);
+}
+
+/* send_eval - EVALSHA, or EVAL once the server said NOSCRIPT */
+static mv_redis_status send_eval(mv_redis *r, req *q)
+{
+    const char *argv[3 + MV_REDIS_EVAL_ARGS];
+    size_t lens[3 + MV_REDIS_EVAL_ARGS], off = 0;
+    char nk[8];
+
+    snprintf(nk, sizeof(nk), "%d", q->enkeys);
+    argv[0] = q->retried ? "EVAL" : "EVALSHA";
+    lens[0] = strlen(argv[0]);
+    argv[1] = q->retried ? q->text : q->sha;
+    lens[1] = q->retried ? strlen(q->text) : 40;
+    argv[2] = nk;
+    lens[2] = strlen(nk);
+    for (int i = 0; i < q->eargc; off += q->elen[i], i++) {
+        argv[3 + i] = q->data + off;
+        lens[3 + i] = q->elen[i];
+    }
+    return mv_redis_send_argv(r, q, 3 + q->eargc, argv, lens);
+}
+
+/* mv_redis_eval - run a Lua script with prefixed keys and arguments */
+mv_redis_status mv_redis_eval(mv_redis *r, const char *script, int nkeys, int nargs, const char *const *args,
+                              const size_t *lens, mv_redis_eval_fn cb, void *arg)
+{
+    char keys[MV_REDIS_EVAL_ARGS][KEY_MAX];
+    size_t klen[MV_REDIS_EVAL_ARGS], total = 0;
+    mv_redis_status st;
+    req *q;
+
+    if (script == NULL || nargs < 0 || nargs > MV_REDIS_EVAL_ARGS || nkeys < 0 || nkeys > nargs)
+        return MV_REDIS_EINVAL;
+    /* keys get the prefix, and with cache.hash_keys their sealed names */
+    for (int i = 0; i < nargs; i++) {
+        if (i < nkeys && (klen[i] = full_key(r, keys[i], args[i], lens[i])) == 0)
+            return MV_REDIS_EINVAL;
+        total += i < nkeys ? klen[i] : lens[i];
+    }
+    if (!redis_admit(r, false))
+        return MV_REDIS_UNAVAILABLE;
+    if ((q = calloc(1, sizeof(*q) + total + 1)) == NULL)
+        return MV_REDIS_ENOMEM;
+    *q = (req){
+        .r = r, .op = OP_EVAL, .arg = arg, .script = -1, .text = script, .eargc = nargs, .enkeys = nkeys};
+    q->cb.eval = cb;
+    sha1_hex(script, strlen(script), q->sha);
+    for (int i = 0, off = 0; i < nargs; i++) {
+        q->elen[i] = i < nkeys ? klen[i] : lens[i];
+        memcpy(q->data + off, i < nkeys ? keys[i] : args[i], q->elen[i]);
+        off += (int)q->elen[i];
+    }
+    if ((st = send_eval(r, q)) != MV_REDIS_OK)
+        free(q);
+    return st;
+}
+
+/* mv_redis_prefix - the prefix of every key */
+const char *mv_redis_prefix(const mv_redis *r)
+{
+    return r->prefix;
+}
+
 /* parsed_value - a reply as the GET path sees it: an entry, then an outcome */
 static void parsed_value(const mv_redis *r, const redisReply *rep)
 {
@@ -631,6 +809,43 @@ static void parsed_value(const mv_redis *r, const redisReply *rep)
         (void)mv_outcome_unpack(e.val, e.vlen, &o);
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
         parsed_value(r, rep->element[i]);
+}
+
+/* mv_redis_parse_eval - the reader, its guards and mv_redis_eval's
+ * flattening, on bytes alone: cb gets each reply as a caller would */
+int mv_redis_parse_eval(const void *data, size_t len, unsigned asked, mv_redis_eval_fn cb, void *arg)
+{
+    mv_redis r;
+    redisReader *rd = redisReaderCreate();
+    void *rep = NULL;
+    int n = 0;
+
+    if (rd == NULL)
+        return -1;
+    memset(&r, 0, sizeof(r));
+    r.sent_conn = asked;
+    mv_redis_guard_reader(&r, rd);
+    if (redisReaderFeed(rd, data, len) != REDIS_OK)
+        n = -1;
+    while (n >= 0 && rd->len - rd->pos <= REPLY_BUF_MAX) {
+        mv_redis_item *items = NULL;
+        size_t k = 0;
+        mv_redis_status st;
+
+        if (redisReaderGetReply(rd, &rep) != REDIS_OK) {
+            n = -1;
+            break;
+        }
+        if (rep == NULL)
+            break;
+        st = ((redisReply *)rep)->type == REDIS_REPLY_ERROR ? MV_REDIS_SERVER : flat_items(rep, &items, &k);
+        cb(arg, st, st == MV_REDIS_OK && k ? items : NULL, st == MV_REDIS_OK ? k : 0);
+        free(items);
+        freeReplyObject(rep);
+        n++;
+    }
+    redisReaderFree(rd);
+    return n;
 }
 
 /* mv_redis_parse - the reader and its guards, on bytes alone */

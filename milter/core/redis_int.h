@@ -29,7 +29,7 @@ enum { SCRIPT_PUT, SCRIPT_INCR, SCRIPTS };
 extern const char *const mv_redis_scripts[SCRIPTS]; /* redis_cmd.c; loaded at connect */
 
 typedef enum { ST_DOWN, ST_CONNECTING, ST_READY, ST_CLOSED } conn_state;
-typedef enum { OP_HELLO, OP_GET, OP_PUT, OP_DEL, OP_INCR, OP_SCAN, OP_UNLINK } op_kind;
+typedef enum { OP_HELLO, OP_GET, OP_PUT, OP_DEL, OP_INCR, OP_SCAN, OP_UNLINK, OP_EVAL } op_kind;
 
 typedef struct req {
     TAILQ_ENTRY(req) link; /* the FIFO of outstanding commands */
@@ -45,8 +45,13 @@ typedef struct req {
         mv_redis_incr_fn incr;
         mv_redis_purge_fn purge;
         mv_redis_count_fn count;
+        mv_redis_eval_fn eval;
     } cb;
-    bool counting; /* OP_SCAN for mv_redis_count, not a purge */
+    const char *text; /* OP_EVAL: the script (the caller's static) */
+    char sha[41];     /* ... its SHA-1, hex */
+    int eargc, enkeys;
+    size_t elen[MV_REDIS_EVAL_ARGS]; /* ... its keys (prefixed) and args, in data */
+    bool counting;                   /* OP_SCAN for mv_redis_count, not a purge */
     uint64_t counts[MV_REDIS_KINDS];
     void *arg;
     uint64_t deleted; /* purge */

@@ -9,8 +9,10 @@
  * The first byte says how many commands are outstanding (1..64), the rest
  * is the server's bytes. The invariants are the sanitizers' (no read past
  * the input, no leak, no undefined behaviour) and: never more replies
- * than were asked for.
+ * than were asked for. The same bytes as script answers go to the fleet's
+ * parsers (lease.c: a take's answer, the stats list).
  */
+#include "lease.h"
 #include "redis.h"
 
 #include <stdint.h>
@@ -23,6 +25,20 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* lease_answers - one script answer through the fleet's parsers */
+static void lease_answers(void *arg, mv_redis_status st, const mv_redis_item *items, size_t n)
+{
+    mv_lease_answer a;
+    mv_lease_entry e[4];
+
+    (void)arg;
+    if (st != MV_REDIS_OK)
+        return;
+    if (mv_lease_parse_take(items, n, &a))
+        CHECK(a.res != MV_LEASE_LOCAL && a.hold == NULL);
+    CHECK(mv_lease_parse_list(items, n, "mv:", e, 4) <= 4);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     unsigned asked;
@@ -32,6 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     asked = 1u + data[0] % 64u;
     n = mv_redis_parse(data + 1, size - 1, asked);
+    CHECK(n >= -1 && n <= (int)asked);
+    n = mv_redis_parse_eval(data + 1, size - 1, asked, lease_answers, NULL);
     CHECK(n >= -1 && n <= (int)asked);
     return 0;
 }

@@ -102,7 +102,9 @@ and the expected verdict of each test address; `world.py table` lists them.
 Faults that end (test_recovery.py): World.fault(name, seconds) starts a
 fault now that ends by itself after seconds (0 ends it at once); the
 servers read its end from WORKDIR/fault-NAME at each connection or query.
-"stall" (127.0.0.44) says nothing after connect while its fault lasts
+"pair" (127.0.0.47) has "pairstall" (silent after connect) and "pairrate"
+(421 4.7.0 rate limited at the banner), and counts its concurrent sessions
+(the fleet tests). "stall" (127.0.0.44) says nothing after connect while its fault lasts
 (the banner comes when it ends), "dnsdown" makes the hostile DNS server
 drop every query for dnsdown.test and below (logged to
 WORKDIR/dns-dnsdown.log). Greylisters: "greystrict" counts whole seconds
@@ -192,6 +194,12 @@ SMTP_SERVERS = [
                               "World.fault('dnsdown', S) is in force"),
     ("stalllong", "127.0.0.46", "as stall, with its own fault (World.fault('stalllong', S)): a "
                                 "longer tarpit next to stall's"),
+    ("pair", "127.0.0.47", "allows two sessions at once: logs '<concurrent N>' at each connect; "
+                           "a third gets '421 4.7.0 Too many concurrent SMTP connections' and "
+                           "is closed; replies delayed bulk_delay_ms; digits@ / userDIGITS@ "
+                           "250, others 550 5.1.1; while World.fault('pairstall', S): silent "
+                           "after connect; while World.fault('pairrate', S): '421 4.7.0 ... "
+                           "rate limited' at the banner"),
 ]
 
 # The zone: (owner, type, data), owners without the trailing dot. The
