@@ -28,7 +28,7 @@ enum { SCRIPT_PUT, SCRIPT_INCR, SCRIPTS };
 extern const char *const mv_redis_scripts[SCRIPTS]; /* redis_cmd.c; loaded at connect */
 
 typedef enum { ST_DOWN, ST_CONNECTING, ST_READY, ST_CLOSED } conn_state;
-typedef enum { OP_HELLO, OP_GET, OP_PUT, OP_DEL, OP_INCR, OP_SCAN, OP_UNLINK } op_kind;
+typedef enum { OP_HELLO, OP_GET, OP_PUT, OP_DEL, OP_INCR, OP_SCAN, OP_UNLINK, OP_RAW } op_kind;
 
 typedef struct req {
     TAILQ_ENTRY(req) link; /* the FIFO of outstanding commands */
@@ -44,6 +44,7 @@ typedef struct req {
         mv_redis_incr_fn incr;
         mv_redis_purge_fn purge;
         mv_redis_count_fn count;
+        mv_redis_reply_fn raw;
     } cb;
     bool counting; /* OP_SCAN for mv_redis_count, not a purge */
     uint64_t counts[MV_REDIS_KINDS];
