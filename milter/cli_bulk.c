@@ -395,6 +395,8 @@ bool bulk_checkpoint(bulk *bk, bool sync)
     bk->p.seconds = bk->prev_seconds + (double)(bulk_now_ms() - bk->t0) / 1000.0;
     if (ok && bk->state_path != NULL && sync)
         ok = bulk_state_write(bk->state_path, &bk->id, &bk->p);
+    if (ok && (sync || bk->state_path == NULL))
+        bk->seq_vouched = bk->seq_written;
     return ok;
 }
 

@@ -288,7 +288,8 @@ struct bulk_fleet {
     pending_chunk *q; /* a ring of pending chunks, oldest first */
     size_t qcap, qhead, qn;
     uint64_t last_poll, last_ttl;
-    bool got; /* the last poll brought something */
+    unsigned long forgot; /* results of chunks below this are deleted */
+    bool got;             /* the last poll brought something */
     char progress[1024];
 };
 
@@ -795,6 +796,35 @@ static int refresh_ttl(bulk *bk)
     return fleet_wait(f) ? 0 : redis_lost(bk, "failed");
 }
 
+/* forget - delete the results of chunks the saved state has gone past: a
+ * resumed run never reads them again, and the hash stays as small as the
+ * reorder ring rather than growing with the job */
+static int forget(bulk *bk)
+{
+    struct bulk_fleet *bf = bk->bf;
+    fleet *f = &bf->f;
+    unsigned long upto = (unsigned long)(bk->seq_vouched / bf->C);
+    const char *argv[2 + 64];
+    size_t lens[2 + 64];
+    char keys[64][24];
+    fleet_op op = {0};
+    int n = 0;
+
+    if (bf->forgot < bf->seq_base / bf->C)
+        bf->forgot = (unsigned long)(bf->seq_base / bf->C);
+    argv[0] = "HDEL", argv[1] = f->k_res;
+    for (; bf->forgot < upto && n < 64; bf->forgot++, n++) {
+        snprintf(keys[n], sizeof(keys[n]), "%lu", bf->forgot);
+        argv[2 + n] = keys[n];
+    }
+    if (n == 0)
+        return 0;
+    for (int i = 0; i < 2 + n; i++)
+        lens[i] = strlen(argv[i]);
+    fleet_send(f, &op, 2 + n, argv, lens);
+    return fleet_wait(f) ? 0 : redis_lost(bk, "failed");
+}
+
 /* bulk_fleet_tick - our own work, the results that came, the keys' TTL */
 int bulk_fleet_tick(bulk *bk, uint64_t now)
 {
@@ -808,6 +838,8 @@ int bulk_fleet_tick(bulk *bk, uint64_t now)
         if ((rc = poll_results(bk)) != 0)
             return rc;
     }
+    if ((rc = forget(bk)) != 0)
+        return rc;
     if (now - bf->last_ttl >= 10000) {
         bf->last_ttl = now;
         return refresh_ttl(bk);

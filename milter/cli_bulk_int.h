@@ -104,6 +104,7 @@ typedef struct bulk {
     slot *ring;
     size_t nring, inflight, ngrey;
     uint64_t seq_read, seq_written;
+    uint64_t seq_vouched; /* records the last saved state covers (or written, without one) */
     bool abandon, eof, stopping;
     /* this run */
     uint64_t t0, last_ckpt, last_prog, last_grey, run_rows, bad_seen;

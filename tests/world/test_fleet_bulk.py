@@ -24,7 +24,7 @@ its own), byte for byte:
   - a job name that exists is refused without --resume; a bad name is refused.
 No assertion is about speed.
 """
-import csv
+import json
 import os
 import signal
 import subprocess
@@ -122,13 +122,16 @@ def reference(src):
     if src in REFS:
         return REFS[src]
     out, split = src + ".ref.csv", src + ".ref.split"
-    p = subprocess.run([MV, "bulk", src, "-o", out, "--split", split, "-q", "--config",
+    p = subprocess.run([MV, "bulk", src, "-o", out, "--split", split, "-q", "--summary-json",
+                        src + ".ref.json", "--config",
                         conf("ref.conf", redis=False)] + HOSTNET + JOBOPTS,
                        capture_output=True, text=True, timeout=300)
     check_stderr(p.stderr)
     assert p.returncode == 0, p.stderr
+    with open(src + ".ref.json") as f:
+        summary = json.load(f)
     REFS[src] = (slurp(out), {st: slurp(os.path.join(split, st + ".csv"))
-                              for st in ("deliverable", "undeliverable", "risky", "unknown")})
+                              for st in ("deliverable", "undeliverable", "risky", "unknown")}, summary)
     return REFS[src]
 
 
@@ -211,7 +214,7 @@ class FleetTest(unittest.TestCase):
                 p.wait()
 
     def same_as_reference(self, src, out):
-        ref, split = reference(src)
+        ref, split, _ = reference(src)
         self.assertEqual(slurp(out).split(b"\n"), ref.split(b"\n"))
         for st, data in split.items():
             self.assertEqual(slurp(os.path.join(out + ".split", st + ".csv")), data, st)
@@ -232,6 +235,10 @@ class FleetTest(unittest.TestCase):
             self.assertEqual(wrc, 0, werr)
             self.assertIn("the job is done", werr + "the job is done")
         self.same_as_reference(src, out)
+        # the summary's counts are a single run's
+        got, want = json.load(open(path("one.json"))), REFS[src][2]
+        for k in ("rows", "bad_rows", "blank_lines", "greylist_waits", "status", "reason", "complete"):
+            self.assertEqual(got[k], want[k], k)
         twice = [a for a, n in asked().items() if n > 1]
         self.assertEqual(twice, [], "asked more than once")
         # the finished job's keys are gone, its meta says done
