@@ -18,6 +18,7 @@
 #   make bench-cache        cached-verdict lookups: memory vs LMDB; two processes sharing a store
 #   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
+#                           (FLEET=1: also with the Redis cache, and as a --fleet job with 2 workers)
 #   make bench-replies      the reply rules on a corpus of real SMTP replies: accuracy, false undeliverables
 #   make soak         mail through Postfix + mailverifyd for SOAK_MINUTES (20) under injected faults
 #   make install PREFIX=/usr/local DESTDIR=
@@ -285,12 +286,15 @@ bench-fastcgi: deps $(B)/mailverify.fcgi $(B)/nullfcgi
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-fastcgi $(B)
 
 # mailverify bulk on 100,000 addresses over 1,000 domains in the test world,
-# next to npm's deep-email-validator (fetched outside the namespace)
+# next to npm's deep-email-validator (fetched outside the namespace);
+# FLEET=1: also one process with cache.store = "redis", and a --fleet job
+# with two --worker processes (addresses/s, Redis commands per address)
+FLEET ?= 0
 bench-bulk: deps $(B)/mailverify
 	@tools/deps world
 	@command -v node >/dev/null 2>&1 || tools/deps npm   # nodesource's nodejs brings npm; Debian's needs it
 	@tools/deep-email-validator-pkg build/npm-dev
-	@tests/in-netns /usr/bin/python3 tests/bench/bench-bulk $(B)
+	@FLEET=$(FLEET) tests/in-netns /usr/bin/python3 tests/bench/bench-bulk $(B)
 
 # the verdict cache's stores: lookups/s and p99, memory vs LMDB vs Redis
 # (a redis-server on loopback, hence the namespace), and the hit rate of
