@@ -491,7 +491,8 @@ int bulk_fleet_begin(bulk *bk)
                             .format = bk->format,
                             .delim = bk->delim,
                             .mode = (int)bk->co.mode};
-    bf->w = fworker_new(&bf->f, bk->engine, &bf->meta, (unsigned)bk->window, bk->greylist_retry_s);
+    bf->w = fworker_new(&bf->f, bk->engine, &bf->meta, (unsigned)bk->window, bk->greylist_retry_s,
+                        bk->group_batch);
     if (bf->w == NULL)
         return EX_SOFTWARE;
     if (!bk->quiet)

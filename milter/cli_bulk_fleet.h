@@ -156,8 +156,10 @@ int fleet_meta_read(fleet *f, fleet_meta *m);
 
 typedef struct fworker fworker;
 
-/* fworker_new - a worker on engine e with the job's parameters; NULL on ENOMEM */
-fworker *fworker_new(fleet *f, mv_engine *e, const fleet_meta *m, unsigned window, unsigned greylist_retry_s);
+/* fworker_new - a worker on engine e with the job's parameters, handing
+ * the engine a domain's addresses batch at a time; NULL on ENOMEM */
+fworker *fworker_new(fleet *f, mv_engine *e, const fleet_meta *m, unsigned window, unsigned greylist_retry_s,
+                     size_t batch);
 
 /* fworker_step - write finished chunks, resubmit greylisted addresses,
  * keep the lease on our chunks, claim new ones while the window has room;

@@ -28,7 +28,7 @@
  */
 #include "cli_bulk_int.h"
 
-enum { IT_INFLIGHT, IT_GREY, IT_DONE };
+enum { IT_HELD, IT_INFLIGHT, IT_GREY, IT_DONE };
 
 typedef struct fitem {
     struct fchunk *c;
@@ -62,8 +62,11 @@ struct fworker {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     TAILQ_HEAD(, fchunk) chunks;
-    size_t nchunks, inflight, ngrey; /* inflight, ngrey: under mu */
+    size_t nchunks, inflight, ngrey, held; /* inflight, ngrey, held: under mu */
     bool abandon;
+    bool fatal;          /* the engine refused an address */
+    bool idle;           /* the last claim found nothing */
+    bulk_groups *groups; /* addresses held by domain, across chunks; NULL offline */
     uint64_t last_beat, last_auto, idle_until, first_ms;
     uint64_t done_chunks, done_addrs;
 };
@@ -101,13 +104,23 @@ static uint64_t wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static void on_release(void *arg, uint64_t seq);
+
 /* fworker_new - a worker on engine e with the job's parameters */
-fworker *fworker_new(fleet *f, mv_engine *e, const fleet_meta *m, unsigned window, unsigned greylist_retry_s)
+fworker *fworker_new(fleet *f, mv_engine *e, const fleet_meta *m, unsigned window, unsigned greylist_retry_s,
+                     size_t batch)
 {
     fworker *w = calloc(1, sizeof(*w));
 
     if (w == NULL)
         return NULL;
+    /* a domain's addresses from every chunk in hand reach the engine
+     * together, as a single run's do (cli_bulk_group.c): a chunk of a
+     * shuffled list has about one address per domain */
+    if (m->mode != MV_MODE_OFFLINE && (w->groups = bulk_groups_new(batch, HOLD_MS, on_release, w)) == NULL) {
+        free(w);
+        return NULL;
+    }
     w->f = f;
     w->e = e;
     w->m = *m;
@@ -149,6 +162,7 @@ void fworker_free(fworker *w)
 
     if (w == NULL)
         return;
+    bulk_groups_free(w->groups);
     while ((c = TAILQ_FIRST(&w->chunks)) != NULL) {
         TAILQ_REMOVE(&w->chunks, c, link);
         free_chunk(c);
@@ -247,6 +261,8 @@ static bool submit(fworker *w, fitem *it)
     mv_request req = w->req;
 
     pthread_mutex_lock(&w->mu);
+    if (it->state == IT_HELD)
+        w->held--;
     it->state = IT_INFLIGHT;
     w->inflight++;
     pthread_mutex_unlock(&w->mu);
@@ -262,44 +278,50 @@ static bool submit(fworker *w, fitem *it)
     return false;
 }
 
-/* domain_of - the bytes after the last @ (the whole address without one) */
-static const char *domain_of(const fitem *it, size_t *n)
+/* domain_key - the lowercased text after the last @, for grouping (as cli_bulk.c) */
+static bool domain_key(const fitem *it, char *key, size_t size)
 {
     const char *at = memrchr(it->addr, '@', it->alen);
+    size_t k;
 
-    if (at == NULL) {
-        *n = it->alen;
-        return it->addr;
-    }
-    *n = it->alen - (size_t)(at + 1 - it->addr);
-    return at + 1;
+    if (at == NULL || (k = it->alen - (size_t)(at + 1 - it->addr)) == 0 || k >= size ||
+        memchr(at + 1, '\0', k) != NULL)
+        return false;
+    for (size_t i = 0; i < k; i++)
+        key[i] = (char)tolower((unsigned char)at[1 + i]);
+    key[k] = '\0';
+    return true;
 }
 
-/* by_domain - qsort: items by domain (case-insensitive), then by index */
-static int by_domain(const void *a, const void *b)
+/* on_release - a domain group's address goes to the engine (the group
+ * holds the item's address as its number: items stay put in their chunk) */
+static void on_release(void *arg, uint64_t seq)
 {
-    const fitem *x = *(fitem *const *)a, *y = *(fitem *const *)b;
-    size_t xn, yn;
-    const char *xd = domain_of(x, &xn), *yd = domain_of(y, &yn);
-    int c = strncasecmp(xd, yd, xn < yn ? xn : yn);
+    fworker *w = arg;
 
-    if (c != 0)
-        return c;
-    if (xn != yn)
-        return xn < yn ? -1 : 1;
-    return x->idx < y->idx ? -1 : 1;
+    if (!submit(w, (fitem *)(uintptr_t)seq))
+        w->fatal = true;
 }
 
-/* start_chunk - a parsed entry's addresses, copied, to the engine by domain */
+/* hold_or_submit - an address held with its domain's, or to the engine now */
+static bool hold_or_submit(fworker *w, fitem *it, uint64_t now)
+{
+    char key[256];
+
+    if (w->groups == NULL || !domain_key(it, key, sizeof(key)) ||
+        bulk_groups_add(w->groups, key, (uint64_t)(uintptr_t)it, now) < 0)
+        return submit(w, it);
+    return !w->fatal;
+}
+
+/* start_chunk - a parsed entry's addresses, copied, held by domain */
 static bool start_chunk(fworker *w, const char *id, size_t idlen, const fleet_chunk *pc)
 {
     fchunk *c = calloc(1, sizeof(*c));
-    fitem **order = NULL;
+    uint64_t now = ms_now();
     bool ok = true;
 
-    if (c == NULL || (c->it = calloc(pc->n, sizeof(*c->it))) == NULL ||
-        (order = calloc(pc->n, sizeof(*order))) == NULL) {
-        free(c ? c->it : NULL);
+    if (c == NULL || (c->it = calloc(pc->n, sizeof(*c->it))) == NULL) {
         free(c);
         fputs("mailverify bulk: out of memory\n", stderr);
         return false;
@@ -313,23 +335,21 @@ static bool start_chunk(fworker *w, const char *id, size_t idlen, const fleet_ch
         it->c = c;
         it->idx = pc->idx[i];
         it->alen = pc->alen[i];
+        it->state = IT_HELD;
         if ((it->addr = malloc(pc->alen[i] + 1)) == NULL)
             ok = false;
         else {
             memcpy(it->addr, pc->addr[i], pc->alen[i]);
             it->addr[pc->alen[i]] = '\0';
         }
-        order[i] = it;
         c->n++;
     }
     c->left = c->n;
     TAILQ_INSERT_TAIL(&w->chunks, c, link);
     w->nchunks++;
-    if (ok)
-        qsort(order, c->n, sizeof(*order), by_domain);
+    w->held += c->n;
     for (size_t i = 0; ok && i < c->n; i++)
-        ok = submit(w, order[i]);
-    free(order);
+        ok = hold_or_submit(w, &c->it[i], now);
     if (!ok)
         fputs("mailverify bulk: cannot verify a chunk (out of memory, or the engine failed)\n", stderr);
     return ok;
@@ -641,11 +661,34 @@ static void write_done(fworker *w)
     }
 }
 
+/* release - held groups whose time has come, while the window has room:
+ * full ones, ones held too long, and any when no more chunks come (none
+ * to claim, a window's worth held, stopping) */
+static void release(fworker *w, uint64_t now, bool more)
+{
+    bool all;
+
+    if (w->groups == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    all = !more || w->idle || w->held >= w->window;
+    pthread_mutex_unlock(&w->mu);
+    for (;;) {
+        bool room;
+
+        pthread_mutex_lock(&w->mu);
+        room = w->inflight < w->window;
+        pthread_mutex_unlock(&w->mu);
+        if (!room || !bulk_groups_release(w->groups, now, all))
+            return;
+    }
+}
+
 /* fworker_step - write, resubmit, keep the lease, claim */
 bool fworker_step(fworker *w, bool more)
 {
     uint64_t now = ms_now();
-    size_t inflight;
+    size_t inflight, held;
     int got;
 
     write_done(w);
@@ -656,18 +699,25 @@ bool fworker_step(fworker *w, bool more)
         heartbeat(w);
     }
     while (more && now >= w->idle_until && !w->f->said_down) {
+        /* read ahead a window's worth beyond what is in flight, as a
+         * single run's reorder ring does, so that groups can fill */
         pthread_mutex_lock(&w->mu);
         inflight = w->inflight + w->ngrey;
+        held = w->held;
         pthread_mutex_unlock(&w->mu);
-        if (inflight >= w->window)
+        if (inflight >= w->window || held >= w->window)
             break;
         if ((got = claim(w, now)) < 0)
             return false;
+        w->idle = got == 0;
         if (got == 0) {
             w->idle_until = now + 100; /* nothing to claim: ask again soon, not at once */
             break;
         }
     }
+    release(w, now, more);
+    if (w->fatal)
+        return false;
     if (w->f->said_down && now >= w->idle_until) {
         w->idle_until = now + 500; /* Redis down: try a claim twice a second */
         if (more && claim(w, now) < 0)
@@ -738,6 +788,12 @@ static int worker_loop(fworker *w, fleet *f, bool quiet)
     }
 }
 
+/* group_batch - what a domain's sessions carry at once (as cli_bulk_setup.c) */
+static size_t group_batch(const mv_settings *st)
+{
+    return (size_t)(st->smtp_max_rcpt * st->smtp_domain_sessions);
+}
+
 /* bulk_worker_main - `mailverify bulk --worker JOB`; an exit status */
 int bulk_worker_main(bulk *bk)
 {
@@ -770,7 +826,8 @@ int bulk_worker_main(bulk *bk)
     /* the job decides how addresses are verified; the host where (resolver, ...) */
     if ((e = mv_engine_new_opts(cfg, &bk->co.eo)) == NULL ||
         (w = fworker_new(&f, e, &m, (unsigned)bk->window,
-                         (unsigned)mv_config_settings(cfg)->smtp_greylist_retry_s)) == NULL) {
+                         (unsigned)mv_config_settings(cfg)->smtp_greylist_retry_s,
+                         group_batch(mv_config_settings(cfg)))) == NULL) {
         fputs("mailverify bulk: out of memory\n", stderr);
         rc = EX_SOFTWARE;
         goto out;

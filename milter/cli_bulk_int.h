@@ -83,6 +83,7 @@ typedef struct bulk {
     mv_request req;
     unsigned greylist_retry_s;
     bulk_groups *groups; /* rows held by domain; NULL offline */
+    size_t group_batch;  /* rows of a group */
     int fatal;           /* an engine error while releasing a group */
     /* input */
     int in_fd;

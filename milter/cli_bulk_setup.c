@@ -624,6 +624,7 @@ int bulk_start_engine(bulk *bk)
     st = mv_config_settings(cfg);
 
     bk->greylist_retry_s = (unsigned)st->smtp_greylist_retry_s;
+    bk->group_batch = (size_t)(st->smtp_max_rcpt * st->smtp_domain_sessions);
     /* a group is what the domain's sessions can carry at once */
     if (bk->co.mode != MV_MODE_OFFLINE &&
         (bk->groups = bulk_groups_new((size_t)(st->smtp_max_rcpt * st->smtp_domain_sessions), HOLD_MS,
