@@ -149,6 +149,11 @@ $(PLUGIN_LIB): $(B)/plugins/fastcgi/fcgi_config.o $(B)/plugins/fastcgi/formparse
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# the fleet bulk job's wire forms live in the CLI (milter/cli_bulk_fcodec.c)
+$(B)/tests/test_fcodec: tests/unit/test_fcodec.c tests/unit/unit.h $(B)/milter/cli_bulk_fcodec.o $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Imilter -o $@ $< $(B)/milter/cli_bulk_fcodec.o $(CORE_LIB) $(PKG_LIBS) -lcmocka -lm $(LDFLAGS_ALL)
+
 $(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_LIB) $(MILTER_LIB) $(PLUGIN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -Imilter -Iplugins/fastcgi -o $@ $< $(PLUGIN_LIB) $(MILTER_LIB) $(CORE_LIB) $(PKG_LIBS) -lcmocka -lm $(LDFLAGS_ALL)
@@ -240,6 +245,10 @@ build-fuzz/fuzz_passform: plugins/fastcgi/passform.c plugins/fastcgi/passform.h 
 # the policy listener's request parser
 build-fuzz/fuzz_policyreq: FUZZ_EXTRA := -Imilter milter/policyreq.c
 build-fuzz/fuzz_policyreq: milter/policyreq.c milter/policyreq.h
+
+# the fleet bulk job's wire forms (stream entries and results read back from Redis)
+build-fuzz/fuzz_fleet: FUZZ_EXTRA := -Imilter milter/cli_bulk_fcodec.c
+build-fuzz/fuzz_fleet: milter/cli_bulk_fcodec.c milter/cli_bulk_fleet.h
 
 deps-fuzz:
 	@tools/deps build fuzz
