@@ -21,7 +21,8 @@ its own), byte for byte:
     record, a 2 MB entry) and in its result hash (junk, the wrong address,
     a 2 MB value) is dropped or the chunk verified again: never a crash or
     a wrong row;
-  - a job name that exists is refused without --resume; a bad name is refused.
+  - a job name that exists is refused without --resume; a bad name is refused;
+  - --format jsonl (compared without elapsed_ms and cached) and --offline.
 No assertion is about speed.
 """
 import json
@@ -338,6 +339,43 @@ class FleetTest(unittest.TestCase):
         self.assertIn("verifying it again", err)
         self.assertIn("is not a chunk", err + werr)
         self.same_as_reference(src, out)
+
+    def test_7_jsonl_and_offline(self):
+        # JSON lines carry the time each verdict took: compared without it
+        src = make_list("jsonl.csv", 120, 7)
+        ref = path("jsonl.ref")
+        p = subprocess.run([MV, "bulk", src, "-o", ref, "--format", "jsonl", "-q", "--config",
+                            conf("ref.conf", redis=False)] + HOSTNET + JOBOPTS,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = path("jsonl.out")
+        w = worker("jsonl", "--window", "10", "-q")
+        rc, err = finish(spawn([MV, "bulk", "--fleet", "jsonl", src, "-o", out, "--format", "jsonl",
+                                "--chunk", "7", "--window", "10", "-q", "--config", conf("fleet.conf")]
+                               + HOSTNET + JOBOPTS))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(finish(w, timeout=30)[0], 0)
+
+        def lines(p):
+            out = []
+            for ln in slurp(p).decode().splitlines():
+                v = json.loads(ln)
+                v.pop("elapsed_ms", None)
+                v.pop("cached", None)
+                out.append(v)
+            return out
+        self.assertEqual(lines(out), lines(ref))
+        # offline: no network step, the same rows
+        ref2, out2 = path("off.ref.csv"), path("off.out.csv")
+        p = subprocess.run([MV, "bulk", src, "-o", ref2, "--offline", "-q"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        w = worker("offline", "-q")
+        rc, err = finish(spawn([MV, "bulk", "--fleet", "offline", src, "-o", out2, "--offline",
+                                "--chunk", "50", "-q", "--config", conf("fleet.conf")]))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(finish(w, timeout=30)[0], 0)
+        self.assertEqual(slurp(out2), slurp(ref2))
 
     def test_6_names(self):
         src = make_list("names.csv", 20, 6)
