@@ -22,7 +22,8 @@ its own), byte for byte:
     a 2 MB value) is dropped or the chunk verified again: never a crash or
     a wrong row;
   - a job name that exists is refused without --resume; a bad name is refused;
-  - --format jsonl (compared without elapsed_ms and cached) and --offline.
+  - --format jsonl (compared without elapsed_ms and cached, and catch_all
+    only for accepted addresses, as the CSV) and --offline.
 No assertion is about speed.
 """
 import json
@@ -107,8 +108,11 @@ def make_list(name, n, seed):
     for i in range(n):
         d = "bulk%03d.test" % (i % DOMAINS)
         addrs.append(("user%d%05d@%s" if i % 5 else "nobody%d%05d@%s") % (seed, i, d))
-    addrs += ["known@users.test", "x@nullmx.test", "bad@@", "", "u@nonexistent.test"]
+    # (one too long to travel in a chunk: the starting host verifies it itself)
+    addrs += ["known@users.test", "x@nullmx.test", "bad@@", "", "u@nonexistent.test",
+              "a" * 600 + "@bulk000.test"]
     lines = ["n,email,comment"] + ['%d,%s,"row %d, ""q"""' % (i, a, i) for i, a in enumerate(addrs)]
+    lines.insert(len(lines) // 2, 'x,a"b@bulk001.test,c')    # a malformed record, kept as invalid
     p = path(name)
     with open(p, "w", newline="") as f:
         f.write("\r\n".join(lines) + "\r\n")
@@ -255,12 +259,20 @@ class FleetTest(unittest.TestCase):
         out = path("kill.out.csv")
         victim = worker("kill", "--window", "10", "-q")
         other = worker("kill", "--window", "10", "-q")
-        p = start("kill", src, out, "--chunk", "10", "--window", "10", "--lease", "2", "-q")
+        p = start("kill", src, out, "--chunk", "10", "--window", "10", "--lease", "3", "-q")
         wait_for(lambda: worker_chunks("kill", victim.pid) >= 3 or p.poll() is not None,
                  "the victim's first chunks")
-        time.sleep(0.1)     # into its next chunk: RCPTs asked, answers not all in
+        time.sleep(0.45)    # into its next chunk (past the 0.3 s a group may wait): RCPTs asked
         victim.kill()
         victim.communicate()
+        # the chunks it held: pending under its name until the lease (3 s;
+        # it renewed them at most 1 s ago) lets another take them
+        held = set()
+        for ln in REDIS.cli("XPENDING", key("kill", "chunks"), "workers", "-", "+", "100",
+                            "mta.test:%d" % victim.pid).stdout.split("\n"):
+            if "-" in ln and ln.strip()[0].isdigit():
+                ent = REDIS.cli("XRANGE", key("kill", "chunks"), ln.strip(), ln.strip()).stdout.split()
+                held.add(int(ent[ent.index("chunk") + 1]))
         rc, err = finish(p)
         self.assertEqual(rc, 0, err)
         finish(other, timeout=30)
@@ -270,9 +282,9 @@ class FleetTest(unittest.TestCase):
         twice = sorted(a for a, n in asked().items() if n > 1)
         order = [ln.split(",")[1] for ln in slurp(src).decode().split("\r\n")[1:] if ln]
         chunks = {order.index(a) // 10 for a in twice}
-        sys.stderr.write("\n  worker killed: %d addresses asked twice, in %d chunk(s) %s\n"
-                         % (len(twice), len(chunks), sorted(chunks)))
-        self.assertLessEqual(len(chunks), 2, twice)
+        sys.stderr.write("\n  worker killed holding chunks %s: %d addresses asked twice, in chunk(s) %s\n"
+                         % (sorted(held), len(twice), sorted(chunks)))
+        self.assertTrue(chunks <= held, (twice, held))
 
     def test_3_starting_host_killed_and_resumed(self):
         src = make_list("resume.csv", 600, 3)
@@ -362,6 +374,10 @@ class FleetTest(unittest.TestCase):
                 v = json.loads(ln)
                 v.pop("elapsed_ms", None)
                 v.pop("cached", None)
+                # whether a rejected address's domain was asked for catch-all
+                # depends on the session it shared, in a single run too
+                if v.get("reason") != "accepted_email" and isinstance(v.get("checks"), dict):
+                    v["checks"].pop("catch_all", None)
                 out.append(v)
             return out
         self.assertEqual(lines(out), lines(ref))
