@@ -449,8 +449,12 @@ static int join_or_create(bulk *bk, const char *id)
                 f->job);
         return EX_DATAERR;
     }
-    if (r == 1 && !bk->bf->meta.done)
+    /* without a state file this host starts from the first record, and the
+     * results of chunks it had written are gone: the job starts over too */
+    if (r == 1 && !bk->bf->meta.done && bk->resume)
         return 0;
+    if (r == 1 && !bk->resume && !bk->quiet)
+        fprintf(stderr, "mailverify bulk: job %s: no state file here: the job starts over\n", f->job);
     /* it ended, or vanished between the two commands: make it anew */
     if (!drop_job(f) || create_job(bk, id) != 1)
         return redis_lost(bk, "failed while the job was created again");

@@ -14,6 +14,7 @@ its own), byte for byte:
     addresses asked twice are only those of the chunks it held (counted,
     and printed);
   - the starting host SIGKILLed and rerun with --resume (workers keep on);
+    without its state file, --resume starts the job over;
   - redis-server killed midway: the starting host stops with exit 75 and
     says to resume; Redis restarted (empty: no persistence), --resume makes
     the job again and finishes it, and the worker that waited finishes too;
@@ -303,6 +304,25 @@ class FleetTest(unittest.TestCase):
         self.assertIn("resuming job", err)
         for w in ws:
             self.assertEqual(finish(w, timeout=30)[0], 0)
+        self.same_as_reference(src, out)
+
+    def test_3b_resume_without_state_file_starts_over(self):
+        src = make_list("again.csv", 300, 8)
+        reference(src)
+        out = path("again.out.csv")
+        w = worker("again", "--window", "10", "-q")
+        p = start("again", src, out, "--chunk", "10", "--window", "10", "--lease", "2", "-q")
+        wait_for(lambda: os.path.exists(out) and slurp(out).count(b"\n") > 100 or p.poll() is not None,
+                 "rows written")
+        p.kill()
+        p.communicate()
+        if os.path.exists(out + ".mvstate"):
+            os.unlink(out + ".mvstate")
+        p = start("again", src, out, "--chunk", "10", "--window", "10", "--lease", "2", "--resume")
+        rc, err = finish(p)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("starts over", err)
+        self.assertEqual(finish(w, timeout=30)[0], 0)
         self.same_as_reference(src, out)
 
     def test_4_redis_killed_midway(self):
