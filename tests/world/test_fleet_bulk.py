@@ -251,6 +251,7 @@ class FleetTest(unittest.TestCase):
         # the finished job's keys are gone, its meta says done
         self.assertEqual(redis("EXISTS", key("one", "chunks"), key("one", "res")), "0")
         self.assertEqual(redis("HGET", key("one", "meta"), "state"), "done")
+        self.assertTrue(0 < int(redis("TTL", key("one", "meta"))) <= 3600)
         self.assertFalse(os.path.exists(out + ".mvstate"))
 
     def test_2_worker_killed_midway(self):
@@ -354,6 +355,9 @@ class FleetTest(unittest.TestCase):
         stream, res = key("junk", "chunks"), key("junk", "res")
         p = start("junk", src, out, "--chunk", "10", "--window", "10", "--lease", "2")
         wait_for(lambda: redis("EXISTS", key("junk", "meta")) == "1", "the job")
+        # a job's keys expire a week after its last sign of life
+        self.assertGreater(int(redis("TTL", key("junk", "meta"))), 6 * 86400)
+        self.assertGreater(int(redis("TTL", key("junk", "chunks"))), 6 * 86400)
         big = "x" * (2 << 20)
         redis("XADD", stream, "*", "chunk", "abc", "rows", "0 3 a@b\n")
         redis("XADD", stream, "*", "a", "b", "c", "d", "e", "f")
@@ -421,6 +425,24 @@ class FleetTest(unittest.TestCase):
                            + HOSTNET, capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 65, p.stderr)
         self.assertIn("already exists", p.stderr)
+        # metadata that is not a job's (a shared store may hold anything):
+        # refused with a message, by a worker and by --resume
+        for fields in (["v", "1"],
+                       ["v", "1", "state", "running", "chunk", "99999", "lease", "60", "max_wait", "0",
+                        "timeout", "0", "delim", "44", "mode", "0", "format", "0", "ident", "x"],
+                       ["v", "1", "state", "running", "chunk", "10", "lease", "60", "max_wait", "0",
+                        "timeout", "0", "delim", "44", "mode", "0", "format", "7", "ident", "x"]):
+            redis("DEL", key("taken", "meta"))
+            redis("HSET", key("taken", "meta"), *fields)
+            w = subprocess.run([MV, "bulk", "--worker", "taken", "--config", cfg] + HOSTNET,
+                               capture_output=True, text=True, timeout=60)
+            check_stderr(w.stderr)
+            self.assertEqual(w.returncode, 65, w.stderr)
+            self.assertIn("not a job's metadata", w.stderr)
+        p = subprocess.run([MV, "bulk", "--fleet", "taken", src, "-o", path("taken.csv"), "--resume",
+                            "--config", cfg] + HOSTNET, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 65, p.stderr)
+        self.assertIn("not a job's metadata", p.stderr)
         for bad in ("", "a" * 65, "a b", "x:y", "../x"):
             p = subprocess.run([MV, "bulk", "--fleet", bad, src, "-o", path("bad.csv"), "--config", cfg]
                                + HOSTNET, capture_output=True, text=True, timeout=60)
