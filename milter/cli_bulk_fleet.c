@@ -440,7 +440,9 @@ static int join_or_create(bulk *bk, const char *id)
                 f->job, f->k_meta);
         return EX_DATAERR;
     }
-    if ((r = fleet_meta_read(f, &bk->bf->meta)) < 0)
+    if ((r = fleet_meta_read(f, &bk->bf->meta)) == -1)
+        return redis_lost(bk, "failed");
+    if (r < 0)
         return EX_DATAERR;
     if (r == 1 && strcmp(bk->bf->meta.ident, id) != 0) {
         fprintf(stderr,
@@ -471,7 +473,9 @@ int bulk_fleet_begin(bulk *bk)
 
     ident(bk, id, sizeof(id));
     if (bk->fleet_resume) {
-        if ((r = fleet_meta_read(&bf->f, &m)) < 0)
+        if ((r = fleet_meta_read(&bf->f, &m)) == -1)
+            return redis_lost(bk, "failed");
+        if (r < 0)
             return EX_DATAERR;
         if (r == 0 && !bk->quiet)
             fprintf(stderr,
@@ -521,8 +525,8 @@ static int add_chunk(bulk *bk, unsigned long k, const mv_buf *rows, bool again)
     if (again) {
         const char *argv[] = {"XADD", f->k_chunks, "*", "chunk", kk, "rows", rows->data};
 
+        op.fn = NULL; /* the reply is the entry's id: nothing to read */
         fleet_send(f, &op, 7, argv, (size_t[]){4, strlen(f->k_chunks), 1, 5, strlen(kk), 4, rows->len});
-        op.bad = false; /* the reply is an id, not an integer */
     } else {
         const char *argv[] = {"EVAL", add_lua, "2", f->k_meta, f->k_chunks, kk, rows->data};
 
