@@ -22,6 +22,10 @@
  * malformed or a foreign value in a shared store -- is deleted and the
  * chunk is added again (FLEET_REDO_MAX times, then the job stops).
  *
+ * A resumed starting host makes the chunks its killed predecessor (the
+ * meta's "by") held idle for the lease at once (XCLAIM ... IDLE), so that
+ * the next claim takes them rather than waiting out the lease.
+ *
  * Redis failing under the starting host stops the job, resumable: the
  * finished rows are written, the state saved, exit 75 (EX_TEMPFAIL), and
  * --resume continues once Redis is back -- re-creating the job's keys if
@@ -216,8 +220,15 @@ static bool meta_field(fleet_meta *m, const char *k, size_t kn, const char *v, s
         m->ident[vn] = '\0';
         return ++*seen, true;
     }
+    if (IS("by")) {
+        if (vn >= sizeof(m->by))
+            return false;
+        memcpy(m->by, v, vn);
+        m->by[vn] = '\0';
+        return true;
+    }
 #undef IS
-    return true; /* fields of later versions, "added", "by", "started" */
+    return true; /* fields of later versions, "added", "started" */
 }
 
 /* on_meta - HGETALL's pairs into the caller's fleet_meta */
@@ -423,6 +434,40 @@ static bool drop_job(fleet *f)
     return fleet_wait(f);
 }
 
+/* take_over - the chunks the job's earlier starting host (this host,
+ * killed) held: made idle for the lease at once, so that the next claim
+ * takes them instead of waiting out the lease; this host becomes the job's
+ * starting host. An exit status. */
+static int take_over(bulk *bk, const char *old)
+{
+    static const char lua[] =
+        "local p = redis.call('XPENDING', KEYS[1], 'workers', '-', '+', 1000, ARGV[1])\n"
+        "for _, e in ipairs(p) do\n"
+        "  redis.call('XCLAIM', KEYS[1], 'workers', ARGV[1], 0, e[1], 'IDLE', ARGV[2], "
+        "'JUSTID')\n"
+        "end\n"
+        "redis.call('HSET', KEYS[2], 'by', ARGV[3])\n"
+        "return #p\n";
+    fleet *f = &bk->bf->f;
+    char lease[24];
+    long long n = 0;
+    fleet_op op = {.fn = on_int, .arg = &n};
+
+    if (old[0] == '\0' || strcmp(old, f->consumer) == 0)
+        return 0;
+    snprintf(lease, sizeof(lease), "%llu", (unsigned long long)bk->lease_s * 1000 + 1000);
+    fleet_send(f, &op, 8, (const char *[]){"EVAL", lua, "2", f->k_chunks, f->k_meta, old, lease, f->consumer},
+               (size_t[]){4, strlen(lua), 1, strlen(f->k_chunks), strlen(f->k_meta), strlen(old),
+                          strlen(lease), strlen(f->consumer)});
+    if (!fleet_wait(f))
+        return redis_lost(bk, "failed");
+    if (op.bad) /* chunks not taken over wait for the lease: slower, not wrong */
+        fprintf(stderr, "mailverify bulk: job %s: could not take over the chunks held by %s\n", f->job, old);
+    if (n > 0 && !bk->quiet)
+        fprintf(stderr, "mailverify bulk: job %s: taking over %lld chunks held by %s\n", f->job, n, old);
+    return 0;
+}
+
 /* join_or_create - a new job, or --resume's: the same job or a new one of the same name */
 static int join_or_create(bulk *bk, const char *id)
 {
@@ -454,7 +499,7 @@ static int join_or_create(bulk *bk, const char *id)
     /* without a state file this host starts from the first record, and the
      * results of chunks it had written are gone: the job starts over too */
     if (r == 1 && !bk->bf->meta.done && bk->resume)
-        return 0;
+        return take_over(bk, bk->bf->meta.by);
     if (r == 1 && !bk->resume && !bk->quiet)
         fprintf(stderr, "mailverify bulk: job %s: no state file here: the job starts over\n", f->job);
     /* it ended, or vanished between the two commands: make it anew */

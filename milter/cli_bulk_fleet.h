@@ -96,6 +96,7 @@ typedef struct {
     int format, delim, mode;
     bool done;
     char ident[2048];
+    char by[128]; /* the starting host's consumer name ("" if none) */
 } fleet_meta;
 
 struct fworker;

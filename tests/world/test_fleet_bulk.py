@@ -293,16 +293,25 @@ class FleetTest(unittest.TestCase):
         reference(src)
         out = path("resume.out.csv")
         ws = [worker("resume", "--window", "10", "-q") for _ in range(2)]
-        p = start("resume", src, out, "--chunk", "10", "--window", "10", "--lease", "2", "-q")
+        # the default lease (60 s): the chunks the killed host held are
+        # taken over by the resumed one at once, not after the lease
+        p = start("resume", src, out, "--chunk", "10", "--window", "10", "-q")
         wait_for(lambda: os.path.exists(out) and slurp(out).count(b"\n") > 150 or p.poll() is not None,
                  "rows written")
         p.kill()
         p.communicate()
         self.assertTrue(os.path.exists(out + ".mvstate"))
-        p = start("resume", src, out, "--chunk", "10", "--window", "10", "--lease", "2", "--resume")
+        old = p.pid
+        # XPENDING's lines: id, consumer, idle, deliveries
+        held = len(REDIS.cli("XPENDING", key("resume", "chunks"), "workers", "-", "+", "100",
+                             "mta.test:%d" % old).stdout.split()) // 4
+        p = start("resume", src, out, "--chunk", "10", "--window", "10", "--resume")
         rc, err = finish(p)
         self.assertEqual(rc, 0, err)
         self.assertIn("resuming job", err)
+        if held:
+            self.assertIn("taking over %d chunks held by mta.test:%d" % (held, old), err)
+        sys.stderr.write("\n  starting host killed holding %d chunk(s)\n" % held)
         for w in ws:
             self.assertEqual(finish(w, timeout=30)[0], 0)
         self.same_as_reference(src, out)
