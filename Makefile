@@ -19,6 +19,7 @@
 #   make bench-redis        the Redis client's pipelined lookups on loopback (redis-server)
 #   make bench-fleet        smtp.fleet's cost to a bulk run: addresses/s and Redis commands, off and on
 #   make bench-bulk         mailverify bulk on 100,000 addresses in the test world, next to deep-email-validator
+#                           (FLEET=1: also with the Redis cache, and as a --fleet job with 2 workers)
 #   make bench-replies      the reply rules on a corpus of real SMTP replies: accuracy, false undeliverables
 #   make soak         mail through Postfix + mailverifyd for SOAK_MINUTES (20) under injected faults
 #   make install PREFIX=/usr/local DESTDIR=
@@ -154,6 +155,11 @@ $(PLUGIN_LIB): $(B)/plugins/fastcgi/fcgi_config.o $(B)/plugins/fastcgi/formparse
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# the fleet bulk job's wire forms live in the CLI (milter/cli_bulk_fcodec.c)
+$(B)/tests/test_fcodec: tests/unit/test_fcodec.c tests/unit/unit.h $(B)/milter/cli_bulk_fcodec.o $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Imilter -o $@ $< $(B)/milter/cli_bulk_fcodec.o $(CORE_LIB) $(PKG_LIBS) -lcmocka -lm $(LDFLAGS_ALL)
+
 $(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_LIB) $(MILTER_LIB) $(PLUGIN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -Imilter -Iplugins/fastcgi -o $@ $< $(PLUGIN_LIB) $(MILTER_LIB) $(CORE_LIB) $(PKG_LIBS) -lcmocka -lm $(LDFLAGS_ALL)
@@ -215,6 +221,8 @@ check-world: $(B)/mailverify $(B)/mvload $(B)/mailverifyd $(B)/mailverify.fcgi
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_cache_redis.py
 	@# smtp.fleet: limits and back-offs shared through Redis (about 20 s; budget 120 s, ASan too)
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd timeout 120 tests/in-netns /usr/bin/python3 tests/world/test_fleet.py
+	@# bulk --fleet/--worker: one job over several processes and one redis-server (well under 150 s)
+	@MAILVERIFY=$(B)/mailverify timeout 150 tests/in-netns /usr/bin/python3 tests/world/test_fleet_bulk.py
 	@MAILVERIFY=$(B)/mailverify MAILVERIFYD=$(B)/mailverifyd tests/in-netns /usr/bin/python3 tests/world/test_recovery.py
 	@# pass-through against three real form handlers: no value may get by the plugin (about 50 s)
 	@MAILVERIFY_FCGI=$(B)/mailverify.fcgi tests/in-netns /usr/bin/python3 tests/passdiff/run.py
@@ -245,6 +253,10 @@ build-fuzz/fuzz_passform: plugins/fastcgi/passform.c plugins/fastcgi/passform.h 
 # the policy listener's request parser
 build-fuzz/fuzz_policyreq: FUZZ_EXTRA := -Imilter milter/policyreq.c
 build-fuzz/fuzz_policyreq: milter/policyreq.c milter/policyreq.h
+
+# the fleet bulk job's wire forms (stream entries and results read back from Redis)
+build-fuzz/fuzz_fleet: FUZZ_EXTRA := -Imilter milter/cli_bulk_fcodec.c
+build-fuzz/fuzz_fleet: milter/cli_bulk_fcodec.c milter/cli_bulk_fleet.h
 
 deps-fuzz:
 	@tools/deps build fuzz
@@ -291,12 +303,15 @@ bench-fastcgi: deps $(B)/mailverify.fcgi $(B)/nullfcgi
 	@tests/in-netns /usr/bin/python3 tests/bench/bench-fastcgi $(B)
 
 # mailverify bulk on 100,000 addresses over 1,000 domains in the test world,
-# next to npm's deep-email-validator (fetched outside the namespace)
+# next to npm's deep-email-validator (fetched outside the namespace);
+# FLEET=1: also one process with cache.store = "redis", and a --fleet job
+# with two --worker processes (addresses/s, Redis commands per address)
+FLEET ?= 0
 bench-bulk: deps $(B)/mailverify
 	@tools/deps world
 	@command -v node >/dev/null 2>&1 || tools/deps npm   # nodesource's nodejs brings npm; Debian's needs it
 	@tools/deep-email-validator-pkg build/npm-dev
-	@tests/in-netns /usr/bin/python3 tests/bench/bench-bulk $(B)
+	@FLEET=$(FLEET) tests/in-netns /usr/bin/python3 tests/bench/bench-bulk $(B)
 
 # the verdict cache's stores: lookups/s and p99, memory vs LMDB vs Redis
 # (a redis-server on loopback, hence the namespace), and the hit rate of

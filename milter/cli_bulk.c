@@ -49,8 +49,8 @@ uint64_t bulk_now_ms(void)
 
 /* ---- rows -------------------------------------------------------------- */
 
-/* csv_row - the input's columns as they were, then ours */
-static void csv_row(bulk *bk, const slot *s, const mv_verdict *v, mv_buf *b)
+/* bulk_csv_lead - a CSV row's input part: the record as read, or quoted */
+void bulk_csv_lead(bulk *bk, const slot *s, mv_buf *b)
 {
     char dummy[1];
     size_t need;
@@ -67,6 +67,12 @@ static void csv_row(bulk *bk, const slot *s, const mv_verdict *v, mv_buf *b)
     } else {
         mv_buf_put(b, s->raw, s->rawlen);
     }
+}
+
+/* csv_row - the input's columns as they were, then ours */
+static void csv_row(bulk *bk, const slot *s, const mv_verdict *v, mv_buf *b)
+{
+    bulk_csv_lead(bk, s, b);
     bulk_csv_fields(b, v, bk->delim);
     mv_buf_puts(b, bk->eol);
 }
@@ -248,6 +254,9 @@ static bool hold_or_submit(bulk *bk, slot *s, uint64_t seq)
 {
     char key[256];
 
+    /* a fleet job: into the record's chunk, unless too long to travel */
+    if (bk->bf != NULL && bulk_fleet_take(bk, s, seq))
+        return true;
     if (bk->groups == NULL || s->bad || !domain_key(s->addr, s->addrlen, key, sizeof(key)))
         return submit(bk, s);
     pthread_mutex_lock(&bk->mu);
@@ -265,9 +274,11 @@ static int read_one(bulk *bk)
     mv_csv_status st = mv_csv_next(bk->csv, &rec);
     slot *s = &bk->ring[bk->seq_read % bk->nring];
 
+    int rc;
+
     if (st == MV_CSV_END) {
         bk->eof = true;
-        return 0;
+        return bk->bf != NULL ? bulk_fleet_after_read(bk, 0, true) : 0;
     }
     if (st == MV_CSV_EIO) {
         fprintf(stderr, "mailverify bulk: cannot read %s: %s\n", bk->input, strerror(errno));
@@ -284,9 +295,12 @@ static int read_one(bulk *bk)
         s->skip = true;
         s->blank = st != MV_CSV_BAD;
         s->state = SLOT_DONE;
-        return 1;
+    } else if (!hold_or_submit(bk, s, bk->seq_read - 1)) {
+        return EX_SOFTWARE;
     }
-    return hold_or_submit(bk, s, bk->seq_read - 1) ? 1 : EX_SOFTWARE;
+    if (bk->bf != NULL && (rc = bulk_fleet_after_read(bk, bk->seq_read - 1, false)) != 0)
+        return rc;
+    return 1;
 }
 
 /* ---- writing ----------------------------------------------------------- */
@@ -381,6 +395,8 @@ bool bulk_checkpoint(bulk *bk, bool sync)
     bk->p.seconds = bk->prev_seconds + (double)(bulk_now_ms() - bk->t0) / 1000.0;
     if (ok && bk->state_path != NULL && sync)
         ok = bulk_state_write(bk->state_path, &bk->id, &bk->p);
+    if (ok && (sync || bk->state_path == NULL))
+        bk->seq_vouched = bk->seq_written;
     return ok;
 }
 
@@ -410,6 +426,8 @@ static void progress(bulk *bk, uint64_t now)
             bk->p.by_status[MV_STATUS_RISKY], bk->p.by_status[MV_STATUS_UNKNOWN], bk->inflight);
     if (bk->ngrey)
         fprintf(stderr, ", greylisted waiting %zu", bk->ngrey);
+    if (bk->bf != NULL)
+        bulk_fleet_progress(bk, stderr);
     if (!bk->tty)
         fputc('\n', stderr);
     fflush(stderr);
@@ -477,7 +495,8 @@ static bool can_read(bulk *bk)
 /* wait_a_little - until a verdict arrives, or 100 ms */
 static void wait_a_little(bulk *bk)
 {
-    struct timespec ts = mv_deadline_after(100);
+    /* a fleet job's results come by asking Redis, not by a callback */
+    struct timespec ts = mv_deadline_after(bk->bf != NULL ? 20 : 100);
 
     pthread_mutex_lock(&bk->mu);
     /* nothing new at the head: sleep until a callback says otherwise */
@@ -540,6 +559,8 @@ static int run(bulk *bk)
             if (!resubmit_due(bk, now))
                 return EX_SOFTWARE;
         }
+        if (bk->bf != NULL && (rc = bulk_fleet_tick(bk, now)) != 0)
+            return rc;
         if (!tick(bk, now))
             return EX_IOERR;
         /* read in bursts, but come back to write and tick now and then */
@@ -562,6 +583,8 @@ int cli_bulk(int argc, char **argv)
     if (bk == NULL)
         return EX_SOFTWARE;
     *bk = (bulk){.co = {.eo = CLI_ENGINE_OPTIONS, .mode = MV_MODE_CONTEXT},
+                 .chunk = FLEET_CHUNK_DEFAULT,
+                 .lease_s = FLEET_LEASE_DEFAULT,
                  .output = "-",
                  .header = true,
                  .bad_keep = true,
@@ -576,8 +599,18 @@ int cli_bulk(int argc, char **argv)
         free(bk);
         return rc > 0 ? 0 : EX_USAGE;
     }
+    if (bk->worker_job != NULL) {
+        rc = bulk_worker_main(bk);
+        bulk_cleanup(bk);
+        free(bk);
+        return rc;
+    }
     bk->tty = isatty(STDERR_FILENO);
     bk->nring = bk->window * 8;
+    /* a fleet job's ring holds a few chunks at least, or reading would wait
+     * for a chunk that cannot fill */
+    if (bk->fleet_job != NULL && bk->nring < 4 * (size_t)bk->chunk)
+        bk->nring = 4 * (size_t)bk->chunk;
     bk->t0 = bk->last_ckpt = bk->last_prog = bulk_now_ms();
     if ((bk->ring = calloc(bk->nring, sizeof(*bk->ring))) == NULL)
         rc = EX_SOFTWARE;

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "cli_bulk.h"
+#include "cli_bulk_fleet.h"
 #include "cli_opts.h"
 #include "csv.h"
 #include "engine.h"
@@ -62,6 +63,7 @@ typedef struct {
     char *out; /* the finished row */
     size_t outlen;
     bool oom;
+    bool fleet; /* waiting for its chunk's result (--fleet) */
 } slot;
 
 typedef struct bulk {
@@ -81,6 +83,7 @@ typedef struct bulk {
     mv_request req;
     unsigned greylist_retry_s;
     bulk_groups *groups; /* rows held by domain; NULL offline */
+    size_t group_batch;  /* rows of a group */
     int fatal;           /* an engine error while releasing a group */
     /* input */
     int in_fd;
@@ -102,11 +105,17 @@ typedef struct bulk {
     slot *ring;
     size_t nring, inflight, ngrey;
     uint64_t seq_read, seq_written;
+    uint64_t seq_vouched; /* records the last saved state covers (or written, without one) */
     bool abandon, eof, stopping;
     /* this run */
     uint64_t t0, last_ckpt, last_prog, last_grey, run_rows, bad_seen;
     double prev_seconds;
     bool tty;
+    /* --fleet JOB, --worker JOB (cli_bulk_fleet.c, cli_bulk_fwork.c) */
+    const char *fleet_job, *worker_job;
+    unsigned chunk, lease_s;
+    bool fleet_resume; /* --resume as given (resume is cleared without a state file) */
+    struct bulk_fleet *bf;
 } bulk;
 
 /* ---- cli_bulk.c ---- */
@@ -134,6 +143,9 @@ void bulk_release_slot(slot *s);
 /* bulk_checkpoint - sync the output, then save the state file */
 bool bulk_checkpoint(bulk *bk, bool sync);
 
+/* bulk_csv_lead - a CSV row's input part: the record as read, or quoted */
+void bulk_csv_lead(bulk *bk, const slot *s, mv_buf *b);
+
 /* ---- cli_bulk_setup.c ---- */
 
 /* bulk_parse_args - options into bk; 0, 1 (--help printed) or -1 (usage error) */
@@ -153,5 +165,39 @@ void bulk_cleanup(bulk *bk);
 
 /* bulk_install_signals - SIGINT and SIGTERM set a flag */
 void bulk_install_signals(void);
+
+/* ---- cli_bulk_fleet.c: the starting host of --fleet JOB ---- */
+
+/* bulk_fleet_start - the Redis connection of the job; an exit status */
+int bulk_fleet_start(bulk *bk, const mv_settings *st);
+
+/* bulk_fleet_begin - after the state file: the job made (or, --resume,
+ * found or made again), the first record's number; an exit status */
+int bulk_fleet_begin(bulk *bk);
+
+/* bulk_fleet_take - a row read into its chunk; false: verify it here */
+bool bulk_fleet_take(bulk *bk, slot *s, uint64_t seq);
+
+/* bulk_fleet_after_read - record seq was read (or the input ended): a
+ * complete chunk goes to the stream; an exit status */
+int bulk_fleet_after_read(bulk *bk, uint64_t seq, bool eof);
+
+/* bulk_fleet_tick - our own chunks, results, the keys' TTL; an exit status */
+int bulk_fleet_tick(bulk *bk, uint64_t now);
+
+/* bulk_fleet_progress - the workers and their rates, for the progress line */
+void bulk_fleet_progress(bulk *bk, FILE *f);
+
+/* bulk_fleet_end - a complete job: marked done, its keys removed */
+void bulk_fleet_end(bulk *bk, bool complete);
+
+/* bulk_fleet_abandon, bulk_fleet_free - before and after the engine is freed */
+void bulk_fleet_abandon(bulk *bk);
+void bulk_fleet_free(bulk *bk);
+
+/* ---- cli_bulk_fwork.c ---- */
+
+/* bulk_worker_main - mailverify bulk --worker JOB; an exit status */
+int bulk_worker_main(bulk *bk);
 
 #endif

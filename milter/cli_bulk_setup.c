@@ -91,6 +91,20 @@ static const char bulk_usage[] =
     "                        with webhook.url set, a finished job also POSTs it,\n"
     "                        signed, as a bulk.completed event (waits 30 s at most)\n"
     "\n"
+    "Across hosts (cache.store = \"redis\"; see FLEET below):\n"
+    "      --fleet JOB       start JOB: a name of 1 to 64 letters, digits, '.',\n"
+    "                        '_' or '-', unused in Redis (with --resume: this\n"
+    "                        host's own job, continued). This host reads INPUT,\n"
+    "                        works on chunks itself, and writes OUTPUT\n"
+    "      --worker JOB      join JOB from any host sharing the Redis server: no\n"
+    "                        INPUT or OUTPUT; verify chunks until the job ends\n"
+    "                        (waits for a job that does not exist yet)\n"
+    "      --chunk N         records per chunk, 1 to 200 (default 100)\n"
+    "      --lease S         a worker silent for S seconds loses its chunks to\n"
+    "                        another, 1 to 86400 (default 60); live workers\n"
+    "                        renew their lease every S/3 seconds, so a chunk\n"
+    "                        may take as long as it needs (greylisting)\n"
+    "\n"
     "Engine (as in mailverify check):\n"
     "  -c, --config FILE     use FILE instead of the built-in configuration\n"
     "  -m, --mode MODE       offline, dns or smtp (default: the bulk context's,\n"
@@ -114,6 +128,25 @@ static const char bulk_usage[] =
     "and the summary printed. Rerun with --resume to go on; a crash or kill -9\n"
     "loses at most the last second's rows, which are verified again.\n"
     "\n"
+    "FLEET: mailverify bulk --fleet JOB IN -o OUT on one host, and mailverify\n"
+    "bulk --worker JOB on others with the same mailverify.conf (the same\n"
+    "cache.redis_* settings and policy). The starting host splits the input\n"
+    "into chunks in a Redis stream (keys under cache.redis_prefix: job:JOB:*,\n"
+    "which expire 7 days after the job's last sign of life); workers, the\n"
+    "starting host among them, claim chunks and write each chunk's result\n"
+    "once; the starting host writes OUTPUT, split files, state file, summary\n"
+    "and webhook as a single run would, byte for byte. Options that shape the\n"
+    "verdicts (--mode, --timeout, --max-wait, --format) are the job's: workers\n"
+    "take them from Redis; --window, --resolver, --allow-private and --config\n"
+    "are each host's own. Workers share verdicts through the cache, so an\n"
+    "address is probed once in the fleet (a killed worker's chunk in flight\n"
+    "may be asked again). If Redis fails, the starting host stops as after\n"
+    "Ctrl-C, with exit 75: rerun it with --resume when Redis is back (the\n"
+    "job's keys are made again if Redis lost them); workers wait for Redis\n"
+    "and the job, and exit 0 when the job is done. After the starting host\n"
+    "itself was killed, --resume hands the chunks it held to the next claim\n"
+    "at once; without its state file, --resume starts the job over.\n"
+    "\n"
     "Exit status:\n"
     "    0  every row was written (whatever the verdicts)\n"
     "   64  bad command line\n"
@@ -124,6 +157,9 @@ static const char bulk_usage[] =
     "   73  the output, a split file or the state file cannot be created\n"
     "   74  reading the input or writing the output failed (disk full ...);\n"
     "       the state file still describes a consistent point: --resume\n"
+    "   75  --fleet: Redis failed or lost the job's keys: --resume later\n"
+    "   76  --fleet: a chunk's result in Redis stayed unusable (something\n"
+    "       else writes there): --resume after fixing that\n"
     "   78  the configuration has errors\n"
     "  130  interrupted by SIGINT, 143 by SIGTERM: the state is saved\n"
     "\n"
@@ -131,7 +167,9 @@ static const char bulk_usage[] =
     "  mailverify bulk list.csv -o clean.csv\n"
     "  mailverify bulk list.csv -o clean.csv --resume        (after Ctrl-C)\n"
     "  mailverify bulk --column 3 --no-header crm.csv -o out.csv --split parts/\n"
-    "  mailverify bulk --offline --format jsonl - < addresses.txt > verdicts.jsonl\n";
+    "  mailverify bulk --offline --format jsonl - < addresses.txt > verdicts.jsonl\n"
+    "  mailverify bulk --fleet nightly list.csv -o clean.csv      (host A)\n"
+    "  mailverify bulk --worker nightly                           (hosts B, C)\n";
 
 /* ---- setting up -------------------------------------------------------- */
 
@@ -213,6 +251,18 @@ static int bulk_opt(bulk *bk, int c, const char *arg)
             break;
         bk->progress_s = (unsigned)v;
         return 0;
+    case 'X': bk->fleet_job = arg; return 0;
+    case 'Y': bk->worker_job = arg; return 0;
+    case 'K':
+        if (!parse_uint(arg, 1, FLEET_CHUNK_MAX, &v))
+            break;
+        bk->chunk = (unsigned)v;
+        return 0;
+    case 'L':
+        if (!parse_uint(arg, 1, 86400, &v))
+            break;
+        bk->lease_s = (unsigned)v;
+        return 0;
     case 'h': fputs(bulk_usage, stdout); return 1;
     default: fputs("Try 'mailverify bulk --help'.\n", stderr); return -1;
     }
@@ -239,6 +289,10 @@ int bulk_parse_args(int argc, char **argv, bulk *bk)
         {"window", required_argument, NULL, 'w'},
         {"max-wait", required_argument, NULL, 'W'},
         {"progress", required_argument, NULL, 'p'},
+        {"fleet", required_argument, NULL, 'X'},
+        {"worker", required_argument, NULL, 'Y'},
+        {"chunk", required_argument, NULL, 'K'},
+        {"lease", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -257,6 +311,17 @@ int bulk_parse_args(int argc, char **argv, bulk *bk)
               stderr);
         return -1;
     }
+    if (bk->fleet_job != NULL && bk->worker_job != NULL) {
+        fputs("mailverify bulk: --fleet starts a job, --worker joins one: not both\n", stderr);
+        return -1;
+    }
+    if (bk->worker_job != NULL && (optind < argc || strcmp(bk->output, "-") != 0 || bk->resume)) {
+        fputs("mailverify bulk: --worker takes no INPUT, -o or --resume: the job's starting host reads "
+              "and writes them\n",
+              stderr);
+        return -1;
+    }
+    bk->fleet_resume = bk->resume;
     bk->input = optind < argc ? argv[optind] : "-";
     if (bk->resume && (strcmp(bk->input, "-") == 0 || strcmp(bk->output, "-") == 0)) {
         fputs("mailverify bulk: --resume needs an input file and -o FILE (standard input "
@@ -509,6 +574,8 @@ int bulk_prepare(bulk *bk)
     new_job_id(bk->p.job_id);
     if (bk->resume && (rc = restore(bk)) != 0)
         goto out;
+    if (bk->bf != NULL && (rc = bulk_fleet_begin(bk)) != 0)
+        goto out;
     rc = open_outputs(bk, &hrow);
 out:
     mv_buf_free(&hrow);
@@ -559,6 +626,7 @@ int bulk_start_engine(bulk *bk)
     st = mv_config_settings(cfg);
 
     bk->greylist_retry_s = (unsigned)st->smtp_greylist_retry_s;
+    bk->group_batch = (size_t)(st->smtp_max_rcpt * st->smtp_domain_sessions);
     /* a group is what the domain's sessions can carry at once */
     if (bk->co.mode != MV_MODE_OFFLINE &&
         (bk->groups = bulk_groups_new((size_t)(st->smtp_max_rcpt * st->smtp_domain_sessions), HOLD_MS,
@@ -566,6 +634,14 @@ int bulk_start_engine(bulk *bk)
         mv_config_unref(cfg);
         fputs("mailverify bulk: out of memory\n", stderr);
         return EX_SOFTWARE;
+    }
+    if (bk->fleet_job != NULL) {
+        int rc = bulk_fleet_start(bk, st);
+
+        if (rc != 0) {
+            mv_config_unref(cfg);
+            return rc;
+        }
     }
     bk->engine = mv_engine_new_opts(cfg, &bk->co.eo);
     if (bk->engine != NULL && !start_webhook(bk, cfg)) {
@@ -592,7 +668,8 @@ int bulk_finish(bulk *bk, int rc)
                         .complete = complete};
     bool ok = true;
 
-    if (rc == 0 || rc == EX_SOFTWARE)
+    /* what is written is consistent: the state file may vouch for it */
+    if (rc == 0 || rc == EX_SOFTWARE || rc == EX_TEMPFAIL || rc == EX_PROTOCOL)
         ok = bulk_checkpoint(bk, true);
     sum.run_seconds = (double)(bulk_now_ms() - bk->t0) / 1000.0;
     sum.run_rows = bk->run_rows;
@@ -619,6 +696,8 @@ int bulk_finish(bulk *bk, int rc)
             fprintf(stderr, "mailverify bulk: cannot write %s\n", bk->summary_json);
         mv_buf_free(&b);
     }
+    if (complete && ok)
+        bulk_fleet_end(bk, true);
     /* only a whole job is "completed"; an interrupted one is resumed later */
     if (complete && ok && bk->webhook != NULL)
         post_completion(bk, &sum);
@@ -647,7 +726,9 @@ void bulk_cleanup(bulk *bk)
     pthread_mutex_lock(&bk->mu);
     bk->abandon = true;
     pthread_mutex_unlock(&bk->mu);
+    bulk_fleet_abandon(bk);
     mv_engine_free(bk->engine);
+    bulk_fleet_free(bk);
     mv_webhook_free(bk->webhook, 0);
     bulk_groups_free(bk->groups);
     discard(&bk->out);

@@ -123,6 +123,12 @@ typedef struct {
 #define MV_REDIS_ITEMS_MAX 4096 /* elements of one answer (the reader's ARRAY_MAX) */
 /* items: NULL and n 0 when st is not OK */
 typedef void (*mv_redis_eval_fn)(void *arg, mv_redis_status st, const mv_redis_item *items, size_t n);
+/* A reply to mv_redis_command, read through the accessors below; valid
+ * only during the callback. Types as RESP2's. */
+typedef struct mv_redis_reply mv_redis_reply;
+enum { MV_RESP_STRING = 1, MV_RESP_ARRAY, MV_RESP_INTEGER, MV_RESP_NIL, MV_RESP_STATUS, MV_RESP_ERROR };
+/* rep is NULL when st is not OK; a server error is st OK with an MV_RESP_ERROR */
+typedef void (*mv_redis_reply_fn)(void *arg, mv_redis_status st, const mv_redis_reply *rep);
 
 /* mv_redis_check_params - is p usable? false with a message in err */
 bool mv_redis_check_params(const mv_redis_params *p, char *err, size_t errsize);
@@ -174,6 +180,24 @@ mv_redis_status mv_redis_eval(mv_redis *r, const char *script, int nkeys, int na
 
 /* mv_redis_prefix - the prefix of every key (cache.redis_prefix) */
 const char *mv_redis_prefix(const mv_redis *r);
+
+/* mv_redis_command - any command, its arguments as given (no prefix is
+ * added: the caller builds its keys with mv_redis_prefix); the reply is
+ * the caller's to check, within the client's guards (arrays of at most
+ * 4,096 elements, replies under 1 MiB). Refused like a read while not
+ * connected. For `mailverify bulk --fleet`'s streams and hashes. */
+mv_redis_status mv_redis_command(mv_redis *r, int argc, const char *const *argv, const size_t *lens,
+                                 mv_redis_reply_fn cb, void *arg);
+
+/* mv_reply_type, mv_reply_str, mv_reply_int, mv_reply_count, mv_reply_at -
+ * a reply's type; its bytes (strings, status and errors; n gets the
+ * length); its integer; its elements (arrays: 0 for any other type); its
+ * i-th element (NULL out of range) */
+int mv_reply_type(const mv_redis_reply *rep);
+const char *mv_reply_str(const mv_redis_reply *rep, size_t *n);
+long long mv_reply_int(const mv_redis_reply *rep);
+size_t mv_reply_count(const mv_redis_reply *rep);
+const mv_redis_reply *mv_reply_at(const mv_redis_reply *rep, size_t i);
 
 /* mv_redis_parse - what a server's bytes become on this client, without a
  * connection: fed to hiredis' reader behind the client's guards as if

@@ -185,6 +185,7 @@ static void fail(mv_redis *r, req *q, mv_redis_status st)
             q->cb.del(q->arg, st, false);
         break;
     case OP_INCR: q->cb.incr(q->arg, st, 0, 0); break;
+    case OP_RAW: q->cb.raw(q->arg, st, NULL); break;
     case OP_EVAL:
         if (q->cb.eval)
             q->cb.eval(q->arg, st, NULL, 0);
@@ -359,6 +360,7 @@ static void redis_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         else if (q->cb.del)
             q->cb.del(q->arg, MV_REDIS_OK, rep->integer > 0);
         break;
+    case OP_RAW: q->cb.raw(q->arg, MV_REDIS_OK, (const mv_redis_reply *)rep); break;
     default: st = purge_next(r, q, rep, &again); break;
     }
     if (st == MV_REDIS_PROTO)
@@ -796,6 +798,72 @@ mv_redis_status mv_redis_eval(mv_redis *r, const char *script, int nkeys, int na
 const char *mv_redis_prefix(const mv_redis *r)
 {
     return r->prefix;
+}
+
+/* mv_redis_command - any command; the reply is the caller's to check */
+mv_redis_status mv_redis_command(mv_redis *r, int argc, const char *const *argv, const size_t *lens,
+                                 mv_redis_reply_fn cb, void *arg)
+{
+    mv_redis_status st;
+    req *q;
+
+    if (argc < 1 || cb == NULL)
+        return MV_REDIS_EINVAL;
+    if (!redis_admit(r, false))
+        return MV_REDIS_UNAVAILABLE;
+    if ((q = mv_redis_new_req(r, OP_RAW, arg, 0, NULL, NULL)) == NULL)
+        return MV_REDIS_ENOMEM;
+    q->cb.raw = cb;
+    if ((st = mv_redis_send_argv(r, q, argc, (const char **)argv, lens)) != MV_REDIS_OK)
+        free(q);
+    return st;
+}
+
+/* mv_reply_type - a reply's type, as MV_REPLY_* */
+int mv_reply_type(const mv_redis_reply *rep)
+{
+    switch (((const redisReply *)rep)->type) {
+    case REDIS_REPLY_STRING: return MV_RESP_STRING;
+    case REDIS_REPLY_ARRAY: return MV_RESP_ARRAY;
+    case REDIS_REPLY_INTEGER: return MV_RESP_INTEGER;
+    case REDIS_REPLY_NIL: return MV_RESP_NIL;
+    case REDIS_REPLY_STATUS: return MV_RESP_STATUS;
+    default: return MV_RESP_ERROR;
+    }
+}
+
+/* mv_reply_str - the bytes of a string, status or error; "" otherwise */
+const char *mv_reply_str(const mv_redis_reply *rep, size_t *n)
+{
+    const redisReply *r = (const redisReply *)rep;
+    bool has = r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR;
+
+    *n = has ? r->len : 0;
+    return has ? r->str : "";
+}
+
+/* mv_reply_int - an integer reply's value; 0 otherwise */
+long long mv_reply_int(const mv_redis_reply *rep)
+{
+    const redisReply *r = (const redisReply *)rep;
+
+    return r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+}
+
+/* mv_reply_count - an array's elements; 0 otherwise */
+size_t mv_reply_count(const mv_redis_reply *rep)
+{
+    const redisReply *r = (const redisReply *)rep;
+
+    return r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+}
+
+/* mv_reply_at - an array's i-th element; NULL out of range */
+const mv_redis_reply *mv_reply_at(const mv_redis_reply *rep, size_t i)
+{
+    const redisReply *r = (const redisReply *)rep;
+
+    return r->type == REDIS_REPLY_ARRAY && i < r->elements ? (const mv_redis_reply *)r->element[i] : NULL;
 }
 
 /* parsed_value - a reply as the GET path sees it: an entry, then an outcome */

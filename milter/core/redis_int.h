@@ -29,7 +29,7 @@ enum { SCRIPT_PUT, SCRIPT_INCR, SCRIPTS };
 extern const char *const mv_redis_scripts[SCRIPTS]; /* redis_cmd.c; loaded at connect */
 
 typedef enum { ST_DOWN, ST_CONNECTING, ST_READY, ST_CLOSED } conn_state;
-typedef enum { OP_HELLO, OP_GET, OP_PUT, OP_DEL, OP_INCR, OP_SCAN, OP_UNLINK, OP_EVAL } op_kind;
+typedef enum { OP_HELLO, OP_GET, OP_PUT, OP_DEL, OP_INCR, OP_SCAN, OP_UNLINK, OP_EVAL, OP_RAW } op_kind;
 
 typedef struct req {
     TAILQ_ENTRY(req) link; /* the FIFO of outstanding commands */
@@ -46,6 +46,7 @@ typedef struct req {
         mv_redis_purge_fn purge;
         mv_redis_count_fn count;
         mv_redis_eval_fn eval;
+        mv_redis_reply_fn raw;
     } cb;
     const char *text; /* OP_EVAL: the script (the caller's static) */
     char sha[41];     /* ... its SHA-1, hex */
