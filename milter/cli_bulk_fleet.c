@@ -32,6 +32,7 @@
  * Redis lost them (the input and the state file are here). Workers wait.
  */
 #include "cli_bulk_int.h"
+#include "store.h"
 
 #include <syslog.h>
 
@@ -48,25 +49,14 @@ static void say(void *arg, int priority, const char *msg)
 /* fleet_open - a loop, a client with the cache's Redis settings, the keys */
 bool fleet_open(fleet *f, const mv_settings *s, const char *job, const char *who)
 {
-    unsigned tmo = (unsigned)s->cache_redis_timeout_ms;
-    mv_redis_params p = {
-        .server = s->cache_redis_server,
-        .user = s->cache_redis_user,
-        .password = s->cache_redis_password,
-        .db = (unsigned)s->cache_redis_db,
-        .prefix = s->cache_redis_prefix,
-        .tls = s->cache_redis_tls,
-        .tls_ca_file = s->cache_redis_tls_ca_file,
-        .tls_cert_file = s->cache_redis_tls_cert_file,
-        .tls_key_file = s->cache_redis_tls_key_file,
-        .tls_server_name = s->cache_redis_tls_server_name,
-        .log = say,
-        .timeout_ms = tmo < FLEET_TIMEOUT_MIN_MS ? FLEET_TIMEOUT_MIN_MS : tmo,
-    };
+    mv_redis_params p = mv_store_redis_params(s);
     const char *pre = s->cache_redis_prefix ? s->cache_redis_prefix : "";
     char host[64] = "";
 
     memset(f, 0, sizeof(*f));
+    p.log = say;
+    if (p.timeout_ms < FLEET_TIMEOUT_MIN_MS)
+        p.timeout_ms = FLEET_TIMEOUT_MIN_MS;
     if (s->cache_store != MV_STORE_REDIS || s->cache_redis_server == NULL || !*s->cache_redis_server) {
         fprintf(stderr,
                 "mailverify bulk: %s needs cache.store = \"redis\" (the job is shared through "

@@ -22,6 +22,7 @@
 #include "json.h"
 #include "lease.h"
 #include "redis.h"
+#include "store.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -87,24 +88,12 @@ static void wait_all(rctx *c)
 /* open_client - a loop and a connected client; false with a message */
 static bool open_client(rctx *c, const mv_settings *s)
 {
-    unsigned tmo = (unsigned)s->cache_redis_timeout_ms;
-    mv_redis_params p = {
-        .server = s->cache_redis_server,
-        .user = s->cache_redis_user,
-        .password = s->cache_redis_password,
-        .db = (unsigned)s->cache_redis_db,
-        .prefix = s->cache_redis_prefix,
-        .tls = s->cache_redis_tls,
-        .tls_ca_file = s->cache_redis_tls_ca_file,
-        .tls_cert_file = s->cache_redis_tls_cert_file,
-        .tls_key_file = s->cache_redis_tls_key_file,
-        .tls_server_name = s->cache_redis_tls_server_name,
-        .hash_secret = s->cache_hash_keys ? s->cache_hash_secret : NULL,
-        .log = say,
-        .timeout_ms = tmo < CLI_TIMEOUT_MIN_MS ? CLI_TIMEOUT_MIN_MS : tmo,
-    };
+    mv_redis_params p = mv_store_redis_params(s);
     uint64_t deadline;
 
+    p.log = say;
+    if (p.timeout_ms < CLI_TIMEOUT_MIN_MS)
+        p.timeout_ms = CLI_TIMEOUT_MIN_MS;
     if ((c->l = mv_loop_new()) == NULL || (c->r = mv_redis_new(c->l, &p)) == NULL) {
         fputs("mailverify cache: cannot set up the Redis client\n", stderr);
         return false;

@@ -64,18 +64,10 @@ static bool servers_ok(const char *v)
  * unix socket or with files OpenSSL cannot load, a long prefix */
 static void check_redis(loader *L, config_t *lc, const mv_settings *s)
 {
-    mv_redis_params p = {0};
+    mv_redis_params p = mv_store_redis_params(s);
     char err[256];
 
-    p.server = s->cache_redis_server;
-    p.user = s->cache_redis_user;
-    p.password = s->cache_redis_password;
-    p.prefix = s->cache_redis_prefix;
-    p.tls = s->cache_redis_tls;
-    p.tls_ca_file = s->cache_redis_tls_ca_file;
-    p.tls_cert_file = s->cache_redis_tls_cert_file;
-    p.tls_key_file = s->cache_redis_tls_key_file;
-    p.tls_server_name = s->cache_redis_tls_server_name;
+    p.hash_secret = NULL; /* check_seal says what is wrong with it, once */
     if (!mv_redis_check_params(&p, err, sizeof(err)))
         mv_config_error(L, config_lookup(lc, p.tls ? "cache.redis_tls" : "cache.redis_server"),
                         "cache.store \"redis\": %s", err);

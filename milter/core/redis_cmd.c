@@ -879,15 +879,18 @@ static void parsed_value(const mv_redis *r, const redisReply *rep)
         parsed_value(r, rep->element[i]);
 }
 
-/* mv_redis_parse_eval - the reader, its guards and mv_redis_eval's
- * flattening, on bytes alone: cb gets each reply as a caller would */
-int mv_redis_parse_eval(const void *data, size_t len, unsigned asked, mv_redis_eval_fn cb, void *arg)
+/* parse_each - the reader and its guards on bytes alone, each reply to
+ * each(); the replies parsed, or -1; *past: unread bytes past the reply
+ * buffer's bound were left (on_io drops such a connection) */
+static int parse_each(const void *data, size_t len, unsigned asked,
+                      void (*each)(mv_redis *r, void *rep, void *arg), void *arg, bool *past)
 {
     mv_redis r;
     redisReader *rd = redisReaderCreate();
     void *rep = NULL;
     int n = 0;
 
+    *past = false;
     if (rd == NULL)
         return -1;
     memset(&r, 0, sizeof(r));
@@ -896,57 +899,63 @@ int mv_redis_parse_eval(const void *data, size_t len, unsigned asked, mv_redis_e
     if (redisReaderFeed(rd, data, len) != REDIS_OK)
         n = -1;
     while (n >= 0 && rd->len - rd->pos <= REPLY_BUF_MAX) {
-        mv_redis_item *items = NULL;
-        size_t k = 0;
-        mv_redis_status st;
-
         if (redisReaderGetReply(rd, &rep) != REDIS_OK) {
             n = -1;
             break;
         }
         if (rep == NULL)
             break;
-        st = ((redisReply *)rep)->type == REDIS_REPLY_ERROR ? MV_REDIS_SERVER : flat_items(rep, &items, &k);
-        cb(arg, st, st == MV_REDIS_OK && k ? items : NULL, st == MV_REDIS_OK ? k : 0);
-        free(items);
+        each(&r, rep, arg);
         freeReplyObject(rep);
         n++;
     }
+    *past = rd->len - rd->pos > REPLY_BUF_MAX;
     redisReaderFree(rd);
     return n;
+}
+
+/* A script's answer flattened as mv_redis_eval hands it on. */
+struct eval_sink {
+    mv_redis_eval_fn cb;
+    void *arg;
+};
+
+static void each_eval(mv_redis *r, void *rep, void *arg)
+{
+    const struct eval_sink *k = arg;
+    mv_redis_item *items = NULL;
+    size_t n = 0;
+    mv_redis_status st =
+        ((redisReply *)rep)->type == REDIS_REPLY_ERROR ? MV_REDIS_SERVER : flat_items(rep, &items, &n);
+
+    (void)r;
+    k->cb(k->arg, st, st == MV_REDIS_OK && n ? items : NULL, st == MV_REDIS_OK ? n : 0);
+    free(items);
+}
+
+static void each_value(mv_redis *r, void *rep, void *arg)
+{
+    (void)arg;
+    parsed_value(r, rep);
+}
+
+/* mv_redis_parse_eval - the reader, its guards and mv_redis_eval's
+ * flattening, on bytes alone: cb gets each reply as a caller would */
+int mv_redis_parse_eval(const void *data, size_t len, unsigned asked, mv_redis_eval_fn cb, void *arg)
+{
+    struct eval_sink k = {cb, arg};
+    bool past;
+
+    return parse_each(data, len, asked, each_eval, &k, &past);
 }
 
 /* mv_redis_parse - the reader and its guards, on bytes alone */
 int mv_redis_parse(const void *data, size_t len, unsigned asked)
 {
-    mv_redis r;
-    redisReader *rd = redisReaderCreate();
-    void *rep = NULL;
-    int n = 0;
+    bool past;
+    int n = parse_each(data, len, asked, each_value, NULL, &past);
 
-    if (rd == NULL)
-        return -1;
-    memset(&r, 0, sizeof(r));
-    r.sent_conn = asked;
-    mv_redis_guard_reader(&r, rd);
-    if (redisReaderFeed(rd, data, len) != REDIS_OK)
-        n = -1;
-    while (n >= 0 && rd->len - rd->pos <= REPLY_BUF_MAX) {
-        if (redisReaderGetReply(rd, &rep) != REDIS_OK) {
-            n = -1;
-            break;
-        }
-        if (rep == NULL)
-            break;
-        parsed_value(&r, rep);
-        freeReplyObject(rep);
-        n++;
-    }
-    if (n >= 0 && rd->len - rd->pos > REPLY_BUF_MAX)
-        n = -1; /* on_io drops a connection whose reply grows past this */
-    redisReaderFree(rd);
-    return n;
+    return n >= 0 && past ? -1 : n; /* on_io drops a connection whose reply grows past this */
 }
-
 
 #endif /* MV_HAVE_HIREDIS */

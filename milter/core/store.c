@@ -107,6 +107,25 @@ mv_store *mv_store_open(const mv_settings *s, char *err, size_t errlen)
     return st;
 }
 
+/* mv_store_redis_params - the client's parameters from the settings */
+mv_redis_params mv_store_redis_params(const mv_settings *s)
+{
+    return (mv_redis_params){
+        .server = s->cache_redis_server,
+        .user = s->cache_redis_user,
+        .password = s->cache_redis_password,
+        .db = (unsigned)s->cache_redis_db,
+        .prefix = s->cache_redis_prefix,
+        .tls = s->cache_redis_tls,
+        .tls_ca_file = s->cache_redis_tls_ca_file,
+        .tls_cert_file = s->cache_redis_tls_cert_file,
+        .tls_key_file = s->cache_redis_tls_key_file,
+        .tls_server_name = s->cache_redis_tls_server_name,
+        .timeout_ms = (unsigned)s->cache_redis_timeout_ms,
+        .hash_secret = s->cache_hash_keys ? s->cache_hash_secret : NULL,
+    };
+}
+
 /* mv_store_set_log - st's lines go to fn; NULL: nowhere */
 void mv_store_set_log(mv_store *st, mv_store_log_fn fn, void *arg)
 {

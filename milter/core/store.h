@@ -66,6 +66,12 @@ mv_store *mv_store_lmdb_open(const char *path, size_t size_mb, char *err, size_t
  * (store_redis.c); the client starts with mv_store_redis_start; NULL with err */
 mv_store *mv_store_redis_open(const mv_settings *s, char *err, size_t errlen);
 
+/* mv_store_redis_params - the Redis client's parameters as the settings
+ * give them (pointing into s; no log; timeout cache.redis_timeout_ms,
+ * hash_secret only with cache.hash_keys): one reading of the cache.redis_*
+ * keys for the store, the CLI's cache and bulk --fleet, and config-test */
+mv_redis_params mv_store_redis_params(const mv_settings *s);
+
 /* mv_store_redis_start - connect st's client on loop (not yet running, or
  * from its thread); true for other stores; false on bad params or ENOMEM */
 bool mv_store_redis_start(mv_store *st, mv_loop *loop);

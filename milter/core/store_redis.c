@@ -154,17 +154,15 @@ static bool copy_params(redis_store *rs, const mv_settings *s, char *err, size_t
         snprintf(err, errlen, "out of memory");
         return false;
     }
+    rs->p = mv_store_redis_params(s);
     rs->p.server = rs->server;
     rs->p.user = rs->user;
     rs->p.password = rs->password;
     rs->p.prefix = rs->prefix;
-    rs->p.db = (unsigned)s->cache_redis_db;
-    rs->p.tls = s->cache_redis_tls;
     rs->p.tls_ca_file = rs->ca;
     rs->p.tls_cert_file = rs->cert;
     rs->p.tls_key_file = rs->key;
     rs->p.tls_server_name = rs->name;
-    rs->p.timeout_ms = (unsigned)s->cache_redis_timeout_ms;
     rs->p.hash_secret = rs->secret;
     rs->p.log = rlog;
     rs->p.log_arg = rs;
